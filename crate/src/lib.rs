@@ -1,0 +1,24 @@
+//! Seedcast: a BitTorrent peer whose core is a sans-IO engine.
+//!
+//! The arrow of dependencies goes from drivers to the engine, never back:
+//!
+//! * [`bencode`], [`metainfo`], [`magnet`], [`create`] — the torrent formats (BEP 3, 9, 12, 19).
+//! * [`wire`] — the peer wire codec (BEP 3, 6, 9, 10) over any byte stream.
+//! * [`engine`] — torrent and peer state machines, picker, choker, storage trait. No sockets,
+//!   clocks or randomness of its own: time and a seed come in as inputs.
+//! * `native` — (not wasm32) file-system helpers for the CLI.
+//!
+//! Everything a peer, tracker, torrent file or magnet link sends is untrusted: every length,
+//! count and depth is bounded, and errors are values with a one-line `Display`.
+#![forbid(unsafe_code)]
+#![warn(missing_debug_implementations)]
+
+pub mod bencode;
+pub mod create;
+pub mod engine;
+pub mod magnet;
+pub mod metainfo;
+pub mod wire;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod native;
