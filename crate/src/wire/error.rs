@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use crate::bencode::BencodeError;
+
 /// A protocol violation found while decoding peer wire data.
 ///
 /// All of these mean the peer sent something no correct client sends; the engine normally
@@ -27,8 +29,10 @@ pub enum WireError {
     BadBlockLength { name: &'static str, length: u32, max: u32 },
     #[error("piece block of {len} bytes exceeds limit {max}")]
     PieceTooLong { len: u32, max: u32 },
-    #[error("bad bencode at byte {offset}: {reason}")]
-    Bencode { offset: usize, reason: &'static str },
+    #[error("{what}: {error}")]
+    Bencode { what: &'static str, error: BencodeError },
+    #[error("{what} is not a bencoded dictionary")]
+    NotADict { what: &'static str },
     #[error("{what} is {len} bytes, limit {max}")]
     PayloadTooLong { what: &'static str, len: usize, max: usize },
     #[error("extension handshake lists {count} extensions, limit {max}")]
