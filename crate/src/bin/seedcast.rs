@@ -1,1 +1,427 @@
+//! The `seedcast` command line.
+//!
+//! Each subcommand is a `parse_*` function turning arguments into a typed command and a
+//! `run_*` function doing the work, so `seed` and `download` slot in beside `create` and
+//! `info`. Errors print as ONE line starting with `error:` on stderr; exit code 2 means
+//! the command line was wrong, 1 that the work failed.
+
+#[cfg(target_arch = "wasm32")]
 fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    cli::main()
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod cli {
+    use std::ffi::OsString;
+    use std::fs::{self, File};
+    use std::io::{self, Read, Write};
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    use seedcast::create::CreateOptions;
+    use seedcast::magnet::{Magnet, MagnetError};
+    use seedcast::metainfo::{MAX_TORRENT_BYTES, Metainfo, MetainfoError};
+    use seedcast::native::{CreateFromPathError, create_from_path};
+    use serde_json::{Value as Json, json};
+    use thiserror::Error;
+
+    const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+    const USAGE: &str = "\
+seedcast — a BitTorrent peer for the browser and the command line
+
+USAGE:
+    seedcast create PATH -o OUT.torrent [OPTIONS]
+    seedcast info (FILE.torrent | MAGNET) [--json]
+    seedcast --help | --version
+
+CREATE OPTIONS:
+    -o, --output FILE        where to write the .torrent (required)
+        --tracker URL        announce URL; repeat for more (each is its own tier)
+        --web-seed URL       BEP 19 web seed URL; repeat for more
+        --piece-length BYTES power of two from 16384 to 268435456 (default: automatic,
+                             about 1,000-2,000 pieces, between 16 KiB and 16 MiB)
+        --name NAME          torrent name (default: the file or folder name)
+        --private            set the private flag (BEP 27)
+        --comment TEXT       free-text comment
+    Output is deterministic: no creation date is written.
+
+INFO OPTIONS:
+        --json               print one JSON object: info_hash, name, piece_length,
+                             num_pieces, length, private, files [{path, length, padding}],
+                             trackers, web_seeds, comment, created_by, creation_date, magnet.
+                             For a magnet link, fields that need the metadata are null.
+";
+
+    #[derive(Debug, Error)]
+    enum CliError {
+        #[error("{0} (see `seedcast --help`)")]
+        Usage(String),
+        #[error("{}: {source}", path.display())]
+        Read { path: PathBuf, source: io::Error },
+        #[error("{}: {source}", path.display())]
+        Write { path: PathBuf, source: io::Error },
+        #[error("{}: {source}", path.display())]
+        Torrent { path: PathBuf, source: MetainfoError },
+        #[error(transparent)]
+        Magnet(#[from] MagnetError),
+        #[error(transparent)]
+        Create(#[from] CreateFromPathError),
+    }
+
+    impl CliError {
+        fn exit_code(&self) -> u8 {
+            match self {
+                Self::Usage(_) => 2,
+                _ => 1,
+            }
+        }
+    }
+
+    enum Command {
+        Help,
+        Version,
+        Create(CreateCommand),
+        Info(InfoCommand),
+    }
+
+    struct CreateCommand {
+        path: PathBuf,
+        output: PathBuf,
+        options: CreateOptions,
+    }
+
+    struct InfoCommand {
+        source: OsString,
+        json: bool,
+    }
+
+    pub fn main() -> ExitCode {
+        // Last resort: a bug must still end in one `error:` line, not a backtrace.
+        std::panic::set_hook(Box::new(|info| {
+            let message = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown".into());
+            eprintln!("error: internal error: {}", one_line(&message));
+        }));
+        let result = parse(std::env::args_os().skip(1).collect()).and_then(run);
+        match result {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(error) => {
+                eprintln!("error: {}", one_line(&error.to_string()));
+                ExitCode::from(error.exit_code())
+            }
+        }
+    }
+
+    fn one_line(text: &str) -> String {
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    fn run(command: Command) -> Result<(), CliError> {
+        match command {
+            Command::Help => print_stdout(USAGE),
+            Command::Version => print_stdout(&format!("seedcast {VERSION}\n")),
+            Command::Create(create) => run_create(create),
+            Command::Info(info) => run_info(info),
+        }
+    }
+
+    /// Writing to a closed pipe (`seedcast info x | head -1`) is not worth an error.
+    fn print_stdout(text: &str) -> Result<(), CliError> {
+        let _ = io::stdout().lock().write_all(text.as_bytes());
+        Ok(())
+    }
+
+    // ---- argument parsing ----------------------------------------------------------------
+
+    /// Walks the arguments, splitting `--flag=value` into flag and value.
+    struct Args {
+        items: std::vec::IntoIter<OsString>,
+        pending_value: Option<OsString>,
+    }
+
+    impl Args {
+        fn new(items: Vec<OsString>) -> Self {
+            Self { items: items.into_iter(), pending_value: None }
+        }
+
+        fn next(&mut self) -> Option<OsString> {
+            let item = self.items.next()?;
+            if let Some(text) = item.to_str() {
+                if let Some((flag, value)) = text.split_once('=').filter(|(f, _)| f.starts_with("--")) {
+                    self.pending_value = Some(value.into());
+                    return Some(flag.into());
+                }
+            }
+            Some(item)
+        }
+
+        fn value_for(&mut self, flag: &str) -> Result<OsString, CliError> {
+            self.pending_value
+                .take()
+                .or_else(|| self.items.next())
+                .ok_or_else(|| CliError::Usage(format!("{flag} needs a value")))
+        }
+
+        fn text_for(&mut self, flag: &str) -> Result<String, CliError> {
+            self.value_for(flag)?
+                .into_string()
+                .map_err(|_| CliError::Usage(format!("{flag} value is not valid UTF-8")))
+        }
+
+        fn no_value(&mut self, flag: &str) -> Result<(), CliError> {
+            match self.pending_value.take() {
+                Some(_) => Err(CliError::Usage(format!("{flag} takes no value"))),
+                None => Ok(()),
+            }
+        }
+    }
+
+    fn parse(items: Vec<OsString>) -> Result<Command, CliError> {
+        let mut args = Args::new(items);
+        let Some(first) = args.next() else {
+            return Err(CliError::Usage("no command given".into()));
+        };
+        match first.to_str() {
+            Some("-h" | "--help" | "help") => Ok(Command::Help),
+            Some("-V" | "--version") => Ok(Command::Version),
+            Some("create") => parse_create(args),
+            Some("info") => parse_info(args),
+            _ => Err(CliError::Usage(format!("unknown command `{}`", first.to_string_lossy()))),
+        }
+    }
+
+    fn unknown_flag(flag: &OsString) -> CliError {
+        CliError::Usage(format!("unknown option `{}`", flag.to_string_lossy()))
+    }
+
+    fn is_flag(arg: &OsString) -> bool {
+        arg.to_str().is_some_and(|a| a.starts_with('-') && a.len() > 1)
+    }
+
+    fn parse_create(mut args: Args) -> Result<Command, CliError> {
+        let mut path = None;
+        let mut output = None;
+        let mut options = CreateOptions {
+            created_by: Some(format!("seedcast/{VERSION}")),
+            ..CreateOptions::default()
+        };
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("-h" | "--help") => return Ok(Command::Help),
+                Some("-o" | "--output") => output = Some(PathBuf::from(args.value_for("--output")?)),
+                Some("--tracker") => options.trackers.push(args.text_for("--tracker")?),
+                Some("--web-seed") => options.web_seeds.push(args.text_for("--web-seed")?),
+                Some("--name") => options.name = args.text_for("--name")?,
+                Some("--comment") => options.comment = Some(args.text_for("--comment")?),
+                Some("--piece-length") => {
+                    let text = args.text_for("--piece-length")?;
+                    let length = text.parse().map_err(|_| {
+                        CliError::Usage(format!("--piece-length `{text}` is not a number of bytes"))
+                    })?;
+                    options.piece_length = Some(length);
+                }
+                Some("--private") => {
+                    args.no_value("--private")?;
+                    options.private = true;
+                }
+                _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
+                _ if path.is_none() => path = Some(PathBuf::from(arg)),
+                _ => return Err(CliError::Usage("create takes one PATH".into())),
+            }
+        }
+        let path = path.ok_or_else(|| CliError::Usage("create needs a PATH".into()))?;
+        let output = output.ok_or_else(|| CliError::Usage("create needs -o OUT.torrent".into()))?;
+        Ok(Command::Create(CreateCommand { path, output, options }))
+    }
+
+    fn parse_info(mut args: Args) -> Result<Command, CliError> {
+        let mut source = None;
+        let mut json = false;
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("-h" | "--help") => return Ok(Command::Help),
+                Some("--json") => {
+                    args.no_value("--json")?;
+                    json = true;
+                }
+                _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
+                _ if source.is_none() => source = Some(arg),
+                _ => return Err(CliError::Usage("info takes one torrent file or magnet link".into())),
+            }
+        }
+        let source = source.ok_or_else(|| CliError::Usage("info needs a torrent file or magnet link".into()))?;
+        Ok(Command::Info(InfoCommand { source, json }))
+    }
+
+    // ---- create --------------------------------------------------------------------------
+
+    fn run_create(command: CreateCommand) -> Result<(), CliError> {
+        let torrent = create_from_path(&command.path, command.options)?;
+        fs::write(&command.output, torrent.to_bytes())
+            .map_err(|source| CliError::Write { path: command.output.clone(), source })?;
+        print_stdout(&format!(
+            "created {}\ninfo hash: {}\n{} files, {}, {} pieces of {}\n",
+            command.output.display(),
+            torrent.info_hash,
+            torrent.info.files.len(),
+            human_size(torrent.info.total_length),
+            torrent.info.num_pieces(),
+            human_size(u64::from(torrent.info.piece_length)),
+        ))
+    }
+
+    // ---- info ----------------------------------------------------------------------------
+
+    fn run_info(command: InfoCommand) -> Result<(), CliError> {
+        let magnet_text = command.source.to_str().filter(|s| {
+            s.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("magnet:"))
+        });
+        let output = match magnet_text {
+            Some(text) => {
+                let magnet = Magnet::parse(text)?;
+                if command.json { json_line(&magnet_json(&magnet)) } else { magnet_text_report(&magnet) }
+            }
+            None => {
+                let path = PathBuf::from(&command.source);
+                let torrent = read_torrent(&path)?;
+                if command.json { json_line(&torrent_json(&torrent)) } else { torrent_text_report(&torrent) }
+            }
+        };
+        print_stdout(&output)
+    }
+
+    fn read_torrent(path: &Path) -> Result<Metainfo, CliError> {
+        let read_error = |source| CliError::Read { path: path.to_owned(), source };
+        let file = File::open(path).map_err(read_error)?;
+        // Read one byte past the cap so an oversized file is reported, not truncated.
+        let mut bytes = Vec::new();
+        file.take(MAX_TORRENT_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_error)?;
+        Metainfo::from_bytes(&bytes).map_err(|source| CliError::Torrent { path: path.to_owned(), source })
+    }
+
+    fn json_line(value: &Json) -> String {
+        format!("{value}\n")
+    }
+
+    fn torrent_json(torrent: &Metainfo) -> Json {
+        let info = &torrent.info;
+        let files: Vec<Json> = info
+            .files
+            .iter()
+            .map(|f| json!({ "path": f.path_string(), "length": f.length, "padding": f.padding }))
+            .collect();
+        json!({
+            "info_hash": torrent.info_hash.to_hex(),
+            "name": info.name,
+            "piece_length": info.piece_length,
+            "num_pieces": info.num_pieces(),
+            "length": info.total_length,
+            "private": info.private,
+            "files": files,
+            "trackers": torrent.trackers.iter().flatten().collect::<Vec<_>>(),
+            "web_seeds": torrent.web_seeds,
+            "comment": torrent.comment,
+            "created_by": torrent.created_by,
+            "creation_date": torrent.creation_date,
+            "magnet": torrent.magnet().to_uri(),
+        })
+    }
+
+    fn magnet_json(magnet: &Magnet) -> Json {
+        json!({
+            "info_hash": magnet.info_hash.to_hex(),
+            "name": magnet.name,
+            "piece_length": null,
+            "num_pieces": null,
+            "length": null,
+            "private": null,
+            "files": null,
+            "trackers": magnet.trackers,
+            "web_seeds": magnet.web_seeds,
+            "comment": null,
+            "created_by": null,
+            "creation_date": null,
+            "magnet": magnet.to_uri(),
+        })
+    }
+
+    fn torrent_text_report(torrent: &Metainfo) -> String {
+        let info = &torrent.info;
+        let mut out = String::new();
+        let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
+        line("name:", &info.name);
+        line("info hash:", &torrent.info_hash.to_hex());
+        line("size:", &format!("{} ({} bytes)", human_size(info.total_length), info.total_length));
+        line(
+            "pieces:",
+            &format!("{} x {}", info.num_pieces(), human_size(u64::from(info.piece_length))),
+        );
+        line("private:", if info.private { "yes" } else { "no" });
+        if let Some(comment) = &torrent.comment {
+            line("comment:", comment);
+        }
+        if let Some(created_by) = &torrent.created_by {
+            line("created by:", created_by);
+        }
+        if let Some(date) = torrent.creation_date {
+            line("created:", &format!("{date} (Unix time)"));
+        }
+        for (tier, urls) in torrent.trackers.iter().enumerate() {
+            line(&format!("tier {}:", tier + 1), &urls.join(" "));
+        }
+        for seed in &torrent.web_seeds {
+            line("web seed:", seed);
+        }
+        line("magnet:", &torrent.magnet().to_uri());
+        out.push_str(&format!("files ({}):\n", info.files.len()));
+        for file in &info.files {
+            let pad = if file.padding { " [padding]" } else { "" };
+            let path = printable(&file.path_string());
+            out.push_str(&format!("  {path} ({}){pad}\n", human_size(file.length)));
+        }
+        out
+    }
+
+    fn magnet_text_report(magnet: &Magnet) -> String {
+        let mut out = String::new();
+        let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
+        line("name:", magnet.name.as_deref().unwrap_or("(unknown until metadata is fetched)"));
+        line("info hash:", &magnet.info_hash.to_hex());
+        for tracker in &magnet.trackers {
+            line("tracker:", tracker);
+        }
+        for seed in &magnet.web_seeds {
+            line("web seed:", seed);
+        }
+        line("magnet:", &magnet.to_uri());
+        out
+    }
+
+    /// Untrusted text made safe for a terminal: control characters (escape sequences, newlines)
+    /// are shown as `?` so a torrent cannot rewrite the screen or forge extra lines.
+    fn printable(text: &str) -> String {
+        text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+    }
+
+    fn human_size(bytes: u64) -> String {
+        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+        if bytes < 1024 {
+            return format!("{bytes} B");
+        }
+        let mut value = bytes as f64 / 1024.0;
+        let mut unit = 0;
+        while value >= 1024.0 && unit + 1 < UNITS.len() {
+            value /= 1024.0;
+            unit += 1;
+        }
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
