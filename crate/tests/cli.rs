@@ -1,0 +1,201 @@
+//! Runs the built `seedcast` binary the way a user would.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use seedcast::metainfo::Metainfo;
+use serde_json::Value as Json;
+
+fn seedcast(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_seedcast")).args(args).output().expect("binary runs")
+}
+
+fn stdout(output: &Output) -> String {
+    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8(output.stdout.clone()).unwrap()
+}
+
+fn json(output: &Output) -> Json {
+    serde_json::from_str(&stdout(output)).expect("one JSON object")
+}
+
+/// A fresh directory per test, removed on drop.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("seedcast-cli-{}-{n}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        Self(dir)
+    }
+
+    fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
+fn content(length: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+fn write(path: &str, bytes: &[u8]) {
+    let path = Path::new(path);
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    fs::write(path, bytes).unwrap();
+}
+
+/// Asserts the failure contract: non-zero exit, exactly one `error:` line, no panic output.
+fn assert_clean_failure(output: &Output, expected_code: i32) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(output.status.code(), Some(expected_code), "stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr:?}");
+    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr:?}");
+    assert!(output.stdout.is_empty());
+    stderr
+}
+
+#[test]
+fn create_single_file_then_info_json() {
+    let dir = TempDir::new();
+    let data = content(1_234_567, 1);
+    write(&dir.path("movie.bin"), &data);
+    let out = dir.path("movie.torrent");
+    stdout(&seedcast(&["create", &dir.path("movie.bin"), "-o", &out]));
+
+    let torrent = Metainfo::from_bytes(&fs::read(&out).unwrap()).unwrap();
+    let info = json(&seedcast(&["info", &out, "--json"]));
+    assert_eq!(info["info_hash"], torrent.info_hash.to_hex());
+    assert_eq!(info["name"], "movie.bin");
+    assert_eq!(info["length"], 1_234_567);
+    assert_eq!(info["piece_length"], 16384, "automatic: smallest power of two giving <= 2000 pieces");
+    assert_eq!(info["num_pieces"], 76);
+    assert_eq!(info["files"], serde_json::json!([{"path": "movie.bin", "length": 1_234_567, "padding": false}]));
+    assert_eq!(info["trackers"], serde_json::json!([]));
+    assert_eq!(info["creation_date"], Json::Null, "no date: output is deterministic");
+    let magnet = info["magnet"].as_str().unwrap();
+    assert!(magnet.starts_with(&format!("magnet:?xt=urn:btih:{}&dn=movie.bin", torrent.info_hash)));
+}
+
+#[test]
+fn create_folder_with_options_is_deterministic() {
+    let dir = TempDir::new();
+    write(&dir.path("album/b/track2.flac"), &content(300_001, 2));
+    write(&dir.path("album/a.txt"), b"notes");
+    write(&dir.path("album/b/track1.flac"), &content(200_003, 3));
+    let args = |out: &str| {
+        [
+            "create", &dir.path("album"), "-o", out, "--tracker", "wss://t1.example/announce",
+            "--tracker=wss://t2.example", "--web-seed", "https://seed.example/files/",
+            "--piece-length", "32768", "--name", "My Album", "--private", "--comment", "hello",
+        ]
+        .map(str::to_owned)
+    };
+    let first = dir.path("one.torrent");
+    let second = dir.path("two.torrent");
+    stdout(&seedcast(&args(&first).iter().map(String::as_str).collect::<Vec<_>>()));
+    stdout(&seedcast(&args(&second).iter().map(String::as_str).collect::<Vec<_>>()));
+    assert_eq!(fs::read(&first).unwrap(), fs::read(&second).unwrap(), "byte-identical");
+
+    let info = json(&seedcast(&["info", &first, "--json"]));
+    assert_eq!(info["name"], "My Album");
+    assert_eq!(info["piece_length"], 32768);
+    assert_eq!(info["num_pieces"], 16);
+    assert_eq!(info["private"], true);
+    assert_eq!(info["comment"], "hello");
+    assert_eq!(info["trackers"], serde_json::json!(["wss://t1.example/announce", "wss://t2.example"]));
+    assert_eq!(info["web_seeds"], serde_json::json!(["https://seed.example/files/"]));
+    let files: Vec<_> = info["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["length"].as_u64().unwrap())).collect();
+    assert_eq!(files, [("My Album/a.txt", 5), ("My Album/b/track1.flac", 200_003), ("My Album/b/track2.flac", 300_001)]);
+
+    let human = stdout(&seedcast(&["info", &first]));
+    assert!(human.contains("My Album/b/track2.flac"), "{human}");
+    assert!(human.contains(info["info_hash"].as_str().unwrap()));
+}
+
+#[test]
+fn info_on_a_magnet_leaves_metadata_fields_null() {
+    let hash = "c9e15763f722f23e98a29decdfae341b98d53056";
+    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=Some%20Name&tr=wss%3A%2F%2Ft.example&ws=https://w.example/");
+    let info = json(&seedcast(&["info", &magnet, "--json"]));
+    assert_eq!(info["info_hash"], hash);
+    assert_eq!(info["name"], "Some Name");
+    for field in ["piece_length", "num_pieces", "length", "files", "private"] {
+        assert_eq!(info[field], Json::Null, "{field}");
+    }
+    assert_eq!(info["trackers"], serde_json::json!(["wss://t.example"]));
+    assert_eq!(info["web_seeds"], serde_json::json!(["https://w.example/"]));
+    let base32 = json(&seedcast(&["info", "magnet:?xt=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW", "--json"]));
+    assert_eq!(base32["info_hash"], hash);
+    assert_eq!(base32["name"], Json::Null);
+}
+
+#[test]
+fn hostile_torrent_shows_only_sanitized_paths() {
+    let dir = TempDir::new();
+    let torrent = b"d4:infod5:filesld6:lengthi5e4:pathl2:..2:..6:passwdeee4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee";
+    write(&dir.path("evil.torrent"), torrent);
+    let info = json(&seedcast(&["info", &dir.path("evil.torrent"), "--json"]));
+    assert_eq!(info["files"][0]["path"], "x/__/__/passwd");
+}
+
+#[test]
+fn help_and_version() {
+    let help = stdout(&seedcast(&["--help"]));
+    assert!(help.contains("seedcast create PATH -o OUT.torrent") && help.contains("--json"));
+    assert_eq!(stdout(&seedcast(&["--version"])), format!("seedcast {}\n", env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bad_input_fails_with_one_error_line() {
+    let dir = TempDir::new();
+    write(&dir.path("garbage.torrent"), b"\x00\xffnot a torrent");
+    write(&dir.path("truncated.torrent"), b"d4:infod4:name1:x");
+    write(&dir.path("v2.torrent"), b"d4:infod9:file treede12:meta versioni2e4:name1:x12:piece lengthi16384eee");
+    write(&dir.path("data/file"), b"x");
+
+    let missing = assert_clean_failure(&seedcast(&["info", &dir.path("nope.torrent")]), 1);
+    assert!(missing.contains("nope.torrent"));
+    assert_clean_failure(&seedcast(&["info", &dir.path("garbage.torrent")]), 1);
+    assert_clean_failure(&seedcast(&["info", &dir.path("truncated.torrent"), "--json"]), 1);
+    let v2 = assert_clean_failure(&seedcast(&["info", &dir.path("v2.torrent")]), 1);
+    assert!(v2.contains("v2-only"), "{v2}");
+    assert_clean_failure(&seedcast(&["info", &dir.path("data")]), 1);
+    assert_clean_failure(&seedcast(&["info", "magnet:?xt=urn:btih:123"]), 1);
+    assert_clean_failure(&seedcast(&["info", "magnet:?dn=%zz"]), 1);
+    assert_clean_failure(&seedcast(&["create", &dir.path("empty-dir-missing"), "-o", &dir.path("o.torrent")]), 1);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", &dir.path("o.torrent"), "--piece-length", "1000"]), 1);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", &dir.path("no/such/dir/o.torrent")]), 1);
+    assert!(!Path::new(&dir.path("o.torrent")).exists(), "nothing written on failure");
+
+    // Command-line mistakes exit 2.
+    assert_clean_failure(&seedcast(&[]), 2);
+    assert_clean_failure(&seedcast(&["frobnicate"]), 2);
+    assert_clean_failure(&seedcast(&["info"]), 2);
+    assert_clean_failure(&seedcast(&["info", "a", "b"]), 2);
+    assert_clean_failure(&seedcast(&["info", "x", "--jsn"]), 2);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data")]), 2);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o"]), 2);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", "x", "--piece-length", "lots"]), 2);
+    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", "x", "--private=yes"]), 2);
+}
