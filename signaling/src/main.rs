@@ -1,1 +1,150 @@
-fn main() {}
+//! `seedcast-signal`: run the tracker and serve the web app on one port.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use seedcast_signal::{Config, Limits, config::load_allow_list};
+use tokio_util::sync::CancellationToken;
+
+/// WebTorrent-compatible WebSocket tracker that also serves the Seedcast web app.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Args {
+    /// Address to listen on (use 0.0.0.0:PORT to accept other machines).
+    #[arg(long, default_value = "127.0.0.1:8000")]
+    listen: SocketAddr,
+    /// Directory of the web app's static files, served on `/`.
+    #[arg(long, default_value = "www")]
+    www: PathBuf,
+    /// Take the client address from X-Forwarded-For (only when a proxy you run sits in front).
+    #[arg(long)]
+    trust_proxy: bool,
+    /// File of hex info hashes (one per line); when given, only these swarms are tracked.
+    #[arg(long, value_name = "FILE")]
+    allow_list: Option<PathBuf>,
+    /// Largest WebSocket message accepted, in bytes.
+    #[arg(long, default_value_t = Limits::default().max_message_bytes)]
+    max_message_bytes: usize,
+    /// Most offers one announce may carry.
+    #[arg(long, default_value_t = Limits::default().max_offers)]
+    max_offers: usize,
+    /// Most peers one announce's offers are relayed to.
+    #[arg(long, default_value_t = Limits::default().max_numwant)]
+    max_numwant: usize,
+    /// Messages a connection may send per rate window.
+    #[arg(long, default_value_t = Limits::default().max_messages_per_window)]
+    max_messages_per_window: u32,
+    /// Length of the rate window, in seconds.
+    #[arg(long, default_value_t = Limits::default().rate_window.as_secs())]
+    rate_window_secs: u64,
+    /// Swarms one connection may join.
+    #[arg(long, default_value_t = Limits::default().max_swarms_per_connection)]
+    max_swarms_per_connection: usize,
+    /// Peers one swarm may hold.
+    #[arg(long, default_value_t = Limits::default().max_peers_per_swarm)]
+    max_peers_per_swarm: usize,
+    /// Open WebSocket connections [default: the open-file limit minus 256 for listening, logs and files].
+    #[arg(long)]
+    max_connections: Option<usize>,
+    /// Messages queued for one socket before it is closed as too slow.
+    #[arg(long, default_value_t = Limits::default().outbound_queue)]
+    outbound_queue: usize,
+    /// Announce interval told to clients, in seconds.
+    #[arg(long, default_value_t = Limits::default().announce_interval.as_secs())]
+    interval_secs: u64,
+    /// Peers that do not re-announce within this many seconds are removed.
+    #[arg(long, default_value_t = Limits::default().peer_ttl.as_secs())]
+    peer_ttl_secs: u64,
+    /// Ping every socket this often, in seconds; sockets silent for 2.5 pings are closed.
+    #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
+    ping_secs: u64,
+    /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides it.
+    #[arg(long, default_value = "info")]
+    log: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    log_json: bool,
+}
+
+/// Descriptors kept free for the listener, accepted-but-refused sockets, static files and logs.
+const SPARE_FILES: u64 = 256;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    init_logging(&args.log, args.log_json);
+
+    let open_files = raise_open_file_limit();
+    let max_connections = args.max_connections.unwrap_or_else(|| open_files.saturating_sub(SPARE_FILES).max(1) as usize);
+    let ping_interval = Duration::from_secs(args.ping_secs.max(1));
+    let limits = Limits {
+        max_message_bytes: args.max_message_bytes,
+        max_offers: args.max_offers,
+        max_numwant: args.max_numwant,
+        max_messages_per_window: args.max_messages_per_window,
+        rate_window: Duration::from_secs(args.rate_window_secs.max(1)),
+        max_swarms_per_connection: args.max_swarms_per_connection,
+        max_peers_per_swarm: args.max_peers_per_swarm,
+        max_connections,
+        outbound_queue: args.outbound_queue.max(1),
+        announce_interval: Duration::from_secs(args.interval_secs),
+        peer_ttl: Duration::from_secs(args.peer_ttl_secs.max(1)),
+        ping_interval,
+        idle_timeout: ping_interval * 5 / 2,
+        ..Limits::default()
+    };
+    let allow_list = args.allow_list.as_deref().map(load_allow_list).transpose()?;
+    let www_dir = if args.www.is_dir() {
+        Some(args.www.clone())
+    } else {
+        tracing::warn!(www = %args.www.display(), "web app directory not found; serving the tracker only");
+        None
+    };
+    let config = Config { limits, allow_list, trust_proxy: args.trust_proxy, www_dir };
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, max_connections, "seedcast-signal listening");
+    // The one line meant for a human (and for test scripts): where to point a browser and a client.
+    println!("seedcast-signal: open http://{addr}/ — tracker ws://{addr}/announce");
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    seedcast_signal::serve(listener, config, shutdown).await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn init_logging(filter: &str, json: bool) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json { builder.json().init() } else { builder.init() }
+}
+
+/// Raises the soft open-file limit to the hard one (every socket is a file); returns the limit in force.
+fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(1024)
+        }
+    }
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; stop with SIGKILL");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: closing sockets"),
+        _ = int.recv() => tracing::info!("SIGINT: closing sockets"),
+    }
+    shutdown.cancel();
+}

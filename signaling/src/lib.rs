@@ -1,0 +1,19 @@
+//! seedcast-signal: a WebTorrent-compatible WebSocket tracker (signaling server) that also serves the web app.
+//!
+//! Clients announce on a WebSocket with WebRTC offers; the tracker relays each offer to one random other peer
+//! of the swarm and forwards the answer back. See `README.md` for the protocol and the operator's guide.
+
+pub mod binary_id;
+pub mod client_ip;
+pub mod config;
+mod connection;
+pub mod metrics;
+pub mod outbox;
+pub mod request;
+pub mod response;
+mod server;
+pub mod swarm;
+pub mod tracker;
+
+pub use config::{Config, Limits};
+pub use server::serve;
