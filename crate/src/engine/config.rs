@@ -1,0 +1,78 @@
+//! Engine tunables. Defaults follow what mature clients use (libtorrent, WebTorrent), scaled
+//! for browser peers that hold tens of connections, not thousands.
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Our 20-byte peer id (Azureus style, e.g. `-SC0100-` + 12 random bytes).
+    pub peer_id: [u8; 20],
+    /// Seed for tie-breaks and optimistic unchokes; fixed seeds make simulations replay exactly.
+    pub seed: u64,
+    /// Client name sent in the BEP 10 handshake (`v`).
+    pub client_name: String,
+    /// Regular upload slots (plus one optimistic).
+    pub upload_slots: usize,
+    pub tick_interval: Duration,
+    pub rechoke_interval: Duration,
+    pub handshake_timeout: Duration,
+    /// No block for this long while requests are outstanding: the peer is snubbing us and
+    /// its requests go to others.
+    pub request_timeout: Duration,
+    pub keepalive_interval: Duration,
+    /// Nothing received for this long: the connection is dead.
+    pub idle_timeout: Duration,
+    /// Pipeline depth: enough requests to cover this much time at the peer's measured rate.
+    pub request_queue_time: Duration,
+    pub min_pipeline: u32,
+    pub max_pipeline: u32,
+    /// Most requests we queue from one peer (advertised as `reqq`); more are refused.
+    pub max_peer_requests: u32,
+    /// A peer that was the only source of this many bad pieces is banned.
+    pub ban_after_hash_failures: u32,
+    /// Bytes ahead of a streaming reader fetched before anything else.
+    pub stream_window_bytes: u64,
+    /// An urgent stream block requested longer ago than this may be asked of a second peer.
+    pub stream_deadline: Duration,
+    pub metadata_request_timeout: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let mut peer_id = *b"-SC0100-000000000000";
+        peer_id[8..].copy_from_slice(b"seedcastpeer");
+        Config {
+            peer_id,
+            seed: 0x5eed_ca57,
+            client_name: concat!("Seedcast ", env!("CARGO_PKG_VERSION")).to_string(),
+            upload_slots: 4,
+            tick_interval: Duration::from_secs(1),
+            rechoke_interval: Duration::from_secs(10),
+            handshake_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            keepalive_interval: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(180),
+            request_queue_time: Duration::from_secs(1),
+            min_pipeline: 4,
+            max_pipeline: 250,
+            max_peer_requests: 250,
+            ban_after_hash_failures: 2,
+            stream_window_bytes: 4 * 1024 * 1024,
+            stream_deadline: Duration::from_secs(2),
+            metadata_request_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl Config {
+    /// A peer id with the Seedcast prefix and 12 bytes derived from `seed`.
+    pub fn peer_id_from_seed(seed: u64) -> [u8; 20] {
+        let mut id = *b"-SC0100-000000000000";
+        let mut rng = super::rng::Rng::new(seed);
+        for b in &mut id[8..] {
+            // Printable characters, as most clients use.
+            *b = b"0123456789abcdefghijklmnopqrstuvwxyz"[rng.below(36) as usize];
+        }
+        id
+    }
+}

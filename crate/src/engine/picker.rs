@@ -1,0 +1,538 @@
+//! Which block to ask which peer for next, and the bytes of pieces still being assembled.
+//!
+//! Piece states (exactly one at a time):
+//! * **missing** — not in `have`, no entry in `partial`;
+//! * **partial** — an entry in `partial`, created when its first block is requested; holds the
+//!   piece buffer and one [`BlockState`] per 16 KiB block;
+//! * **complete** — every block received; the torrent takes the buffer with [`Picker::take_complete`]
+//!   and verifies it, then calls [`Picker::mark_have`] or [`Picker::mark_failed`] (back to missing);
+//! * **have** — verified and in storage.
+//!
+//! Order of preference when picking for a peer: (1) pieces in a streaming window, in reading
+//! order, with overdue blocks of the first pieces re-requested from a second peer (deadlines);
+//! (2) partial pieces this peer started; (3) other partial pieces; (4) a new piece, rarest first
+//! with a random tie-break; (5) endgame: blocks already requested from someone else, at most
+//! [`MAX_DUPLICATES`] requests per block.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::time::Duration;
+
+use super::PeerKey;
+use super::bitfield::Bitfield;
+use super::rng::Rng;
+use crate::wire::{BLOCK_SIZE, BlockRef};
+
+/// Most peers one block may be requested from at once (endgame and overdue stream blocks).
+pub const MAX_DUPLICATES: usize = 2;
+/// How many leading pieces of a streaming window get deadlines.
+const URGENT_PIECES: u32 = 2;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BlockState {
+    Free,
+    /// Requested from these peers (1..=MAX_DUPLICATES), first at `at`.
+    Requested { by: Vec<PeerKey>, at: Duration },
+    /// Received from `from`; the bytes are in the piece buffer.
+    Received { from: PeerKey },
+}
+
+#[derive(Debug)]
+pub struct Partial {
+    pub blocks: Vec<BlockState>,
+    received: u32,
+    /// The peer that started the piece; after a hash failure only it may fill the piece, so
+    /// the next failure has a single suspect.
+    owner: PeerKey,
+    exclusive: bool,
+    pub data: Vec<u8>,
+}
+
+impl Partial {
+    /// Peers that sent at least one block of this piece (deduplicated, sorted).
+    pub fn contributors(&self) -> Vec<PeerKey> {
+        let set: BTreeSet<PeerKey> = self
+            .blocks
+            .iter()
+            .filter_map(|b| match b {
+                BlockState::Received { from } => Some(*from),
+                _ => None,
+            })
+            .collect();
+        set.into_iter().collect()
+    }
+}
+
+/// What became of a block that arrived.
+#[derive(Debug, PartialEq, Eq)]
+pub enum BlockOutcome {
+    /// Not needed (already have it, never requested, or bad geometry); counts as waste.
+    Unwanted,
+    /// Stored. `cancel` lists other peers the same block was also requested from.
+    Accepted { cancel: Vec<PeerKey>, piece_complete: bool },
+}
+
+#[derive(Debug)]
+pub struct Picker {
+    piece_length: u32,
+    total_length: u64,
+    have: Bitfield,
+    /// Number of connected peers that have each piece.
+    availability: Vec<u32>,
+    /// A random rank per piece, fixed at start: breaks ties between equally rare pieces so
+    /// that peers spread out instead of all fetching the lowest index.
+    tiebreak: Vec<u32>,
+    partial: BTreeMap<u32, Partial>,
+    /// Pieces that failed verification once: re-downloaded from a single peer.
+    failed_before: BTreeSet<u32>,
+    /// Streaming windows by reader id: piece ranges to fetch first, in order.
+    windows: BTreeMap<u64, Range<u32>>,
+    /// A block requested longer ago than this in an urgent window piece may be re-requested.
+    pub stream_deadline: Duration,
+}
+
+impl Picker {
+    pub fn new(num_pieces: u32, piece_length: u32, total_length: u64, have: Bitfield, rng: &mut Rng) -> Self {
+        debug_assert_eq!(have.len(), num_pieces);
+        let mut order: Vec<u32> = (0..num_pieces).collect();
+        rng.shuffle(&mut order);
+        let mut tiebreak = vec![0; num_pieces as usize];
+        for (rank, &piece) in order.iter().enumerate() {
+            tiebreak[piece as usize] = rank as u32;
+        }
+        Picker {
+            piece_length,
+            total_length,
+            have,
+            availability: vec![0; num_pieces as usize],
+            tiebreak,
+            partial: BTreeMap::new(),
+            failed_before: BTreeSet::new(),
+            windows: BTreeMap::new(),
+            stream_deadline: Duration::from_secs(2),
+        }
+    }
+
+    pub fn num_pieces(&self) -> u32 {
+        self.have.len()
+    }
+
+    pub fn have(&self) -> &Bitfield {
+        &self.have
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.have.is_full()
+    }
+
+    pub fn availability(&self, index: u32) -> u32 {
+        self.availability.get(index as usize).copied().unwrap_or(0)
+    }
+
+    pub fn piece_size(&self, index: u32) -> u32 {
+        let start = index as u64 * self.piece_length as u64;
+        (self.total_length.saturating_sub(start)).min(self.piece_length as u64) as u32
+    }
+
+    fn block_count(&self, index: u32) -> u32 {
+        self.piece_size(index).div_ceil(BLOCK_SIZE)
+    }
+
+    fn block_ref(&self, index: u32, block: u32) -> BlockRef {
+        let begin = block * BLOCK_SIZE;
+        let length = (self.piece_size(index) - begin).min(BLOCK_SIZE);
+        BlockRef { index, begin, length }
+    }
+
+    // ---- availability -------------------------------------------------------------------
+
+    pub fn add_peer_pieces(&mut self, pieces: &Bitfield) {
+        for i in pieces.iter_ones() {
+            self.availability[i as usize] += 1;
+        }
+    }
+
+    pub fn remove_peer_pieces(&mut self, pieces: &Bitfield) {
+        for i in pieces.iter_ones() {
+            let a = &mut self.availability[i as usize];
+            *a = a.saturating_sub(1);
+        }
+    }
+
+    pub fn add_have(&mut self, index: u32) {
+        if let Some(a) = self.availability.get_mut(index as usize) {
+            *a += 1;
+        }
+    }
+
+    /// True if `peer_has` includes a piece we still need.
+    pub fn is_interesting(&self, peer_has: &Bitfield) -> bool {
+        peer_has.as_bytes().iter().zip(self.have.as_bytes()).any(|(p, h)| p & !h != 0)
+    }
+
+    // ---- streaming windows --------------------------------------------------------------
+
+    pub fn set_window(&mut self, reader: u64, pieces: Range<u32>) {
+        let end = pieces.end.min(self.num_pieces());
+        self.windows.insert(reader, pieces.start.min(end)..end);
+    }
+
+    pub fn clear_window(&mut self, reader: u64) {
+        self.windows.remove(&reader);
+    }
+
+    /// True once every piece of every streaming window is verified.
+    pub fn windows_satisfied(&self) -> bool {
+        self.windows.values().all(|w| w.clone().all(|i| self.have.get(i)))
+    }
+
+    // ---- picking ------------------------------------------------------------------------
+
+    /// Picks up to `count` blocks for `peer` (which has `peer_has`) and marks them requested.
+    pub fn pick(&mut self, peer: PeerKey, peer_has: &Bitfield, count: usize, now: Duration) -> Vec<BlockRef> {
+        let mut out = Vec::new();
+        if count == 0 || self.is_complete() {
+            return out;
+        }
+        // (1) streaming windows, in reading order; overdue blocks of urgent pieces may be duplicated.
+        let windows: Vec<Range<u32>> = self.windows.values().cloned().collect();
+        for w in windows {
+            for (n, index) in w.enumerate() {
+                let urgent = (n as u32) < URGENT_PIECES;
+                self.take_from_piece(peer, peer_has, index as u32, count, now, urgent, &mut out);
+                if out.len() >= count {
+                    return out;
+                }
+            }
+        }
+        // (2) pieces this peer started, then (3) any other partial piece.
+        let own: Vec<u32> = self.partial.iter().filter(|(_, p)| p.owner == peer).map(|(&i, _)| i).collect();
+        let others: Vec<u32> = self.partial.iter().filter(|(_, p)| p.owner != peer).map(|(&i, _)| i).collect();
+        for index in own.into_iter().chain(others) {
+            self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
+            if out.len() >= count {
+                return out;
+            }
+        }
+        // (4) new pieces, rarest first.
+        while out.len() < count {
+            let Some(index) = self.rarest_new_piece(peer_has) else { break };
+            self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
+        }
+        // (5) endgame: everything is requested already; double up on what others are slow to send.
+        if out.is_empty() {
+            let indices: Vec<u32> = self.partial.keys().copied().collect();
+            for index in indices {
+                self.take_duplicates(peer, peer_has, index, count, None, &mut out);
+                if out.len() >= count {
+                    break;
+                }
+            }
+        }
+        out
+    }
+
+    fn rarest_new_piece(&self, peer_has: &Bitfield) -> Option<u32> {
+        let mut best: Option<(u32, u32, u32)> = None; // (availability, tiebreak, index)
+        for (byte_index, (&p, &h)) in peer_has.as_bytes().iter().zip(self.have.as_bytes()).enumerate() {
+            let mut candidates = p & !h;
+            while candidates != 0 {
+                let bit = candidates.leading_zeros();
+                candidates &= !(0x80 >> bit);
+                let index = byte_index as u32 * 8 + bit;
+                if self.partial.contains_key(&index) {
+                    continue;
+                }
+                let key = (self.availability[index as usize], self.tiebreak[index as usize], index);
+                if best.is_none_or(|b| key < b) {
+                    best = Some(key);
+                }
+            }
+        }
+        best.map(|(_, _, index)| index)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn take_from_piece(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        index: u32,
+        count: usize,
+        now: Duration,
+        urgent: bool,
+        out: &mut Vec<BlockRef>,
+    ) {
+        if self.have.get(index) || !peer_has.get(index) {
+            return;
+        }
+        if !self.partial.contains_key(&index) {
+            let blocks = self.block_count(index) as usize;
+            let size = self.piece_size(index) as usize;
+            let exclusive = self.failed_before.contains(&index);
+            self.partial.insert(
+                index,
+                Partial { blocks: vec![BlockState::Free; blocks], received: 0, owner: peer, exclusive, data: vec![0; size] },
+            );
+        }
+        let Some(p) = self.partial.get_mut(&index) else { return };
+        if p.exclusive && p.owner != peer {
+            return;
+        }
+        for (b, state) in p.blocks.iter_mut().enumerate() {
+            if out.len() >= count {
+                return;
+            }
+            if *state == BlockState::Free {
+                *state = BlockState::Requested { by: vec![peer], at: now };
+                let begin = b as u32 * BLOCK_SIZE;
+                let length = (p.data.len() as u32 - begin).min(BLOCK_SIZE);
+                out.push(BlockRef { index, begin, length });
+            }
+        }
+        // Before the deadline has had time to pass, nothing can be overdue.
+        if let (true, Some(deadline)) = (urgent, now.checked_sub(self.stream_deadline)) {
+            self.take_duplicates(peer, peer_has, index, count, Some(deadline), out);
+        }
+    }
+
+    /// Adds `peer` to blocks of `index` already requested from others (endgame), or only to
+    /// those requested before `older_than` (stream deadlines).
+    fn take_duplicates(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        index: u32,
+        count: usize,
+        older_than: Option<Duration>,
+        out: &mut Vec<BlockRef>,
+    ) {
+        if !peer_has.get(index) {
+            return;
+        }
+        let Some(p) = self.partial.get_mut(&index) else { return };
+        if p.exclusive && p.owner != peer {
+            return;
+        }
+        let size = p.data.len() as u32;
+        for (b, state) in p.blocks.iter_mut().enumerate() {
+            if out.len() >= count {
+                return;
+            }
+            if let BlockState::Requested { by, at } = state {
+                let overdue = older_than.is_none_or(|t| *at <= t);
+                if overdue && by.len() < MAX_DUPLICATES && !by.contains(&peer) {
+                    by.push(peer);
+                    let begin = b as u32 * BLOCK_SIZE;
+                    out.push(BlockRef { index, begin, length: (size - begin).min(BLOCK_SIZE) });
+                }
+            }
+        }
+    }
+
+    // ---- arrivals and releases ----------------------------------------------------------
+
+    /// Records a block from `peer`. Geometry is checked here: a block must match the piece's
+    /// block grid exactly.
+    pub fn on_block(&mut self, peer: PeerKey, index: u32, begin: u32, data: &[u8]) -> BlockOutcome {
+        if index >= self.num_pieces() || self.have.get(index) || begin % BLOCK_SIZE != 0 {
+            return BlockOutcome::Unwanted;
+        }
+        let expected = self.block_ref(index, begin / BLOCK_SIZE);
+        if begin >= self.piece_size(index) || data.len() as u32 != expected.length {
+            return BlockOutcome::Unwanted;
+        }
+        let Some(p) = self.partial.get_mut(&index) else { return BlockOutcome::Unwanted };
+        if p.exclusive && p.owner != peer {
+            return BlockOutcome::Unwanted;
+        }
+        let b = (begin / BLOCK_SIZE) as usize;
+        let cancel = match &p.blocks[b] {
+            BlockState::Received { .. } => return BlockOutcome::Unwanted,
+            BlockState::Requested { by, .. } => by.iter().copied().filter(|&k| k != peer).collect(),
+            // Late arrival after we released the request: still useful.
+            BlockState::Free => Vec::new(),
+        };
+        p.blocks[b] = BlockState::Received { from: peer };
+        p.received += 1;
+        p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
+        let piece_complete = p.received as usize == p.blocks.len();
+        BlockOutcome::Accepted { cancel, piece_complete }
+    }
+
+    /// Removes a complete piece for verification. The piece is missing again until
+    /// [`Picker::mark_have`] is called; nothing can be requested for it meanwhile because the
+    /// torrent verifies synchronously.
+    pub fn take_complete(&mut self, index: u32) -> Option<Partial> {
+        match self.partial.get(&index) {
+            Some(p) if p.received as usize == p.blocks.len() => self.partial.remove(&index),
+            _ => None,
+        }
+    }
+
+    pub fn mark_have(&mut self, index: u32) {
+        self.have.set(index);
+        self.partial.remove(&index);
+        self.failed_before.remove(&index);
+    }
+
+    pub fn mark_failed(&mut self, index: u32) {
+        self.partial.remove(&index);
+        self.failed_before.insert(index);
+    }
+
+    /// Forgets one outstanding request (rejected, cancelled or timed out).
+    pub fn release(&mut self, peer: PeerKey, block: BlockRef) {
+        let Some(p) = self.partial.get_mut(&block.index) else { return };
+        let Some(state) = p.blocks.get_mut((block.begin / BLOCK_SIZE) as usize) else { return };
+        if let BlockState::Requested { by, .. } = state {
+            by.retain(|&k| k != peer);
+            if by.is_empty() {
+                *state = BlockState::Free;
+            }
+        }
+    }
+
+    /// Forgets every request to `peer` (it choked us or left). An exclusive piece it owned is
+    /// opened to others again so a departed peer cannot pin it.
+    pub fn release_peer(&mut self, peer: PeerKey, gone: bool) {
+        for p in self.partial.values_mut() {
+            for state in &mut p.blocks {
+                if let BlockState::Requested { by, .. } = state {
+                    by.retain(|&k| k != peer);
+                    if by.is_empty() {
+                        *state = BlockState::Free;
+                    }
+                }
+            }
+            if gone && p.owner == peer {
+                p.exclusive = false;
+            }
+        }
+    }
+
+    /// Number of pieces being assembled (each holds a piece-sized buffer).
+    pub fn partial_count(&self) -> usize {
+        self.partial.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn picker(pieces: u32, piece_len: u32) -> Picker {
+        let total = pieces as u64 * piece_len as u64;
+        Picker::new(pieces, piece_len, total, Bitfield::new(pieces), &mut Rng::new(7))
+    }
+
+    #[test]
+    fn rarest_piece_is_picked_first() {
+        let mut p = picker(8, BLOCK_SIZE);
+        let all = Bitfield::full(8);
+        p.add_peer_pieces(&all);
+        p.add_peer_pieces(&all);
+        let mut only3 = Bitfield::new(8);
+        only3.set(3);
+        p.remove_peer_pieces(&only3); // piece 3 is now the rarest
+        let got = p.pick(1, &all, 1, Duration::ZERO);
+        assert_eq!(got, vec![BlockRef { index: 3, begin: 0, length: BLOCK_SIZE }]);
+    }
+
+    #[test]
+    fn ties_are_broken_randomly_but_deterministically() {
+        let all = Bitfield::full(64);
+        let first = |seed| {
+            let mut p = Picker::new(64, BLOCK_SIZE, 64 * BLOCK_SIZE as u64, Bitfield::new(64), &mut Rng::new(seed));
+            p.add_peer_pieces(&all);
+            p.pick(1, &all, 1, Duration::ZERO)[0].index
+        };
+        let picks: BTreeSet<u32> = (0..16).map(first).collect();
+        assert!(picks.len() > 4, "different seeds spread the first pick: {picks:?}");
+        assert_eq!(first(3), first(3));
+    }
+
+    #[test]
+    fn short_last_piece_and_block() {
+        let mut p = Picker::new(2, 2 * BLOCK_SIZE, 2 * BLOCK_SIZE as u64 + 100, Bitfield::new(2), &mut Rng::new(1));
+        let all = Bitfield::full(2);
+        p.add_peer_pieces(&all);
+        let mut got = p.pick(1, &all, 10, Duration::ZERO);
+        got.sort_by_key(|b| (b.index, b.begin));
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2], BlockRef { index: 1, begin: 0, length: 100 });
+    }
+
+    #[test]
+    fn streaming_window_comes_first_in_order() {
+        let mut p = picker(100, BLOCK_SIZE);
+        let all = Bitfield::full(100);
+        p.add_peer_pieces(&all);
+        p.set_window(1, 50..54);
+        let got: Vec<u32> = p.pick(1, &all, 4, Duration::ZERO).iter().map(|b| b.index).collect();
+        assert_eq!(got, vec![50, 51, 52, 53]);
+    }
+
+    #[test]
+    fn overdue_urgent_blocks_go_to_a_second_peer() {
+        let mut p = picker(10, BLOCK_SIZE);
+        let all = Bitfield::full(10);
+        p.add_peer_pieces(&all);
+        p.set_window(1, 0..4);
+        assert_eq!(p.pick(1, &all, 1, Duration::ZERO)[0].index, 0);
+        // Before the deadline the second peer gets the next piece, not a duplicate.
+        assert_eq!(p.pick(2, &all, 1, Duration::from_millis(500))[0].index, 1);
+        // After it, the overdue block of piece 0 is requested again from peer 3.
+        assert_eq!(p.pick(3, &all, 1, Duration::from_secs(3))[0].index, 0);
+    }
+
+    #[test]
+    fn endgame_duplicates_are_bounded() {
+        let mut p = picker(1, BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        assert_eq!(p.pick(1, &all, 5, Duration::ZERO).len(), 1);
+        assert_eq!(p.pick(2, &all, 5, Duration::ZERO).len(), 1, "endgame duplicate");
+        assert!(p.pick(3, &all, 5, Duration::ZERO).is_empty(), "at most MAX_DUPLICATES");
+        let outcome = p.on_block(2, 0, 0, &[0; BLOCK_SIZE as usize]);
+        assert_eq!(outcome, BlockOutcome::Accepted { cancel: vec![1], piece_complete: true });
+    }
+
+    #[test]
+    fn wrong_geometry_and_unrequested_blocks_are_unwanted() {
+        let mut p = picker(4, 2 * BLOCK_SIZE);
+        let all = Bitfield::full(4);
+        let got = p.pick(1, &all, 1, Duration::ZERO);
+        let b = got[0];
+        assert_eq!(p.on_block(1, b.index, b.begin + 1, &[0; 16]), BlockOutcome::Unwanted);
+        assert_eq!(p.on_block(1, b.index, b.begin, &[0; 10]), BlockOutcome::Unwanted);
+        assert_eq!(p.on_block(1, 99, 0, &[0; 10]), BlockOutcome::Unwanted);
+        let other = (b.index + 1) % 4;
+        assert_eq!(p.on_block(1, other, 0, &[0; BLOCK_SIZE as usize]), BlockOutcome::Unwanted);
+    }
+
+    #[test]
+    fn failed_piece_is_refetched_from_one_peer_only() {
+        let mut p = picker(1, 2 * BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        for b in p.pick(1, &all, 2, Duration::ZERO) {
+            p.on_block(1, b.index, b.begin, &vec![0; b.length as usize]);
+        }
+        assert!(p.take_complete(0).is_some());
+        p.mark_failed(0);
+        assert_eq!(p.pick(2, &all, 1, Duration::ZERO).len(), 1, "peer 2 now owns the retry");
+        assert!(p.pick(3, &all, 5, Duration::ZERO).is_empty(), "no one else may join it");
+        p.release_peer(2, true);
+        assert_eq!(p.pick(3, &all, 5, Duration::ZERO).len(), 2, "opened again when the owner left");
+    }
+
+    #[test]
+    fn interest_follows_what_we_lack() {
+        let mut p = picker(9, BLOCK_SIZE);
+        let mut theirs = Bitfield::new(9);
+        assert!(!p.is_interesting(&theirs));
+        theirs.set(8);
+        assert!(p.is_interesting(&theirs));
+        p.mark_have(8);
+        assert!(!p.is_interesting(&theirs));
+    }
+}

@@ -1,0 +1,83 @@
+//! Where verified pieces live. The engine only ever writes pieces it has verified, and only
+//! reads pieces its bitfield says it has, so a backend never sees unverified data.
+
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StorageError {
+    #[error("piece {0} is not in storage")]
+    Missing(u32),
+    #[error("read of {len} bytes at {begin} is outside piece {index}")]
+    OutOfRange { index: u32, begin: u32, len: u32 },
+    #[error("storage failed: {0}")]
+    Backend(String),
+}
+
+/// A piece store. Synchronous on purpose: drivers with asynchronous storage (browser OPFS or
+/// IndexedDB) put a cache in front and tell the engine which pieces are present at start.
+pub trait Storage {
+    /// Stores a whole verified piece.
+    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError>;
+    /// Appends `len` bytes of piece `index` from offset `begin` to `out`.
+    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError>;
+}
+
+/// Pieces kept in memory, one buffer per piece.
+#[derive(Debug, Default)]
+pub struct MemoryStorage {
+    pieces: HashMap<u32, Vec<u8>>,
+}
+
+impl MemoryStorage {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Pre-filled storage, e.g. for a seeder: `content` split into `piece_length` pieces.
+    pub fn from_content(content: &[u8], piece_length: u32) -> Self {
+        let pieces = content
+            .chunks(piece_length.max(1) as usize)
+            .enumerate()
+            .map(|(i, c)| (i as u32, c.to_vec()))
+            .collect();
+        MemoryStorage { pieces }
+    }
+
+    pub fn piece(&self, index: u32) -> Option<&[u8]> {
+        self.pieces.get(&index).map(Vec::as_slice)
+    }
+
+    /// Concatenates pieces `0..num_pieces`, or `None` if one is missing.
+    pub fn content(&self, num_pieces: u32) -> Option<Vec<u8>> {
+        let mut out = Vec::new();
+        for i in 0..num_pieces {
+            out.extend_from_slice(self.pieces.get(&i)?);
+        }
+        Some(out)
+    }
+}
+
+impl Storage for MemoryStorage {
+    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.pieces.insert(index, data.to_vec());
+        Ok(())
+    }
+
+    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+        let piece = self.pieces.get(&index).ok_or(StorageError::Missing(index))?;
+        let start = begin as usize;
+        let end = start.checked_add(len as usize).filter(|&e| e <= piece.len());
+        let end = end.ok_or(StorageError::OutOfRange { index, begin, len })?;
+        out.extend_from_slice(&piece[start..end]);
+        Ok(())
+    }
+}
+
+impl<S: Storage + ?Sized> Storage for Box<S> {
+    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
+        (**self).write_piece(index, data)
+    }
+    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+        (**self).read_block(index, begin, len, out)
+    }
+}

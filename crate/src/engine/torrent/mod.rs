@@ -1,0 +1,312 @@
+//! One torrent's swarm: the sans-IO state machine a driver feeds and polls.
+//!
+//! Run-loop contract for drivers (browser, native, simulator):
+//! 1. Feed inputs as they happen: [`Torrent::handle_connect`] when a transport to a peer
+//!    opens, [`Torrent::handle_data`] for every chunk of bytes it delivers (any split),
+//!    [`Torrent::handle_disconnect`] when it closes, and [`Torrent::handle_timeout`] once the
+//!    time from [`Torrent::poll_timeout`] has come.
+//! 2. Then drain outputs: [`Torrent::poll_event`] until `None` (a [`Event::Disconnect`] means
+//!    "close this transport"; the engine has already forgotten the peer), and
+//!    [`Torrent::poll_transmit`] for each peer whose transport can take more bytes (give it the
+//!    free buffer space as the budget: that is the backpressure).
+//! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
+
+mod download;
+mod metadata;
+mod receive;
+mod timers;
+mod upload;
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::time::Duration;
+
+use super::PeerKey;
+use super::bitfield::Bitfield;
+use super::choker::Choker;
+use super::config::Config;
+use super::metadata_fetch::MetadataFetch;
+use super::peer::{PeerState, Phase};
+use super::picker::Picker;
+use super::rng::Rng;
+use super::storage::Storage;
+use crate::metainfo::{Info, InfoHash};
+use crate::wire::Handshake;
+
+/// Something the driver should know or do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The peer's handshake checked out; it is now part of the swarm.
+    PeerReady { peer: PeerKey, peer_id: [u8; 20] },
+    /// The `info` dictionary was downloaded and verified (magnet starts only).
+    MetadataReady,
+    PieceVerified { index: u32 },
+    /// A piece failed its hash check and will be downloaded again.
+    PieceFailed { index: u32 },
+    /// Every piece is verified.
+    Completed,
+    /// The peer sent bad data; the driver should not connect to this peer id again.
+    PeerBanned { peer: PeerKey, peer_id: Option<[u8; 20]>, reason: String },
+    /// Close this transport. The engine has already dropped the peer's state.
+    Disconnect { peer: PeerKey, reason: String },
+    /// A storage backend failed; the torrent keeps running without that piece.
+    StorageError { message: String },
+}
+
+/// A snapshot for progress displays.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TorrentStats {
+    pub num_pieces: u32,
+    pub pieces_verified: u32,
+    /// Payload bytes received and kept (excludes wasted and protocol bytes).
+    pub downloaded: u64,
+    pub uploaded: u64,
+    /// Bytes received that were not needed or failed verification.
+    pub wasted: u64,
+    pub download_rate: f64,
+    pub upload_rate: f64,
+    pub peers: usize,
+    pub complete: bool,
+    pub has_metadata: bool,
+}
+
+/// Per-peer figures, e.g. for a peer list in the UI and for tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PeerStats {
+    pub peer_id: Option<[u8; 20]>,
+    pub client: Option<String>,
+    pub downloaded: u64,
+    pub uploaded: u64,
+    pub download_rate: f64,
+    pub upload_rate: f64,
+    pub am_choking: bool,
+    pub peer_choking: bool,
+    pub am_interested: bool,
+    pub peer_interested: bool,
+    pub pieces: Option<u32>,
+}
+
+/// What exists only once the `info` dictionary is known.
+struct Meta {
+    info: Info,
+    info_bytes: Vec<u8>,
+    picker: Picker,
+}
+
+pub struct Torrent {
+    config: Config,
+    info_hash: InfoHash,
+    meta: Option<Meta>,
+    metadata_fetch: MetadataFetch,
+    storage: Box<dyn Storage>,
+    /// Pieces the storage already holds, applied when the metadata becomes known.
+    initial_have: Option<Bitfield>,
+    peers: BTreeMap<PeerKey, PeerState>,
+    banned: BTreeSet<[u8; 20]>,
+    /// Evidence for pieces that failed with several contributors: per block, who sent it and
+    /// its SHA-1. When the piece later verifies, senders of differing blocks are banned.
+    suspects: BTreeMap<u32, Vec<(PeerKey, [u8; 20])>>,
+    choker: Choker,
+    rng: Rng,
+    events: VecDeque<Event>,
+    stats: TorrentStats,
+    next_tick: Duration,
+    next_rechoke: Duration,
+    last_tick: Duration,
+    completed_announced: bool,
+}
+
+impl std::fmt::Debug for Torrent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Torrent")
+            .field("info_hash", &self.info_hash)
+            .field("peers", &self.peers.len())
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Torrent {
+    /// A torrent whose `info` is known (from a .torrent file). `have` lists pieces the storage
+    /// already holds verified (a seeder passes a full bitfield); `None` means nothing yet.
+    pub fn new(
+        info_hash: InfoHash,
+        info: Info,
+        info_bytes: Vec<u8>,
+        storage: Box<dyn Storage>,
+        have: Option<Bitfield>,
+        config: Config,
+        now: Duration,
+    ) -> Self {
+        let mut t = Torrent::from_info_hash(info_hash, storage, config, now);
+        t.initial_have = have;
+        t.install_metadata(info, info_bytes);
+        t
+    }
+
+    /// A torrent started from a magnet link: the metadata is fetched from peers first.
+    pub fn from_info_hash(info_hash: InfoHash, storage: Box<dyn Storage>, config: Config, now: Duration) -> Self {
+        let rng = Rng::new(config.seed);
+        let choker = Choker::new(config.upload_slots);
+        Torrent {
+            next_tick: now + config.tick_interval,
+            next_rechoke: now + config.rechoke_interval,
+            last_tick: now,
+            config,
+            info_hash,
+            meta: None,
+            metadata_fetch: MetadataFetch::default(),
+            storage,
+            initial_have: None,
+            peers: BTreeMap::new(),
+            banned: BTreeSet::new(),
+            suspects: BTreeMap::new(),
+            choker,
+            rng,
+            events: VecDeque::new(),
+            stats: TorrentStats::default(),
+            completed_announced: false,
+        }
+    }
+
+    // ---- queries ------------------------------------------------------------------------
+
+    pub fn info_hash(&self) -> &InfoHash {
+        &self.info_hash
+    }
+
+    pub fn info(&self) -> Option<&Info> {
+        self.meta.as_ref().map(|m| &m.info)
+    }
+
+    /// The raw `info` dictionary, e.g. to save a .torrent after a magnet start.
+    pub fn info_bytes(&self) -> Option<&[u8]> {
+        self.meta.as_ref().map(|m| m.info_bytes.as_slice())
+    }
+
+    /// Verified pieces (empty before the metadata is known).
+    pub fn have(&self) -> Option<&Bitfield> {
+        self.meta.as_ref().map(|m| m.picker.have())
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.meta.as_ref().is_some_and(|m| m.picker.is_complete())
+    }
+
+    pub fn stats(&self) -> TorrentStats {
+        let mut s = self.stats.clone();
+        s.peers = self.peers.values().filter(|p| p.phase == Phase::Active).count();
+        s.download_rate = self.peers.values().map(|p| p.download.rate()).sum();
+        s.upload_rate = self.peers.values().map(|p| p.upload.rate()).sum();
+        s.has_metadata = self.meta.is_some();
+        if let Some(m) = &self.meta {
+            s.num_pieces = m.picker.num_pieces();
+            s.pieces_verified = m.picker.have().count();
+            s.complete = m.picker.is_complete();
+        }
+        s
+    }
+
+    pub fn peer_keys(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.peers.keys().copied()
+    }
+
+    pub fn peer_stats(&self, peer: PeerKey) -> Option<PeerStats> {
+        let p = self.peers.get(&peer)?;
+        Some(PeerStats {
+            peer_id: p.peer_id,
+            client: p.client.clone(),
+            downloaded: p.download.total(),
+            uploaded: p.upload.total(),
+            download_rate: p.download.rate(),
+            upload_rate: p.upload.rate(),
+            am_choking: p.am_choking,
+            peer_choking: p.peer_choking,
+            am_interested: p.am_interested,
+            peer_interested: p.peer_interested,
+            pieces: p.known_pieces().map(Bitfield::count),
+        })
+    }
+
+    pub fn is_banned(&self, peer_id: &[u8; 20]) -> bool {
+        self.banned.contains(peer_id)
+    }
+
+    // ---- inputs -------------------------------------------------------------------------
+
+    /// A transport to `peer` opened (either direction). Our handshake is queued at once:
+    /// on a data channel both sides send theirs on open.
+    pub fn handle_connect(&mut self, peer: PeerKey, now: Duration) {
+        let mut state = PeerState::new(now);
+        Handshake::new(self.info_hash.0, self.config.peer_id).encode_into(&mut state.out);
+        if let Some(old) = self.peers.insert(peer, state) {
+            // The driver reused a live key; treat the old connection as gone.
+            self.forget_peer(peer, old);
+        }
+    }
+
+    /// The transport to `peer` closed.
+    pub fn handle_disconnect(&mut self, peer: PeerKey, _now: Duration) {
+        if let Some(state) = self.peers.remove(&peer) {
+            self.forget_peer(peer, state);
+        }
+    }
+
+    /// A streaming reader (e.g. a video element) now reads at `byte_offset` of the torrent:
+    /// the pieces just after it are fetched before anything else.
+    pub fn set_reader(&mut self, reader: u64, byte_offset: u64, now: Duration) {
+        let Some(m) = &mut self.meta else { return };
+        let piece_length = m.info.piece_length as u64;
+        let first = (byte_offset / piece_length).min(m.picker.num_pieces() as u64) as u32;
+        let count = self.config.stream_window_bytes.div_ceil(piece_length).max(2) as u32;
+        m.picker.set_window(reader, first..first.saturating_add(count));
+        self.fill_all_requests(now);
+    }
+
+    pub fn remove_reader(&mut self, reader: u64) {
+        if let Some(m) = &mut self.meta {
+            m.picker.clear_window(reader);
+        }
+    }
+
+    // ---- outputs ------------------------------------------------------------------------
+
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`Torrent::handle_timeout`] should next be called.
+    pub fn poll_timeout(&self) -> Duration {
+        self.next_tick.min(self.next_rechoke)
+    }
+
+    // ---- shared internals ---------------------------------------------------------------
+
+    /// Drops a peer the engine decided to leave, telling the driver to close it.
+    fn disconnect(&mut self, peer: PeerKey, reason: impl Into<String>) {
+        if let Some(state) = self.peers.remove(&peer) {
+            self.forget_peer(peer, state);
+            self.events.push_back(Event::Disconnect { peer, reason: reason.into() });
+        }
+    }
+
+    fn ban(&mut self, peer: PeerKey, reason: impl Into<String>) {
+        let reason = reason.into();
+        let peer_id = self.peers.get(&peer).and_then(|p| p.peer_id);
+        if let Some(id) = peer_id {
+            self.banned.insert(id);
+        }
+        self.events.push_back(Event::PeerBanned { peer, peer_id, reason: reason.clone() });
+        self.disconnect(peer, format!("banned: {reason}"));
+    }
+
+    /// Undoes everything a departed peer contributed to shared state.
+    fn forget_peer(&mut self, peer: PeerKey, state: PeerState) {
+        if let Some(m) = &mut self.meta {
+            if let Some(b) = state.known_pieces() {
+                m.picker.remove_peer_pieces(b);
+            }
+            m.picker.release_peer(peer, true);
+        }
+        self.metadata_fetch.release(peer, None);
+    }
+}

@@ -1,0 +1,254 @@
+//! Bytes in: framing, the handshake, and dispatch of each message. Any protocol violation
+//! ends the connection with a one-line reason; nothing a peer sends can panic the engine.
+
+use std::time::Duration;
+
+use super::{Event, Torrent};
+use crate::engine::PeerKey;
+use crate::engine::bitfield::Bitfield;
+use crate::engine::peer::{MAX_ALLOWED_FAST, MAX_PENDING_HAVES, PeerPieces, Phase};
+use crate::wire::{
+    EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, MAX_METADATA_SIZE, Message, UT_METADATA_LOCAL_ID,
+};
+
+/// A protocol violation: the connection is closed with this reason.
+pub(super) struct Violation(pub String);
+
+impl<T: std::fmt::Display> From<T> for Violation {
+    fn from(e: T) -> Self {
+        Violation(e.to_string())
+    }
+}
+
+impl Torrent {
+    /// Bytes arrived from `peer`, split anywhere.
+    pub fn handle_data(&mut self, peer: PeerKey, bytes: &[u8], now: Duration) {
+        let Some(p) = self.peers.get_mut(&peer) else { return };
+        p.last_received_at = now;
+        p.decoder.push(bytes);
+        loop {
+            let Some(p) = self.peers.get_mut(&peer) else { return };
+            let frame = match p.decoder.next() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => break,
+                Err(e) => {
+                    self.disconnect(peer, format!("protocol error: {e}"));
+                    return;
+                }
+            };
+            let result = match frame {
+                Frame::Handshake(h) => self.on_handshake(peer, h),
+                Frame::Message(m) => self.on_message(peer, m, now),
+            };
+            if let Err(Violation(reason)) = result {
+                self.disconnect(peer, reason);
+                return;
+            }
+        }
+        self.fill_requests(peer, now);
+    }
+
+    fn on_handshake(&mut self, peer: PeerKey, h: Handshake) -> Result<(), Violation> {
+        if h.info_hash != self.info_hash.0 {
+            return Err(Violation("handshake for another torrent".into()));
+        }
+        if h.peer_id == self.config.peer_id {
+            return Err(Violation("connected to ourselves".into()));
+        }
+        if self.banned.contains(&h.peer_id) {
+            return Err(Violation("peer is banned".into()));
+        }
+        if self.peers.iter().any(|(&k, p)| k != peer && p.peer_id == Some(h.peer_id)) {
+            return Err(Violation("already connected to this peer id".into()));
+        }
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let ours = Handshake::new(self.info_hash.0, self.config.peer_id);
+        p.phase = Phase::Active;
+        p.peer_id = Some(h.peer_id);
+        p.fast = h.supports_fast() && ours.supports_fast();
+        p.extended = h.supports_extensions() && ours.supports_extensions();
+        if p.extended {
+            let ext = ExtendedHandshake {
+                m: [("ut_metadata".to_string(), UT_METADATA_LOCAL_ID)].into(),
+                metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
+                reqq: Some(self.config.max_peer_requests),
+                client: Some(self.config.client_name.clone()),
+                ..Default::default()
+            };
+            p.send(&Message::Extended { id: EXT_HANDSHAKE_ID, payload: ext.encode() });
+        }
+        // Our pieces: the bitfield must be the first message after the handshake.
+        match self.meta.as_ref().map(|m| m.picker.have()) {
+            Some(have) if have.is_full() && p.fast => p.send(&Message::HaveAll),
+            Some(have) if have.count() > 0 => p.send(&Message::Bitfield(have.as_bytes().to_vec())),
+            _ if p.fast => p.send(&Message::HaveNone),
+            _ => {}
+        }
+        self.events.push_back(Event::PeerReady { peer, peer_id: h.peer_id });
+        Ok(())
+    }
+
+    fn on_message(&mut self, peer: PeerKey, msg: Message, now: Duration) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        if p.phase != Phase::Active {
+            return Err(Violation("message before handshake".into()));
+        }
+        let fast = p.fast;
+        let first = !p.got_bitfield;
+        match msg {
+            Message::KeepAlive | Message::Port(_) | Message::Suggest { .. } | Message::Unknown { .. } => {}
+            Message::Choke => {
+                p.peer_choking = true;
+                // Without the fast extension a choke drops every pending request; with it
+                // the peer rejects them explicitly, but releasing now lets others serve them.
+                let allowed = p.allowed_fast.clone();
+                let dropped: Vec<_> =
+                    p.outstanding.iter().filter(|o| !allowed.contains(&o.block.index)).map(|o| o.block).collect();
+                p.outstanding.retain(|o| allowed.contains(&o.block.index));
+                if let Some(m) = &mut self.meta {
+                    for b in dropped {
+                        m.picker.release(peer, b);
+                    }
+                }
+            }
+            Message::Unchoke => p.peer_choking = false,
+            Message::Interested => {
+                p.peer_interested = true;
+                self.maybe_unchoke_now(peer);
+            }
+            Message::NotInterested => p.peer_interested = false,
+            Message::Have { index } => self.on_have(peer, index)?,
+            Message::Bitfield(bytes) => {
+                if !first {
+                    return Err(Violation("second bitfield".into()));
+                }
+                self.on_bitfield(peer, bytes)?;
+            }
+            Message::HaveAll | Message::HaveNone => {
+                if !fast {
+                    return Err(Violation("have-all/none without the fast extension".into()));
+                }
+                if !first {
+                    return Err(Violation("have-all/none after the piece list".into()));
+                }
+                if msg == Message::HaveAll {
+                    self.on_have_all(peer)?;
+                } else if let Some(p) = self.peers.get_mut(&peer) {
+                    p.got_bitfield = true;
+                }
+            }
+            Message::Request(block) => self.on_request(peer, block)?,
+            Message::Cancel(block) => p.requests.retain(|b| *b != block),
+            Message::Piece { index, begin, data } => self.on_block(peer, index, begin, data, now),
+            Message::Reject(block) => {
+                if !fast {
+                    return Err(Violation("reject without the fast extension".into()));
+                }
+                if p.take_outstanding(&block) {
+                    if let Some(m) = &mut self.meta {
+                        m.picker.release(peer, block);
+                    }
+                }
+            }
+            Message::AllowedFast { index } => {
+                if !fast {
+                    return Err(Violation("allowed-fast without the fast extension".into()));
+                }
+                if p.allowed_fast.len() < MAX_ALLOWED_FAST {
+                    p.allowed_fast.insert(index);
+                }
+            }
+            Message::Extended { id, payload } => self.on_extended(peer, id, &payload, now)?,
+        }
+        if let Some(p) = self.peers.get_mut(&peer) {
+            // Whatever the first message was, a bitfield may no longer follow.
+            p.got_bitfield = true;
+        }
+        Ok(())
+    }
+
+    fn on_have(&mut self, peer: PeerKey, index: u32) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        match &mut p.pieces {
+            PeerPieces::Known(b) => {
+                if index >= b.len() {
+                    return Err(Violation(format!("have for piece {index} of {}", b.len())));
+                }
+                if b.set(index) {
+                    if let Some(m) = &mut self.meta {
+                        m.picker.add_have(index);
+                    }
+                }
+            }
+            PeerPieces::Pending { haves, .. } => {
+                if haves.len() >= MAX_PENDING_HAVES {
+                    return Err(Violation("too many have messages before metadata".into()));
+                }
+                haves.insert(index);
+            }
+        }
+        self.update_interest(peer);
+        Ok(())
+    }
+
+    fn on_bitfield(&mut self, peer: PeerKey, bytes: Vec<u8>) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        p.got_bitfield = true;
+        match (&mut p.pieces, &mut self.meta) {
+            (PeerPieces::Known(old), Some(m)) => {
+                let b = Bitfield::from_bytes(&bytes, m.picker.num_pieces())?;
+                m.picker.add_peer_pieces(&b);
+                *old = b;
+            }
+            (PeerPieces::Pending { bitfield, .. }, None) => {
+                // Sized later; the codec already capped the length.
+                if bytes.len() as u64 > MAX_METADATA_SIZE {
+                    return Err(Violation("bitfield too large".into()));
+                }
+                *bitfield = Some(bytes);
+            }
+            _ => {}
+        }
+        self.update_interest(peer);
+        Ok(())
+    }
+
+    fn on_have_all(&mut self, peer: PeerKey) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        p.got_bitfield = true;
+        match (&mut p.pieces, &mut self.meta) {
+            (PeerPieces::Known(old), Some(m)) => {
+                let b = Bitfield::full(m.picker.num_pieces());
+                m.picker.add_peer_pieces(&b);
+                *old = b;
+            }
+            (PeerPieces::Pending { all, .. }, None) => *all = true,
+            _ => {}
+        }
+        self.update_interest(peer);
+        Ok(())
+    }
+
+    fn on_extended(&mut self, peer: PeerKey, id: u8, payload: &[u8], now: Duration) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        if !p.extended {
+            return Err(Violation("extension message without the extension protocol".into()));
+        }
+        match id {
+            EXT_HANDSHAKE_ID => {
+                let h = ExtendedHandshake::parse(payload)?;
+                p.peer_ut_metadata = h.ext_id("ut_metadata");
+                p.peer_metadata_size = h.metadata_size;
+                if let Some(q) = h.reqq {
+                    p.peer_reqq = q.clamp(1, self.config.max_pipeline);
+                }
+                p.client = h.client.clone();
+                self.on_peer_metadata_support(peer, now);
+            }
+            UT_METADATA_LOCAL_ID => self.on_metadata_message(peer, payload, now)?,
+            // Extensions we did not offer (e.g. ut_pex, lt_donthave): ignore.
+            _ => {}
+        }
+        Ok(())
+    }
+}
