@@ -75,7 +75,8 @@ impl Magnet {
                         saw_v2_hash = true;
                     }
                 }
-                "dn" if name.is_none() => name = Some(value),
+                // WebTorrent (magnet-uri) writes spaces in `dn` as `+`; a real `+` arrives as `%2B`.
+                "dn" if name.is_none() => name = Some(percent_decode(&raw_value.replace('+', " "))?),
                 "tr" => push_url(&mut trackers, value),
                 "ws" => push_url(&mut web_seeds, value),
                 _ => {}
@@ -140,7 +141,7 @@ fn push_url(urls: &mut Vec<String>, url: String) {
     }
 }
 
-/// Decodes `%XX` escapes (`+` is kept: magnets are not form-encoded). Invalid UTF-8 is replaced.
+/// Decodes `%XX` escapes; `+` is kept (tracker URLs may contain it). Invalid UTF-8 is replaced.
 fn percent_decode(text: &str) -> Result<String, MagnetError> {
     let mut bytes = Vec::with_capacity(text.len());
     let mut input = text.bytes();
@@ -243,10 +244,17 @@ mod tests {
     }
 
     #[test]
+    fn plus_in_the_name_is_a_space_as_webtorrent_writes_it() {
+        let magnet = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn=a+b%2Bc&tr=wss://t/?a+b")).unwrap();
+        assert_eq!(magnet.name.as_deref(), Some("a b+c"));
+        assert_eq!(magnet.trackers, ["wss://t/?a+b"]);
+    }
+
+    #[test]
     fn to_uri_round_trips() {
         let magnet = Magnet {
             info_hash: InfoHash::from_hex(HEX).unwrap(),
-            name: Some("a & b = c/é?".into()),
+            name: Some("a & b + c = d/é?".into()),
             trackers: vec!["wss://tracker.example/announce?k=v&x=y".into()],
             web_seeds: vec!["https://seed.example/a b/".into()],
         };
