@@ -262,3 +262,53 @@ fn magnet_from_a_torrent_round_trips() {
     assert_eq!(parsed.trackers, ["wss://t/announce"]);
     assert_eq!(parsed.web_seeds, ["https://w/"]);
 }
+
+/// Same generator as tests/interop/formats-fixtures.mjs (xorshift32), used to make the fixture.
+fn xorshift32_bytes(length: usize, seed: u32) -> Vec<u8> {
+    let mut state = if seed == 0 { 1 } else { seed };
+    (0..length)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state as u8
+        })
+        .collect()
+}
+
+/// `data/create-torrent-folder.torrent` was made by WebTorrent's create-torrent 6.1.3; the
+/// expected values are what parse-torrent 11 reports for it.
+#[test]
+fn reads_a_torrent_made_by_create_torrent_and_recreates_its_info_hash() {
+    use seedcast::create::{CreateOptions, FileSpec, TorrentBuilder};
+
+    let torrent = Metainfo::from_bytes(include_bytes!("data/create-torrent-folder.torrent")).unwrap();
+    assert_eq!(torrent.info_hash.to_hex(), "0d1321e223cd20e6bf150859cfbd3071e7bcb77b");
+    let files: Vec<_> = torrent.info.files.iter().map(|f| (f.path_string(), f.length)).collect();
+    assert_eq!(files, [("webtorrent-folder/one.bin".to_string(), 40000), ("webtorrent-folder/sub/two.txt".to_string(), 1234)]);
+    assert_eq!(torrent.info.piece_length, 16384);
+    assert_eq!(torrent.info.piece_hash(0).map(hex), Some("9d0dd2c8694a260c36d4d3f36fc2425b27effb6c".into()));
+    assert_eq!(torrent.info.piece_hash(2).map(hex), Some("5f81b0d001106ef00d4e8a5d098c8c178fbd81b6".into()));
+    assert_eq!(torrent.trackers, [vec!["wss://tracker.example/announce"]]);
+    assert_eq!(torrent.web_seeds, ["https://seed.example/"]);
+    assert_eq!(torrent.creation_date, Some(1_700_000_000));
+    assert_eq!(torrent.created_by.as_deref(), Some("create-torrent 6.1.3"));
+    assert_eq!(torrent.comment.as_deref(), Some("golden fixture"));
+
+    let one = xorshift32_bytes(40000, 7);
+    let two = xorshift32_bytes(1234, 8);
+    let options = CreateOptions { name: "webtorrent-folder".into(), piece_length: Some(16384), ..CreateOptions::default() };
+    let specs = vec![
+        FileSpec { path: vec!["one.bin".into()], length: 40000 },
+        FileSpec { path: vec!["sub".into(), "two.txt".into()], length: 1234 },
+    ];
+    let mut builder = TorrentBuilder::folder(options, specs).unwrap();
+    builder.update(&one).unwrap();
+    builder.update(&two).unwrap();
+    let ours = builder.finish().unwrap();
+    assert_eq!(ours.info_hash, torrent.info_hash, "byte-identical info dictionary");
+}
+
+fn hex(bytes: &[u8; 20]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
