@@ -25,7 +25,7 @@ use super::bitfield::Bitfield;
 use super::choker::Choker;
 use super::config::Config;
 use super::metadata_fetch::MetadataFetch;
-use super::peer::{PeerState, Phase};
+use super::peer::{PeerPieces, PeerState, Phase};
 use super::picker::Picker;
 use super::rng::Rng;
 use super::storage::Storage;
@@ -195,8 +195,8 @@ impl Torrent {
     pub fn stats(&self) -> TorrentStats {
         let mut s = self.stats.clone();
         s.peers = self.peers.values().filter(|p| p.phase == Phase::Active).count();
-        s.download_rate = self.peers.values().map(|p| p.download.rate()).sum();
-        s.upload_rate = self.peers.values().map(|p| p.upload.rate()).sum();
+        s.download_rate = self.peers.values().fold(0.0, |acc, p| acc + p.download.rate());
+        s.upload_rate = self.peers.values().fold(0.0, |acc, p| acc + p.upload.rate());
         s.has_metadata = self.meta.is_some();
         if let Some(m) = &self.meta {
             s.num_pieces = m.picker.num_pieces();
@@ -237,6 +237,10 @@ impl Torrent {
     /// on a data channel both sides send theirs on open.
     pub fn handle_connect(&mut self, peer: PeerKey, now: Duration) {
         let mut state = PeerState::new(now);
+        if let Some(m) = &self.meta {
+            // Invariant: once the metadata is known every peer's piece list is sized.
+            state.pieces = PeerPieces::Known(Bitfield::new(m.picker.num_pieces()));
+        }
         Handshake::new(self.info_hash.0, self.config.peer_id).encode_into(&mut state.out);
         if let Some(old) = self.peers.insert(peer, state) {
             // The driver reused a live key; treat the old connection as gone.

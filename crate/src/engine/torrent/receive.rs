@@ -94,6 +94,8 @@ impl Torrent {
             return Err(Violation("message before handshake".into()));
         }
         let fast = p.fast;
+        // BEP 3 wants the piece list first, but real clients send the extension handshake
+        // before it; what matters is that there is at most one.
         let first = !p.got_bitfield;
         match msg {
             Message::KeepAlive | Message::Port(_) | Message::Suggest { .. } | Message::Unknown { .. } => {}
@@ -129,7 +131,7 @@ impl Torrent {
                     return Err(Violation("have-all/none without the fast extension".into()));
                 }
                 if !first {
-                    return Err(Violation("have-all/none after the piece list".into()));
+                    return Err(Violation("second piece list (have-all/none)".into()));
                 }
                 if msg == Message::HaveAll {
                     self.on_have_all(peer)?;
@@ -159,10 +161,6 @@ impl Torrent {
                 }
             }
             Message::Extended { id, payload } => self.on_extended(peer, id, &payload, now)?,
-        }
-        if let Some(p) = self.peers.get_mut(&peer) {
-            // Whatever the first message was, a bitfield may no longer follow.
-            p.got_bitfield = true;
         }
         Ok(())
     }
