@@ -21,7 +21,7 @@ pub const UT_METADATA: &str = "ut_metadata";
 pub const MAX_EXT_HANDSHAKE_LEN: usize = 64 * 1024;
 /// Most entries accepted in `m`. Real clients list about ten.
 pub const MAX_EXTENSIONS: usize = 64;
-/// Longest client name (`v`) kept; longer ones are ignored.
+/// Longest client name (`v`, UTF-8) kept; longer or non-UTF-8 ones are ignored.
 const MAX_CLIENT_LEN: usize = 128;
 /// Nesting and value-count bounds for the whole dictionary, unknown keys included.
 const LIMITS: DecodeLimits = DecodeLimits { max_depth: 8, max_values: 4096 };
@@ -82,11 +82,7 @@ impl ExtendedHandshake {
                 .and_then(|n| u64::try_from(n).ok())
                 .filter(|n| (1..=MAX_METADATA_SIZE).contains(n)),
             reqq: int("reqq").and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0),
-            client: dict
-                .get("v")
-                .and_then(Value::as_bytes)
-                .filter(|v| v.len() <= MAX_CLIENT_LEN)
-                .map(|v| String::from_utf8_lossy(v).into_owned()),
+            client: dict.get("v").and_then(Value::as_str).filter(|v| v.len() <= MAX_CLIENT_LEN).map(str::to_owned),
             yourip: dict.get("yourip").and_then(Value::as_bytes).and_then(ip_from_bytes),
             port: int("p").and_then(|n| u16::try_from(n).ok()).filter(|&p| p != 0),
         })
