@@ -10,7 +10,7 @@
 //!
 //! Everything is ordered by (time, sequence number) and all randomness comes from seeds,
 //! so a run replays exactly.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 pub mod storage;
 
