@@ -1,0 +1,46 @@
+# Seedcast — the two commands that matter:
+#   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
+#   make test   set up and run every test (what CI runs)
+# Others: make bench, make bench-signal, make fuzz, make check-wasm.
+
+CARGO ?= cargo
+LISTEN ?= 127.0.0.1:8000
+WASM_TARGET := wasm32-unknown-unknown
+TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+
+.PHONY: setup run test test-rust test-node check-wasm bench bench-signal fuzz
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(CARGO) run --release -p seedcast-signal -- --listen $(LISTEN) --www www
+
+test: setup test-rust check-wasm test-node
+
+test-rust:
+	$(CARGO) test --workspace --exclude seedcast-wasm-bench
+
+# The library must build for the browser from day one.
+check-wasm:
+	$(CARGO) build -p seedcast --lib --target $(WASM_TARGET)
+
+# Interop tests against real npm tooling (create-torrent, parse-torrent, WebTorrent in
+# headless Chromium). They run the debug binaries built here.
+test-node:
+	$(CARGO) build -p seedcast -p seedcast-signal --bins
+	SEEDCAST_BIN=$(TARGET_DIR)/debug/seedcast SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal \
+	  node --test --test-concurrency=1 tests/
+
+bench: setup
+	$(CARGO) bench -p seedcast --bench engine
+	$(CARGO) bench -p seedcast --bench wire
+	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
+	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
+
+# Needs the nightly toolchain; installs cargo-fuzz on first use. FUZZ_SECONDS per target.
+FUZZ_SECONDS ?= 60
+fuzz:
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
+	cd crate/fuzz && for t in bencode metainfo wire; do \
+	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
