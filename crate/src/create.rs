@@ -16,7 +16,8 @@ use thiserror::Error;
 use crate::bencode::OwnedValue;
 use crate::metainfo::path::is_safe_component;
 use crate::metainfo::{
-    MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH, MAX_URL_BYTES, Metainfo, MetainfoError,
+    MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH, MAX_URL_BYTES, Metainfo,
+    MetainfoError,
 };
 
 /// Smallest and largest automatic piece lengths.
@@ -72,7 +73,9 @@ pub enum CreateError {
     InvalidUrl(String),
     #[error("content has more bytes than the {declared} declared (did a file grow while reading?)")]
     TooMuchData { declared: u64 },
-    #[error("content ended after {received} of {declared} declared bytes (did a file shrink while reading?)")]
+    #[error(
+        "content ended after {received} of {declared} declared bytes (did a file shrink while reading?)"
+    )]
     TooLittleData { received: u64, declared: u64 },
     #[error("created torrent is invalid: {0}")]
     Invalid(#[from] MetainfoError),
@@ -123,16 +126,27 @@ impl TorrentBuilder {
             if let Some(bad) = file.path.iter().find(|c| !is_safe_component(c)) {
                 return Err(CreateError::UnsafeName(bad.clone()));
             }
-            total = total.checked_add(file.length).ok_or(CreateError::TooLarge)?;
+            total = total
+                .checked_add(file.length)
+                .ok_or(CreateError::TooLarge)?;
         }
         Self::new(options, Some(files), total)
     }
 
-    fn new(options: CreateOptions, files: Option<Vec<FileSpec>>, total: u64) -> Result<Self, CreateError> {
+    fn new(
+        options: CreateOptions,
+        files: Option<Vec<FileSpec>>,
+        total: u64,
+    ) -> Result<Self, CreateError> {
         if !is_safe_component(&options.name) {
             return Err(CreateError::UnsafeName(options.name));
         }
-        if let Some(bad) = options.trackers.iter().chain(&options.web_seeds).find(|u| !is_usable_url(u)) {
+        if let Some(bad) = options
+            .trackers
+            .iter()
+            .chain(&options.web_seeds)
+            .find(|u| !is_usable_url(u))
+        {
             return Err(CreateError::InvalidUrl(bad.clone()));
         }
         if total == 0 {
@@ -172,9 +186,14 @@ impl TorrentBuilder {
 
     /// Feeds the next bytes of content (files concatenated in declared order).
     pub fn update(&mut self, mut data: &[u8]) -> Result<(), CreateError> {
-        let fits = self.received.checked_add(data.len() as u64).is_some_and(|end| end <= self.total_length);
+        let fits = self
+            .received
+            .checked_add(data.len() as u64)
+            .is_some_and(|end| end <= self.total_length);
         if !fits {
-            return Err(CreateError::TooMuchData { declared: self.total_length });
+            return Err(CreateError::TooMuchData {
+                declared: self.total_length,
+            });
         }
         self.received += data.len() as u64;
         while !data.is_empty() {
@@ -198,7 +217,10 @@ impl TorrentBuilder {
     /// Completes the last piece and builds the torrent.
     pub fn finish(mut self) -> Result<Metainfo, CreateError> {
         if self.received != self.total_length {
-            return Err(CreateError::TooLittleData { received: self.received, declared: self.total_length });
+            return Err(CreateError::TooLittleData {
+                received: self.received,
+                declared: self.total_length,
+            });
         }
         if self.in_piece > 0 {
             self.finish_piece();
@@ -237,7 +259,11 @@ impl TorrentBuilder {
         let mut root = BTreeMap::new();
         if let Some(first) = options.trackers.first() {
             root.insert(key("announce"), OwnedValue::bytes(first.as_str()));
-            let tiers = options.trackers.iter().map(|t| OwnedValue::string_list([t])).collect();
+            let tiers = options
+                .trackers
+                .iter()
+                .map(|t| OwnedValue::string_list([t]))
+                .collect();
             root.insert(key("announce-list"), OwnedValue::List(tiers));
         }
         if let Some(comment) = options.comment {
@@ -279,7 +305,10 @@ mod tests {
     use super::*;
 
     fn options(name: &str) -> CreateOptions {
-        CreateOptions { name: name.into(), ..CreateOptions::default() }
+        CreateOptions {
+            name: name.into(),
+            ..CreateOptions::default()
+        }
     }
 
     fn sha1(data: &[u8]) -> [u8; 20] {
@@ -289,10 +318,17 @@ mod tests {
     #[test]
     fn auto_piece_length_targets_one_to_two_thousand_pieces() {
         assert_eq!(auto_piece_length(1), 16 * 1024);
-        assert_eq!(auto_piece_length(1 << 40), 16 * 1024 * 1024, "clamped at 16 MiB");
+        assert_eq!(
+            auto_piece_length(1 << 40),
+            16 * 1024 * 1024,
+            "clamped at 16 MiB"
+        );
         for total in [40u64 << 20, 700 << 20, 4 << 30, 3_000_000_001] {
             let pieces = total.div_ceil(u64::from(auto_piece_length(total)));
-            assert!((1000..=2000).contains(&pieces), "{total} bytes -> {pieces} pieces");
+            assert!(
+                (1000..=2000).contains(&pieces),
+                "{total} bytes -> {pieces} pieces"
+            );
         }
     }
 
@@ -300,7 +336,10 @@ mod tests {
     fn hashes_pieces_regardless_of_how_bytes_are_chunked() {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let build = |chunk: usize| {
-            let opts = CreateOptions { piece_length: Some(16384), ..options("data.bin") };
+            let opts = CreateOptions {
+                piece_length: Some(16384),
+                ..options("data.bin")
+            };
             let mut builder = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
             for part in data.chunks(chunk) {
                 builder.update(part).unwrap();
@@ -319,8 +358,14 @@ mod tests {
     #[test]
     fn folder_torrent_keeps_order_options_and_paths() {
         let files = vec![
-            FileSpec { path: vec!["b.txt".into()], length: 3 },
-            FileSpec { path: vec!["sub".into(), "a.txt".into()], length: 2 },
+            FileSpec {
+                path: vec!["b.txt".into()],
+                length: 3,
+            },
+            FileSpec {
+                path: vec!["sub".into(), "a.txt".into()],
+                length: 2,
+            },
         ];
         let opts = CreateOptions {
             trackers: vec!["wss://t1".into(), "wss://t2".into()],
@@ -337,7 +382,10 @@ mod tests {
         assert_eq!(paths, ["folder/b.txt", "folder/sub/a.txt"]);
         assert_eq!(torrent.info.files[1].start, 3);
         assert!(torrent.info.private);
-        assert_eq!(torrent.trackers, [vec!["wss://t1".to_string()], vec!["wss://t2".to_string()]]);
+        assert_eq!(
+            torrent.trackers,
+            [vec!["wss://t1".to_string()], vec!["wss://t2".to_string()]]
+        );
         assert_eq!(torrent.web_seeds, ["https://seed/"]);
         assert_eq!(torrent.creation_date, Some(1_700_000_000));
         assert_eq!(torrent.comment.as_deref(), Some("hi"));
@@ -346,37 +394,85 @@ mod tests {
     #[test]
     fn refuses_bad_input() {
         let single = |opts: CreateOptions, len| TorrentBuilder::single_file(opts, len).map(|_| ());
-        assert_eq!(single(options(".."), 1), Err(CreateError::UnsafeName("..".into())));
-        assert_eq!(single(options("a/b"), 1), Err(CreateError::UnsafeName("a/b".into())));
+        assert_eq!(
+            single(options(".."), 1),
+            Err(CreateError::UnsafeName("..".into()))
+        );
+        assert_eq!(
+            single(options("a/b"), 1),
+            Err(CreateError::UnsafeName("a/b".into()))
+        );
         assert_eq!(single(options("x"), 0), Err(CreateError::NoData));
-        let odd = CreateOptions { piece_length: Some(20_000), ..options("x") };
+        let odd = CreateOptions {
+            piece_length: Some(20_000),
+            ..options("x")
+        };
         assert_eq!(single(odd, 1), Err(CreateError::InvalidPieceLength(20_000)));
-        let url = CreateOptions { trackers: vec!["".into()], ..options("x") };
+        let url = CreateOptions {
+            trackers: vec!["".into()],
+            ..options("x")
+        };
         assert_eq!(single(url, 1), Err(CreateError::InvalidUrl("".into())));
-        let tiny = CreateOptions { piece_length: Some(16384), ..options("x") };
-        assert!(matches!(single(tiny, 1 << 40), Err(CreateError::TooManyPieces { .. })));
-        let unsafe_file = vec![FileSpec { path: vec!["..".into()], length: 1 }];
-        assert!(matches!(TorrentBuilder::folder(options("x"), unsafe_file), Err(CreateError::UnsafeName(_))));
-        let empty_path = vec![FileSpec { path: vec![], length: 1 }];
-        assert_eq!(TorrentBuilder::folder(options("x"), empty_path).map(|_| ()), Err(CreateError::EmptyPath));
+        let tiny = CreateOptions {
+            piece_length: Some(16384),
+            ..options("x")
+        };
+        assert!(matches!(
+            single(tiny, 1 << 40),
+            Err(CreateError::TooManyPieces { .. })
+        ));
+        let unsafe_file = vec![FileSpec {
+            path: vec!["..".into()],
+            length: 1,
+        }];
+        assert!(matches!(
+            TorrentBuilder::folder(options("x"), unsafe_file),
+            Err(CreateError::UnsafeName(_))
+        ));
+        let empty_path = vec![FileSpec {
+            path: vec![],
+            length: 1,
+        }];
+        assert_eq!(
+            TorrentBuilder::folder(options("x"), empty_path).map(|_| ()),
+            Err(CreateError::EmptyPath)
+        );
     }
 
     #[test]
     fn content_must_match_declared_length() {
         let mut builder = TorrentBuilder::single_file(options("x"), 4).unwrap();
-        assert_eq!(builder.update(b"hello"), Err(CreateError::TooMuchData { declared: 4 }));
+        assert_eq!(
+            builder.update(b"hello"),
+            Err(CreateError::TooMuchData { declared: 4 })
+        );
         builder.update(b"hel").unwrap();
-        assert_eq!(builder.finish().map(|_| ()), Err(CreateError::TooLittleData { received: 3, declared: 4 }));
+        assert_eq!(
+            builder.finish().map(|_| ()),
+            Err(CreateError::TooLittleData {
+                received: 3,
+                declared: 4
+            })
+        );
     }
 
     #[test]
     fn duplicate_paths_are_refused() {
         let files = vec![
-            FileSpec { path: vec!["a".into()], length: 1 },
-            FileSpec { path: vec!["a".into()], length: 1 },
+            FileSpec {
+                path: vec!["a".into()],
+                length: 1,
+            },
+            FileSpec {
+                path: vec!["a".into()],
+                length: 1,
+            },
         ];
         let mut builder = TorrentBuilder::folder(options("x"), files).unwrap();
         builder.update(b"12").unwrap();
-        assert!(matches!(builder.finish(), Err(CreateError::Invalid(MetainfoError::DuplicatePath(_)))));
+        assert!(matches!(
+            builder.finish(),
+            Err(CreateError::Invalid(MetainfoError::DuplicatePath(_)))
+        ));
     }
 }

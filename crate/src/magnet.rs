@@ -49,9 +49,13 @@ pub enum MagnetError {
 impl Magnet {
     pub fn parse(uri: &str) -> Result<Magnet, MagnetError> {
         if uri.len() > MAX_MAGNET_BYTES {
-            return Err(MagnetError::TooLong { length: uri.len(), max: MAX_MAGNET_BYTES });
+            return Err(MagnetError::TooLong {
+                length: uri.len(),
+                max: MAX_MAGNET_BYTES,
+            });
         }
-        let query = strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotAMagnet)?;
+        let query =
+            strip_prefix_ignore_case(uri.trim(), "magnet:?").ok_or(MagnetError::NotAMagnet)?;
         let mut info_hash = None;
         let mut saw_v2_hash = false;
         let mut name = None;
@@ -76,7 +80,9 @@ impl Magnet {
                     }
                 }
                 // WebTorrent (magnet-uri) writes spaces in `dn` as `+`; a real `+` arrives as `%2B`.
-                "dn" if name.is_none() => name = Some(percent_decode(&raw_value.replace('+', " "))?),
+                "dn" if name.is_none() => {
+                    name = Some(percent_decode(&raw_value.replace('+', " "))?)
+                }
                 "tr" => push_url(&mut trackers, value),
                 "ws" => push_url(&mut web_seeds, value),
                 _ => {}
@@ -87,7 +93,12 @@ impl Magnet {
             None if saw_v2_hash => return Err(MagnetError::V2Only),
             None => return Err(MagnetError::MissingInfoHash),
         };
-        Ok(Magnet { info_hash, name, trackers, web_seeds })
+        Ok(Magnet {
+            info_hash,
+            name,
+            trackers,
+            web_seeds,
+        })
     }
 
     /// The canonical link: hex info hash, then `dn`, `tr`, `ws`, each percent-encoded.
@@ -130,7 +141,8 @@ fn base_key(key: &str) -> &str {
 
 fn strip_prefix_ignore_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {
     let head = text.get(..prefix.len())?;
-    head.eq_ignore_ascii_case(prefix).then(|| &text[prefix.len()..])
+    head.eq_ignore_ascii_case(prefix)
+        .then(|| &text[prefix.len()..])
 }
 
 fn push_url(urls: &mut Vec<String>, url: String) {
@@ -190,14 +202,18 @@ mod tests {
         .unwrap();
         assert_eq!(magnet.info_hash.to_hex(), HEX);
         assert_eq!(magnet.name.as_deref(), Some("My Show é"));
-        assert_eq!(magnet.trackers, ["wss://tracker.example/announce", "udp://t.example:80"]);
+        assert_eq!(
+            magnet.trackers,
+            ["wss://tracker.example/announce", "udp://t.example:80"]
+        );
         assert_eq!(magnet.web_seeds, ["https://seed.example/files/"]);
     }
 
     #[test]
     fn accepts_base32_upper_case_scheme_and_numbered_keys() {
         let magnet =
-            Magnet::parse("MAGNET:?xt.1=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW&tr.1=wss://a").unwrap();
+            Magnet::parse("MAGNET:?xt.1=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW&tr.1=wss://a")
+                .unwrap();
         assert_eq!(magnet.info_hash.to_hex(), HEX);
         assert_eq!(magnet.trackers, ["wss://a"]);
     }
@@ -212,10 +228,24 @@ mod tests {
     #[test]
     fn refuses_v2_only_and_missing_hashes() {
         let v2 = "urn:btmh:1220caf1e1c30e81cb361b9ee167c4aa64228a7fa4fa9f6105232b28ad099f3a302e";
-        assert_eq!(Magnet::parse(&format!("magnet:?xt={v2}")), Err(MagnetError::V2Only));
-        assert_eq!(Magnet::parse("magnet:?dn=x"), Err(MagnetError::MissingInfoHash));
-        assert_eq!(Magnet::parse("https://example.com"), Err(MagnetError::NotAMagnet));
-        assert_eq!(Magnet::parse("magnet:?xt=urn:btih:abc"), Err(MagnetError::InvalidInfoHash(InfoHashParseError::WrongLength(3))));
+        assert_eq!(
+            Magnet::parse(&format!("magnet:?xt={v2}")),
+            Err(MagnetError::V2Only)
+        );
+        assert_eq!(
+            Magnet::parse("magnet:?dn=x"),
+            Err(MagnetError::MissingInfoHash)
+        );
+        assert_eq!(
+            Magnet::parse("https://example.com"),
+            Err(MagnetError::NotAMagnet)
+        );
+        assert_eq!(
+            Magnet::parse("magnet:?xt=urn:btih:abc"),
+            Err(MagnetError::InvalidInfoHash(
+                InfoHashParseError::WrongLength(3)
+            ))
+        );
         let other = "0".repeat(40);
         assert_eq!(
             Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&xt=urn:btih:{other}")),
@@ -226,18 +256,35 @@ mod tests {
     #[test]
     fn rejects_bad_escapes_and_oversized_input() {
         let bad = format!("magnet:?xt=urn:btih:{HEX}&dn=%zz");
-        assert_eq!(Magnet::parse(&bad), Err(MagnetError::InvalidPercentEncoding));
+        assert_eq!(
+            Magnet::parse(&bad),
+            Err(MagnetError::InvalidPercentEncoding)
+        );
         let truncated = format!("magnet:?xt=urn:btih:{HEX}&dn=%4");
-        assert_eq!(Magnet::parse(&truncated), Err(MagnetError::InvalidPercentEncoding));
-        let long = format!("magnet:?xt=urn:btih:{HEX}&dn={}", "a".repeat(MAX_MAGNET_BYTES));
-        assert!(matches!(Magnet::parse(&long), Err(MagnetError::TooLong { .. })));
-        let many = format!("magnet:?xt=urn:btih:{HEX}{}", "&x=1".repeat(MAX_MAGNET_PARAMETERS));
+        assert_eq!(
+            Magnet::parse(&truncated),
+            Err(MagnetError::InvalidPercentEncoding)
+        );
+        let long = format!(
+            "magnet:?xt=urn:btih:{HEX}&dn={}",
+            "a".repeat(MAX_MAGNET_BYTES)
+        );
+        assert!(matches!(
+            Magnet::parse(&long),
+            Err(MagnetError::TooLong { .. })
+        ));
+        let many = format!(
+            "magnet:?xt=urn:btih:{HEX}{}",
+            "&x=1".repeat(MAX_MAGNET_PARAMETERS)
+        );
         assert_eq!(Magnet::parse(&many), Err(MagnetError::TooManyParameters));
     }
 
     #[test]
     fn bounds_and_deduplicates_urls() {
-        let trackers: String = (0..400).map(|i| format!("&tr=wss://t{}", i % 300)).collect();
+        let trackers: String = (0..400)
+            .map(|i| format!("&tr=wss://t{}", i % 300))
+            .collect();
         let magnet = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}{trackers}")).unwrap();
         assert_eq!(magnet.trackers.len(), MAX_URLS);
         assert_eq!(magnet.trackers[1], "wss://t1");
@@ -245,7 +292,10 @@ mod tests {
 
     #[test]
     fn plus_in_the_name_is_a_space_as_webtorrent_writes_it() {
-        let magnet = Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn=a+b%2Bc&tr=wss://t/?a+b")).unwrap();
+        let magnet = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{HEX}&dn=a+b%2Bc&tr=wss://t/?a+b"
+        ))
+        .unwrap();
         assert_eq!(magnet.name.as_deref(), Some("a b+c"));
         assert_eq!(magnet.trackers, ["wss://t/?a+b"]);
     }

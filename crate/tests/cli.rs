@@ -9,11 +9,18 @@ use seedcast::metainfo::Metainfo;
 use serde_json::Value as Json;
 
 fn seedcast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seedcast")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_seedcast"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn stdout(output: &Output) -> String {
-    assert!(output.status.success(), "failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout.clone()).unwrap()
 }
 
@@ -67,10 +74,17 @@ fn write(path: &str, bytes: &[u8]) {
 /// Asserts the failure contract: non-zero exit, exactly one `error:` line, no panic output.
 fn assert_clean_failure(output: &Output, expected_code: i32) -> String {
     let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(expected_code), "stderr: {stderr}");
+    assert_eq!(
+        output.status.code(),
+        Some(expected_code),
+        "stderr: {stderr}"
+    );
     assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
     assert!(stderr.starts_with("error: "), "{stderr:?}");
-    assert!(!stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"), "{stderr:?}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
+        "{stderr:?}"
+    );
     assert!(output.stdout.is_empty());
     stderr
 }
@@ -88,13 +102,26 @@ fn create_single_file_then_info_json() {
     assert_eq!(info["info_hash"], torrent.info_hash.to_hex());
     assert_eq!(info["name"], "movie.bin");
     assert_eq!(info["length"], 1_234_567);
-    assert_eq!(info["piece_length"], 16384, "automatic: smallest power of two giving <= 2000 pieces");
+    assert_eq!(
+        info["piece_length"], 16384,
+        "automatic: smallest power of two giving <= 2000 pieces"
+    );
     assert_eq!(info["num_pieces"], 76);
-    assert_eq!(info["files"], serde_json::json!([{"path": "movie.bin", "length": 1_234_567, "padding": false}]));
+    assert_eq!(
+        info["files"],
+        serde_json::json!([{"path": "movie.bin", "length": 1_234_567, "padding": false}])
+    );
     assert_eq!(info["trackers"], serde_json::json!([]));
-    assert_eq!(info["creation_date"], Json::Null, "no date: output is deterministic");
+    assert_eq!(
+        info["creation_date"],
+        Json::Null,
+        "no date: output is deterministic"
+    );
     let magnet = info["magnet"].as_str().unwrap();
-    assert!(magnet.starts_with(&format!("magnet:?xt=urn:btih:{}&dn=movie.bin", torrent.info_hash)));
+    assert!(magnet.starts_with(&format!(
+        "magnet:?xt=urn:btih:{}&dn=movie.bin",
+        torrent.info_hash
+    )));
 }
 
 #[test]
@@ -105,17 +132,38 @@ fn create_folder_with_options_is_deterministic() {
     write(&dir.path("album/b/track1.flac"), &content(200_003, 3));
     let args = |out: &str| {
         [
-            "create", &dir.path("album"), "-o", out, "--tracker", "wss://t1.example/announce",
-            "--tracker=wss://t2.example", "--web-seed", "https://seed.example/files/",
-            "--piece-length", "32768", "--name", "My Album", "--private", "--comment", "hello",
+            "create",
+            &dir.path("album"),
+            "-o",
+            out,
+            "--tracker",
+            "wss://t1.example/announce",
+            "--tracker=wss://t2.example",
+            "--web-seed",
+            "https://seed.example/files/",
+            "--piece-length",
+            "32768",
+            "--name",
+            "My Album",
+            "--private",
+            "--comment",
+            "hello",
         ]
         .map(str::to_owned)
     };
     let first = dir.path("one.torrent");
     let second = dir.path("two.torrent");
-    stdout(&seedcast(&args(&first).iter().map(String::as_str).collect::<Vec<_>>()));
-    stdout(&seedcast(&args(&second).iter().map(String::as_str).collect::<Vec<_>>()));
-    assert_eq!(fs::read(&first).unwrap(), fs::read(&second).unwrap(), "byte-identical");
+    stdout(&seedcast(
+        &args(&first).iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    stdout(&seedcast(
+        &args(&second).iter().map(String::as_str).collect::<Vec<_>>(),
+    ));
+    assert_eq!(
+        fs::read(&first).unwrap(),
+        fs::read(&second).unwrap(),
+        "byte-identical"
+    );
 
     let info = json(&seedcast(&["info", &first, "--json"]));
     assert_eq!(info["name"], "My Album");
@@ -123,10 +171,28 @@ fn create_folder_with_options_is_deterministic() {
     assert_eq!(info["num_pieces"], 16);
     assert_eq!(info["private"], true);
     assert_eq!(info["comment"], "hello");
-    assert_eq!(info["trackers"], serde_json::json!(["wss://t1.example/announce", "wss://t2.example"]));
-    assert_eq!(info["web_seeds"], serde_json::json!(["https://seed.example/files/"]));
-    let files: Vec<_> = info["files"].as_array().unwrap().iter().map(|f| (f["path"].as_str().unwrap(), f["length"].as_u64().unwrap())).collect();
-    assert_eq!(files, [("My Album/a.txt", 5), ("My Album/b/track1.flac", 200_003), ("My Album/b/track2.flac", 300_001)]);
+    assert_eq!(
+        info["trackers"],
+        serde_json::json!(["wss://t1.example/announce", "wss://t2.example"])
+    );
+    assert_eq!(
+        info["web_seeds"],
+        serde_json::json!(["https://seed.example/files/"])
+    );
+    let files: Vec<_> = info["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["length"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("My Album/a.txt", 5),
+            ("My Album/b/track1.flac", 200_003),
+            ("My Album/b/track2.flac", 300_001)
+        ]
+    );
 
     let human = stdout(&seedcast(&["info", &first]));
     assert!(human.contains("My Album/b/track2.flac"), "{human}");
@@ -136,7 +202,9 @@ fn create_folder_with_options_is_deterministic() {
 #[test]
 fn info_on_a_magnet_leaves_metadata_fields_null() {
     let hash = "c9e15763f722f23e98a29decdfae341b98d53056";
-    let magnet = format!("magnet:?xt=urn:btih:{hash}&dn=Some%20Name&tr=wss%3A%2F%2Ft.example&ws=https://w.example/");
+    let magnet = format!(
+        "magnet:?xt=urn:btih:{hash}&dn=Some%20Name&tr=wss%3A%2F%2Ft.example&ws=https://w.example/"
+    );
     let info = json(&seedcast(&["info", &magnet, "--json"]));
     assert_eq!(info["info_hash"], hash);
     assert_eq!(info["name"], "Some Name");
@@ -145,7 +213,11 @@ fn info_on_a_magnet_leaves_metadata_fields_null() {
     }
     assert_eq!(info["trackers"], serde_json::json!(["wss://t.example"]));
     assert_eq!(info["web_seeds"], serde_json::json!(["https://w.example/"]));
-    let base32 = json(&seedcast(&["info", "magnet:?xt=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW", "--json"]));
+    let base32 = json(&seedcast(&[
+        "info",
+        "magnet:?xt=urn:btih:ZHQVOY7XELZD5GFCTXWN7LRUDOMNKMCW",
+        "--json",
+    ]));
     assert_eq!(base32["info_hash"], hash);
     assert_eq!(base32["name"], Json::Null);
 }
@@ -163,7 +235,10 @@ fn hostile_torrent_shows_only_sanitized_paths() {
 fn help_and_version() {
     let help = stdout(&seedcast(&["--help"]));
     assert!(help.contains("seedcast create PATH -o OUT.torrent") && help.contains("--json"));
-    assert_eq!(stdout(&seedcast(&["--version"])), format!("seedcast {}\n", env!("CARGO_PKG_VERSION")));
+    assert_eq!(
+        stdout(&seedcast(&["--version"])),
+        format!("seedcast {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[test]
@@ -171,22 +246,57 @@ fn bad_input_fails_with_one_error_line() {
     let dir = TempDir::new();
     write(&dir.path("garbage.torrent"), b"\x00\xffnot a torrent");
     write(&dir.path("truncated.torrent"), b"d4:infod4:name1:x");
-    write(&dir.path("v2.torrent"), b"d4:infod9:file treede12:meta versioni2e4:name1:x12:piece lengthi16384eee");
+    write(
+        &dir.path("v2.torrent"),
+        b"d4:infod9:file treede12:meta versioni2e4:name1:x12:piece lengthi16384eee",
+    );
     write(&dir.path("data/file"), b"x");
 
     let missing = assert_clean_failure(&seedcast(&["info", &dir.path("nope.torrent")]), 1);
     assert!(missing.contains("nope.torrent"));
     assert_clean_failure(&seedcast(&["info", &dir.path("garbage.torrent")]), 1);
-    assert_clean_failure(&seedcast(&["info", &dir.path("truncated.torrent"), "--json"]), 1);
+    assert_clean_failure(
+        &seedcast(&["info", &dir.path("truncated.torrent"), "--json"]),
+        1,
+    );
     let v2 = assert_clean_failure(&seedcast(&["info", &dir.path("v2.torrent")]), 1);
     assert!(v2.contains("v2-only"), "{v2}");
     assert_clean_failure(&seedcast(&["info", &dir.path("data")]), 1);
     assert_clean_failure(&seedcast(&["info", "magnet:?xt=urn:btih:123"]), 1);
     assert_clean_failure(&seedcast(&["info", "magnet:?dn=%zz"]), 1);
-    assert_clean_failure(&seedcast(&["create", &dir.path("empty-dir-missing"), "-o", &dir.path("o.torrent")]), 1);
-    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", &dir.path("o.torrent"), "--piece-length", "1000"]), 1);
-    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", &dir.path("no/such/dir/o.torrent")]), 1);
-    assert!(!Path::new(&dir.path("o.torrent")).exists(), "nothing written on failure");
+    assert_clean_failure(
+        &seedcast(&[
+            "create",
+            &dir.path("empty-dir-missing"),
+            "-o",
+            &dir.path("o.torrent"),
+        ]),
+        1,
+    );
+    assert_clean_failure(
+        &seedcast(&[
+            "create",
+            &dir.path("data"),
+            "-o",
+            &dir.path("o.torrent"),
+            "--piece-length",
+            "1000",
+        ]),
+        1,
+    );
+    assert_clean_failure(
+        &seedcast(&[
+            "create",
+            &dir.path("data"),
+            "-o",
+            &dir.path("no/such/dir/o.torrent"),
+        ]),
+        1,
+    );
+    assert!(
+        !Path::new(&dir.path("o.torrent")).exists(),
+        "nothing written on failure"
+    );
 
     // Command-line mistakes exit 2.
     assert_clean_failure(&seedcast(&[]), 2);
@@ -196,6 +306,19 @@ fn bad_input_fails_with_one_error_line() {
     assert_clean_failure(&seedcast(&["info", "x", "--jsn"]), 2);
     assert_clean_failure(&seedcast(&["create", &dir.path("data")]), 2);
     assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o"]), 2);
-    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", "x", "--piece-length", "lots"]), 2);
-    assert_clean_failure(&seedcast(&["create", &dir.path("data"), "-o", "x", "--private=yes"]), 2);
+    assert_clean_failure(
+        &seedcast(&[
+            "create",
+            &dir.path("data"),
+            "-o",
+            "x",
+            "--piece-length",
+            "lots",
+        ]),
+        2,
+    );
+    assert_clean_failure(
+        &seedcast(&["create", &dir.path("data"), "-o", "x", "--private=yes"]),
+        2,
+    );
 }

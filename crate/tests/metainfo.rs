@@ -50,7 +50,10 @@ fn pieces(count: usize) -> Vec<u8> {
 }
 
 fn file<'a>(length: i64, path: &[&'a str]) -> B<'a> {
-    B::D(vec![("length", B::I(length)), ("path", B::L(path.iter().map(|p| s(p)).collect()))])
+    B::D(vec![
+        ("length", B::I(length)),
+        ("path", B::L(path.iter().map(|p| s(p)).collect())),
+    ])
 }
 
 fn sha1(bytes: &[u8]) -> [u8; 20] {
@@ -59,7 +62,10 @@ fn sha1(bytes: &[u8]) -> [u8; 20] {
 
 /// Where `needle` first occurs in `haystack`.
 fn find(haystack: &[u8], needle: &[u8]) -> usize {
-    haystack.windows(needle.len()).position(|w| w == needle).expect("needle present")
+    haystack
+        .windows(needle.len())
+        .position(|w| w == needle)
+        .expect("needle present")
 }
 
 #[test]
@@ -86,14 +92,28 @@ fn info_hash_covers_the_raw_info_bytes_even_when_unsorted_with_unknown_keys() {
     assert_eq!(torrent.info_hash, InfoHash(sha1(&info_bytes)));
     assert_eq!(torrent.info_bytes, info_bytes);
     assert_eq!(torrent.info.name, "video.mp4");
-    assert_eq!(torrent.info.files, [FileEntry { path: vec!["video.mp4".into()], length: 40000, start: 0, padding: false }]);
+    assert_eq!(
+        torrent.info.files,
+        [FileEntry {
+            path: vec!["video.mp4".into()],
+            length: 40000,
+            start: 0,
+            padding: false
+        }]
+    );
     assert_eq!(torrent.comment.as_deref(), Some("commentaire é"));
     assert_eq!(torrent.creation_date, Some(1_600_000_000));
-    assert_eq!(torrent.trackers, [vec!["wss://tracker.example/announce".to_string()]]);
+    assert_eq!(
+        torrent.trackers,
+        [vec!["wss://tracker.example/announce".to_string()]]
+    );
 
     // Re-encoding keeps the info bytes verbatim (same hash) and the unknown top-level key.
     let reencoded = torrent.to_bytes();
-    assert_ne!(reencoded, torrent_bytes, "top level is rewritten canonically");
+    assert_ne!(
+        reencoded, torrent_bytes,
+        "top level is rewritten canonically"
+    );
     let again = Metainfo::from_bytes(&reencoded).unwrap();
     assert_eq!(again, torrent);
     assert!(find(&reencoded, b"14:zz-unknown-top7:keep me") > 0);
@@ -103,7 +123,12 @@ fn info_hash_covers_the_raw_info_bytes_even_when_unsorted_with_unknown_keys() {
 #[test]
 fn info_from_bytes_matches_the_torrent_info() {
     let pieces = pieces(1);
-    let info = B::D(vec![("name", s("a")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces)), ("length", B::I(5))]);
+    let info = B::D(vec![
+        ("name", s("a")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+        ("length", B::I(5)),
+    ]);
     let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
     assert_eq!(Info::from_bytes(&torrent.info_bytes).unwrap(), torrent.info);
 }
@@ -111,7 +136,12 @@ fn info_from_bytes_matches_the_torrent_info() {
 #[test]
 fn announce_list_tiers_win_over_announce_and_are_cleaned() {
     let pieces = pieces(1);
-    let info = B::D(vec![("name", s("a")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces)), ("length", B::I(5))]);
+    let info = B::D(vec![
+        ("name", s("a")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+        ("length", B::I(5)),
+    ]);
     let bytes = enc(&B::D(vec![
         ("announce", s("http://ignored.example/announce")),
         (
@@ -126,29 +156,66 @@ fn announce_list_tiers_win_over_announce_and_are_cleaned() {
         ("info", info),
     ]));
     let torrent = Metainfo::from_bytes(&bytes).unwrap();
-    assert_eq!(torrent.trackers, [vec!["wss://a", "wss://b"], vec!["udp://c:80"]]);
-    assert_eq!(torrent.magnet().trackers, ["wss://a", "wss://b", "udp://c:80"]);
+    assert_eq!(
+        torrent.trackers,
+        [vec!["wss://a", "wss://b"], vec!["udp://c:80"]]
+    );
+    assert_eq!(
+        torrent.magnet().trackers,
+        ["wss://a", "wss://b", "udp://c:80"]
+    );
 }
 
 #[test]
 fn empty_announce_list_falls_back_to_announce() {
     let pieces = pieces(1);
-    let info = B::D(vec![("name", s("a")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces)), ("length", B::I(5))]);
-    let bytes = enc(&B::D(vec![("announce", s("wss://only")), ("announce-list", B::L(vec![B::L(vec![])])), ("info", info)]));
-    assert_eq!(Metainfo::from_bytes(&bytes).unwrap().trackers, [vec!["wss://only"]]);
+    let info = B::D(vec![
+        ("name", s("a")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+        ("length", B::I(5)),
+    ]);
+    let bytes = enc(&B::D(vec![
+        ("announce", s("wss://only")),
+        ("announce-list", B::L(vec![B::L(vec![])])),
+        ("info", info),
+    ]));
+    assert_eq!(
+        Metainfo::from_bytes(&bytes).unwrap().trackers,
+        [vec!["wss://only"]]
+    );
 }
 
 #[test]
 fn url_list_may_be_a_string_or_a_list() {
     let pieces = pieces(1);
-    let info = || B::D(vec![("name", s("a")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces)), ("length", B::I(5))]);
-    let single = enc(&B::D(vec![("info", info()), ("url-list", s("https://seed.example/a"))]));
-    assert_eq!(Metainfo::from_bytes(&single).unwrap().web_seeds, ["https://seed.example/a"]);
+    let info = || {
+        B::D(vec![
+            ("name", s("a")),
+            ("piece length", B::I(16384)),
+            ("pieces", B::S(&pieces)),
+            ("length", B::I(5)),
+        ])
+    };
+    let single = enc(&B::D(vec![
+        ("info", info()),
+        ("url-list", s("https://seed.example/a")),
+    ]));
+    assert_eq!(
+        Metainfo::from_bytes(&single).unwrap().web_seeds,
+        ["https://seed.example/a"]
+    );
     let list = enc(&B::D(vec![
         ("info", info()),
-        ("url-list", B::L(vec![s("https://one/"), B::I(1), s(""), s("https://two/")])),
+        (
+            "url-list",
+            B::L(vec![s("https://one/"), B::I(1), s(""), s("https://two/")]),
+        ),
     ]));
-    assert_eq!(Metainfo::from_bytes(&list).unwrap().web_seeds, ["https://one/", "https://two/"]);
+    assert_eq!(
+        Metainfo::from_bytes(&list).unwrap().web_seeds,
+        ["https://one/", "https://two/"]
+    );
 }
 
 #[test]
@@ -157,14 +224,31 @@ fn multi_file_torrent_with_bep47_pad_files() {
     let pieces = pieces(3);
     let files = B::L(vec![
         file(10_000, &["Season 1", "ep1.mkv"]),
-        B::D(vec![("attr", s("p")), ("length", B::I(6384)), ("path", B::L(vec![s(".pad"), s("6384")]))]),
+        B::D(vec![
+            ("attr", s("p")),
+            ("length", B::I(6384)),
+            ("path", B::L(vec![s(".pad"), s("6384")])),
+        ]),
         file(20_000, &["Season 1", "ep2.mkv"]),
-        B::D(vec![("attr", s("p")), ("length", B::I(0)), ("path", B::L(vec![s(".pad"), s("6384")]))]),
+        B::D(vec![
+            ("attr", s("p")),
+            ("length", B::I(0)),
+            ("path", B::L(vec![s(".pad"), s("6384")])),
+        ]),
     ]);
-    let info = B::D(vec![("files", files), ("name", s("Show")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces))]);
+    let info = B::D(vec![
+        ("files", files),
+        ("name", s("Show")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+    ]);
     let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
     let info = &torrent.info;
-    let summary: Vec<_> = info.files.iter().map(|f| (f.path_string(), f.start, f.length, f.padding)).collect();
+    let summary: Vec<_> = info
+        .files
+        .iter()
+        .map(|f| (f.path_string(), f.start, f.length, f.padding))
+        .collect();
     assert_eq!(
         summary,
         [
@@ -177,9 +261,16 @@ fn multi_file_torrent_with_bep47_pad_files() {
     assert_eq!(info.total_length, 36_384);
     assert_eq!(info.num_pieces(), 3);
     assert_eq!(info.piece_size(0), 16384);
-    assert_eq!(info.piece_size(2), 36_384 - 2 * 16384, "last piece is short");
+    assert_eq!(
+        info.piece_size(2),
+        36_384 - 2 * 16384,
+        "last piece is short"
+    );
     assert_eq!(info.piece_size(3), 0);
-    assert_eq!(info.piece_hash(2), Some(&<[u8; 20]>::try_from(&pieces[40..60]).unwrap()));
+    assert_eq!(
+        info.piece_hash(2),
+        Some(&<[u8; 20]>::try_from(&pieces[40..60]).unwrap())
+    );
     assert_eq!(info.piece_hash(3), None);
     assert_eq!(info.file_range(2), Some((16_384, 20_000)));
     assert_eq!(info.file_range(9), None);
@@ -190,7 +281,10 @@ fn hybrid_v1_v2_torrent_is_read_by_its_v1_hash() {
     let pieces = pieces(1);
     let file_tree = B::D(vec![(
         "a.txt",
-        B::D(vec![("", B::D(vec![("length", B::I(5)), ("pieces root", B::S(&[7u8; 32]))]))]),
+        B::D(vec![(
+            "",
+            B::D(vec![("length", B::I(5)), ("pieces root", B::S(&[7u8; 32]))]),
+        )]),
     )]);
     let info = B::D(vec![
         ("file tree", file_tree),
@@ -205,7 +299,10 @@ fn hybrid_v1_v2_torrent_is_read_by_its_v1_hash() {
     let torrent = Metainfo::from_bytes(&bytes).unwrap();
     assert_eq!(torrent.info_hash, InfoHash(sha1(&info_bytes)));
     assert_eq!(torrent.info.files[0].path_string(), "hybrid/a.txt");
-    assert!(torrent.extra_fields.contains_key(&b"piece layers"[..]), "v2 data kept for re-encoding");
+    assert!(
+        torrent.extra_fields.contains_key(&b"piece layers"[..]),
+        "v2 data kept for re-encoding"
+    );
 }
 
 #[test]
@@ -218,16 +315,29 @@ fn hostile_paths_are_sanitized_inside_the_download_folder() {
         file(1, &["CON"]),
         file(1, &["", "."]),
         file(1, &["a\\b"]),
-        B::D(vec![("length", B::I(1)), ("path", B::L(vec![B::S(b"caf\xe9")]))]),
+        B::D(vec![
+            ("length", B::I(1)),
+            ("path", B::L(vec![B::S(b"caf\xe9")])),
+        ]),
         B::D(vec![
             ("length", B::I(1)),
             ("path", B::L(vec![B::S(b"legacy-name")])),
             ("path.utf-8", B::L(vec![s("unicode-名前")])),
         ]),
     ]);
-    let info = B::D(vec![("files", files), ("name", s("../evil")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces))]);
+    let info = B::D(vec![
+        ("files", files),
+        ("name", s("../evil")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+    ]);
     let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
-    let paths: Vec<_> = torrent.info.files.iter().map(FileEntry::path_string).collect();
+    let paths: Vec<_> = torrent
+        .info
+        .files
+        .iter()
+        .map(FileEntry::path_string)
+        .collect();
     assert_eq!(
         paths,
         [
@@ -252,8 +362,17 @@ fn hostile_paths_are_sanitized_inside_the_download_folder() {
 #[test]
 fn magnet_from_a_torrent_round_trips() {
     let pieces = pieces(1);
-    let info = B::D(vec![("name", s("my file.txt")), ("piece length", B::I(16384)), ("pieces", B::S(&pieces)), ("length", B::I(5))]);
-    let bytes = enc(&B::D(vec![("announce", s("wss://t/announce")), ("info", info), ("url-list", s("https://w/"))]));
+    let info = B::D(vec![
+        ("name", s("my file.txt")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+        ("length", B::I(5)),
+    ]);
+    let bytes = enc(&B::D(vec![
+        ("announce", s("wss://t/announce")),
+        ("info", info),
+        ("url-list", s("https://w/")),
+    ]));
     let torrent = Metainfo::from_bytes(&bytes).unwrap();
     let magnet = torrent.magnet();
     let parsed = seedcast::magnet::Magnet::parse(&magnet.to_uri()).unwrap();
@@ -282,13 +401,34 @@ fn xorshift32_bytes(length: usize, seed: u32) -> Vec<u8> {
 fn reads_a_torrent_made_by_create_torrent_and_recreates_its_info_hash() {
     use seedcast::create::{CreateOptions, FileSpec, TorrentBuilder};
 
-    let torrent = Metainfo::from_bytes(include_bytes!("data/create-torrent-folder.torrent")).unwrap();
-    assert_eq!(torrent.info_hash.to_hex(), "0d1321e223cd20e6bf150859cfbd3071e7bcb77b");
-    let files: Vec<_> = torrent.info.files.iter().map(|f| (f.path_string(), f.length)).collect();
-    assert_eq!(files, [("webtorrent-folder/one.bin".to_string(), 40000), ("webtorrent-folder/sub/two.txt".to_string(), 1234)]);
+    let torrent =
+        Metainfo::from_bytes(include_bytes!("data/create-torrent-folder.torrent")).unwrap();
+    assert_eq!(
+        torrent.info_hash.to_hex(),
+        "0d1321e223cd20e6bf150859cfbd3071e7bcb77b"
+    );
+    let files: Vec<_> = torrent
+        .info
+        .files
+        .iter()
+        .map(|f| (f.path_string(), f.length))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("webtorrent-folder/one.bin".to_string(), 40000),
+            ("webtorrent-folder/sub/two.txt".to_string(), 1234)
+        ]
+    );
     assert_eq!(torrent.info.piece_length, 16384);
-    assert_eq!(torrent.info.piece_hash(0).map(hex), Some("9d0dd2c8694a260c36d4d3f36fc2425b27effb6c".into()));
-    assert_eq!(torrent.info.piece_hash(2).map(hex), Some("5f81b0d001106ef00d4e8a5d098c8c178fbd81b6".into()));
+    assert_eq!(
+        torrent.info.piece_hash(0).map(hex),
+        Some("9d0dd2c8694a260c36d4d3f36fc2425b27effb6c".into())
+    );
+    assert_eq!(
+        torrent.info.piece_hash(2).map(hex),
+        Some("5f81b0d001106ef00d4e8a5d098c8c178fbd81b6".into())
+    );
     assert_eq!(torrent.trackers, [vec!["wss://tracker.example/announce"]]);
     assert_eq!(torrent.web_seeds, ["https://seed.example/"]);
     assert_eq!(torrent.creation_date, Some(1_700_000_000));
@@ -297,16 +437,29 @@ fn reads_a_torrent_made_by_create_torrent_and_recreates_its_info_hash() {
 
     let one = xorshift32_bytes(40000, 7);
     let two = xorshift32_bytes(1234, 8);
-    let options = CreateOptions { name: "webtorrent-folder".into(), piece_length: Some(16384), ..CreateOptions::default() };
+    let options = CreateOptions {
+        name: "webtorrent-folder".into(),
+        piece_length: Some(16384),
+        ..CreateOptions::default()
+    };
     let specs = vec![
-        FileSpec { path: vec!["one.bin".into()], length: 40000 },
-        FileSpec { path: vec!["sub".into(), "two.txt".into()], length: 1234 },
+        FileSpec {
+            path: vec!["one.bin".into()],
+            length: 40000,
+        },
+        FileSpec {
+            path: vec!["sub".into(), "two.txt".into()],
+            length: 1234,
+        },
     ];
     let mut builder = TorrentBuilder::folder(options, specs).unwrap();
     builder.update(&one).unwrap();
     builder.update(&two).unwrap();
     let ours = builder.finish().unwrap();
-    assert_eq!(ours.info_hash, torrent.info_hash, "byte-identical info dictionary");
+    assert_eq!(
+        ours.info_hash, torrent.info_hash,
+        "byte-identical info dictionary"
+    );
 }
 
 fn hex(bytes: &[u8; 20]) -> String {

@@ -33,7 +33,10 @@ fn error_after(change: impl FnOnce(&mut Dict)) -> E {
     change(&mut info);
     let err = Metainfo::from_bytes(&torrent(info.clone())).expect_err("torrent must be refused");
     // The ut_metadata path must refuse the same info dict the same way.
-    assert_eq!(Info::from_bytes(&V::Dict(info).encode()).err(), Some(err.clone()));
+    assert_eq!(
+        Info::from_bytes(&V::Dict(info).encode()).err(),
+        Some(err.clone())
+    );
     err
 }
 
@@ -45,7 +48,10 @@ fn multi_file(files: Vec<V>) -> impl FnOnce(&mut Dict) {
 }
 
 fn file(length: i64, path: &[&str]) -> V {
-    V::Dict(BTreeMap::from([(k("length"), V::Int(length)), (k("path"), V::string_list(path))]))
+    V::Dict(BTreeMap::from([
+        (k("length"), V::Int(length)),
+        (k("path"), V::string_list(path)),
+    ]))
 }
 
 #[test]
@@ -56,45 +62,105 @@ fn the_baseline_is_valid() {
 #[test]
 fn oversized_input_is_refused_before_parsing() {
     let huge = vec![b'x'; MAX_TORRENT_BYTES + 1];
-    assert_eq!(Metainfo::from_bytes(&huge), Err(E::TooLarge { size: MAX_TORRENT_BYTES + 1, max: MAX_TORRENT_BYTES }));
+    assert_eq!(
+        Metainfo::from_bytes(&huge),
+        Err(E::TooLarge {
+            size: MAX_TORRENT_BYTES + 1,
+            max: MAX_TORRENT_BYTES
+        })
+    );
     assert!(matches!(Info::from_bytes(&huge), Err(E::TooLarge { .. })));
 }
 
 #[test]
 fn malformed_bencode_and_wrong_shapes() {
-    assert!(matches!(Metainfo::from_bytes(b"not bencode"), Err(E::Bencode(_))));
-    assert!(matches!(Metainfo::from_bytes(b""), Err(E::Bencode(BencodeError::UnexpectedEnd { .. }))));
+    assert!(matches!(
+        Metainfo::from_bytes(b"not bencode"),
+        Err(E::Bencode(_))
+    ));
+    assert!(matches!(
+        Metainfo::from_bytes(b""),
+        Err(E::Bencode(BencodeError::UnexpectedEnd { .. }))
+    ));
     let mut trailing = torrent(valid_info());
     trailing.push(b'x');
-    assert!(matches!(Metainfo::from_bytes(&trailing), Err(E::Bencode(BencodeError::TrailingBytes { count: 1 }))));
-    assert_eq!(Metainfo::from_bytes(b"le"), Err(E::NotADictionary("the torrent")));
-    assert_eq!(Metainfo::from_bytes(b"d8:announce1:xe"), Err(E::MissingInfo));
-    assert_eq!(Metainfo::from_bytes(b"d4:infoi1ee"), Err(E::NotADictionary("info")));
+    assert!(matches!(
+        Metainfo::from_bytes(&trailing),
+        Err(E::Bencode(BencodeError::TrailingBytes { count: 1 }))
+    ));
+    assert_eq!(
+        Metainfo::from_bytes(b"le"),
+        Err(E::NotADictionary("the torrent"))
+    );
+    assert_eq!(
+        Metainfo::from_bytes(b"d8:announce1:xe"),
+        Err(E::MissingInfo)
+    );
+    assert_eq!(
+        Metainfo::from_bytes(b"d4:infoi1ee"),
+        Err(E::NotADictionary("info"))
+    );
 }
 
 #[test]
 fn nesting_is_bounded() {
-    let deep = [&b"d4:infod1:x"[..], &vec![b'l'; 100], &vec![b'e'; 100], b"ee"].concat();
-    assert!(matches!(Metainfo::from_bytes(&deep), Err(E::Bencode(BencodeError::TooDeep { .. }))));
+    let deep = [&b"d4:infod1:x"[..], &[b'l'; 100], &[b'e'; 100], b"ee"].concat();
+    assert!(matches!(
+        Metainfo::from_bytes(&deep),
+        Err(E::Bencode(BencodeError::TooDeep { .. }))
+    ));
 }
 
 #[test]
 fn missing_required_fields() {
-    assert_eq!(error_after(|i| drop(i.remove(&k("name")))), E::MissingField("name"));
-    assert_eq!(error_after(|i| drop(i.remove(&k("piece length")))), E::MissingField("piece length"));
-    assert_eq!(error_after(|i| drop(i.remove(&k("pieces")))), E::MissingField("pieces"));
+    assert_eq!(
+        error_after(|i| drop(i.remove(&k("name")))),
+        E::MissingField("name")
+    );
+    assert_eq!(
+        error_after(|i| drop(i.remove(&k("piece length")))),
+        E::MissingField("piece length")
+    );
+    assert_eq!(
+        error_after(|i| drop(i.remove(&k("pieces")))),
+        E::MissingField("pieces")
+    );
     assert_eq!(error_after(|i| drop(i.remove(&k("length")))), E::NoLength);
-    assert_eq!(error_after(multi_file(vec![V::Dict(BTreeMap::from([(k("path"), V::string_list(["a"]))]))])), E::MissingField("length"));
-    assert_eq!(error_after(multi_file(vec![V::Dict(BTreeMap::from([(k("length"), V::Int(1))]))])), E::MissingField("path"));
+    assert_eq!(
+        error_after(multi_file(vec![V::Dict(BTreeMap::from([(
+            k("path"),
+            V::string_list(["a"])
+        )]))])),
+        E::MissingField("length")
+    );
+    assert_eq!(
+        error_after(multi_file(vec![V::Dict(BTreeMap::from([(
+            k("length"),
+            V::Int(1)
+        )]))])),
+        E::MissingField("path")
+    );
 }
 
 #[test]
 fn wrong_types() {
     let wrong = |field: &'static str, expected: &'static str| E::WrongType { field, expected };
-    assert_eq!(error_after(|i| drop(i.insert(k("piece length"), V::from("32768")))), wrong("piece length", "an integer"));
-    assert_eq!(error_after(|i| drop(i.insert(k("pieces"), V::Int(0)))), wrong("pieces", "a byte string"));
-    assert_eq!(error_after(|i| drop(i.insert(k("length"), V::from("40000")))), wrong("length", "an integer"));
-    assert_eq!(error_after(multi_file(vec![V::Int(1)])), wrong("files", "a list of dictionaries"));
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("piece length"), V::from("32768")))),
+        wrong("piece length", "an integer")
+    );
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("pieces"), V::Int(0)))),
+        wrong("pieces", "a byte string")
+    );
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("length"), V::from("40000")))),
+        wrong("length", "an integer")
+    );
+    assert_eq!(
+        error_after(multi_file(vec![V::Int(1)])),
+        wrong("files", "a list of dictionaries")
+    );
     assert_eq!(
         error_after(|i| {
             i.remove(&k("length"));
@@ -102,14 +168,23 @@ fn wrong_types() {
         }),
         wrong("files", "a list")
     );
-    let int_path = V::Dict(BTreeMap::from([(k("length"), V::Int(1)), (k("path"), V::List(vec![V::Int(1)]))]));
-    assert_eq!(error_after(multi_file(vec![int_path])), wrong("path", "a list of strings"));
+    let int_path = V::Dict(BTreeMap::from([
+        (k("length"), V::Int(1)),
+        (k("path"), V::List(vec![V::Int(1)])),
+    ]));
+    assert_eq!(
+        error_after(multi_file(vec![int_path])),
+        wrong("path", "a list of strings")
+    );
 }
 
 #[test]
 fn piece_length_must_be_positive_and_bounded() {
     for bad in [0, -16384, i64::from(MAX_PIECE_LENGTH) + 1, i64::MAX] {
-        assert_eq!(error_after(|i| drop(i.insert(k("piece length"), V::Int(bad)))), E::InvalidPieceLength(bad));
+        assert_eq!(
+            error_after(|i| drop(i.insert(k("piece length"), V::Int(bad)))),
+            E::InvalidPieceLength(bad)
+        );
     }
 }
 
@@ -118,19 +193,34 @@ fn non_power_of_two_piece_length_is_accepted() {
     let mut info = valid_info();
     info.insert(k("piece length"), V::Int(20000));
     info.insert(k("pieces"), V::Bytes(vec![0; 40]));
-    assert_eq!(Metainfo::from_bytes(&torrent(info)).unwrap().info.piece_size(1), 20000);
+    assert_eq!(
+        Metainfo::from_bytes(&torrent(info))
+            .unwrap()
+            .info
+            .piece_size(1),
+        20000
+    );
 }
 
 #[test]
 fn pieces_must_be_whole_hashes_matching_the_length() {
-    assert_eq!(error_after(|i| drop(i.insert(k("pieces"), V::Bytes(vec![0; 41])))), E::PiecesNotMultipleOf20(41));
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("pieces"), V::Bytes(vec![0; 41])))),
+        E::PiecesNotMultipleOf20(41)
+    );
     assert_eq!(
         error_after(|i| drop(i.insert(k("pieces"), V::Bytes(vec![0; 60])))),
-        E::PieceCountMismatch { expected: 2, actual: 3 }
+        E::PieceCountMismatch {
+            expected: 2,
+            actual: 3
+        }
     );
     assert_eq!(
         error_after(|i| drop(i.insert(k("length"), V::Int(32768)))),
-        E::PieceCountMismatch { expected: 1, actual: 2 }
+        E::PieceCountMismatch {
+            expected: 1,
+            actual: 2
+        }
     );
 }
 
@@ -138,17 +228,36 @@ fn pieces_must_be_whole_hashes_matching_the_length() {
 fn piece_count_is_capped() {
     let count = MAX_PIECES + 1;
     let err = error_after(|i| drop(i.insert(k("pieces"), V::Bytes(vec![0; count * 20]))));
-    assert_eq!(err, E::TooManyPieces { count, max: MAX_PIECES });
+    assert_eq!(
+        err,
+        E::TooManyPieces {
+            count,
+            max: MAX_PIECES
+        }
+    );
 }
 
 #[test]
 fn lengths_must_be_sane() {
-    assert_eq!(error_after(|i| drop(i.insert(k("length"), V::Int(-1)))), E::InvalidFileLength(-1));
-    assert_eq!(error_after(|i| drop(i.insert(k("length"), V::Int(i64::MAX)))), E::InvalidFileLength(i64::MAX));
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("length"), V::Int(-1)))),
+        E::InvalidFileLength(-1)
+    );
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("length"), V::Int(i64::MAX)))),
+        E::InvalidFileLength(i64::MAX)
+    );
     let near_cap = 1i64 << 47;
-    let err = error_after(multi_file(vec![file(near_cap, &["a"]), file(near_cap, &["b"]), file(near_cap, &["c"])]));
+    let err = error_after(multi_file(vec![
+        file(near_cap, &["a"]),
+        file(near_cap, &["b"]),
+        file(near_cap, &["c"]),
+    ]));
     assert_eq!(err, E::TotalTooLarge);
-    assert_eq!(error_after(|i| drop(i.insert(k("length"), V::Int(0)))), E::Empty);
+    assert_eq!(
+        error_after(|i| drop(i.insert(k("length"), V::Int(0)))),
+        E::Empty
+    );
 }
 
 #[test]
@@ -171,16 +280,28 @@ fn single_or_multi_file_never_both() {
 #[test]
 fn file_list_must_be_non_empty_and_bounded() {
     assert_eq!(error_after(multi_file(vec![])), E::NoFiles);
-    assert_eq!(error_after(multi_file(vec![file(40000, &[])])), E::EmptyPath(0));
+    assert_eq!(
+        error_after(multi_file(vec![file(40000, &[])])),
+        E::EmptyPath(0)
+    );
     let many = (0..=MAX_FILES).map(|_| file(0, &["x"])).collect();
-    assert_eq!(error_after(multi_file(many)), E::TooManyFiles { count: MAX_FILES + 1, max: MAX_FILES });
+    assert_eq!(
+        error_after(multi_file(many)),
+        E::TooManyFiles {
+            count: MAX_FILES + 1,
+            max: MAX_FILES
+        }
+    );
 }
 
 #[test]
 fn colliding_paths_are_refused() {
     let twice = error_after(multi_file(vec![file(20000, &["a"]), file(20000, &["a"])]));
     assert_eq!(twice, E::DuplicatePath("file.bin/a".into()));
-    let file_and_folder = error_after(multi_file(vec![file(20000, &["a"]), file(20000, &["a", "b"])]));
+    let file_and_folder = error_after(multi_file(vec![
+        file(20000, &["a"]),
+        file(20000, &["a", "b"]),
+    ]));
     assert_eq!(file_and_folder, E::DuplicatePath("file.bin/a".into()));
     // Distinct in the torrent, identical once sanitized: still refused, never merged.
     let sanitized = error_after(multi_file(vec![file(20000, &["a:"]), file(20000, &["a_"])]));
@@ -190,6 +311,9 @@ fn colliding_paths_are_refused() {
 #[test]
 fn errors_read_as_one_line() {
     let err = error_after(|i| drop(i.insert(k("pieces"), V::Bytes(vec![0; 41]))));
-    assert_eq!(err.to_string(), "`pieces` is 41 bytes, not a multiple of 20");
+    assert_eq!(
+        err.to_string(),
+        "`pieces` is 41 bytes, not a multiple of 20"
+    );
     assert!(!E::V2Only.to_string().contains('\n'));
 }

@@ -9,7 +9,10 @@ use seedcast::metainfo::{Info, InfoHash, Metainfo};
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(torrent) = Metainfo::from_bytes(data) {
-        assert_eq!(torrent.info_hash, InfoHash::of_info_bytes(&torrent.info_bytes));
+        assert_eq!(
+            torrent.info_hash,
+            InfoHash::of_info_bytes(&torrent.info_bytes)
+        );
         check_info(&torrent.info);
         let reread = Metainfo::from_bytes(&torrent.to_bytes()).expect("re-encoded torrent parses");
         assert_eq!(reread, torrent);
@@ -21,7 +24,11 @@ fuzz_target!(|data: &[u8]| {
     }
     if let Ok(text) = core::str::from_utf8(data) {
         if let Ok(magnet) = Magnet::parse(text) {
-            assert_eq!(Magnet::parse(&magnet.to_uri()).as_ref(), Ok(&magnet), "to_uri round-trips");
+            assert_eq!(
+                Magnet::parse(&magnet.to_uri()).as_ref(),
+                Ok(&magnet),
+                "to_uri round-trips"
+            );
         }
     }
 });
@@ -37,7 +44,11 @@ fn check_info(info: &Info) {
         assert_eq!(file.start, offset, "files are contiguous");
         offset += file.length;
         assert!(!file.path.is_empty());
-        assert!(file.path.iter().all(|c| is_safe_component(c)), "{:?}", file.path);
+        assert!(
+            file.path.iter().all(|c| is_safe_component(c)),
+            "{:?}",
+            file.path
+        );
     }
     assert_eq!(offset, info.total_length);
 }

@@ -14,7 +14,10 @@ pub struct DecodeLimits {
 impl Default for DecodeLimits {
     /// Depth 64 (real torrents nest about 5 deep); 2,000,000 values (libtorrent's token limit).
     fn default() -> Self {
-        Self { max_depth: 64, max_values: 2_000_000 }
+        Self {
+            max_depth: 64,
+            max_values: 2_000_000,
+        }
     }
 }
 
@@ -42,7 +45,12 @@ fn decode_prefix_with_limits(
     input: &[u8],
     limits: DecodeLimits,
 ) -> Result<(Value<'_>, usize), BencodeError> {
-    let mut parser = Parser { input, pos: 0, values: 0, limits };
+    let mut parser = Parser {
+        input,
+        pos: 0,
+        values: 0,
+        limits,
+    };
     let value = parser.value(0)?;
     Ok((value, parser.pos))
 }
@@ -65,7 +73,9 @@ impl<'a> Parser<'a> {
     fn count_value(&mut self) -> Result<(), BencodeError> {
         self.values += 1;
         if self.values > self.limits.max_values {
-            return Err(BencodeError::TooManyValues { max: self.limits.max_values });
+            return Err(BencodeError::TooManyValues {
+                max: self.limits.max_values,
+            });
         }
         Ok(())
     }
@@ -77,13 +87,24 @@ impl<'a> Parser<'a> {
             b'i' => ValueKind::Int(self.int()?),
             b'0'..=b'9' => ValueKind::Bytes(self.bytes()?),
             b'l' | b'd' if depth >= self.limits.max_depth => {
-                return Err(BencodeError::TooDeep { offset: start, max: self.limits.max_depth });
+                return Err(BencodeError::TooDeep {
+                    offset: start,
+                    max: self.limits.max_depth,
+                });
             }
             b'l' => ValueKind::List(self.list(depth + 1)?),
             b'd' => ValueKind::Dict(self.dict(depth + 1)?),
-            byte => return Err(BencodeError::UnexpectedByte { byte, offset: start }),
+            byte => {
+                return Err(BencodeError::UnexpectedByte {
+                    byte,
+                    offset: start,
+                });
+            }
         };
-        Ok(Value { raw: &self.input[start..self.pos], kind })
+        Ok(Value {
+            raw: &self.input[start..self.pos],
+            kind,
+        })
     }
 
     /// `i<decimal>e`, canonical form only.
@@ -104,7 +125,13 @@ impl<'a> Parser<'a> {
                     let digit = i64::from(byte - b'0');
                     n = n
                         .checked_mul(10)
-                        .and_then(|n| if negative { n.checked_sub(digit) } else { n.checked_add(digit) })
+                        .and_then(|n| {
+                            if negative {
+                                n.checked_sub(digit)
+                            } else {
+                                n.checked_add(digit)
+                            }
+                        })
                         .ok_or(BencodeError::IntegerOverflow { offset: start })?;
                     self.pos += 1;
                 }
@@ -148,7 +175,11 @@ impl<'a> Parser<'a> {
         let available = self.input.len() - self.pos;
         let fits = usize::try_from(length).ok().filter(|&n| n <= available);
         let Some(length) = fits else {
-            return Err(BencodeError::LengthExceedsInput { offset: start, length, available });
+            return Err(BencodeError::LengthExceedsInput {
+                offset: start,
+                length,
+                available,
+            });
         };
         let bytes = &self.input[self.pos..self.pos + length];
         self.pos += length;
@@ -196,7 +227,9 @@ impl<'a> Parser<'a> {
                 entries.iter().map(|(k, _)| *k).zip(key_offsets).collect();
             keys.sort_unstable();
             if let Some(pair) = keys.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-                return Err(BencodeError::DuplicateKey { offset: pair[0].1.max(pair[1].1) });
+                return Err(BencodeError::DuplicateKey {
+                    offset: pair[0].1.max(pair[1].1),
+                });
             }
         }
         Ok(Dict { entries, sorted })

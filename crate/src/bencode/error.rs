@@ -7,14 +7,22 @@ pub enum BencodeError {
     UnexpectedEnd { offset: usize },
     #[error("bencode: unexpected byte 0x{byte:02x} at byte {offset}")]
     UnexpectedByte { byte: u8, offset: usize },
-    #[error("bencode: malformed integer at byte {offset} (leading zero, -0, empty or not a number)")]
+    #[error(
+        "bencode: malformed integer at byte {offset} (leading zero, -0, empty or not a number)"
+    )]
     InvalidInteger { offset: usize },
     #[error("bencode: integer at byte {offset} does not fit in 64 bits")]
     IntegerOverflow { offset: usize },
     #[error("bencode: malformed byte-string length at byte {offset}")]
     InvalidLength { offset: usize },
-    #[error("bencode: byte string at byte {offset} claims {length} bytes but only {available} remain")]
-    LengthExceedsInput { offset: usize, length: u64, available: usize },
+    #[error(
+        "bencode: byte string at byte {offset} claims {length} bytes but only {available} remain"
+    )]
+    LengthExceedsInput {
+        offset: usize,
+        length: u64,
+        available: usize,
+    },
     #[error("bencode: dictionary key at byte {offset} is not a byte string")]
     KeyNotString { offset: usize },
     #[error("bencode: duplicate dictionary key at byte {offset}")]

@@ -10,19 +10,42 @@ fn decodes_scalars() {
     assert_eq!(decode(b"i42e").unwrap().as_int(), Some(42));
     assert_eq!(decode(b"i-7e").unwrap().as_int(), Some(-7));
     assert_eq!(decode(b"i0e").unwrap().as_int(), Some(0));
-    assert_eq!(decode(b"i9223372036854775807e").unwrap().as_int(), Some(i64::MAX));
-    assert_eq!(decode(b"i-9223372036854775808e").unwrap().as_int(), Some(i64::MIN));
+    assert_eq!(
+        decode(b"i9223372036854775807e").unwrap().as_int(),
+        Some(i64::MAX)
+    );
+    assert_eq!(
+        decode(b"i-9223372036854775808e").unwrap().as_int(),
+        Some(i64::MIN)
+    );
     assert_eq!(decode(b"4:spam").unwrap().as_str(), Some("spam"));
     assert_eq!(decode(b"0:").unwrap().as_bytes(), Some(&b""[..]));
 }
 
 #[test]
 fn rejects_non_canonical_integers() {
-    for input in [&b"i-0e"[..], b"i03e", b"i-03e", b"ie", b"i-e", b"i1.5e", b"i+1e"] {
-        assert!(matches!(err(input), BencodeError::InvalidInteger { .. }), "{input:?}");
+    for input in [
+        &b"i-0e"[..],
+        b"i03e",
+        b"i-03e",
+        b"ie",
+        b"i-e",
+        b"i1.5e",
+        b"i+1e",
+    ] {
+        assert!(
+            matches!(err(input), BencodeError::InvalidInteger { .. }),
+            "{input:?}"
+        );
     }
-    assert!(matches!(err(b"i9223372036854775808e"), BencodeError::IntegerOverflow { .. }));
-    assert!(matches!(err(b"i-9223372036854775809e"), BencodeError::IntegerOverflow { .. }));
+    assert!(matches!(
+        err(b"i9223372036854775808e"),
+        BencodeError::IntegerOverflow { .. }
+    ));
+    assert!(matches!(
+        err(b"i-9223372036854775809e"),
+        BencodeError::IntegerOverflow { .. }
+    ));
 }
 
 #[test]
@@ -30,7 +53,11 @@ fn rejects_bad_string_lengths_before_allocating() {
     assert!(matches!(err(b"03:abc"), BencodeError::InvalidLength { .. }));
     assert!(matches!(
         err(b"5:abc"),
-        BencodeError::LengthExceedsInput { length: 5, available: 3, .. }
+        BencodeError::LengthExceedsInput {
+            length: 5,
+            available: 3,
+            ..
+        }
     ));
     assert!(matches!(
         err(b"99999999999999999999:x"),
@@ -72,27 +99,45 @@ fn accepts_unsorted_keys_and_keeps_raw_spans() {
 
 #[test]
 fn rejects_duplicate_keys_sorted_or_not() {
-    assert!(matches!(err(b"d1:ai1e1:ai2ee"), BencodeError::DuplicateKey { .. }));
-    assert!(matches!(err(b"d1:bi1e1:ai2e1:bi3ee"), BencodeError::DuplicateKey { offset: 13 }));
+    assert!(matches!(
+        err(b"d1:ai1e1:ai2ee"),
+        BencodeError::DuplicateKey { .. }
+    ));
+    assert!(matches!(
+        err(b"d1:bi1e1:ai2e1:bi3ee"),
+        BencodeError::DuplicateKey { offset: 13 }
+    ));
 }
 
 #[test]
 fn rejects_non_string_keys() {
-    assert!(matches!(err(b"di1ei2ee"), BencodeError::KeyNotString { .. }));
+    assert!(matches!(
+        err(b"di1ei2ee"),
+        BencodeError::KeyNotString { .. }
+    ));
 }
 
 #[test]
 fn bounds_nesting_depth() {
     let deep = |n: usize| [vec![b'l'; n], vec![b'e'; n]].concat();
     assert!(decode(&deep(64)).is_ok());
-    assert!(matches!(decode(&deep(65)), Err(BencodeError::TooDeep { max: 64, .. })));
+    assert!(matches!(
+        decode(&deep(65)),
+        Err(BencodeError::TooDeep { max: 64, .. })
+    ));
     // A million levels must fail cleanly rather than overflow the stack.
-    assert!(matches!(decode(&deep(1_000_000)), Err(BencodeError::TooDeep { .. })));
+    assert!(matches!(
+        decode(&deep(1_000_000)),
+        Err(BencodeError::TooDeep { .. })
+    ));
 }
 
 #[test]
 fn bounds_value_count() {
-    let limits = DecodeLimits { max_depth: 8, max_values: 3 };
+    let limits = DecodeLimits {
+        max_depth: 8,
+        max_values: 3,
+    };
     assert!(decode_with_limits(b"li1ei2ee", limits).is_ok());
     assert_eq!(
         decode_with_limits(b"li1ei2ei3ee", limits),

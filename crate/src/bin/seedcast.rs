@@ -65,7 +65,10 @@ INFO OPTIONS:
         #[error("{}: {source}", path.display())]
         Write { path: PathBuf, source: io::Error },
         #[error("{}: {source}", path.display())]
-        Torrent { path: PathBuf, source: MetainfoError },
+        Torrent {
+            path: PathBuf,
+            source: MetainfoError,
+        },
         #[error(transparent)]
         Magnet(#[from] MagnetError),
         #[error(transparent)]
@@ -149,13 +152,18 @@ INFO OPTIONS:
 
     impl Args {
         fn new(items: Vec<OsString>) -> Self {
-            Self { items: items.into_iter(), pending_value: None }
+            Self {
+                items: items.into_iter(),
+                pending_value: None,
+            }
         }
 
         fn next(&mut self) -> Option<OsString> {
             let item = self.items.next()?;
             if let Some(text) = item.to_str() {
-                if let Some((flag, value)) = text.split_once('=').filter(|(f, _)| f.starts_with("--")) {
+                if let Some((flag, value)) =
+                    text.split_once('=').filter(|(f, _)| f.starts_with("--"))
+                {
                     self.pending_value = Some(value.into());
                     return Some(flag.into());
                 }
@@ -194,7 +202,10 @@ INFO OPTIONS:
             Some("-V" | "--version") => Ok(Command::Version),
             Some("create") => parse_create(args),
             Some("info") => parse_info(args),
-            _ => Err(CliError::Usage(format!("unknown command `{}`", first.to_string_lossy()))),
+            _ => Err(CliError::Usage(format!(
+                "unknown command `{}`",
+                first.to_string_lossy()
+            ))),
         }
     }
 
@@ -203,7 +214,8 @@ INFO OPTIONS:
     }
 
     fn is_flag(arg: &OsString) -> bool {
-        arg.to_str().is_some_and(|a| a.starts_with('-') && a.len() > 1)
+        arg.to_str()
+            .is_some_and(|a| a.starts_with('-') && a.len() > 1)
     }
 
     fn parse_create(mut args: Args) -> Result<Command, CliError> {
@@ -216,7 +228,9 @@ INFO OPTIONS:
         while let Some(arg) = args.next() {
             match arg.to_str() {
                 Some("-h" | "--help") => return Ok(Command::Help),
-                Some("-o" | "--output") => output = Some(PathBuf::from(args.value_for("--output")?)),
+                Some("-o" | "--output") => {
+                    output = Some(PathBuf::from(args.value_for("--output")?))
+                }
                 Some("--tracker") => options.trackers.push(args.text_for("--tracker")?),
                 Some("--web-seed") => options.web_seeds.push(args.text_for("--web-seed")?),
                 Some("--name") => options.name = args.text_for("--name")?,
@@ -239,7 +253,11 @@ INFO OPTIONS:
         }
         let path = path.ok_or_else(|| CliError::Usage("create needs a PATH".into()))?;
         let output = output.ok_or_else(|| CliError::Usage("create needs -o OUT.torrent".into()))?;
-        Ok(Command::Create(CreateCommand { path, output, options }))
+        Ok(Command::Create(CreateCommand {
+            path,
+            output,
+            options,
+        }))
     }
 
     fn parse_info(mut args: Args) -> Result<Command, CliError> {
@@ -254,10 +272,15 @@ INFO OPTIONS:
                 }
                 _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
                 _ if source.is_none() => source = Some(arg),
-                _ => return Err(CliError::Usage("info takes one torrent file or magnet link".into())),
+                _ => {
+                    return Err(CliError::Usage(
+                        "info takes one torrent file or magnet link".into(),
+                    ));
+                }
             }
         }
-        let source = source.ok_or_else(|| CliError::Usage("info needs a torrent file or magnet link".into()))?;
+        let source = source
+            .ok_or_else(|| CliError::Usage("info needs a torrent file or magnet link".into()))?;
         Ok(Command::Info(InfoCommand { source, json }))
     }
 
@@ -265,8 +288,10 @@ INFO OPTIONS:
 
     fn run_create(command: CreateCommand) -> Result<(), CliError> {
         let torrent = create_from_path(&command.path, command.options)?;
-        fs::write(&command.output, torrent.to_bytes())
-            .map_err(|source| CliError::Write { path: command.output.clone(), source })?;
+        fs::write(&command.output, torrent.to_bytes()).map_err(|source| CliError::Write {
+            path: command.output.clone(),
+            source,
+        })?;
         print_stdout(&format!(
             "created {}\ninfo hash: {}\n{} files, {}, {} pieces of {}\n",
             command.output.display(),
@@ -282,29 +307,46 @@ INFO OPTIONS:
 
     fn run_info(command: InfoCommand) -> Result<(), CliError> {
         let magnet_text = command.source.to_str().filter(|s| {
-            s.get(..7).is_some_and(|scheme| scheme.eq_ignore_ascii_case("magnet:"))
+            s.get(..7)
+                .is_some_and(|scheme| scheme.eq_ignore_ascii_case("magnet:"))
         });
         let output = match magnet_text {
             Some(text) => {
                 let magnet = Magnet::parse(text)?;
-                if command.json { json_line(&magnet_json(&magnet)) } else { magnet_text_report(&magnet) }
+                if command.json {
+                    json_line(&magnet_json(&magnet))
+                } else {
+                    magnet_text_report(&magnet)
+                }
             }
             None => {
                 let path = PathBuf::from(&command.source);
                 let torrent = read_torrent(&path)?;
-                if command.json { json_line(&torrent_json(&torrent)) } else { torrent_text_report(&torrent) }
+                if command.json {
+                    json_line(&torrent_json(&torrent))
+                } else {
+                    torrent_text_report(&torrent)
+                }
             }
         };
         print_stdout(&output)
     }
 
     fn read_torrent(path: &Path) -> Result<Metainfo, CliError> {
-        let read_error = |source| CliError::Read { path: path.to_owned(), source };
+        let read_error = |source| CliError::Read {
+            path: path.to_owned(),
+            source,
+        };
         let file = File::open(path).map_err(read_error)?;
         // Read one byte past the cap so an oversized file is reported, not truncated.
         let mut bytes = Vec::new();
-        file.take(MAX_TORRENT_BYTES as u64 + 1).read_to_end(&mut bytes).map_err(read_error)?;
-        Metainfo::from_bytes(&bytes).map_err(|source| CliError::Torrent { path: path.to_owned(), source })
+        file.take(MAX_TORRENT_BYTES as u64 + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        Metainfo::from_bytes(&bytes).map_err(|source| CliError::Torrent {
+            path: path.to_owned(),
+            source,
+        })
     }
 
     fn json_line(value: &Json) -> String {
@@ -356,13 +398,25 @@ INFO OPTIONS:
     fn torrent_text_report(torrent: &Metainfo) -> String {
         let info = &torrent.info;
         let mut out = String::new();
-        let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
+        let mut line =
+            |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
         line("name:", &info.name);
         line("info hash:", &torrent.info_hash.to_hex());
-        line("size:", &format!("{} ({} bytes)", human_size(info.total_length), info.total_length));
+        line(
+            "size:",
+            &format!(
+                "{} ({} bytes)",
+                human_size(info.total_length),
+                info.total_length
+            ),
+        );
         line(
             "pieces:",
-            &format!("{} x {}", info.num_pieces(), human_size(u64::from(info.piece_length))),
+            &format!(
+                "{} x {}",
+                info.num_pieces(),
+                human_size(u64::from(info.piece_length))
+            ),
         );
         line("private:", if info.private { "yes" } else { "no" });
         if let Some(comment) = &torrent.comment {
@@ -392,8 +446,15 @@ INFO OPTIONS:
 
     fn magnet_text_report(magnet: &Magnet) -> String {
         let mut out = String::new();
-        let mut line = |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
-        line("name:", magnet.name.as_deref().unwrap_or("(unknown until metadata is fetched)"));
+        let mut line =
+            |label: &str, value: &str| out.push_str(&format!("{label:<12}{}\n", printable(value)));
+        line(
+            "name:",
+            magnet
+                .name
+                .as_deref()
+                .unwrap_or("(unknown until metadata is fetched)"),
+        );
         line("info hash:", &magnet.info_hash.to_hex());
         for tracker in &magnet.trackers {
             line("tracker:", tracker);
@@ -408,7 +469,9 @@ INFO OPTIONS:
     /// Untrusted text made safe for a terminal: control characters (escape sequences, newlines)
     /// are shown as `?` so a torrent cannot rewrite the screen or forge extra lines.
     fn printable(text: &str) -> String {
-        text.chars().map(|c| if c.is_control() { '?' } else { c }).collect()
+        text.chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
     }
 
     fn human_size(bytes: u64) -> String {

@@ -15,7 +15,10 @@ pub enum MetainfoError {
     #[error("torrent `info` has no `{0}`")]
     MissingField(&'static str),
     #[error("torrent field `{field}` should be {expected}")]
-    WrongType { field: &'static str, expected: &'static str },
+    WrongType {
+        field: &'static str,
+        expected: &'static str,
+    },
     #[error("v2-only torrent (BEP 52) is not supported: it has no v1 `pieces`")]
     V2Only,
     #[error("piece length {0} is invalid (must be between 1 and {max} bytes)", max = super::MAX_PIECE_LENGTH)]

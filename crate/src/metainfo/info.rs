@@ -47,7 +47,10 @@ impl Info {
     /// The caller has already checked that its SHA-1 is the expected info hash.
     pub fn from_bytes(raw_info: &[u8]) -> Result<Info, MetainfoError> {
         if raw_info.len() > MAX_TORRENT_BYTES {
-            return Err(MetainfoError::TooLarge { size: raw_info.len(), max: MAX_TORRENT_BYTES });
+            return Err(MetainfoError::TooLarge {
+                size: raw_info.len(),
+                max: MAX_TORRENT_BYTES,
+            });
         }
         Self::from_value(&bencode::decode(raw_info)?)
     }
@@ -72,11 +75,15 @@ impl Info {
 
     /// `(start, length)` of file `file_index` within the torrent's data.
     pub fn file_range(&self, file_index: usize) -> Option<(u64, u64)> {
-        self.files.get(file_index).map(|file| (file.start, file.length))
+        self.files
+            .get(file_index)
+            .map(|file| (file.start, file.length))
     }
 
     pub(crate) fn from_value(info: &Value<'_>) -> Result<Info, MetainfoError> {
-        let dict = info.as_dict().ok_or(MetainfoError::NotADictionary("info"))?;
+        let dict = info
+            .as_dict()
+            .ok_or(MetainfoError::NotADictionary("info"))?;
         let piece_length = parse_piece_length(info)?;
         let pieces = parse_pieces(info)?;
         let name = utf8_preferred(info, "name.utf-8", "name")
@@ -87,7 +94,12 @@ impl Info {
             (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
             (Some(length), None) => {
                 let length = parse_length(length)?;
-                vec![FileEntry { path: vec![name.clone()], length, start: 0, padding: false }]
+                vec![FileEntry {
+                    path: vec![name.clone()],
+                    length,
+                    start: 0,
+                    padding: false,
+                }]
             }
             (None, Some(files)) => parse_files(files, &name)?,
             (None, None) => return Err(MetainfoError::NoLength),
@@ -98,18 +110,31 @@ impl Info {
         }
         let expected = total_length.div_ceil(u64::from(piece_length));
         if expected != pieces.len() as u64 {
-            return Err(MetainfoError::PieceCountMismatch { expected, actual: pieces.len() });
+            return Err(MetainfoError::PieceCountMismatch {
+                expected,
+                actual: pieces.len(),
+            });
         }
         let private = info.get("private").and_then(Value::as_int) == Some(1);
-        Ok(Info { name, piece_length, pieces, files, total_length, private })
+        Ok(Info {
+            name,
+            piece_length,
+            pieces,
+            files,
+            total_length,
+            private,
+        })
     }
 }
 
 fn parse_piece_length(info: &Value<'_>) -> Result<u32, MetainfoError> {
-    let value = info.get("piece length").ok_or(MetainfoError::MissingField("piece length"))?;
-    let length = value
-        .as_int()
-        .ok_or(MetainfoError::WrongType { field: "piece length", expected: "an integer" })?;
+    let value = info
+        .get("piece length")
+        .ok_or(MetainfoError::MissingField("piece length"))?;
+    let length = value.as_int().ok_or(MetainfoError::WrongType {
+        field: "piece length",
+        expected: "an integer",
+    })?;
     u32::try_from(length)
         .ok()
         .filter(|&l| l > 0 && l <= MAX_PIECE_LENGTH)
@@ -121,17 +146,25 @@ fn parse_pieces(info: &Value<'_>) -> Result<Vec<[u8; 20]>, MetainfoError> {
         // BEP 52: v2-only torrents describe data with `file tree` + `meta version` 2 instead.
         let v2 = info.get("meta version").and_then(Value::as_int) == Some(2)
             || info.get("file tree").is_some();
-        return Err(if v2 { MetainfoError::V2Only } else { MetainfoError::MissingField("pieces") });
+        return Err(if v2 {
+            MetainfoError::V2Only
+        } else {
+            MetainfoError::MissingField("pieces")
+        });
     };
-    let bytes = value
-        .as_bytes()
-        .ok_or(MetainfoError::WrongType { field: "pieces", expected: "a byte string" })?;
+    let bytes = value.as_bytes().ok_or(MetainfoError::WrongType {
+        field: "pieces",
+        expected: "a byte string",
+    })?;
     if bytes.len() % 20 != 0 {
         return Err(MetainfoError::PiecesNotMultipleOf20(bytes.len()));
     }
     let count = bytes.len() / 20;
     if count > MAX_PIECES {
-        return Err(MetainfoError::TooManyPieces { count, max: MAX_PIECES });
+        return Err(MetainfoError::TooManyPieces {
+            count,
+            max: MAX_PIECES,
+        });
     }
     Ok(bytes
         .chunks_exact(20)
@@ -144,9 +177,10 @@ fn parse_pieces(info: &Value<'_>) -> Result<Vec<[u8; 20]>, MetainfoError> {
 }
 
 fn parse_length(value: &Value<'_>) -> Result<u64, MetainfoError> {
-    let length = value
-        .as_int()
-        .ok_or(MetainfoError::WrongType { field: "length", expected: "an integer" })?;
+    let length = value.as_int().ok_or(MetainfoError::WrongType {
+        field: "length",
+        expected: "an integer",
+    })?;
     u64::try_from(length)
         .ok()
         .filter(|&l| l <= MAX_TOTAL_LENGTH)
@@ -154,45 +188,64 @@ fn parse_length(value: &Value<'_>) -> Result<u64, MetainfoError> {
 }
 
 fn parse_files(files: &Value<'_>, name: &str) -> Result<Vec<FileEntry>, MetainfoError> {
-    let list = files
-        .as_list()
-        .ok_or(MetainfoError::WrongType { field: "files", expected: "a list" })?;
+    let list = files.as_list().ok_or(MetainfoError::WrongType {
+        field: "files",
+        expected: "a list",
+    })?;
     if list.is_empty() {
         return Err(MetainfoError::NoFiles);
     }
     if list.len() > MAX_FILES {
-        return Err(MetainfoError::TooManyFiles { count: list.len(), max: MAX_FILES });
+        return Err(MetainfoError::TooManyFiles {
+            count: list.len(),
+            max: MAX_FILES,
+        });
     }
     let mut entries = Vec::with_capacity(list.len());
     let mut start: u64 = 0;
     for (index, file) in list.iter().enumerate() {
         if file.as_dict().is_none() {
-            return Err(MetainfoError::WrongType { field: "files", expected: "a list of dictionaries" });
+            return Err(MetainfoError::WrongType {
+                field: "files",
+                expected: "a list of dictionaries",
+            });
         }
-        let length = parse_length(file.get("length").ok_or(MetainfoError::MissingField("length"))?)?;
+        let length = parse_length(
+            file.get("length")
+                .ok_or(MetainfoError::MissingField("length"))?,
+        )?;
         let components = file
             .get("path.utf-8")
             .filter(|p| p.as_list().is_some_and(|l| !l.is_empty()))
             .or_else(|| file.get("path"))
             .ok_or(MetainfoError::MissingField("path"))?
             .as_list()
-            .ok_or(MetainfoError::WrongType { field: "path", expected: "a list of strings" })?;
+            .ok_or(MetainfoError::WrongType {
+                field: "path",
+                expected: "a list of strings",
+            })?;
         if components.is_empty() {
             return Err(MetainfoError::EmptyPath(index));
         }
         let mut path = Vec::with_capacity(components.len() + 1);
         path.push(name.to_owned());
         for component in components {
-            let bytes = component
-                .as_bytes()
-                .ok_or(MetainfoError::WrongType { field: "path", expected: "a list of strings" })?;
+            let bytes = component.as_bytes().ok_or(MetainfoError::WrongType {
+                field: "path",
+                expected: "a list of strings",
+            })?;
             path.push(sanitize_component(bytes));
         }
         let padding = file
             .get("attr")
             .and_then(Value::as_bytes)
             .is_some_and(|attr| attr.contains(&b'p'));
-        entries.push(FileEntry { path, length, start, padding });
+        entries.push(FileEntry {
+            path,
+            length,
+            start,
+            padding,
+        });
         start = start
             .checked_add(length)
             .filter(|&total| total <= MAX_TOTAL_LENGTH)

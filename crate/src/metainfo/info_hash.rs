@@ -138,9 +138,18 @@ mod tests {
 
     #[test]
     fn rejects_malformed_text() {
-        assert_eq!(InfoHash::from_hex("abc"), Err(InfoHashParseError::WrongLength(3)));
-        assert_eq!(InfoHash::from_hex(&"g".repeat(40)), Err(InfoHashParseError::NotHex));
-        assert_eq!(InfoHash::from_base32(&"1".repeat(32)), Err(InfoHashParseError::NotBase32));
+        assert_eq!(
+            InfoHash::from_hex("abc"),
+            Err(InfoHashParseError::WrongLength(3))
+        );
+        assert_eq!(
+            InfoHash::from_hex(&"g".repeat(40)),
+            Err(InfoHashParseError::NotHex)
+        );
+        assert_eq!(
+            InfoHash::from_base32(&"1".repeat(32)),
+            Err(InfoHashParseError::NotBase32)
+        );
         // Multi-byte characters must not be split or panic.
         assert!(InfoHash::from_hex(&"é".repeat(20)).is_err());
         assert!(InfoHash::parse(&"é".repeat(16)).is_err());

@@ -39,7 +39,10 @@ pub fn sanitize_component(raw: &[u8]) -> String {
     }
 
     let stem = name.split('.').next().unwrap_or_default();
-    if WINDOWS_DEVICE_NAMES.iter().any(|device| stem.eq_ignore_ascii_case(device)) {
+    if WINDOWS_DEVICE_NAMES
+        .iter()
+        .any(|device| stem.eq_ignore_ascii_case(device))
+    {
         name.insert(0, '_');
     }
     name
@@ -56,7 +59,10 @@ fn is_forbidden(c: char) -> bool {
 
 fn truncate_at_char_boundary(text: &mut String, max_bytes: usize) {
     if text.len() > max_bytes {
-        let cut = (0..=max_bytes).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
+        let cut = (0..=max_bytes)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
         text.truncate(cut);
     }
 }

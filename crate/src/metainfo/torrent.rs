@@ -44,10 +44,15 @@ impl Metainfo {
     /// (real torrents are sloppy there); anything the download depends on is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
         if bytes.len() > MAX_TORRENT_BYTES {
-            return Err(MetainfoError::TooLarge { size: bytes.len(), max: MAX_TORRENT_BYTES });
+            return Err(MetainfoError::TooLarge {
+                size: bytes.len(),
+                max: MAX_TORRENT_BYTES,
+            });
         }
         let root = bencode::decode(bytes)?;
-        let dict = root.as_dict().ok_or(MetainfoError::NotADictionary("the torrent"))?;
+        let dict = root
+            .as_dict()
+            .ok_or(MetainfoError::NotADictionary("the torrent"))?;
         let info_value = dict.get("info").ok_or(MetainfoError::MissingInfo)?;
         let info = Info::from_value(info_value)?;
         let info_bytes = info_value.raw().to_vec();
@@ -120,7 +125,10 @@ fn url(value: &Value<'_>) -> Option<String> {
 fn parse_trackers(root: &Value<'_>) -> Vec<Vec<String>> {
     let mut kept = 0;
     let mut tiers: Vec<Vec<String>> = Vec::new();
-    let announce_list = root.get("announce-list").and_then(Value::as_list).unwrap_or_default();
+    let announce_list = root
+        .get("announce-list")
+        .and_then(Value::as_list)
+        .unwrap_or_default();
     for tier in announce_list.iter().filter_map(Value::as_list) {
         let mut urls = Vec::new();
         // Stops at the cap, so a hostile list of millions costs at most MAX_URLS² comparisons.
@@ -128,7 +136,8 @@ fn parse_trackers(root: &Value<'_>) -> Vec<Vec<String>> {
             if kept == MAX_URLS {
                 break;
             }
-            let duplicate = urls.contains(&tracker) || tiers.iter().flatten().any(|t| *t == tracker);
+            let duplicate =
+                urls.contains(&tracker) || tiers.iter().flatten().any(|t| *t == tracker);
             if !duplicate {
                 kept += 1;
                 urls.push(tracker);

@@ -39,7 +39,10 @@ pub enum CreateFromPathError {
 
 /// Creates a torrent of the file or folder at `path`. An empty `options.name` means "use the
 /// file or folder name".
-pub fn create_from_path(path: &Path, mut options: CreateOptions) -> Result<Metainfo, CreateFromPathError> {
+pub fn create_from_path(
+    path: &Path,
+    mut options: CreateOptions,
+) -> Result<Metainfo, CreateFromPathError> {
     let root = fs::canonicalize(path).map_err(io_error(path))?;
     if options.name.is_empty() {
         options.name = root
@@ -91,7 +94,13 @@ fn walk(
             walk(root, &path, relative, found)?;
         } else {
             let length = regular_file_length(root, &path, file_type.is_symlink())?;
-            found.push((FileSpec { path: relative.clone(), length }, path));
+            found.push((
+                FileSpec {
+                    path: relative.clone(),
+                    length,
+                },
+                path,
+            ));
         }
         relative.pop();
     }
@@ -99,7 +108,11 @@ fn walk(
 }
 
 /// The length of a regular file, or of the regular file a symlink inside `root` points to.
-fn regular_file_length(root: &Path, path: &Path, is_symlink: bool) -> Result<u64, CreateFromPathError> {
+fn regular_file_length(
+    root: &Path,
+    path: &Path,
+    is_symlink: bool,
+) -> Result<u64, CreateFromPathError> {
     if is_symlink {
         let target = fs::canonicalize(path).map_err(io_error(path))?;
         if !target.starts_with(root) {
@@ -118,7 +131,11 @@ fn regular_file_length(root: &Path, path: &Path, is_symlink: bool) -> Result<u64
 
 /// Feeds exactly `length` bytes of the file to the builder; a file that is shorter or longer
 /// now than when it was listed is an error (its bytes would shift every later piece).
-fn hash_file(path: &Path, length: u64, builder: &mut TorrentBuilder) -> Result<(), CreateFromPathError> {
+fn hash_file(
+    path: &Path,
+    length: u64,
+    builder: &mut TorrentBuilder,
+) -> Result<(), CreateFromPathError> {
     let file = File::open(path).map_err(io_error(path))?;
     let mut reader = file.take(length.saturating_add(1));
     let mut buffer = vec![0u8; READ_CHUNK];
@@ -143,7 +160,10 @@ fn hash_file(path: &Path, length: u64, builder: &mut TorrentBuilder) -> Result<(
 }
 
 fn io_error(path: &Path) -> impl FnOnce(io::Error) -> CreateFromPathError + '_ {
-    move |source| CreateFromPathError::Io { path: path.to_owned(), source }
+    move |source| CreateFromPathError::Io {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -151,7 +171,8 @@ mod tests {
     use super::*;
 
     fn temp_dir(label: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("seedcast-native-{label}-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("seedcast-native-{label}-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
@@ -168,7 +189,15 @@ mod tests {
         fs::write(share.join("B.txt"), b"").unwrap();
         let torrent = create_from_path(&share, CreateOptions::default()).unwrap();
         let paths: Vec<_> = torrent.info.files.iter().map(|f| f.path_string()).collect();
-        assert_eq!(paths, ["share/.hidden", "share/B.txt", "share/a.txt", "share/b/z.txt"]);
+        assert_eq!(
+            paths,
+            [
+                "share/.hidden",
+                "share/B.txt",
+                "share/a.txt",
+                "share/b/z.txt"
+            ]
+        );
         assert_eq!(torrent.info.name, "share");
         assert_eq!(torrent.info.total_length, 4);
         fs::remove_dir_all(&dir).unwrap();
@@ -189,12 +218,18 @@ mod tests {
 
         std::os::unix::fs::symlink(dir.join("secret"), share.join("outside")).unwrap();
         let err = create_from_path(&share, CreateOptions::default()).unwrap_err();
-        assert!(matches!(err, CreateFromPathError::SymlinkOutside(_)), "{err}");
+        assert!(
+            matches!(err, CreateFromPathError::SymlinkOutside(_)),
+            "{err}"
+        );
         fs::remove_file(share.join("outside")).unwrap();
 
         std::os::unix::fs::symlink(&share, share.join("loop")).unwrap();
         let err = create_from_path(&share, CreateOptions::default()).unwrap_err();
-        assert!(matches!(err, CreateFromPathError::SymlinkedFolder(_)), "{err}");
+        assert!(
+            matches!(err, CreateFromPathError::SymlinkedFolder(_)),
+            "{err}"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -202,7 +237,10 @@ mod tests {
     fn empty_folder_and_missing_path_are_errors() {
         let dir = temp_dir("empty");
         let err = create_from_path(&dir, CreateOptions::default()).unwrap_err();
-        assert!(matches!(err, CreateFromPathError::Create(CreateError::NoData)), "{err}");
+        assert!(
+            matches!(err, CreateFromPathError::Create(CreateError::NoData)),
+            "{err}"
+        );
         let err = create_from_path(&dir.join("missing"), CreateOptions::default()).unwrap_err();
         assert!(matches!(err, CreateFromPathError::Io { .. }), "{err}");
         fs::remove_dir_all(&dir).unwrap();
