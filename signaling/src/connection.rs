@@ -54,8 +54,10 @@ pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, s
             () = shutdown.cancelled() => break Ending::Shutdown,
             () = conn.outbox.ready() => {
                 let batch = conn.outbox.drain();
-                if !batch.messages.is_empty() && write_all(&mut socket, batch.messages, limits.write_timeout).await.is_err() {
-                    break Ending::WriteFailed;
+                if !batch.messages.is_empty() {
+                    if let Err(ending) = write_all(&mut socket, batch.messages, limits.write_timeout).await {
+                        break ending;
+                    }
                 }
                 if batch.overflowed {
                     break Ending::SlowReader;
@@ -88,8 +90,8 @@ pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, s
                         reply
                     }
                 };
-                if write_all(&mut socket, [reply], limits.write_timeout).await.is_err() {
-                    break Ending::WriteFailed;
+                if let Err(ending) = write_all(&mut socket, [reply], limits.write_timeout).await {
+                    break ending;
                 }
             }
             _ = ping.tick() => {
@@ -166,8 +168,8 @@ fn handle(tracker: &Tracker, conn: &mut Connection, text: &str, limits: ParseLim
     }
 }
 
-/// Writes messages as one flush, or fails if the peer does not take them within `limit`.
-async fn write_all(socket: &mut WebSocket, messages: impl IntoIterator<Item = String>, limit: Duration) -> Result<(), ()> {
+/// Writes messages as one flush. A peer that does not take them within `limit` is a slow reader.
+async fn write_all(socket: &mut WebSocket, messages: impl IntoIterator<Item = String>, limit: Duration) -> Result<(), Ending> {
     let write = async {
         for message in messages {
             socket.feed(Message::Text(message.into())).await?;
@@ -176,7 +178,8 @@ async fn write_all(socket: &mut WebSocket, messages: impl IntoIterator<Item = St
     };
     match timeout(limit, write).await {
         Ok(Ok(())) => Ok(()),
-        _ => Err(()),
+        Ok(Err(_)) => Err(Ending::WriteFailed),
+        Err(_) => Err(Ending::SlowReader),
     }
 }
 
