@@ -39,7 +39,10 @@ fn decode(stream: &[u8], chunk: usize) -> usize {
             frames += 1;
         }
     }
-    assert!(matches!(decoder.next(), Ok(None)), "bench stream must decode cleanly");
+    assert!(
+        matches!(decoder.next(), Ok(None)),
+        "bench stream must decode cleanly"
+    );
     frames
 }
 
@@ -47,7 +50,12 @@ fn piece_stream(blocks: u32) -> Vec<u8> {
     let mut stream = Vec::new();
     let data = vec![0x5a; BLOCK_SIZE as usize];
     for index in 0..blocks {
-        Message::Piece { index, begin: 0, data: data.clone() }.encode_into(&mut stream);
+        Message::Piece {
+            index,
+            begin: 0,
+            data: data.clone(),
+        }
+        .encode_into(&mut stream);
     }
     stream
 }
@@ -58,7 +66,11 @@ fn small_message_stream(count: u32) -> Vec<u8> {
         let message = if index % 2 == 0 {
             Message::Have { index }
         } else {
-            Message::Request(BlockRef { index, begin: 0, length: BLOCK_SIZE })
+            Message::Request(BlockRef {
+                index,
+                begin: 0,
+                length: BLOCK_SIZE,
+            })
         };
         message.encode_into(&mut stream);
     }
@@ -80,11 +92,21 @@ fn main() {
         black_box(decode(black_box(&stream), 16 * 1024));
     });
     let average_frame = stream.len() as f64 / messages_per_round;
-    println!("wire decode have+request: {mbps:.1} MB/s ({:.1} M messages/s)", mbps / average_frame);
+    println!(
+        "wire decode have+request: {mbps:.1} MB/s ({:.1} M messages/s)",
+        mbps / average_frame
+    );
 
     // (c) a batch of requests coalesced into one send buffer, reused across batches.
-    let requests: Vec<Message> =
-        (0..1024).map(|i| Message::Request(BlockRef { index: i / 16, begin: (i % 16) * BLOCK_SIZE, length: BLOCK_SIZE })).collect();
+    let requests: Vec<Message> = (0..1024)
+        .map(|i| {
+            Message::Request(BlockRef {
+                index: i / 16,
+                begin: (i % 16) * BLOCK_SIZE,
+                length: BLOCK_SIZE,
+            })
+        })
+        .collect();
     let mut out = Vec::with_capacity(requests.len() * 17);
     let batch_len = requests.iter().map(Message::encoded_len).sum();
     let mbps = throughput(batch_len, || {
@@ -94,5 +116,8 @@ fn main() {
         }
         black_box(&out);
     });
-    println!("wire encode request-coalesced: {mbps:.1} MB/s ({:.1} M messages/s)", mbps / 17.0);
+    println!(
+        "wire encode request-coalesced: {mbps:.1} MB/s ({:.1} M messages/s)",
+        mbps / 17.0
+    );
 }

@@ -62,7 +62,11 @@ fn measure(f: impl FnOnce()) -> Allocated {
     ACTIVE.set(true);
     f();
     ACTIVE.set(false);
-    Allocated { count: ALLOCATIONS.get(), largest: LARGEST.get(), total: TOTAL.get() }
+    Allocated {
+        count: ALLOCATIONS.get(),
+        largest: LARGEST.get(),
+        total: TOTAL.get(),
+    }
 }
 
 // One test function: the counters are per thread, and the cases must not overlap anyway.
@@ -92,7 +96,12 @@ fn decoder_allocations_are_bounded_by_what_the_peer_actually_sent() {
     let blocks = 64;
     let mut stream = Vec::new();
     for index in 0..blocks {
-        Message::Piece { index, begin: 0, data: vec![index as u8; 16384] }.encode_into(&mut stream);
+        Message::Piece {
+            index,
+            begin: 0,
+            data: vec![index as u8; 16384],
+        }
+        .encode_into(&mut stream);
     }
     let mut decoder = Decoder::after_handshake();
     let mut received = Vec::with_capacity(blocks as usize);
@@ -105,7 +114,9 @@ fn decoder_allocations_are_bounded_by_what_the_peer_actually_sent() {
         }
     });
     assert_eq!(received.len(), blocks as usize);
-    assert!(matches!(&received[63], Frame::Message(Message::Piece { index: 63, data, .. }) if data == &vec![63u8; 16384]));
+    assert!(
+        matches!(&received[63], Frame::Message(Message::Piece { index: 63, data, .. }) if data == &vec![63u8; 16384])
+    );
     let block_bytes = blocks as usize * 16384;
     assert!(result.total <= block_bytes + 4096, "{result:?}");
     assert!(result.count <= blocks as usize + 8, "{result:?}");

@@ -11,8 +11,16 @@
 use libfuzzer_sys::fuzz_target;
 use seedcast::wire::{Decoder, ExtendedHandshake, Frame, Message, MetadataMsg, WireError};
 
-fn decode(stream: &[u8], chunk_sizes: [usize; 2], with_handshake: bool) -> (Vec<Frame>, Option<WireError>) {
-    let mut decoder = if with_handshake { Decoder::new() } else { Decoder::after_handshake() };
+fn decode(
+    stream: &[u8],
+    chunk_sizes: [usize; 2],
+    with_handshake: bool,
+) -> (Vec<Frame>, Option<WireError>) {
+    let mut decoder = if with_handshake {
+        Decoder::new()
+    } else {
+        Decoder::after_handshake()
+    };
     let mut frames = Vec::new();
     let mut rest = stream;
     let mut turn = 0;
@@ -57,10 +65,15 @@ fuzz_target!(|data: &[u8]| {
 
     let split = decode(stream, chunk_sizes, with_handshake);
     let whole = decode(stream, [stream.len().max(1); 2], with_handshake);
-    assert_eq!(split, whole, "decoding must not depend on where the stream is cut");
+    assert_eq!(
+        split, whole,
+        "decoding must not depend on where the stream is cut"
+    );
 
     for frame in &split.0 {
-        let Frame::Message(message) = frame else { continue };
+        let Frame::Message(message) = frame else {
+            continue;
+        };
         let mut bytes = Vec::new();
         message.encode_into(&mut bytes);
         assert_eq!(Message::parse(&bytes).as_ref(), Ok(message));

@@ -44,9 +44,17 @@ enum State {
     Header,
     /// Collecting the body of a message whose header is complete.
     /// Invariant: `body.len() < layout.body_len` (empty bodies never get here), `head_len == 0`.
-    Body { layout: Layout, header: [u8; MAX_HEADER_LEN], body: Vec<u8> },
+    Body {
+        layout: Layout,
+        header: [u8; MAX_HEADER_LEN],
+        body: Vec<u8>,
+    },
     /// Dropping the rest of an unknown message's body. Invariant: `remaining > 0`.
-    Skip { layout: Layout, header: [u8; MAX_HEADER_LEN], remaining: usize },
+    Skip {
+        layout: Layout,
+        header: [u8; MAX_HEADER_LEN],
+        remaining: usize,
+    },
     /// Sticky: a peer that sent garbage once is not resynchronised.
     Failed(WireError),
 }
@@ -87,7 +95,13 @@ impl Decoder {
     }
 
     fn starting_in(state: State) -> Self {
-        Decoder { state, head: [0; Handshake::LEN], head_len: 0, ready: VecDeque::new(), ready_bytes: 0 }
+        Decoder {
+            state,
+            head: [0; Handshake::LEN],
+            head_len: 0,
+            ready: VecDeque::new(),
+            ready_bytes: 0,
+        }
     }
 
     /// Bytes pushed but not yet returned by [`next`](Self::next): queued frames (at their wire
@@ -192,19 +206,28 @@ impl Decoder {
                     }
                 }
             }
-            State::Body { layout, header, body } => {
+            State::Body {
+                layout,
+                header,
+                body,
+            } => {
                 let take = (layout.body_len - body.len()).min(input.len());
                 let chunk = input.get(..take).unwrap_or_default();
                 reserve_body(body, layout.body_len, chunk.len());
                 body.extend_from_slice(chunk);
                 if body.len() == layout.body_len {
-                    let message = layout.finish(header_fields(header, layout), std::mem::take(body))?;
+                    let message =
+                        layout.finish(header_fields(header, layout), std::mem::take(body))?;
                     self.state = State::Header;
                     self.enqueue(Frame::Message(message));
                 }
                 Ok(take)
             }
-            State::Skip { layout, header, remaining } => {
+            State::Skip {
+                layout,
+                header,
+                remaining,
+            } => {
                 let take = (*remaining).min(input.len());
                 *remaining -= take;
                 if *remaining == 0 {
@@ -221,7 +244,10 @@ impl Decoder {
     fn fill_head(&mut self, target: usize, input: &[u8]) -> usize {
         let want = target.min(self.head.len()).saturating_sub(self.head_len);
         let take = want.min(input.len());
-        if let (Some(dst), Some(src)) = (self.head.get_mut(self.head_len..self.head_len + take), input.get(..take)) {
+        if let (Some(dst), Some(src)) = (
+            self.head.get_mut(self.head_len..self.head_len + take),
+            input.get(..take),
+        ) {
             dst.copy_from_slice(src);
             self.head_len += take;
             take
@@ -237,9 +263,17 @@ impl Decoder {
             *dst = *src;
         }
         self.state = if layout.skips_body() {
-            State::Skip { layout, header, remaining: layout.body_len }
+            State::Skip {
+                layout,
+                header,
+                remaining: layout.body_len,
+            }
         } else {
-            State::Body { layout, header, body: Vec::new() }
+            State::Body {
+                layout,
+                header,
+                body: Vec::new(),
+            }
         };
     }
 
@@ -283,9 +317,15 @@ fn parse_frame_start(bytes: &[u8]) -> Result<Parsed, WireError> {
     };
     // Empty bodies complete here, so `Body` and `Skip` always start with bytes to wait for.
     if layout.body_len == 0 {
-        return Ok(Parsed::Whole(layout.finish(header, Vec::new())?, header_end));
+        return Ok(Parsed::Whole(
+            layout.finish(header, Vec::new())?,
+            header_end,
+        ));
     }
-    Ok(Parsed::Header { layout, header_len: header_end })
+    Ok(Parsed::Header {
+        layout,
+        header_len: header_end,
+    })
 }
 
 /// The header bytes after the length prefix, as [`Layout::finish`] wants them.

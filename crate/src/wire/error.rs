@@ -22,25 +22,51 @@ pub enum WireError {
     #[error("frame declares {declared} bytes after its length prefix but carries {actual}")]
     FrameLength { declared: u32, actual: usize },
     #[error("{name} message has length {len}, expected {expected}")]
-    WrongMessageLength { name: &'static str, len: u32, expected: u32 },
+    WrongMessageLength {
+        name: &'static str,
+        len: u32,
+        expected: u32,
+    },
     #[error("{name} message has length {len}, needs at least {min}")]
-    MessageTooShort { name: &'static str, len: u32, min: u32 },
+    MessageTooShort {
+        name: &'static str,
+        len: u32,
+        min: u32,
+    },
     #[error("{name} block length {length} is outside 1..={max}")]
-    BadBlockLength { name: &'static str, length: u32, max: u32 },
+    BadBlockLength {
+        name: &'static str,
+        length: u32,
+        max: u32,
+    },
     #[error("piece block of {len} bytes exceeds limit {max}")]
     PieceTooLong { len: u32, max: u32 },
     #[error("{what}: {error}")]
-    Bencode { what: &'static str, error: BencodeError },
+    Bencode {
+        what: &'static str,
+        error: BencodeError,
+    },
     #[error("{what} is not a bencoded dictionary")]
     NotADict { what: &'static str },
     #[error("{what} is {len} bytes, limit {max}")]
-    PayloadTooLong { what: &'static str, len: usize, max: usize },
+    PayloadTooLong {
+        what: &'static str,
+        len: usize,
+        max: usize,
+    },
     #[error("extension handshake lists {count} extensions, limit {max}")]
     TooManyExtensions { count: usize, max: usize },
     #[error("{what} is missing field {field:?}")]
-    MissingField { what: &'static str, field: &'static str },
+    MissingField {
+        what: &'static str,
+        field: &'static str,
+    },
     #[error("{what} field {field:?} is invalid: {reason}")]
-    BadField { what: &'static str, field: &'static str, reason: &'static str },
+    BadField {
+        what: &'static str,
+        field: &'static str,
+        reason: &'static str,
+    },
     #[error("unknown ut_metadata msg_type {msg_type}")]
     UnknownMetadataMsgType { msg_type: i64 },
     #[error("ut_metadata {what} has {len} unexpected trailing bytes")]

@@ -24,7 +24,10 @@ pub const MAX_EXTENSIONS: usize = 64;
 /// Longest client name (`v`, UTF-8) kept; longer or non-UTF-8 ones are ignored.
 const MAX_CLIENT_LEN: usize = 128;
 /// Nesting and value-count bounds for the whole dictionary, unknown keys included.
-const LIMITS: DecodeLimits = DecodeLimits { max_depth: 8, max_values: 4096 };
+const LIMITS: DecodeLimits = DecodeLimits {
+    max_depth: 8,
+    max_values: 4096,
+};
 
 const WHAT: &str = "extension handshake";
 
@@ -56,7 +59,11 @@ impl ExtendedHandshake {
     /// Parses an extended message id 0 payload.
     pub fn parse(payload: &[u8]) -> Result<ExtendedHandshake, WireError> {
         if payload.len() > MAX_EXT_HANDSHAKE_LEN {
-            return Err(WireError::PayloadTooLong { what: WHAT, len: payload.len(), max: MAX_EXT_HANDSHAKE_LEN });
+            return Err(WireError::PayloadTooLong {
+                what: WHAT,
+                len: payload.len(),
+                max: MAX_EXT_HANDSHAKE_LEN,
+            });
         }
         let root = bencode::decode_with_limits(payload, LIMITS)
             .map_err(|error| WireError::Bencode { what: WHAT, error })?;
@@ -65,7 +72,10 @@ impl ExtendedHandshake {
         let mut m = BTreeMap::new();
         if let Some(entries) = dict.get("m").and_then(Value::as_dict) {
             if entries.len() > MAX_EXTENSIONS {
-                return Err(WireError::TooManyExtensions { count: entries.len(), max: MAX_EXTENSIONS });
+                return Err(WireError::TooManyExtensions {
+                    count: entries.len(),
+                    max: MAX_EXTENSIONS,
+                });
             }
             for (name, id) in entries.iter() {
                 let name = core::str::from_utf8(name).ok();
@@ -81,24 +91,42 @@ impl ExtendedHandshake {
             metadata_size: int("metadata_size")
                 .and_then(|n| u64::try_from(n).ok())
                 .filter(|n| (1..=MAX_METADATA_SIZE).contains(n)),
-            reqq: int("reqq").and_then(|n| u32::try_from(n).ok()).filter(|&n| n > 0),
-            client: dict.get("v").and_then(Value::as_str).filter(|v| v.len() <= MAX_CLIENT_LEN).map(str::to_owned),
-            yourip: dict.get("yourip").and_then(Value::as_bytes).and_then(ip_from_bytes),
-            port: int("p").and_then(|n| u16::try_from(n).ok()).filter(|&p| p != 0),
+            reqq: int("reqq")
+                .and_then(|n| u32::try_from(n).ok())
+                .filter(|&n| n > 0),
+            client: dict
+                .get("v")
+                .and_then(Value::as_str)
+                .filter(|v| v.len() <= MAX_CLIENT_LEN)
+                .map(str::to_owned),
+            yourip: dict
+                .get("yourip")
+                .and_then(Value::as_bytes)
+                .and_then(ip_from_bytes),
+            port: int("p")
+                .and_then(|n| u16::try_from(n).ok())
+                .filter(|&p| p != 0),
         })
     }
 
     /// The bencoded payload (keys sorted, absent fields omitted).
     pub fn encode(&self) -> Vec<u8> {
         let mut dict = BTreeMap::new();
-        let m = self.m.iter().map(|(name, &id)| (name.as_bytes().to_vec(), OwnedValue::Int(id.into()))).collect();
+        let m = self
+            .m
+            .iter()
+            .map(|(name, &id)| (name.as_bytes().to_vec(), OwnedValue::Int(id.into())))
+            .collect();
         dict.insert(b"m".to_vec(), OwnedValue::Dict(m));
         let mut put_int = |key: &[u8], value: Option<i64>| {
             if let Some(value) = value {
                 dict.insert(key.to_vec(), OwnedValue::Int(value));
             }
         };
-        put_int(b"metadata_size", self.metadata_size.and_then(|n| i64::try_from(n).ok()));
+        put_int(
+            b"metadata_size",
+            self.metadata_size.and_then(|n| i64::try_from(n).ok()),
+        );
         put_int(b"reqq", self.reqq.map(i64::from));
         put_int(b"p", self.port.map(i64::from));
         if let Some(client) = &self.client {
@@ -119,7 +147,9 @@ fn ip_from_bytes(bytes: &[u8]) -> Option<IpAddr> {
     if let Ok(v4) = <[u8; 4]>::try_from(bytes) {
         return Some(IpAddr::V4(Ipv4Addr::from(v4)));
     }
-    <[u8; 16]>::try_from(bytes).ok().map(|v6| IpAddr::V6(Ipv6Addr::from(v6)))
+    <[u8; 16]>::try_from(bytes)
+        .ok()
+        .map(|v6| IpAddr::V6(Ipv6Addr::from(v6)))
 }
 
 #[cfg(test)]
@@ -147,36 +177,68 @@ mod tests {
         let payload = b"d1:md1:ai300e1:bi-1e1:c3:abc1:di7ee13:metadata_sizei-5e1:pi70000e4:reqq3:lot1:vi5e6:yourip3:abce";
         let hs = ExtendedHandshake::parse(payload).unwrap();
         assert_eq!(hs.m, BTreeMap::from([("d".to_owned(), 7)]));
-        assert_eq!(hs, ExtendedHandshake { m: hs.m.clone(), ..Default::default() });
+        assert_eq!(
+            hs,
+            ExtendedHandshake {
+                m: hs.m.clone(),
+                ..Default::default()
+            }
+        );
     }
 
     #[test]
     fn metadata_size_above_limit_is_dropped() {
         let payload = format!("d13:metadata_sizei{}ee", MAX_METADATA_SIZE + 1);
-        assert_eq!(ExtendedHandshake::parse(payload.as_bytes()).unwrap().metadata_size, None);
+        assert_eq!(
+            ExtendedHandshake::parse(payload.as_bytes())
+                .unwrap()
+                .metadata_size,
+            None
+        );
     }
 
     #[test]
     fn structural_problems_are_errors() {
-        assert!(matches!(ExtendedHandshake::parse(b"li1ee"), Err(WireError::NotADict { .. })));
-        assert!(matches!(ExtendedHandshake::parse(b"d1:m"), Err(WireError::Bencode { .. })));
-        assert!(matches!(ExtendedHandshake::parse(b"de junk"), Err(WireError::Bencode { .. })));
+        assert!(matches!(
+            ExtendedHandshake::parse(b"li1ee"),
+            Err(WireError::NotADict { .. })
+        ));
+        assert!(matches!(
+            ExtendedHandshake::parse(b"d1:m"),
+            Err(WireError::Bencode { .. })
+        ));
+        assert!(matches!(
+            ExtendedHandshake::parse(b"de junk"),
+            Err(WireError::Bencode { .. })
+        ));
         let mut many = String::from("d1:md");
         for i in 0..=MAX_EXTENSIONS {
             many += &format!("2:{:02}i1e", i);
         }
         many += "ee";
-        assert!(matches!(ExtendedHandshake::parse(many.as_bytes()), Err(WireError::TooManyExtensions { .. })));
+        assert!(matches!(
+            ExtendedHandshake::parse(many.as_bytes()),
+            Err(WireError::TooManyExtensions { .. })
+        ));
         let deep = format!("d1:x{}{}e", "l".repeat(20), "e".repeat(20));
-        assert!(matches!(ExtendedHandshake::parse(deep.as_bytes()), Err(WireError::Bencode { .. })));
+        assert!(matches!(
+            ExtendedHandshake::parse(deep.as_bytes()),
+            Err(WireError::Bencode { .. })
+        ));
         let big = vec![b'd'; MAX_EXT_HANDSHAKE_LEN + 1];
-        assert!(matches!(ExtendedHandshake::parse(&big), Err(WireError::PayloadTooLong { .. })));
+        assert!(matches!(
+            ExtendedHandshake::parse(&big),
+            Err(WireError::PayloadTooLong { .. })
+        ));
     }
 
     #[test]
     fn encode_round_trips_with_ipv6() {
         let hs = ExtendedHandshake {
-            m: BTreeMap::from([(UT_METADATA.to_owned(), UT_METADATA_LOCAL_ID), ("lt_donthave".to_owned(), 7)]),
+            m: BTreeMap::from([
+                (UT_METADATA.to_owned(), UT_METADATA_LOCAL_ID),
+                ("lt_donthave".to_owned(), 7),
+            ]),
             metadata_size: Some(MAX_METADATA_SIZE),
             reqq: Some(500),
             client: Some("Seedcast 0.1".to_owned()),

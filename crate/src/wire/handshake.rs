@@ -30,7 +30,11 @@ impl Handshake {
         let mut reserved = [0u8; 8];
         reserved[EXTENSION_PROTOCOL_BYTE] |= EXTENSION_PROTOCOL_BIT;
         reserved[FAST_BYTE] |= FAST_BIT;
-        Handshake { reserved, info_hash, peer_id }
+        Handshake {
+            reserved,
+            info_hash,
+            peer_id,
+        }
     }
 
     /// Whether the peer may receive BEP 10 extended messages (id 20).
@@ -87,7 +91,10 @@ mod tests {
         assert_eq!(h.reserved, [0, 0, 0, 0, 0, 0x10, 0, 0x04]);
         assert!(h.supports_extensions());
         assert!(h.supports_fast());
-        let plain = Handshake { reserved: [0; 8], ..h };
+        let plain = Handshake {
+            reserved: [0; 8],
+            ..h
+        };
         assert!(!plain.supports_extensions());
         assert!(!plain.supports_fast());
     }
@@ -112,10 +119,19 @@ mod tests {
         Handshake::new([0; 20], [0; 20]).encode_into(&mut out);
         let mut bad_len = out.clone();
         bad_len[0] = 18;
-        assert_eq!(Handshake::parse(&bad_len), Err(WireError::BadHandshakeProtocol));
+        assert_eq!(
+            Handshake::parse(&bad_len),
+            Err(WireError::BadHandshakeProtocol)
+        );
         let mut bad_str = out.clone();
         bad_str[1] = b'b';
-        assert_eq!(Handshake::parse(&bad_str), Err(WireError::BadHandshakeProtocol));
-        assert_eq!(Handshake::parse(&out[..67]), Err(WireError::HandshakeLength { len: 67 }));
+        assert_eq!(
+            Handshake::parse(&bad_str),
+            Err(WireError::BadHandshakeProtocol)
+        );
+        assert_eq!(
+            Handshake::parse(&out[..67]),
+            Err(WireError::HandshakeLength { len: 67 })
+        );
     }
 }

@@ -48,24 +48,39 @@ pub enum Message {
     Unchoke,
     Interested,
     NotInterested,
-    Have { index: u32 },
+    Have {
+        index: u32,
+    },
     /// Raw bitfield bytes, high bit of byte 0 = piece 0. Spare bits are not checked here.
     Bitfield(Vec<u8>),
     Request(BlockRef),
-    Piece { index: u32, begin: u32, data: Vec<u8> },
+    Piece {
+        index: u32,
+        begin: u32,
+        data: Vec<u8>,
+    },
     Cancel(BlockRef),
     /// DHT port (BEP 5); decoded so it is not mistaken for garbage, otherwise unused.
     Port(u16),
-    Suggest { index: u32 },
+    Suggest {
+        index: u32,
+    },
     HaveAll,
     HaveNone,
     Reject(BlockRef),
-    AllowedFast { index: u32 },
+    AllowedFast {
+        index: u32,
+    },
     /// BEP 10: `id` 0 is the extension handshake, others are ids the receiver assigned.
-    Extended { id: u8, payload: Vec<u8> },
+    Extended {
+        id: u8,
+        payload: Vec<u8>,
+    },
     /// A message id this codec does not know; its payload was skipped. Newer clients send
     /// these and must not be disconnected for it.
-    Unknown { id: u8 },
+    Unknown {
+        id: u8,
+    },
 }
 
 impl Message {
@@ -102,7 +117,10 @@ impl Message {
                 encode_piece_header(*index, *begin, saturating_u32(data.len()), out);
                 out.extend_from_slice(data);
             }
-            Message::Extended { id: ext_id, payload } => {
+            Message::Extended {
+                id: ext_id,
+                payload,
+            } => {
                 put_header(out, id::EXTENDED, 1 + payload.len());
                 out.push(*ext_id);
                 out.extend_from_slice(payload);
@@ -136,13 +154,18 @@ impl Message {
     /// `encode_into` wrote gives the message back). For a byte stream use
     /// [`Decoder`](super::Decoder).
     pub fn parse(frame: &[u8]) -> Result<Message, WireError> {
-        let (prefix, rest) = frame.split_first_chunk::<4>().ok_or(WireError::FrameLength {
-            declared: 0,
-            actual: frame.len(),
-        })?;
+        let (prefix, rest) = frame
+            .split_first_chunk::<4>()
+            .ok_or(WireError::FrameLength {
+                declared: 0,
+                actual: frame.len(),
+            })?;
         let len = check_frame_len(u32::from_be_bytes(*prefix))?;
         if rest.len() != len as usize {
-            return Err(WireError::FrameLength { declared: len, actual: rest.len() });
+            return Err(WireError::FrameLength {
+                declared: len,
+                actual: rest.len(),
+            });
         }
         let Some(&msg_id) = rest.first() else {
             return Ok(Message::KeepAlive);
@@ -187,7 +210,10 @@ fn put_block(out: &mut Vec<u8>, msg_id: u8, block: &BlockRef) {
 /// Rejects a length prefix above [`MAX_MESSAGE_LEN`] — checked before anything is allocated.
 pub(super) fn check_frame_len(len: u32) -> Result<u32, WireError> {
     if len > MAX_MESSAGE_LEN {
-        return Err(WireError::MessageTooLong { len, max: MAX_MESSAGE_LEN });
+        return Err(WireError::MessageTooLong {
+            len,
+            max: MAX_MESSAGE_LEN,
+        });
     }
     Ok(len)
 }
@@ -243,12 +269,23 @@ impl Layout {
             Kind::Bitfield => Message::Bitfield(body),
             Kind::Extended => {
                 let ext_id = *header.get(1).ok_or_else(truncated)?;
-                Message::Extended { id: ext_id, payload: body }
+                Message::Extended {
+                    id: ext_id,
+                    payload: body,
+                }
             }
-            Kind::Piece => Message::Piece { index: u32_at(1)?, begin: u32_at(5)?, data: body },
+            Kind::Piece => Message::Piece {
+                index: u32_at(1)?,
+                begin: u32_at(5)?,
+                data: body,
+            },
             Kind::Fixed => {
                 let block = || -> Result<BlockRef, WireError> {
-                    let block = BlockRef { index: u32_at(1)?, begin: u32_at(5)?, length: u32_at(9)? };
+                    let block = BlockRef {
+                        index: u32_at(1)?,
+                        begin: u32_at(5)?,
+                        length: u32_at(9)?,
+                    };
                     check_block_len(self.msg_id, block.length)?;
                     Ok(block)
                 };
@@ -266,7 +303,10 @@ impl Layout {
                     id::CANCEL => Message::Cancel(block()?),
                     id::REJECT => Message::Reject(block()?),
                     id::PORT => {
-                        let port = header.get(1..3).and_then(|b| b.try_into().ok()).ok_or_else(truncated)?;
+                        let port = header
+                            .get(1..3)
+                            .and_then(|b| b.try_into().ok())
+                            .ok_or_else(truncated)?;
                         Message::Port(u16::from_be_bytes(port))
                     }
                     // `layout` only makes `Kind::Fixed` for the ids above.
@@ -282,18 +322,41 @@ impl Layout {
 pub(super) fn layout(msg_id: u8, len: u32) -> Result<Layout, WireError> {
     let fixed = |expected: u32| -> Result<Layout, WireError> {
         if len != expected {
-            return Err(WireError::WrongMessageLength { name: name(msg_id), len, expected });
+            return Err(WireError::WrongMessageLength {
+                name: name(msg_id),
+                len,
+                expected,
+            });
         }
-        Ok(Layout { kind: Kind::Fixed, msg_id, header_len: len as usize, body_len: 0 })
+        Ok(Layout {
+            kind: Kind::Fixed,
+            msg_id,
+            header_len: len as usize,
+            body_len: 0,
+        })
     };
     let variable = |kind: Kind, header_len: u32| -> Result<Layout, WireError> {
         if len < header_len {
-            return Err(WireError::MessageTooShort { name: name(msg_id), len, min: header_len });
+            return Err(WireError::MessageTooShort {
+                name: name(msg_id),
+                len,
+                min: header_len,
+            });
         }
-        Ok(Layout { kind, msg_id, header_len: header_len as usize, body_len: (len - header_len) as usize })
+        Ok(Layout {
+            kind,
+            msg_id,
+            header_len: header_len as usize,
+            body_len: (len - header_len) as usize,
+        })
     };
     match msg_id {
-        id::CHOKE | id::UNCHOKE | id::INTERESTED | id::NOT_INTERESTED | id::HAVE_ALL | id::HAVE_NONE => fixed(1),
+        id::CHOKE
+        | id::UNCHOKE
+        | id::INTERESTED
+        | id::NOT_INTERESTED
+        | id::HAVE_ALL
+        | id::HAVE_NONE => fixed(1),
         id::HAVE | id::SUGGEST | id::ALLOWED_FAST => fixed(5),
         id::REQUEST | id::CANCEL | id::REJECT => fixed(13),
         id::PORT => fixed(3),
@@ -305,7 +368,10 @@ pub(super) fn layout(msg_id: u8, len: u32) -> Result<Layout, WireError> {
             // refuse it before buffering it.
             let data_len = len - 9;
             if data_len > MAX_REQUEST_LEN {
-                return Err(WireError::PieceTooLong { len: data_len, max: MAX_REQUEST_LEN });
+                return Err(WireError::PieceTooLong {
+                    len: data_len,
+                    max: MAX_REQUEST_LEN,
+                });
             }
             Ok(layout)
         }
@@ -315,7 +381,11 @@ pub(super) fn layout(msg_id: u8, len: u32) -> Result<Layout, WireError> {
 
 fn check_block_len(msg_id: u8, length: u32) -> Result<(), WireError> {
     if length == 0 || length > MAX_REQUEST_LEN {
-        return Err(WireError::BadBlockLength { name: name(msg_id), length, max: MAX_REQUEST_LEN });
+        return Err(WireError::BadBlockLength {
+            name: name(msg_id),
+            length,
+            max: MAX_REQUEST_LEN,
+        });
     }
     Ok(())
 }
@@ -356,18 +426,29 @@ mod tests {
 
     #[test]
     fn unknown_ids_skip_their_payload() {
-        assert_eq!(Message::parse(&[0, 0, 0, 4, 99, 1, 2, 3]), Ok(Message::Unknown { id: 99 }));
+        assert_eq!(
+            Message::parse(&[0, 0, 0, 4, 99, 1, 2, 3]),
+            Ok(Message::Unknown { id: 99 })
+        );
     }
 
     #[test]
     fn fixed_size_messages_with_wrong_length_are_errors() {
         assert_eq!(
             Message::parse(&[0, 0, 0, 2, 0, 0]),
-            Err(WireError::WrongMessageLength { name: "choke", len: 2, expected: 1 })
+            Err(WireError::WrongMessageLength {
+                name: "choke",
+                len: 2,
+                expected: 1
+            })
         );
         assert_eq!(
             Message::parse(&[0, 0, 0, 4, 4, 0, 0, 0]),
-            Err(WireError::WrongMessageLength { name: "have", len: 4, expected: 5 })
+            Err(WireError::WrongMessageLength {
+                name: "have",
+                len: 4,
+                expected: 5
+            })
         );
     }
 
@@ -375,11 +456,22 @@ mod tests {
     fn block_lengths_outside_limits_are_errors() {
         for length in [0, MAX_REQUEST_LEN + 1, u32::MAX] {
             for m in [Message::Request, Message::Cancel, Message::Reject] {
-                let frame = encode(&m(BlockRef { index: 1, begin: 0, length }));
-                assert!(matches!(Message::parse(&frame), Err(WireError::BadBlockLength { .. })));
+                let frame = encode(&m(BlockRef {
+                    index: 1,
+                    begin: 0,
+                    length,
+                }));
+                assert!(matches!(
+                    Message::parse(&frame),
+                    Err(WireError::BadBlockLength { .. })
+                ));
             }
         }
-        let max = Message::Request(BlockRef { index: 1, begin: 0, length: MAX_REQUEST_LEN });
+        let max = Message::Request(BlockRef {
+            index: 1,
+            begin: 0,
+            length: MAX_REQUEST_LEN,
+        });
         assert_eq!(Message::parse(&encode(&max)), Ok(max));
     }
 
@@ -388,26 +480,45 @@ mod tests {
         let len = 9 + MAX_REQUEST_LEN + 1;
         assert_eq!(
             layout(id::PIECE, len),
-            Err(WireError::PieceTooLong { len: MAX_REQUEST_LEN + 1, max: MAX_REQUEST_LEN })
+            Err(WireError::PieceTooLong {
+                len: MAX_REQUEST_LEN + 1,
+                max: MAX_REQUEST_LEN
+            })
         );
     }
 
     #[test]
     fn truncated_variable_messages_are_errors() {
-        assert!(matches!(Message::parse(&[0, 0, 0, 5, 7, 0, 0, 0, 1]), Err(WireError::MessageTooShort { .. })));
-        assert!(matches!(Message::parse(&[0, 0, 0, 1, 20]), Err(WireError::MessageTooShort { .. })));
+        assert!(matches!(
+            Message::parse(&[0, 0, 0, 5, 7, 0, 0, 0, 1]),
+            Err(WireError::MessageTooShort { .. })
+        ));
+        assert!(matches!(
+            Message::parse(&[0, 0, 0, 1, 20]),
+            Err(WireError::MessageTooShort { .. })
+        ));
     }
 
     #[test]
     fn parse_requires_exactly_one_frame() {
-        assert!(matches!(Message::parse(&[0, 0, 0]), Err(WireError::FrameLength { .. })));
-        assert!(matches!(Message::parse(&[0, 0, 0, 1, 0, 0]), Err(WireError::FrameLength { .. })));
+        assert!(matches!(
+            Message::parse(&[0, 0, 0]),
+            Err(WireError::FrameLength { .. })
+        ));
+        assert!(matches!(
+            Message::parse(&[0, 0, 0, 1, 0, 0]),
+            Err(WireError::FrameLength { .. })
+        ));
         assert_eq!(Message::parse(&[0, 0, 0, 0]), Ok(Message::KeepAlive));
     }
 
     #[test]
     fn piece_header_matches_encoded_piece() {
-        let piece = Message::Piece { index: 3, begin: 16384, data: vec![7; 100] };
+        let piece = Message::Piece {
+            index: 3,
+            begin: 16384,
+            data: vec![7; 100],
+        };
         let mut out = Vec::new();
         encode_piece_header(3, 16384, 100, &mut out);
         out.extend_from_slice(&[7; 100]);

@@ -31,9 +31,17 @@ const WHAT: &str = "ut_metadata message";
 /// `data.len()` is exactly that piece's size ([`metadata_piece_len`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MetadataMsg {
-    Request { piece: u32 },
-    Data { piece: u32, total_size: u64, data: Vec<u8> },
-    Reject { piece: u32 },
+    Request {
+        piece: u32,
+    },
+    Data {
+        piece: u32,
+        total_size: u64,
+        data: Vec<u8>,
+    },
+    Reject {
+        piece: u32,
+    },
 }
 
 /// Length of metadata piece `piece` for metadata of `total_size` bytes; `None` if the
@@ -54,22 +62,36 @@ impl MetadataMsg {
     /// ignore rather than treat as a violation.
     pub fn parse(payload: &[u8]) -> Result<MetadataMsg, WireError> {
         if payload.len() > MAX_METADATA_MSG_LEN {
-            return Err(WireError::PayloadTooLong { what: WHAT, len: payload.len(), max: MAX_METADATA_MSG_LEN });
+            return Err(WireError::PayloadTooLong {
+                what: WHAT,
+                len: payload.len(),
+                max: MAX_METADATA_MSG_LEN,
+            });
         }
-        let (header, used) =
-            bencode::decode_prefix(payload).map_err(|error| WireError::Bencode { what: WHAT, error })?;
+        let (header, used) = bencode::decode_prefix(payload)
+            .map_err(|error| WireError::Bencode { what: WHAT, error })?;
         let dict = header.as_dict().ok_or(WireError::NotADict { what: WHAT })?;
         let rest = payload.get(used..).unwrap_or_default();
 
         let int = |field: &'static str| -> Result<i64, WireError> {
-            let value = dict.get(field).ok_or(WireError::MissingField { what: WHAT, field })?;
-            value.as_int().ok_or(WireError::BadField { what: WHAT, field, reason: "not an integer" })
+            let value = dict
+                .get(field)
+                .ok_or(WireError::MissingField { what: WHAT, field })?;
+            value.as_int().ok_or(WireError::BadField {
+                what: WHAT,
+                field,
+                reason: "not an integer",
+            })
         };
         let msg_type = int("msg_type")?;
         let piece = u32::try_from(int("piece")?)
             .ok()
             .filter(|&p| p < MAX_METADATA_PIECES)
-            .ok_or(WireError::BadField { what: WHAT, field: "piece", reason: "out of range" })?;
+            .ok_or(WireError::BadField {
+                what: WHAT,
+                field: "piece",
+                reason: "out of range",
+            })?;
         let no_trailing = |message| match rest.len() {
             0 => Ok(message),
             len => Err(WireError::TrailingBytes { what: WHAT, len }),
@@ -81,9 +103,17 @@ impl MetadataMsg {
                 let total_size = u64::try_from(int("total_size")?)
                     .ok()
                     .filter(|n| (1..=MAX_METADATA_SIZE).contains(n))
-                    .ok_or(WireError::BadField { what: WHAT, field: "total_size", reason: "out of range" })?;
-                let expected = metadata_piece_len(total_size, piece)
-                    .ok_or(WireError::BadField { what: WHAT, field: "piece", reason: "beyond total_size" })?;
+                    .ok_or(WireError::BadField {
+                        what: WHAT,
+                        field: "total_size",
+                        reason: "out of range",
+                    })?;
+                let expected =
+                    metadata_piece_len(total_size, piece).ok_or(WireError::BadField {
+                        what: WHAT,
+                        field: "piece",
+                        reason: "beyond total_size",
+                    })?;
                 if rest.len() != expected as usize {
                     return Err(WireError::BadField {
                         what: WHAT,
@@ -91,7 +121,11 @@ impl MetadataMsg {
                         reason: "piece data length does not match",
                     });
                 }
-                Ok(MetadataMsg::Data { piece, total_size, data: rest.to_vec() })
+                Ok(MetadataMsg::Data {
+                    piece,
+                    total_size,
+                    data: rest.to_vec(),
+                })
             }
             msg_type => Err(WireError::UnknownMetadataMsgType { msg_type }),
         }
@@ -102,7 +136,11 @@ impl MetadataMsg {
         let (msg_type, piece, total_size, data) = match self {
             MetadataMsg::Request { piece } => (MSG_REQUEST, *piece, None, &[][..]),
             MetadataMsg::Reject { piece } => (MSG_REJECT, *piece, None, &[][..]),
-            MetadataMsg::Data { piece, total_size, data } => (MSG_DATA, *piece, Some(*total_size), &data[..]),
+            MetadataMsg::Data {
+                piece,
+                total_size,
+                data,
+            } => (MSG_DATA, *piece, Some(*total_size), &data[..]),
         };
         let mut dict = BTreeMap::from([
             (b"msg_type".to_vec(), OwnedValue::Int(msg_type)),
@@ -125,13 +163,26 @@ mod tests {
     #[test]
     fn bep9_example_bytes() {
         // The examples from BEP 9, byte for byte.
-        assert_eq!(MetadataMsg::Request { piece: 0 }.encode(), b"d8:msg_typei0e5:piecei0ee");
-        assert_eq!(MetadataMsg::Reject { piece: 0 }.encode(), b"d8:msg_typei2e5:piecei0ee");
-        let data = MetadataMsg::Data { piece: 0, total_size: 3425, data: vec![b'x'; 3425] };
+        assert_eq!(
+            MetadataMsg::Request { piece: 0 }.encode(),
+            b"d8:msg_typei0e5:piecei0ee"
+        );
+        assert_eq!(
+            MetadataMsg::Reject { piece: 0 }.encode(),
+            b"d8:msg_typei2e5:piecei0ee"
+        );
+        let data = MetadataMsg::Data {
+            piece: 0,
+            total_size: 3425,
+            data: vec![b'x'; 3425],
+        };
         let encoded = data.encode();
         assert!(encoded.starts_with(b"d8:msg_typei1e5:piecei0e10:total_sizei3425ee"));
         assert_eq!(MetadataMsg::parse(&encoded), Ok(data));
-        assert_eq!(MetadataMsg::parse(b"d8:msg_typei0e5:piecei0ee"), Ok(MetadataMsg::Request { piece: 0 }));
+        assert_eq!(
+            MetadataMsg::parse(b"d8:msg_typei0e5:piecei0ee"),
+            Ok(MetadataMsg::Request { piece: 0 })
+        );
     }
 
     #[test]
@@ -141,18 +192,52 @@ mod tests {
         assert_eq!(metadata_piece_len(16385, 1), Some(1));
         assert_eq!(metadata_piece_len(0, 0), None);
         assert_eq!(metadata_piece_len(MAX_METADATA_SIZE + 1, 0), None);
-        assert_eq!(metadata_piece_len(MAX_METADATA_SIZE, MAX_METADATA_PIECES - 1), Some(METADATA_PIECE_SIZE));
+        assert_eq!(
+            metadata_piece_len(MAX_METADATA_SIZE, MAX_METADATA_PIECES - 1),
+            Some(METADATA_PIECE_SIZE)
+        );
     }
 
     #[test]
     fn data_must_match_its_piece() {
-        let short = MetadataMsg::Data { piece: 0, total_size: 20000, data: vec![0; 100] }.encode();
-        assert!(matches!(MetadataMsg::parse(&short), Err(WireError::BadField { .. })));
-        let beyond = MetadataMsg::Data { piece: 2, total_size: 20000, data: vec![0; 100] }.encode();
-        assert!(matches!(MetadataMsg::parse(&beyond), Err(WireError::BadField { field: "piece", .. })));
-        let huge = MetadataMsg::Data { piece: 0, total_size: MAX_METADATA_SIZE + 1, data: vec![0; 16384] }.encode();
-        assert!(matches!(MetadataMsg::parse(&huge), Err(WireError::BadField { field: "total_size", .. })));
-        let last = MetadataMsg::Data { piece: 1, total_size: 20000, data: vec![9; 20000 - 16384] };
+        let short = MetadataMsg::Data {
+            piece: 0,
+            total_size: 20000,
+            data: vec![0; 100],
+        }
+        .encode();
+        assert!(matches!(
+            MetadataMsg::parse(&short),
+            Err(WireError::BadField { .. })
+        ));
+        let beyond = MetadataMsg::Data {
+            piece: 2,
+            total_size: 20000,
+            data: vec![0; 100],
+        }
+        .encode();
+        assert!(matches!(
+            MetadataMsg::parse(&beyond),
+            Err(WireError::BadField { field: "piece", .. })
+        ));
+        let huge = MetadataMsg::Data {
+            piece: 0,
+            total_size: MAX_METADATA_SIZE + 1,
+            data: vec![0; 16384],
+        }
+        .encode();
+        assert!(matches!(
+            MetadataMsg::parse(&huge),
+            Err(WireError::BadField {
+                field: "total_size",
+                ..
+            })
+        ));
+        let last = MetadataMsg::Data {
+            piece: 1,
+            total_size: 20000,
+            data: vec![9; 20000 - 16384],
+        };
         assert_eq!(MetadataMsg::parse(&last.encode()), Ok(last));
     }
 
@@ -162,23 +247,44 @@ mod tests {
             MetadataMsg::parse(b"d8:msg_typei7e5:piecei0ee"),
             Err(WireError::UnknownMetadataMsgType { msg_type: 7 })
         );
-        assert!(matches!(MetadataMsg::parse(b"d5:piecei0ee"), Err(WireError::MissingField { field: "msg_type", .. })));
-        assert!(matches!(MetadataMsg::parse(b"d8:msg_typei0ee"), Err(WireError::MissingField { field: "piece", .. })));
+        assert!(matches!(
+            MetadataMsg::parse(b"d5:piecei0ee"),
+            Err(WireError::MissingField {
+                field: "msg_type",
+                ..
+            })
+        ));
+        assert!(matches!(
+            MetadataMsg::parse(b"d8:msg_typei0ee"),
+            Err(WireError::MissingField { field: "piece", .. })
+        ));
         assert!(matches!(
             MetadataMsg::parse(b"d8:msg_typei0e5:piecei-1ee"),
             Err(WireError::BadField { field: "piece", .. })
         ));
         assert!(matches!(
             MetadataMsg::parse(b"d8:msg_type1:05:piecei0ee"),
-            Err(WireError::BadField { field: "msg_type", .. })
+            Err(WireError::BadField {
+                field: "msg_type",
+                ..
+            })
         ));
         assert!(matches!(
             MetadataMsg::parse(b"d8:msg_typei0e5:piecei0eexx"),
             Err(WireError::TrailingBytes { len: 2, .. })
         ));
-        assert!(matches!(MetadataMsg::parse(b"i0e"), Err(WireError::NotADict { .. })));
-        assert!(matches!(MetadataMsg::parse(b""), Err(WireError::Bencode { .. })));
+        assert!(matches!(
+            MetadataMsg::parse(b"i0e"),
+            Err(WireError::NotADict { .. })
+        ));
+        assert!(matches!(
+            MetadataMsg::parse(b""),
+            Err(WireError::Bencode { .. })
+        ));
         let big = vec![0u8; MAX_METADATA_MSG_LEN + 1];
-        assert!(matches!(MetadataMsg::parse(&big), Err(WireError::PayloadTooLong { .. })));
+        assert!(matches!(
+            MetadataMsg::parse(&big),
+            Err(WireError::PayloadTooLong { .. })
+        ));
     }
 }

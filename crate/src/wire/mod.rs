@@ -30,10 +30,11 @@ mod metadata;
 
 pub use decoder::{Decoder, Frame};
 pub use error::WireError;
-pub use handshake::Handshake;
 pub use extended::{
-    EXT_HANDSHAKE_ID, ExtendedHandshake, MAX_EXT_HANDSHAKE_LEN, MAX_EXTENSIONS, UT_METADATA, UT_METADATA_LOCAL_ID,
+    EXT_HANDSHAKE_ID, ExtendedHandshake, MAX_EXT_HANDSHAKE_LEN, MAX_EXTENSIONS, UT_METADATA,
+    UT_METADATA_LOCAL_ID,
 };
+pub use handshake::Handshake;
 pub use message::{BlockRef, Message, encode_piece_header};
 pub use metadata::{MAX_METADATA_SIZE, METADATA_PIECE_SIZE, MetadataMsg, metadata_piece_len};
 
