@@ -75,6 +75,8 @@ pub struct PeerState {
     pub outstanding: Vec<Outstanding>,
     /// Requests the peer sent us, served in order by `poll_transmit`; bounded by `max_peer_requests`.
     pub requests: VecDeque<BlockRef>,
+    /// Requests refused (choked or queue full) since the last tick; too many is a flood.
+    pub refused_requests: u32,
     /// ut_metadata pieces requested from this peer, with the time asked.
     pub metadata_requests: Vec<(u32, Duration)>,
     /// ut_metadata pieces the peer asked of us and we have not answered yet.
@@ -115,6 +117,7 @@ impl PeerState {
             allowed_fast: BTreeSet::new(),
             outstanding: Vec::new(),
             requests: VecDeque::new(),
+            refused_requests: 0,
             metadata_requests: Vec::new(),
             metadata_replies_sent: 0,
             download: RateMeter::default(),
@@ -153,6 +156,7 @@ impl PeerState {
     pub fn tick(&mut self, now: Duration, elapsed: Duration) {
         self.download.tick(elapsed);
         self.upload.tick(elapsed);
+        self.refused_requests = 0;
         if self.sent_total != self.sent_at_last_tick {
             self.sent_at_last_tick = self.sent_total;
             self.last_sent_at = now;

@@ -23,7 +23,9 @@ impl Torrent {
             return Err(Violation(format!("request past the end of piece {}", block.index)));
         }
         if p.am_choking || p.requests.len() >= limit {
-            if p.requests.len() >= 2 * limit {
+            // A few refusals are normal (a request crossing our choke); a stream of them is not.
+            p.refused_requests += 1;
+            if p.refused_requests as usize > limit {
                 return Err(Violation("request flood".into()));
             }
             if p.fast {

@@ -1,0 +1,414 @@
+//! The engine against one scripted peer: what it says, and how it treats a hostile peer.
+//! Each test speaks real wire bytes to a `Torrent` and decodes what comes back.
+
+use std::time::Duration;
+
+use proptest::prelude::*;
+use seedcast::create::{CreateOptions, TorrentBuilder};
+use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Torrent};
+use seedcast::metainfo::Metainfo;
+use seedcast::wire::{
+    BLOCK_SIZE, BlockRef, Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, Message, MetadataMsg,
+    UT_METADATA_LOCAL_ID,
+};
+
+const PIECE: u32 = 2 * BLOCK_SIZE;
+const PIECES: u32 = 4;
+const THEM: [u8; 20] = *b"-XX0001-scriptedpeer";
+const PEER: u64 = 1;
+
+fn content() -> Vec<u8> {
+    (0..PIECE * PIECES - 1000).map(|i| (i * 7 % 251) as u8).collect()
+}
+
+fn metainfo() -> Metainfo {
+    let data = content();
+    let opts = CreateOptions { name: "t.bin".into(), piece_length: Some(PIECE), ..Default::default() };
+    let mut b = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
+    b.update(&data).unwrap();
+    b.finish().unwrap()
+}
+
+struct Harness {
+    t: Torrent,
+    m: Metainfo,
+    now: Duration,
+    decoder: Decoder,
+    events: Vec<Event>,
+}
+
+impl Harness {
+    fn new(seeding: bool) -> Harness {
+        let m = metainfo();
+        let storage = if seeding { MemoryStorage::from_content(&content(), PIECE) } else { MemoryStorage::new() };
+        let have = seeding.then(|| Bitfield::full(PIECES));
+        let t = Torrent::new(m.info_hash, m.info.clone(), m.info_bytes.clone(), Box::new(storage), have, Config::default(), Duration::ZERO);
+        Harness { t, m, now: Duration::ZERO, decoder: Decoder::new(), events: Vec::new() }
+    }
+
+    fn magnet() -> Harness {
+        let m = metainfo();
+        let t = Torrent::from_info_hash(m.info_hash, Box::new(MemoryStorage::new()), Config::default(), Duration::ZERO);
+        Harness { t, m, now: Duration::ZERO, decoder: Decoder::new(), events: Vec::new() }
+    }
+
+    /// Connects and completes the handshake with the given reserved bits.
+    fn connect_with(&mut self, hs: Handshake) -> Vec<Message> {
+        self.t.handle_connect(PEER, self.now);
+        let mut bytes = Vec::new();
+        hs.encode_into(&mut bytes);
+        self.feed(&bytes);
+        self.recv()
+    }
+
+    fn connect(&mut self) -> Vec<Message> {
+        self.connect_with(Handshake::new(self.m.info_hash.0, THEM))
+    }
+
+    fn feed(&mut self, bytes: &[u8]) {
+        self.t.handle_data(PEER, bytes, self.now);
+        self.drain_events();
+    }
+
+    fn send(&mut self, msgs: &[Message]) -> Vec<Message> {
+        let mut bytes = Vec::new();
+        for m in msgs {
+            m.encode_into(&mut bytes);
+        }
+        self.feed(&bytes);
+        self.recv()
+    }
+
+    fn drain_events(&mut self) {
+        while let Some(e) = self.t.poll_event() {
+            self.events.push(e);
+        }
+    }
+
+    /// Everything the engine wants to send to the peer, decoded.
+    fn recv(&mut self) -> Vec<Message> {
+        let mut out = Vec::new();
+        while let Some(bytes) = self.t.poll_transmit(PEER, 1 << 20) {
+            self.decoder.push(&bytes);
+        }
+        while let Ok(Some(frame)) = self.decoder.next() {
+            if let Frame::Message(m) = frame {
+                out.push(m);
+            }
+        }
+        self.drain_events();
+        out
+    }
+
+    fn advance(&mut self, by: Duration) -> Vec<Message> {
+        let end = self.now + by;
+        while self.t.poll_timeout() <= end {
+            self.now = self.t.poll_timeout();
+            self.t.handle_timeout(self.now);
+        }
+        self.now = end;
+        self.recv()
+    }
+
+    fn disconnected(&self) -> Option<&str> {
+        self.events.iter().find_map(|e| match e {
+            Event::Disconnect { reason, .. } => Some(reason.as_str()),
+            _ => None,
+        })
+    }
+}
+
+fn no_fast(info_hash: [u8; 20]) -> Handshake {
+    let mut h = Handshake::new(info_hash, THEM);
+    h.reserved[7] &= !0x04;
+    h
+}
+
+#[test]
+fn seeder_announces_everything_after_the_handshake() {
+    let mut h = Harness::new(true);
+    let msgs = h.connect();
+    assert!(matches!(msgs[0], Message::Extended { id: EXT_HANDSHAKE_ID, .. }));
+    assert!(msgs.contains(&Message::HaveAll), "fast peers get have-all: {msgs:?}");
+    let Message::Extended { payload, .. } = &msgs[0] else { unreachable!() };
+    let ext = ExtendedHandshake::parse(payload).unwrap();
+    assert_eq!(ext.metadata_size, Some(h.m.info_bytes.len() as u64));
+    assert_eq!(ext.ext_id("ut_metadata"), Some(UT_METADATA_LOCAL_ID));
+    assert!(matches!(h.events[0], Event::PeerReady { .. }));
+
+    // A peer without the fast extension gets a plain bitfield instead.
+    let mut h = Harness::new(true);
+    let msgs = h.connect_with(no_fast(h.m.info_hash.0));
+    assert!(msgs.contains(&Message::Bitfield(vec![0xf0])), "{msgs:?}");
+}
+
+#[test]
+fn seeder_serves_blocks_only_after_unchoking() {
+    let mut h = Harness::new(true);
+    h.connect();
+    let block = BlockRef { index: 1, begin: BLOCK_SIZE, length: BLOCK_SIZE };
+    let msgs = h.send(&[Message::Interested]);
+    assert_eq!(msgs, vec![Message::Unchoke], "a free slot unchokes an interested peer at once");
+    let msgs = h.send(&[Message::Request(block)]);
+    let data = content()[(PIECE + BLOCK_SIZE) as usize..(PIECE + 2 * BLOCK_SIZE) as usize].to_vec();
+    assert_eq!(msgs, vec![Message::Piece { index: 1, begin: BLOCK_SIZE, data }]);
+    assert_eq!(h.t.stats().uploaded, BLOCK_SIZE as u64);
+    // Cancelled before it is sent: nothing goes out.
+    h.t.handle_data(PEER, &{ let mut b = Vec::new(); Message::Request(block).encode_into(&mut b); Message::Cancel(block).encode_into(&mut b); b }, h.now);
+    assert!(h.recv().is_empty());
+}
+
+#[test]
+fn requests_from_a_choked_peer_are_rejected_not_served() {
+    let mut h = Harness::new(true);
+    h.connect();
+    let block = BlockRef { index: 0, begin: 0, length: BLOCK_SIZE };
+    assert_eq!(h.send(&[Message::Request(block)]), vec![Message::Reject(block)]);
+}
+
+#[test]
+fn leecher_downloads_verifies_and_completes() {
+    let mut h = Harness::new(false);
+    let msgs = h.connect();
+    assert!(msgs.contains(&Message::HaveNone));
+    let msgs = h.send(&[Message::HaveAll]);
+    assert_eq!(msgs, vec![Message::Interested]);
+    let msgs = h.send(&[Message::Unchoke]);
+    let requests: Vec<BlockRef> = msgs.iter().filter_map(|m| if let Message::Request(b) = m { Some(*b) } else { None }).collect();
+    assert_eq!(requests.len(), 4, "initial pipeline is min_pipeline: {msgs:?}");
+    let data = content();
+    let mut all = requests.clone();
+    let mut answered = 0;
+    while let Some(b) = all.pop() {
+        let start = (b.index * PIECE + b.begin) as usize;
+        let reply = Message::Piece { index: b.index, begin: b.begin, data: data[start..start + b.length as usize].to_vec() };
+        for m in h.send(&[reply]) {
+            if let Message::Request(next) = m {
+                all.push(next);
+            }
+        }
+        answered += 1;
+        assert!(answered < 100, "runaway requests");
+    }
+    assert!(h.t.is_complete());
+    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::PieceVerified { .. })).count(), PIECES as usize);
+    assert!(h.events.contains(&Event::Completed));
+    assert_eq!(h.t.stats().downloaded, data.len() as u64);
+    assert_eq!(h.t.stats().wasted, 0);
+    assert_eq!(h.disconnected(), Some("both sides are seeding"), "two seeds have nothing to trade");
+}
+
+#[test]
+fn unrequested_data_is_wasted_not_stored() {
+    let mut h = Harness::new(false);
+    h.connect();
+    h.send(&[Message::HaveAll]);
+    h.send(&[Message::Piece { index: 3, begin: 0, data: vec![1; BLOCK_SIZE as usize] }]);
+    assert_eq!(h.t.stats().downloaded, 0);
+    assert_eq!(h.t.stats().wasted, BLOCK_SIZE as u64);
+    assert!(h.disconnected().is_none(), "an unexpected block is waste, not a violation");
+}
+
+#[test]
+fn a_bad_piece_is_refetched_and_the_sole_sender_banned_on_repeat() {
+    let mut h = Harness::new(false);
+    h.connect();
+    h.send(&[Message::HaveAll]);
+    let mut pending: Vec<BlockRef> =
+        h.send(&[Message::Unchoke]).iter().filter_map(|m| if let Message::Request(b) = m { Some(*b) } else { None }).collect();
+    let mut steps = 0;
+    while let Some(b) = pending.pop() {
+        // Garbage for every block.
+        for m in h.send(&[Message::Piece { index: b.index, begin: b.begin, data: vec![0xee; b.length as usize] }]) {
+            if let Message::Request(next) = m {
+                pending.push(next);
+            }
+        }
+        steps += 1;
+        if h.disconnected().is_some() || steps > 50 {
+            break;
+        }
+    }
+    let failed = h.events.iter().filter(|e| matches!(e, Event::PieceFailed { .. })).count();
+    assert_eq!(failed, 2, "banned after the second bad piece");
+    assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { peer_id: Some(THEM), .. })));
+    assert!(h.t.is_banned(&THEM));
+    // The banned peer id cannot come back.
+    h.events.clear();
+    h.decoder = Decoder::new();
+    h.connect();
+    assert_eq!(h.disconnected(), Some("peer is banned"));
+}
+
+#[test]
+fn handshake_problems_close_the_connection() {
+    let mut h = Harness::new(true);
+    h.connect_with(Handshake::new([9; 20], THEM));
+    assert_eq!(h.disconnected(), Some("handshake for another torrent"));
+
+    let mut h = Harness::new(true);
+    h.connect_with(Handshake::new(h.m.info_hash.0, Config::default().peer_id));
+    assert_eq!(h.disconnected(), Some("connected to ourselves"));
+
+    let mut h = Harness::new(true);
+    h.t.handle_connect(PEER, h.now);
+    h.feed(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n.....................................");
+    assert!(h.disconnected().unwrap().starts_with("protocol error"), "{:?}", h.disconnected());
+}
+
+#[test]
+fn handshake_that_never_comes_times_out() {
+    let mut h = Harness::new(true);
+    h.t.handle_connect(PEER, h.now);
+    h.advance(Duration::from_secs(11));
+    assert_eq!(h.disconnected(), Some("handshake timed out"));
+}
+
+#[test]
+fn silent_peer_gets_keepalives_then_is_dropped() {
+    let mut h = Harness::new(true);
+    h.connect();
+    let msgs = h.advance(Duration::from_secs(61));
+    assert!(msgs.contains(&Message::KeepAlive), "{msgs:?}");
+    assert!(h.disconnected().is_none());
+    h.advance(Duration::from_secs(120));
+    assert_eq!(h.disconnected(), Some("peer went silent"));
+}
+
+#[test]
+fn hostile_messages_close_only_that_connection() {
+    let info_hash = metainfo().info_hash.0;
+    let cases: Vec<(Handshake, Vec<u8>, &str)> = vec![
+        (Handshake::new(info_hash, THEM), frame(&Message::Bitfield(vec![0xff])), "past the last piece"),
+        (Handshake::new(info_hash, THEM), frame(&Message::Bitfield(vec![0xf0, 0])), "bitfield is 2 bytes"),
+        (Handshake::new(info_hash, THEM), frame(&Message::Have { index: PIECES }), "have for piece 4 of 4"),
+        (no_fast(info_hash), frame(&Message::HaveAll), "without the fast extension"),
+        (
+            Handshake::new(info_hash, THEM),
+            [frame(&Message::HaveNone), frame(&Message::HaveAll)].concat(),
+            "second piece list",
+        ),
+        (Handshake::new(info_hash, THEM), vec![0xff, 0xff, 0xff, 0xff], "exceeds limit"),
+        (
+            Handshake::new(info_hash, THEM),
+            frame(&Message::Request(BlockRef { index: 3, begin: PIECE - 1000 - 100, length: 200 })),
+            "past the end",
+        ),
+    ];
+    for (hs, bytes, expected) in cases {
+        let mut h = Harness::new(true);
+        h.connect_with(hs);
+        h.feed(&bytes);
+        let reason = h.disconnected().unwrap_or_else(|| panic!("no disconnect for {expected}"));
+        assert!(reason.contains(expected), "expected `{expected}` in `{reason}`");
+        assert!(!reason.contains('\n'), "one-line reasons");
+    }
+}
+
+#[test]
+fn request_flood_is_cut_off() {
+    let mut h = Harness::new(true);
+    h.connect();
+    h.send(&[Message::Interested]);
+    let block = BlockRef { index: 0, begin: 0, length: BLOCK_SIZE };
+    let mut bytes = Vec::new();
+    for _ in 0..600 {
+        Message::Request(block).encode_into(&mut bytes);
+    }
+    h.feed(&bytes);
+    assert_eq!(h.disconnected(), Some("request flood"));
+}
+
+#[test]
+fn metadata_is_served_in_pieces_and_bad_requests_rejected() {
+    let mut h = Harness::new(true);
+    h.connect();
+    let ours = ExtendedHandshake { m: [("ut_metadata".to_string(), 7)].into(), ..Default::default() };
+    h.send(&[Message::Extended { id: EXT_HANDSHAKE_ID, payload: ours.encode() }]);
+    let msgs = h.send(&[
+        Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece: 0 }.encode() },
+        Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece: 5 }.encode() },
+    ]);
+    let replies: Vec<MetadataMsg> = msgs
+        .iter()
+        .map(|m| match m {
+            Message::Extended { id: 7, payload } => MetadataMsg::parse(payload).unwrap(),
+            other => panic!("unexpected {other:?}"),
+        })
+        .collect();
+    let total = h.m.info_bytes.len() as u64;
+    assert_eq!(replies[0], MetadataMsg::Data { piece: 0, total_size: total, data: h.m.info_bytes.clone() });
+    assert_eq!(replies[1], MetadataMsg::Reject { piece: 5 });
+}
+
+#[test]
+fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
+    let mut h = Harness::magnet();
+    h.connect();
+    let size = h.m.info_bytes.len() as u64;
+    let theirs = ExtendedHandshake { m: [("ut_metadata".to_string(), 9)].into(), metadata_size: Some(size), ..Default::default() };
+    let msgs = h.send(&[Message::HaveAll, Message::Extended { id: EXT_HANDSHAKE_ID, payload: theirs.encode() }]);
+    assert!(
+        msgs.iter().any(|m| matches!(m, Message::Extended { id: 9, payload } if MetadataMsg::parse(payload) == Ok(MetadataMsg::Request { piece: 0 }))),
+        "asks for metadata piece 0: {msgs:?}"
+    );
+    let mut forged = h.m.info_bytes.clone();
+    let n = forged.len();
+    forged[n - 2] ^= 1;
+    h.send(&[Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Data { piece: 0, total_size: size, data: forged }.encode() }]);
+    assert!(h.t.info().is_none(), "forged metadata must not be installed");
+    assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { reason, .. } if reason.contains("does not match the info hash"))));
+}
+
+fn frame(m: &Message) -> Vec<u8> {
+    let mut v = Vec::new();
+    m.encode_into(&mut v);
+    v
+}
+
+fn any_message() -> impl Strategy<Value = Message> {
+    let block = (0u32..8, 0u32..(3 * BLOCK_SIZE), 1u32..(2 * BLOCK_SIZE)).prop_map(|(index, begin, length)| BlockRef { index, begin, length });
+    prop_oneof![
+        Just(Message::KeepAlive),
+        Just(Message::Choke),
+        Just(Message::Unchoke),
+        Just(Message::Interested),
+        Just(Message::NotInterested),
+        Just(Message::HaveAll),
+        Just(Message::HaveNone),
+        (0u32..8).prop_map(|index| Message::Have { index }),
+        proptest::collection::vec(any::<u8>(), 0..3).prop_map(Message::Bitfield),
+        block.clone().prop_map(Message::Request),
+        block.clone().prop_map(Message::Cancel),
+        block.clone().prop_map(Message::Reject),
+        (0u32..8).prop_map(|index| Message::AllowedFast { index }),
+        (0u32..8, 0u32..(3 * BLOCK_SIZE), 0usize..(BLOCK_SIZE as usize + 10))
+            .prop_map(|(index, begin, n)| Message::Piece { index, begin, data: vec![7; n] }),
+        (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(id, payload)| Message::Extended { id, payload }),
+        (0u32..4).prop_map(|piece| Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece }.encode() }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// Whatever a peer sends after a valid handshake, the engine neither panics nor loses
+    /// track of its own pieces, and time keeps working.
+    #[test]
+    fn any_message_sequence_is_survived(seeding: bool, magnet: bool, msgs in proptest::collection::vec(any_message(), 0..60)) {
+        let mut h = if magnet { Harness::magnet() } else { Harness::new(seeding) };
+        h.connect();
+        for m in &msgs {
+            h.send(std::slice::from_ref(m));
+            if h.disconnected().is_some() {
+                break;
+            }
+        }
+        h.advance(Duration::from_secs(30));
+        let stats = h.t.stats();
+        if seeding && !magnet {
+            prop_assert!(stats.complete);
+        }
+        prop_assert!(stats.pieces_verified <= PIECES);
+    }
+}
