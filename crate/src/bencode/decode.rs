@@ -50,6 +50,8 @@ fn decode_prefix_with_limits(
         pos: 0,
         values: 0,
         limits,
+        items: Vec::new(),
+        entries: Vec::new(),
     };
     let value = parser.value(0)?;
     Ok((value, parser.pos))
@@ -60,6 +62,10 @@ struct Parser<'a> {
     pos: usize,
     values: usize,
     limits: DecodeLimits,
+    /// Scratch stacks: children of every open list/dict are pushed here, then moved out in one
+    /// exact-size allocation when the container closes (no doubling, no spare capacity).
+    items: Vec<Value<'a>>,
+    entries: Vec<(&'a [u8], Value<'a>)>,
 }
 
 impl<'a> Parser<'a> {
@@ -188,18 +194,18 @@ impl<'a> Parser<'a> {
 
     fn list(&mut self, depth: usize) -> Result<Vec<Value<'a>>, BencodeError> {
         self.pos += 1; // 'l'
-        let mut items = Vec::new();
+        let base = self.items.len();
         while self.peek()? != b'e' {
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            self.items.push(item);
         }
         self.pos += 1;
-        Ok(items)
+        Ok(self.items.split_off(base))
     }
 
     fn dict(&mut self, depth: usize) -> Result<Dict<'a>, BencodeError> {
         self.pos += 1; // 'd'
-        let mut entries: Vec<(&'a [u8], Value<'a>)> = Vec::new();
-        let mut key_offsets = Vec::new();
+        let base = self.entries.len();
         let mut sorted = true;
         loop {
             let offset = self.pos;
@@ -210,28 +216,34 @@ impl<'a> Parser<'a> {
             }
             self.count_value()?;
             let key = self.bytes()?;
-            if let Some((previous, _)) = entries.last() {
+            if let Some((previous, _)) = self.entries.get(base..).and_then(<[_]>::last) {
                 if key == *previous {
-                    return Err(BencodeError::DuplicateKey { offset });
+                    return Err(BencodeError::DuplicateKey {
+                        offset: self.offset_of(key),
+                    });
                 }
                 sorted &= key > *previous;
             }
             let value = self.value(depth)?;
-            entries.push((key, value));
-            key_offsets.push(offset);
+            self.entries.push((key, value));
         }
         self.pos += 1;
+        let entries = self.entries.split_off(base);
         if !sorted {
             // Keys in any order are accepted, duplicates anywhere are not: O(n log n) check.
-            let mut keys: Vec<(&[u8], usize)> =
-                entries.iter().map(|(k, _)| *k).zip(key_offsets).collect();
+            let mut keys: Vec<&[u8]> = entries.iter().map(|(k, _)| *k).collect();
             keys.sort_unstable();
-            if let Some(pair) = keys.windows(2).find(|pair| pair[0].0 == pair[1].0) {
-                return Err(BencodeError::DuplicateKey {
-                    offset: pair[0].1.max(pair[1].1),
-                });
+            if let Some(pair) = keys.windows(2).find(|pair| pair[0] == pair[1]) {
+                let later = self.offset_of(pair[0]).max(self.offset_of(pair[1]));
+                return Err(BencodeError::DuplicateKey { offset: later });
             }
         }
         Ok(Dict { entries, sorted })
+    }
+
+    /// Where a slice of the input starts. Keys are slices of `input`, so this is exact; the
+    /// `<length>:` prefix is not included.
+    fn offset_of(&self, slice: &[u8]) -> usize {
+        (slice.as_ptr() as usize).saturating_sub(self.input.as_ptr() as usize)
     }
 }

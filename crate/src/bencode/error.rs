@@ -25,6 +25,7 @@ pub enum BencodeError {
     },
     #[error("bencode: dictionary key at byte {offset} is not a byte string")]
     KeyNotString { offset: usize },
+    /// `offset` is where the second occurrence's bytes start.
     #[error("bencode: duplicate dictionary key at byte {offset}")]
     DuplicateKey { offset: usize },
     #[error("bencode: nesting deeper than {max} levels at byte {offset}")]

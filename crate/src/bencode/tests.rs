@@ -105,7 +105,7 @@ fn rejects_duplicate_keys_sorted_or_not() {
     ));
     assert!(matches!(
         err(b"d1:bi1e1:ai2e1:bi3ee"),
-        BencodeError::DuplicateKey { offset: 13 }
+        BencodeError::DuplicateKey { offset: 15 }
     ));
 }
 
