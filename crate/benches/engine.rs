@@ -35,15 +35,23 @@ fn swarm(leechers: usize, size: usize) {
         let mut sim = Sim::new(size, None, 42);
         let seeder = sim.add_seeder(1 << 30);
         let ls: Vec<_> = (0..leechers).map(|_| sim.add_leecher(1 << 30)).collect();
-        let link = LinkSpec { latency: Duration::from_millis(5), ..LinkSpec::default() };
+        let link = LinkSpec {
+            latency: Duration::from_millis(5),
+            ..LinkSpec::default()
+        };
         for (i, &l) in ls.iter().enumerate() {
             sim.connect(seeder, l, link);
             for &o in &ls[i + 1..] {
                 sim.connect(l, o, link);
             }
         }
-        assert!(sim.run_to_completion(Duration::from_secs(3600)), "bench swarm did not finish");
-        ls.iter().map(|&l| sim.nodes[l].torrent.stats().downloaded).sum::<u64>()
+        assert!(
+            sim.run_to_completion(Duration::from_secs(3600)),
+            "bench swarm did not finish"
+        );
+        ls.iter()
+            .map(|&l| sim.nodes[l].torrent.stats().downloaded)
+            .sum::<u64>()
     });
     let mib = moved as f64 / MIB as f64;
     println!(
@@ -64,7 +72,10 @@ fn sha1_native() {
             rounds += 1;
         }
     });
-    println!("sha1 verify native: {:.0} MB/s", (rounds as f64 * data.len() as f64) / secs / 1e6);
+    println!(
+        "sha1 verify native: {:.0} MB/s",
+        (rounds as f64 * data.len() as f64) / secs / 1e6
+    );
 }
 
 fn main() {

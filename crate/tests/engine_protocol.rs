@@ -8,8 +8,8 @@ use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
-    BLOCK_SIZE, BlockRef, Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, Message, MetadataMsg,
-    UT_METADATA_LOCAL_ID,
+    BLOCK_SIZE, BlockRef, Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, Message,
+    MetadataMsg, UT_METADATA_LOCAL_ID,
 };
 
 const PIECE: u32 = 2 * BLOCK_SIZE;
@@ -18,12 +18,18 @@ const THEM: [u8; 20] = *b"-XX0001-scriptedpeer";
 const PEER: u64 = 1;
 
 fn content() -> Vec<u8> {
-    (0..PIECE * PIECES - 1000).map(|i| (i * 7 % 251) as u8).collect()
+    (0..PIECE * PIECES - 1000)
+        .map(|i| (i * 7 % 251) as u8)
+        .collect()
 }
 
 fn metainfo() -> Metainfo {
     let data = content();
-    let opts = CreateOptions { name: "t.bin".into(), piece_length: Some(PIECE), ..Default::default() };
+    let opts = CreateOptions {
+        name: "t.bin".into(),
+        piece_length: Some(PIECE),
+        ..Default::default()
+    };
     let mut b = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
     b.update(&data).unwrap();
     b.finish().unwrap()
@@ -40,16 +46,45 @@ struct Harness {
 impl Harness {
     fn new(seeding: bool) -> Harness {
         let m = metainfo();
-        let storage = if seeding { MemoryStorage::from_content(&content(), PIECE) } else { MemoryStorage::new() };
+        let storage = if seeding {
+            MemoryStorage::from_content(&content(), PIECE)
+        } else {
+            MemoryStorage::new()
+        };
         let have = seeding.then(|| Bitfield::full(PIECES));
-        let t = Torrent::new(m.info_hash, m.info.clone(), m.info_bytes.clone(), Box::new(storage), have, Config::default(), Duration::ZERO);
-        Harness { t, m, now: Duration::ZERO, decoder: Decoder::new(), events: Vec::new() }
+        let t = Torrent::new(
+            m.info_hash,
+            m.info.clone(),
+            m.info_bytes.clone(),
+            Box::new(storage),
+            have,
+            Config::default(),
+            Duration::ZERO,
+        );
+        Harness {
+            t,
+            m,
+            now: Duration::ZERO,
+            decoder: Decoder::new(),
+            events: Vec::new(),
+        }
     }
 
     fn magnet() -> Harness {
         let m = metainfo();
-        let t = Torrent::from_info_hash(m.info_hash, Box::new(MemoryStorage::new()), Config::default(), Duration::ZERO);
-        Harness { t, m, now: Duration::ZERO, decoder: Decoder::new(), events: Vec::new() }
+        let t = Torrent::from_info_hash(
+            m.info_hash,
+            Box::new(MemoryStorage::new()),
+            Config::default(),
+            Duration::ZERO,
+        );
+        Harness {
+            t,
+            m,
+            now: Duration::ZERO,
+            decoder: Decoder::new(),
+            events: Vec::new(),
+        }
     }
 
     /// Connects and completes the handshake with the given reserved bits.
@@ -128,9 +163,20 @@ fn no_fast(info_hash: [u8; 20]) -> Handshake {
 fn seeder_announces_everything_after_the_handshake() {
     let mut h = Harness::new(true);
     let msgs = h.connect();
-    assert!(matches!(msgs[0], Message::Extended { id: EXT_HANDSHAKE_ID, .. }));
-    assert!(msgs.contains(&Message::HaveAll), "fast peers get have-all: {msgs:?}");
-    let Message::Extended { payload, .. } = &msgs[0] else { unreachable!() };
+    assert!(matches!(
+        msgs[0],
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            ..
+        }
+    ));
+    assert!(
+        msgs.contains(&Message::HaveAll),
+        "fast peers get have-all: {msgs:?}"
+    );
+    let Message::Extended { payload, .. } = &msgs[0] else {
+        unreachable!()
+    };
     let ext = ExtendedHandshake::parse(payload).unwrap();
     assert_eq!(ext.metadata_size, Some(h.m.info_bytes.len() as u64));
     assert_eq!(ext.ext_id("ut_metadata"), Some(UT_METADATA_LOCAL_ID));
@@ -146,15 +192,39 @@ fn seeder_announces_everything_after_the_handshake() {
 fn seeder_serves_blocks_only_after_unchoking() {
     let mut h = Harness::new(true);
     h.connect();
-    let block = BlockRef { index: 1, begin: BLOCK_SIZE, length: BLOCK_SIZE };
+    let block = BlockRef {
+        index: 1,
+        begin: BLOCK_SIZE,
+        length: BLOCK_SIZE,
+    };
     let msgs = h.send(&[Message::Interested]);
-    assert_eq!(msgs, vec![Message::Unchoke], "a free slot unchokes an interested peer at once");
+    assert_eq!(
+        msgs,
+        vec![Message::Unchoke],
+        "a free slot unchokes an interested peer at once"
+    );
     let msgs = h.send(&[Message::Request(block)]);
     let data = content()[(PIECE + BLOCK_SIZE) as usize..(PIECE + 2 * BLOCK_SIZE) as usize].to_vec();
-    assert_eq!(msgs, vec![Message::Piece { index: 1, begin: BLOCK_SIZE, data }]);
+    assert_eq!(
+        msgs,
+        vec![Message::Piece {
+            index: 1,
+            begin: BLOCK_SIZE,
+            data
+        }]
+    );
     assert_eq!(h.t.stats().uploaded, BLOCK_SIZE as u64);
     // Cancelled before it is sent: nothing goes out.
-    h.t.handle_data(PEER, &{ let mut b = Vec::new(); Message::Request(block).encode_into(&mut b); Message::Cancel(block).encode_into(&mut b); b }, h.now);
+    h.t.handle_data(
+        PEER,
+        &{
+            let mut b = Vec::new();
+            Message::Request(block).encode_into(&mut b);
+            Message::Cancel(block).encode_into(&mut b);
+            b
+        },
+        h.now,
+    );
     assert!(h.recv().is_empty());
 }
 
@@ -162,8 +232,15 @@ fn seeder_serves_blocks_only_after_unchoking() {
 fn requests_from_a_choked_peer_are_rejected_not_served() {
     let mut h = Harness::new(true);
     h.connect();
-    let block = BlockRef { index: 0, begin: 0, length: BLOCK_SIZE };
-    assert_eq!(h.send(&[Message::Request(block)]), vec![Message::Reject(block)]);
+    let block = BlockRef {
+        index: 0,
+        begin: 0,
+        length: BLOCK_SIZE,
+    };
+    assert_eq!(
+        h.send(&[Message::Request(block)]),
+        vec![Message::Reject(block)]
+    );
 }
 
 #[test]
@@ -174,14 +251,31 @@ fn leecher_downloads_verifies_and_completes() {
     let msgs = h.send(&[Message::HaveAll]);
     assert_eq!(msgs, vec![Message::Interested]);
     let msgs = h.send(&[Message::Unchoke]);
-    let requests: Vec<BlockRef> = msgs.iter().filter_map(|m| if let Message::Request(b) = m { Some(*b) } else { None }).collect();
-    assert_eq!(requests.len(), 4, "initial pipeline is min_pipeline: {msgs:?}");
+    let requests: Vec<BlockRef> = msgs
+        .iter()
+        .filter_map(|m| {
+            if let Message::Request(b) = m {
+                Some(*b)
+            } else {
+                None
+            }
+        })
+        .collect();
+    assert_eq!(
+        requests.len(),
+        4,
+        "initial pipeline is min_pipeline: {msgs:?}"
+    );
     let data = content();
     let mut all = requests.clone();
     let mut answered = 0;
     while let Some(b) = all.pop() {
         let start = (b.index * PIECE + b.begin) as usize;
-        let reply = Message::Piece { index: b.index, begin: b.begin, data: data[start..start + b.length as usize].to_vec() };
+        let reply = Message::Piece {
+            index: b.index,
+            begin: b.begin,
+            data: data[start..start + b.length as usize].to_vec(),
+        };
         for m in h.send(&[reply]) {
             if let Message::Request(next) = m {
                 all.push(next);
@@ -191,11 +285,21 @@ fn leecher_downloads_verifies_and_completes() {
         assert!(answered < 100, "runaway requests");
     }
     assert!(h.t.is_complete());
-    assert_eq!(h.events.iter().filter(|e| matches!(e, Event::PieceVerified { .. })).count(), PIECES as usize);
+    assert_eq!(
+        h.events
+            .iter()
+            .filter(|e| matches!(e, Event::PieceVerified { .. }))
+            .count(),
+        PIECES as usize
+    );
     assert!(h.events.contains(&Event::Completed));
     assert_eq!(h.t.stats().downloaded, data.len() as u64);
     assert_eq!(h.t.stats().wasted, 0);
-    assert_eq!(h.disconnected(), Some("both sides are seeding"), "two seeds have nothing to trade");
+    assert_eq!(
+        h.disconnected(),
+        Some("both sides are seeding"),
+        "two seeds have nothing to trade"
+    );
 }
 
 #[test]
@@ -203,10 +307,17 @@ fn unrequested_data_is_wasted_not_stored() {
     let mut h = Harness::new(false);
     h.connect();
     h.send(&[Message::HaveAll]);
-    h.send(&[Message::Piece { index: 3, begin: 0, data: vec![1; BLOCK_SIZE as usize] }]);
+    h.send(&[Message::Piece {
+        index: 3,
+        begin: 0,
+        data: vec![1; BLOCK_SIZE as usize],
+    }]);
     assert_eq!(h.t.stats().downloaded, 0);
     assert_eq!(h.t.stats().wasted, BLOCK_SIZE as u64);
-    assert!(h.disconnected().is_none(), "an unexpected block is waste, not a violation");
+    assert!(
+        h.disconnected().is_none(),
+        "an unexpected block is waste, not a violation"
+    );
 }
 
 #[test]
@@ -214,12 +325,25 @@ fn a_bad_piece_is_refetched_and_the_sole_sender_banned_on_repeat() {
     let mut h = Harness::new(false);
     h.connect();
     h.send(&[Message::HaveAll]);
-    let mut pending: Vec<BlockRef> =
-        h.send(&[Message::Unchoke]).iter().filter_map(|m| if let Message::Request(b) = m { Some(*b) } else { None }).collect();
+    let mut pending: Vec<BlockRef> = h
+        .send(&[Message::Unchoke])
+        .iter()
+        .filter_map(|m| {
+            if let Message::Request(b) = m {
+                Some(*b)
+            } else {
+                None
+            }
+        })
+        .collect();
     let mut steps = 0;
     while let Some(b) = pending.pop() {
         // Garbage for every block.
-        for m in h.send(&[Message::Piece { index: b.index, begin: b.begin, data: vec![0xee; b.length as usize] }]) {
+        for m in h.send(&[Message::Piece {
+            index: b.index,
+            begin: b.begin,
+            data: vec![0xee; b.length as usize],
+        }]) {
             if let Message::Request(next) = m {
                 pending.push(next);
             }
@@ -229,9 +353,19 @@ fn a_bad_piece_is_refetched_and_the_sole_sender_banned_on_repeat() {
             break;
         }
     }
-    let failed = h.events.iter().filter(|e| matches!(e, Event::PieceFailed { .. })).count();
+    let failed = h
+        .events
+        .iter()
+        .filter(|e| matches!(e, Event::PieceFailed { .. }))
+        .count();
     assert_eq!(failed, 2, "banned after the second bad piece");
-    assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { peer_id: Some(THEM), .. })));
+    assert!(h.events.iter().any(|e| matches!(
+        e,
+        Event::PeerBanned {
+            peer_id: Some(THEM),
+            ..
+        }
+    )));
     assert!(h.t.is_banned(&THEM));
     // The banned peer id cannot come back.
     h.events.clear();
@@ -253,7 +387,11 @@ fn handshake_problems_close_the_connection() {
     let mut h = Harness::new(true);
     h.t.handle_connect(PEER, h.now);
     h.feed(b"GET / HTTP/1.1\r\nHost: example\r\n\r\n.....................................");
-    assert!(h.disconnected().unwrap().starts_with("protocol error"), "{:?}", h.disconnected());
+    assert!(
+        h.disconnected().unwrap().starts_with("protocol error"),
+        "{:?}",
+        h.disconnected()
+    );
 }
 
 #[test]
@@ -279,19 +417,43 @@ fn silent_peer_gets_keepalives_then_is_dropped() {
 fn hostile_messages_close_only_that_connection() {
     let info_hash = metainfo().info_hash.0;
     let cases: Vec<(Handshake, Vec<u8>, &str)> = vec![
-        (Handshake::new(info_hash, THEM), frame(&Message::Bitfield(vec![0xff])), "past the last piece"),
-        (Handshake::new(info_hash, THEM), frame(&Message::Bitfield(vec![0xf0, 0])), "bitfield is 2 bytes"),
-        (Handshake::new(info_hash, THEM), frame(&Message::Have { index: PIECES }), "have for piece 4 of 4"),
-        (no_fast(info_hash), frame(&Message::HaveAll), "without the fast extension"),
+        (
+            Handshake::new(info_hash, THEM),
+            frame(&Message::Bitfield(vec![0xff])),
+            "past the last piece",
+        ),
+        (
+            Handshake::new(info_hash, THEM),
+            frame(&Message::Bitfield(vec![0xf0, 0])),
+            "bitfield is 2 bytes",
+        ),
+        (
+            Handshake::new(info_hash, THEM),
+            frame(&Message::Have { index: PIECES }),
+            "have for piece 4 of 4",
+        ),
+        (
+            no_fast(info_hash),
+            frame(&Message::HaveAll),
+            "without the fast extension",
+        ),
         (
             Handshake::new(info_hash, THEM),
             [frame(&Message::HaveNone), frame(&Message::HaveAll)].concat(),
             "second piece list",
         ),
-        (Handshake::new(info_hash, THEM), vec![0xff, 0xff, 0xff, 0xff], "exceeds limit"),
         (
             Handshake::new(info_hash, THEM),
-            frame(&Message::Request(BlockRef { index: 3, begin: PIECE - 1000 - 100, length: 200 })),
+            vec![0xff, 0xff, 0xff, 0xff],
+            "exceeds limit",
+        ),
+        (
+            Handshake::new(info_hash, THEM),
+            frame(&Message::Request(BlockRef {
+                index: 3,
+                begin: PIECE - 1000 - 100,
+                length: 200,
+            })),
             "past the end",
         ),
     ];
@@ -299,8 +461,13 @@ fn hostile_messages_close_only_that_connection() {
         let mut h = Harness::new(true);
         h.connect_with(hs);
         h.feed(&bytes);
-        let reason = h.disconnected().unwrap_or_else(|| panic!("no disconnect for {expected}"));
-        assert!(reason.contains(expected), "expected `{expected}` in `{reason}`");
+        let reason = h
+            .disconnected()
+            .unwrap_or_else(|| panic!("no disconnect for {expected}"));
+        assert!(
+            reason.contains(expected),
+            "expected `{expected}` in `{reason}`"
+        );
         assert!(!reason.contains('\n'), "one-line reasons");
     }
 }
@@ -310,7 +477,11 @@ fn request_flood_is_cut_off() {
     let mut h = Harness::new(true);
     h.connect();
     h.send(&[Message::Interested]);
-    let block = BlockRef { index: 0, begin: 0, length: BLOCK_SIZE };
+    let block = BlockRef {
+        index: 0,
+        begin: 0,
+        length: BLOCK_SIZE,
+    };
     let mut bytes = Vec::new();
     for _ in 0..600 {
         Message::Request(block).encode_into(&mut bytes);
@@ -323,11 +494,23 @@ fn request_flood_is_cut_off() {
 fn metadata_is_served_in_pieces_and_bad_requests_rejected() {
     let mut h = Harness::new(true);
     h.connect();
-    let ours = ExtendedHandshake { m: [("ut_metadata".to_string(), 7)].into(), ..Default::default() };
-    h.send(&[Message::Extended { id: EXT_HANDSHAKE_ID, payload: ours.encode() }]);
+    let ours = ExtendedHandshake {
+        m: [("ut_metadata".to_string(), 7)].into(),
+        ..Default::default()
+    };
+    h.send(&[Message::Extended {
+        id: EXT_HANDSHAKE_ID,
+        payload: ours.encode(),
+    }]);
     let msgs = h.send(&[
-        Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece: 0 }.encode() },
-        Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece: 5 }.encode() },
+        Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: MetadataMsg::Request { piece: 0 }.encode(),
+        },
+        Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: MetadataMsg::Request { piece: 5 }.encode(),
+        },
     ]);
     let replies: Vec<MetadataMsg> = msgs
         .iter()
@@ -337,7 +520,14 @@ fn metadata_is_served_in_pieces_and_bad_requests_rejected() {
         })
         .collect();
     let total = h.m.info_bytes.len() as u64;
-    assert_eq!(replies[0], MetadataMsg::Data { piece: 0, total_size: total, data: h.m.info_bytes.clone() });
+    assert_eq!(
+        replies[0],
+        MetadataMsg::Data {
+            piece: 0,
+            total_size: total,
+            data: h.m.info_bytes.clone()
+        }
+    );
     assert_eq!(replies[1], MetadataMsg::Reject { piece: 5 });
 }
 
@@ -346,8 +536,18 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
     let mut h = Harness::magnet();
     h.connect();
     let size = h.m.info_bytes.len() as u64;
-    let theirs = ExtendedHandshake { m: [("ut_metadata".to_string(), 9)].into(), metadata_size: Some(size), ..Default::default() };
-    let msgs = h.send(&[Message::HaveAll, Message::Extended { id: EXT_HANDSHAKE_ID, payload: theirs.encode() }]);
+    let theirs = ExtendedHandshake {
+        m: [("ut_metadata".to_string(), 9)].into(),
+        metadata_size: Some(size),
+        ..Default::default()
+    };
+    let msgs = h.send(&[
+        Message::HaveAll,
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: theirs.encode(),
+        },
+    ]);
     assert!(
         msgs.iter().any(|m| matches!(m, Message::Extended { id: 9, payload } if MetadataMsg::parse(payload) == Ok(MetadataMsg::Request { piece: 0 }))),
         "asks for metadata piece 0: {msgs:?}"
@@ -355,8 +555,19 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
     let mut forged = h.m.info_bytes.clone();
     let n = forged.len();
     forged[n - 2] ^= 1;
-    h.send(&[Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Data { piece: 0, total_size: size, data: forged }.encode() }]);
-    assert!(h.t.info().is_none(), "forged metadata must not be installed");
+    h.send(&[Message::Extended {
+        id: UT_METADATA_LOCAL_ID,
+        payload: MetadataMsg::Data {
+            piece: 0,
+            total_size: size,
+            data: forged,
+        }
+        .encode(),
+    }]);
+    assert!(
+        h.t.info().is_none(),
+        "forged metadata must not be installed"
+    );
     assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { reason, .. } if reason.contains("does not match the info hash"))));
 }
 
@@ -367,7 +578,13 @@ fn frame(m: &Message) -> Vec<u8> {
 }
 
 fn any_message() -> impl Strategy<Value = Message> {
-    let block = (0u32..8, 0u32..(3 * BLOCK_SIZE), 1u32..(2 * BLOCK_SIZE)).prop_map(|(index, begin, length)| BlockRef { index, begin, length });
+    let block = (0u32..8, 0u32..(3 * BLOCK_SIZE), 1u32..(2 * BLOCK_SIZE)).prop_map(
+        |(index, begin, length)| BlockRef {
+            index,
+            begin,
+            length,
+        },
+    );
     prop_oneof![
         Just(Message::KeepAlive),
         Just(Message::Choke),
@@ -382,10 +599,22 @@ fn any_message() -> impl Strategy<Value = Message> {
         block.clone().prop_map(Message::Cancel),
         block.clone().prop_map(Message::Reject),
         (0u32..8).prop_map(|index| Message::AllowedFast { index }),
-        (0u32..8, 0u32..(3 * BLOCK_SIZE), 0usize..(BLOCK_SIZE as usize + 10))
-            .prop_map(|(index, begin, n)| Message::Piece { index, begin, data: vec![7; n] }),
-        (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..64)).prop_map(|(id, payload)| Message::Extended { id, payload }),
-        (0u32..4).prop_map(|piece| Message::Extended { id: UT_METADATA_LOCAL_ID, payload: MetadataMsg::Request { piece }.encode() }),
+        (
+            0u32..8,
+            0u32..(3 * BLOCK_SIZE),
+            0usize..(BLOCK_SIZE as usize + 10)
+        )
+            .prop_map(|(index, begin, n)| Message::Piece {
+                index,
+                begin,
+                data: vec![7; n]
+            }),
+        (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..64))
+            .prop_map(|(id, payload)| Message::Extended { id, payload }),
+        (0u32..4).prop_map(|piece| Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: MetadataMsg::Request { piece }.encode()
+        }),
     ]
 }
 

@@ -11,7 +11,11 @@ const MIB: usize = 1024 * 1024;
 const MIB_S: u64 = 1024 * 1024;
 
 fn link(ms: u64, loss: f64) -> LinkSpec {
-    LinkSpec { latency: Duration::from_millis(ms), loss, ..LinkSpec::default() }
+    LinkSpec {
+        latency: Duration::from_millis(ms),
+        loss,
+        ..LinkSpec::default()
+    }
 }
 
 #[test]
@@ -31,7 +35,10 @@ fn twenty_leechers_finish_and_trade_among_themselves() {
             }
         }
     }
-    assert!(sim.run_to_completion(Duration::from_secs(600)), "swarm did not finish in 600 virtual seconds");
+    assert!(
+        sim.run_to_completion(Duration::from_secs(600)),
+        "swarm did not finish in 600 virtual seconds"
+    );
 
     for &l in &leechers {
         assert!(sim.has_content(l), "leecher {l} has wrong or missing data");
@@ -39,16 +46,26 @@ fn twenty_leechers_finish_and_trade_among_themselves() {
     let total: u64 = leechers.len() as u64 * 64 * MIB as u64;
     let from_seeder = sim.uploaded(seeder);
     let from_leechers: u64 = leechers.iter().map(|&l| sim.uploaded(l)).sum();
-    assert!(from_seeder + from_leechers >= total, "every byte came from somewhere");
+    assert!(
+        from_seeder + from_leechers >= total,
+        "every byte came from somewhere"
+    );
     assert!(
         from_leechers > total / 2,
         "leechers should carry most of the load: seeder {from_seeder}, leechers {from_leechers} of {total}"
     );
     // Everyone contributed, not just a couple of lucky peers.
-    let idle = leechers.iter().filter(|&&l| sim.uploaded(l) < 4 * MIB as u64).count();
+    let idle = leechers
+        .iter()
+        .filter(|&&l| sim.uploaded(l) < 4 * MIB as u64)
+        .count();
     assert!(idle <= 2, "{idle} leechers uploaded less than 4 MiB");
     // Finishing well before the seeder could have served everyone alone (320 s at 4 MiB/s).
-    let last = leechers.iter().filter_map(|&l| sim.nodes[l].completed_at).max().unwrap();
+    let last = leechers
+        .iter()
+        .filter_map(|&l| sim.nodes[l].completed_at)
+        .max()
+        .unwrap();
     assert!(last < Duration::from_secs(160), "swarm took {last:?}");
 }
 
@@ -63,8 +80,15 @@ fn magnet_leecher_gets_metadata_then_data() {
     let node = &sim.nodes[magnet];
     let meta_at = node.metadata_at.expect("metadata event");
     assert!(meta_at < node.completed_at.unwrap());
-    assert_eq!(node.torrent.info_bytes(), Some(&sim.metainfo.info_bytes[..]));
-    assert!(sim.has_content(magnet), "node {} has wrong or missing data", magnet);
+    assert_eq!(
+        node.torrent.info_bytes(),
+        Some(&sim.metainfo.info_bytes[..])
+    );
+    assert!(
+        sim.has_content(magnet),
+        "node {} has wrong or missing data",
+        magnet
+    );
 }
 
 #[test]
@@ -78,7 +102,11 @@ fn magnet_metadata_spanning_many_pieces_from_several_peers() {
     }
     assert!(sim.metainfo.info_bytes.len() > 16 * 1024);
     assert!(sim.run_to_completion(Duration::from_secs(60)));
-    assert!(sim.has_content(magnet), "node {} has wrong or missing data", magnet);
+    assert!(
+        sim.has_content(magnet),
+        "node {} has wrong or missing data",
+        magnet
+    );
 }
 
 #[test]
@@ -89,14 +117,27 @@ fn peer_serving_corrupt_blocks_is_banned_and_download_completes() {
     let leecher = sim.add_leecher(2 * MIB_S);
     sim.connect(honest, leecher, link(20, 0.0));
     sim.connect(liar, leecher, link(20, 0.0));
-    assert!(sim.run_to_completion(Duration::from_secs(120)) || sim.nodes[leecher].torrent.is_complete());
-    assert!(sim.has_content(leecher), "node {} has wrong or missing data", leecher);
+    assert!(
+        sim.run_to_completion(Duration::from_secs(120)) || sim.nodes[leecher].torrent.is_complete()
+    );
+    assert!(
+        sim.has_content(leecher),
+        "node {} has wrong or missing data",
+        leecher
+    );
     let bans = sim.banned_by(leecher);
     assert_eq!(bans.len(), 1, "exactly the liar is banned: {bans:?}");
-    let failed = sim.nodes[leecher].events.iter().filter(|(_, e)| matches!(e, Event::PieceFailed { .. })).count();
+    let failed = sim.nodes[leecher]
+        .events
+        .iter()
+        .filter(|(_, e)| matches!(e, Event::PieceFailed { .. }))
+        .count();
     // The liar is four times faster than the honest seeder, so it wins many pieces; mixed
     // pieces are settled by block evidence once a good copy arrives. Measured: 5 failures.
-    assert!((1..=6).contains(&failed), "the liar is caught after a few bad pieces, not dozens: {failed}");
+    assert!(
+        (1..=6).contains(&failed),
+        "the liar is caught after a few bad pieces, not dozens: {failed}"
+    );
     // The honest seeder was never blamed.
     let honest_id = sim.nodes[honest].torrent.peer_keys().next();
     assert!(honest_id.is_some(), "honest seeder still connected");
@@ -113,7 +154,11 @@ fn liar_mixed_into_pieces_with_honest_peers_is_still_identified() {
     sim.connect(honest, leecher, link(20, 0.0));
     sim.connect(liar, leecher, link(20, 0.0));
     sim.run_to_completion(Duration::from_secs(120));
-    assert!(sim.has_content(leecher), "node {} has wrong or missing data", leecher);
+    assert!(
+        sim.has_content(leecher),
+        "node {} has wrong or missing data",
+        leecher
+    );
     let bans: Vec<_> = sim.nodes[leecher]
         .events
         .iter()
@@ -131,8 +176,8 @@ fn seeder_leaving_mid_transfer_does_not_stop_the_download() {
     let mut sim = Sim::new(16 * MIB, None, 6);
     let s1 = sim.add_seeder(2 * MIB_S);
     let s2 = sim.add_seeder(2 * MIB_S);
-    let l1 = sim.add_leecher(1 * MIB_S);
-    let l2 = sim.add_leecher(1 * MIB_S);
+    let l1 = sim.add_leecher(MIB_S);
+    let l2 = sim.add_leecher(MIB_S);
     for l in [l1, l2] {
         sim.connect(s1, l, link(25, 0.02));
         sim.connect(s2, l, link(40, 0.02));
@@ -140,7 +185,7 @@ fn seeder_leaving_mid_transfer_does_not_stop_the_download() {
     sim.connect(l1, l2, link(10, 0.0));
     sim.kill_at(s1, Duration::from_secs(2));
     // A leecher also drops out and never comes back.
-    let l3 = sim.add_leecher(1 * MIB_S);
+    let l3 = sim.add_leecher(MIB_S);
     sim.connect(s2, l3, link(25, 0.0));
     sim.connect(l1, l3, link(25, 0.0));
     sim.kill_at(l3, Duration::from_secs(3));
@@ -149,7 +194,10 @@ fn seeder_leaving_mid_transfer_does_not_stop_the_download() {
     for l in [l1, l2] {
         assert!(sim.has_content(l), "node {} has wrong or missing data", l);
         let t = sim.nodes[l].completed_at.unwrap();
-        assert!(t > Duration::from_secs(3), "the transfer really outlived the departures");
+        assert!(
+            t > Duration::from_secs(3),
+            "the transfer really outlived the departures"
+        );
     }
 }
 
@@ -165,7 +213,10 @@ fn streaming_reader_at_half_gets_its_window_first() {
     let order = sim.verified_order(viewer);
     let first = (half / (256 * 1024)) as u32;
     let window: Vec<u32> = (first..first + 16).collect(); // 4 MiB window = 16 pieces
-    let positions: Vec<usize> = window.iter().map(|w| order.iter().position(|x| x == w).unwrap()).collect();
+    let positions: Vec<usize> = window
+        .iter()
+        .map(|w| order.iter().position(|x| x == w).unwrap())
+        .collect();
     assert!(
         positions.iter().all(|&p| p < 20),
         "window pieces should be among the first verified: positions {positions:?} of {}",
@@ -186,7 +237,12 @@ fn simulation_is_deterministic() {
         sim.connect(s, b, link(30, 0.05));
         sim.connect(a, b, link(5, 0.05));
         sim.run_to_completion(Duration::from_secs(60));
-        (sim.now, sim.verified_order(a), sim.verified_order(b), sim.steps)
+        (
+            sim.now,
+            sim.verified_order(a),
+            sim.verified_order(b),
+            sim.steps,
+        )
     };
     assert_eq!(run(), run());
 }

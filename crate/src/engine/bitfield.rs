@@ -13,14 +13,22 @@ pub struct Bitfield {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BitfieldError {
     #[error("bitfield is {got} bytes, expected {expected} for {pieces} pieces")]
-    WrongLength { got: usize, expected: usize, pieces: u32 },
+    WrongLength {
+        got: usize,
+        expected: usize,
+        pieces: u32,
+    },
     #[error("bitfield has bits set past the last piece")]
     SpareBitsSet,
 }
 
 impl Bitfield {
     pub fn new(len: u32) -> Self {
-        Bitfield { bits: vec![0; byte_len(len)], len, ones: 0 }
+        Bitfield {
+            bits: vec![0; byte_len(len)],
+            len,
+            ones: 0,
+        }
     }
 
     pub fn full(len: u32) -> Self {
@@ -35,7 +43,11 @@ impl Bitfield {
     pub fn from_bytes(bytes: &[u8], len: u32) -> Result<Self, BitfieldError> {
         let expected = byte_len(len);
         if bytes.len() != expected {
-            return Err(BitfieldError::WrongLength { got: bytes.len(), expected, pieces: len });
+            return Err(BitfieldError::WrongLength {
+                got: bytes.len(),
+                expected,
+                pieces: len,
+            });
         }
         let spare = (expected * 8) as u64 - len as u64;
         if spare > 0 {
@@ -45,7 +57,11 @@ impl Bitfield {
             }
         }
         let ones = bytes.iter().map(|b| b.count_ones()).sum();
-        Ok(Bitfield { bits: bytes.to_vec(), len, ones })
+        Ok(Bitfield {
+            bits: bytes.to_vec(),
+            len,
+            ones,
+        })
     }
 
     pub fn len(&self) -> u32 {
@@ -128,8 +144,14 @@ mod tests {
     fn from_bytes_is_strict() {
         assert_eq!(Bitfield::from_bytes(&[0xff, 0xc0], 10).unwrap().count(), 10);
         assert!(Bitfield::from_bytes(&[0xff, 0xc0], 10).unwrap().is_full());
-        assert_eq!(Bitfield::from_bytes(&[0xff, 0xe0], 10), Err(BitfieldError::SpareBitsSet));
-        assert!(matches!(Bitfield::from_bytes(&[0xff], 10), Err(BitfieldError::WrongLength { .. })));
+        assert_eq!(
+            Bitfield::from_bytes(&[0xff, 0xe0], 10),
+            Err(BitfieldError::SpareBitsSet)
+        );
+        assert!(matches!(
+            Bitfield::from_bytes(&[0xff], 10),
+            Err(BitfieldError::WrongLength { .. })
+        ));
         assert!(Bitfield::from_bytes(&[], 0).unwrap().is_full());
     }
 }

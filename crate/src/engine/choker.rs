@@ -31,22 +31,46 @@ pub struct Choker {
 
 impl Choker {
     pub fn new(slots: usize) -> Self {
-        Choker { slots, optimistic_every: 3, optimistic: None, round: 0 }
+        Choker {
+            slots,
+            optimistic_every: 3,
+            optimistic: None,
+            round: 0,
+        }
     }
 
     /// One rechoke round: returns the set of peers to unchoke; every other peer gets choked.
-    pub fn rechoke(&mut self, peers: &[ChokeCandidate], seeding: bool, rng: &mut Rng) -> BTreeSet<PeerKey> {
+    pub fn rechoke(
+        &mut self,
+        peers: &[ChokeCandidate],
+        seeding: bool,
+        rng: &mut Rng,
+    ) -> BTreeSet<PeerKey> {
         let mut interested: Vec<&ChokeCandidate> = peers.iter().filter(|c| c.interested).collect();
-        let rate = |c: &ChokeCandidate| if seeding { c.upload_rate } else { c.download_rate };
+        let rate = |c: &ChokeCandidate| {
+            if seeding {
+                c.upload_rate
+            } else {
+                c.download_rate
+            }
+        };
         // Ties (e.g. everyone at zero at start) are broken by a shuffle, not by peer order.
         rng.shuffle(&mut interested);
         interested.sort_by(|a, b| rate(b).total_cmp(&rate(a)));
-        let mut unchoke: BTreeSet<PeerKey> = interested.iter().take(self.slots).map(|c| c.peer).collect();
+        let mut unchoke: BTreeSet<PeerKey> =
+            interested.iter().take(self.slots).map(|c| c.peer).collect();
 
-        let still_valid = self.optimistic.is_some_and(|o| interested.iter().any(|c| c.peer == o) && !unchoke.contains(&o));
+        let still_valid = self
+            .optimistic
+            .is_some_and(|o| interested.iter().any(|c| c.peer == o) && !unchoke.contains(&o));
         if self.round % self.optimistic_every == 0 || !still_valid {
-            let rest: Vec<PeerKey> = interested.iter().map(|c| c.peer).filter(|p| !unchoke.contains(p)).collect();
-            self.optimistic = (!rest.is_empty()).then(|| rest[rng.below(rest.len() as u64) as usize]);
+            let rest: Vec<PeerKey> = interested
+                .iter()
+                .map(|c| c.peer)
+                .filter(|p| !unchoke.contains(p))
+                .collect();
+            self.optimistic =
+                (!rest.is_empty()).then(|| rest[rng.below(rest.len() as u64) as usize]);
         }
         self.round += 1;
         unchoke.extend(self.optimistic);
@@ -65,7 +89,12 @@ mod tests {
     use super::*;
 
     fn cand(peer: PeerKey, down: f64, up: f64) -> ChokeCandidate {
-        ChokeCandidate { peer, interested: true, download_rate: down, upload_rate: up }
+        ChokeCandidate {
+            peer,
+            interested: true,
+            download_rate: down,
+            upload_rate: up,
+        }
     }
 
     #[test]
@@ -96,7 +125,9 @@ mod tests {
     #[test]
     fn optimistic_slot_rotates_over_rounds() {
         let mut c = Choker::new(1);
-        let peers: Vec<_> = (0..8).map(|i| cand(i, if i == 0 { 1e6 } else { 0.0 }, 0.0)).collect();
+        let peers: Vec<_> = (0..8)
+            .map(|i| cand(i, if i == 0 { 1e6 } else { 0.0 }, 0.0))
+            .collect();
         let mut rng = Rng::new(9);
         let mut seen = BTreeSet::new();
         for _ in 0..30 {

@@ -11,7 +11,11 @@ pub enum MetadataError {
     #[error("peer announced metadata size {0}, outside 1..={MAX_METADATA_SIZE}")]
     BadSize(u64),
     #[error("metadata piece {piece} has {got} bytes, expected {expected}")]
-    BadPieceLength { piece: u32, got: usize, expected: usize },
+    BadPieceLength {
+        piece: u32,
+        got: usize,
+        expected: usize,
+    },
     #[error("metadata piece {0} does not exist")]
     BadPiece(u32),
     #[error("metadata total size {got} differs from the announced {expected}")]
@@ -49,7 +53,8 @@ impl MetadataFetch {
             None => {
                 self.size = Some(size);
                 self.buf = vec![0; size as usize];
-                self.slots = vec![Slot::Missing; size.div_ceil(METADATA_PIECE_SIZE as u64) as usize];
+                self.slots =
+                    vec![Slot::Missing; size.div_ceil(METADATA_PIECE_SIZE as u64) as usize];
                 Ok(true)
             }
         }
@@ -69,15 +74,32 @@ impl MetadataFetch {
     }
 
     /// Stores a piece; returns the whole metadata when the last piece arrives.
-    pub fn on_data(&mut self, from: PeerKey, piece: u32, total: u64, data: &[u8]) -> Result<Option<Vec<u8>>, MetadataError> {
-        let Some(size) = self.size else { return Ok(None) };
+    pub fn on_data(
+        &mut self,
+        from: PeerKey,
+        piece: u32,
+        total: u64,
+        data: &[u8],
+    ) -> Result<Option<Vec<u8>>, MetadataError> {
+        let Some(size) = self.size else {
+            return Ok(None);
+        };
         if total != size {
-            return Err(MetadataError::SizeMismatch { got: total, expected: size });
+            return Err(MetadataError::SizeMismatch {
+                got: total,
+                expected: size,
+            });
         }
-        let Some(slot) = self.slots.get(piece as usize) else { return Err(MetadataError::BadPiece(piece)) };
+        let Some(slot) = self.slots.get(piece as usize) else {
+            return Err(MetadataError::BadPiece(piece));
+        };
         let expected = self.piece_len(piece);
         if data.len() != expected {
-            return Err(MetadataError::BadPieceLength { piece, got: data.len(), expected });
+            return Err(MetadataError::BadPieceLength {
+                piece,
+                got: data.len(),
+                expected,
+            });
         }
         if matches!(slot, Slot::Received { .. }) {
             return Ok(None);
@@ -85,7 +107,11 @@ impl MetadataFetch {
         let start = piece as usize * METADATA_PIECE_SIZE as usize;
         self.buf[start..start + expected].copy_from_slice(data);
         self.slots[piece as usize] = Slot::Received { from };
-        if self.slots.iter().all(|s| matches!(s, Slot::Received { .. })) {
+        if self
+            .slots
+            .iter()
+            .all(|s| matches!(s, Slot::Received { .. }))
+        {
             return Ok(Some(std::mem::take(&mut self.buf)));
         }
         Ok(None)
@@ -93,8 +119,17 @@ impl MetadataFetch {
 
     /// Peers that sent pieces of the current attempt.
     pub fn contributors(&self) -> Vec<PeerKey> {
-        let mut v: Vec<PeerKey> =
-            self.slots.iter().filter_map(|s| if let Slot::Received { from } = s { Some(*from) } else { None }).collect();
+        let mut v: Vec<PeerKey> = self
+            .slots
+            .iter()
+            .filter_map(|s| {
+                if let Slot::Received { from } = s {
+                    Some(*from)
+                } else {
+                    None
+                }
+            })
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
@@ -155,9 +190,18 @@ mod tests {
         assert_eq!(m.offer_size(0), Err(MetadataError::BadSize(0)));
         assert!(m.offer_size(MAX_METADATA_SIZE + 1).is_err());
         m.offer_size(100).unwrap();
-        assert!(matches!(m.on_data(1, 0, 100, &[0; 99]), Err(MetadataError::BadPieceLength { .. })));
-        assert!(matches!(m.on_data(1, 1, 100, &[0; 1]), Err(MetadataError::BadPiece(1))));
-        assert!(matches!(m.on_data(1, 0, 101, &[0; 100]), Err(MetadataError::SizeMismatch { .. })));
+        assert!(matches!(
+            m.on_data(1, 0, 100, &[0; 99]),
+            Err(MetadataError::BadPieceLength { .. })
+        ));
+        assert!(matches!(
+            m.on_data(1, 1, 100, &[0; 1]),
+            Err(MetadataError::BadPiece(1))
+        ));
+        assert!(matches!(
+            m.on_data(1, 0, 101, &[0; 100]),
+            Err(MetadataError::SizeMismatch { .. })
+        ));
     }
 
     #[test]
@@ -165,7 +209,10 @@ mod tests {
         let mut m = MetadataFetch::default();
         m.offer_size(10).unwrap();
         assert_eq!(m.next_request(1, Duration::ZERO), Some(0));
-        assert_eq!(m.expire(Duration::from_secs(11), Duration::from_secs(10)), vec![1]);
+        assert_eq!(
+            m.expire(Duration::from_secs(11), Duration::from_secs(10)),
+            vec![1]
+        );
         assert_eq!(m.next_request(2, Duration::from_secs(11)), Some(0));
     }
 }

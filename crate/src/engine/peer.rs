@@ -27,7 +27,11 @@ pub enum Phase {
 /// announces is kept raw (bounded) and checked once the piece count is known.
 #[derive(Debug)]
 pub enum PeerPieces {
-    Pending { bitfield: Option<Vec<u8>>, all: bool, haves: BTreeSet<u32> },
+    Pending {
+        bitfield: Option<Vec<u8>>,
+        all: bool,
+        haves: BTreeSet<u32>,
+    },
     Known(Bitfield),
 }
 
@@ -113,7 +117,11 @@ impl PeerState {
             peer_choking: true,
             peer_interested: false,
             got_bitfield: false,
-            pieces: PeerPieces::Pending { bitfield: None, all: false, haves: BTreeSet::new() },
+            pieces: PeerPieces::Pending {
+                bitfield: None,
+                all: false,
+                haves: BTreeSet::new(),
+            },
             allowed_fast: BTreeSet::new(),
             outstanding: Vec::new(),
             requests: VecDeque::new(),

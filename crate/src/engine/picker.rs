@@ -32,9 +32,14 @@ const URGENT_PIECES: u32 = 2;
 pub enum BlockState {
     Free,
     /// Requested from these peers (1..=MAX_DUPLICATES), first at `at`.
-    Requested { by: Vec<PeerKey>, at: Duration },
+    Requested {
+        by: Vec<PeerKey>,
+        at: Duration,
+    },
     /// Received from `from`; the bytes are in the piece buffer.
-    Received { from: PeerKey },
+    Received {
+        from: PeerKey,
+    },
 }
 
 #[derive(Debug)]
@@ -69,7 +74,10 @@ pub enum BlockOutcome {
     /// Not needed (already have it, never requested, or bad geometry); counts as waste.
     Unwanted,
     /// Stored. `cancel` lists other peers the same block was also requested from.
-    Accepted { cancel: Vec<PeerKey>, piece_complete: bool },
+    Accepted {
+        cancel: Vec<PeerKey>,
+        piece_complete: bool,
+    },
 }
 
 #[derive(Debug)]
@@ -92,7 +100,13 @@ pub struct Picker {
 }
 
 impl Picker {
-    pub fn new(num_pieces: u32, piece_length: u32, total_length: u64, have: Bitfield, rng: &mut Rng) -> Self {
+    pub fn new(
+        num_pieces: u32,
+        piece_length: u32,
+        total_length: u64,
+        have: Bitfield,
+        rng: &mut Rng,
+    ) -> Self {
         debug_assert_eq!(have.len(), num_pieces);
         let mut order: Vec<u32> = (0..num_pieces).collect();
         rng.shuffle(&mut order);
@@ -141,7 +155,11 @@ impl Picker {
     fn block_ref(&self, index: u32, block: u32) -> BlockRef {
         let begin = block * BLOCK_SIZE;
         let length = (self.piece_size(index) - begin).min(BLOCK_SIZE);
-        BlockRef { index, begin, length }
+        BlockRef {
+            index,
+            begin,
+            length,
+        }
     }
 
     // ---- availability -------------------------------------------------------------------
@@ -167,7 +185,11 @@ impl Picker {
 
     /// True if `peer_has` includes a piece we still need.
     pub fn is_interesting(&self, peer_has: &Bitfield) -> bool {
-        peer_has.as_bytes().iter().zip(self.have.as_bytes()).any(|(p, h)| p & !h != 0)
+        peer_has
+            .as_bytes()
+            .iter()
+            .zip(self.have.as_bytes())
+            .any(|(p, h)| p & !h != 0)
     }
 
     // ---- streaming windows --------------------------------------------------------------
@@ -183,13 +205,21 @@ impl Picker {
 
     /// True once every piece of every streaming window is verified.
     pub fn windows_satisfied(&self) -> bool {
-        self.windows.values().all(|w| w.clone().all(|i| self.have.get(i)))
+        self.windows
+            .values()
+            .all(|w| w.clone().all(|i| self.have.get(i)))
     }
 
     // ---- picking ------------------------------------------------------------------------
 
     /// Picks up to `count` blocks for `peer` (which has `peer_has`) and marks them requested.
-    pub fn pick(&mut self, peer: PeerKey, peer_has: &Bitfield, count: usize, now: Duration) -> Vec<BlockRef> {
+    pub fn pick(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        count: usize,
+        now: Duration,
+    ) -> Vec<BlockRef> {
         let mut out = Vec::new();
         if count == 0 || self.is_complete() {
             return out;
@@ -199,15 +229,25 @@ impl Picker {
         for w in windows {
             for (n, index) in w.enumerate() {
                 let urgent = (n as u32) < URGENT_PIECES;
-                self.take_from_piece(peer, peer_has, index as u32, count, now, urgent, &mut out);
+                self.take_from_piece(peer, peer_has, index, count, now, urgent, &mut out);
                 if out.len() >= count {
                     return out;
                 }
             }
         }
         // (2) pieces this peer started, then (3) any other partial piece.
-        let own: Vec<u32> = self.partial.iter().filter(|(_, p)| p.owner == peer).map(|(&i, _)| i).collect();
-        let others: Vec<u32> = self.partial.iter().filter(|(_, p)| p.owner != peer).map(|(&i, _)| i).collect();
+        let own: Vec<u32> = self
+            .partial
+            .iter()
+            .filter(|(_, p)| p.owner == peer)
+            .map(|(&i, _)| i)
+            .collect();
+        let others: Vec<u32> = self
+            .partial
+            .iter()
+            .filter(|(_, p)| p.owner != peer)
+            .map(|(&i, _)| i)
+            .collect();
         for index in own.into_iter().chain(others) {
             self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
             if out.len() >= count {
@@ -216,7 +256,9 @@ impl Picker {
         }
         // (4) new pieces, rarest first.
         while out.len() < count {
-            let Some(index) = self.rarest_new_piece(peer_has) else { break };
+            let Some(index) = self.rarest_new_piece(peer_has) else {
+                break;
+            };
             self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
         }
         // (5) endgame: everything is requested already; double up on what others are slow to send.
@@ -234,7 +276,12 @@ impl Picker {
 
     fn rarest_new_piece(&self, peer_has: &Bitfield) -> Option<u32> {
         let mut best: Option<(u32, u32, u32)> = None; // (availability, tiebreak, index)
-        for (byte_index, (&p, &h)) in peer_has.as_bytes().iter().zip(self.have.as_bytes()).enumerate() {
+        for (byte_index, (&p, &h)) in peer_has
+            .as_bytes()
+            .iter()
+            .zip(self.have.as_bytes())
+            .enumerate()
+        {
             let mut candidates = p & !h;
             while candidates != 0 {
                 let bit = candidates.leading_zeros();
@@ -243,7 +290,11 @@ impl Picker {
                 if self.partial.contains_key(&index) {
                     continue;
                 }
-                let key = (self.availability[index as usize], self.tiebreak[index as usize], index);
+                let key = (
+                    self.availability[index as usize],
+                    self.tiebreak[index as usize],
+                    index,
+                );
                 if best.is_none_or(|b| key < b) {
                     best = Some(key);
                 }
@@ -272,10 +323,18 @@ impl Picker {
             let exclusive = self.failed_before.contains(&index);
             self.partial.insert(
                 index,
-                Partial { blocks: vec![BlockState::Free; blocks], received: 0, owner: peer, exclusive, data: vec![0; size] },
+                Partial {
+                    blocks: vec![BlockState::Free; blocks],
+                    received: 0,
+                    owner: peer,
+                    exclusive,
+                    data: vec![0; size],
+                },
             );
         }
-        let Some(p) = self.partial.get_mut(&index) else { return };
+        let Some(p) = self.partial.get_mut(&index) else {
+            return;
+        };
         if p.exclusive && p.owner != peer {
             return;
         }
@@ -284,10 +343,17 @@ impl Picker {
                 return;
             }
             if *state == BlockState::Free {
-                *state = BlockState::Requested { by: vec![peer], at: now };
+                *state = BlockState::Requested {
+                    by: vec![peer],
+                    at: now,
+                };
                 let begin = b as u32 * BLOCK_SIZE;
                 let length = (p.data.len() as u32 - begin).min(BLOCK_SIZE);
-                out.push(BlockRef { index, begin, length });
+                out.push(BlockRef {
+                    index,
+                    begin,
+                    length,
+                });
             }
         }
         // Before the deadline has had time to pass, nothing can be overdue.
@@ -310,7 +376,9 @@ impl Picker {
         if !peer_has.get(index) {
             return;
         }
-        let Some(p) = self.partial.get_mut(&index) else { return };
+        let Some(p) = self.partial.get_mut(&index) else {
+            return;
+        };
         if p.exclusive && p.owner != peer {
             return;
         }
@@ -324,7 +392,11 @@ impl Picker {
                 if overdue && by.len() < MAX_DUPLICATES && !by.contains(&peer) {
                     by.push(peer);
                     let begin = b as u32 * BLOCK_SIZE;
-                    out.push(BlockRef { index, begin, length: (size - begin).min(BLOCK_SIZE) });
+                    out.push(BlockRef {
+                        index,
+                        begin,
+                        length: (size - begin).min(BLOCK_SIZE),
+                    });
                 }
             }
         }
@@ -342,7 +414,9 @@ impl Picker {
         if begin >= self.piece_size(index) || data.len() as u32 != expected.length {
             return BlockOutcome::Unwanted;
         }
-        let Some(p) = self.partial.get_mut(&index) else { return BlockOutcome::Unwanted };
+        let Some(p) = self.partial.get_mut(&index) else {
+            return BlockOutcome::Unwanted;
+        };
         if p.exclusive && p.owner != peer {
             return BlockOutcome::Unwanted;
         }
@@ -357,7 +431,10 @@ impl Picker {
         p.received += 1;
         p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
         let piece_complete = p.received as usize == p.blocks.len();
-        BlockOutcome::Accepted { cancel, piece_complete }
+        BlockOutcome::Accepted {
+            cancel,
+            piece_complete,
+        }
     }
 
     /// Removes a complete piece for verification. The piece is missing again until
@@ -383,8 +460,12 @@ impl Picker {
 
     /// Forgets one outstanding request (rejected, cancelled or timed out).
     pub fn release(&mut self, peer: PeerKey, block: BlockRef) {
-        let Some(p) = self.partial.get_mut(&block.index) else { return };
-        let Some(state) = p.blocks.get_mut((block.begin / BLOCK_SIZE) as usize) else { return };
+        let Some(p) = self.partial.get_mut(&block.index) else {
+            return;
+        };
+        let Some(state) = p.blocks.get_mut((block.begin / BLOCK_SIZE) as usize) else {
+            return;
+        };
         if let BlockState::Requested { by, .. } = state {
             by.retain(|&k| k != peer);
             if by.is_empty() {
@@ -423,7 +504,13 @@ mod tests {
 
     fn picker(pieces: u32, piece_len: u32) -> Picker {
         let total = pieces as u64 * piece_len as u64;
-        Picker::new(pieces, piece_len, total, Bitfield::new(pieces), &mut Rng::new(7))
+        Picker::new(
+            pieces,
+            piece_len,
+            total,
+            Bitfield::new(pieces),
+            &mut Rng::new(7),
+        )
     }
 
     #[test]
@@ -436,31 +523,60 @@ mod tests {
         only3.set(3);
         p.remove_peer_pieces(&only3); // piece 3 is now the rarest
         let got = p.pick(1, &all, 1, Duration::ZERO);
-        assert_eq!(got, vec![BlockRef { index: 3, begin: 0, length: BLOCK_SIZE }]);
+        assert_eq!(
+            got,
+            vec![BlockRef {
+                index: 3,
+                begin: 0,
+                length: BLOCK_SIZE
+            }]
+        );
     }
 
     #[test]
     fn ties_are_broken_randomly_but_deterministically() {
         let all = Bitfield::full(64);
         let first = |seed| {
-            let mut p = Picker::new(64, BLOCK_SIZE, 64 * BLOCK_SIZE as u64, Bitfield::new(64), &mut Rng::new(seed));
+            let mut p = Picker::new(
+                64,
+                BLOCK_SIZE,
+                64 * BLOCK_SIZE as u64,
+                Bitfield::new(64),
+                &mut Rng::new(seed),
+            );
             p.add_peer_pieces(&all);
             p.pick(1, &all, 1, Duration::ZERO)[0].index
         };
         let picks: BTreeSet<u32> = (0..16).map(first).collect();
-        assert!(picks.len() > 4, "different seeds spread the first pick: {picks:?}");
+        assert!(
+            picks.len() > 4,
+            "different seeds spread the first pick: {picks:?}"
+        );
         assert_eq!(first(3), first(3));
     }
 
     #[test]
     fn short_last_piece_and_block() {
-        let mut p = Picker::new(2, 2 * BLOCK_SIZE, 2 * BLOCK_SIZE as u64 + 100, Bitfield::new(2), &mut Rng::new(1));
+        let mut p = Picker::new(
+            2,
+            2 * BLOCK_SIZE,
+            2 * BLOCK_SIZE as u64 + 100,
+            Bitfield::new(2),
+            &mut Rng::new(1),
+        );
         let all = Bitfield::full(2);
         p.add_peer_pieces(&all);
         let mut got = p.pick(1, &all, 10, Duration::ZERO);
         got.sort_by_key(|b| (b.index, b.begin));
         assert_eq!(got.len(), 3);
-        assert_eq!(got[2], BlockRef { index: 1, begin: 0, length: 100 });
+        assert_eq!(
+            got[2],
+            BlockRef {
+                index: 1,
+                begin: 0,
+                length: 100
+            }
+        );
     }
 
     #[test]
@@ -469,7 +585,11 @@ mod tests {
         let all = Bitfield::full(100);
         p.add_peer_pieces(&all);
         p.set_window(1, 50..54);
-        let got: Vec<u32> = p.pick(1, &all, 4, Duration::ZERO).iter().map(|b| b.index).collect();
+        let got: Vec<u32> = p
+            .pick(1, &all, 4, Duration::ZERO)
+            .iter()
+            .map(|b| b.index)
+            .collect();
         assert_eq!(got, vec![50, 51, 52, 53]);
     }
 
@@ -491,10 +611,23 @@ mod tests {
         let mut p = picker(1, BLOCK_SIZE);
         let all = Bitfield::full(1);
         assert_eq!(p.pick(1, &all, 5, Duration::ZERO).len(), 1);
-        assert_eq!(p.pick(2, &all, 5, Duration::ZERO).len(), 1, "endgame duplicate");
-        assert!(p.pick(3, &all, 5, Duration::ZERO).is_empty(), "at most MAX_DUPLICATES");
+        assert_eq!(
+            p.pick(2, &all, 5, Duration::ZERO).len(),
+            1,
+            "endgame duplicate"
+        );
+        assert!(
+            p.pick(3, &all, 5, Duration::ZERO).is_empty(),
+            "at most MAX_DUPLICATES"
+        );
         let outcome = p.on_block(2, 0, 0, &[0; BLOCK_SIZE as usize]);
-        assert_eq!(outcome, BlockOutcome::Accepted { cancel: vec![1], piece_complete: true });
+        assert_eq!(
+            outcome,
+            BlockOutcome::Accepted {
+                cancel: vec![1],
+                piece_complete: true
+            }
+        );
     }
 
     #[test]
@@ -503,11 +636,20 @@ mod tests {
         let all = Bitfield::full(4);
         let got = p.pick(1, &all, 1, Duration::ZERO);
         let b = got[0];
-        assert_eq!(p.on_block(1, b.index, b.begin + 1, &[0; 16]), BlockOutcome::Unwanted);
-        assert_eq!(p.on_block(1, b.index, b.begin, &[0; 10]), BlockOutcome::Unwanted);
+        assert_eq!(
+            p.on_block(1, b.index, b.begin + 1, &[0; 16]),
+            BlockOutcome::Unwanted
+        );
+        assert_eq!(
+            p.on_block(1, b.index, b.begin, &[0; 10]),
+            BlockOutcome::Unwanted
+        );
         assert_eq!(p.on_block(1, 99, 0, &[0; 10]), BlockOutcome::Unwanted);
         let other = (b.index + 1) % 4;
-        assert_eq!(p.on_block(1, other, 0, &[0; BLOCK_SIZE as usize]), BlockOutcome::Unwanted);
+        assert_eq!(
+            p.on_block(1, other, 0, &[0; BLOCK_SIZE as usize]),
+            BlockOutcome::Unwanted
+        );
     }
 
     #[test]
@@ -519,10 +661,21 @@ mod tests {
         }
         assert!(p.take_complete(0).is_some());
         p.mark_failed(0);
-        assert_eq!(p.pick(2, &all, 1, Duration::ZERO).len(), 1, "peer 2 now owns the retry");
-        assert!(p.pick(3, &all, 5, Duration::ZERO).is_empty(), "no one else may join it");
+        assert_eq!(
+            p.pick(2, &all, 1, Duration::ZERO).len(),
+            1,
+            "peer 2 now owns the retry"
+        );
+        assert!(
+            p.pick(3, &all, 5, Duration::ZERO).is_empty(),
+            "no one else may join it"
+        );
         p.release_peer(2, true);
-        assert_eq!(p.pick(3, &all, 5, Duration::ZERO).len(), 2, "opened again when the owner left");
+        assert_eq!(
+            p.pick(3, &all, 5, Duration::ZERO).len(),
+            2,
+            "opened again when the owner left"
+        );
     }
 
     #[test]

@@ -26,7 +26,11 @@ impl RateMeter {
         let sample = self.pending as f64 / secs;
         self.pending = 0;
         // A fresh meter jumps straight to its first sample so slow start is short.
-        self.rate = if self.rate == 0.0 { sample } else { self.rate * 0.75 + sample * 0.25 };
+        self.rate = if self.rate == 0.0 {
+            sample
+        } else {
+            self.rate * 0.75 + sample * 0.25
+        };
     }
 
     pub fn rate(&self) -> f64 {

@@ -19,7 +19,13 @@ pub trait Storage {
     /// Stores a whole verified piece.
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError>;
     /// Appends `len` bytes of piece `index` from offset `begin` to `out`.
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError>;
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError>;
 }
 
 /// Pieces kept in memory, one buffer per piece.
@@ -63,10 +69,21 @@ impl Storage for MemoryStorage {
         Ok(())
     }
 
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
-        let piece = self.pieces.get(&index).ok_or(StorageError::Missing(index))?;
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
+        let piece = self
+            .pieces
+            .get(&index)
+            .ok_or(StorageError::Missing(index))?;
         let start = begin as usize;
-        let end = start.checked_add(len as usize).filter(|&e| e <= piece.len());
+        let end = start
+            .checked_add(len as usize)
+            .filter(|&e| e <= piece.len());
         let end = end.ok_or(StorageError::OutOfRange { index, begin, len })?;
         out.extend_from_slice(&piece[start..end]);
         Ok(())
@@ -77,7 +94,13 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
         (**self).write_piece(index, data)
     }
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
         (**self).read_block(index, begin, len, out)
     }
 }

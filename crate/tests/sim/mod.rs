@@ -42,7 +42,11 @@ pub struct LinkSpec {
 
 impl Default for LinkSpec {
     fn default() -> Self {
-        LinkSpec { latency: Duration::from_millis(25), loss: 0.0, retransmit_delay: Duration::from_millis(200) }
+        LinkSpec {
+            latency: Duration::from_millis(25),
+            loss: 0.0,
+            retransmit_delay: Duration::from_millis(200),
+        }
     }
 }
 
@@ -78,12 +82,31 @@ struct Conn {
 }
 
 enum Ev {
-    Deliver { conn: ConnId, to: NodeId, data: Vec<u8> },
-    Drained { conn: ConnId, from: NodeId, len: usize },
-    Timer { node: NodeId },
-    Closed { conn: ConnId, to: NodeId },
-    Kill { node: NodeId },
-    Reader { node: NodeId, reader: u64, offset: u64 },
+    Deliver {
+        conn: ConnId,
+        to: NodeId,
+        data: Vec<u8>,
+    },
+    Drained {
+        conn: ConnId,
+        from: NodeId,
+        len: usize,
+    },
+    Timer {
+        node: NodeId,
+    },
+    Closed {
+        conn: ConnId,
+        to: NodeId,
+    },
+    Kill {
+        node: NodeId,
+    },
+    Reader {
+        node: NodeId,
+        reader: u64,
+        offset: u64,
+    },
 }
 
 struct Scheduled {
@@ -139,7 +162,11 @@ pub fn content(len: usize, seed: u64) -> Vec<u8> {
 
 /// A single-file torrent of `data`.
 pub fn make_torrent(data: &[u8], piece_length: Option<u32>) -> Metainfo {
-    let opts = CreateOptions { name: "sim.bin".into(), piece_length, ..Default::default() };
+    let opts = CreateOptions {
+        name: "sim.bin".into(),
+        piece_length,
+        ..Default::default()
+    };
     let mut b = TorrentBuilder::single_file(opts, data.len() as u64).expect("builder");
     b.update(data).expect("hash");
     b.finish().expect("finish")
@@ -165,7 +192,11 @@ impl Sim {
     }
 
     fn config(&self, id: NodeId) -> Config {
-        Config { peer_id: Config::peer_id_from_seed(id as u64 + 1), seed: id as u64 * 7919 + 1, ..Config::default() }
+        Config {
+            peer_id: Config::peer_id_from_seed(id as u64 + 1),
+            seed: id as u64 * 7919 + 1,
+            ..Config::default()
+        }
     }
 
     fn add_node(&mut self, torrent: Torrent, storage: SharedStorage, uplink: u64) -> NodeId {
@@ -187,7 +218,11 @@ impl Sim {
     }
 
     /// A node holding the whole content. `storage` wraps it, e.g. to corrupt what it serves.
-    pub fn add_seeder_with(&mut self, uplink: u64, wrap: impl FnOnce(MemoryStorage) -> Box<dyn Storage>) -> NodeId {
+    pub fn add_seeder_with(
+        &mut self,
+        uplink: u64,
+        wrap: impl FnOnce(MemoryStorage) -> Box<dyn Storage>,
+    ) -> NodeId {
         let id = self.nodes.len();
         let info = &self.metainfo.info;
         let mem = MemoryStorage::from_content(&self.content, info.piece_length);
@@ -229,15 +264,32 @@ impl Sim {
     pub fn add_magnet_leecher(&mut self, uplink: u64) -> NodeId {
         let id = self.nodes.len();
         let storage = SharedStorage::new(MemoryStorage::new());
-        let t = Torrent::from_info_hash(self.metainfo.info_hash, Box::new(storage.clone()), self.config(id), self.now);
+        let t = Torrent::from_info_hash(
+            self.metainfo.info_hash,
+            Box::new(storage.clone()),
+            self.config(id),
+            self.now,
+        );
         self.add_node(t, storage, uplink)
     }
 
     pub fn connect(&mut self, a: NodeId, b: NodeId, link: LinkSpec) {
         let id = self.next_conn;
         self.next_conn += 1;
-        let dir = || Direction { buffered: 0, last_arrival: Duration::ZERO };
-        self.conns.insert(id, Conn { a, b, link, open: true, dirs: [dir(), dir()] });
+        let dir = || Direction {
+            buffered: 0,
+            last_arrival: Duration::ZERO,
+        };
+        self.conns.insert(
+            id,
+            Conn {
+                a,
+                b,
+                link,
+                open: true,
+                dirs: [dir(), dir()],
+            },
+        );
         for n in [a, b] {
             self.nodes[n].conns.insert(id, if n == a { b } else { a });
             let now = self.now;
@@ -252,12 +304,23 @@ impl Sim {
     }
 
     pub fn set_reader_at(&mut self, node: NodeId, reader: u64, offset: u64, at: Duration) {
-        self.schedule(at, Ev::Reader { node, reader, offset });
+        self.schedule(
+            at,
+            Ev::Reader {
+                node,
+                reader,
+                offset,
+            },
+        );
     }
 
     fn schedule(&mut self, at: Duration, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Scheduled { at, seq: self.seq, ev });
+        self.queue.push(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        });
     }
 
     /// Runs until `done` holds or virtual time passes `limit`; returns whether `done` held.
@@ -279,7 +342,12 @@ impl Sim {
 
     /// Runs until every live node has every piece.
     pub fn run_to_completion(&mut self, limit: Duration) -> bool {
-        self.run_until(limit, |s| s.nodes.iter().filter(|n| n.alive).all(|n| n.torrent.is_complete()))
+        self.run_until(limit, |s| {
+            s.nodes
+                .iter()
+                .filter(|n| n.alive)
+                .all(|n| n.torrent.is_complete())
+        })
     }
 
     fn dispatch(&mut self, ev: Ev) {
@@ -321,7 +389,11 @@ impl Sim {
                     self.close(c, node);
                 }
             }
-            Ev::Reader { node, reader, offset } => {
+            Ev::Reader {
+                node,
+                reader,
+                offset,
+            } => {
                 let now = self.now;
                 self.nodes[node].torrent.set_reader(reader, offset, now);
                 self.pump(node);
@@ -331,7 +403,9 @@ impl Sim {
 
     /// `by` closes connection `conn`; the other side learns of it one latency later.
     fn close(&mut self, conn: ConnId, by: NodeId) {
-        let Some(c) = self.conns.get_mut(&conn) else { return };
+        let Some(c) = self.conns.get_mut(&conn) else {
+            return;
+        };
         if !c.open {
             return;
         }
@@ -371,7 +445,9 @@ impl Sim {
 
     fn transmit(&mut self, from: NodeId, conn: ConnId) {
         loop {
-            let Some(c) = self.conns.get(&conn) else { return };
+            let Some(c) = self.conns.get(&conn) else {
+                return;
+            };
             if !c.open {
                 return;
             }
@@ -380,7 +456,9 @@ impl Sim {
             if room == 0 {
                 return;
             }
-            let Some(data) = self.nodes[from].torrent.poll_transmit(conn, room) else { return };
+            let Some(data) = self.nodes[from].torrent.poll_transmit(conn, room) else {
+                return;
+            };
             for chunk in data.chunks(CHUNK) {
                 self.send_chunk(from, conn, d, chunk.to_vec());
             }
@@ -415,12 +493,15 @@ impl Sim {
 
     /// The content a node has verified, if complete.
     pub fn node_content(&self, id: NodeId) -> Option<Vec<u8>> {
-        self.nodes[id].storage.content(self.metainfo.info.num_pieces())
+        self.nodes[id]
+            .storage
+            .content(self.metainfo.info.num_pieces())
     }
 
     /// True if the node verified exactly the torrent's content (never print the bytes).
     pub fn has_content(&self, id: NodeId) -> bool {
-        self.node_content(id).is_some_and(|c| c[..] == self.content[..])
+        self.node_content(id)
+            .is_some_and(|c| c[..] == self.content[..])
     }
 
     pub fn uploaded(&self, id: NodeId) -> u64 {

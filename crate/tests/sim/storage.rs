@@ -23,7 +23,13 @@ impl Storage for SharedStorage {
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
         self.0.borrow_mut().write_piece(index, data)
     }
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
         self.0.borrow_mut().read_block(index, begin, len, out)
     }
 }
@@ -36,7 +42,13 @@ impl Storage for CorruptingStorage {
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
         self.0.write_piece(index, data)
     }
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
         let start = out.len();
         self.0.read_block(index, begin, len, out)?;
         if let Some(b) = out.get_mut(start + (len as usize) / 2) {

@@ -15,35 +15,53 @@ impl Torrent {
     /// Sends interested / not interested when the peer's usefulness to us changed.
     pub(super) fn update_interest(&mut self, peer: PeerKey) {
         let Some(m) = &self.meta else { return };
-        let Some(p) = self.peers.get_mut(&peer) else { return };
-        let Some(theirs) = p.known_pieces() else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(theirs) = p.known_pieces() else {
+            return;
+        };
         let want = m.picker.is_interesting(theirs);
         if want != p.am_interested {
             p.am_interested = want;
-            p.send(if want { &Message::Interested } else { &Message::NotInterested });
+            p.send(if want {
+                &Message::Interested
+            } else {
+                &Message::NotInterested
+            });
         }
     }
 
     /// Requests enough blocks to cover `request_queue_time` at the peer's measured rate.
     fn pipeline_target(&self, peer: PeerKey) -> u32 {
-        let Some(p) = self.peers.get(&peer) else { return 0 };
+        let Some(p) = self.peers.get(&peer) else {
+            return 0;
+        };
         if p.snubbed {
             return 1;
         }
         let per_block = BLOCK_SIZE as f64;
-        let wanted = (p.download.rate() * self.config.request_queue_time.as_secs_f64() / per_block).ceil() as u32;
-        wanted.clamp(self.config.min_pipeline, self.config.max_pipeline.min(p.peer_reqq).max(1))
+        let wanted = (p.download.rate() * self.config.request_queue_time.as_secs_f64() / per_block)
+            .ceil() as u32;
+        wanted.clamp(
+            self.config.min_pipeline,
+            self.config.max_pipeline.min(p.peer_reqq).max(1),
+        )
     }
 
     /// Tops up the request pipeline to `peer`.
     pub(super) fn fill_requests(&mut self, peer: PeerKey, now: Duration) {
         let target = self.pipeline_target(peer) as usize;
         let Some(m) = &mut self.meta else { return };
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
         if p.phase != Phase::Active || !p.am_interested || p.outstanding.len() >= target {
             return;
         }
-        let Some(theirs) = p.known_pieces() else { return };
+        let Some(theirs) = p.known_pieces() else {
+            return;
+        };
         let blocks = if p.peer_choking {
             // Choked: only pieces the peer allowed us to fetch anyway (BEP 6).
             if p.allowed_fast.is_empty() {
@@ -55,12 +73,17 @@ impl Torrent {
                     allowed.set(i);
                 }
             }
-            m.picker.pick(peer, &allowed, target - p.outstanding.len(), now)
+            m.picker
+                .pick(peer, &allowed, target - p.outstanding.len(), now)
         } else {
-            m.picker.pick(peer, theirs, target - p.outstanding.len(), now)
+            m.picker
+                .pick(peer, theirs, target - p.outstanding.len(), now)
         };
         for block in blocks {
-            p.outstanding.push(Outstanding { block, sent_at: now });
+            p.outstanding.push(Outstanding {
+                block,
+                sent_at: now,
+            });
             p.send(&Message::Request(block));
         }
     }
@@ -72,10 +95,23 @@ impl Torrent {
         }
     }
 
-    pub(super) fn on_block(&mut self, peer: PeerKey, index: u32, begin: u32, data: Vec<u8>, now: Duration) {
+    pub(super) fn on_block(
+        &mut self,
+        peer: PeerKey,
+        index: u32,
+        begin: u32,
+        data: Vec<u8>,
+        now: Duration,
+    ) {
         let Some(m) = &mut self.meta else { return };
-        let Some(p) = self.peers.get_mut(&peer) else { return };
-        let block = BlockRef { index, begin, length: data.len() as u32 };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let block = BlockRef {
+            index,
+            begin,
+            length: data.len() as u32,
+        };
         let requested = p.take_outstanding(&block);
         p.last_block_at = now;
         p.snubbed = false;
@@ -86,7 +122,10 @@ impl Torrent {
                 self.stats.wasted += data.len() as u64;
                 let _ = requested;
             }
-            BlockOutcome::Accepted { cancel, piece_complete } => {
+            BlockOutcome::Accepted {
+                cancel,
+                piece_complete,
+            } => {
                 self.stats.downloaded += data.len() as u64;
                 for other in cancel {
                     if let Some(o) = self.peers.get_mut(&other) {
@@ -106,12 +145,17 @@ impl Torrent {
     /// the blame where it can be proven.
     fn verify_piece(&mut self, index: u32, now: Duration) {
         let Some(m) = &mut self.meta else { return };
-        let Some(partial) = m.picker.take_complete(index) else { return };
+        let Some(partial) = m.picker.take_complete(index) else {
+            return;
+        };
         let expected = m.info.piece_hash(index).copied();
         let actual: [u8; 20] = Sha1::digest(&partial.data).into();
         if Some(actual) != expected {
             m.picker.mark_failed(index);
-            self.stats.downloaded = self.stats.downloaded.saturating_sub(partial.data.len() as u64);
+            self.stats.downloaded = self
+                .stats
+                .downloaded
+                .saturating_sub(partial.data.len() as u64);
             self.stats.wasted += partial.data.len() as u64;
             self.events.push_back(Event::PieceFailed { index });
             let contributors = partial.contributors();
@@ -128,7 +172,9 @@ impl Torrent {
         if let Err(e) = self.storage.write_piece(index, &partial.data) {
             // Not stored: fetch it again later rather than advertise what we cannot serve.
             m.picker.mark_failed(index);
-            self.events.push_back(Event::StorageError { message: format!("piece {index}: {e}") });
+            self.events.push_back(Event::StorageError {
+                message: format!("piece {index}: {e}"),
+            });
             return;
         }
         m.picker.mark_have(index);
@@ -151,7 +197,9 @@ impl Torrent {
 
     fn strike(&mut self, peer: PeerKey) {
         let limit = self.config.ban_after_hash_failures;
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
         p.hash_failures += 1;
         if p.hash_failures >= limit {
             let n = p.hash_failures;
@@ -163,7 +211,9 @@ impl Torrent {
     fn announce_piece(&mut self, index: u32) {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
-            let Some(p) = self.peers.get_mut(&k) else { continue };
+            let Some(p) = self.peers.get_mut(&k) else {
+                continue;
+            };
             if p.phase != Phase::Active {
                 continue;
             }
@@ -179,7 +229,12 @@ impl Torrent {
 
     /// Two seeds have nothing to trade: close those connections once we are complete.
     fn drop_fellow_seeds(&mut self) {
-        let seeds: Vec<PeerKey> = self.peers.iter().filter(|(_, p)| p.is_seed()).map(|(&k, _)| k).collect();
+        let seeds: Vec<PeerKey> = self
+            .peers
+            .iter()
+            .filter(|(_, p)| p.is_seed())
+            .map(|(&k, _)| k)
+            .collect();
         for k in seeds {
             self.disconnect(k, "both sides are seeding");
         }

@@ -25,8 +25,12 @@ impl Torrent {
         if self.meta.is_some() {
             return;
         }
-        let Some(p) = self.peers.get(&peer) else { return };
-        let (Some(_), Some(size)) = (p.peer_ut_metadata, p.peer_metadata_size) else { return };
+        let Some(p) = self.peers.get(&peer) else {
+            return;
+        };
+        let (Some(_), Some(size)) = (p.peer_ut_metadata, p.peer_metadata_size) else {
+            return;
+        };
         match self.metadata_fetch.offer_size(size) {
             Ok(true) => self.request_metadata(peer, now),
             Ok(false) => {}
@@ -35,19 +39,33 @@ impl Torrent {
     }
 
     fn request_metadata(&mut self, peer: PeerKey, now: Duration) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
-        let Some(their_id) = p.peer_ut_metadata else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(their_id) = p.peer_ut_metadata else {
+            return;
+        };
         if p.peer_metadata_size != self.metadata_fetch.size() {
             return;
         }
         while p.metadata_requests.len() < METADATA_PIPELINE {
-            let Some(piece) = self.metadata_fetch.next_request(peer, now) else { break };
+            let Some(piece) = self.metadata_fetch.next_request(peer, now) else {
+                break;
+            };
             p.metadata_requests.push((piece, now));
-            p.send(&Message::Extended { id: their_id, payload: MetadataMsg::Request { piece }.encode() });
+            p.send(&Message::Extended {
+                id: their_id,
+                payload: MetadataMsg::Request { piece }.encode(),
+            });
         }
     }
 
-    pub(super) fn on_metadata_message(&mut self, peer: PeerKey, payload: &[u8], now: Duration) -> Result<(), Violation> {
+    pub(super) fn on_metadata_message(
+        &mut self,
+        peer: PeerKey,
+        payload: &[u8],
+        now: Duration,
+    ) -> Result<(), Violation> {
         let msg = MetadataMsg::parse(payload)?;
         match msg {
             MetadataMsg::Request { piece } => self.serve_metadata(peer, piece),
@@ -59,16 +77,25 @@ impl Torrent {
                     p.peer_ut_metadata = None;
                 }
             }
-            MetadataMsg::Data { piece, total_size, data } => {
+            MetadataMsg::Data {
+                piece,
+                total_size,
+                data,
+            } => {
                 if self.meta.is_some() {
                     return Ok(());
                 }
-                let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+                let Some(p) = self.peers.get_mut(&peer) else {
+                    return Ok(());
+                };
                 let Some(pos) = p.metadata_requests.iter().position(|(x, _)| *x == piece) else {
                     return Err(Violation(format!("unrequested metadata piece {piece}")));
                 };
                 p.metadata_requests.swap_remove(pos);
-                if let Some(whole) = self.metadata_fetch.on_data(peer, piece, total_size, &data)? {
+                if let Some(whole) = self
+                    .metadata_fetch
+                    .on_data(peer, piece, total_size, &data)?
+                {
                     self.metadata_complete(whole, now);
                 }
                 self.request_metadata(peer, now);
@@ -78,8 +105,12 @@ impl Torrent {
     }
 
     fn serve_metadata(&mut self, peer: PeerKey, piece: u32) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
-        let Some(their_id) = p.peer_ut_metadata else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(their_id) = p.peer_ut_metadata else {
+            return;
+        };
         let reply = match &self.meta {
             Some(m) => {
                 let total = m.info_bytes.len();
@@ -88,19 +119,28 @@ impl Torrent {
                 if piece < pieces && p.metadata_replies_sent < pieces * METADATA_REPLY_ALLOWANCE {
                     p.metadata_replies_sent += 1;
                     let end = (start + METADATA_PIECE_SIZE as usize).min(total);
-                    MetadataMsg::Data { piece, total_size: total as u64, data: m.info_bytes[start..end].to_vec() }
+                    MetadataMsg::Data {
+                        piece,
+                        total_size: total as u64,
+                        data: m.info_bytes[start..end].to_vec(),
+                    }
                 } else {
                     MetadataMsg::Reject { piece }
                 }
             }
             None => MetadataMsg::Reject { piece },
         };
-        p.send(&Message::Extended { id: their_id, payload: reply.encode() });
+        p.send(&Message::Extended {
+            id: their_id,
+            payload: reply.encode(),
+        });
     }
 
     fn metadata_complete(&mut self, bytes: Vec<u8>, now: Duration) {
         let hash: [u8; 20] = Sha1::digest(&bytes).into();
-        let parsed = if hash == self.info_hash.0 { Info::from_bytes(&bytes).map_err(|e| e.to_string()) } else {
+        let parsed = if hash == self.info_hash.0 {
+            Info::from_bytes(&bytes).map_err(|e| e.to_string())
+        } else {
             Err("metadata does not match the info hash".to_string())
         };
         match parsed {
@@ -130,7 +170,8 @@ impl Torrent {
         let timeout = self.config.metadata_request_timeout;
         for slow in self.metadata_fetch.expire(now, timeout) {
             if let Some(p) = self.peers.get_mut(&slow) {
-                p.metadata_requests.retain(|(_, at)| now.saturating_sub(*at) < timeout);
+                p.metadata_requests
+                    .retain(|(_, at)| now.saturating_sub(*at) < timeout);
             }
         }
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
@@ -150,7 +191,11 @@ impl Torrent {
         let mut picker = Picker::new(n, info.piece_length, total, have, &mut self.rng);
         picker.stream_deadline = self.config.stream_deadline;
         self.completed_announced = picker.is_complete();
-        self.meta = Some(Meta { info, info_bytes, picker });
+        self.meta = Some(Meta {
+            info,
+            info_bytes,
+            picker,
+        });
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
             if let Err(reason) = self.size_peer_pieces(k, n) {
@@ -163,8 +208,17 @@ impl Torrent {
 
     /// Turns what a peer announced before the metadata into a checked bitfield.
     fn size_peer_pieces(&mut self, peer: PeerKey, n: u32) -> Result<(), String> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
-        let PeerPieces::Pending { bitfield, all, haves } = &mut p.pieces else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
+        let PeerPieces::Pending {
+            bitfield,
+            all,
+            haves,
+        } = &mut p.pieces
+        else {
+            return Ok(());
+        };
         let mut b = match (bitfield.take(), *all) {
             (_, true) => Bitfield::full(n),
             (Some(bytes), false) => Bitfield::from_bytes(&bytes, n).map_err(|e| e.to_string())?,

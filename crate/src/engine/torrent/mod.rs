@@ -9,6 +9,7 @@
 //!    "close this transport"; the engine has already forgotten the peer), and
 //!    [`Torrent::poll_transmit`] for each peer whose transport can take more bytes (give it the
 //!    free buffer space as the budget: that is the backpressure).
+//!
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
 mod download;
@@ -36,20 +37,36 @@ use crate::wire::Handshake;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// The peer's handshake checked out; it is now part of the swarm.
-    PeerReady { peer: PeerKey, peer_id: [u8; 20] },
+    PeerReady {
+        peer: PeerKey,
+        peer_id: [u8; 20],
+    },
     /// The `info` dictionary was downloaded and verified (magnet starts only).
     MetadataReady,
-    PieceVerified { index: u32 },
+    PieceVerified {
+        index: u32,
+    },
     /// A piece failed its hash check and will be downloaded again.
-    PieceFailed { index: u32 },
+    PieceFailed {
+        index: u32,
+    },
     /// Every piece is verified.
     Completed,
     /// The peer sent bad data; the driver should not connect to this peer id again.
-    PeerBanned { peer: PeerKey, peer_id: Option<[u8; 20]>, reason: String },
+    PeerBanned {
+        peer: PeerKey,
+        peer_id: Option<[u8; 20]>,
+        reason: String,
+    },
     /// Close this transport. The engine has already dropped the peer's state.
-    Disconnect { peer: PeerKey, reason: String },
+    Disconnect {
+        peer: PeerKey,
+        reason: String,
+    },
     /// A storage backend failed; the torrent keeps running without that piece.
-    StorageError { message: String },
+    StorageError {
+        message: String,
+    },
 }
 
 /// A snapshot for progress displays.
@@ -144,7 +161,12 @@ impl Torrent {
     }
 
     /// A torrent started from a magnet link: the metadata is fetched from peers first.
-    pub fn from_info_hash(info_hash: InfoHash, storage: Box<dyn Storage>, config: Config, now: Duration) -> Self {
+    pub fn from_info_hash(
+        info_hash: InfoHash,
+        storage: Box<dyn Storage>,
+        config: Config,
+        now: Duration,
+    ) -> Self {
         let rng = Rng::new(config.seed);
         let choker = Choker::new(config.upload_slots);
         Torrent {
@@ -194,9 +216,19 @@ impl Torrent {
 
     pub fn stats(&self) -> TorrentStats {
         let mut s = self.stats.clone();
-        s.peers = self.peers.values().filter(|p| p.phase == Phase::Active).count();
-        s.download_rate = self.peers.values().fold(0.0, |acc, p| acc + p.download.rate());
-        s.upload_rate = self.peers.values().fold(0.0, |acc, p| acc + p.upload.rate());
+        s.peers = self
+            .peers
+            .values()
+            .filter(|p| p.phase == Phase::Active)
+            .count();
+        s.download_rate = self
+            .peers
+            .values()
+            .fold(0.0, |acc, p| acc + p.download.rate());
+        s.upload_rate = self
+            .peers
+            .values()
+            .fold(0.0, |acc, p| acc + p.upload.rate());
         s.has_metadata = self.meta.is_some();
         if let Some(m) = &self.meta {
             s.num_pieces = m.picker.num_pieces();
@@ -261,8 +293,13 @@ impl Torrent {
         let Some(m) = &mut self.meta else { return };
         let piece_length = m.info.piece_length as u64;
         let first = (byte_offset / piece_length).min(m.picker.num_pieces() as u64) as u32;
-        let count = self.config.stream_window_bytes.div_ceil(piece_length).max(2) as u32;
-        m.picker.set_window(reader, first..first.saturating_add(count));
+        let count = self
+            .config
+            .stream_window_bytes
+            .div_ceil(piece_length)
+            .max(2) as u32;
+        m.picker
+            .set_window(reader, first..first.saturating_add(count));
         self.fill_all_requests(now);
     }
 
@@ -289,7 +326,10 @@ impl Torrent {
     fn disconnect(&mut self, peer: PeerKey, reason: impl Into<String>) {
         if let Some(state) = self.peers.remove(&peer) {
             self.forget_peer(peer, state);
-            self.events.push_back(Event::Disconnect { peer, reason: reason.into() });
+            self.events.push_back(Event::Disconnect {
+                peer,
+                reason: reason.into(),
+            });
         }
     }
 
@@ -299,7 +339,11 @@ impl Torrent {
         if let Some(id) = peer_id {
             self.banned.insert(id);
         }
-        self.events.push_back(Event::PeerBanned { peer, peer_id, reason: reason.clone() });
+        self.events.push_back(Event::PeerBanned {
+            peer,
+            peer_id,
+            reason: reason.clone(),
+        });
         self.disconnect(peer, format!("banned: {reason}"));
     }
 

@@ -8,7 +8,8 @@ use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::peer::{MAX_ALLOWED_FAST, MAX_PENDING_HAVES, PeerPieces, Phase};
 use crate::wire::{
-    EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, MAX_METADATA_SIZE, Message, UT_METADATA_LOCAL_ID,
+    EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, MAX_METADATA_SIZE, Message,
+    UT_METADATA_LOCAL_ID,
 };
 
 /// A protocol violation: the connection is closed with this reason.
@@ -23,11 +24,15 @@ impl<T: std::fmt::Display> From<T> for Violation {
 impl Torrent {
     /// Bytes arrived from `peer`, split anywhere.
     pub fn handle_data(&mut self, peer: PeerKey, bytes: &[u8], now: Duration) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
         p.last_received_at = now;
         p.decoder.push(bytes);
         loop {
-            let Some(p) = self.peers.get_mut(&peer) else { return };
+            let Some(p) = self.peers.get_mut(&peer) else {
+                return;
+            };
             let frame = match p.decoder.next() {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
@@ -58,10 +63,16 @@ impl Torrent {
         if self.banned.contains(&h.peer_id) {
             return Err(Violation("peer is banned".into()));
         }
-        if self.peers.iter().any(|(&k, p)| k != peer && p.peer_id == Some(h.peer_id)) {
+        if self
+            .peers
+            .iter()
+            .any(|(&k, p)| k != peer && p.peer_id == Some(h.peer_id))
+        {
             return Err(Violation("already connected to this peer id".into()));
         }
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         let ours = Handshake::new(self.info_hash.0, self.config.peer_id);
         p.phase = Phase::Active;
         p.peer_id = Some(h.peer_id);
@@ -75,7 +86,10 @@ impl Torrent {
                 client: Some(self.config.client_name.clone()),
                 ..Default::default()
             };
-            p.send(&Message::Extended { id: EXT_HANDSHAKE_ID, payload: ext.encode() });
+            p.send(&Message::Extended {
+                id: EXT_HANDSHAKE_ID,
+                payload: ext.encode(),
+            });
         }
         // Our pieces: the bitfield must be the first message after the handshake.
         match self.meta.as_ref().map(|m| m.picker.have()) {
@@ -84,12 +98,17 @@ impl Torrent {
             _ if p.fast => p.send(&Message::HaveNone),
             _ => {}
         }
-        self.events.push_back(Event::PeerReady { peer, peer_id: h.peer_id });
+        self.events.push_back(Event::PeerReady {
+            peer,
+            peer_id: h.peer_id,
+        });
         Ok(())
     }
 
     fn on_message(&mut self, peer: PeerKey, msg: Message, now: Duration) -> Result<(), Violation> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         if p.phase != Phase::Active {
             return Err(Violation("message before handshake".into()));
         }
@@ -98,14 +117,21 @@ impl Torrent {
         // before it; what matters is that there is at most one.
         let first = !p.got_bitfield;
         match msg {
-            Message::KeepAlive | Message::Port(_) | Message::Suggest { .. } | Message::Unknown { .. } => {}
+            Message::KeepAlive
+            | Message::Port(_)
+            | Message::Suggest { .. }
+            | Message::Unknown { .. } => {}
             Message::Choke => {
                 p.peer_choking = true;
                 // Without the fast extension a choke drops every pending request; with it
                 // the peer rejects them explicitly, but releasing now lets others serve them.
                 let allowed = p.allowed_fast.clone();
-                let dropped: Vec<_> =
-                    p.outstanding.iter().filter(|o| !allowed.contains(&o.block.index)).map(|o| o.block).collect();
+                let dropped: Vec<_> = p
+                    .outstanding
+                    .iter()
+                    .filter(|o| !allowed.contains(&o.block.index))
+                    .map(|o| o.block)
+                    .collect();
                 p.outstanding.retain(|o| allowed.contains(&o.block.index));
                 if let Some(m) = &mut self.meta {
                     for b in dropped {
@@ -166,7 +192,9 @@ impl Torrent {
     }
 
     fn on_have(&mut self, peer: PeerKey, index: u32) -> Result<(), Violation> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         match &mut p.pieces {
             PeerPieces::Known(b) => {
                 if index >= b.len() {
@@ -190,7 +218,9 @@ impl Torrent {
     }
 
     fn on_bitfield(&mut self, peer: PeerKey, bytes: Vec<u8>) -> Result<(), Violation> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         p.got_bitfield = true;
         match (&mut p.pieces, &mut self.meta) {
             (PeerPieces::Known(old), Some(m)) => {
@@ -212,7 +242,9 @@ impl Torrent {
     }
 
     fn on_have_all(&mut self, peer: PeerKey) -> Result<(), Violation> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         p.got_bitfield = true;
         match (&mut p.pieces, &mut self.meta) {
             (PeerPieces::Known(old), Some(m)) => {
@@ -227,10 +259,20 @@ impl Torrent {
         Ok(())
     }
 
-    fn on_extended(&mut self, peer: PeerKey, id: u8, payload: &[u8], now: Duration) -> Result<(), Violation> {
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
+    fn on_extended(
+        &mut self,
+        peer: PeerKey,
+        id: u8,
+        payload: &[u8],
+        now: Duration,
+    ) -> Result<(), Violation> {
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         if !p.extended {
-            return Err(Violation("extension message without the extension protocol".into()));
+            return Err(Violation(
+                "extension message without the extension protocol".into(),
+            ));
         }
         match id {
             EXT_HANDSHAKE_ID => {

@@ -29,17 +29,24 @@ impl Torrent {
         let mut snubbed: Vec<PeerKey> = Vec::new();
         for (&k, p) in &mut self.peers {
             p.tick(now, elapsed);
-            if p.phase == Phase::Handshaking && now.saturating_sub(p.connected_at) >= cfg.handshake_timeout {
+            if p.phase == Phase::Handshaking
+                && now.saturating_sub(p.connected_at) >= cfg.handshake_timeout
+            {
                 dead.push((k, "handshake timed out"));
             } else if now.saturating_sub(p.last_received_at) >= cfg.idle_timeout {
                 dead.push((k, "peer went silent"));
             } else if !p.outstanding.is_empty()
                 && now.saturating_sub(p.last_block_at) >= cfg.request_timeout
-                && p.outstanding.iter().all(|o| now.saturating_sub(o.sent_at) >= cfg.request_timeout)
+                && p.outstanding
+                    .iter()
+                    .all(|o| now.saturating_sub(o.sent_at) >= cfg.request_timeout)
             {
                 snubbed.push(k);
             }
-            if p.phase == Phase::Active && now.saturating_sub(p.last_sent_at) >= cfg.keepalive_interval && p.out.is_empty() {
+            if p.phase == Phase::Active
+                && now.saturating_sub(p.last_sent_at) >= cfg.keepalive_interval
+                && p.out.is_empty()
+            {
                 p.send(&Message::KeepAlive);
                 p.last_sent_at = now;
             }

@@ -10,8 +10,14 @@ use super::receive::Violation;
 impl Torrent {
     pub(super) fn on_request(&mut self, peer: PeerKey, block: BlockRef) -> Result<(), Violation> {
         let limit = self.config.max_peer_requests as usize;
-        let Some(p) = self.peers.get_mut(&peer) else { return Ok(()) };
-        let piece_size = self.meta.as_ref().filter(|m| m.picker.have().get(block.index)).map(|m| m.picker.piece_size(block.index));
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
+        let piece_size = self
+            .meta
+            .as_ref()
+            .filter(|m| m.picker.have().get(block.index))
+            .map(|m| m.picker.piece_size(block.index));
         let Some(piece_size) = piece_size else {
             // Asking for a piece we never announced: refuse politely when we can.
             if p.fast {
@@ -20,7 +26,10 @@ impl Torrent {
             return Ok(());
         };
         if block.begin as u64 + block.length as u64 > piece_size as u64 {
-            return Err(Violation(format!("request past the end of piece {}", block.index)));
+            return Err(Violation(format!(
+                "request past the end of piece {}",
+                block.index
+            )));
         }
         if p.am_choking || p.requests.len() >= limit {
             // A few refusals are normal (a request crossing our choke); a stream of them is not.
@@ -43,15 +52,22 @@ impl Torrent {
         let p = self.peers.get_mut(&peer)?;
         let mut out = std::mem::take(&mut p.out);
         while out.len() < budget && !p.am_choking {
-            let Some(block) = p.requests.pop_front() else { break };
+            let Some(block) = p.requests.pop_front() else {
+                break;
+            };
             let mark = out.len();
             encode_piece_header(block.index, block.begin, block.length, &mut out);
-            if let Err(e) = self.storage.read_block(block.index, block.begin, block.length, &mut out) {
+            if let Err(e) =
+                self.storage
+                    .read_block(block.index, block.begin, block.length, &mut out)
+            {
                 out.truncate(mark);
                 if p.fast {
                     Message::Reject(block).encode_into(&mut out);
                 }
-                self.events.push_back(Event::StorageError { message: e.to_string() });
+                self.events.push_back(Event::StorageError {
+                    message: e.to_string(),
+                });
                 continue;
             }
             p.upload.add(block.length as u64);
@@ -66,11 +82,15 @@ impl Torrent {
 
     /// True if `peer` has bytes waiting for [`Torrent::poll_transmit`].
     pub fn wants_transmit(&self, peer: PeerKey) -> bool {
-        self.peers.get(&peer).is_some_and(|p| !p.out.is_empty() || (!p.am_choking && !p.requests.is_empty()))
+        self.peers
+            .get(&peer)
+            .is_some_and(|p| !p.out.is_empty() || (!p.am_choking && !p.requests.is_empty()))
     }
 
     pub(super) fn set_choke(&mut self, peer: PeerKey, choke: bool) {
-        let Some(p) = self.peers.get_mut(&peer) else { return };
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
         if p.am_choking == choke || p.phase != Phase::Active {
             return;
         }
