@@ -66,8 +66,14 @@ impl Magnet {
                 return Err(MagnetError::TooManyParameters);
             }
             let (key, raw_value) = parameter.split_once('=').unwrap_or((parameter, ""));
-            let value = percent_decode(raw_value)?;
-            match base_key(key) {
+            let key = base_key(key);
+            let value = if key == "dn" {
+                // WebTorrent (magnet-uri) writes spaces in `dn` as `+`; a real `+` arrives as `%2B`.
+                percent_decode(&raw_value.replace('+', " "))?
+            } else {
+                percent_decode(raw_value)?
+            };
+            match key {
                 "xt" => {
                     if let Some(hash) = strip_prefix_ignore_case(&value, "urn:btih:") {
                         let hash = InfoHash::parse(hash)?;
@@ -79,10 +85,7 @@ impl Magnet {
                         saw_v2_hash = true;
                     }
                 }
-                // WebTorrent (magnet-uri) writes spaces in `dn` as `+`; a real `+` arrives as `%2B`.
-                "dn" if name.is_none() => {
-                    name = Some(percent_decode(&raw_value.replace('+', " "))?)
-                }
+                "dn" if name.is_none() => name = Some(value),
                 "tr" => push_url(&mut trackers, value),
                 "ws" => push_url(&mut web_seeds, value),
                 _ => {}

@@ -86,8 +86,16 @@ impl Info {
             .ok_or(MetainfoError::NotADictionary("info"))?;
         let piece_length = parse_piece_length(info)?;
         let pieces = parse_pieces(info)?;
-        let name = utf8_preferred(info, "name.utf-8", "name")
-            .ok_or(MetainfoError::MissingField("name"))?;
+        let name = match utf8_preferred(info, "name.utf-8", "name") {
+            Some(name) => name,
+            None if info.get("name").is_some() => {
+                return Err(MetainfoError::WrongType {
+                    field: "name",
+                    expected: "a byte string",
+                });
+            }
+            None => return Err(MetainfoError::MissingField("name")),
+        };
         let name = sanitize_component(name);
 
         let files = match (dict.get("length"), dict.get("files")) {
