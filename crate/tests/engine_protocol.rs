@@ -571,6 +571,24 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
     assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { reason, .. } if reason.contains("does not match the info hash"))));
 }
 
+#[test]
+fn unknown_metadata_message_types_are_ignored() {
+    let mut h = Harness::new(true);
+    h.connect();
+    // msg_type 7 does not exist (BEP 9 says: ignore it).
+    h.send(&[Message::Extended {
+        id: UT_METADATA_LOCAL_ID,
+        payload: b"d8:msg_typei7e5:piecei0ee".to_vec(),
+    }]);
+    assert!(h.disconnected().is_none(), "{:?}", h.disconnected());
+    // A malformed one is still a violation.
+    h.send(&[Message::Extended {
+        id: UT_METADATA_LOCAL_ID,
+        payload: b"d8:msg_type".to_vec(),
+    }]);
+    assert!(h.disconnected().is_some());
+}
+
 fn frame(m: &Message) -> Vec<u8> {
     let mut v = Vec::new();
     m.encode_into(&mut v);

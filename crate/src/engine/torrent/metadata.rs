@@ -12,7 +12,7 @@ use crate::engine::bitfield::Bitfield;
 use crate::engine::peer::PeerPieces;
 use crate::engine::picker::Picker;
 use crate::metainfo::Info;
-use crate::wire::{METADATA_PIECE_SIZE, Message, MetadataMsg};
+use crate::wire::{METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
 
 /// Metadata pieces asked of one peer at a time.
 const METADATA_PIPELINE: usize = 2;
@@ -66,7 +66,12 @@ impl Torrent {
         payload: &[u8],
         now: Duration,
     ) -> Result<(), Violation> {
-        let msg = MetadataMsg::parse(payload)?;
+        let msg = match MetadataMsg::parse(payload) {
+            Ok(msg) => msg,
+            // BEP 9: message types we do not know are ignored, not fatal.
+            Err(WireError::UnknownMetadataMsgType { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        };
         match msg {
             MetadataMsg::Request { piece } => self.serve_metadata(peer, piece),
             MetadataMsg::Reject { piece } => {
