@@ -22,3 +22,4 @@ pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
+#[cfg(target_arch = "wasm32")] pub mod web;

@@ -1,0 +1,353 @@
+//! The JavaScript API (wasm-bindgen): `Client` and `Torrent`.
+//!
+//! Everything a page passes in is validated here with a one-line `Error` on failure.
+//! Listeners are called later, from a microtask, so they may call back into the API freely.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+
+use js_sys::{Array, Function, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use web_sys::Blob;
+
+use super::client::{ClientInner, ClientOptions};
+use super::js_glue::{get, now, random_u64};
+use super::storage::SharedStorage;
+use super::swarm::Swarm;
+use super::{files, peer_conn, seed};
+use crate::engine::{Bitfield, Config, Torrent as Engine};
+use crate::magnet::Magnet;
+use crate::metainfo::{InfoHash, Metainfo};
+
+const DEFAULT_MAX_PEERS: usize = 30;
+const MAX_MAX_PEERS: usize = 200;
+const MAX_TRACKERS: usize = 10;
+const MAX_URL_CHARS: usize = 2048;
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+export interface ClientOptions {
+  /** WebSocket tracker URLs (`ws://` or `wss://`). */
+  trackers?: string[];
+  /** Passed to every RTCPeerConnection; default none (fine on one network). */
+  iceServers?: RTCIceServer[];
+  /** Most connections per torrent (default 30). */
+  maxPeers?: number;
+  /** TEST ONLY: corrupt every block this client uploads. */
+  testOnlyCorruptUploads?: boolean;
+}
+export interface SeedOptions {
+  /** Torrent name; defaults to the file's or dropped folder's name. */
+  name?: string;
+}
+export interface TorrentStats {
+  progress: number; length: number | undefined; verified: number;
+  numPieces: number; piecesVerified: number;
+  downloaded: number; uploaded: number; wasted: number;
+  downloadSpeed: number; uploadSpeed: number;
+  peers: number; done: boolean; hasMetadata: boolean;
+}
+export interface FileInfo {
+  index: number; name: string; path: string; length: number; offset: number;
+  progress: number; done: boolean;
+}
+export interface PeerInfo {
+  peerId: string; client: string | undefined; downloaded: number; uploaded: number;
+  downloadSpeed: number; uploadSpeed: number; pieces: number | undefined;
+}
+/** `infoHash` is null for client-wide events (`tracker`). */
+export type ClientEventListener = (infoHash: string | null, type: string, detail: any) => void;
+"#;
+
+/// A BitTorrent client in this page: talks to trackers, holds torrents.
+#[wasm_bindgen]
+pub struct Client {
+    inner: Rc<RefCell<ClientInner>>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Client")
+    }
+}
+
+fn fail(message: impl std::fmt::Display) -> JsError {
+    JsError::new(&message.to_string())
+}
+
+fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
+    let trackers_value = get(options, "trackers");
+    let mut trackers = Vec::new();
+    if !trackers_value.is_undefined() {
+        if !Array::is_array(&trackers_value) {
+            return Err(fail("`trackers` must be an array of ws:// or wss:// URLs"));
+        }
+        for url in Array::from(&trackers_value).iter() {
+            let url = url.as_string().ok_or_else(|| fail("`trackers` must hold strings"))?;
+            let url = url.trim().to_owned();
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() > MAX_URL_CHARS {
+                return Err(fail(format!("`{url}` is not a ws:// or wss:// tracker URL")));
+            }
+            if !trackers.contains(&url) {
+                trackers.push(url);
+            }
+        }
+        if trackers.len() > MAX_TRACKERS {
+            return Err(fail(format!("at most {MAX_TRACKERS} trackers")));
+        }
+    }
+    let ice = get(options, "iceServers");
+    let ice_servers = if ice.is_undefined() {
+        Array::new().into()
+    } else if Array::is_array(&ice) {
+        ice
+    } else {
+        return Err(fail("`iceServers` must be an array of RTCIceServer"));
+    };
+    let max_peers = match get(options, "maxPeers").as_f64() {
+        None => DEFAULT_MAX_PEERS,
+        Some(n) if n >= 1.0 && n <= MAX_MAX_PEERS as f64 => n as usize,
+        Some(_) => return Err(fail(format!("`maxPeers` must be from 1 to {MAX_MAX_PEERS}"))),
+    };
+    let corrupt_uploads = get(options, "testOnlyCorruptUploads").as_bool().unwrap_or(false);
+    let peer_id = Config::peer_id_from_seed(random_u64());
+    Ok(ClientOptions { trackers, ice_servers, max_peers, corrupt_uploads, peer_id })
+}
+
+#[wasm_bindgen]
+impl Client {
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions | undefined")] options: JsValue) -> Result<Client, JsError> {
+        Ok(Client { inner: ClientInner::create(parse_options(&options)?) })
+    }
+
+    /// Receives every event: `(infoHash | null, type, detail)`.
+    #[wasm_bindgen(js_name = setListener)]
+    pub fn set_listener(&self, #[wasm_bindgen(unchecked_param_type = "ClientEventListener | null")] listener: Option<Function>) {
+        self.inner.borrow_mut().set_listener(listener);
+    }
+
+    /// Our peer id (printable ASCII, `-SC0100-…`).
+    #[wasm_bindgen(getter, js_name = peerId)]
+    pub fn peer_id(&self) -> String {
+        String::from_utf8_lossy(&self.inner.borrow().peer_id).into_owned()
+    }
+
+    /// Starts downloading from a magnet link (metadata is fetched from peers).
+    #[wasm_bindgen(js_name = addMagnet)]
+    pub fn add_magnet(&self, uri: &str) -> Result<Torrent, JsError> {
+        let magnet = Magnet::parse(uri.trim()).map_err(fail)?;
+        let mut inner = self.inner.borrow_mut();
+        ensure_new(&inner, &magnet.info_hash)?;
+        let storage = SharedStorage::new(inner.corrupt_uploads);
+        let engine = Engine::from_info_hash(magnet.info_hash, Box::new(storage.clone()), config(&inner), now());
+        let trackers = merged(&magnet.trackers, &inner);
+        Ok(self.insert(&mut inner, Swarm::new(engine, storage, magnet.name, trackers)))
+    }
+
+    /// Starts downloading from the bytes of a .torrent file.
+    #[wasm_bindgen(js_name = addTorrentFile)]
+    pub fn add_torrent_file(&self, bytes: &[u8]) -> Result<Torrent, JsError> {
+        let meta = Metainfo::from_bytes(bytes).map_err(|e| fail(format!("not a usable .torrent file: {e}")))?;
+        let mut inner = self.inner.borrow_mut();
+        ensure_new(&inner, &meta.info_hash)?;
+        let storage = SharedStorage::new(inner.corrupt_uploads);
+        let trackers = merged(&meta.trackers.concat(), &inner);
+        let engine =
+            Engine::new(meta.info_hash, meta.info, meta.info_bytes, Box::new(storage.clone()), None, config(&inner), now());
+        let torrent = self.insert(&mut inner, Swarm::new(engine, storage, None, trackers));
+        inner.notify(super::notes::Note::new(&torrent.hex, "metadata", JsValue::UNDEFINED));
+        inner.notify(super::notes::Note::new(&torrent.hex, "ready", JsValue::UNDEFINED));
+        Ok(torrent)
+    }
+
+    /// Hashes a `File`, `FileList`, array of files, `Blob` or bytes in the page and seeds it.
+    /// Resolves once hashing is done; the torrent's `magnetURI` and `torrentFile()` are then ready.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Torrent>")]
+    pub fn seed(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "File | File[] | FileList | Blob | Uint8Array")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "SeedOptions | undefined")] options: JsValue,
+    ) -> Promise {
+        let weak = Rc::downgrade(&self.inner);
+        let name = get(&options, "name").as_string();
+        let (corrupt, trackers) = {
+            let inner = self.inner.borrow();
+            (inner.corrupt_uploads, inner.trackers.iter().map(|t| t.url.clone()).collect::<Vec<_>>())
+        };
+        wasm_bindgen_futures::future_to_promise(async move {
+            let mut storage = SharedStorage::new(corrupt);
+            // Not borrowing the client while hashing: the page stays fully usable.
+            let meta = seed::create(&input, name, trackers.clone(), &mut storage).await.map_err(|e| JsValue::from(fail(e)))?;
+            let rc = weak.upgrade().ok_or_else(|| JsValue::from(fail("the client was destroyed")))?;
+            let mut inner = rc.borrow_mut();
+            ensure_new(&inner, &meta.info_hash).map_err(JsValue::from)?;
+            let have = Bitfield::full(meta.info.num_pieces());
+            let engine =
+                Engine::new(meta.info_hash, meta.info, meta.info_bytes, Box::new(storage.clone()), Some(have), config(&inner), now());
+            let swarm = Swarm::new(engine, storage, None, trackers);
+            let torrent = Torrent { client: weak.clone(), hex: swarm.hex.clone() };
+            // No events: the resolved promise is the news that the torrent is ready and complete.
+            inner.insert_swarm(swarm);
+            Ok(torrent.into())
+        })
+    }
+
+    /// The torrent with this hex info hash, if added.
+    pub fn get(&self, info_hash: &str) -> Option<Torrent> {
+        let hex = info_hash.to_ascii_lowercase();
+        self.inner.borrow().swarms.contains_key(&hex).then(|| Torrent { client: Rc::downgrade(&self.inner), hex })
+    }
+
+    #[wasm_bindgen(getter)]
+    pub fn torrents(&self) -> Vec<Torrent> {
+        let weak = Rc::downgrade(&self.inner);
+        self.inner.borrow().swarms.keys().map(|hex| Torrent { client: weak.clone(), hex: hex.clone() }).collect()
+    }
+
+    /// RTCPeerConnections alive in this page (all clients): for leak checks and diagnostics.
+    #[wasm_bindgen(js_name = liveConnections)]
+    pub fn live_connections() -> u32 {
+        peer_conn::live_connections()
+    }
+
+    /// Stops everything: torrents, connections, tracker sockets, timers.
+    pub fn destroy(&self) {
+        self.inner.borrow_mut().destroy();
+    }
+
+    fn insert(&self, inner: &mut ClientInner, swarm: Swarm) -> Torrent {
+        let torrent = Torrent { client: Rc::downgrade(&self.inner), hex: swarm.hex.clone() };
+        inner.insert_swarm(swarm);
+        torrent
+    }
+}
+
+fn ensure_new(inner: &ClientInner, info_hash: &InfoHash) -> Result<(), JsError> {
+    if inner.swarms.contains_key(&info_hash.to_hex()) {
+        return Err(fail("this torrent is already added"));
+    }
+    Ok(())
+}
+
+fn config(inner: &ClientInner) -> Config {
+    Config { peer_id: inner.peer_id, seed: random_u64(), ..Config::default() }
+}
+
+/// The torrent's own trackers followed by the client's, without duplicates.
+fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for url in own.iter().chain(inner.trackers.iter().map(|t| &t.url)) {
+        if !all.contains(url) {
+            all.push(url.clone());
+        }
+    }
+    all
+}
+
+/// One torrent of a client. Stays valid after `remove()`, but then every call fails.
+#[wasm_bindgen]
+pub struct Torrent {
+    client: Weak<RefCell<ClientInner>>,
+    hex: String,
+}
+
+impl std::fmt::Debug for Torrent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Torrent").field("info_hash", &self.hex).finish()
+    }
+}
+
+impl Torrent {
+    fn with<R>(&self, f: impl FnOnce(&Swarm) -> R) -> Result<R, JsError> {
+        let rc = self.client.upgrade().ok_or_else(|| fail("the client was destroyed"))?;
+        let inner = rc.try_borrow().map_err(|_| fail("the client is busy"))?;
+        let swarm = inner.swarms.get(&self.hex).ok_or_else(|| fail("this torrent was removed"))?;
+        Ok(f(swarm))
+    }
+}
+
+#[wasm_bindgen]
+impl Torrent {
+    /// Hex info hash (40 characters).
+    #[wasm_bindgen(getter, js_name = infoHash)]
+    pub fn info_hash(&self) -> String {
+        self.hex.clone()
+    }
+
+    /// The name from the metadata, or from the magnet link until the metadata arrives.
+    #[wasm_bindgen(getter)]
+    pub fn name(&self) -> Option<String> {
+        self.with(Swarm::name).ok().flatten()
+    }
+
+    #[wasm_bindgen(getter, js_name = magnetURI)]
+    pub fn magnet_uri(&self) -> Result<String, JsError> {
+        self.with(|s| {
+            let magnet = Magnet { info_hash: InfoHash(s.info_hash), name: s.name(), trackers: s.trackers.clone(), web_seeds: vec![] };
+            magnet.to_uri()
+        })
+    }
+
+    /// The .torrent file, once the metadata is known.
+    #[wasm_bindgen(js_name = torrentFile)]
+    pub fn torrent_file(&self) -> Result<Option<Vec<u8>>, JsError> {
+        self.with(|s| {
+            let (info, info_bytes) = (s.engine.info()?.clone(), s.engine.info_bytes()?.to_vec());
+            let meta = Metainfo {
+                info,
+                info_hash: InfoHash(s.info_hash),
+                info_bytes,
+                trackers: s.trackers.iter().map(|t| vec![t.clone()]).collect(),
+                web_seeds: Vec::new(),
+                comment: None,
+                created_by: None,
+                creation_date: None,
+                extra_fields: BTreeMap::new(),
+            };
+            Some(meta.to_bytes())
+        })
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "TorrentStats")]
+    pub fn stats(&self) -> Result<JsValue, JsError> {
+        self.with(files::stats)
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "FileInfo[]")]
+    pub fn files(&self) -> Result<JsValue, JsError> {
+        self.with(files::files)
+    }
+
+    #[wasm_bindgen(unchecked_return_type = "PeerInfo[]")]
+    pub fn peers(&self) -> Result<JsValue, JsError> {
+        self.with(files::peers)
+    }
+
+    /// One byte per piece: 1 = verified, 0 = not yet (empty before the metadata).
+    pub fn pieces(&self) -> Result<Vec<u8>, JsError> {
+        self.with(files::piece_map)
+    }
+
+    /// A finished file's content.
+    #[wasm_bindgen(js_name = fileBytes)]
+    pub fn file_bytes(&self, index: u32) -> Result<Uint8Array, JsError> {
+        self.with(|s| files::file_bytes(s, index))?.map_err(fail)
+    }
+
+    /// A finished file as a `Blob` (e.g. for `URL.createObjectURL`).
+    #[wasm_bindgen(js_name = fileBlob)]
+    pub fn file_blob(&self, index: u32, mime: Option<String>) -> Result<Blob, JsError> {
+        self.with(|s| files::file_blob(s, index, mime))?.map_err(fail)
+    }
+
+    /// Stops this torrent: tells the trackers, closes its connections, frees its data.
+    pub fn remove(&self) {
+        if let Some(rc) = self.client.upgrade() {
+            if let Ok(mut inner) = rc.try_borrow_mut() {
+                inner.remove_swarm(&self.hex);
+            }
+        }
+    }
+}

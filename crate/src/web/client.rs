@@ -1,0 +1,320 @@
+//! The client's state and its event loop: every browser callback enters through
+//! [`Handle::with`], updates the state, and leaves notifications to be delivered later.
+//!
+//! Ownership: `ClientInner` owns the swarms, which own their connections, which own their
+//! closures; the tracker sockets and timers likewise. Closures hold only a `Weak` handle, so
+//! there are no reference cycles and dropping the client (or `destroy`) frees everything.
+//! A closure may be dropped while it runs (a `close` event removing its own connection):
+//! wasm-bindgen defers the actual free until the call returns.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use js_sys::Function;
+use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::Closure;
+
+use super::js_glue::{Interval, microtask, now};
+use super::notes::Note;
+use super::peer_conn::ConnEvent;
+use super::swarm::{AnnounceSlot, Swarm};
+use super::tracker::{SocketEvent, TrackerSocket, backoff};
+use super::tracker_msg::Id;
+use crate::engine::PeerKey;
+
+/// How often timers run: engine ticks, offer expiry, announces, tracker reconnects.
+const TICK: Duration = Duration::from_millis(250);
+/// Announce interval until the tracker tells us one.
+pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(120);
+/// Bounds on the interval a tracker may ask for.
+pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// While a download has no peer, announce again this soon (new offers find new peers).
+pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
+
+pub struct TrackerState {
+    pub url: String,
+    pub socket: Option<TrackerSocket>,
+    pub failures: u32,
+    pub retry_at: Duration,
+}
+
+pub struct ClientInner {
+    pub handle: Handle,
+    pub peer_id: Id,
+    pub ice_servers: JsValue,
+    pub max_peers: usize,
+    pub corrupt_uploads: bool,
+    pub trackers: Vec<TrackerState>,
+    /// By hex info hash.
+    pub swarms: BTreeMap<String, Swarm>,
+    next_key: PeerKey,
+    notes: Vec<Note>,
+    flush_queued: bool,
+    listener: Option<Function>,
+    flush: Option<Closure<dyn FnMut()>>,
+    ticker: Option<Interval>,
+}
+
+impl std::fmt::Debug for ClientInner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientInner").field("swarms", &self.swarms.len()).finish_non_exhaustive()
+    }
+}
+
+/// A weak reference to the client, captured by every callback.
+#[derive(Clone, Debug)]
+pub struct Handle(pub Weak<RefCell<ClientInner>>);
+
+impl Handle {
+    /// Runs `f` on the client if it still exists, then schedules notification delivery.
+    pub fn with<R>(&self, f: impl FnOnce(&mut ClientInner) -> R) -> Option<R> {
+        let rc = self.0.upgrade()?;
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            // Browser events are never dispatched synchronously from our own calls, so this
+            // would be a driver bug; skip the event rather than panic.
+            web_sys_console_error("seedcast: re-entrant callback ignored");
+            return None;
+        };
+        let result = f(&mut inner);
+        inner.schedule_flush();
+        Some(result)
+    }
+}
+
+fn web_sys_console_error(message: &str) {
+    #[wasm_bindgen::prelude::wasm_bindgen]
+    extern "C" {
+        #[wasm_bindgen(js_namespace = console, js_name = error)]
+        fn console_error(message: &str);
+    }
+    console_error(message);
+}
+
+pub struct ClientOptions {
+    pub trackers: Vec<String>,
+    pub ice_servers: JsValue,
+    pub max_peers: usize,
+    pub corrupt_uploads: bool,
+    pub peer_id: Id,
+}
+
+impl ClientInner {
+    pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
+        let client = Rc::new_cyclic(|weak: &Weak<RefCell<ClientInner>>| {
+            let trackers = options
+                .trackers
+                .into_iter()
+                .map(|url| TrackerState { url, socket: None, failures: 0, retry_at: Duration::ZERO })
+                .collect();
+            RefCell::new(ClientInner {
+                handle: Handle(weak.clone()),
+                peer_id: options.peer_id,
+                ice_servers: options.ice_servers,
+                max_peers: options.max_peers,
+                corrupt_uploads: options.corrupt_uploads,
+                trackers,
+                swarms: BTreeMap::new(),
+                next_key: 1,
+                notes: Vec::new(),
+                flush_queued: false,
+                listener: None,
+                flush: None,
+                ticker: None,
+            })
+        });
+        let handle = client.borrow().handle.clone();
+        let flush_handle = handle.clone();
+        let flush = Closure::<dyn FnMut()>::new(move || deliver_notes(&flush_handle));
+        let ticker = Interval::new(TICK, move || {
+            handle.with(|c| c.tick());
+        });
+        {
+            let mut inner = client.borrow_mut();
+            inner.flush = Some(flush);
+            inner.ticker = Some(ticker);
+            inner.tick();
+        }
+        client
+    }
+
+    pub fn set_listener(&mut self, listener: Option<Function>) {
+        self.listener = listener;
+    }
+
+    pub fn notify(&mut self, note: Note) {
+        self.notes.push(note);
+        self.schedule_flush();
+    }
+
+    pub fn notes_mut(&mut self) -> &mut Vec<Note> {
+        &mut self.notes
+    }
+
+    fn schedule_flush(&mut self) {
+        if self.flush_queued || self.notes.is_empty() {
+            return;
+        }
+        if let Some(flush) = &self.flush {
+            microtask(wasm_bindgen::JsCast::unchecked_ref(flush.as_ref()));
+            self.flush_queued = true;
+        }
+    }
+
+    pub fn next_peer_key(&mut self) -> PeerKey {
+        self.next_key += 1;
+        self.next_key
+    }
+
+    /// Adds a swarm and schedules its first announce on every tracker.
+    pub fn insert_swarm(&mut self, mut swarm: Swarm) {
+        let now = now();
+        swarm.announces =
+            self.trackers.iter().map(|_| AnnounceSlot { next_at: now, interval: DEFAULT_INTERVAL, started: false }).collect();
+        self.swarms.insert(swarm.hex.clone(), swarm);
+        self.announce_due(now);
+    }
+
+    /// Removes a swarm: tells the trackers we stopped and closes every connection.
+    pub fn remove_swarm(&mut self, hex: &str) {
+        let Some(mut swarm) = self.swarms.remove(hex) else { return };
+        for tracker in 0..self.trackers.len() {
+            self.send_stopped(&swarm, tracker);
+        }
+        swarm.close_all(now());
+        self.notes.retain(|n| n.torrent.as_deref() != Some(hex));
+    }
+
+    /// Frees everything: swarms, sockets, timers. Pending notifications are dropped.
+    pub fn destroy(&mut self) {
+        let hexes: Vec<String> = self.swarms.keys().cloned().collect();
+        for hex in hexes {
+            self.remove_swarm(&hex);
+        }
+        self.trackers.clear();
+        self.ticker = None;
+        self.listener = None;
+        self.notes.clear();
+    }
+
+    // ---- timers -------------------------------------------------------------------------
+
+    fn tick(&mut self) {
+        let now = now();
+        for index in 0..self.trackers.len() {
+            let t = &self.trackers[index];
+            if t.socket.is_none() && now >= t.retry_at {
+                self.connect_tracker(index, now);
+            }
+        }
+        let mut notes = std::mem::take(&mut self.notes);
+        for swarm in self.swarms.values_mut() {
+            swarm.tick(now, &mut notes);
+            // A download with nobody to talk to goes looking again soon.
+            if !swarm.engine.is_complete() && swarm.open_peers() == 0 {
+                for slot in &mut swarm.announces {
+                    slot.next_at = slot.next_at.min(now + LONELY_REANNOUNCE);
+                }
+            }
+        }
+        self.notes = notes;
+        self.announce_due(now);
+    }
+
+    // ---- trackers -----------------------------------------------------------------------
+
+    fn connect_tracker(&mut self, index: usize, now: Duration) {
+        let handle = self.handle.clone();
+        let sink = Rc::new(move |event: SocketEvent| {
+            handle.with(|c| c.on_socket_event(index, event));
+        });
+        let tracker = &mut self.trackers[index];
+        match TrackerSocket::connect(&tracker.url, sink) {
+            Ok(socket) => tracker.socket = Some(socket),
+            Err(message) => {
+                tracker.failures += 1;
+                tracker.retry_at = now + Duration::from_secs(3600);
+                let note = tracker_note(&tracker.url, false, Some(&message), None);
+                self.notes.push(note);
+            }
+        }
+    }
+
+    fn on_socket_event(&mut self, index: usize, event: SocketEvent) {
+        let now = now();
+        match event {
+            SocketEvent::Open => {
+                let tracker = &mut self.trackers[index];
+                tracker.failures = 0;
+                let note = tracker_note(&tracker.url, true, None, None);
+                self.notes.push(note);
+                for swarm in self.swarms.values_mut() {
+                    if let Some(slot) = swarm.announces.get_mut(index) {
+                        slot.started = false;
+                        slot.next_at = now;
+                    }
+                }
+                self.announce_due(now);
+            }
+            SocketEvent::Text(text) => self.on_tracker_message(index, &text, now),
+            SocketEvent::Closed(reason) => {
+                let tracker = &mut self.trackers[index];
+                // Dropping the socket frees its listeners (this one included, after it returns).
+                tracker.socket = None;
+                tracker.failures += 1;
+                let delay = backoff(tracker.failures);
+                tracker.retry_at = now + delay;
+                let note = tracker_note(&tracker.url, false, Some(&reason), Some(delay));
+                self.notes.push(note);
+            }
+        }
+    }
+
+    pub fn tracker_open(&self, index: usize) -> Option<&TrackerSocket> {
+        self.trackers.get(index)?.socket.as_ref().filter(|s| s.is_open())
+    }
+
+    /// Routes an event of connection `key` of swarm `hex`.
+    pub fn on_conn_event(&mut self, hex: &str, key: PeerKey, event: ConnEvent) {
+        let now = now();
+        let mut notes = std::mem::take(&mut self.notes);
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.on_conn_event(key, event, now, &mut notes);
+        }
+        self.notes = notes;
+        self.announce_completions();
+    }
+}
+
+/// Delivers queued notifications to the JS listener, outside any borrow.
+fn deliver_notes(handle: &Handle) {
+    let Some(rc) = handle.0.upgrade() else { return };
+    let (notes, listener) = {
+        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+        inner.flush_queued = false;
+        (std::mem::take(&mut inner.notes), inner.listener.clone())
+    };
+    let Some(listener) = listener else { return };
+    for note in notes {
+        let torrent = note.torrent.map_or(JsValue::NULL, JsValue::from);
+        if let Err(e) = listener.call3(&JsValue::NULL, &torrent, &JsValue::from_str(note.kind), &note.detail) {
+            // A throwing listener must not stop the others.
+            web_sys_console_error(&format!("seedcast: event listener threw: {}", super::js_glue::error_text(&e)));
+        }
+    }
+}
+
+fn tracker_note(url: &str, connected: bool, message: Option<&str>, retry: Option<Duration>) -> Note {
+    let detail = js_sys::Object::new();
+    super::js_glue::set(&detail, "url", url);
+    super::js_glue::set(&detail, "connected", connected);
+    if let Some(message) = message {
+        super::js_glue::set(&detail, "message", message);
+    }
+    if let Some(retry) = retry {
+        super::js_glue::set(&detail, "retryInSeconds", retry.as_secs_f64().round());
+    }
+    Note::client("tracker", detail.into())
+}

@@ -1,0 +1,149 @@
+//! Reading a torrent's content back out for JavaScript: file lists, stats, and per-file
+//! bytes or Blobs assembled from verified pieces.
+
+use js_sys::{Array, Object, Uint8Array};
+use wasm_bindgen::JsValue;
+use web_sys::{Blob, BlobPropertyBag};
+
+use super::js_glue::set;
+use super::swarm::{Swarm, hex};
+use crate::metainfo::Info;
+
+/// Largest file handed to JavaScript as one `Uint8Array` (typed arrays are limited anyway);
+/// bigger files are read as a `Blob`, which is assembled from per-piece parts.
+const MAX_BYTES_FILE: u64 = 2 * 1024 * 1024 * 1024;
+
+fn verified_bytes_in(swarm: &Swarm, info: &Info, start: u64, length: u64) -> u64 {
+    let Some(have) = swarm.engine.have() else { return 0 };
+    let pl = u64::from(info.piece_length);
+    let end = start + length;
+    if length == 0 {
+        return 0;
+    }
+    let (first, last) = ((start / pl) as u32, ((end - 1) / pl) as u32);
+    (first..=last)
+        .filter(|&p| have.get(p))
+        .map(|p| {
+            let ps = u64::from(p) * pl;
+            let pe = ps + u64::from(info.piece_size(p));
+            pe.min(end) - ps.max(start)
+        })
+        .sum()
+}
+
+pub fn stats(swarm: &Swarm) -> JsValue {
+    let s = swarm.engine.stats();
+    let info = swarm.engine.info();
+    let out = Object::new();
+    let length = info.map(|i| i.total_length);
+    let verified = info.map_or(0, |i| verified_bytes_in(swarm, i, 0, i.total_length));
+    let progress = length.map_or(0.0, |l| verified as f64 / l as f64);
+    set(&out, "progress", progress);
+    set(&out, "length", length.map(|l| l as f64));
+    set(&out, "verified", verified as f64);
+    set(&out, "numPieces", s.num_pieces);
+    set(&out, "piecesVerified", s.pieces_verified);
+    set(&out, "downloaded", s.downloaded as f64);
+    set(&out, "uploaded", s.uploaded as f64);
+    set(&out, "wasted", s.wasted as f64);
+    set(&out, "downloadSpeed", s.download_rate);
+    set(&out, "uploadSpeed", s.upload_rate);
+    set(&out, "peers", s.peers as u32);
+    set(&out, "done", s.complete);
+    set(&out, "hasMetadata", s.has_metadata);
+    out.into()
+}
+
+pub fn peers(swarm: &Swarm) -> JsValue {
+    let list = Array::new();
+    for key in swarm.open_keys() {
+        let Some(p) = swarm.engine.peer_stats(key) else { continue };
+        let Some(id) = p.peer_id else { continue }; // still handshaking
+        let out = Object::new();
+        set(&out, "peerId", hex(&id));
+        set(&out, "client", p.client.clone());
+        set(&out, "downloaded", p.downloaded as f64);
+        set(&out, "uploaded", p.uploaded as f64);
+        set(&out, "downloadSpeed", p.download_rate);
+        set(&out, "uploadSpeed", p.upload_rate);
+        set(&out, "pieces", p.pieces);
+        list.push(&out);
+    }
+    list.into()
+}
+
+/// Files of the torrent (BEP 47 padding files left out; `index` is the torrent's own index).
+pub fn files(swarm: &Swarm) -> JsValue {
+    let list = Array::new();
+    let Some(info) = swarm.engine.info() else { return list.into() };
+    for (index, file) in info.files.iter().enumerate().filter(|(_, f)| !f.padding) {
+        let verified = verified_bytes_in(swarm, info, file.start, file.length);
+        let out = Object::new();
+        set(&out, "index", index as u32);
+        set(&out, "name", file.path.last().cloned().unwrap_or_default());
+        set(&out, "path", file.path_string());
+        set(&out, "length", file.length as f64);
+        set(&out, "offset", file.start as f64);
+        set(&out, "progress", if file.length == 0 { 1.0 } else { verified as f64 / file.length as f64 });
+        set(&out, "done", verified == file.length);
+        list.push(&out);
+    }
+    list.into()
+}
+
+/// One 0/1 byte per piece: 1 = verified.
+pub fn piece_map(swarm: &Swarm) -> Vec<u8> {
+    let Some(have) = swarm.engine.have() else { return Vec::new() };
+    (0..have.len()).map(|i| u8::from(have.get(i))).collect()
+}
+
+/// Calls `part` with each slice of file `index`'s content, in order. Fails unless every
+/// piece the file touches is verified.
+fn for_each_part(swarm: &Swarm, index: u32, mut part: impl FnMut(&[u8])) -> Result<u64, String> {
+    let info = swarm.engine.info().ok_or("the torrent's metadata has not arrived yet")?;
+    let file = info.files.get(index as usize).ok_or_else(|| format!("the torrent has no file {index}"))?;
+    if verified_bytes_in(swarm, info, file.start, file.length) != file.length {
+        return Err(format!("`{}` has not finished downloading", file.path_string()));
+    }
+    if file.length == 0 {
+        return Ok(0);
+    }
+    let pl = u64::from(info.piece_length);
+    let end = file.start + file.length;
+    for p in (file.start / pl) as u32..=((end - 1) / pl) as u32 {
+        let ps = u64::from(p) * pl;
+        let from = (file.start.max(ps) - ps) as usize;
+        let to = (end.min(ps + u64::from(info.piece_size(p))) - ps) as usize;
+        swarm
+            .storage
+            .with_piece(p, |piece| part(&piece[from..to]))
+            .ok_or_else(|| format!("piece {p} is missing from storage"))?;
+    }
+    Ok(file.length)
+}
+
+pub fn file_bytes(swarm: &Swarm, index: u32) -> Result<Uint8Array, String> {
+    let length = swarm.engine.info().and_then(|i| i.files.get(index as usize)).map_or(0, |f| f.length);
+    if length > MAX_BYTES_FILE {
+        return Err("the file is too large for one array; read it as a Blob".into());
+    }
+    let out = Uint8Array::new_with_length(length as u32);
+    let mut at = 0u32;
+    for_each_part(swarm, index, |bytes| {
+        out.subarray(at, at + bytes.len() as u32).copy_from(bytes);
+        at += bytes.len() as u32;
+    })?;
+    Ok(out)
+}
+
+pub fn file_blob(swarm: &Swarm, index: u32, mime: Option<String>) -> Result<Blob, String> {
+    let parts = Array::new();
+    for_each_part(swarm, index, |bytes| {
+        parts.push(&Uint8Array::from(bytes));
+    })?;
+    let options = BlobPropertyBag::new();
+    if let Some(mime) = mime {
+        options.set_type(&mime);
+    }
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| super::js_glue::error_text(&e))
+}

@@ -1,0 +1,26 @@
+//! The browser driver (wasm32 only): runs the sans-IO engine over WebRTC data channels,
+//! signals through WebTorrent-compatible WebSocket trackers, and exposes a JavaScript API.
+//!
+//! * [`api`] — the wasm-bindgen classes `Client` and `Torrent`.
+//! * [`client`] — client state and the single entry point for browser callbacks.
+//! * [`signaling`] — announces with complete-SDP offers, answers (WebTorrent protocol).
+//! * [`tracker`] / [`tracker_msg`] — the tracker socket with reconnects; its JSON messages.
+//! * [`swarm`] — one torrent: engine + connections, the run loop and backpressure.
+//! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
+//! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
+//! * [`storage`], [`notes`], [`js_glue`] — shared piece store, event queue, browser helpers.
+
+pub mod api;
+mod client;
+mod files;
+mod js_glue;
+mod notes;
+mod peer_conn;
+mod seed;
+mod signaling;
+mod storage;
+mod swarm;
+mod tracker;
+mod tracker_msg;
+
+pub use api::{Client, Torrent};

@@ -1,0 +1,163 @@
+//! Seeding local content: reads `File`s / `Blob`s / bytes in chunks, hashes them into a new
+//! torrent (SHA-1 in wasm, streaming) and stores the pieces for serving.
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{Blob, File, FileList};
+
+use super::js_glue::{error_text, get};
+use super::storage::SharedStorage;
+use crate::create::{CreateOptions, FileSpec, TorrentBuilder};
+use crate::engine::Storage;
+use crate::metainfo::Metainfo;
+
+/// Bytes read from a `Blob` per step: large enough to amortise the async hop, small enough
+/// to keep the page responsive and memory flat.
+const READ_CHUNK: f64 = (4 * 1024 * 1024) as f64;
+/// Most files one seed may hold (the torrent format's own limit is checked by the builder).
+const MAX_INPUT_FILES: usize = 10_000;
+
+/// One input file: its path inside the torrent and where its bytes are.
+struct Input {
+    path: Vec<String>,
+    blob: Blob,
+}
+
+/// Accepts a `File`, `Blob`, `FileList`, an array of those, a `Uint8Array` or an `ArrayBuffer`.
+fn collect_inputs(value: &JsValue, name: Option<&str>) -> Result<Vec<Input>, String> {
+    let single = |value: &JsValue| -> Result<Input, String> {
+        if let Some(file) = value.dyn_ref::<File>() {
+            let relative = get(file, "webkitRelativePath").as_string().unwrap_or_default();
+            let path = if relative.is_empty() {
+                vec![file.name()]
+            } else {
+                relative.split('/').map(str::to_owned).collect()
+            };
+            return Ok(Input { path, blob: file.clone().into() });
+        }
+        if let Some(blob) = value.dyn_ref::<Blob>() {
+            return Ok(Input { path: vec![name.unwrap_or("data.bin").to_owned()], blob: blob.clone() });
+        }
+        if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
+            let parts = Array::of1(value);
+            let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| error_text(&e))?;
+            return Ok(Input { path: vec![name.unwrap_or("data.bin").to_owned()], blob });
+        }
+        Err("expected a File, Blob, FileList, Uint8Array or an array of them".into())
+    };
+    let many: Vec<JsValue> = if let Some(list) = value.dyn_ref::<FileList>() {
+        (0..list.length()).filter_map(|i| list.get(i)).map(JsValue::from).collect()
+    } else if Array::is_array(value) {
+        Array::from(value).iter().collect()
+    } else {
+        return Ok(vec![single(value)?]);
+    };
+    if many.len() > MAX_INPUT_FILES {
+        return Err(format!("{} files is more than the {MAX_INPUT_FILES} one torrent may hold", many.len()));
+    }
+    many.iter().map(single).collect()
+}
+
+/// Hashes `value` into a torrent named `name` (default: the file's or folder's name),
+/// storing every piece in `storage`.
+pub async fn create(
+    value: &JsValue,
+    name: Option<String>,
+    trackers: Vec<String>,
+    storage: &mut SharedStorage,
+) -> Result<Metainfo, String> {
+    let inputs = collect_inputs(value, name.as_deref())?;
+    if inputs.is_empty() {
+        return Err("nothing to share: no files were given".into());
+    }
+    let options = |name: String| CreateOptions {
+        name,
+        trackers: trackers.clone(),
+        created_by: Some(concat!("Seedcast ", env!("CARGO_PKG_VERSION")).into()),
+        ..Default::default()
+    };
+    let single_file = inputs.len() == 1 && inputs[0].path.len() == 1;
+    let mut builder = if single_file {
+        let torrent_name = name.unwrap_or_else(|| inputs[0].path[0].clone());
+        TorrentBuilder::single_file(options(torrent_name), inputs[0].blob.size() as u64)
+    } else {
+        // A dropped folder gives paths like `folder/sub/file`: the shared first component
+        // becomes the torrent's name.
+        let first = inputs[0].path.first().cloned().unwrap_or_default();
+        let shared_root = inputs.iter().all(|i| i.path.len() > 1 && i.path[0] == first);
+        let files = inputs
+            .iter()
+            .map(|i| FileSpec {
+                path: if shared_root { i.path[1..].to_vec() } else { i.path.clone() },
+                length: i.blob.size() as u64,
+            })
+            .collect();
+        let folder = name.unwrap_or_else(|| if shared_root { first } else { "files".into() });
+        TorrentBuilder::folder(options(folder), files)
+    }
+    .map_err(|e| e.to_string())?;
+
+    let mut pieces = PieceAssembler::new(builder.piece_length());
+    for input in &inputs {
+        let size = input.blob.size();
+        let mut offset = 0.0;
+        while offset < size {
+            let end = (offset + READ_CHUNK).min(size);
+            let chunk = read(&input.blob, offset, end).await?;
+            builder.update(&chunk).map_err(|e| e.to_string())?;
+            pieces.push(&chunk, storage)?;
+            offset = end;
+        }
+    }
+    pieces.finish(storage)?;
+    builder.finish().map_err(|e| e.to_string())
+}
+
+async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>, String> {
+    let part = blob.slice_with_f64_and_f64(start, end).map_err(|e| error_text(&e))?;
+    let buffer = JsFuture::from(part.array_buffer())
+        .await
+        .map_err(|e| format!("could not read the file: {}", error_text(&e)))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Cuts the concatenated content into pieces as it streams past.
+struct PieceAssembler {
+    piece_length: usize,
+    current: Vec<u8>,
+    index: u32,
+}
+
+impl PieceAssembler {
+    fn new(piece_length: u32) -> Self {
+        PieceAssembler { piece_length: piece_length as usize, current: Vec::with_capacity(piece_length as usize), index: 0 }
+    }
+
+    fn push(&mut self, mut data: &[u8], storage: &mut SharedStorage) -> Result<(), String> {
+        while !data.is_empty() {
+            let take = (self.piece_length - self.current.len()).min(data.len());
+            self.current.extend_from_slice(&data[..take]);
+            data = &data[take..];
+            if self.current.len() == self.piece_length {
+                self.flush(storage)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, storage: &mut SharedStorage) -> Result<(), String> {
+        storage.write_piece(self.index, &self.current).map_err(|e| e.to_string())?;
+        self.current.clear();
+        self.index += 1;
+        Ok(())
+    }
+
+    /// Stores the last, shorter piece.
+    fn finish(mut self, storage: &mut SharedStorage) -> Result<(), String> {
+        if !self.current.is_empty() {
+            self.flush(storage)?;
+        }
+        Ok(())
+    }
+}

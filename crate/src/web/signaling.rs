@@ -1,0 +1,243 @@
+//! WebTorrent-style signaling through the trackers: announces carrying complete-SDP offers,
+//! answers to offers relayed to us, and answers to our own offers.
+//!
+//! Each step that awaits the browser (SDP creation, ICE gathering) runs as a local task that
+//! holds only a weak client handle and the connection's key; after every await it looks the
+//! connection up again, because it may have expired or been removed meanwhile.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use wasm_bindgen_futures::spawn_local;
+
+use super::client::{ClientInner, Handle, MAX_INTERVAL, MIN_INTERVAL};
+use super::js_glue::{random_bytes, set};
+use super::notes::Note;
+use super::peer_conn::{ConnEvent, EventSink, PeerConn};
+use super::swarm::{CONNECT_TIMEOUT, Conn, OFFER_TTL, Swarm, hex};
+use super::tracker_msg::{self, Announce, AnnounceEvent, Id, Incoming};
+use crate::engine::PeerKey;
+
+fn conn_sink(handle: &Handle, swarm: &str, key: PeerKey) -> EventSink {
+    let handle = handle.clone();
+    let swarm = swarm.to_owned();
+    Rc::new(move |event: ConnEvent| {
+        handle.with(|c| c.on_conn_event(&swarm, key, event));
+    })
+}
+
+/// Bytes still missing, as the `left` of an announce (`None` before the metadata).
+fn bytes_left(swarm: &Swarm) -> Option<u64> {
+    let info = swarm.engine.info()?;
+    let have = swarm.engine.have().map_or(0, |h| h.iter_ones().map(|i| u64::from(info.piece_size(i))).sum());
+    Some(info.total_length.saturating_sub(have))
+}
+
+impl ClientInner {
+    /// Sends every announce whose time has come on an open tracker.
+    pub fn announce_due(&mut self, now: Duration) {
+        let due: Vec<(String, usize)> = self
+            .swarms
+            .values()
+            .flat_map(|s| s.announces.iter().enumerate().filter(|(_, a)| now >= a.next_at).map(|(i, _)| (s.hex.clone(), i)))
+            .collect();
+        for (swarm, tracker) in due {
+            if self.tracker_open(tracker).is_some() {
+                self.announce(&swarm, tracker, now);
+            }
+        }
+        self.announce_completions();
+    }
+
+    /// Creates offers, then (once ICE gathering finished) sends the announce carrying them.
+    fn announce(&mut self, hex_id: &str, tracker: usize, now: Duration) {
+        let (max_peers, handle, ice) = (self.max_peers, self.handle.clone(), self.ice_servers.clone());
+        let Some(wanted) = self.swarms.get(hex_id).map(|s| s.offers_wanted(max_peers)) else { return };
+        let keys: Vec<PeerKey> = (0..wanted).map(|_| self.next_peer_key()).collect();
+        let Some(swarm) = self.swarms.get_mut(hex_id) else { return };
+        let Some(slot) = swarm.announces.get_mut(tracker) else { return };
+        let event = (!slot.started).then_some(AnnounceEvent::Started);
+        slot.started = true;
+        slot.next_at = now + slot.interval;
+
+        let mut pending = Vec::new();
+        for key in keys {
+            let offer_id: Id = random_bytes();
+            let peer = match PeerConn::new(&ice, true, conn_sink(&handle, hex_id, key)) {
+                Ok(peer) => peer,
+                Err(message) => {
+                    self.notify(Note::warning(hex_id, message));
+                    break;
+                }
+            };
+            let Some(swarm) = self.swarms.get_mut(hex_id) else { return };
+            let (pc, gathered) = peer.signaling_handles();
+            swarm.insert(key, Conn { peer, remote_id: None, offer_id: Some(offer_id), deadline: now + OFFER_TTL, open: false });
+            pending.push((key, offer_id, pc, gathered));
+        }
+        let hex_id = hex_id.to_owned();
+        spawn_local(async move {
+            let mut offers = Vec::new();
+            // The browser gathers for all of them at once; awaiting in turn costs nothing extra.
+            for (key, offer_id, pc, gathered) in pending {
+                match PeerConn::create_offer(pc, gathered).await {
+                    Ok(sdp) => offers.push((key, offer_id, sdp)),
+                    Err(e) => {
+                        handle.with(|c| c.drop_conn(&hex_id, key, &format!("could not create an offer: {e}")));
+                    }
+                }
+            }
+            handle.with(|c| c.send_announce(&hex_id, tracker, event, offers));
+        });
+    }
+
+    fn send_announce(&mut self, hex_id: &str, tracker: usize, event: Option<AnnounceEvent>, offers: Vec<(PeerKey, Id, String)>) {
+        let Some(swarm) = self.swarms.get(hex_id) else { return };
+        // Offers that expired while gathering are not sent.
+        let offers = offers.into_iter().filter(|(key, id, _)| swarm.is_offering(*key, id)).map(|(_, id, sdp)| (id, sdp)).collect();
+        let stats = swarm.engine.stats();
+        let message = Announce {
+            info_hash: &swarm.info_hash,
+            peer_id: &self.peer_id,
+            event,
+            uploaded: stats.uploaded,
+            downloaded: stats.downloaded,
+            left: bytes_left(swarm),
+            offers,
+        };
+        if let Some(socket) = self.tracker_open(tracker) {
+            socket.send(&message.to_json());
+        }
+    }
+
+    pub fn send_stopped(&self, swarm: &Swarm, tracker: usize) {
+        self.send_event(swarm, tracker, AnnounceEvent::Stopped);
+    }
+
+    fn send_event(&self, swarm: &Swarm, tracker: usize, event: AnnounceEvent) {
+        let Some(socket) = self.tracker_open(tracker) else { return };
+        let stats = swarm.engine.stats();
+        let message = Announce {
+            info_hash: &swarm.info_hash,
+            peer_id: &self.peer_id,
+            event: Some(event),
+            uploaded: stats.uploaded,
+            downloaded: stats.downloaded,
+            left: bytes_left(swarm),
+            offers: Vec::new(),
+        };
+        socket.send(&message.to_json());
+    }
+
+    /// Sends `completed` for downloads that just finished.
+    pub fn announce_completions(&mut self) {
+        let done: Vec<String> = self.swarms.values().filter(|s| s.completed_unannounced).map(|s| s.hex.clone()).collect();
+        for hex_id in done {
+            let Some(swarm) = self.swarms.get(&hex_id) else { continue };
+            for tracker in 0..self.trackers.len() {
+                // Only swarms that already announced `started` there; the others say
+                // `started` with `left: 0` on their first announce anyway.
+                if swarm.announces.get(tracker).is_some_and(|a| a.started) {
+                    self.send_event(swarm, tracker, AnnounceEvent::Completed);
+                }
+            }
+            if let Some(swarm) = self.swarms.get_mut(&hex_id) {
+                swarm.completed_unannounced = false;
+            }
+        }
+    }
+
+    pub fn drop_conn(&mut self, hex_id: &str, key: PeerKey, reason: &str) {
+        let now = super::js_glue::now();
+        let mut notes = std::mem::take(self.notes_mut());
+        if let Some(swarm) = self.swarms.get_mut(hex_id) {
+            swarm.remove(key, now, reason, &mut notes);
+        }
+        *self.notes_mut() = notes;
+    }
+
+    pub fn on_tracker_message(&mut self, tracker: usize, text: &str, now: Duration) {
+        let message = match tracker_msg::parse(text) {
+            Ok(message) => message,
+            // Unknown kinds (e.g. scrape replies) and malformed messages are ignored.
+            Err(_) => return,
+        };
+        match message {
+            Incoming::Announced { info_hash, interval, .. } => {
+                let Some(swarm) = self.swarms.get_mut(&hex(&info_hash)) else { return };
+                if let (Some(slot), Some(secs)) = (swarm.announces.get_mut(tracker), interval) {
+                    slot.interval = Duration::from_secs(u64::from(secs)).clamp(MIN_INTERVAL, MAX_INTERVAL);
+                    slot.next_at = now + slot.interval;
+                }
+            }
+            Incoming::Failure { info_hash, reason: message } | Incoming::Warning { info_hash, message } => {
+                let url = self.trackers.get(tracker).map(|t| t.url.clone()).unwrap_or_default();
+                let text = format!("tracker {url}: {message}");
+                match info_hash.map(|h| hex(&h)).filter(|h| self.swarms.contains_key(h)) {
+                    Some(hex_id) => self.notify(Note::warning(&hex_id, text)),
+                    None => {
+                        let detail = js_sys::Object::new();
+                        set(&detail, "url", url);
+                        set(&detail, "connected", true);
+                        set(&detail, "message", text);
+                        self.notify(Note::client("tracker", detail.into()));
+                    }
+                }
+            }
+            Incoming::Offer { info_hash, peer_id, offer_id, sdp } => self.on_offer(tracker, info_hash, peer_id, offer_id, sdp, now),
+            Incoming::Answer { info_hash, peer_id, offer_id, sdp } => self.on_answer(info_hash, peer_id, offer_id, sdp, now),
+        }
+    }
+
+    fn on_offer(&mut self, tracker: usize, info_hash: Id, remote: Id, offer_id: Id, sdp: String, now: Duration) {
+        let hex_id = hex(&info_hash);
+        let Some(swarm) = self.swarms.get(&hex_id) else { return };
+        if swarm.admit(&remote, &self.peer_id).is_err() || !swarm.has_room(self.max_peers) {
+            return;
+        }
+        let key = self.next_peer_key();
+        let handle = self.handle.clone();
+        let peer = match PeerConn::new(&self.ice_servers, false, conn_sink(&handle, &hex_id, key)) {
+            Ok(peer) => peer,
+            Err(message) => return self.notify(Note::warning(&hex_id, message)),
+        };
+        let (pc, gathered) = peer.signaling_handles();
+        let Some(swarm) = self.swarms.get_mut(&hex_id) else { return };
+        swarm.insert(key, Conn { peer, remote_id: Some(remote), offer_id: None, deadline: now + CONNECT_TIMEOUT, open: false });
+        spawn_local(async move {
+            match PeerConn::create_answer(pc, gathered, sdp).await {
+                Ok(answer) => {
+                    handle.with(|c| c.send_answer(tracker, &hex_id, key, &remote, &offer_id, &answer));
+                }
+                Err(e) => {
+                    handle.with(|c| c.drop_conn(&hex_id, key, &format!("could not answer an offer: {e}")));
+                }
+            }
+        });
+    }
+
+    fn send_answer(&mut self, tracker: usize, hex_id: &str, key: PeerKey, remote: &Id, offer_id: &Id, sdp: &str) {
+        let Some(swarm) = self.swarms.get(hex_id).filter(|s| s.contains(key)) else { return };
+        if let Some(socket) = self.tracker_open(tracker) {
+            socket.send(&tracker_msg::answer_json(&swarm.info_hash, &self.peer_id, remote, offer_id, sdp));
+        }
+    }
+
+    fn on_answer(&mut self, info_hash: Id, remote: Id, offer_id: Id, sdp: String, now: Duration) {
+        let hex_id = hex(&info_hash);
+        let Some(swarm) = self.swarms.get_mut(&hex_id) else { return };
+        let Some(key) = swarm.offer_key(&offer_id) else { return };
+        if let Err(reason) = swarm.admit(&remote, &self.peer_id) {
+            return self.drop_conn(&hex_id, key, reason);
+        }
+        let Some(key) = swarm.take_offer(&offer_id, remote, now) else { return };
+        let Some(conn) = swarm.conn_mut(key) else { return };
+        let (pc, _) = conn.peer.signaling_handles();
+        let handle = self.handle.clone();
+        spawn_local(async move {
+            if let Err(e) = PeerConn::accept_answer(pc, sdp).await {
+                handle.with(|c| c.drop_conn(&hex_id, key, &format!("peer's answer was refused: {e}")));
+            }
+        });
+    }
+}

@@ -1,0 +1,350 @@
+//! One torrent in the browser: the engine, its storage and the WebRTC connections that feed
+//! it. Follows the engine's run-loop contract: feed an input, then `pump` (drain events,
+//! transmit to every open channel within its backpressure budget).
+//!
+//! Connection states (each `Conn` is in exactly one):
+//! * offered — our offer went out in an announce and waits for an answer (`offer_id` set,
+//!   listed in `offers`), expires after [`OFFER_TTL`];
+//! * signaling — SDP exchanged or being exchanged, channel not open yet; must open before
+//!   its `deadline`;
+//! * open — the channel is open and the engine knows the peer (`handle_connect` was called).
+//!
+//! Invariant: the engine knows exactly the keys of the open conns, so every removal of an
+//! open conn is paired with `handle_disconnect` (or came from an engine `Disconnect`).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+
+use super::notes::Note;
+use super::peer_conn::{ConnEvent, PeerConn};
+use super::storage::SharedStorage;
+use super::tracker_msg::Id;
+use crate::engine::{Event, PeerKey, Torrent};
+
+/// Unanswered offers are abandoned after this long (WebTorrent uses the same).
+pub const OFFER_TTL: Duration = Duration::from_secs(50);
+/// A connection whose channel has not opened this long after the SDP exchange is dropped.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most offers in one announce (WebTorrent's figure; trackers cap it too).
+pub const OFFERS_PER_ANNOUNCE: usize = 5;
+/// Most unanswered offers per torrent at any time: each holds a live RTCPeerConnection.
+pub const MAX_PENDING_OFFERS: usize = 10;
+/// Keep at most this many bytes queued in a channel. Enough to cover the bandwidth-delay
+/// product of a fast link; more only adds latency to control messages.
+const HIGH_WATER: usize = 1024 * 1024;
+/// Don't bother transmitting into less free space than one block message.
+const MIN_SEND: usize = 16 * 1024 + 13;
+/// Room left in a channel message for the one block `poll_transmit` may add past its budget.
+const BLOCK_OVERSHOOT: usize = 16 * 1024 + 13;
+
+pub struct Conn {
+    pub peer: PeerConn,
+    /// The remote's peer id as the tracker told us (checked again by the BitTorrent handshake).
+    pub remote_id: Option<Id>,
+    /// Set while our offer waits for an answer.
+    pub offer_id: Option<Id>,
+    pub deadline: Duration,
+    pub open: bool,
+}
+
+/// Per tracker: when this torrent announces next.
+#[derive(Debug, Clone)]
+pub struct AnnounceSlot {
+    pub next_at: Duration,
+    pub interval: Duration,
+    /// `started` was sent on the tracker's current socket.
+    pub started: bool,
+}
+
+pub struct Swarm {
+    pub engine: Torrent,
+    pub storage: SharedStorage,
+    pub info_hash: Id,
+    pub hex: String,
+    /// `dn` of a magnet, until the metadata gives the real name.
+    pub magnet_name: Option<String>,
+    /// Announce URLs written into the torrent file and magnet link.
+    pub trackers: Vec<String>,
+    pub announces: Vec<AnnounceSlot>,
+    conns: BTreeMap<PeerKey, Conn>,
+    offers: HashMap<Id, PeerKey>,
+    banned: HashSet<Id>,
+    /// Set when the engine completes; the client sends the `completed` announces.
+    pub completed_unannounced: bool,
+    /// Scratch buffer for incoming channel messages (reused, never shrinks below one message).
+    inbox: Vec<u8>,
+}
+
+impl std::fmt::Debug for Swarm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Swarm").field("info_hash", &self.hex).field("conns", &self.conns.len()).finish_non_exhaustive()
+    }
+}
+
+impl Swarm {
+    pub fn new(engine: Torrent, storage: SharedStorage, magnet_name: Option<String>, trackers: Vec<String>) -> Swarm {
+        let info_hash = engine.info_hash().0;
+        let hex = engine.info_hash().to_hex();
+        Swarm {
+            engine,
+            storage,
+            info_hash,
+            hex,
+            magnet_name,
+            trackers,
+            announces: Vec::new(),
+            conns: BTreeMap::new(),
+            offers: HashMap::new(),
+            banned: HashSet::new(),
+            completed_unannounced: false,
+            inbox: Vec::new(),
+        }
+    }
+
+    pub fn name(&self) -> Option<String> {
+        self.engine.info().map(|i| i.name.clone()).or_else(|| self.magnet_name.clone())
+    }
+
+    // ---- admission ----------------------------------------------------------------------
+
+    fn peers_and_pending(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// How many offers the next announce should carry.
+    pub fn offers_wanted(&self, max_peers: usize) -> usize {
+        OFFERS_PER_ANNOUNCE
+            .min(MAX_PENDING_OFFERS.saturating_sub(self.offers.len()))
+            .min(max_peers.saturating_sub(self.peers_and_pending()))
+    }
+
+    /// Whether we want a connection with `remote` at all (from its offer or its answer).
+    pub fn admit(&self, remote: &Id, our_id: &Id) -> Result<(), &'static str> {
+        if remote == our_id {
+            return Err("our own offer");
+        }
+        if self.banned.contains(remote) {
+            return Err("peer is banned");
+        }
+        if self.conns.values().any(|c| c.remote_id.as_ref() == Some(remote)) {
+            return Err("already connected to this peer");
+        }
+        Ok(())
+    }
+
+    /// Whether answering one more offer stays within `max_peers` (our own unanswered offers
+    /// have their separate budget, [`MAX_PENDING_OFFERS`]).
+    pub fn has_room(&self, max_peers: usize) -> bool {
+        self.conns.values().filter(|c| c.offer_id.is_none()).count() < max_peers
+    }
+
+    /// Whether `key` is still the conn waiting on `offer_id` (offers expire while gathering).
+    pub fn is_offering(&self, key: PeerKey, offer_id: &Id) -> bool {
+        self.offers.get(offer_id) == Some(&key)
+    }
+
+    pub fn contains(&self, key: PeerKey) -> bool {
+        self.conns.contains_key(&key)
+    }
+
+    /// Our unanswered offer `offer_id`, if still pending.
+    pub fn offer_key(&self, offer_id: &Id) -> Option<PeerKey> {
+        self.offers.get(offer_id).copied()
+    }
+
+    pub fn insert(&mut self, key: PeerKey, conn: Conn) {
+        if let Some(offer_id) = conn.offer_id {
+            self.offers.insert(offer_id, key);
+        }
+        self.conns.insert(key, conn);
+    }
+
+    pub fn conn_mut(&mut self, key: PeerKey) -> Option<&mut Conn> {
+        self.conns.get_mut(&key)
+    }
+
+    /// The answer to offer `offer_id` arrived from `remote`: the conn moves on to signaling.
+    pub fn take_offer(&mut self, offer_id: &Id, remote: Id, now: Duration) -> Option<PeerKey> {
+        let key = self.offers.remove(offer_id)?;
+        let conn = self.conns.get_mut(&key)?;
+        conn.offer_id = None;
+        conn.remote_id = Some(remote);
+        conn.deadline = now + CONNECT_TIMEOUT;
+        Some(key)
+    }
+
+    pub fn open_peers(&self) -> usize {
+        self.conns.values().filter(|c| c.open).count()
+    }
+
+    pub fn open_keys(&self) -> impl Iterator<Item = PeerKey> + '_ {
+        self.conns.iter().filter(|(_, c)| c.open).map(|(&k, _)| k)
+    }
+
+    // ---- inputs -------------------------------------------------------------------------
+
+    pub fn on_conn_event(&mut self, key: PeerKey, event: ConnEvent, now: Duration, notes: &mut Vec<Note>) {
+        let Some(conn) = self.conns.get_mut(&key) else { return };
+        match event {
+            ConnEvent::Open => self.on_open(key, now),
+            ConnEvent::Message(data) => {
+                let Some(buffer) = data.dyn_ref::<ArrayBuffer>() else {
+                    self.remove(key, now, "peer sent text on the binary channel", notes);
+                    return;
+                };
+                if !conn.open {
+                    return;
+                }
+                let view = Uint8Array::new(buffer);
+                // One copy from the JS heap into wasm memory, into a reused buffer.
+                self.inbox.resize(view.length() as usize, 0);
+                view.copy_to(&mut self.inbox);
+                self.engine.handle_data(key, &self.inbox, now);
+            }
+            ConnEvent::Writable => {}
+            ConnEvent::IncomingChannel(channel) => match conn.peer.accept_channel(channel) {
+                Ok(true) => self.on_open(key, now),
+                Ok(false) => {}
+                Err(reason) => return self.remove(key, now, reason, notes),
+            },
+            ConnEvent::Closed(reason) => {
+                self.remove(key, now, reason, notes);
+            }
+        }
+        self.pump(now, notes);
+    }
+
+    /// The channel opened: the engine starts the BitTorrent handshake.
+    fn on_open(&mut self, key: PeerKey, now: Duration) {
+        let Some(conn) = self.conns.get_mut(&key).filter(|c| !c.open) else { return };
+        conn.open = true;
+        conn.peer.on_open();
+        self.engine.handle_connect(key, now);
+    }
+
+    /// Drops a connection (closing it) and tells the engine if it knew the peer.
+    pub fn remove(&mut self, key: PeerKey, now: Duration, reason: &str, notes: &mut Vec<Note>) {
+        let Some(conn) = self.conns.remove(&key) else { return };
+        if let Some(offer_id) = conn.offer_id {
+            self.offers.remove(&offer_id);
+        }
+        if conn.open {
+            self.engine.handle_disconnect(key, now);
+            notes.push(self.peer_note(&conn, false, Some(reason)));
+        }
+        // `conn` drops here: listeners removed, channel and connection closed.
+    }
+
+    /// Drops offers nobody answered and connections that never opened.
+    pub fn expire(&mut self, now: Duration, notes: &mut Vec<Note>) {
+        let late: Vec<PeerKey> = self.conns.iter().filter(|(_, c)| !c.open && now >= c.deadline).map(|(&k, _)| k).collect();
+        for key in late {
+            self.remove(key, now, "connection timed out", notes);
+        }
+    }
+
+    pub fn tick(&mut self, now: Duration, notes: &mut Vec<Note>) {
+        if now >= self.engine.poll_timeout() {
+            self.engine.handle_timeout(now);
+        }
+        self.expire(now, notes);
+        self.pump(now, notes);
+    }
+
+    // ---- outputs ------------------------------------------------------------------------
+
+    /// Drains engine events, then transmits to every open channel with room.
+    pub fn pump(&mut self, now: Duration, notes: &mut Vec<Note>) {
+        let mut progressed = false;
+        while let Some(event) = self.engine.poll_event() {
+            match event {
+                Event::PeerReady { peer, .. } => {
+                    if let Some(conn) = self.conns.get(&peer) {
+                        notes.push(self.peer_note(conn, true, None));
+                    }
+                }
+                Event::MetadataReady => {
+                    notes.push(Note::new(&self.hex, "metadata", JsValue::UNDEFINED));
+                    notes.push(Note::new(&self.hex, "ready", JsValue::UNDEFINED));
+                }
+                Event::PieceVerified { .. } => progressed = true,
+                Event::PieceFailed { index } => {
+                    notes.push(Note::warning(&self.hex, format!("piece {index} failed its hash check; fetching it again")));
+                }
+                Event::Completed => {
+                    progressed = true;
+                    self.completed_unannounced = true;
+                    notes.push(Note::new(&self.hex, "done", JsValue::UNDEFINED));
+                }
+                Event::PeerBanned { peer_id, reason, .. } => {
+                    if let Some(id) = peer_id {
+                        self.banned.insert(id);
+                    }
+                    let detail = js_sys::Object::new();
+                    super::js_glue::set(&detail, "peerId", peer_id.map(|id| hex(&id)));
+                    super::js_glue::set(&detail, "reason", reason.as_str());
+                    notes.push(Note::new(&self.hex, "ban", detail.into()));
+                }
+                Event::Disconnect { peer, reason } => {
+                    // The engine already forgot the peer: close without `handle_disconnect`.
+                    if let Some(conn) = self.conns.remove(&peer) {
+                        notes.push(self.peer_note(&conn, false, Some(&reason)));
+                    }
+                }
+                Event::StorageError { message } => notes.push(Note::warning(&self.hex, message)),
+            }
+        }
+        if progressed {
+            notes.push(Note::new(&self.hex, "progress", JsValue::UNDEFINED));
+        }
+        let keys: Vec<PeerKey> = self.open_keys().collect();
+        for key in keys {
+            self.transmit(key, now, notes);
+        }
+    }
+
+    /// Moves bytes from the engine to one channel until its buffer reaches the high-water mark.
+    fn transmit(&mut self, key: PeerKey, now: Duration, notes: &mut Vec<Note>) {
+        loop {
+            let Some(conn) = self.conns.get(&key).filter(|c| c.open) else { return };
+            let free = HIGH_WATER.saturating_sub(conn.peer.buffered());
+            if free < MIN_SEND {
+                return; // `bufferedamountlow` calls us again.
+            }
+            // Each poll fills about one channel message: fewer, larger sends cost less CPU.
+            let budget = free.min(conn.peer.max_message().saturating_sub(BLOCK_OVERSHOOT).max(MIN_SEND));
+            let Some(bytes) = self.engine.poll_transmit(key, budget) else { return };
+            if let Err(reason) = conn.peer.send(&bytes) {
+                self.remove(key, now, &reason, notes);
+                return;
+            }
+        }
+    }
+
+    fn peer_note(&self, conn: &Conn, connected: bool, reason: Option<&str>) -> Note {
+        let detail = js_sys::Object::new();
+        super::js_glue::set(&detail, "peerId", conn.remote_id.map(|id| hex(&id)));
+        super::js_glue::set(&detail, "connected", connected);
+        super::js_glue::set(&detail, "peers", self.open_peers() as u32);
+        if let Some(reason) = reason {
+            super::js_glue::set(&detail, "reason", reason);
+        }
+        Note::new(&self.hex, "peer", detail.into())
+    }
+
+    /// Closes every connection (the swarm is being removed).
+    pub fn close_all(&mut self, now: Duration) {
+        let keys: Vec<PeerKey> = self.conns.keys().copied().collect();
+        let mut ignored = Vec::new();
+        for key in keys {
+            self.remove(key, now, "torrent removed", &mut ignored);
+        }
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,79 @@
+//! One WebSocket tracker connection, shared by every torrent of a client, with reconnects.
+//!
+//! The socket owns its listeners; dropping it (on close, on `destroy`) frees them. The
+//! client reconnects after an exponential backoff with jitter so a restarted tracker is not
+//! hit by every page at the same instant.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use wasm_bindgen::JsCast;
+use web_sys::{CloseEvent, MessageEvent, WebSocket};
+
+use super::js_glue::{Listener, random_u64};
+
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+const MAX_RETRY: Duration = Duration::from_secs(60);
+
+/// What a tracker socket reports to the client.
+pub enum SocketEvent {
+    Open,
+    Text(String),
+    Closed(String),
+}
+
+pub type SocketSink = Rc<dyn Fn(SocketEvent)>;
+
+pub struct TrackerSocket {
+    ws: WebSocket,
+    _listeners: Vec<Listener>,
+}
+
+impl TrackerSocket {
+    pub fn connect(url: &str, sink: SocketSink) -> Result<TrackerSocket, String> {
+        let ws = WebSocket::new(url).map_err(|_| format!("`{url}` is not a usable WebSocket tracker URL"))?;
+        let target: &web_sys::EventTarget = ws.as_ref();
+        let s = sink.clone();
+        let open = Listener::new(target, "open", move |_| s(SocketEvent::Open));
+        let s = sink.clone();
+        let message = Listener::new(target, "message", move |event| {
+            let text = event.dyn_into::<MessageEvent>().ok().and_then(|e| e.data().as_string());
+            // Trackers speak JSON text frames; binary frames are ignored.
+            if let Some(text) = text {
+                s(SocketEvent::Text(text));
+            }
+        });
+        let s = sink.clone();
+        let close = Listener::new(target, "close", move |event| {
+            let code = event.dyn_into::<CloseEvent>().map(|e| e.code()).unwrap_or(0);
+            s(SocketEvent::Closed(format!("connection closed (code {code})")));
+        });
+        // `error` is always followed by `close`; the close carries the news.
+        Ok(TrackerSocket { ws, _listeners: vec![open, message, close] })
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.ws.ready_state() == WebSocket::OPEN
+    }
+
+    /// Sends one JSON message; dropped silently if the socket is not open (the next
+    /// announce after reconnecting carries fresh state anyway).
+    pub fn send(&self, text: &str) {
+        if self.is_open() {
+            let _ = self.ws.send_with_str(text);
+        }
+    }
+}
+
+impl Drop for TrackerSocket {
+    fn drop(&mut self) {
+        let _ = self.ws.close();
+    }
+}
+
+/// Delay before reconnect attempt `failures` (1, 2, 4 … 60 s, ±25 % jitter).
+pub fn backoff(failures: u32) -> Duration {
+    let base = FIRST_RETRY.saturating_mul(1 << failures.min(6)).min(MAX_RETRY);
+    let jitter = 0.75 + (random_u64() % 1000) as f64 / 2000.0;
+    base.mul_f64(jitter)
+}

@@ -1,0 +1,127 @@
+// Shared setup for the browser tests and the benchmark: a seedcast-signal server serving
+// www/ (tracker + app on one port) and a headless Chromium with WebRTC on loopback.
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const WEBTORRENT_JS = resolve(ROOT, 'tests/node_modules/webtorrent/dist/webtorrent.min.js');
+
+const CHROMIUM_ARGS = [
+  '--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream',
+  '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
+  '--disable-backgrounding-occluded-windows',
+];
+
+function freePort() {
+  return new Promise((res, rej) => {
+    const srv = createServer();
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => res(port));
+    });
+    srv.on('error', rej);
+  });
+}
+
+/** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients. */
+export async function startSignal({ intervalSecs = 5 } = {}) {
+  const bin = resolve(ROOT, process.env.SEEDCAST_SIGNAL_BIN ?? 'target/debug/seedcast-signal');
+  if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
+  if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
+  const port = await freePort();
+  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--www', resolve(ROOT, 'www'),
+    '--interval-secs', String(intervalSecs), '--log', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    try {
+      if ((await fetch(`${base}/stats`)).ok) break;
+    } catch { /* not up yet */ }
+    if (child.exitCode !== null || i > 100) throw new Error(`seedcast-signal did not start: ${stderr}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    base,
+    tracker: `ws://127.0.0.1:${port}`,
+    stats: async () => (await fetch(`${base}/stats`)).json(),
+    stop: () => new Promise((res) => {
+      if (child.exitCode !== null) return res();
+      child.on('exit', res);
+      child.kill('SIGTERM');
+    }),
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+}
+
+/** A blank page on `base` (from `newContext`) with the Seedcast module as `window.Seedcast`. */
+export async function openPage(context, base) {
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
+  await page.goto(`${base}/__blank__.html`);
+  await page.evaluate(async () => {
+    window.Seedcast = await import('/seedcast.js');
+    await window.Seedcast.loadSeedcast();
+  });
+  return page;
+}
+
+/** Rejects with `message` if `promise` takes longer than `ms`. */
+export async function within(ms, message, promise) {
+  let timer;
+  const timeout = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`${message} (no result within ${ms / 1000} s)`)), ms); });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Polls `fn` until it returns a truthy value; the caller bounds it with `within`. */
+export async function until(fn, everyMs = 200) {
+  for (;;) {
+    const value = await fn();
+    if (value) return value;
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** Helpers installed in every test page as `window.testUtils`. */
+function pageHelpers() {
+  window.testUtils = {
+    /** Deterministic pseudo-random content (xorshift32), identical in every page. */
+    makeContent(size, seed = 0x12345678) {
+      const bytes = new Uint8Array(size);
+      const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
+      let x = seed >>> 0 || 1;
+      for (let i = 0; i < words.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; words[i] = x >>> 0; }
+      for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
+      return bytes;
+    },
+    async sha256(bytes) {
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
+      return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
+    },
+  };
+}
+
+/** A fresh browser profile whose pages get `window.testUtils` (and WebTorrent on request). */
+export async function newContext(browser) {
+  const context = await browser.newContext();
+  await context.addInitScript(pageHelpers);
+  await context.route('**/webtorrent.min.js', (route) => route.fulfill({ path: WEBTORRENT_JS, contentType: 'text/javascript' }));
+  // An empty page on the server's origin, so pages can import the app's modules.
+  await context.route('**/__blank__.html', (route) => route.fulfill({ body: '<!doctype html><title>test</title>', contentType: 'text/html' }));
+  return context;
+}

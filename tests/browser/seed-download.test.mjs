@@ -1,0 +1,49 @@
+// A user seeds a file in one tab with the demo app and opens the share link in another
+// browser profile: the file downloads and is byte-for-byte the original.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSignal, launchBrowser, within, until } from './harness.mjs';
+
+let signal, browser, dir;
+before(async () => {
+  signal = await startSignal();
+  browser = await launchBrowser();
+  dir = mkdtempSync(join(tmpdir(), 'seedcast-test-'));
+});
+after(async () => {
+  await browser?.close();
+  await signal?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+test('a 32 MiB file seeded in the app downloads in another browser profile from the share link', async () => {
+  const content = randomBytes(32 * 1024 * 1024);
+  const path = join(dir, 'holiday video.bin');
+  writeFileSync(path, content);
+
+  const seeder = await (await browser.newContext()).newPage();
+  await seeder.goto(`${signal.base}/`);
+  await within(20_000, 'the tracker status never said connected', seeder.waitForFunction(
+    () => document.getElementById('tracker-status').textContent.startsWith('Connected')));
+  await seeder.setInputFiles('#file-input', path);
+  const link = await within(60_000, 'no share link appeared after choosing the file',
+    until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
+  assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#magnet:\?xt=urn:btih:[0-9a-f]{40}/);
+
+  const leecher = await (await browser.newContext()).newPage();
+  await leecher.goto(link);
+  await within(120_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
+  const name = await leecher.$eval('.torrent .name', (el) => el.textContent);
+  assert.equal(name, 'holiday video.bin');
+  const digest = await leecher.$eval('a.file-link', async (a) => {
+    const bytes = await (await fetch(a.href)).arrayBuffer();
+    return [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+  });
+  assert.equal(digest, createHash('sha256').update(content).digest('hex'));
+  const status = await leecher.$eval('.torrent .numbers', (el) => el.textContent);
+  assert.match(status, /^Done/);
+});

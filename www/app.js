@@ -1,0 +1,160 @@
+// The demo app: seed dropped files and share a link; open a link to download with live
+// peers, speeds and a piece map. Text from torrents and peers is only ever set with
+// textContent, never parsed as HTML.
+import { SeedcastClient, defaultTracker } from './seedcast.js';
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+let client;
+
+function showError(message) {
+  const p = document.createElement('p');
+  p.textContent = message;
+  $('errors').append(p);
+}
+
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return '?';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+function shareLink(magnet) {
+  return `${location.origin}${location.pathname}#${magnet}`;
+}
+
+async function start() {
+  if (typeof RTCPeerConnection === 'undefined') {
+    showError('This browser cannot make WebRTC connections, so it cannot share or download here. Try a current Chrome, Firefox or Safari.');
+    return;
+  }
+  try {
+    const iceServers = params.getAll('stun').map((urls) => ({ urls }));
+    client = await SeedcastClient.create({ trackers: [params.get('tracker') ?? defaultTracker()], iceServers });
+  } catch (e) {
+    showError(`Seedcast could not start: ${e.message}`);
+    return;
+  }
+  client.addEventListener('tracker', ({ detail }) => {
+    const el = $('tracker-status');
+    el.classList.toggle('bad', !detail.connected);
+    el.textContent = detail.connected
+      ? (detail.message ? `Tracker says: ${detail.message}` : 'Connected to the tracker: ready to share and download.')
+      : `Cannot reach the tracker at ${detail.url}, so no new peers can be found. Retrying${detail.retryInSeconds ? ` in ${detail.retryInSeconds} s` : ''}…`;
+  });
+  wireSeeding();
+  wireDownloading();
+}
+
+function wireSeeding() {
+  const zone = $('drop-zone');
+  const seed = async (files) => {
+    if (!files.length) return;
+    const hashing = $('hashing');
+    hashing.hidden = false;
+    hashing.textContent = `Preparing ${files.length === 1 ? files[0].name : `${files.length} files`}…`;
+    try {
+      show(await client.seed(files));
+    } catch (e) {
+      showError(`Could not share: ${e.message}`);
+    } finally {
+      hashing.hidden = true;
+    }
+  };
+  $('file-input').addEventListener('change', (e) => seed([...e.target.files]));
+  zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
+  zone.addEventListener('dragleave', () => zone.classList.remove('over'));
+  zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); seed([...e.dataTransfer.files]); });
+}
+
+function wireDownloading() {
+  const add = (text) => {
+    const magnet = text.trim().replace(/^.*?#(?=magnet:)/, '');
+    try {
+      show(client.add(magnet));
+    } catch (e) {
+      showError(`That link does not work: ${e.message}`);
+    }
+  };
+  $('add-form').addEventListener('submit', (e) => { e.preventDefault(); add($('magnet-input').value); $('magnet-input').value = ''; });
+  const fromHash = decodeURIComponent(location.hash.slice(1));
+  if (fromHash.startsWith('magnet:')) add(fromHash);
+}
+
+/** Renders one torrent and keeps it up to date until removed. */
+function show(torrent) {
+  $('empty').hidden = true;
+  const li = $('torrent-template').content.firstElementChild.cloneNode(true);
+  li.dataset.infoHash = torrent.infoHash;
+  const q = (sel) => li.querySelector(sel);
+  $('torrents').prepend(li);
+
+  const refresh = () => {
+    const s = torrent.stats();
+    q('.name').textContent = torrent.name ?? 'Fetching torrent details…';
+    q('.progress').value = s.progress;
+    const peers = `${s.peers} peer${s.peers === 1 ? '' : 's'}`;
+    q('.numbers').textContent = s.done
+      ? `Done · ${formatBytes(s.length)} · sharing with ${peers} · ↑ ${formatBytes(s.uploadSpeed)}/s · ${formatBytes(s.uploaded)} sent`
+      : `${(s.progress * 100).toFixed(1)}% of ${formatBytes(s.length)} · ${peers} · ↓ ${formatBytes(s.downloadSpeed)}/s · ↑ ${formatBytes(s.uploadSpeed)}/s`;
+    drawPieces(q('.piece-map'), torrent.pieces());
+  };
+  const showShare = () => {
+    q('.share-row').hidden = false;
+    q('.share-link').value = shareLink(torrent.magnetURI);
+    const file = torrent.torrentFile();
+    if (file && !q('.torrent-file').href) {
+      q('.torrent-file').href = URL.createObjectURL(new Blob([file], { type: 'application/x-bittorrent' }));
+      q('.torrent-file').download = `${torrent.name ?? torrent.infoHash}.torrent`;
+    }
+  };
+  const showFiles = () => {
+    const list = q('.files');
+    list.replaceChildren(...torrent.files.map((f) => {
+      const item = document.createElement('li');
+      if (f.done) {
+        const a = document.createElement('a');
+        a.className = 'file-link';
+        a.href = f.url();
+        a.download = f.name;
+        a.textContent = f.path;
+        item.append(a, ` (${formatBytes(f.length)})`);
+      } else {
+        item.textContent = `${f.path} (${formatBytes(f.length)})`;
+      }
+      return item;
+    }));
+  };
+
+  const timer = setInterval(refresh, 500);
+  torrent.addEventListener('metadata', () => { showShare(); showFiles(); refresh(); });
+  torrent.addEventListener('progress', refresh);
+  torrent.addEventListener('peer', refresh);
+  torrent.addEventListener('done', () => { showFiles(); refresh(); });
+  torrent.addEventListener('warning', (e) => { q('.warning').textContent = e.detail.message; });
+  torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
+  q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
+  q('.remove').addEventListener('click', () => {
+    clearInterval(timer);
+    torrent.remove();
+    li.remove();
+    $('empty').hidden = $('torrents').children.length > 0;
+  });
+  if (torrent.stats().hasMetadata) { showShare(); showFiles(); }
+  refresh();
+}
+
+function drawPieces(canvas, pieces) {
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  if (!pieces.length) return;
+  ctx.fillStyle = '#0a66c2';
+  const w = canvas.width / pieces.length;
+  for (let i = 0; i < pieces.length; i++) {
+    if (pieces[i]) ctx.fillRect(Math.floor(i * w), 0, Math.ceil(w), canvas.height);
+  }
+}
+
+start();

@@ -1,0 +1,66 @@
+// Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo };
+
+export function loadSeedcast(): Promise<unknown>;
+/** `ws://` or `wss://` + this page's host. */
+export function defaultTracker(): string;
+
+export interface TrackerEventDetail { url: string; connected: boolean; message?: string; retryInSeconds?: number }
+export interface PeerEventDetail { peerId?: string; connected: boolean; peers: number; reason?: string }
+export interface BanEventDetail { peerId?: string; reason: string }
+export interface MessageDetail { message: string }
+
+export interface SeedcastClientEventMap { tracker: CustomEvent<TrackerEventDetail> }
+export interface SeedcastTorrentEventMap {
+  /** The torrent's metadata (name, files) is known. */
+  metadata: CustomEvent<undefined>;
+  /** File data can be read as pieces arrive. */
+  ready: CustomEvent<undefined>;
+  /** One or more pieces were verified. */
+  progress: CustomEvent<undefined>;
+  /** A peer joined or left. */
+  peer: CustomEvent<PeerEventDetail>;
+  /** Every piece is verified. */
+  done: CustomEvent<undefined>;
+  /** A peer sent bad data and was banned. */
+  ban: CustomEvent<BanEventDetail>;
+  /** Something failed but the torrent carries on. */
+  warning: CustomEvent<MessageDetail>;
+}
+
+export class SeedcastClient extends EventTarget {
+  static create(options?: ClientOptions): Promise<SeedcastClient>;
+  /** Needs `loadSeedcast()` to have resolved. `trackers` defaults to [defaultTracker()]. */
+  constructor(options?: ClientOptions);
+  readonly peerId: string;
+  readonly torrents: SeedcastTorrent[];
+  add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
+  seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
+  static liveConnections(): number;
+  destroy(): void;
+  addEventListener<K extends keyof SeedcastClientEventMap>(type: K, listener: (ev: SeedcastClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+}
+
+export interface SeedcastFile extends FileInfo {
+  bytes(): Uint8Array;
+  blob(type?: string): Blob;
+  /** An object URL, revoked by `remove()`. */
+  url(type?: string): string;
+}
+
+export class SeedcastTorrent extends EventTarget {
+  readonly infoHash: string;
+  readonly name: string | undefined;
+  readonly magnetURI: string;
+  readonly files: SeedcastFile[];
+  torrentFile(): Uint8Array | undefined;
+  stats(): TorrentStats;
+  peers(): PeerInfo[];
+  /** One byte per piece, 1 = verified. */
+  pieces(): Uint8Array;
+  remove(): void;
+  addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
+}

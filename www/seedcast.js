@@ -1,0 +1,108 @@
+// Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
+// Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
+import init, { Client } from './pkg/seedcast.js';
+
+let loading;
+/** Loads the wasm module once (later calls share the first load). */
+export function loadSeedcast() {
+  loading ??= init({ module_or_path: new URL('./pkg/seedcast_bg.wasm', import.meta.url) });
+  return loading;
+}
+
+/** The tracker of the server this page came from. */
+export function defaultTracker() {
+  return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}`;
+}
+
+export class SeedcastClient extends EventTarget {
+  #wasm;
+  #torrents = new Map();
+
+  /** Loads the wasm module if needed and creates a client. */
+  static async create(options = {}) {
+    await loadSeedcast();
+    return new SeedcastClient(options);
+  }
+
+  constructor(options = {}) {
+    super();
+    this.#wasm = new Client({ ...options, trackers: options.trackers ?? [defaultTracker()] });
+    this.#wasm.setListener((infoHash, type, detail) => {
+      const target = infoHash === null ? this : this.#torrents.get(infoHash);
+      target?.dispatchEvent(new CustomEvent(type, { detail }));
+    });
+  }
+
+  get peerId() { return this.#wasm.peerId; }
+  get torrents() { return [...this.#torrents.values()]; }
+
+  /** Downloads from a magnet link or the bytes of a .torrent file. */
+  add(source) {
+    const handle = typeof source === 'string'
+      ? this.#wasm.addMagnet(source)
+      : this.#wasm.addTorrentFile(source instanceof ArrayBuffer ? new Uint8Array(source) : source);
+    return this.#wrap(handle);
+  }
+
+  /** Hashes files (File, FileList, File[], Blob or bytes) in the page and seeds them. */
+  async seed(input, options = {}) {
+    return this.#wrap(await this.#wasm.seed(input, options));
+  }
+
+  /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
+  static liveConnections() { return Client.liveConnections(); }
+
+  destroy() {
+    for (const t of this.#torrents.values()) t.remove();
+    this.#wasm.destroy();
+    this.#wasm.free();
+  }
+
+  #wrap(handle) {
+    const torrent = new SeedcastTorrent(handle, () => this.#torrents.delete(handle.infoHash));
+    this.#torrents.set(handle.infoHash, torrent);
+    return torrent;
+  }
+}
+
+export class SeedcastTorrent extends EventTarget {
+  #wasm;
+  #forget;
+  #urls = new Map();
+
+  constructor(handle, forget) {
+    super();
+    this.#wasm = handle;
+    this.#forget = forget;
+  }
+
+  get infoHash() { return this.#wasm.infoHash; }
+  get name() { return this.#wasm.name; }
+  get magnetURI() { return this.#wasm.magnetURI; }
+  torrentFile() { return this.#wasm.torrentFile(); }
+  stats() { return this.#wasm.stats(); }
+  peers() { return this.#wasm.peers(); }
+  pieces() { return this.#wasm.pieces(); }
+
+  /** Files with helpers to read them once done. */
+  get files() {
+    return this.#wasm.files().map((f) => ({
+      ...f,
+      bytes: () => this.#wasm.fileBytes(f.index),
+      blob: (type) => this.#wasm.fileBlob(f.index, type),
+      url: (type) => {
+        if (!this.#urls.has(f.index)) this.#urls.set(f.index, URL.createObjectURL(this.#wasm.fileBlob(f.index, type)));
+        return this.#urls.get(f.index);
+      },
+    }));
+  }
+
+  /** Stops the torrent and frees its connections, data and object URLs. */
+  remove() {
+    for (const url of this.#urls.values()) URL.revokeObjectURL(url);
+    this.#urls.clear();
+    this.#wasm.remove();
+    this.#wasm.free();
+    this.#forget();
+  }
+}
