@@ -63,13 +63,13 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
-/** A blank page on `base` (from `newContext`) with the Seedcast module as `window.Seedcast`. */
+/** The minimal example page on `base` (served by seedcast-signal, so it may reach the loopback tracker) with the Seedcast module as `window.Seedcast`. */
 export async function openPage(context, base) {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
-  await page.goto(`${base}/__blank__.html`);
+  await page.goto(`${base}/example.html`);
   await page.evaluate(async () => {
     window.Seedcast = await import('/seedcast.js');
     await window.Seedcast.loadSeedcast();
@@ -121,7 +121,5 @@ export async function newContext(browser) {
   const context = await browser.newContext();
   await context.addInitScript(pageHelpers);
   await context.route('**/webtorrent.min.js', (route) => route.fulfill({ path: WEBTORRENT_JS, contentType: 'text/javascript' }));
-  // An empty page on the server's origin, so pages can import the app's modules.
-  await context.route('**/__blank__.html', (route) => route.fulfill({ body: '<!doctype html><title>test</title>', contentType: 'text/html' }));
   return context;
 }

@@ -18,7 +18,7 @@ after(async () => {
 /** A page with WebTorrent's browser build loaded as `window.WebTorrent`. */
 async function webTorrentPage() {
   const page = await (await newContext(browser)).newPage();
-  await page.goto(`${signal.base}/__blank__.html`);
+  await page.goto(`${signal.base}/example.html`);
   await page.evaluate(async () => { window.WebTorrent = (await import('/webtorrent.min.js')).default; });
   return page;
 }
