@@ -24,6 +24,9 @@ pub struct Limits {
     pub max_connections: usize,
     /// Info hashes one scrape may ask for, and the most swarms a "scrape all" returns.
     pub max_scrape_hashes: usize,
+    /// Initial read buffer per socket. tungstenite's default (128 KiB) would dwarf everything else a peer
+    /// costs; client messages are small, and a large one simply takes a few more reads.
+    pub socket_read_buffer: usize,
     /// Messages waiting to be written to one socket; a reader that falls this far behind is closed.
     pub outbound_queue: usize,
     /// Announce interval told to clients.
@@ -52,6 +55,7 @@ impl Default for Limits {
             max_peers_per_swarm: 50_000,
             max_connections: 16_384,
             max_scrape_hashes: 1_000,
+            socket_read_buffer: 1024,
             outbound_queue: 256,
             announce_interval: Duration::from_secs(120),
             peer_ttl: Duration::from_secs(300),

@@ -67,7 +67,7 @@ pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, s
                 last_heard = Instant::now();
                 let text = match frame {
                     None | Some(Ok(Message::Close(_))) => break Ending::PeerClosed,
-                    Some(Err(e)) => break Ending::BadFrame { too_big: is_too_big(e) },
+                    Some(Err(e)) => break classify(e),
                     Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                     Some(Ok(Message::Text(text))) => Some(text),
                     Some(Ok(Message::Binary(_))) => None,
@@ -136,9 +136,17 @@ pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, s
     tracing::debug!(conn = conn.id, %client, ending = ?ending, "connection closed");
 }
 
-fn is_too_big(error: axum::Error) -> bool {
+/// A read error is the peer's doing (bad frame, too big) or just the connection going away.
+fn classify(error: axum::Error) -> Ending {
     use tokio_tungstenite::tungstenite::Error;
-    matches!(error.into_inner().downcast::<Error>().map(|e| *e), Ok(Error::Capacity(_)))
+    match error.into_inner().downcast::<Error>().map(|e| *e) {
+        Ok(Error::Capacity(_)) => Ending::BadFrame { too_big: true },
+        Ok(Error::Protocol(p)) if !matches!(p, tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
+            Ending::BadFrame { too_big: false }
+        }
+        Ok(Error::Utf8(_)) => Ending::BadFrame { too_big: false },
+        _ => Ending::PeerClosed,
+    }
 }
 
 /// A reply to the sender; failures are counted and logged.

@@ -61,6 +61,12 @@ struct Args {
     /// Ping every socket this often, in seconds; sockets silent for 2.5 pings are closed.
     #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
     ping_secs: u64,
+    /// Initial read buffer per socket, in bytes (memory per peer versus reads per large message).
+    #[arg(long, default_value_t = Limits::default().socket_read_buffer)]
+    socket_read_buffer: usize,
+    /// Worker threads [default: one per core].
+    #[arg(long)]
+    threads: Option<usize>,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides it.
     #[arg(long, default_value = "info")]
     log: String,
@@ -72,11 +78,17 @@ struct Args {
 /// Descriptors kept free for the listener, accepted-but-refused sockets, static files and logs.
 const SPARE_FILES: u64 = 256;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     init_logging(&args.log, args.log_json);
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(threads) = args.threads {
+        runtime.worker_threads(threads.max(1));
+    }
+    runtime.enable_all().build()?.block_on(run(args))
+}
 
+async fn run(args: Args) -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
     let max_connections = args.max_connections.unwrap_or_else(|| open_files.saturating_sub(SPARE_FILES).max(1) as usize);
     let ping_interval = Duration::from_secs(args.ping_secs.max(1));
@@ -90,6 +102,7 @@ async fn main() -> anyhow::Result<()> {
         max_peers_per_swarm: args.max_peers_per_swarm,
         max_connections,
         outbound_queue: args.outbound_queue.max(1),
+        socket_read_buffer: args.socket_read_buffer.max(64),
         announce_interval: Duration::from_secs(args.interval_secs),
         peer_ttl: Duration::from_secs(args.peer_ttl_secs.max(1)),
         ping_interval,

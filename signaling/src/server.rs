@@ -12,6 +12,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -23,9 +24,6 @@ use crate::config::Config;
 use crate::connection;
 use crate::tracker::Tracker;
 
-/// Read buffer per socket. tungstenite's default (128 KiB) would cost more than everything else a peer
-/// holds; client messages are small, and a large one simply takes more reads.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// Relays are batched into writes of about this size.
 const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
@@ -47,6 +45,12 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
     let sweeper = tokio::spawn(expire_peers(tracker, shutdown.clone()));
 
     let app = router(state);
+    // Relays are small and latency-sensitive: no Nagle delay behind a delayed ACK.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await;
@@ -109,7 +113,7 @@ async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
     let client = client_ip(peer, &parts.headers, state.config.trust_proxy);
     let limits = &state.config.limits;
     let AppState { tracker, shutdown, sockets, .. } = state.clone();
-    ws.read_buffer_size(READ_BUFFER_BYTES)
+    ws.read_buffer_size(limits.socket_read_buffer)
         .write_buffer_size(WRITE_BUFFER_BYTES)
         .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * limits.max_message_bytes)
         .max_message_size(limits.max_message_bytes)
