@@ -1,0 +1,46 @@
+// Starts the seedcast-signal binary for a test and finds its port from the line it prints on start.
+import { spawn } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
+
+export function serverBinary () {
+  const bin = process.env.SEEDCAST_SIGNAL_BIN ?? resolve(repoRoot, 'target/debug/seedcast-signal')
+  if (!existsSync(bin)) {
+    throw new Error(`seedcast-signal binary not found at ${bin}: run \`cargo build -p seedcast-signal\` or set SEEDCAST_SIGNAL_BIN`)
+  }
+  return bin
+}
+
+/** Resolves to { port, httpUrl, wsUrl, child, stderr() } once the server listens; rejects after 15 s. */
+export function startServer (extraArgs = []) {
+  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--log', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', chunk => { stderr += chunk })
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`seedcast-signal did not start within 15 s; stderr: ${stderr}`)) }, 15000)
+    let stdout = ''
+    child.stdout.on('data', chunk => {
+      stdout += chunk
+      const match = stdout.match(/open http:\/\/127\.0\.0\.1:(\d+)\//)
+      if (match) {
+        clearTimeout(timer)
+        const port = Number(match[1])
+        resolve({ port, httpUrl: `http://127.0.0.1:${port}`, wsUrl: `ws://127.0.0.1:${port}`, child, stderr: () => stderr })
+      }
+    })
+    child.on('exit', code => { clearTimeout(timer); reject(new Error(`seedcast-signal exited with ${code} before listening; stderr: ${stderr}`)) })
+  })
+}
+
+/** Sends SIGTERM and resolves to the exit code; SIGKILLs after 10 s. */
+export function stopServer (server) {
+  if (server.child.exitCode !== null) return Promise.resolve(server.child.exitCode)
+  return new Promise(resolve => {
+    const timer = setTimeout(() => server.child.kill('SIGKILL'), 10000)
+    server.child.once('exit', code => { clearTimeout(timer); resolve(code) })
+    server.child.kill('SIGTERM')
+  })
+}
