@@ -46,7 +46,8 @@ struct Args {
     /// Peers one swarm may hold.
     #[arg(long, default_value_t = Limits::default().max_peers_per_swarm)]
     max_peers_per_swarm: usize,
-    /// Open WebSocket connections [default: the open-file limit minus 256 for listening, logs and files].
+    /// Open WebSocket connections [default: the open-file limit minus a reserve (1/16, 32..=256) for the
+    /// listener, refused sockets, static files and logs, so the limit is met with a clean 503, never EMFILE].
     #[arg(long)]
     max_connections: Option<usize>,
     /// Messages queued for one socket before it is closed as too slow.
@@ -76,7 +77,9 @@ struct Args {
 }
 
 /// Descriptors kept free for the listener, accepted-but-refused sockets, static files and logs.
-const SPARE_FILES: u64 = 256;
+fn spare_files(open_files: u64) -> u64 {
+    (open_files / 16).clamp(32, 256)
+}
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -90,7 +93,7 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
-    let max_connections = args.max_connections.unwrap_or_else(|| open_files.saturating_sub(SPARE_FILES).max(1) as usize);
+    let max_connections = args.max_connections.unwrap_or_else(|| open_files.saturating_sub(spare_files(open_files)).max(1) as usize);
     let ping_interval = Duration::from_secs(args.ping_secs.max(1));
     let limits = Limits {
         max_message_bytes: args.max_message_bytes,

@@ -14,9 +14,15 @@ export function serverBinary () {
   return bin
 }
 
-/** Resolves to { port, httpUrl, wsUrl, child, stderr() } once the server listens; rejects after 15 s. */
-export function startServer (extraArgs = []) {
-  const child = spawn(serverBinary(), ['--listen', '127.0.0.1:0', '--log', 'warn', ...extraArgs], { stdio: ['ignore', 'pipe', 'pipe'] })
+/**
+ * Resolves to { port, httpUrl, wsUrl, child, stderr() } once the server listens; rejects after 15 s.
+ * `openFiles` runs it under that open-file limit (soft and hard).
+ */
+export function startServer (extraArgs = [], { openFiles } = {}) {
+  const args = ['--listen', '127.0.0.1:0', '--log', 'warn', ...extraArgs]
+  const child = openFiles
+    ? spawn('sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, serverBinary(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+    : spawn(serverBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })
   return new Promise((resolve, reject) => {

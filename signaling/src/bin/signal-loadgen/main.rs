@@ -95,6 +95,9 @@ struct PhaseReport {
     relayed_per_sec: f64,
     server_cpu_ms: u64,
     cpu_ms_per_1000_relayed: f64,
+    /// The same split into user space (the server's own code) and kernel (mostly loopback TCP).
+    user_cpu_ms_per_1000_relayed: f64,
+    system_cpu_ms_per_1000_relayed: f64,
     offer_p50_ms: f64,
     offer_p99_ms: f64,
     answer_p50_ms: f64,
@@ -235,7 +238,7 @@ async fn drive_phase(
     let before = Counters::read(shared);
     shared.offer_latency.reset();
     shared.answer_latency.reset();
-    let cpu_before = server.and_then(|s| s.cpu_ms()).unwrap_or(0);
+    let cpu_before = server.and_then(|s| s.cpu_ms()).unwrap_or_default();
     let started = Instant::now();
 
     // Commands go out every 10 ms to random peers; each relays min(offers, other peers in its swarm) offers.
@@ -274,11 +277,12 @@ async fn drive_phase(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs_taken = started.elapsed().as_secs_f64();
-    let cpu_ms = server.and_then(|s| s.cpu_ms()).unwrap_or(0).saturating_sub(cpu_before);
+    let cpu = server.and_then(|s| s.cpu_ms()).unwrap_or_default().since(cpu_before);
     let c = Counters::read(shared).since(&before);
     let relayed = c.offers_received + c.answers_received;
     let lost = offers_expected.saturating_sub(c.offers_received) + c.answers_sent.saturating_sub(c.answers_received);
     let ms = |us: u64| us as f64 / 1000.0;
+    let per_1000 = |cpu_ms: u64| if relayed > 0 { cpu_ms as f64 * 1000.0 / relayed as f64 } else { 0.0 };
     PhaseReport {
         name,
         target_announces_per_sec: rate,
@@ -291,8 +295,10 @@ async fn drive_phase(
         relayed,
         secs: secs_taken,
         relayed_per_sec: relayed as f64 / secs_taken,
-        server_cpu_ms: cpu_ms,
-        cpu_ms_per_1000_relayed: if relayed > 0 { cpu_ms as f64 * 1000.0 / relayed as f64 } else { 0.0 },
+        server_cpu_ms: cpu.total_ms(),
+        cpu_ms_per_1000_relayed: per_1000(cpu.total_ms()),
+        user_cpu_ms_per_1000_relayed: per_1000(cpu.user_ms),
+        system_cpu_ms_per_1000_relayed: per_1000(cpu.system_ms),
         offer_p50_ms: ms(shared.offer_latency.quantile(0.5)),
         offer_p99_ms: ms(shared.offer_latency.quantile(0.99)),
         answer_p50_ms: ms(shared.answer_latency.quantile(0.5)),
@@ -346,7 +352,7 @@ fn print_report(r: &Report) {
     );
     for p in &r.phases {
         println!(
-            "{:>6}: {} announces → {} relayed in {:.1} s ({:.0}/s), lost {}, server CPU {} ms = {:.1} ms per 1000 relayed, \
+            "{:>6}: {} announces → {} relayed in {:.1} s ({:.0}/s), lost {}, server CPU {} ms = {:.1} ms per 1000 relayed ({:.1} user + {:.1} kernel), \
              offer p50/p99 {:.1}/{:.1} ms, answer p50/p99 {:.1}/{:.1} ms",
             p.name,
             p.announces,
@@ -356,6 +362,8 @@ fn print_report(r: &Report) {
             p.lost,
             p.server_cpu_ms,
             p.cpu_ms_per_1000_relayed,
+            p.user_cpu_ms_per_1000_relayed,
+            p.system_cpu_ms_per_1000_relayed,
             p.offer_p50_ms,
             p.offer_p99_ms,
             p.answer_p50_ms,
