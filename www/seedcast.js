@@ -52,15 +52,16 @@ export class SeedcastClient extends EventTarget {
   /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
   static liveConnections() { return Client.liveConnections(); }
 
+  /** Stops every torrent, connection and timer. Later calls on this client fail. */
   destroy() {
     for (const t of this.#torrents.values()) t.remove();
     this.#wasm.destroy();
-    this.#wasm.free();
   }
 
   #wrap(handle) {
-    const torrent = new SeedcastTorrent(handle, () => this.#torrents.delete(handle.infoHash));
-    this.#torrents.set(handle.infoHash, torrent);
+    const { infoHash } = handle;
+    const torrent = new SeedcastTorrent(handle, () => this.#torrents.delete(infoHash));
+    this.#torrents.set(infoHash, torrent);
     return torrent;
   }
 }
@@ -97,12 +98,12 @@ export class SeedcastTorrent extends EventTarget {
     }));
   }
 
-  /** Stops the torrent and frees its connections, data and object URLs. */
+  /** Stops the torrent and frees its connections, data and object URLs. Later calls on
+   *  this torrent throw "this torrent was removed". */
   remove() {
     for (const url of this.#urls.values()) URL.revokeObjectURL(url);
     this.#urls.clear();
     this.#wasm.remove();
-    this.#wasm.free();
     this.#forget();
   }
 }

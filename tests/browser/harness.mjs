@@ -16,6 +16,8 @@ const CHROMIUM_ARGS = [
   '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream',
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',
+  // Lets the leak test collect garbage before reading the heap size.
+  '--js-flags=--expose-gc',
 ];
 
 function freePort() {
@@ -30,11 +32,11 @@ function freePort() {
 }
 
 /** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients. */
-export async function startSignal({ intervalSecs = 5 } = {}) {
+export async function startSignal({ intervalSecs = 5, port: fixedPort } = {}) {
   const bin = resolve(ROOT, process.env.SEEDCAST_SIGNAL_BIN ?? 'target/debug/seedcast-signal');
   if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
   if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
-  const port = await freePort();
+  const port = fixedPort ?? await freePort();
   const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--www', resolve(ROOT, 'www'),
     '--interval-secs', String(intervalSecs), '--log', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
@@ -49,6 +51,7 @@ export async function startSignal({ intervalSecs = 5 } = {}) {
   }
   return {
     base,
+    port,
     tracker: `ws://127.0.0.1:${port}`,
     stats: async () => (await fetch(`${base}/stats`)).json(),
     stop: () => new Promise((res) => {

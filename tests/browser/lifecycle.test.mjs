@@ -1,0 +1,99 @@
+// Connection lifecycle: hundreds of connects and disconnects leave nothing behind, and the
+// client rides out a tracker restart and tells the user when the tracker is unreachable.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+
+let signal, browser;
+before(async () => {
+  signal = await startSignal();
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+  await signal?.stop();
+});
+
+test('200 connects and disconnects leave no connections, closures or memory behind', async () => {
+  const page = await openPage(await newContext(browser), signal.base);
+  const result = await within(240_000, 'the connect/disconnect cycles did not finish', page.evaluate(async ({ tracker }) => {
+    const { SeedcastClient } = window.Seedcast;
+    const wasm = await window.Seedcast.loadSeedcast();
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    const hex = (ascii) => [...ascii].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
+    const seederClient = await SeedcastClient.create({ trackers: [tracker] });
+    const seed = await seederClient.seed(window.testUtils.makeContent(256 * 1024), { name: 'small.bin' });
+    const heap = () => { window.gc(); return performance.memory.usedJSHeapSize; };
+
+    // Four leechers in parallel, 50 cycles each: connect, then remove the torrent, then wait
+    // until the seeder has noticed.
+    let maxLive = 0;
+    const cycles = async (leecher, count) => {
+      const id = hex(leecher.peerId);
+      for (let i = 0; i < count; i++) {
+        const torrent = leecher.add(seed.magnetURI);
+        await new Promise((res) => torrent.addEventListener('peer', (e) => e.detail.connected && res()));
+        torrent.remove();
+        while (seed.peers().some((p) => p.peerId === id)) await sleep(5);
+        maxLive = Math.max(maxLive, SeedcastClient.liveConnections());
+      }
+    };
+    const leechers = await Promise.all([0, 1, 2, 3].map(() => SeedcastClient.create({ trackers: [tracker] })));
+    await Promise.all(leechers.map((l) => cycles(l, 5)));
+    const heapAfterWarmup = heap();
+    const wasmAfterWarmup = wasm.memory.buffer.byteLength;
+    await Promise.all(leechers.map((l) => cycles(l, 45)));
+    const heapEnd = heap();
+    const wasmEnd = wasm.memory.buffer.byteLength;
+    for (const l of leechers) l.destroy();
+    seederClient.destroy();
+    return { maxLive, liveAfterDestroy: SeedcastClient.liveConnections(), heapAfterWarmup, heapEnd, wasmAfterWarmup, wasmEnd };
+  }, { tracker: signal.tracker }));
+  console.log(`# leak check: max live RTCPeerConnections ${result.maxLive}; JS heap after 20 cycles ${(result.heapAfterWarmup / 1e6).toFixed(1)} MB, after 200 ${(result.heapEnd / 1e6).toFixed(1)} MB; wasm memory ${result.wasmAfterWarmup / 2 ** 20} → ${result.wasmEnd / 2 ** 20} MiB`);
+  // Live = unanswered offers (at most 10 for the seeder, 5 per leecher's announce) plus the
+  // open connections of the cycles under way. A leak of one per cycle would pass 100.
+  assert.ok(result.maxLive <= 40, `live connections stayed bounded (max ${result.maxLive})`);
+  assert.equal(result.liveAfterDestroy, 0, 'destroy() closes every connection');
+  assert.ok(result.heapEnd - result.heapAfterWarmup < 4e6, `JS heap grew by ${result.heapEnd - result.heapAfterWarmup} bytes over 180 cycles`);
+  assert.ok(result.wasmEnd - result.wasmAfterWarmup <= 4 * 2 ** 20, 'wasm memory stayed flat');
+});
+
+test('the app says plainly when the tracker is unreachable', async () => {
+  const page = await (await newContext(browser)).newPage();
+  await page.goto(`${signal.base}/?tracker=${encodeURIComponent('ws://127.0.0.1:9')}`);
+  const status = await within(20_000, 'no tracker status shown', until(() => page.$eval('#tracker-status', (el) => el.classList.contains('bad') && el.textContent)));
+  assert.match(status, /^Cannot reach the tracker at ws:\/\/127\.0\.0\.1:9, so no new peers can be found\. Retrying/);
+  await page.context().close();
+});
+
+test('after a tracker restart the client reconnects and still finds peers', async () => {
+  const own = await startSignal({ intervalSecs: 60 });
+  const seedPage = await openPage(await newContext(browser), own.base);
+  const magnet = await seedPage.evaluate(async ({ tracker }) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+    window.events = [];
+    client.addEventListener('tracker', (e) => window.events.push(e.detail.connected));
+    return (await client.seed(window.testUtils.makeContent(1024 * 1024), { name: 'restart.bin' })).magnetURI;
+  }, { tracker: own.tracker });
+  await within(10_000, 'the seeder never connected', until(() => seedPage.evaluate(() => window.events.includes(true))));
+
+  await own.stop();
+  await within(10_000, 'the seeder did not notice the tracker going away', until(() => seedPage.evaluate(() => window.events.at(-1) === false)));
+  const restarted = await startSignal({ intervalSecs: 60, port: own.port });
+  try {
+    await within(30_000, 'the seeder did not reconnect to the restarted tracker', until(() => seedPage.evaluate(() => window.events.at(-1) === true)));
+    // The seeder re-announced on reconnect, so a newcomer finds it through the new tracker.
+    const leechPage = await openPage(await newContext(browser), restarted.base);
+    const done = await within(60_000, 'the download through the restarted tracker did not finish', leechPage.evaluate(async ({ tracker, magnet }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+      const torrent = client.add(magnet);
+      await new Promise((res) => torrent.addEventListener('done', res));
+      return torrent.stats().done;
+    }, { tracker: restarted.tracker, magnet }));
+    assert.ok(done);
+    await leechPage.context().close();
+  } finally {
+    await seedPage.context().close();
+    await restarted.stop();
+  }
+});
