@@ -24,9 +24,6 @@ pub struct Limits {
     pub max_connections: usize,
     /// Info hashes one scrape may ask for, and the most swarms a "scrape all" returns.
     pub max_scrape_hashes: usize,
-    /// Initial read buffer per socket. tungstenite's default (128 KiB) would dwarf everything else a peer
-    /// costs; client messages are small, and a large one simply takes a few more reads.
-    pub socket_read_buffer: usize,
     /// Messages waiting to be written to one socket; a reader that falls this far behind is closed.
     pub outbound_queue: usize,
     /// Announce interval told to clients.
@@ -43,6 +40,13 @@ pub struct Limits {
     pub shutdown_grace: Duration,
 }
 
+impl Limits {
+    /// Unsent bytes one socket may have waiting before it is closed as a slow reader.
+    pub fn max_write_backlog(&self) -> usize {
+        4 * self.max_message_bytes + 64 * 1024
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {
@@ -55,7 +59,6 @@ impl Default for Limits {
             max_peers_per_swarm: 50_000,
             max_connections: 16_384,
             max_scrape_hashes: 1_000,
-            socket_read_buffer: 1024,
             outbound_queue: 256,
             announce_interval: Duration::from_secs(120),
             peer_ttl: Duration::from_secs(300),

@@ -1,15 +1,23 @@
 //! One task per WebSocket: reads client messages, answers them, and writes what other peers relay to it.
 //!
-//! The task owns the socket outright (no split halves, no second task), which keeps an idle connection to a
-//! few hundred bytes besides the socket buffers. Relays from other connections arrive through its `Outbox`.
+//! The task owns the socket outright. Reads land in a stack buffer and complete frames are handled in place;
+//! writes go straight to the socket and only what the kernel does not take is kept (`Session::out`). So an
+//! idle peer costs its task and its swarm entries, no buffers. Relays from other connections arrive
+//! through its `Outbox`.
 
+use std::future::poll_fn;
+use std::mem::MaybeUninit;
 use std::net::IpAddr;
+use std::ops::ControlFlow;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, WebSocket, close_code};
-use futures_util::SinkExt;
+use tokio::io::{AsyncRead, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::net::tcp::OwnedReadHalf;
 use tokio::time::{Instant, interval_at, timeout};
 use tokio_util::sync::CancellationToken;
 
@@ -19,8 +27,12 @@ use crate::outbox::Outbox;
 use crate::request::{self, Action, ParseLimits, Request};
 use crate::response;
 use crate::tracker::{Connection, Tracker};
+use crate::websocket::{self, Event, FrameError, OP_PING, OP_PONG, OP_TEXT, Reader, close_code};
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Bytes read per system call. Lives on the stack only while a read is handled.
+const READ_CHUNK: usize = 16 * 1024;
 
 /// Why a connection ended; decides the close frame and the counter.
 #[derive(Debug)]
@@ -30,86 +42,83 @@ enum Ending {
     Idle,
     SlowReader,
     Flooding,
-    BadFrame { too_big: bool },
+    BadFrame(FrameError),
     WriteFailed,
 }
 
 /// Serves one upgraded WebSocket until it closes, then removes its peers from every swarm.
-pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, shutdown: CancellationToken) {
+/// `early` holds bytes the HTTP layer read past the upgrade request.
+pub async fn run(stream: TcpStream, early: &[u8], tracker: Arc<Tracker>, client: IpAddr, shutdown: CancellationToken) {
     let limits = tracker.limits();
-    let parse_limits = ParseLimits { max_offers: limits.max_offers, max_scrape_hashes: limits.max_scrape_hashes };
-    let mut conn = Connection {
-        id: NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed),
-        outbox: Arc::new(Outbox::new(limits.outbound_queue)),
-        memberships: Vec::new(),
+    let outbox = Arc::new(Outbox::new(limits.outbound_queue));
+    let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
+    tracing::debug!(conn = id, %client, "connection opened");
+    let mut session = Session {
+        tracker: &tracker,
+        conn: Connection { id, outbox: outbox.clone(), memberships: Vec::new() },
+        parse_limits: ParseLimits { max_offers: limits.max_offers, max_scrape_hashes: limits.max_scrape_hashes },
+        rate: RateWindow::new(limits),
+        out: Vec::new(),
+        written: 0,
+        stalled_since: None,
+        ending: None,
+        client,
     };
-    tracing::debug!(conn = conn.id, %client, "connection opened");
-    let mut rate = RateWindow::new(limits);
+    let mut reader = Reader::new(limits.max_message_bytes);
+    let (mut read_half, write_half) = stream.into_split();
+    let socket: &TcpStream = write_half.as_ref();
     let mut last_heard = Instant::now();
     let mut ping = interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
 
-    let ending = loop {
+    let mut ending = if early.is_empty() { None } else { session.on_bytes(&mut reader, &mut early.to_vec()).err() };
+    while ending.is_none() {
+        if let Err(e) = session.flush(socket) {
+            ending = Some(e);
+            break;
+        }
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => break Ending::Shutdown,
-            () = conn.outbox.ready() => {
-                let batch = conn.outbox.drain();
-                if !batch.messages.is_empty() {
-                    if let Err(ending) = write_all(&mut socket, batch.messages, limits.write_timeout).await {
-                        break ending;
-                    }
-                }
-                if batch.overflowed {
-                    break Ending::SlowReader;
-                }
-            }
-            frame = socket.recv() => {
+            () = shutdown.cancelled() => ending = Some(Ending::Shutdown),
+            read = poll_fn(|cx| poll_read_and_handle(cx, &mut read_half, &mut reader, &mut session)) => {
                 last_heard = Instant::now();
-                let text = match frame {
-                    None | Some(Ok(Message::Close(_))) => break Ending::PeerClosed,
-                    Some(Err(e)) => break classify(e),
-                    Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
-                    Some(Ok(Message::Text(text))) => Some(text),
-                    Some(Ok(Message::Binary(_))) => None,
-                };
-                let reply = match rate.admit(Instant::now()) {
-                    Verdict::Allow => match text {
-                        Some(text) => handle(&tracker, &mut conn, &text, parse_limits),
-                        None => Some(Reply::Failure(response::failure(None, None, "binary messages are not supported"))),
-                    },
-                    Verdict::WarnOnce => Some(Reply::Failure(response::failure(None, None, "rate limit exceeded; messages are being dropped"))),
-                    Verdict::Drop => None,
-                    Verdict::Close => break Ending::Flooding,
-                };
-                let reply = match reply {
-                    None => continue,
-                    Some(Reply::Normal(reply)) => reply,
-                    Some(Reply::Failure(reply)) => {
-                        Metrics::inc(&tracker.metrics.failures_sent);
-                        tracing::debug!(conn = conn.id, %client, %reply, "refused a message");
-                        reply
-                    }
-                };
-                if let Err(ending) = write_all(&mut socket, [reply], limits.write_timeout).await {
-                    break ending;
+                ending = read.err();
+            }
+            () = outbox.ready() => ending = session.take_relays().err(),
+            ready = socket.writable(), if session.backlog() > 0 => {
+                if ready.is_err() {
+                    ending = Some(Ending::WriteFailed);
                 }
             }
             _ = ping.tick() => {
                 if last_heard.elapsed() >= limits.idle_timeout {
-                    break Ending::Idle;
-                }
-                if timeout(limits.write_timeout, socket.send(Message::Ping(Default::default()))).await.map_or(true, |r| r.is_err()) {
-                    break Ending::WriteFailed;
+                    ending = Some(Ending::Idle);
+                } else if session.stalled_since.is_some_and(|t| t.elapsed() >= limits.write_timeout) {
+                    ending = Some(Ending::SlowReader);
+                } else {
+                    websocket::write_frame(&mut session.out, OP_PING, &[]);
                 }
             }
         }
-    };
+    }
+    let ending = ending.unwrap_or(Ending::PeerClosed);
 
     // Leave the swarms first: nothing should be relayed to a socket that is going away.
-    tracker.leave_all(&mut conn);
-    conn.outbox.close();
-    let metrics = &tracker.metrics;
-    let close = match &ending {
+    tracker.leave_all(&mut session.conn);
+    outbox.close();
+    if let Some((code, reason)) = close_frame(&ending, &tracker.metrics) {
+        websocket::write_close(&mut session.out, code, reason);
+    }
+    // Best effort: give the peer a moment to take what is left, close frame included.
+    let _ = timeout(Duration::from_secs(1), async {
+        while session.backlog() > 0 && session.flush(socket).is_ok() && socket.writable().await.is_ok() {}
+    })
+    .await;
+    tracing::debug!(conn = id, %client, ending = ?ending, "connection closed");
+}
+
+/// The close frame for an ending (none when the socket is already gone), counting why.
+fn close_frame(ending: &Ending, metrics: &Metrics) -> Option<(u16, &'static str)> {
+    match ending {
         Ending::PeerClosed | Ending::WriteFailed => None,
         Ending::Shutdown => Some((close_code::AWAY, "server shutting down")),
         Ending::Idle => {
@@ -124,28 +133,145 @@ pub async fn run(mut socket: WebSocket, tracker: Arc<Tracker>, client: IpAddr, s
             Metrics::inc(&metrics.closed_flooding);
             Some((close_code::POLICY, "rate limit exceeded"))
         }
-        Ending::BadFrame { too_big } => {
+        Ending::BadFrame(e) => {
             Metrics::inc(&metrics.closed_bad_frame);
-            Some(if *too_big { (close_code::SIZE, "message too big") } else { (close_code::PROTOCOL, "bad frame") })
+            Some((e.close_code(), if e.close_code() == close_code::TOO_BIG { "message too big" } else { "bad frame" }))
         }
-    };
-    if let Some((code, reason)) = close {
-        let frame = Message::Close(Some(CloseFrame { code, reason: reason.into() }));
-        let _ = timeout(Duration::from_secs(1), socket.send(frame)).await;
     }
-    tracing::debug!(conn = conn.id, %client, ending = ?ending, "connection closed");
 }
 
-/// A read error is the peer's doing (bad frame, too big) or just the connection going away.
-fn classify(error: axum::Error) -> Ending {
-    use tokio_tungstenite::tungstenite::Error;
-    match error.into_inner().downcast::<Error>().map(|e| *e) {
-        Ok(Error::Capacity(_)) => Ending::BadFrame { too_big: true },
-        Ok(Error::Protocol(p)) if !matches!(p, tokio_tungstenite::tungstenite::error::ProtocolError::ResetWithoutClosingHandshake) => {
-            Ending::BadFrame { too_big: false }
+/// Reads what the socket has (into the stack) and handles every complete frame in it.
+fn poll_read_and_handle(cx: &mut Context<'_>, read_half: &mut OwnedReadHalf, reader: &mut Reader, session: &mut Session<'_>) -> Poll<Result<(), Ending>> {
+    let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+    let mut buf = ReadBuf::uninit(&mut chunk);
+    match Pin::new(read_half).poll_read(cx, &mut buf) {
+        Poll::Pending => Poll::Pending,
+        Poll::Ready(Err(_)) => Poll::Ready(Err(Ending::PeerClosed)),
+        Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(Err(Ending::PeerClosed)),
+        Poll::Ready(Ok(())) => Poll::Ready(session.on_bytes(reader, buf.filled_mut())),
+    }
+}
+
+/// Per-connection state the handlers touch.
+struct Session<'t> {
+    tracker: &'t Tracker,
+    conn: Connection,
+    parse_limits: ParseLimits,
+    rate: RateWindow,
+    /// Frames the kernel has not taken yet; `out[..written]` is already sent. Empty (unallocated) when idle.
+    out: Vec<u8>,
+    written: usize,
+    /// When the socket last refused bytes while some were waiting.
+    stalled_since: Option<Instant>,
+    /// Set by an event handler that ends the connection.
+    ending: Option<Ending>,
+    client: IpAddr,
+}
+
+impl Session<'_> {
+    fn on_bytes(&mut self, reader: &mut Reader, bytes: &mut [u8]) -> Result<(), Ending> {
+        match reader.feed(bytes, |event| self.on_event(event)) {
+            Err(e) => Err(Ending::BadFrame(e)),
+            Ok(ControlFlow::Break(())) => Err(self.ending.take().unwrap_or(Ending::PeerClosed)),
+            Ok(ControlFlow::Continue(())) => Ok(()),
         }
-        Ok(Error::Utf8(_)) => Ending::BadFrame { too_big: false },
-        _ => Ending::PeerClosed,
+    }
+
+    fn on_event(&mut self, event: Event<'_>) -> ControlFlow<()> {
+        let text = match event {
+            Event::Text(text) => Some(text),
+            Event::Binary => None,
+            Event::Ping(payload) => {
+                websocket::write_frame(&mut self.out, OP_PONG, payload);
+                return ControlFlow::Continue(());
+            }
+            Event::Pong => return ControlFlow::Continue(()),
+            Event::Close => {
+                // Complete the closing handshake.
+                websocket::write_close(&mut self.out, close_code::NORMAL, "");
+                self.ending = Some(Ending::PeerClosed);
+                return ControlFlow::Break(());
+            }
+        };
+        let reply = match self.rate.admit(Instant::now()) {
+            Verdict::Allow => match text {
+                Some(text) => self.handle(text),
+                None => Some(Reply::Failure(response::failure(None, None, "binary messages are not supported"))),
+            },
+            Verdict::WarnOnce => Some(Reply::Failure(response::failure(None, None, "rate limit exceeded; messages are being dropped"))),
+            Verdict::Drop => None,
+            Verdict::Close => {
+                self.ending = Some(Ending::Flooding);
+                return ControlFlow::Break(());
+            }
+        };
+        match reply {
+            None => {}
+            Some(Reply::Normal(reply)) => websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes()),
+            Some(Reply::Failure(reply)) => {
+                Metrics::inc(&self.tracker.metrics.failures_sent);
+                tracing::debug!(conn = self.conn.id, client = %self.client, %reply, "refused a message");
+                websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes());
+            }
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// Parses and handles one text message; returns the reply, if the message calls for one.
+    fn handle(&mut self, text: &str) -> Option<Reply> {
+        let tracker = self.tracker;
+        let interval = tracker.limits().announce_interval.as_secs();
+        match request::parse(text, self.parse_limits) {
+            Err(rejection) => Some(Reply::Failure(response::failure(
+                rejection.action,
+                rejection.info_hash.as_ref(),
+                &rejection.error.to_string(),
+            ))),
+            Ok(Request::Announce(a)) => Some(match tracker.announce(&mut self.conn, &a) {
+                Ok(counts) => Reply::Normal(response::announce_reply(&a.info_hash, interval, counts)),
+                Err(e) => Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string())),
+            }),
+            // A forwarded answer needs no reply to the answerer.
+            Ok(Request::Answer(a)) => tracker.answer(&self.conn, &a).err().map(|e| {
+                Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string()))
+            }),
+            Ok(Request::Scrape(s)) => Some(Reply::Normal(tracker.scrape(&s))),
+        }
+    }
+
+    /// Moves relayed messages from the outbox into the write backlog.
+    fn take_relays(&mut self) -> Result<(), Ending> {
+        let batch = self.conn.outbox.drain();
+        for message in &batch.messages {
+            websocket::write_frame(&mut self.out, OP_TEXT, message.as_bytes());
+        }
+        if batch.overflowed || self.backlog() > self.tracker.limits().max_write_backlog() {
+            return Err(Ending::SlowReader);
+        }
+        Ok(())
+    }
+
+    fn backlog(&self) -> usize {
+        self.out.len() - self.written
+    }
+
+    /// Writes as much of the backlog as the socket takes without waiting.
+    fn flush(&mut self, socket: &TcpStream) -> Result<(), Ending> {
+        while self.backlog() > 0 {
+            match socket.try_write(&self.out[self.written..]) {
+                Ok(n) => self.written += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    self.stalled_since.get_or_insert_with(Instant::now);
+                    return Ok(());
+                }
+                Err(_) => return Err(Ending::WriteFailed),
+            }
+        }
+        // All sent: free the buffer, an idle connection keeps none.
+        self.out = Vec::new();
+        self.written = 0;
+        self.stalled_since = None;
+        Ok(())
     }
 }
 
@@ -153,42 +279,6 @@ fn classify(error: axum::Error) -> Ending {
 enum Reply {
     Normal(String),
     Failure(String),
-}
-
-/// Parses and handles one text message; returns the reply, if the message calls for one.
-fn handle(tracker: &Tracker, conn: &mut Connection, text: &str, limits: ParseLimits) -> Option<Reply> {
-    let interval = tracker.limits().announce_interval.as_secs();
-    match request::parse(text, limits) {
-        Err(rejection) => Some(Reply::Failure(response::failure(
-            rejection.action,
-            rejection.info_hash.as_ref(),
-            &rejection.error.to_string(),
-        ))),
-        Ok(Request::Announce(a)) => Some(match tracker.announce(conn, &a) {
-            Ok(counts) => Reply::Normal(response::announce_reply(&a.info_hash, interval, counts)),
-            Err(e) => Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string())),
-        }),
-        // A forwarded answer needs no reply to the answerer.
-        Ok(Request::Answer(a)) => tracker.answer(conn, &a).err().map(|e| {
-            Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string()))
-        }),
-        Ok(Request::Scrape(s)) => Some(Reply::Normal(tracker.scrape(&s))),
-    }
-}
-
-/// Writes messages as one flush. A peer that does not take them within `limit` is a slow reader.
-async fn write_all(socket: &mut WebSocket, messages: impl IntoIterator<Item = String>, limit: Duration) -> Result<(), Ending> {
-    let write = async {
-        for message in messages {
-            socket.feed(Message::Text(message.into())).await?;
-        }
-        socket.flush().await
-    };
-    match timeout(limit, write).await {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(Ending::WriteFailed),
-        Err(_) => Err(Ending::SlowReader),
-    }
 }
 
 /// Fixed-window message counter. Up to `max` messages per window are handled; the next one gets a warning,

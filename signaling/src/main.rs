@@ -62,9 +62,6 @@ struct Args {
     /// Ping every socket this often, in seconds; sockets silent for 2.5 pings are closed.
     #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
     ping_secs: u64,
-    /// Initial read buffer per socket, in bytes (memory per peer versus reads per large message).
-    #[arg(long, default_value_t = Limits::default().socket_read_buffer)]
-    socket_read_buffer: usize,
     /// Worker threads [default: one per core].
     #[arg(long)]
     threads: Option<usize>,
@@ -105,7 +102,6 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_peers_per_swarm: args.max_peers_per_swarm,
         max_connections,
         outbound_queue: args.outbound_queue.max(1),
-        socket_read_buffer: args.socket_read_buffer.max(64),
         announce_interval: Duration::from_secs(args.interval_secs),
         peer_ttl: Duration::from_secs(args.peer_ttl_secs.max(1)),
         ping_interval,

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt;
-use tokio::net::TcpListener;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
@@ -24,8 +24,6 @@ use crate::config::Config;
 use crate::connection;
 use crate::tracker::Tracker;
 
-/// Relays are batched into writes of about this size.
-const WRITE_BUFFER_BYTES: usize = 16 * 1024;
 
 #[derive(Clone)]
 struct AppState {
@@ -43,25 +41,63 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
     let sockets = TaskTracker::new();
     let state = AppState { tracker: tracker.clone(), config: config.clone(), shutdown: shutdown.clone(), sockets: sockets.clone() };
     let sweeper = tokio::spawn(expire_peers(tracker, shutdown.clone()));
-
     let app = router(state);
-    // Relays are small and latency-sensitive: no Nagle delay behind a delayed ACK.
-    let listener = listener.tap_io(|tcp| {
+
+    // Our own accept loop (rather than axum::serve) so upgraded connections come back as plain TcpStreams.
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(e) if is_transient(&e) => continue,
+            Err(e) => {
+                // Out of descriptors (EMFILE) and the like: existing connections keep working; retry shortly.
+                tracing::error!(error = %e, "cannot accept connections");
+                tokio::select! {
+                    () = shutdown.cancelled() => break,
+                    () = tokio::time::sleep(std::time::Duration::from_millis(250)) => continue,
+                }
+            }
+        };
+        // Relays are small and latency-sensitive: no Nagle delay behind a delayed ACK.
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "cannot set TCP_NODELAY");
         }
-    });
-    let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await;
-    // Sockets see the same token and send their close frames.
-    shutdown.cancel();
+        sockets.spawn(serve_http(tcp, peer, app.clone(), shutdown.clone()));
+    }
+
     sockets.close();
     if tokio::time::timeout(config.limits.shutdown_grace, sockets.wait()).await.is_err() {
-        tracing::warn!(open = sockets.len(), "some sockets did not close within the grace period");
+        tracing::warn!(open = sockets.len(), "some connections did not close within the grace period");
     }
     sweeper.abort();
-    served
+    Ok(())
+}
+
+fn is_transient(e: &io::Error) -> bool {
+    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionRefused)
+}
+
+/// One HTTP/1.1 connection: static files, stats, or a WebSocket upgrade.
+async fn serve_http(tcp: TcpStream, peer: SocketAddr, app: Router, shutdown: CancellationToken) {
+    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        app.clone().oneshot(request)
+    });
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .serve_connection(TokioIo::new(tcp), service)
+        .with_upgrades();
+    let mut connection = std::pin::pin!(connection);
+    tokio::select! {
+        _ = connection.as_mut() => {}
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            let _ = connection.await;
+        }
+    }
 }
 
 fn router(state: AppState) -> Router {
@@ -100,30 +136,56 @@ fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
     headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
-async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, request: Request) -> Response {
-    let (mut parts, _body) = request.into_parts();
-    let ws = match WebSocketUpgrade::from_request_parts(&mut parts, &state).await {
-        Ok(ws) => ws,
-        Err(rejection) => return rejection.into_response(),
+/// Completes the WebSocket handshake (RFC 6455 §4.2) and hands the raw TCP stream to a connection task.
+async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, mut request: Request) -> Response {
+    let key = match handshake_key(request.headers()) {
+        Ok(key) => key,
+        Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
+    };
+    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
+        return (StatusCode::BAD_REQUEST, "this connection cannot be upgraded\n").into_response();
     };
     let Some(slot) = ConnectionSlot::acquire(&state.tracker) else {
         tracing::warn!(%peer, "connection limit reached; refusing a WebSocket");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     };
-    let client = client_ip(peer, &parts.headers, state.config.trust_proxy);
-    let limits = &state.config.limits;
-    let AppState { tracker, shutdown, sockets, .. } = state.clone();
-    ws.read_buffer_size(limits.socket_read_buffer)
-        .write_buffer_size(WRITE_BUFFER_BYTES)
-        .max_write_buffer_size(WRITE_BUFFER_BYTES + 2 * limits.max_message_bytes)
-        .max_message_size(limits.max_message_bytes)
-        .max_frame_size(limits.max_message_bytes)
-        .on_upgrade(move |socket| {
-            sockets.track_future(async move {
-                connection::run(socket, tracker, client, shutdown).await;
-                drop(slot);
-            })
-        })
+    let client = client_ip(peer, request.headers(), state.config.trust_proxy);
+    let AppState { tracker, shutdown, sockets, .. } = state;
+    sockets.spawn(async move {
+        let _slot = slot;
+        let upgraded = match on_upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return tracing::debug!(%peer, error = %e, "upgrade failed"),
+        };
+        // Our accept loop hands hyper plain TCP streams; taking ours back skips a layer of boxing and buffering.
+        match upgraded.downcast::<TokioIo<TcpStream>>() {
+            Ok(parts) => connection::run(parts.io.into_inner(), &parts.read_buf, tracker, client, shutdown).await,
+            Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
+        }
+    });
+    let accept = derive_accept_key(key.as_bytes());
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "upgrade")
+        .header(header::UPGRADE, "websocket")
+        .header(header::SEC_WEBSOCKET_ACCEPT, accept)
+        .body(axum::body::Body::empty())
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade.
+fn handshake_key(headers: &HeaderMap) -> Result<String, &'static str> {
+    let has_token = |name, token: &str| {
+        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
+    };
+    if !is_websocket_upgrade(headers) || !has_token(header::CONNECTION, "upgrade") {
+        return Err("expected a WebSocket upgrade\n");
+    }
+    if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
+        return Err("unsupported WebSocket version (need 13)\n");
+    }
+    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok()).ok_or("missing Sec-WebSocket-Key\n")?;
+    Ok(key.trim().to_owned())
 }
 
 /// One of `max_connections` places; released when dropped (also when an upgrade fails halfway).
