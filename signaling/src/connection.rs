@@ -48,7 +48,7 @@ enum Ending {
 
 /// Serves one upgraded WebSocket until it closes, then removes its peers from every swarm.
 /// `early` holds bytes the HTTP layer read past the upgrade request.
-pub async fn run(stream: TcpStream, early: &[u8], tracker: Arc<Tracker>, client: IpAddr, shutdown: CancellationToken) {
+pub async fn run(stream: TcpStream, mut early: Vec<u8>, tracker: Arc<Tracker>, client: IpAddr, shutdown: CancellationToken) {
     let limits = tracker.limits();
     let outbox = Arc::new(Outbox::new(limits.outbound_queue));
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
@@ -70,7 +70,8 @@ pub async fn run(stream: TcpStream, early: &[u8], tracker: Arc<Tracker>, client:
     let mut last_heard = Instant::now();
     let mut ping = interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
 
-    let mut ending = if early.is_empty() { None } else { session.on_bytes(&mut reader, &mut early.to_vec()).err() };
+    let mut ending = if early.is_empty() { None } else { session.on_bytes(&mut reader, &mut early).err() };
+    drop(early);
     while ending.is_none() {
         if let Err(e) = session.flush(socket) {
             ending = Some(e);

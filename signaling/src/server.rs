@@ -159,7 +159,12 @@ async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
         };
         // Our accept loop hands hyper plain TCP streams; taking ours back skips a layer of boxing and buffering.
         match upgraded.downcast::<TokioIo<TcpStream>>() {
-            Ok(parts) => connection::run(parts.io.into_inner(), &parts.read_buf, tracker, client, shutdown).await,
+            Ok(parts) => {
+                // `read_buf` shares hyper's whole read buffer: copy out the few early bytes and let it go.
+                let early = parts.read_buf.to_vec();
+                drop(parts.read_buf);
+                connection::run(parts.io.into_inner(), early, tracker, client, shutdown).await;
+            }
             Err(_) => tracing::error!("upgraded connection is not a TCP stream"),
         }
     });
