@@ -107,7 +107,10 @@ mod tests {
     #[test]
     fn rejects_wrong_length_and_wide_chars() {
         assert_eq!(Id20::from_binary_str("short"), Err(IdError::WrongLength(5)));
-        assert_eq!(Id20::from_binary_str(&"a".repeat(21)), Err(IdError::WrongLength(21)));
+        assert_eq!(
+            Id20::from_binary_str(&"a".repeat(21)),
+            Err(IdError::WrongLength(21))
+        );
         let wide = format!("{}\u{0100}", "a".repeat(19));
         assert_eq!(Id20::from_binary_str(&wide), Err(IdError::NotBinary));
         // 20 chars but 40 UTF-8 bytes: still a valid id.

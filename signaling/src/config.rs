@@ -86,7 +86,10 @@ pub struct Config {
 #[derive(Debug, thiserror::Error)]
 pub enum AllowListError {
     #[error("cannot read allow-list {path}: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("allow-list {path} line {line}: expected 40 hex digits")]
     BadLine { path: String, line: usize },
 }
@@ -94,16 +97,20 @@ pub enum AllowListError {
 /// Reads one hex info hash per line; blank lines and `#` comments are skipped.
 pub fn load_allow_list(path: &std::path::Path) -> Result<HashSet<Id20>, AllowListError> {
     let shown = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|source| AllowListError::Read { path: shown.clone(), source })?;
+    let text = std::fs::read_to_string(path).map_err(|source| AllowListError::Read {
+        path: shown.clone(),
+        source,
+    })?;
     let mut set = HashSet::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.split('#').next().unwrap_or("").trim();
         if line.is_empty() {
             continue;
         }
-        let id = Id20::from_hex(line)
-            .ok_or_else(|| AllowListError::BadLine { path: shown.clone(), line: i + 1 })?;
+        let id = Id20::from_hex(line).ok_or_else(|| AllowListError::BadLine {
+            path: shown.clone(),
+            line: i + 1,
+        })?;
         set.insert(id);
     }
     Ok(set)

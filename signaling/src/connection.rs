@@ -48,15 +48,28 @@ enum Ending {
 
 /// Serves one upgraded WebSocket until it closes, then removes its peers from every swarm.
 /// `early` holds bytes the HTTP layer read past the upgrade request.
-pub async fn run(stream: TcpStream, mut early: Vec<u8>, tracker: Arc<Tracker>, client: IpAddr, shutdown: CancellationToken) {
+pub async fn run(
+    stream: TcpStream,
+    mut early: Vec<u8>,
+    tracker: Arc<Tracker>,
+    client: IpAddr,
+    shutdown: CancellationToken,
+) {
     let limits = tracker.limits();
     let outbox = Arc::new(Outbox::new(limits.outbound_queue));
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(conn = id, %client, "connection opened");
     let mut session = Session {
         tracker: &tracker,
-        conn: Connection { id, outbox: outbox.clone(), memberships: Vec::new() },
-        parse_limits: ParseLimits { max_offers: limits.max_offers, max_scrape_hashes: limits.max_scrape_hashes },
+        conn: Connection {
+            id,
+            outbox: outbox.clone(),
+            memberships: Vec::new(),
+        },
+        parse_limits: ParseLimits {
+            max_offers: limits.max_offers,
+            max_scrape_hashes: limits.max_scrape_hashes,
+        },
         rate: RateWindow::new(limits),
         out: Vec::new(),
         written: 0,
@@ -70,7 +83,11 @@ pub async fn run(stream: TcpStream, mut early: Vec<u8>, tracker: Arc<Tracker>, c
     let mut last_heard = Instant::now();
     let mut ping = interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
 
-    let mut ending = if early.is_empty() { None } else { session.on_bytes(&mut reader, &mut early).err() };
+    let mut ending = if early.is_empty() {
+        None
+    } else {
+        session.on_bytes(&mut reader, &mut early).err()
+    };
     drop(early);
     while ending.is_none() {
         if let Err(e) = session.flush(socket) {
@@ -95,7 +112,8 @@ pub async fn run(stream: TcpStream, mut early: Vec<u8>, tracker: Arc<Tracker>, c
                     ending = Some(Ending::Idle);
                 } else if session.stalled_since.is_some_and(|t| t.elapsed() >= limits.write_timeout) {
                     ending = Some(Ending::SlowReader);
-                } else {
+                } else if last_heard.elapsed() >= limits.ping_interval {
+                    // Only a silent peer needs proving alive; one that talks already did.
                     websocket::write_frame(&mut session.out, OP_PING, &[]);
                 }
             }
@@ -111,7 +129,10 @@ pub async fn run(stream: TcpStream, mut early: Vec<u8>, tracker: Arc<Tracker>, c
     }
     // Best effort: give the peer a moment to take what is left, close frame included.
     let _ = timeout(Duration::from_secs(1), async {
-        while session.backlog() > 0 && session.flush(socket).is_ok() && socket.writable().await.is_ok() {}
+        while session.backlog() > 0
+            && session.flush(socket).is_ok()
+            && socket.writable().await.is_ok()
+        {}
     })
     .await;
     tracing::debug!(conn = id, %client, ending = ?ending, "connection closed");
@@ -136,13 +157,25 @@ fn close_frame(ending: &Ending, metrics: &Metrics) -> Option<(u16, &'static str)
         }
         Ending::BadFrame(e) => {
             Metrics::inc(&metrics.closed_bad_frame);
-            Some((e.close_code(), if e.close_code() == close_code::TOO_BIG { "message too big" } else { "bad frame" }))
+            Some((
+                e.close_code(),
+                if e.close_code() == close_code::TOO_BIG {
+                    "message too big"
+                } else {
+                    "bad frame"
+                },
+            ))
         }
     }
 }
 
 /// Reads what the socket has (into the stack) and handles every complete frame in it.
-fn poll_read_and_handle(cx: &mut Context<'_>, read_half: &mut OwnedReadHalf, reader: &mut Reader, session: &mut Session<'_>) -> Poll<Result<(), Ending>> {
+fn poll_read_and_handle(
+    cx: &mut Context<'_>,
+    read_half: &mut OwnedReadHalf,
+    reader: &mut Reader,
+    session: &mut Session<'_>,
+) -> Poll<Result<(), Ending>> {
     let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
     let mut buf = ReadBuf::uninit(&mut chunk);
     match Pin::new(read_half).poll_read(cx, &mut buf) {
@@ -197,9 +230,17 @@ impl Session<'_> {
         let reply = match self.rate.admit(Instant::now()) {
             Verdict::Allow => match text {
                 Some(text) => self.handle(text),
-                None => Some(Reply::Failure(response::failure(None, None, "binary messages are not supported"))),
+                None => Some(Reply::Failure(response::failure(
+                    None,
+                    None,
+                    "binary messages are not supported",
+                ))),
             },
-            Verdict::WarnOnce => Some(Reply::Failure(response::failure(None, None, "rate limit exceeded; messages are being dropped"))),
+            Verdict::WarnOnce => Some(Reply::Failure(response::failure(
+                None,
+                None,
+                "rate limit exceeded; messages are being dropped",
+            ))),
             Verdict::Drop => None,
             Verdict::Close => {
                 self.ending = Some(Ending::Flooding);
@@ -208,7 +249,9 @@ impl Session<'_> {
         };
         match reply {
             None => {}
-            Some(Reply::Normal(reply)) => websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes()),
+            Some(Reply::Normal(reply)) => {
+                websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes())
+            }
             Some(Reply::Failure(reply)) => {
                 Metrics::inc(&self.tracker.metrics.failures_sent);
                 tracing::debug!(conn = self.conn.id, client = %self.client, %reply, "refused a message");
@@ -229,12 +272,22 @@ impl Session<'_> {
                 &rejection.error.to_string(),
             ))),
             Ok(Request::Announce(a)) => Some(match tracker.announce(&mut self.conn, &a) {
-                Ok(counts) => Reply::Normal(response::announce_reply(&a.info_hash, interval, counts)),
-                Err(e) => Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string())),
+                Ok(counts) => {
+                    Reply::Normal(response::announce_reply(&a.info_hash, interval, counts))
+                }
+                Err(e) => Reply::Failure(response::failure(
+                    Some(Action::Announce),
+                    Some(&a.info_hash),
+                    &e.to_string(),
+                )),
             }),
             // A forwarded answer needs no reply to the answerer.
             Ok(Request::Answer(a)) => tracker.answer(&self.conn, &a).err().map(|e| {
-                Reply::Failure(response::failure(Some(Action::Announce), Some(&a.info_hash), &e.to_string()))
+                Reply::Failure(response::failure(
+                    Some(Action::Announce),
+                    Some(&a.info_hash),
+                    &e.to_string(),
+                ))
             }),
             Ok(Request::Scrape(s)) => Some(Reply::Normal(tracker.scrape(&s))),
         }
@@ -301,7 +354,12 @@ enum Verdict {
 
 impl RateWindow {
     fn new(limits: &Limits) -> Self {
-        Self { window: limits.rate_window, max: limits.max_messages_per_window, started: Instant::now(), count: 0 }
+        Self {
+            window: limits.rate_window,
+            max: limits.max_messages_per_window,
+            started: Instant::now(),
+            count: 0,
+        }
     }
 
     fn admit(&mut self, now: Instant) -> Verdict {
@@ -325,11 +383,25 @@ mod tests {
 
     #[test]
     fn rate_window_warns_then_drops_then_closes_and_resets() {
-        let limits = Limits { max_messages_per_window: 2, rate_window: Duration::from_secs(10), ..Limits::default() };
+        let limits = Limits {
+            max_messages_per_window: 2,
+            rate_window: Duration::from_secs(10),
+            ..Limits::default()
+        };
         let mut rate = RateWindow::new(&limits);
         let t0 = rate.started;
         let verdicts: Vec<_> = (0..6).map(|_| rate.admit(t0)).collect();
-        assert_eq!(verdicts, [Verdict::Allow, Verdict::Allow, Verdict::WarnOnce, Verdict::Drop, Verdict::Close, Verdict::Close]);
+        assert_eq!(
+            verdicts,
+            [
+                Verdict::Allow,
+                Verdict::Allow,
+                Verdict::WarnOnce,
+                Verdict::Drop,
+                Verdict::Close,
+                Verdict::Close
+            ]
+        );
         assert_eq!(rate.admit(t0 + Duration::from_secs(10)), Verdict::Allow);
     }
 }

@@ -90,7 +90,9 @@ fn main() -> anyhow::Result<()> {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let open_files = raise_open_file_limit();
-    let max_connections = args.max_connections.unwrap_or_else(|| open_files.saturating_sub(spare_files(open_files)).max(1) as usize);
+    let max_connections = args
+        .max_connections
+        .unwrap_or_else(|| open_files.saturating_sub(spare_files(open_files)).max(1) as usize);
     let ping_interval = Duration::from_secs(args.ping_secs.max(1));
     let limits = Limits {
         max_message_bytes: args.max_message_bytes,
@@ -108,16 +110,27 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_timeout: ping_interval * 5 / 2,
         ..Limits::default()
     };
-    let allow_list = args.allow_list.as_deref().map(load_allow_list).transpose()?;
+    let allow_list = args
+        .allow_list
+        .as_deref()
+        .map(load_allow_list)
+        .transpose()?;
     let www_dir = if args.www.is_dir() {
         Some(args.www.clone())
     } else {
         tracing::warn!(www = %args.www.display(), "web app directory not found; serving the tracker only");
         None
     };
-    let config = Config { limits, allow_list, trust_proxy: args.trust_proxy, www_dir };
+    let config = Config {
+        limits,
+        allow_list,
+        trust_proxy: args.trust_proxy,
+        www_dir,
+    };
 
-    let listener = tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("cannot listen on {}", args.listen))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, max_connections, "seedcast-signal listening");
     // The one line meant for a human (and for test scripts): where to point a browser and a client.
@@ -133,8 +146,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
 fn init_logging(filter: &str, json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if json { builder.json().init() } else { builder.init() }
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().init()
+    } else {
+        builder.init()
+    }
 }
 
 /// Raises the soft open-file limit to the hard one (every socket is a file); returns the limit in force.
@@ -143,14 +162,19 @@ fn raise_open_file_limit() -> u64 {
         Ok(limit) => limit,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read or raise the open-file limit");
-            rlimit::getrlimit(rlimit::Resource::NOFILE).map(|(soft, _)| soft).unwrap_or(1024)
+            rlimit::getrlimit(rlimit::Resource::NOFILE)
+                .map(|(soft, _)| soft)
+                .unwrap_or(1024)
         }
     }
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; stop with SIGKILL");
         return;
     };

@@ -92,28 +92,116 @@ impl Stats {
     pub fn to_prometheus(&self) -> String {
         let mut out = String::with_capacity(2048);
         let mut metric = |name: &str, kind: &str, help: &str, value: u64| {
-            let _ = writeln!(out, "# HELP seedcast_signal_{name} {help}\n# TYPE seedcast_signal_{name} {kind}\nseedcast_signal_{name} {value}");
+            let _ = writeln!(
+                out,
+                "# HELP seedcast_signal_{name} {help}\n# TYPE seedcast_signal_{name} {kind}\nseedcast_signal_{name} {value}"
+            );
         };
         let t = &self.totals;
-        metric("swarms", "gauge", "Swarms with at least one peer.", t.swarms as u64);
+        metric(
+            "swarms",
+            "gauge",
+            "Swarms with at least one peer.",
+            t.swarms as u64,
+        );
         metric("peers", "gauge", "Peers in all swarms.", t.peers as u64);
-        metric("seeders", "gauge", "Peers with the whole torrent.", t.seeders as u64);
-        metric("leechers", "gauge", "Peers still downloading.", t.leechers as u64);
-        metric("connections", "gauge", "Open WebSocket connections.", self.connections);
-        metric("connections_total", "counter", "WebSocket connections accepted.", self.connections_total);
-        metric("connections_refused_total", "counter", "Upgrades refused at the connection limit.", self.connections_refused);
-        metric("offers_relayed_total", "counter", "Offers relayed to peers.", self.offers_relayed);
-        metric("answers_relayed_total", "counter", "Answers forwarded to offerers.", self.answers_relayed);
-        metric("messages_dropped_total", "counter", "Relays dropped (target gone or too slow).", self.messages_dropped);
-        metric("announces_total", "counter", "Announces handled.", self.announces);
-        metric("answers_total", "counter", "Answers received.", self.answers);
+        metric(
+            "seeders",
+            "gauge",
+            "Peers with the whole torrent.",
+            t.seeders as u64,
+        );
+        metric(
+            "leechers",
+            "gauge",
+            "Peers still downloading.",
+            t.leechers as u64,
+        );
+        metric(
+            "connections",
+            "gauge",
+            "Open WebSocket connections.",
+            self.connections,
+        );
+        metric(
+            "connections_total",
+            "counter",
+            "WebSocket connections accepted.",
+            self.connections_total,
+        );
+        metric(
+            "connections_refused_total",
+            "counter",
+            "Upgrades refused at the connection limit.",
+            self.connections_refused,
+        );
+        metric(
+            "offers_relayed_total",
+            "counter",
+            "Offers relayed to peers.",
+            self.offers_relayed,
+        );
+        metric(
+            "answers_relayed_total",
+            "counter",
+            "Answers forwarded to offerers.",
+            self.answers_relayed,
+        );
+        metric(
+            "messages_dropped_total",
+            "counter",
+            "Relays dropped (target gone or too slow).",
+            self.messages_dropped,
+        );
+        metric(
+            "announces_total",
+            "counter",
+            "Announces handled.",
+            self.announces,
+        );
+        metric(
+            "answers_total",
+            "counter",
+            "Answers received.",
+            self.answers,
+        );
         metric("scrapes_total", "counter", "Scrapes handled.", self.scrapes);
-        metric("failures_total", "counter", "Failure replies sent.", self.failures_sent);
-        metric("closed_slow_reader_total", "counter", "Connections closed because their queue was full.", self.closed_slow_reader);
-        metric("closed_flooding_total", "counter", "Connections closed for exceeding the rate limit.", self.closed_flooding);
-        metric("closed_idle_total", "counter", "Connections closed after going silent.", self.closed_idle);
-        metric("closed_bad_frame_total", "counter", "Connections closed for an oversized or malformed frame.", self.closed_bad_frame);
-        metric("peers_expired_total", "counter", "Peers removed for not re-announcing.", self.peers_expired);
+        metric(
+            "failures_total",
+            "counter",
+            "Failure replies sent.",
+            self.failures_sent,
+        );
+        metric(
+            "closed_slow_reader_total",
+            "counter",
+            "Connections closed because their queue was full.",
+            self.closed_slow_reader,
+        );
+        metric(
+            "closed_flooding_total",
+            "counter",
+            "Connections closed for exceeding the rate limit.",
+            self.closed_flooding,
+        );
+        metric(
+            "closed_idle_total",
+            "counter",
+            "Connections closed after going silent.",
+            self.closed_idle,
+        );
+        metric(
+            "closed_bad_frame_total",
+            "counter",
+            "Connections closed for an oversized or malformed frame.",
+            self.closed_bad_frame,
+        );
+        metric(
+            "peers_expired_total",
+            "counter",
+            "Peers removed for not re-announcing.",
+            self.peers_expired,
+        );
         out
     }
 }

@@ -43,11 +43,18 @@ pub struct Batch {
 
 impl Outbox {
     pub fn new(capacity: usize) -> Self {
-        Self { state: Mutex::new(State::default()), wake: Notify::new(), capacity }
+        Self {
+            state: Mutex::new(State::default()),
+            wake: Notify::new(),
+            capacity,
+        }
     }
 
     pub fn push(&self, message: String) -> Result<(), PushError> {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         if state.closed {
             return Err(PushError::Closed);
         }
@@ -65,8 +72,14 @@ impl Outbox {
 
     /// Takes every queued message. The queue's buffer goes with them, so an idle outbox holds no heap memory.
     pub fn drain(&self) -> Batch {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
-        Batch { messages: std::mem::take(&mut state.queue), overflowed: state.overflowed }
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
+        Batch {
+            messages: std::mem::take(&mut state.queue),
+            overflowed: state.overflowed,
+        }
     }
 
     /// Resolves once something was pushed since the last call (a push before the call is not lost).
@@ -76,7 +89,10 @@ impl Outbox {
 
     /// Refuses further pushes and frees queued messages; called when the socket is gone.
     pub fn close(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|poison| poison.into_inner());
+        let mut state = self
+            .state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner());
         state.closed = true;
         state.queue = VecDeque::new();
     }

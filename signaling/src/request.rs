@@ -149,7 +149,11 @@ struct RawOffer<'a> {
 
 /// Parses one text message from a client.
 pub fn parse(text: &str, limits: ParseLimits) -> Result<Request<'_>, Rejection> {
-    let reject = |action, info_hash, error| Rejection { action, info_hash, error };
+    let reject = |action, info_hash, error| Rejection {
+        action,
+        info_hash,
+        error,
+    };
     let fields: Fields<'_> = serde_json::from_str(text)
         .map_err(|e| reject(None, None, RequestError::NotJsonObject(e.to_string())))?;
 
@@ -167,7 +171,8 @@ pub fn parse(text: &str, limits: ParseLimits) -> Result<Request<'_>, Rejection> 
             .map_err(|error| reject(Some(action), None, error));
     }
 
-    let info_hash = required_id(fields.info_hash, "info_hash").map_err(|e| reject(Some(action), None, e))?;
+    let info_hash =
+        required_id(fields.info_hash, "info_hash").map_err(|e| reject(Some(action), None, e))?;
     let fail = |error| reject(Some(action), Some(info_hash), error);
     let peer_id = required_id(fields.peer_id, "peer_id").map_err(fail)?;
 
@@ -184,7 +189,12 @@ pub fn parse(text: &str, limits: ParseLimits) -> Result<Request<'_>, Rejection> 
         }));
     }
 
-    let event = match fields.event.map(string).transpose().map_err(|_| fail(RequestError::NotAString("event")))? {
+    let event = match fields
+        .event
+        .map(string)
+        .transpose()
+        .map_err(|_| fail(RequestError::NotAString("event")))?
+    {
         None => Event::Update,
         Some(e) => match e.as_ref() {
             "started" => Event::Started,
@@ -194,17 +204,33 @@ pub fn parse(text: &str, limits: ParseLimits) -> Result<Request<'_>, Rejection> 
             _ => return Err(fail(RequestError::BadEvent)),
         },
     };
-    let numwant = fields.numwant.map(|raw| number(raw, "numwant")).transpose().map_err(fail)?;
-    let seeder = fields.left.map(|raw| number(raw, "left").map(|left| left == 0)).transpose().map_err(fail)?;
+    let numwant = fields
+        .numwant
+        .map(|raw| number(raw, "numwant"))
+        .transpose()
+        .map_err(fail)?;
+    let seeder = fields
+        .left
+        .map(|raw| number(raw, "left").map(|left| left == 0))
+        .transpose()
+        .map_err(fail)?;
     let offers = match fields.offers {
         Some(raw) if raw.get() != "null" => parse_offers(raw, limits.max_offers).map_err(fail)?,
         _ => Vec::new(),
     };
-    Ok(Request::Announce(Announce { info_hash, peer_id, event, seeder, numwant, offers }))
+    Ok(Request::Announce(Announce {
+        info_hash,
+        peer_id,
+        event,
+        seeder,
+        numwant,
+        offers,
+    }))
 }
 
 fn parse_offers(raw: &RawValue, max_offers: usize) -> Result<Vec<Offer<'_>>, RequestError> {
-    let raw_offers: Vec<RawOffer<'_>> = serde_json::from_str(raw.get()).map_err(|_| RequestError::BadOffers)?;
+    let raw_offers: Vec<RawOffer<'_>> =
+        serde_json::from_str(raw.get()).map_err(|_| RequestError::BadOffers)?;
     if raw_offers.len() > max_offers {
         return Err(RequestError::TooManyOffers(max_offers));
     }
@@ -215,7 +241,10 @@ fn parse_offers(raw: &RawValue, max_offers: usize) -> Result<Vec<Offer<'_>>, Req
             if !is_object(offer) {
                 return Err(RequestError::NotAnObject("offer"));
             }
-            Ok(Offer { offer_id: required_id(o.offer_id, "offer_id")?, offer })
+            Ok(Offer {
+                offer_id: required_id(o.offer_id, "offer_id")?,
+                offer,
+            })
         })
         .collect()
 }
@@ -227,11 +256,15 @@ fn parse_scrape(raw: Option<&RawValue>, max: usize) -> Result<Scrape, RequestErr
     if raw.get().starts_with('"') {
         return Ok(Scrape::Some(vec![id(raw, "info_hash")?]));
     }
-    let list: Vec<&RawValue> = serde_json::from_str(raw.get()).map_err(|_| RequestError::BadScrapeHashes)?;
+    let list: Vec<&RawValue> =
+        serde_json::from_str(raw.get()).map_err(|_| RequestError::BadScrapeHashes)?;
     if list.len() > max {
         return Err(RequestError::TooManyScrapeHashes(max));
     }
-    list.into_iter().map(|raw| id(raw, "info_hash")).collect::<Result<_, _>>().map(Scrape::Some)
+    list.into_iter()
+        .map(|raw| id(raw, "info_hash"))
+        .collect::<Result<_, _>>()
+        .map(Scrape::Some)
 }
 
 fn string(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
@@ -263,7 +296,10 @@ fn is_object(raw: &RawValue) -> bool {
 mod tests {
     use super::*;
 
-    const LIMITS: ParseLimits = ParseLimits { max_offers: 2, max_scrape_hashes: 3 };
+    const LIMITS: ParseLimits = ParseLimits {
+        max_offers: 2,
+        max_scrape_hashes: 3,
+    };
     const HASH: &str = "aaaaaaaaaaaaaaaaaaaa";
     const PEER: &str = "bbbbbbbbbbbbbbbbbbbb";
 
@@ -277,33 +313,54 @@ mod tests {
             r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","numwant":5,"left":0,"event":"started",
                "uploaded":0,"offers":[{{"offer":{{"type":"offer","sdp":"v=0\r\n"}},"offer_id":"{PEER}"}}]}}"#
         );
-        let Ok(Request::Announce(a)) = parse(&text, LIMITS) else { panic!("not an announce") };
+        let Ok(Request::Announce(a)) = parse(&text, LIMITS) else {
+            panic!("not an announce")
+        };
         assert_eq!(a.event, Event::Started);
         assert_eq!(a.seeder, Some(true));
         assert_eq!(a.numwant, Some(5));
         assert_eq!(a.offers.len(), 1);
-        assert_eq!(a.offers[0].offer.get(), r#"{"type":"offer","sdp":"v=0\r\n"}"#);
+        assert_eq!(
+            a.offers[0].offer.get(),
+            r#"{"type":"offer","sdp":"v=0\r\n"}"#
+        );
     }
 
     #[test]
     fn escaped_binary_ids_decode() {
         let text = r#"{"action":"announce","info_hash":"\u0000\"\\\u00ff\u0001aaaaaaaaaaaaaaa","peer_id":"bbbbbbbbbbbbbbbbbbbb"}"#;
-        let Ok(Request::Announce(a)) = parse(text, LIMITS) else { panic!("not an announce") };
+        let Ok(Request::Announce(a)) = parse(text, LIMITS) else {
+            panic!("not an announce")
+        };
         assert_eq!(&a.info_hash.0[..5], &[0, b'"', b'\\', 0xff, 1]);
     }
 
     #[test]
     fn rejections_keep_valid_context() {
-        let r = err(&format!(r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"short"}}"#));
+        let r = err(&format!(
+            r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"short"}}"#
+        ));
         assert_eq!(r.action, Some(Action::Announce));
         assert!(r.info_hash.is_some());
-        assert_eq!(r.error.to_string(), "invalid peer_id: has 5 characters, expected 20");
+        assert_eq!(
+            r.error.to_string(),
+            "invalid peer_id: has 5 characters, expected 20"
+        );
 
         assert!(matches!(err("{nope").error, RequestError::NotJsonObject(_)));
         assert!(matches!(err("[1,2]").error, RequestError::NotJsonObject(_)));
-        assert_eq!(err(r#"{"info_hash":"x"}"#).error, RequestError::MissingAction);
-        assert_eq!(err(r#"{"action":"dance"}"#).error, RequestError::UnknownAction);
-        assert_eq!(err(r#"{"action":5}"#).error, RequestError::NotAString("action"));
+        assert_eq!(
+            err(r#"{"info_hash":"x"}"#).error,
+            RequestError::MissingAction
+        );
+        assert_eq!(
+            err(r#"{"action":"dance"}"#).error,
+            RequestError::UnknownAction
+        );
+        assert_eq!(
+            err(r#"{"action":5}"#).error,
+            RequestError::NotAString("action")
+        );
         assert_eq!(
             err(&format!(r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","event":"exploded"}}"#)).error,
             RequestError::BadEvent
@@ -313,7 +370,10 @@ mod tests {
             RequestError::BadNumber("numwant")
         );
         assert_eq!(
-            err(&format!(r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","offers":{{}}}}"#)).error,
+            err(&format!(
+                r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","offers":{{}}}}"#
+            ))
+            .error,
             RequestError::BadOffers
         );
         assert_eq!(
@@ -325,7 +385,10 @@ mod tests {
             RequestError::TooManyOffers(2)
         );
         assert_eq!(
-            err(&format!(r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","answer":{{}}}}"#)).error,
+            err(&format!(
+                r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","answer":{{}}}}"#
+            ))
+            .error,
             RequestError::Missing("to_peer_id")
         );
     }
@@ -338,9 +401,16 @@ mod tests {
         let many = format!(r#"{{"action":"scrape","info_hash":["{HASH}","{PEER}"]}}"#);
         let many = parse(&many, LIMITS).unwrap();
         assert!(matches!(many, Request::Scrape(Scrape::Some(ref v)) if v.len() == 2));
-        assert!(matches!(parse(r#"{"action":"scrape"}"#, LIMITS).unwrap(), Request::Scrape(Scrape::All)));
-        let too_many = format!(r#"{{"action":"scrape","info_hash":["{HASH}","{HASH}","{HASH}","{HASH}"]}}"#);
+        assert!(matches!(
+            parse(r#"{"action":"scrape"}"#, LIMITS).unwrap(),
+            Request::Scrape(Scrape::All)
+        ));
+        let too_many =
+            format!(r#"{{"action":"scrape","info_hash":["{HASH}","{HASH}","{HASH}","{HASH}"]}}"#);
         assert_eq!(err(&too_many).error, RequestError::TooManyScrapeHashes(3));
-        assert_eq!(err(r#"{"action":"scrape","info_hash":7}"#).error, RequestError::BadScrapeHashes);
+        assert_eq!(
+            err(r#"{"action":"scrape","info_hash":7}"#).error,
+            RequestError::BadScrapeHashes
+        );
     }
 }

@@ -30,7 +30,13 @@ pub fn announce_reply(info_hash: &Id20, interval_secs: u64, counts: SwarmCounts)
 }
 
 /// An offer or answer as relayed: `{"action":"announce","info_hash":..,"peer_id":<sender>,"offer_id":..,"<kind>":..}`
-pub fn relayed_signal(info_hash: &Id20, from: &Id20, offer_id: &Id20, kind: SignalKind, payload: &RawValue) -> String {
+pub fn relayed_signal(
+    info_hash: &Id20,
+    from: &Id20,
+    offer_id: &Id20,
+    kind: SignalKind,
+    payload: &RawValue,
+) -> String {
     let mut out = String::with_capacity(payload.get().len() + 160);
     out.push_str(r#"{"action":"announce","info_hash":"#);
     info_hash.write_json(&mut out);
@@ -104,16 +110,38 @@ mod tests {
     fn messages_are_valid_json_with_binary_ids() {
         let hash = Id20([0xff; 20]);
         let peer = Id20(*b"\"\\\x00\x01abcdefghijklmnop");
-        let v: Value = serde_json::from_str(&announce_reply(&hash, 120, SwarmCounts { complete: 1, incomplete: 2, downloaded: 0 })).unwrap();
+        let v: Value = serde_json::from_str(&announce_reply(
+            &hash,
+            120,
+            SwarmCounts {
+                complete: 1,
+                incomplete: 2,
+                downloaded: 0,
+            },
+        ))
+        .unwrap();
         assert_eq!(v["info_hash"], hash.to_binary_string());
         assert_eq!(v["complete"], 1);
-        let payload: Box<RawValue> = serde_json::from_str(r#"{"type":"offer","sdp":"x\r\n"}"#).unwrap();
-        let v: Value = serde_json::from_str(&relayed_signal(&hash, &peer, &peer, SignalKind::Offer, &payload)).unwrap();
+        let payload: Box<RawValue> =
+            serde_json::from_str(r#"{"type":"offer","sdp":"x\r\n"}"#).unwrap();
+        let v: Value = serde_json::from_str(&relayed_signal(
+            &hash,
+            &peer,
+            &peer,
+            SignalKind::Offer,
+            &payload,
+        ))
+        .unwrap();
         assert_eq!(v["peer_id"], peer.to_binary_string());
         assert_eq!(v["offer"]["sdp"], "x\r\n");
-        let v: Value = serde_json::from_str(&scrape_reply([(hash, SwarmCounts::default()), (peer, SwarmCounts::default())])).unwrap();
+        let v: Value = serde_json::from_str(&scrape_reply([
+            (hash, SwarmCounts::default()),
+            (peer, SwarmCounts::default()),
+        ]))
+        .unwrap();
         assert_eq!(v["files"].as_object().unwrap().len(), 2);
-        let v: Value = serde_json::from_str(&failure(Some(Action::Scrape), None, "bad \"thing\"")).unwrap();
+        let v: Value =
+            serde_json::from_str(&failure(Some(Action::Scrape), None, "bad \"thing\"")).unwrap();
         assert_eq!(v["failure reason"], "bad \"thing\"");
         assert_eq!(v["action"], "scrape");
     }

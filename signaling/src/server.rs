@@ -24,7 +24,6 @@ use crate::config::Config;
 use crate::connection;
 use crate::tracker::Tracker;
 
-
 #[derive(Clone)]
 struct AppState {
     tracker: Arc<Tracker>,
@@ -35,11 +34,20 @@ struct AppState {
 
 /// Serves until `shutdown` is cancelled, then closes every WebSocket with a close frame (waiting up to the
 /// configured grace period) and returns.
-pub async fn serve(listener: TcpListener, config: Config, shutdown: CancellationToken) -> io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    config: Config,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
     let config = Arc::new(config);
     let tracker = Arc::new(Tracker::new(&config));
     let sockets = TaskTracker::new();
-    let state = AppState { tracker: tracker.clone(), config: config.clone(), shutdown: shutdown.clone(), sockets: sockets.clone() };
+    let state = AppState {
+        tracker: tracker.clone(),
+        config: config.clone(),
+        shutdown: shutdown.clone(),
+        sockets: sockets.clone(),
+    };
     let sweeper = tokio::spawn(expire_peers(tracker, shutdown.clone()));
     let app = router(state);
 
@@ -69,23 +77,35 @@ pub async fn serve(listener: TcpListener, config: Config, shutdown: Cancellation
     }
 
     sockets.close();
-    if tokio::time::timeout(config.limits.shutdown_grace, sockets.wait()).await.is_err() {
-        tracing::warn!(open = sockets.len(), "some connections did not close within the grace period");
+    if tokio::time::timeout(config.limits.shutdown_grace, sockets.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = sockets.len(),
+            "some connections did not close within the grace period"
+        );
     }
     sweeper.abort();
     Ok(())
 }
 
 fn is_transient(e: &io::Error) -> bool {
-    matches!(e.kind(), io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset | io::ErrorKind::ConnectionRefused)
+    matches!(
+        e.kind(),
+        io::ErrorKind::ConnectionAborted
+            | io::ErrorKind::ConnectionReset
+            | io::ErrorKind::ConnectionRefused
+    )
 }
 
 /// One HTTP/1.1 connection: static files, stats, or a WebSocket upgrade.
 async fn serve_http(tcp: TcpStream, peer: SocketAddr, app: Router, shutdown: CancellationToken) {
-    let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
-        request.extensions_mut().insert(ConnectInfo(peer));
-        app.clone().oneshot(request)
-    });
+    let service =
+        hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+            request.extensions_mut().insert(ConnectInfo(peer));
+            app.clone().oneshot(request)
+        });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .serve_connection(TokioIo::new(tcp), service)
@@ -124,33 +144,60 @@ async fn root(state: State<AppState>, peer: ConnectInfo<SocketAddr>, request: Re
             Ok(response) => response.into_response(),
             Err(never) => match never {},
         },
-        None => (StatusCode::NOT_FOUND, "no web app configured; the tracker is at ws://this-host/announce\n").into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            "no web app configured; the tracker is at ws://this-host/announce\n",
+        )
+            .into_response(),
     }
 }
 
-async fn announce(state: State<AppState>, peer: ConnectInfo<SocketAddr>, request: Request) -> Response {
+async fn announce(
+    state: State<AppState>,
+    peer: ConnectInfo<SocketAddr>,
+    request: Request,
+) -> Response {
     upgrade(state, peer, request).await
 }
 
 fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
-    headers.get(header::UPGRADE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
+    headers
+        .get(header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"))
 }
 
 /// Completes the WebSocket handshake (RFC 6455 §4.2) and hands the raw TCP stream to a connection task.
-async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<SocketAddr>, mut request: Request) -> Response {
+async fn upgrade(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut request: Request,
+) -> Response {
     let key = match handshake_key(request.headers()) {
         Ok(key) => key,
         Err(problem) => return (StatusCode::BAD_REQUEST, problem).into_response(),
     };
-    let Some(on_upgrade) = request.extensions_mut().remove::<hyper::upgrade::OnUpgrade>() else {
-        return (StatusCode::BAD_REQUEST, "this connection cannot be upgraded\n").into_response();
+    let Some(on_upgrade) = request
+        .extensions_mut()
+        .remove::<hyper::upgrade::OnUpgrade>()
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "this connection cannot be upgraded\n",
+        )
+            .into_response();
     };
     let Some(slot) = ConnectionSlot::acquire(&state.tracker) else {
         tracing::warn!(%peer, "connection limit reached; refusing a WebSocket");
         return (StatusCode::SERVICE_UNAVAILABLE, "too many connections\n").into_response();
     };
     let client = client_ip(peer, request.headers(), state.config.trust_proxy);
-    let AppState { tracker, shutdown, sockets, .. } = state;
+    let AppState {
+        tracker,
+        shutdown,
+        sockets,
+        ..
+    } = state;
     sockets.spawn(async move {
         let _slot = slot;
         let upgraded = match on_upgrade.await {
@@ -181,15 +228,27 @@ async fn upgrade(State(state): State<AppState>, ConnectInfo(peer): ConnectInfo<S
 /// The client's `Sec-WebSocket-Key`, if the request is a valid version-13 upgrade.
 fn handshake_key(headers: &HeaderMap) -> Result<String, &'static str> {
     let has_token = |name, token: &str| {
-        headers.get_all(name).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| t.trim().eq_ignore_ascii_case(token))
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .any(|t| t.trim().eq_ignore_ascii_case(token))
     };
     if !is_websocket_upgrade(headers) || !has_token(header::CONNECTION, "upgrade") {
         return Err("expected a WebSocket upgrade\n");
     }
-    if headers.get(header::SEC_WEBSOCKET_VERSION).and_then(|v| v.to_str().ok()) != Some("13") {
+    if headers
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .and_then(|v| v.to_str().ok())
+        != Some("13")
+    {
         return Err("unsupported WebSocket version (need 13)\n");
     }
-    let key = headers.get(header::SEC_WEBSOCKET_KEY).and_then(|v| v.to_str().ok()).ok_or("missing Sec-WebSocket-Key\n")?;
+    let key = headers
+        .get(header::SEC_WEBSOCKET_KEY)
+        .and_then(|v| v.to_str().ok())
+        .ok_or("missing Sec-WebSocket-Key\n")?;
     Ok(key.trim().to_owned())
 }
 
@@ -200,12 +259,22 @@ impl ConnectionSlot {
     fn acquire(tracker: &Arc<Tracker>) -> Option<Self> {
         let open = &tracker.metrics.connections_open;
         let max = tracker.limits().max_connections as u64;
-        let taken = open.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| (n < max).then_some(n + 1)).is_ok();
+        let taken = open
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .is_ok();
         if taken {
-            tracker.metrics.connections_total.fetch_add(1, Ordering::Relaxed);
+            tracker
+                .metrics
+                .connections_total
+                .fetch_add(1, Ordering::Relaxed);
             Some(Self(tracker.clone()))
         } else {
-            tracker.metrics.connections_refused.fetch_add(1, Ordering::Relaxed);
+            tracker
+                .metrics
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
             None
         }
     }
@@ -213,7 +282,10 @@ impl ConnectionSlot {
 
 impl Drop for ConnectionSlot {
     fn drop(&mut self) {
-        self.0.metrics.connections_open.fetch_sub(1, Ordering::AcqRel);
+        self.0
+            .metrics
+            .connections_open
+            .fetch_sub(1, Ordering::AcqRel);
     }
 }
 

@@ -51,7 +51,11 @@ impl Swarm {
     }
 
     pub fn counts(&self) -> SwarmCounts {
-        SwarmCounts { complete: self.seeders.len(), incomplete: self.leechers.len(), downloaded: self.downloaded }
+        SwarmCounts {
+            complete: self.seeders.len(),
+            incomplete: self.leechers.len(),
+            downloaded: self.downloaded,
+        }
     }
 
     pub fn get(&self, id: &Id20) -> Option<(&Peer, bool)> {
@@ -101,15 +105,29 @@ impl Swarm {
 
     /// Up to `n` distinct random peers other than `except`; seeders are skipped when `leechers_only`
     /// (a seeder has nothing to gain from another seeder).
-    pub fn pick(&self, except: &Id20, n: usize, leechers_only: bool, rng: &mut impl Rng) -> Vec<&Peer> {
-        let pool = if leechers_only { self.leechers.len() } else { self.leechers.len() + self.seeders.len() };
+    pub fn pick(
+        &self,
+        except: &Id20,
+        n: usize,
+        leechers_only: bool,
+        rng: &mut impl Rng,
+    ) -> Vec<&Peer> {
+        let pool = if leechers_only {
+            self.leechers.len()
+        } else {
+            self.leechers.len() + self.seeders.len()
+        };
         if n == 0 || pool == 0 {
             return Vec::new();
         }
         // One extra draw in case `except` is among them.
         rand::seq::index::sample(rng, pool, (n + 1).min(pool))
             .into_iter()
-            .map(|i| self.leechers.get(i).unwrap_or_else(|| &self.seeders[i - self.leechers.len()]))
+            .map(|i| {
+                self.leechers
+                    .get(i)
+                    .unwrap_or_else(|| &self.seeders[i - self.leechers.len()])
+            })
             .filter(|peer| peer.peer_id != *except)
             .take(n)
             .collect()
@@ -128,11 +146,19 @@ impl Swarm {
     }
 
     fn list(&self, seeder: bool) -> &Vec<Peer> {
-        if seeder { &self.seeders } else { &self.leechers }
+        if seeder {
+            &self.seeders
+        } else {
+            &self.leechers
+        }
     }
 
     fn list_mut(&mut self, seeder: bool) -> &mut Vec<Peer> {
-        if seeder { &mut self.seeders } else { &mut self.leechers }
+        if seeder {
+            &mut self.seeders
+        } else {
+            &mut self.leechers
+        }
     }
 }
 
@@ -142,14 +168,22 @@ mod tests {
     use std::collections::HashSet;
 
     fn peer(n: u8) -> Peer {
-        Peer { peer_id: Id20([n; 20]), conn: u64::from(n), outbox: Arc::new(Outbox::new(1)), last_announce: Instant::now() }
+        Peer {
+            peer_id: Id20([n; 20]),
+            conn: u64::from(n),
+            outbox: Arc::new(Outbox::new(1)),
+            last_announce: Instant::now(),
+        }
     }
 
     fn check_index(swarm: &Swarm) {
         for (id, slot) in &swarm.index {
             assert_eq!(swarm.list(slot.seeder)[slot.pos].peer_id, *id);
         }
-        assert_eq!(swarm.index.len(), swarm.leechers.len() + swarm.seeders.len());
+        assert_eq!(
+            swarm.index.len(),
+            swarm.leechers.len() + swarm.seeders.len()
+        );
     }
 
     #[test]
@@ -188,7 +222,12 @@ mod tests {
         // Every peer gets picked eventually: the choice is random, not a fixed prefix.
         let mut seen = HashSet::new();
         for _ in 0..200 {
-            seen.extend(swarm.pick(&Id20([9; 20]), 1, false, &mut rng).iter().map(|p| p.peer_id));
+            seen.extend(
+                swarm
+                    .pick(&Id20([9; 20]), 1, false, &mut rng)
+                    .iter()
+                    .map(|p| p.peer_id),
+            );
         }
         assert_eq!(seen.len(), 6);
     }

@@ -80,7 +80,9 @@ impl Tracker {
         let i = (self.shard_of.hash_one(info_hash) % SHARDS as u64) as usize;
         // A panic while holding a shard lock cannot leave a swarm half-updated in a way that matters more
         // than losing the whole tracker, so keep serving.
-        self.shards[i].lock().unwrap_or_else(|poison| poison.into_inner())
+        self.shards[i]
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
     }
 
     fn check_allowed(&self, info_hash: &Id20) -> Result<(), TrackerError> {
@@ -92,16 +94,26 @@ impl Tracker {
 
     /// Handles an announce: joins, updates or leaves the swarm, relays the offers to random other peers,
     /// and returns the counts for the reply.
-    pub fn announce(&self, conn: &mut Connection, a: &Announce<'_>) -> Result<SwarmCounts, TrackerError> {
+    pub fn announce(
+        &self,
+        conn: &mut Connection,
+        a: &Announce<'_>,
+    ) -> Result<SwarmCounts, TrackerError> {
         Metrics::inc(&self.metrics.announces);
         self.check_allowed(&a.info_hash)?;
-        let membership = Membership { info_hash: a.info_hash, peer_id: a.peer_id };
+        let membership = Membership {
+            info_hash: a.info_hash,
+            peer_id: a.peer_id,
+        };
 
         if a.event == Event::Stopped {
             let mut shard = self.shard(&a.info_hash);
             let counts = match shard.get_mut(&a.info_hash) {
                 Some(swarm) => {
-                    if swarm.get(&a.peer_id).is_some_and(|(peer, _)| peer.conn == conn.id) {
+                    if swarm
+                        .get(&a.peer_id)
+                        .is_some_and(|(peer, _)| peer.conn == conn.id)
+                    {
                         swarm.remove(&a.peer_id);
                     }
                     let counts = swarm.counts();
@@ -121,14 +133,19 @@ impl Tracker {
         if joining && conn.memberships.len() >= self.limits.max_swarms_per_connection {
             self.prune_memberships(conn);
             if conn.memberships.len() >= self.limits.max_swarms_per_connection {
-                return Err(TrackerError::TooManySwarms(self.limits.max_swarms_per_connection));
+                return Err(TrackerError::TooManySwarms(
+                    self.limits.max_swarms_per_connection,
+                ));
             }
         }
 
         let now = Instant::now();
         let mut shard = self.shard(&a.info_hash);
         let swarm = shard.entry(a.info_hash).or_default();
-        let was_seeder = match swarm.get(&a.peer_id).map(|(peer, seeder)| (peer.conn, seeder)) {
+        let was_seeder = match swarm
+            .get(&a.peer_id)
+            .map(|(peer, seeder)| (peer.conn, seeder))
+        {
             Some((owner, _)) if owner != conn.id => return Err(TrackerError::PeerIdTaken),
             Some((_, seeder)) => {
                 if let Some(peer) = swarm.get_mut(&a.peer_id) {
@@ -150,7 +167,12 @@ impl Tracker {
                     }
                     return Err(TrackerError::SwarmFull(self.limits.max_peers_per_swarm));
                 }
-                let peer = Peer { peer_id: a.peer_id, conn: conn.id, outbox: conn.outbox.clone(), last_announce: now };
+                let peer = Peer {
+                    peer_id: a.peer_id,
+                    conn: conn.id,
+                    outbox: conn.outbox.clone(),
+                    last_announce: now,
+                };
                 swarm.insert(peer, seeder);
             }
         }
@@ -159,7 +181,11 @@ impl Tracker {
         }
         let counts = swarm.counts();
 
-        let wanted = a.offers.len().min(a.numwant.unwrap_or(usize::MAX)).min(self.limits.max_numwant);
+        let wanted = a
+            .offers
+            .len()
+            .min(a.numwant.unwrap_or(usize::MAX))
+            .min(self.limits.max_numwant);
         let targets: Vec<Arc<Outbox>> = swarm
             .pick(&a.peer_id, wanted, seeder, &mut rand::rng())
             .into_iter()
@@ -171,7 +197,13 @@ impl Tracker {
             conn.memberships.push(membership);
         }
         for (outbox, offer) in targets.iter().zip(&a.offers) {
-            let message = response::relayed_signal(&a.info_hash, &a.peer_id, &offer.offer_id, SignalKind::Offer, offer.offer);
+            let message = response::relayed_signal(
+                &a.info_hash,
+                &a.peer_id,
+                &offer.offer_id,
+                SignalKind::Offer,
+                offer.offer,
+            );
             self.count_relay(outbox.push(message), &self.metrics.offers_relayed);
         }
         Ok(counts)
@@ -188,11 +220,19 @@ impl Tracker {
             Some((peer, _)) if peer.conn == conn.id => {}
             _ => return Err(TrackerError::NotInSwarm),
         }
-        let target = swarm.get(&a.to_peer_id).map(|(peer, _)| peer.outbox.clone());
+        let target = swarm
+            .get(&a.to_peer_id)
+            .map(|(peer, _)| peer.outbox.clone());
         drop(shard);
         match target {
             Some(outbox) => {
-                let message = response::relayed_signal(&a.info_hash, &a.peer_id, &a.offer_id, SignalKind::Answer, a.answer);
+                let message = response::relayed_signal(
+                    &a.info_hash,
+                    &a.peer_id,
+                    &a.offer_id,
+                    SignalKind::Answer,
+                    a.answer,
+                );
                 self.count_relay(outbox.push(message), &self.metrics.answers_relayed);
             }
             None => Metrics::inc(&self.metrics.messages_dropped),
@@ -200,7 +240,11 @@ impl Tracker {
         Ok(())
     }
 
-    fn count_relay(&self, pushed: Result<(), crate::outbox::PushError>, counter: &std::sync::atomic::AtomicU64) {
+    fn count_relay(
+        &self,
+        pushed: Result<(), crate::outbox::PushError>,
+        counter: &std::sync::atomic::AtomicU64,
+    ) {
         match pushed {
             Ok(()) => Metrics::inc(counter),
             Err(_) => Metrics::inc(&self.metrics.messages_dropped),
@@ -212,7 +256,11 @@ impl Tracker {
         Metrics::inc(&self.metrics.scrapes);
         match scrape {
             Scrape::Some(hashes) => response::scrape_reply(hashes.iter().map(|hash| {
-                let counts = self.shard(hash).get(hash).map(Swarm::counts).unwrap_or_default();
+                let counts = self
+                    .shard(hash)
+                    .get(hash)
+                    .map(Swarm::counts)
+                    .unwrap_or_default();
                 (*hash, counts)
             })),
             Scrape::All => {
@@ -220,7 +268,12 @@ impl Tracker {
                 for shard in self.shards.iter() {
                     let shard = shard.lock().unwrap_or_else(|poison| poison.into_inner());
                     let room = self.limits.max_scrape_hashes.saturating_sub(files.len());
-                    files.extend(shard.iter().take(room).map(|(hash, swarm)| (*hash, swarm.counts())));
+                    files.extend(
+                        shard
+                            .iter()
+                            .take(room)
+                            .map(|(hash, swarm)| (*hash, swarm.counts())),
+                    );
                 }
                 response::scrape_reply(files)
             }
@@ -232,7 +285,10 @@ impl Tracker {
         for m in conn.memberships.drain(..) {
             let mut shard = self.shard(&m.info_hash);
             if let Some(swarm) = shard.get_mut(&m.info_hash) {
-                if swarm.get(&m.peer_id).is_some_and(|(peer, _)| peer.conn == conn.id) {
+                if swarm
+                    .get(&m.peer_id)
+                    .is_some_and(|(peer, _)| peer.conn == conn.id)
+                {
                     swarm.remove(&m.peer_id);
                 }
                 if swarm.is_empty() {
@@ -255,7 +311,9 @@ impl Tracker {
 
     /// Removes peers that have not announced within the peer TTL. Returns how many were removed.
     pub fn expire_stale(&self, now: Instant) -> usize {
-        let Some(deadline) = now.checked_sub(self.limits.peer_ttl) else { return 0 };
+        let Some(deadline) = now.checked_sub(self.limits.peer_ttl) else {
+            return 0;
+        };
         let mut removed = 0;
         for shard in self.shards.iter() {
             let mut shard = shard.lock().unwrap_or_else(|poison| poison.into_inner());
@@ -264,7 +322,9 @@ impl Tracker {
                 !swarm.is_empty()
             });
         }
-        self.metrics.peers_expired.fetch_add(removed as u64, std::sync::atomic::Ordering::Relaxed);
+        self.metrics
+            .peers_expired
+            .fetch_add(removed as u64, std::sync::atomic::Ordering::Relaxed);
         removed
     }
 

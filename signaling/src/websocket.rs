@@ -73,12 +73,20 @@ struct Frame {
 
 impl Reader {
     pub fn new(max_message: usize) -> Self {
-        Self { max_message, pending: Vec::new(), fragments: None }
+        Self {
+            max_message,
+            pending: Vec::new(),
+            fragments: None,
+        }
     }
 
     /// Feeds freshly read bytes and calls `on_event` for each complete event, in order. Stops early when
     /// `on_event` breaks (the rest of the bytes are dropped: the connection is ending).
-    pub fn feed(&mut self, data: &mut [u8], mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>) -> Result<ControlFlow<()>, FrameError> {
+    pub fn feed(
+        &mut self,
+        data: &mut [u8],
+        mut on_event: impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, FrameError> {
         if self.pending.is_empty() {
             let (consumed, flow) = self.parse_all(data, &mut on_event)?;
             if flow.is_continue() {
@@ -91,11 +99,19 @@ impl Reader {
         let (consumed, flow) = self.parse_all(&mut buffer, &mut on_event)?;
         buffer.drain(..consumed);
         // Keep the allocation only while a partial frame needs it.
-        self.pending = if buffer.is_empty() { Vec::new() } else { buffer };
+        self.pending = if buffer.is_empty() {
+            Vec::new()
+        } else {
+            buffer
+        };
         Ok(flow)
     }
 
-    fn parse_all(&mut self, buf: &mut [u8], on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>) -> Result<(usize, ControlFlow<()>), FrameError> {
+    fn parse_all(
+        &mut self,
+        buf: &mut [u8],
+        on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<(usize, ControlFlow<()>), FrameError> {
         let mut offset = 0;
         while let Some((frame, len)) = parse_frame(&mut buf[offset..], self.max_message)? {
             let payload = offset + frame.payload.start..offset + frame.payload.end;
@@ -108,12 +124,20 @@ impl Reader {
         Ok((offset, ControlFlow::Continue(())))
     }
 
-    fn on_frame(&mut self, fin: bool, opcode: u8, payload: &[u8], on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>) -> Result<ControlFlow<()>, FrameError> {
+    fn on_frame(
+        &mut self,
+        fin: bool,
+        opcode: u8,
+        payload: &[u8],
+        on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>,
+    ) -> Result<ControlFlow<()>, FrameError> {
         match opcode {
             OP_PING => Ok(on_event(Event::Ping(payload))),
             OP_PONG => Ok(on_event(Event::Pong)),
             OP_CLOSE => Ok(on_event(Event::Close)),
-            OP_TEXT | OP_BINARY if self.fragments.is_some() => Err(FrameError::Protocol("new message inside a fragmented one")),
+            OP_TEXT | OP_BINARY if self.fragments.is_some() => {
+                Err(FrameError::Protocol("new message inside a fragmented one"))
+            }
             OP_TEXT | OP_BINARY if fin => Ok(deliver(opcode == OP_TEXT, payload, on_event)?),
             OP_TEXT | OP_BINARY => {
                 self.fragments = Some((opcode == OP_TEXT, payload.to_vec()));
@@ -138,7 +162,11 @@ impl Reader {
     }
 }
 
-fn deliver(is_text: bool, payload: &[u8], on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>) -> Result<ControlFlow<()>, FrameError> {
+fn deliver(
+    is_text: bool,
+    payload: &[u8],
+    on_event: &mut impl FnMut(Event<'_>) -> ControlFlow<()>,
+) -> Result<ControlFlow<()>, FrameError> {
     if !is_text {
         return Ok(on_event(Event::Binary));
     }
@@ -151,7 +179,9 @@ fn deliver(is_text: bool, payload: &[u8], on_event: &mut impl FnMut(Event<'_>) -
 fn parse_frame(buf: &mut [u8], max: usize) -> Result<Option<(Frame, usize)>, FrameError> {
     let [b0, b1, ..] = *buf else { return Ok(None) };
     if b0 & 0x70 != 0 {
-        return Err(FrameError::Protocol("reserved bits set (no extension was negotiated)"));
+        return Err(FrameError::Protocol(
+            "reserved bits set (no extension was negotiated)",
+        ));
     }
     let (fin, opcode) = (b0 & 0x80 != 0, b0 & 0x0f);
     if b1 & 0x80 == 0 {
@@ -169,15 +199,32 @@ fn parse_frame(buf: &mut [u8], max: usize) -> Result<Option<(Frame, usize)>, Fra
         n => (u64::from(n), 2),
     };
     if opcode >= OP_CLOSE && (!fin || len > 125) {
-        return Err(FrameError::Protocol("control frames must be whole and at most 125 bytes"));
+        return Err(FrameError::Protocol(
+            "control frames must be whole and at most 125 bytes",
+        ));
     }
-    let len = usize::try_from(len).ok().filter(|&len| len <= max).ok_or(FrameError::TooBig(max))?;
+    let len = usize::try_from(len)
+        .ok()
+        .filter(|&len| len <= max)
+        .ok_or(FrameError::TooBig(max))?;
     let start = header + 4;
-    let Some(masked) = buf.get_mut(header..start + len) else { return Ok(None) };
+    let Some(masked) = buf.get_mut(header..start + len) else {
+        return Ok(None);
+    };
     let (mask, payload) = masked.split_at_mut(4);
     let mask = [mask[0], mask[1], mask[2], mask[3]];
-    payload.iter_mut().enumerate().for_each(|(i, byte)| *byte ^= mask[i & 3]);
-    Ok(Some((Frame { fin, opcode, payload: start..start + len }, start + len)))
+    payload
+        .iter_mut()
+        .enumerate()
+        .for_each(|(i, byte)| *byte ^= mask[i & 3]);
+    Ok(Some((
+        Frame {
+            fin,
+            opcode,
+            payload: start..start + len,
+        },
+        start + len,
+    )))
 }
 
 /// Appends one unmasked, unfragmented server frame to `out`.
@@ -259,26 +306,49 @@ mod tests {
         stream.extend(client_frame(true, OP_PING, b"p"));
         stream.extend(client_frame(false, OP_CONTINUATION, b"cd"));
         stream.extend(client_frame(true, OP_CONTINUATION, b"ef"));
-        assert_eq!(events(&mut reader, &stream).unwrap(), [r#"Ping([112])"#, r#"Text("abcdef")"#]);
+        assert_eq!(
+            events(&mut reader, &stream).unwrap(),
+            [r#"Ping([112])"#, r#"Text("abcdef")"#]
+        );
     }
 
     #[test]
     fn violations_are_errors_with_close_codes() {
         let too_big = client_frame(true, OP_TEXT, &[b'a'; 200]);
         // Refused from the header alone.
-        assert_eq!(events(&mut Reader::new(100), &too_big[..4]), Err(FrameError::TooBig(100)));
+        assert_eq!(
+            events(&mut Reader::new(100), &too_big[..4]),
+            Err(FrameError::TooBig(100))
+        );
         let mut unmasked = Vec::new();
         write_frame(&mut unmasked, OP_TEXT, b"hi");
-        assert!(matches!(events(&mut Reader::new(100), &unmasked), Err(FrameError::Protocol(_))));
+        assert!(matches!(
+            events(&mut Reader::new(100), &unmasked),
+            Err(FrameError::Protocol(_))
+        ));
         let bad_utf8 = client_frame(true, OP_TEXT, &[0xff, 0xfe]);
-        assert_eq!(events(&mut Reader::new(100), &bad_utf8).unwrap_err().close_code(), close_code::INVALID_PAYLOAD);
+        assert_eq!(
+            events(&mut Reader::new(100), &bad_utf8)
+                .unwrap_err()
+                .close_code(),
+            close_code::INVALID_PAYLOAD
+        );
         let orphan = client_frame(true, OP_CONTINUATION, b"x");
-        assert!(matches!(events(&mut Reader::new(100), &orphan), Err(FrameError::Protocol(_))));
-        let mut big_ping = client_frame(true, OP_PING, &[0; 126]);
-        assert!(matches!(events(&mut Reader::new(1000), &mut big_ping), Err(FrameError::Protocol(_))));
+        assert!(matches!(
+            events(&mut Reader::new(100), &orphan),
+            Err(FrameError::Protocol(_))
+        ));
+        let big_ping = client_frame(true, OP_PING, &[0; 126]);
+        assert!(matches!(
+            events(&mut Reader::new(1000), &big_ping),
+            Err(FrameError::Protocol(_))
+        ));
         let mut fragments = client_frame(false, OP_TEXT, &[b'a'; 60]);
         fragments.extend(client_frame(true, OP_CONTINUATION, &[b'a'; 60]));
-        assert_eq!(events(&mut Reader::new(100), &fragments), Err(FrameError::TooBig(100)));
+        assert_eq!(
+            events(&mut Reader::new(100), &fragments),
+            Err(FrameError::TooBig(100))
+        );
     }
 
     #[test]

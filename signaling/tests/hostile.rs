@@ -29,14 +29,20 @@ impl Bystanders {
         let mut message = with_offers(announce(&id(200), &id(202)), &[id(203)]);
         message["event"] = json!("update");
         assert_eq!(self.offerer.announce(&message).await["action"], "announce");
-        assert_eq!(self.receiver.recv("an offer between healthy peers").await["offer_id"], id(203));
+        assert_eq!(
+            self.receiver.recv("an offer between healthy peers").await["offer_id"],
+            id(203)
+        );
     }
 }
 
 async fn failure_for(client: &mut Client, text: String) -> Value {
     client.send_text(text).await;
     let reply = client.recv("a failure reason").await;
-    assert!(reply["failure reason"].is_string(), "expected a failure, got {reply}");
+    assert!(
+        reply["failure reason"].is_string(),
+        "expected a failure, got {reply}"
+    );
     reply
 }
 
@@ -69,16 +75,35 @@ async fn malformed_messages_get_a_failure_reason_and_the_connection_stays_usable
     for (text, expected) in cases {
         let reply = failure_for(&mut client, text.clone()).await;
         let reason = reply["failure reason"].as_str().unwrap();
-        assert!(reason.contains(expected), "{text} → {reason:?}, expected it to mention {expected:?}");
+        assert!(
+            reason.contains(expected),
+            "{text} → {reason:?}, expected it to mention {expected:?}"
+        );
     }
     // Context that was valid is echoed, so WebTorrent routes the failure to the right torrent.
-    let reply = failure_for(&mut client, json!({"action":"announce","info_hash":hash,"peer_id":"x"}).to_string()).await;
-    assert_eq!((reply["action"].as_str(), reply["info_hash"].as_str()), (Some("announce"), Some(hash.as_str())));
+    let reply = failure_for(
+        &mut client,
+        json!({"action":"announce","info_hash":hash,"peer_id":"x"}).to_string(),
+    )
+    .await;
+    assert_eq!(
+        (reply["action"].as_str(), reply["info_hash"].as_str()),
+        (Some("announce"), Some(hash.as_str()))
+    );
 
     client.ws.send_binary(vec![1, 2, 3]).await;
-    assert!(client.recv("binary refusal").await["failure reason"].as_str().unwrap().contains("binary"));
+    assert!(
+        client.recv("binary refusal").await["failure reason"]
+            .as_str()
+            .unwrap()
+            .contains("binary")
+    );
 
-    assert_eq!(client.announce(&announce(&hash, &peer)).await["action"], "announce", "still usable");
+    assert_eq!(
+        client.announce(&announce(&hash, &peer)).await["action"],
+        "announce",
+        "still usable"
+    );
     bystanders.check().await;
 }
 
@@ -86,15 +111,22 @@ trait SendBinary {
     async fn send_binary(&mut self, bytes: Vec<u8>);
 }
 
-impl SendBinary for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>> {
+impl SendBinary
+    for tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>
+{
     async fn send_binary(&mut self, bytes: Vec<u8>) {
-        futures_util::SinkExt::send(self, Message::Binary(bytes.into())).await.unwrap();
+        futures_util::SinkExt::send(self, Message::Binary(bytes.into()))
+            .await
+            .unwrap();
     }
 }
 
 #[tokio::test]
 async fn too_many_offers_is_refused() {
-    let limits = Limits { max_offers: 2, ..Limits::default() };
+    let limits = Limits {
+        max_offers: 2,
+        ..Limits::default()
+    };
     let server = TestServer::with_limits(limits).await;
     let mut client = server.client().await;
     let message = with_offers(announce(&id(1), &id(2)), &[id(3), id(4), id(5)]);
@@ -104,11 +136,19 @@ async fn too_many_offers_is_refused() {
 
 #[tokio::test]
 async fn an_oversized_message_closes_only_that_connection() {
-    let limits = Limits { max_message_bytes: 8 * 1024, ..Limits::default() };
+    let limits = Limits {
+        max_message_bytes: 8 * 1024,
+        ..Limits::default()
+    };
     let server = TestServer::with_limits(limits).await;
     let mut bystanders = Bystanders::join(&server).await;
     let mut client = server.client().await;
-    client.send_text(format!(r#"{{"action":"announce","pad":"{}"}}"#, "x".repeat(20_000))).await;
+    client
+        .send_text(format!(
+            r#"{{"action":"announce","pad":"{}"}}"#,
+            "x".repeat(20_000)
+        ))
+        .await;
     let frame = client.expect_close("an oversized message").await;
     assert_eq!(frame.map(|f| f.code), Some(CloseCode::Size));
     bystanders.check().await;
@@ -116,7 +156,11 @@ async fn an_oversized_message_closes_only_that_connection() {
 
 #[tokio::test]
 async fn a_flood_is_warned_then_closed_while_others_keep_working() {
-    let limits = Limits { max_messages_per_window: 5, rate_window: Duration::from_secs(60), ..Limits::default() };
+    let limits = Limits {
+        max_messages_per_window: 5,
+        rate_window: Duration::from_secs(60),
+        ..Limits::default()
+    };
     let server = TestServer::with_limits(limits).await;
     let mut bystanders = Bystanders::join(&server).await;
     let mut flooder = server.client().await;
@@ -124,14 +168,27 @@ async fn a_flood_is_warned_then_closed_while_others_keep_working() {
         flooder.announce(&announce(&id(1), &id(2))).await;
     }
     let warning = failure_for(&mut flooder, announce(&id(1), &id(2)).to_string()).await;
-    assert!(warning["failure reason"].as_str().unwrap().contains("rate limit"));
+    assert!(
+        warning["failure reason"]
+            .as_str()
+            .unwrap()
+            .contains("rate limit")
+    );
     for _ in 0..10 {
-        let _ = futures_util::SinkExt::send(&mut flooder.ws, Message::Text(announce(&id(1), &id(2)).to_string().into())).await;
+        let _ = futures_util::SinkExt::send(
+            &mut flooder.ws,
+            Message::Text(announce(&id(1), &id(2)).to_string().into()),
+        )
+        .await;
     }
     let frame = flooder.expect_close("flooding").await;
     assert_eq!(frame.map(|f| f.code), Some(CloseCode::Policy));
     bystanders.check().await;
-    server.wait_for_stats("the flooder's peer to be removed", |s| s["closed_flooding"] == 1 && s["peers"] == 2).await;
+    server
+        .wait_for_stats("the flooder's peer to be removed", |s| {
+            s["closed_flooding"] == 1 && s["peers"] == 2
+        })
+        .await;
 }
 
 #[tokio::test]
@@ -143,13 +200,33 @@ async fn answers_cannot_cross_swarms_or_come_from_strangers() {
     attacker.announce(&announce(&id(2), &id(20))).await;
 
     // Answer in the attacker's own swarm naming a peer of another swarm: nobody there by that id.
-    attacker.send(&answer(&id(2), &id(20), &id(10), &id(99))).await;
+    attacker
+        .send(&answer(&id(2), &id(20), &id(10), &id(99)))
+        .await;
     // Answer in the victim's swarm, where the attacker never announced.
-    let reply = failure_for(&mut attacker, answer(&id(1), &id(20), &id(10), &id(99)).to_string()).await;
-    assert!(reply["failure reason"].as_str().unwrap().contains("has not announced in this swarm"));
+    let reply = failure_for(
+        &mut attacker,
+        answer(&id(1), &id(20), &id(10), &id(99)).to_string(),
+    )
+    .await;
+    assert!(
+        reply["failure reason"]
+            .as_str()
+            .unwrap()
+            .contains("has not announced in this swarm")
+    );
     // Answer impersonating the victim's own peer id from another connection.
-    let reply = failure_for(&mut attacker, answer(&id(1), &id(10), &id(10), &id(99)).to_string()).await;
-    assert!(reply["failure reason"].as_str().unwrap().contains("has not announced in this swarm"));
+    let reply = failure_for(
+        &mut attacker,
+        answer(&id(1), &id(10), &id(10), &id(99)).to_string(),
+    )
+    .await;
+    assert!(
+        reply["failure reason"]
+            .as_str()
+            .unwrap()
+            .contains("has not announced in this swarm")
+    );
     victim.expect_nothing("an answer from another swarm").await;
     assert_eq!(server.stats().await["answers_relayed"], 0);
 }
@@ -161,7 +238,10 @@ async fn a_peer_id_cannot_be_taken_over_by_another_connection() {
     owner.announce(&announce(&id(1), &id(10))).await;
     let mut thief = server.client().await;
     let reply = failure_for(&mut thief, announce(&id(1), &id(10)).to_string()).await;
-    assert_eq!(reply["failure reason"], "peer_id is already used in this swarm by another connection");
+    assert_eq!(
+        reply["failure reason"],
+        "peer_id is already used in this swarm by another connection"
+    );
     // The thief cannot make the owner leave either.
     let mut stop = announce(&id(1), &id(10));
     stop["event"] = json!("stopped");
@@ -171,18 +251,28 @@ async fn a_peer_id_cannot_be_taken_over_by_another_connection() {
 
 #[tokio::test]
 async fn swarm_and_connection_limits_are_enforced() {
-    let limits = Limits { max_swarms_per_connection: 2, max_peers_per_swarm: 2, ..Limits::default() };
+    let limits = Limits {
+        max_swarms_per_connection: 2,
+        max_peers_per_swarm: 2,
+        ..Limits::default()
+    };
     let server = TestServer::with_limits(limits).await;
     let mut client = server.client().await;
     client.announce(&announce(&id(1), &id(10))).await;
     client.announce(&announce(&id(2), &id(10))).await;
     let reply = failure_for(&mut client, announce(&id(3), &id(10)).to_string()).await;
-    assert_eq!(reply["failure reason"], "too many swarms on one connection (at most 2)");
+    assert_eq!(
+        reply["failure reason"],
+        "too many swarms on one connection (at most 2)"
+    );
     // Leaving one frees a place.
     let mut stop = announce(&id(2), &id(10));
     stop["event"] = json!("stopped");
     client.announce(&stop).await;
-    assert_eq!(client.announce(&announce(&id(3), &id(10))).await["action"], "announce");
+    assert_eq!(
+        client.announce(&announce(&id(3), &id(10))).await["action"],
+        "announce"
+    );
 
     let mut second = server.client().await;
     second.announce(&announce(&id(1), &id(11))).await;
@@ -194,32 +284,58 @@ async fn swarm_and_connection_limits_are_enforced() {
 #[tokio::test]
 async fn allow_list_refuses_other_info_hashes() {
     let allowed = seedcast_signal::binary_id::Id20([1; 20]);
-    let config = Config { allow_list: Some([allowed].into_iter().collect()), ..Config::default() };
+    let config = Config {
+        allow_list: Some([allowed].into_iter().collect()),
+        ..Config::default()
+    };
     let server = TestServer::start(config).await;
     let mut client = server.client().await;
-    assert_eq!(client.announce(&announce(&id(1), &id(10))).await["incomplete"], 1);
+    assert_eq!(
+        client.announce(&announce(&id(1), &id(10))).await["incomplete"],
+        1
+    );
     let reply = failure_for(&mut client, announce(&id(2), &id(10)).to_string()).await;
-    assert_eq!(reply["failure reason"], "info_hash is not allowed on this tracker");
+    assert_eq!(
+        reply["failure reason"],
+        "info_hash is not allowed on this tracker"
+    );
 }
 
 #[tokio::test]
 async fn connections_beyond_the_limit_are_refused_with_503_and_existing_ones_keep_working() {
-    let limits = Limits { max_connections: 2, ..Limits::default() };
+    let limits = Limits {
+        max_connections: 2,
+        ..Limits::default()
+    };
     let server = TestServer::with_limits(limits).await;
     let mut a = server.client().await;
     a.announce(&announce(&id(1), &id(10))).await;
     let mut b = server.client().await;
     b.announce(&announce(&id(1), &id(11))).await;
     match tokio_tungstenite::connect_async(format!("ws://{}/announce", server.addr)).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
-        other => panic!("third connection should get 503, got {:?}", other.map(|_| "a WebSocket")),
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 503)
+        }
+        other => panic!(
+            "third connection should get 503, got {:?}",
+            other.map(|_| "a WebSocket")
+        ),
     }
-    a.announce(&with_offers(announce(&id(1), &id(10)), &[id(12)])).await;
-    assert_eq!(b.recv("an offer after the refusal").await["offer_id"], id(12));
+    a.announce(&with_offers(announce(&id(1), &id(10)), &[id(12)]))
+        .await;
+    assert_eq!(
+        b.recv("an offer after the refusal").await["offer_id"],
+        id(12)
+    );
     drop(a);
-    server.wait_for_stats("the slot to free up", |s| s["connections"] == 1).await;
+    server
+        .wait_for_stats("the slot to free up", |s| s["connections"] == 1)
+        .await;
     let mut c = server.client().await;
-    assert_eq!(c.announce(&announce(&id(1), &id(13))).await["action"], "announce");
+    assert_eq!(
+        c.announce(&announce(&id(1), &id(13))).await["action"],
+        "announce"
+    );
 }
 
 #[tokio::test]
@@ -245,12 +361,21 @@ async fn a_reader_that_falls_behind_is_dropped_and_the_sender_is_unaffected() {
         for _ in 0..20 {
             let mut message = announce(&hash, &id(11));
             message["event"] = json!("update");
-            message["offers"] = json!([{"offer_id": id(12), "offer": {"type": "offer", "sdp": big_sdp}}]);
+            message["offers"] =
+                json!([{"offer_id": id(12), "offer": {"type": "offer", "sdp": big_sdp}}]);
             sender.announce(&message).await;
             sent += 1;
         }
     }
     let stats = server.stats().await;
-    assert_eq!(stats["closed_slow_reader"].as_u64().unwrap() + stats["peers"].as_u64().unwrap(), 2, "{stats}");
-    assert_eq!(sender.announce(&announce(&hash, &id(11))).await["incomplete"], 1, "the sender still works");
+    assert_eq!(
+        stats["closed_slow_reader"].as_u64().unwrap() + stats["peers"].as_u64().unwrap(),
+        2,
+        "{stats}"
+    );
+    assert_eq!(
+        sender.announce(&announce(&hash, &id(11))).await["incomplete"],
+        1,
+        "the sender still works"
+    );
 }

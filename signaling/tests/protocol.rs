@@ -15,13 +15,19 @@ async fn announce_is_answered_with_interval_and_swarm_counts() {
     assert_eq!(reply["action"], "announce");
     assert_eq!(reply["info_hash"], id(1));
     assert_eq!(reply["interval"], 120);
-    assert_eq!((reply["complete"].as_u64(), reply["incomplete"].as_u64()), (Some(0), Some(1)));
+    assert_eq!(
+        (reply["complete"].as_u64(), reply["incomplete"].as_u64()),
+        (Some(0), Some(1))
+    );
 
     let mut seeder = server.client().await;
     let mut message = announce(&id(1), &id(11));
     message["left"] = json!(0);
     let reply = seeder.announce(&message).await;
-    assert_eq!((reply["complete"].as_u64(), reply["incomplete"].as_u64()), (Some(1), Some(1)));
+    assert_eq!(
+        (reply["complete"].as_u64(), reply["incomplete"].as_u64()),
+        (Some(1), Some(1))
+    );
 }
 
 #[tokio::test]
@@ -36,24 +42,44 @@ async fn each_offer_goes_to_a_different_random_peer_and_never_back() {
     }
     let mut offerer = server.client().await;
     let offer_ids: Vec<String> = (0..3u8).map(|n| id(100 + n)).collect();
-    offerer.announce(&with_offers(announce(&hash, &id(1)), &offer_ids)).await;
+    offerer
+        .announce(&with_offers(announce(&hash, &id(1)), &offer_ids))
+        .await;
 
     let mut received = Vec::new();
     for c in &mut others {
         if let Ok(Some(Ok(tokio_tungstenite::tungstenite::Message::Text(text)))) =
-            tokio::time::timeout(std::time::Duration::from_millis(500), futures_util::StreamExt::next(&mut c.ws)).await
+            tokio::time::timeout(
+                std::time::Duration::from_millis(500),
+                futures_util::StreamExt::next(&mut c.ws),
+            )
+            .await
         {
             let offer: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(offer["action"], "announce");
             assert_eq!(offer["info_hash"], hash);
-            assert_eq!(offer["peer_id"], id(1), "relayed offers carry the offerer's peer_id");
+            assert_eq!(
+                offer["peer_id"],
+                id(1),
+                "relayed offers carry the offerer's peer_id"
+            );
             assert_eq!(offer["offer"]["type"], "offer");
             received.push(offer["offer_id"].as_str().unwrap().to_owned());
         }
     }
-    assert_eq!(received.len(), 3, "3 offers reach 3 of the 4 other peers, one each");
-    assert_eq!(received.iter().collect::<HashSet<_>>().len(), 3, "each offer is sent once");
-    offerer.expect_nothing("an offer relayed back to its sender").await;
+    assert_eq!(
+        received.len(),
+        3,
+        "3 offers reach 3 of the 4 other peers, one each"
+    );
+    assert_eq!(
+        received.iter().collect::<HashSet<_>>().len(),
+        3,
+        "each offer is sent once"
+    );
+    offerer
+        .expect_nothing("an offer relayed back to its sender")
+        .await;
 }
 
 #[tokio::test]
@@ -63,10 +89,15 @@ async fn answer_is_forwarded_to_the_offerer_only() {
     let mut answerer = server.client().await;
     answerer.announce(&announce(&hash, &id(2))).await;
     let mut offerer = server.client().await;
-    offerer.announce(&with_offers(announce(&hash, &id(1)), &[id(50)])).await;
+    offerer
+        .announce(&with_offers(announce(&hash, &id(1)), &[id(50)]))
+        .await;
 
     let offer = answerer.recv("the relayed offer").await;
-    assert_eq!(offer["offer"]["sdp"], "v=0\r\no=20\r\n", "SDP is relayed byte for byte");
+    assert_eq!(
+        offer["offer"]["sdp"], "v=0\r\no=20\r\n",
+        "SDP is relayed byte for byte"
+    );
     answerer.send(&answer(&hash, &id(2), &id(1), &id(50))).await;
 
     let forwarded = offerer.recv("the forwarded answer").await;
@@ -74,7 +105,10 @@ async fn answer_is_forwarded_to_the_offerer_only() {
     assert_eq!(forwarded["info_hash"], hash);
     assert_eq!(forwarded["peer_id"], id(2), "the answer names the answerer");
     assert_eq!(forwarded["offer_id"], id(50));
-    assert_eq!(forwarded["answer"], json!({"type": "answer", "sdp": "v=0\r\na=answer\r\n"}));
+    assert_eq!(
+        forwarded["answer"],
+        json!({"type": "answer", "sdp": "v=0\r\na=answer\r\n"})
+    );
     answerer.expect_nothing("a reply to an answer").await;
 }
 
@@ -82,21 +116,36 @@ async fn answer_is_forwarded_to_the_offerer_only() {
 async fn ids_with_any_byte_value_survive_the_round_trip() {
     let server = TestServer::start(Config::default()).await;
     // Quote, backslash, control bytes and bytes ≥ 0x80 (two UTF-8 bytes each on the wire).
-    let hash: String = [0u8, b'"', b'\\', 0x1f, 0x7f, 0x80, 0xff].iter().cycle().take(20).map(|&b| char::from(b)).collect();
+    let hash: String = [0u8, b'"', b'\\', 0x1f, 0x7f, 0x80, 0xff]
+        .iter()
+        .cycle()
+        .take(20)
+        .map(|&b| char::from(b))
+        .collect();
     let offerer_id: String = (0xec..=0xff).map(char::from).collect();
     let offer_id: String = (0..20).map(char::from).collect();
     let mut answerer = server.client().await;
     answerer.announce(&announce(&hash, &id(2))).await;
     let mut offerer = server.client().await;
-    let reply = offerer.announce(&with_offers(announce(&hash, &offerer_id), std::slice::from_ref(&offer_id))).await;
+    let reply = offerer
+        .announce(&with_offers(
+            announce(&hash, &offerer_id),
+            std::slice::from_ref(&offer_id),
+        ))
+        .await;
     assert_eq!(reply["info_hash"], hash);
 
     let offer = answerer.recv("the relayed offer").await;
     assert_eq!(offer["info_hash"], hash);
     assert_eq!(offer["peer_id"], offerer_id);
     assert_eq!(offer["offer_id"], offer_id);
-    answerer.send(&answer(&hash, &id(2), &offerer_id, &offer_id)).await;
-    assert_eq!(offerer.recv("the forwarded answer").await["offer_id"], offer_id);
+    answerer
+        .send(&answer(&hash, &id(2), &offerer_id, &offer_id))
+        .await;
+    assert_eq!(
+        offerer.recv("the forwarded answer").await["offer_id"],
+        offer_id
+    );
 }
 
 #[tokio::test]
@@ -109,11 +158,18 @@ async fn completed_turns_a_leecher_into_a_seeder_and_counts_a_download() {
     done["event"] = json!("completed");
     done["left"] = json!(0);
     let reply = peer.announce(&done).await;
-    assert_eq!((reply["complete"].as_u64(), reply["incomplete"].as_u64()), (Some(1), Some(0)));
+    assert_eq!(
+        (reply["complete"].as_u64(), reply["incomplete"].as_u64()),
+        (Some(1), Some(0))
+    );
 
-    peer.send(&json!({"action": "scrape", "info_hash": hash})).await;
+    peer.send(&json!({"action": "scrape", "info_hash": hash}))
+        .await;
     let scrape = peer.recv("scrape reply").await;
-    assert_eq!(scrape["files"][&hash], json!({"complete": 1, "incomplete": 0, "downloaded": 1}));
+    assert_eq!(
+        scrape["files"][&hash],
+        json!({"complete": 1, "incomplete": 0, "downloaded": 1})
+    );
 }
 
 #[tokio::test]
@@ -132,7 +188,9 @@ async fn update_without_event_keeps_the_peer_and_stopped_removes_it() {
 
     // A stopped peer gets no more offers.
     let mut offerer = server.client().await;
-    offerer.announce(&with_offers(announce(&hash, &id(3)), &[id(60)])).await;
+    offerer
+        .announce(&with_offers(announce(&hash, &id(3)), &[id(60)]))
+        .await;
     peer.expect_nothing("an offer after stopping").await;
 }
 
@@ -151,8 +209,13 @@ async fn seeders_offers_only_reach_leechers() {
     let mut message = with_offers(announce(&hash, &id(4)), &[id(70), id(71)]);
     message["left"] = json!(0);
     seeder.announce(&message).await;
-    assert_eq!(leecher.recv("an offer from the seeder").await["peer_id"], id(4));
-    other_seeder.expect_nothing("an offer from one seeder to another").await;
+    assert_eq!(
+        leecher.recv("an offer from the seeder").await["peer_id"],
+        id(4)
+    );
+    other_seeder
+        .expect_nothing("an offer from one seeder to another")
+        .await;
 }
 
 #[tokio::test]
@@ -169,9 +232,15 @@ async fn numwant_caps_how_many_peers_get_offers() {
     let mut message = with_offers(announce(&hash, &id(1)), &[id(80), id(81), id(82)]);
     message["numwant"] = json!(1);
     offerer.announce(&message).await;
-    server.wait_for_stats("one offer relayed", |s| s["offers_relayed"] == 1).await;
+    server
+        .wait_for_stats("one offer relayed", |s| s["offers_relayed"] == 1)
+        .await;
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    assert_eq!(server.stats().await["offers_relayed"], 1, "numwant 1 relays one offer only");
+    assert_eq!(
+        server.stats().await["offers_relayed"],
+        1,
+        "numwant 1 relays one offer only"
+    );
 }
 
 #[tokio::test]
@@ -184,16 +253,25 @@ async fn scrape_one_many_and_all() {
     seed["left"] = json!(0);
     b.announce(&seed).await;
 
-    a.send(&json!({"action": "scrape", "info_hash": id(1)})).await;
+    a.send(&json!({"action": "scrape", "info_hash": id(1)}))
+        .await;
     let one = a.recv("scrape of one").await;
     assert_eq!(one["action"], "scrape");
     assert_eq!(one["files"].as_object().unwrap().len(), 1);
     assert_eq!(one["files"][id(1)]["incomplete"], 1);
 
-    a.send(&json!({"action": "scrape", "info_hash": [id(1), id(2), id(3)]})).await;
+    a.send(&json!({"action": "scrape", "info_hash": [id(1), id(2), id(3)]}))
+        .await;
     let many = a.recv("scrape of many").await;
-    assert_eq!(many["files"][id(2)], json!({"complete": 1, "incomplete": 0, "downloaded": 0}));
-    assert_eq!(many["files"][id(3)], json!({"complete": 0, "incomplete": 0, "downloaded": 0}), "unknown swarms are empty");
+    assert_eq!(
+        many["files"][id(2)],
+        json!({"complete": 1, "incomplete": 0, "downloaded": 0})
+    );
+    assert_eq!(
+        many["files"][id(3)],
+        json!({"complete": 0, "incomplete": 0, "downloaded": 0}),
+        "unknown swarms are empty"
+    );
 
     a.send(&json!({"action": "scrape"})).await;
     let all = a.recv("scrape of all").await;
@@ -207,17 +285,27 @@ async fn one_socket_serves_many_swarms_and_closing_it_leaves_them_all() {
     let server = TestServer::start(Config::default()).await;
     let mut multi = server.client().await;
     for n in 1..=3u8 {
-        assert_eq!(multi.announce(&announce(&id(n), &id(9))).await["info_hash"], id(n));
+        assert_eq!(
+            multi.announce(&announce(&id(n), &id(9))).await["info_hash"],
+            id(n)
+        );
     }
     // Offers in swarm 2 reach the multi-swarm socket, tagged with swarm 2.
     let mut offerer = server.client().await;
-    offerer.announce(&with_offers(announce(&id(2), &id(8)), &[id(90)])).await;
+    offerer
+        .announce(&with_offers(announce(&id(2), &id(8)), &[id(90)]))
+        .await;
     assert_eq!(multi.recv("an offer in swarm 2").await["info_hash"], id(2));
     let stats = server.stats().await;
-    assert_eq!((stats["swarms"].as_u64(), stats["peers"].as_u64()), (Some(3), Some(4)));
+    assert_eq!(
+        (stats["swarms"].as_u64(), stats["peers"].as_u64()),
+        (Some(3), Some(4))
+    );
 
     drop(multi);
-    let stats = server.wait_for_stats("the closed socket's peers to leave", |s| s["peers"] == 1).await;
+    let stats = server
+        .wait_for_stats("the closed socket's peers to leave", |s| s["peers"] == 1)
+        .await;
     assert_eq!(stats["swarms"], 1);
 }
 
@@ -225,5 +313,8 @@ async fn one_socket_serves_many_swarms_and_closing_it_leaves_them_all() {
 async fn websocket_on_root_path_works_too() {
     let server = TestServer::start(Config::default()).await;
     let mut peer = Client::connect(server.addr, "/").await;
-    assert_eq!(peer.announce(&announce(&id(1), &id(2))).await["action"], "announce");
+    assert_eq!(
+        peer.announce(&announce(&id(1), &id(2))).await["action"],
+        "announce"
+    );
 }

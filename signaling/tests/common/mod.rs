@@ -27,15 +27,25 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start(config: Config) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().unwrap();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(seedcast_signal::serve(listener, config, shutdown.clone()));
-        Self { addr, shutdown, task }
+        Self {
+            addr,
+            shutdown,
+            task,
+        }
     }
 
     pub async fn with_limits(limits: Limits) -> Self {
-        Self::start(Config { limits, ..Config::default() }).await
+        Self::start(Config {
+            limits,
+            ..Config::default()
+        })
+        .await
     }
 
     pub async fn client(&self) -> Client {
@@ -56,7 +66,10 @@ impl TestServer {
             if check(&stats) {
                 return stats;
             }
-            assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}; last stats: {stats}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}; last stats: {stats}"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -91,7 +104,9 @@ pub struct Client {
 
 impl Client {
     pub async fn connect(addr: SocketAddr, path: &str) -> Self {
-        let (ws, _) = connect_async(format!("ws://{addr}{path}")).await.expect("WebSocket connect");
+        let (ws, _) = connect_async(format!("ws://{addr}{path}"))
+            .await
+            .expect("WebSocket connect");
         Self { ws }
     }
 
@@ -100,7 +115,10 @@ impl Client {
     }
 
     pub async fn send_text(&mut self, text: String) {
-        self.ws.send(Message::Text(text.into())).await.expect("send");
+        self.ws
+            .send(Message::Text(text.into()))
+            .await
+            .expect("send");
     }
 
     /// The next JSON message, or a test failure naming what was expected.
@@ -110,8 +128,12 @@ impl Client {
                 Err(_) => panic!("timed out waiting for {what}"),
                 Ok(None) => panic!("connection ended while waiting for {what}"),
                 Ok(Some(Err(e))) => panic!("connection failed while waiting for {what}: {e}"),
-                Ok(Some(Ok(Message::Text(text)))) => return serde_json::from_str(&text).expect("tracker sent JSON"),
-                Ok(Some(Ok(Message::Close(frame)))) => panic!("closed ({frame:?}) while waiting for {what}"),
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    return serde_json::from_str(&text).expect("tracker sent JSON");
+                }
+                Ok(Some(Ok(Message::Close(frame)))) => {
+                    panic!("closed ({frame:?}) while waiting for {what}")
+                }
                 Ok(Some(Ok(_))) => continue,
             }
         }
@@ -125,7 +147,9 @@ impl Client {
 
     /// Asserts nothing arrives for a while (used to show a message was *not* relayed).
     pub async fn expect_nothing(&mut self, what: &str) {
-        if let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout(Duration::from_millis(300), self.ws.next()).await {
+        if let Ok(Some(Ok(Message::Text(text)))) =
+            tokio::time::timeout(Duration::from_millis(300), self.ws.next()).await
+        {
             panic!("expected no message ({what}), got {text}");
         }
     }
@@ -149,9 +173,19 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response)).await.expect("HTTP response in time").unwrap();
+    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
+        .await
+        .expect("HTTP response in time")
+        .unwrap();
     let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
     (status, body)
 }

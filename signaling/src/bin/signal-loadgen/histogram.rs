@@ -11,7 +11,9 @@ pub struct Histogram {
 
 impl Histogram {
     pub fn new() -> Self {
-        Self { buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect() }
+        Self {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+        }
     }
 
     pub fn record(&self, micros: u64) {
@@ -47,7 +49,11 @@ impl Histogram {
 fn bucket_of(micros: u64) -> usize {
     let v = micros.max(1);
     let power = 63 - v.leading_zeros(); // floor(log2 v)
-    let fraction = if power >= 4 { (v >> (power - 4)) & 0xf } else { (v << (4 - power)) & 0xf };
+    let fraction = if power >= 4 {
+        (v >> (power - 4)) & 0xf
+    } else {
+        (v << (4 - power)) & 0xf
+    };
     (power * SUB_BUCKETS + fraction as u32) as usize
 }
 

@@ -108,7 +108,9 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     // Every connection is a file; take all the hard limit allows.
     let _ = rlimit::increase_nofile_limit(u64::MAX);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let report = runtime.block_on(run(&args))?;
     print_report(&report);
     if args.json {
@@ -174,7 +176,10 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     }
     let join_secs = started.elapsed().as_secs_f64();
     let joined = shared.joined.load(Relaxed);
-    eprintln!("{}: {joined} of {} peers joined in {join_secs:.1} s ({join_errors} failed)", args.label, args.peers);
+    eprintln!(
+        "{}: {joined} of {} peers joined in {join_secs:.1} s ({join_errors} failed)",
+        args.label, args.peers
+    );
 
     // Let the server settle (Node collects garbage) before reading its memory.
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -182,13 +187,30 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
     let swarm_members = count_members(&swarm_of);
 
     let mut phases = Vec::new();
-    let plan = [("steady", args.steady_rate, args.steady_secs), ("burst", args.burst_rate, args.burst_secs)];
+    let plan = [
+        ("steady", args.steady_rate, args.steady_secs),
+        ("burst", args.burst_rate, args.burst_secs),
+    ];
     for (name, rate, secs) in plan {
         if rate == 0 || secs == 0 || senders.is_empty() {
             continue;
         }
-        let phase = drive_phase(name, rate, secs, &senders, &swarm_of, &swarm_members, &shared, server, args.offers).await;
-        eprintln!("{}: {name} phase done: {} relayed, {} lost", args.label, phase.relayed, phase.lost);
+        let phase = drive_phase(
+            name,
+            rate,
+            secs,
+            &senders,
+            &swarm_of,
+            &swarm_members,
+            &shared,
+            server,
+            args.offers,
+        )
+        .await;
+        eprintln!(
+            "{}: {name} phase done: {} relayed, {} lost",
+            args.label, phase.relayed, phase.lost
+        );
         phases.push(phase);
     }
 
@@ -212,7 +234,9 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
         join_secs,
         server_rss_kib_idle: rss_idle,
         server_rss_kib_loaded: rss_loaded,
-        rss_bytes_per_peer: if joined > 0 { rss_loaded.saturating_sub(rss_idle) * 1024 / joined } else { 0 },
+        rss_bytes_per_peer: (rss_loaded.saturating_sub(rss_idle) * 1024)
+            .checked_div(joined)
+            .unwrap_or(0),
         phases,
     })
 }
@@ -254,7 +278,8 @@ async fn drive_phase(
             owed -= 1.0;
             let i = rng.random_range(0..senders.len());
             if senders[i].send(Command::Announce).is_ok() {
-                offers_expected += (offers as u64).min(swarm_members[swarm_of[i]].saturating_sub(1));
+                offers_expected +=
+                    (offers as u64).min(swarm_members[swarm_of[i]].saturating_sub(1));
             }
         }
     }
@@ -277,12 +302,22 @@ async fn drive_phase(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let secs_taken = started.elapsed().as_secs_f64();
-    let cpu = server.and_then(|s| s.cpu_ms()).unwrap_or_default().since(cpu_before);
+    let cpu = server
+        .and_then(|s| s.cpu_ms())
+        .unwrap_or_default()
+        .since(cpu_before);
     let c = Counters::read(shared).since(&before);
     let relayed = c.offers_received + c.answers_received;
-    let lost = offers_expected.saturating_sub(c.offers_received) + c.answers_sent.saturating_sub(c.answers_received);
+    let lost = offers_expected.saturating_sub(c.offers_received)
+        + c.answers_sent.saturating_sub(c.answers_received);
     let ms = |us: u64| us as f64 / 1000.0;
-    let per_1000 = |cpu_ms: u64| if relayed > 0 { cpu_ms as f64 * 1000.0 / relayed as f64 } else { 0.0 };
+    let per_1000 = |cpu_ms: u64| {
+        if relayed > 0 {
+            cpu_ms as f64 * 1000.0 / relayed as f64
+        } else {
+            0.0
+        }
+    };
     PhaseReport {
         name,
         target_announces_per_sec: rate,
@@ -335,9 +370,13 @@ impl Counters {
 }
 
 fn server_addr(url: &str) -> anyhow::Result<SocketAddr> {
-    let rest = url.strip_prefix("ws://").context("only ws:// URLs are supported")?;
+    let rest = url
+        .strip_prefix("ws://")
+        .context("only ws:// URLs are supported")?;
     let host_port = rest.split('/').next().unwrap_or(rest);
-    host_port.parse().with_context(|| format!("{host_port} is not an IP:port"))
+    host_port
+        .parse()
+        .with_context(|| format!("{host_port} is not an IP:port"))
 }
 
 fn print_report(r: &Report) {

@@ -52,7 +52,11 @@ pub struct Identity {
 
 impl Identity {
     pub fn new(index: usize, swarm: usize) -> Self {
-        Self { index, info_hash: format!("loadgen-swarm{swarm:07}"), peer_id: format!("-LG0001-{index:012}") }
+        Self {
+            index,
+            info_hash: format!("loadgen-swarm{swarm:07}"),
+            peer_id: format!("-LG0001-{index:012}"),
+        }
     }
 }
 
@@ -62,16 +66,24 @@ pub async fn connect(server: SocketAddr, url: &str, source: Ipv4Addr) -> anyhow:
     let stream = socket.connect(server).await?;
     stream.set_nodelay(true)?;
     // tungstenite's default 128 KiB read buffer per socket would cost the generator 2.5 GB at 20k peers.
-    let config = WebSocketConfig::default().read_buffer_size(4096).write_buffer_size(0);
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
     let (ws, _) = tokio_tungstenite::client_async_with_config(url, stream, Some(config)).await?;
     Ok(ws)
 }
 
 /// Joins the swarm; `Err` if the tracker did not accept the announce in time.
 pub async fn join(ws: &mut Socket, me: &Identity) -> anyhow::Result<()> {
-    ws.send(Message::Text(announce_json(me, "started", &[], "", Duration::ZERO).into())).await?;
+    ws.send(Message::Text(
+        announce_json(me, "started", &[], "", Duration::ZERO).into(),
+    ))
+    .await?;
     loop {
-        let Some(message) = tokio::time::timeout(Duration::from_secs(30), ws.next()).await?.transpose()? else {
+        let Some(message) = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await?
+            .transpose()?
+        else {
             anyhow::bail!("closed before the announce reply");
         };
         if let Message::Text(text) = message {
@@ -87,11 +99,17 @@ pub async fn join(ws: &mut Socket, me: &Identity) -> anyhow::Result<()> {
 }
 
 /// Serves commands until `Finish`; returns whether the tracker answered the final announce.
-pub async fn run(mut ws: Socket, me: Identity, mut commands: mpsc::UnboundedReceiver<Command>, shared: Arc<Shared>) -> (bool, Socket) {
+pub async fn run(
+    mut ws: Socket,
+    me: Identity,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+    shared: Arc<Shared>,
+) -> (bool, Socket) {
     let mut announces = 0u64;
     let mut finish_deadline: Option<Instant> = None;
     loop {
-        let deadline = finish_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
+        let deadline =
+            finish_deadline.unwrap_or_else(|| Instant::now() + Duration::from_secs(86_400));
         tokio::select! {
             command = commands.recv(), if finish_deadline.is_none() => {
                 let sent = match command {
@@ -169,9 +187,13 @@ async fn handle(ws: &mut Socket, me: &Identity, text: &str, shared: &Shared) -> 
     if let Some(offer) = incoming.offer {
         shared.offers_received.fetch_add(1, Relaxed);
         if let Some(sent) = timestamp(&offer.sdp) {
-            shared.offer_latency.record(now.as_micros().saturating_sub(sent) as u64);
+            shared
+                .offer_latency
+                .record(now.as_micros().saturating_sub(sent) as u64);
         }
-        let (Some(from), Some(offer_id)) = (incoming.peer_id, incoming.offer_id) else { return Handled::Other };
+        let (Some(from), Some(offer_id)) = (incoming.peer_id, incoming.offer_id) else {
+            return Handled::Other;
+        };
         let answer = answer_json(me, &from, &offer_id, &shared.padding, now);
         if ws.send(Message::Text(answer.into())).await.is_err() {
             return Handled::Closed;
@@ -182,11 +204,17 @@ async fn handle(ws: &mut Socket, me: &Identity, text: &str, shared: &Shared) -> 
     if let Some(answer) = incoming.answer {
         shared.answers_received.fetch_add(1, Relaxed);
         if let Some(sent) = timestamp(&answer.sdp) {
-            shared.answer_latency.record(now.as_micros().saturating_sub(sent) as u64);
+            shared
+                .answer_latency
+                .record(now.as_micros().saturating_sub(sent) as u64);
         }
         return Handled::Other;
     }
-    if incoming.complete.is_some() { Handled::Reply } else { Handled::Other }
+    if incoming.complete.is_some() {
+        Handled::Reply
+    } else {
+        Handled::Other
+    }
 }
 
 /// The send time (µs since the epoch) carried in the SDP's `t=` line.
@@ -195,7 +223,13 @@ fn timestamp(sdp: &str) -> Option<u128> {
     rest[..rest.find('\r')?].parse().ok()
 }
 
-fn announce_json(me: &Identity, event: &str, offer_ids: &[String], padding: &str, now: Duration) -> String {
+fn announce_json(
+    me: &Identity,
+    event: &str,
+    offer_ids: &[String],
+    padding: &str,
+    now: Duration,
+) -> String {
     let mut json = format!(
         r#"{{"action":"announce","info_hash":"{}","peer_id":"{}","numwant":{},"uploaded":0,"downloaded":0,"left":1000"#,
         me.info_hash,

@@ -11,7 +11,10 @@ pub struct CpuTime {
 
 impl CpuTime {
     pub fn since(self, earlier: Self) -> Self {
-        Self { user_ms: self.user_ms.saturating_sub(earlier.user_ms), system_ms: self.system_ms.saturating_sub(earlier.system_ms) }
+        Self {
+            user_ms: self.user_ms.saturating_sub(earlier.user_ms),
+            system_ms: self.system_ms.saturating_sub(earlier.system_ms),
+        }
     }
 
     pub fn total_ms(self) -> u64 {
@@ -36,8 +39,16 @@ impl ServerProcess {
         let after_name = &stat[stat.rfind(')')? + 2..];
         let fields: Vec<&str> = after_name.split(' ').collect();
         // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-        let ms = |field: &str| field.parse::<u64>().ok().map(|ticks| ticks * 1000 / TICKS_PER_SECOND);
-        Some(CpuTime { user_ms: ms(fields.get(11)?)?, system_ms: ms(fields.get(12)?)? })
+        let ms = |field: &str| {
+            field
+                .parse::<u64>()
+                .ok()
+                .map(|ticks| ticks * 1000 / TICKS_PER_SECOND)
+        };
+        Some(CpuTime {
+            user_ms: ms(fields.get(11)?)?,
+            system_ms: ms(fields.get(12)?)?,
+        })
     }
 
     /// Resident set size, in KiB.
