@@ -46,6 +46,9 @@ struct Args {
     /// Peers one swarm may hold.
     #[arg(long, default_value_t = Limits::default().max_peers_per_swarm)]
     max_peers_per_swarm: usize,
+    /// Info hashes one scrape may name, and the most swarms a scrape without info_hash lists.
+    #[arg(long, default_value_t = Limits::default().max_scrape_hashes)]
+    max_scrape_hashes: usize,
     /// Open WebSocket connections [default: the open-file limit minus a reserve (1/16, 32..=256) for the
     /// listener, refused sockets, static files and logs, so the limit is met with a clean 503, never EMFILE].
     #[arg(long)]
@@ -59,7 +62,7 @@ struct Args {
     /// Peers that do not re-announce within this many seconds are removed.
     #[arg(long, default_value_t = Limits::default().peer_ttl.as_secs())]
     peer_ttl_secs: u64,
-    /// Ping every socket this often, in seconds; sockets silent for 2.5 pings are closed.
+    /// Ping sockets that have been silent this long, in seconds; close those silent for 2.5 times as long.
     #[arg(long, default_value_t = Limits::default().ping_interval.as_secs())]
     ping_secs: u64,
     /// Worker threads [default: one per core].
@@ -103,6 +106,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         max_swarms_per_connection: args.max_swarms_per_connection,
         max_peers_per_swarm: args.max_peers_per_swarm,
         max_connections,
+        max_scrape_hashes: args.max_scrape_hashes,
         outbound_queue: args.outbound_queue.max(1),
         announce_interval: Duration::from_secs(args.interval_secs),
         peer_ttl: Duration::from_secs(args.peer_ttl_secs.max(1)),
