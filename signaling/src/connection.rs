@@ -94,6 +94,11 @@ pub async fn run(
             ending = Some(e);
             break;
         }
+        // Replies count too: a client that sends but never reads must not grow our memory.
+        if session.backlog() > limits.max_write_backlog() {
+            ending = Some(Ending::SlowReader);
+            break;
+        }
         tokio::select! {
             biased;
             () = shutdown.cancelled() => ending = Some(Ending::Shutdown),
