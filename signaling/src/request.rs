@@ -413,4 +413,37 @@ mod tests {
             RequestError::BadScrapeHashes
         );
     }
+
+    #[test]
+    fn mangled_messages_are_rejected_without_panicking() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(11);
+        let valid = format!(
+            r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","numwant":2,"left":0,"event":"started","offers":[{{"offer":{{"sdp":"x"}},"offer_id":"{PEER}"}}],"answer":null}}"#
+        );
+        let alphabet = br#"{}[]",:\u0aZ 9-.e"#;
+        for _ in 0..5_000 {
+            let mut bytes = valid.clone().into_bytes();
+            for _ in 0..rng.random_range(1..6) {
+                let i = rng.random_range(0..bytes.len());
+                match rng.random_range(0..3) {
+                    0 => bytes[i] = alphabet[rng.random_range(0..alphabet.len())],
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, alphabet[rng.random_range(0..alphabet.len())]),
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes)
+                && let Err(rejection) = parse(text, LIMITS)
+            {
+                // Failure reasons go back to clients verbatim: one line each.
+                assert!(
+                    !rejection.error.to_string().contains('\n'),
+                    "{}",
+                    rejection.error
+                );
+            }
+        }
+    }
 }

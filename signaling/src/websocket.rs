@@ -360,4 +360,40 @@ mod tests {
             assert_eq!(out[0], 0x81);
         }
     }
+
+    #[test]
+    fn random_bytes_never_panic_and_buffering_stays_bounded() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(7);
+        for _ in 0..2_000 {
+            let mut reader = Reader::new(256);
+            // Mostly valid frames with random corruption, so parsing gets past the first header.
+            let mut stream = client_frame(
+                rng.random(),
+                rng.random_range(0..16),
+                &vec![b'a'; rng.random_range(0..300)],
+            );
+            for _ in 0..rng.random_range(0..8) {
+                let i = rng.random_range(0..stream.len());
+                stream[i] = rng.random();
+            }
+            stream.extend((0..rng.random_range(0..64)).map(|_| rng.random::<u8>()));
+            for chunk in stream.chunks(rng.random_range(1..64)) {
+                let mut chunk = chunk.to_vec();
+                if reader
+                    .feed(&mut chunk, |_| ControlFlow::Continue(()))
+                    .is_err()
+                {
+                    break;
+                }
+                assert!(reader.pending.len() <= 256 + 14);
+                assert!(
+                    reader
+                        .fragments
+                        .as_ref()
+                        .is_none_or(|(_, bytes)| bytes.len() <= 256)
+                );
+            }
+        }
+    }
 }
