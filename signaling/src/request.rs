@@ -421,6 +421,7 @@ mod tests {
         let valid = format!(
             r#"{{"action":"announce","info_hash":"{HASH}","peer_id":"{PEER}","numwant":2,"left":0,"event":"started","offers":[{{"offer":{{"sdp":"x"}},"offer_id":"{PEER}"}}],"answer":null}}"#
         );
+        assert!(parse(&valid, LIMITS).is_ok());
         let alphabet = br#"{}[]",:\u0aZ 9-.e"#;
         for _ in 0..5_000 {
             let mut bytes = valid.clone().into_bytes();
