@@ -38,6 +38,11 @@ bench: setup
 	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
 	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
 
+# seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
+# STEADY_RATE=..., BURST_RATE=...; see signaling/README.md).
+bench-signal: setup
+	bash tests/signaling/bench.sh
+
 # Needs the nightly toolchain; installs cargo-fuzz on first use. FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60
 fuzz:
