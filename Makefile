@@ -8,15 +8,20 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup run test test-rust test-node check-wasm bench bench-signal fuzz
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-signal fuzz
 
 setup:
 	@bash scripts/setup.sh
 
-run: setup
+# The browser package: www/pkg/seedcast.js + seedcast_bg.wasm + seedcast.d.ts.
+# Installs wasm-bindgen-cli (pinned, ~5 minutes) the first time.
+wasm: setup
+	bash scripts/build-wasm.sh
+
+run: setup wasm
 	$(CARGO) run --release -p seedcast-signal -- --listen $(LISTEN) --www www
 
-test: setup test-rust check-wasm test-node
+test: setup test-rust check-wasm wasm test-node
 
 test-rust:
 	$(CARGO) test --workspace --exclude seedcast-wasm-bench
@@ -25,8 +30,8 @@ test-rust:
 check-wasm:
 	$(CARGO) build -p seedcast --lib --target $(WASM_TARGET)
 
-# Interop tests against real npm tooling (create-torrent, parse-torrent, WebTorrent in
-# headless Chromium). They run the debug binaries built here.
+# Interop and end-to-end tests against real npm tooling (create-torrent, parse-torrent,
+# WebTorrent) and in headless Chromium. They run the debug binaries built here and www/pkg.
 test-node:
 	$(CARGO) build -p seedcast -p seedcast-signal --bins
 	SEEDCAST_BIN=$(TARGET_DIR)/debug/seedcast SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal \
