@@ -227,6 +227,58 @@ fn streaming_reader_at_half_gets_its_window_first() {
 }
 
 #[test]
+fn seeking_moves_the_download_to_the_new_position_at_once() {
+    let mut sim = Sim::new(32 * MIB, Some(256 * 1024), 10);
+    let seeder = sim.add_seeder(4 * MIB_S);
+    let viewer = sim.add_leecher(4 * MIB_S);
+    sim.connect(seeder, viewer, link(30, 0.0));
+    sim.set_reader_at(viewer, 1, 0, Duration::ZERO);
+    // Play from the start for a while, then seek to 75%.
+    let seek_at = Duration::from_secs(3);
+    let target = 24 * MIB as u64;
+    sim.set_reader_at(viewer, 1, target, seek_at);
+    assert!(sim.run_to_completion(Duration::from_secs(120)));
+    let after_seek: Vec<u32> = sim.nodes[viewer]
+        .events
+        .iter()
+        .filter(|(t, _)| *t > seek_at)
+        .filter_map(|(_, e)| match e {
+            Event::PieceVerified { index } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    let first = (target / (256 * 1024)) as u32;
+    let before: Vec<u32> = sim.nodes[viewer]
+        .events
+        .iter()
+        .filter(|(t, _)| *t <= seek_at)
+        .filter_map(|(_, e)| match e {
+            Event::PieceVerified { index } => Some(*index),
+            _ => None,
+        })
+        .collect();
+    let window: Vec<u32> = (first..first + 16)
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert!(
+        window.len() >= 8,
+        "most of the target window was still missing at the seek"
+    );
+    // Only pieces already arriving at the seek may finish before the new window; with the
+    // stale requests cancelled that is at most a couple of pieces.
+    let head = &after_seek[..window.len() + 2];
+    assert!(
+        window.iter().all(|w| head.contains(w)),
+        "window {first}.. should come right after the seek: {head:?}"
+    );
+    let cancels = sim.nodes[viewer].torrent.stats().wasted;
+    assert!(
+        cancels <= 4 * 1024 * 1024,
+        "cancelled blocks that still arrived are bounded: {cancels}"
+    );
+}
+
+#[test]
 fn simulation_is_deterministic() {
     let run = || {
         let mut sim = Sim::new(2 * MIB, Some(64 * 1024), 8);

@@ -199,6 +199,15 @@ impl Picker {
         self.windows.insert(reader, pieces.start.min(end)..end);
     }
 
+    pub fn window(&self, reader: u64) -> Option<Range<u32>> {
+        self.windows.get(&reader).cloned()
+    }
+
+    /// True if some streaming window covers `index`.
+    pub fn in_window(&self, index: u32) -> bool {
+        self.windows.values().any(|w| w.contains(&index))
+    }
+
     pub fn clear_window(&mut self, reader: u64) {
         self.windows.remove(&reader);
     }

@@ -88,6 +88,23 @@ impl Torrent {
         }
     }
 
+    /// Cancels every outstanding request for a piece outside the streaming windows. Blocks
+    /// already on their way are still accepted if they arrive (as late arrivals).
+    pub(super) fn cancel_requests_outside_windows(&mut self) {
+        let Some(m) = &mut self.meta else { return };
+        for (&k, p) in &mut self.peers {
+            let (keep, stale): (Vec<Outstanding>, Vec<Outstanding>) = p
+                .outstanding
+                .iter()
+                .partition(|o| m.picker.in_window(o.block.index));
+            for o in stale {
+                m.picker.release(k, o.block);
+                Message::Cancel(o.block).encode_into(&mut p.out);
+            }
+            p.outstanding = keep;
+        }
+    }
+
     pub(super) fn fill_all_requests(&mut self, now: Duration) {
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {

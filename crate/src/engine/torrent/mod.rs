@@ -298,8 +298,17 @@ impl Torrent {
             .stream_window_bytes
             .div_ceil(piece_length)
             .max(2) as u32;
-        m.picker
-            .set_window(reader, first..first.saturating_add(count));
+        let window = first..first.saturating_add(count);
+        // A jump (a seek, not playback moving along) makes in-flight requests elsewhere stale:
+        // cancel them so the pipelines fill with the new position at once.
+        let jumped = m
+            .picker
+            .window(reader)
+            .is_none_or(|old| !old.contains(&first));
+        m.picker.set_window(reader, window);
+        if jumped {
+            self.cancel_requests_outside_windows();
+        }
         self.fill_all_requests(now);
     }
 
