@@ -128,7 +128,15 @@ function show(torrent) {
     }));
   };
 
-  const timer = setInterval(refresh, 500);
+  // A download that finds nobody for a while says so in plain words.
+  const startedAt = Date.now();
+  const lonelyHint = () => {
+    const s = torrent.stats();
+    q('.hint').textContent = !s.done && s.peers === 0 && Date.now() - startedAt > 20_000
+      ? 'No one sharing this is reachable right now. Keep this tab open: the download starts as soon as someone with the file comes online.'
+      : '';
+  };
+  const timer = setInterval(() => { refresh(); lonelyHint(); }, 500);
   torrent.addEventListener('metadata', () => { showShare(); showFiles(); refresh(); });
   torrent.addEventListener('progress', refresh);
   torrent.addEventListener('peer', refresh);

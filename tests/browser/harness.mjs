@@ -66,6 +66,13 @@ export async function launchBrowser() {
   return chromium.launch({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
 }
 
+/** Like `launchBrowser`, but also returns the browser's process id (for CPU and memory readings). */
+export async function launchBrowserWithPid() {
+  const server = await chromium.launchServer({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  const browser = await chromium.connect(server.wsEndpoint());
+  return { browser, pid: server.process().pid, close: async () => { await browser.close(); await server.close(); } };
+}
+
 /** The minimal example page on `base` (served by seedcast-signal, so it may reach the loopback tracker) with the Seedcast module as `window.Seedcast`. */
 export async function openPage(context, base) {
   const page = await context.newPage();

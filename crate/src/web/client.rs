@@ -56,6 +56,8 @@ pub struct ClientInner {
     listener: Option<Function>,
     flush: Option<Closure<dyn FnMut()>>,
     ticker: Option<Interval>,
+    /// Set by `destroy`: nothing may be added afterwards.
+    pub destroyed: bool,
 }
 
 impl std::fmt::Debug for ClientInner {
@@ -123,6 +125,7 @@ impl ClientInner {
                 listener: None,
                 flush: None,
                 ticker: None,
+                destroyed: false,
             })
         });
         let handle = client.borrow().handle.clone();
@@ -193,6 +196,7 @@ impl ClientInner {
         for hex in hexes {
             self.remove_swarm(&hex);
         }
+        self.destroyed = true;
         self.trackers.clear();
         self.ticker = None;
         self.listener = None;

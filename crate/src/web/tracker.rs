@@ -11,6 +11,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::js_glue::{Listener, random_u64};
+use super::tracker_msg::MAX_MESSAGE_CHARS;
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);
@@ -37,9 +38,15 @@ impl TrackerSocket {
         let open = Listener::new(target, "open", move |_| s(SocketEvent::Open));
         let s = sink.clone();
         let message = Listener::new(target, "message", move |event| {
-            let text = event.dyn_into::<MessageEvent>().ok().and_then(|e| e.data().as_string());
-            // Trackers speak JSON text frames; binary frames are ignored.
-            if let Some(text) = text {
+            let Ok(event) = event.dyn_into::<MessageEvent>() else { return };
+            let data = event.data();
+            // Trackers speak JSON text frames; binary frames are ignored. The length is
+            // checked before the string is copied into wasm memory.
+            let Some(text) = data.dyn_ref::<js_sys::JsString>() else { return };
+            if text.length() as usize > MAX_MESSAGE_CHARS {
+                return;
+            }
+            if let Some(text) = text.as_string() {
                 s(SocketEvent::Text(text));
             }
         });

@@ -9,7 +9,8 @@ use wasm_bindgen::JsValue;
 
 use super::js_glue::{get, set};
 
-/// Largest tracker message we parse; a complete-SDP offer is a few KiB.
+/// Largest tracker message we parse (UTF-16 units on arrival, UTF-8 bytes once copied);
+/// a complete-SDP offer is a few KiB.
 pub const MAX_MESSAGE_CHARS: usize = 256 * 1024;
 /// Largest SDP we hand to the browser.
 pub const MAX_SDP_CHARS: usize = 64 * 1024;

@@ -1,0 +1,128 @@
+// Benchmark: one file between two pages of one headless Chromium, seedcast vs WebTorrent,
+// side by side in the same run. Prints MB/s, CPU milliseconds per MiB of the whole browser
+// process tree, and peak renderer RSS. Usage: node tests/browser/bench.mjs [MiB ...]
+// (default 64 256). Needs www/pkg (scripts/build-wasm.sh) and seedcast-signal.
+import { readFileSync, readdirSync } from 'node:fs';
+import { startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
+
+const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
+const SIZES_MIB = sizes.length ? sizes : [64, 256];
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** pid -> { ppid, cpuTicks, rssKiB, renderer } for every process. */
+function processTable() {
+  const table = new Map();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const status = readFileSync(`/proc/${name}/status`, 'utf8');
+      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      table.set(Number(name), {
+        ppid: Number(fields[1]),
+        cpuTicks: Number(fields[11]) + Number(fields[12]),
+        rssKiB: rss,
+        renderer: cmdline.includes('--type=renderer'),
+      });
+    } catch { /* exited meanwhile */ }
+  }
+  return table;
+}
+
+function tree(rootPid) {
+  const table = processTable();
+  const members = new Set([rootPid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const [pid, p] of table) if (!members.has(pid) && members.has(p.ppid)) { members.add(pid); grew = true; }
+  }
+  return [...members].map((pid) => ({ pid, ...table.get(pid) })).filter((p) => p.ppid !== undefined);
+}
+
+const cpuMs = (pid) => tree(pid).reduce((sum, p) => sum + p.cpuTicks, 0) * (1000 / CLK_TCK);
+
+const seedcast = {
+  name: 'seedcast',
+  async seed(page, tracker, size) {
+    return page.evaluate(async ({ tracker, size }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+      window.keep = client;
+      return (await client.seed(new File([window.testUtils.makeContent(size)], 'bench.bin'))).magnetURI;
+    }, { tracker, size });
+  },
+  async download(page, tracker, magnet) {
+    return page.evaluate(async ({ tracker, magnet }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+      const torrent = client.add(magnet);
+      await new Promise((res) => torrent.addEventListener('done', res));
+      return torrent.stats().verified;
+    }, { tracker, magnet });
+  },
+};
+
+const webtorrent = {
+  name: 'WebTorrent 3.0.21',
+  async seed(page, tracker, size) {
+    return page.evaluate(async ({ tracker, size }) => {
+      const WebTorrent = (await import('/webtorrent.min.js')).default;
+      const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
+      window.keep = client;
+      const file = new File([window.testUtils.makeContent(size)], 'bench.bin');
+      return new Promise((res) => client.seed(file, { announce: [tracker] }, (t) => res(t.magnetURI)));
+    }, { tracker, size });
+  },
+  async download(page, tracker, magnet) {
+    return page.evaluate(async ({ tracker, magnet }) => {
+      const WebTorrent = (await import('/webtorrent.min.js')).default;
+      const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
+      const torrent = client.add(magnet, { announce: [tracker] });
+      await new Promise((res, rej) => { torrent.on('done', res); torrent.on('error', rej); });
+      return torrent.downloaded;
+    }, { tracker, magnet });
+  },
+};
+
+async function run(impl, sizeMiB, signal) {
+  const { browser, pid, close } = await launchBrowserWithPid();
+  try {
+    // Separate profiles: WebTorrent would otherwise find the seeder's pieces in the shared
+    // origin storage and skip the network.
+    const seeder = await openPage(await newContext(browser), signal.base);
+    const leecher = await openPage(await newContext(browser), signal.base);
+    const magnet = await within(300_000, `${impl.name} did not finish hashing ${sizeMiB} MiB`, impl.seed(seeder, signal.tracker, sizeMiB * 2 ** 20));
+    let peakRss = 0;
+    const sampler = setInterval(() => {
+      for (const p of tree(pid)) if (p.renderer) peakRss = Math.max(peakRss, p.rssKiB);
+    }, 200);
+    const cpuBefore = cpuMs(pid);
+    const start = performance.now();
+    const bytes = await within(600_000, `${impl.name} did not finish downloading ${sizeMiB} MiB`, impl.download(leecher, signal.tracker, magnet));
+    const seconds = (performance.now() - start) / 1000;
+    const cpu = cpuMs(pid) - cpuBefore;
+    clearInterval(sampler);
+    if (bytes < sizeMiB * 2 ** 20) throw new Error(`${impl.name} downloaded only ${bytes} bytes`);
+    return { impl: impl.name, sizeMiB, mbps: (sizeMiB * 2 ** 20) / 1e6 / seconds, cpuPerMiB: cpu / sizeMiB, peakRssMiB: peakRss / 1024 };
+  } finally {
+    await close();
+  }
+}
+
+// BENCH_ONLY=seedcast skips WebTorrent (for quick tuning runs; comparisons need both).
+const IMPLS = [seedcast, webtorrent].filter((i) => !process.env.BENCH_ONLY || i.name.startsWith(process.env.BENCH_ONLY));
+const signal = await startSignal();
+const results = [];
+try {
+  for (const sizeMiB of SIZES_MIB) {
+    for (const impl of IMPLS) {
+      const r = await run(impl, sizeMiB, signal);
+      results.push(r);
+      console.log(`${r.impl.padEnd(18)} ${String(sizeMiB).padStart(4)} MiB  ${r.mbps.toFixed(1).padStart(6)} MB/s  ${r.cpuPerMiB.toFixed(0).padStart(5)} ms CPU/MiB  peak renderer RSS ${r.peakRssMiB.toFixed(0)} MiB`);
+    }
+    const [s, w] = results.slice(-2);
+    if (IMPLS.length === 2) console.log(`  seedcast/WebTorrent at ${sizeMiB} MiB: throughput ×${(s.mbps / w.mbps).toFixed(2)}, CPU per MiB ×${(s.cpuPerMiB / w.cpuPerMiB).toFixed(2)}`);
+  }
+} finally {
+  await signal.stop();
+}
