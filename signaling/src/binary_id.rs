@@ -37,6 +37,16 @@ impl Id20 {
     /// Appends this id to `out` as a quoted JSON string, escaping the way JSON requires.
     pub fn write_json(&self, out: &mut String) {
         out.push('"');
+        // Most clients use printable ASCII ids (`-WW0300-...`): one copy, no per-byte pushes.
+        if let Ok(plain) = std::str::from_utf8(&self.0)
+            && plain
+                .bytes()
+                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            out.push_str(plain);
+            out.push('"');
+            return;
+        }
         for &b in &self.0 {
             match b {
                 b'"' => out.push_str("\\\""),

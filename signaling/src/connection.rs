@@ -1,15 +1,17 @@
-//! One task per WebSocket: reads client messages, answers them, and writes what other peers relay to it.
+//! One task per WebSocket: reads client messages and answers them; relays from other connections are
+//! written to its socket by the relaying task itself.
 //!
-//! The task owns the socket outright. Reads land in a stack buffer and complete frames are handled in place;
-//! writes go straight to the socket and only what the kernel does not take is kept (`Session::out`). So an
-//! idle peer costs its task and its swarm entries, no buffers. Relays from other connections arrive
-//! through its `Outbox`.
+//! The task owns the socket's read side. Reads land in a stack buffer and complete frames are handled in
+//! place; the replies to one read are sent together. All writes go through the socket's `Outbox`, which
+//! writes at once and keeps only what the kernel does not take. The task wakes for its own reads, for
+//! writability while bytes wait, for pings, and for outbox faults — never per relayed message. So an idle
+//! peer costs its task and its swarm entries, no buffers.
 
 use std::future::poll_fn;
 use std::mem::MaybeUninit;
 use std::net::IpAddr;
 use std::ops::ControlFlow;
-use std::pin::Pin;
+use std::pin::{Pin, pin};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll};
@@ -23,7 +25,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Limits;
 use crate::metrics::Metrics;
-use crate::outbox::Outbox;
+use crate::outbox::{Fault, Outbox};
 use crate::request::{self, Action, ParseLimits, Request};
 use crate::response;
 use crate::tracker::{Connection, Tracker};
@@ -46,6 +48,15 @@ enum Ending {
     WriteFailed,
 }
 
+impl From<Fault> for Ending {
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::SlowReader => Self::SlowReader,
+            Fault::WriteFailed => Self::WriteFailed,
+        }
+    }
+}
+
 /// Serves one upgraded WebSocket until it closes, then removes its peers from every swarm.
 /// `early` holds bytes the HTTP layer read past the upgrade request.
 pub async fn run(
@@ -56,7 +67,12 @@ pub async fn run(
     shutdown: CancellationToken,
 ) {
     let limits = tracker.limits();
-    let outbox = Arc::new(Outbox::new(limits.outbound_queue));
+    let (mut read_half, write_half) = stream.into_split();
+    let outbox = Arc::new(Outbox::new(
+        write_half,
+        limits.outbound_queue,
+        limits.max_write_backlog(),
+    ));
     let id = NEXT_CONNECTION_ID.fetch_add(1, Ordering::Relaxed);
     tracing::debug!(conn = id, %client, "connection opened");
     let mut session = Session {
@@ -71,55 +87,56 @@ pub async fn run(
             max_scrape_hashes: limits.max_scrape_hashes,
         },
         rate: RateWindow::new(limits),
-        out: Vec::new(),
-        written: 0,
-        stalled_since: None,
+        replies: Vec::new(),
+        last_heard: Instant::now(),
         ending: None,
         client,
     };
     let mut reader = Reader::new(limits.max_message_bytes);
-    let (mut read_half, write_half) = stream.into_split();
-    let socket: &TcpStream = write_half.as_ref();
-    let mut last_heard = Instant::now();
     let mut ping = interval_at(Instant::now() + limits.ping_interval, limits.ping_interval);
+    // Created once and kept across iterations: re-creating them at every wake costs a lock each.
+    let mut cancelled = pin!(shutdown.cancelled());
+    let mut woken = pin!(outbox.woken());
 
-    let mut ending = if early.is_empty() {
-        None
-    } else {
-        session.on_bytes(&mut reader, &mut early).err()
-    };
+    let mut ending = session.on_bytes(&mut reader, &mut early).err();
+    if ending.is_none() {
+        session.send_replies();
+    }
     drop(early);
     while ending.is_none() {
-        if let Err(e) = session.flush(socket) {
-            ending = Some(e);
-            break;
-        }
-        // Replies count too: a client that sends but never reads must not grow our memory.
-        if session.backlog() > limits.max_write_backlog() {
-            ending = Some(Ending::SlowReader);
-            break;
-        }
+        let backlog = outbox.backlog();
         tokio::select! {
             biased;
-            () = shutdown.cancelled() => ending = Some(Ending::Shutdown),
-            read = poll_fn(|cx| poll_read_and_handle(cx, &mut read_half, &mut reader, &mut session)) => {
-                last_heard = Instant::now();
-                ending = read.err();
+            () = &mut cancelled => ending = Some(Ending::Shutdown),
+            end = poll_fn(|cx| poll_reads(cx, &mut read_half, &mut reader, &mut session)) => {
+                ending = Some(end);
             }
-            () = outbox.ready() => ending = session.take_relays().err(),
-            ready = socket.writable(), if session.backlog() > 0 => {
-                if ready.is_err() {
-                    ending = Some(Ending::WriteFailed);
+            () = &mut woken => {
+                woken.set(outbox.woken());
+                ending = outbox.fault().map(Ending::from);
+                if ending.is_none() && outbox.batching() {
+                    // Let the tasks that are ready (and the I/O that arrived) run first: more answers for
+                    // this socket are likely among them. The next turn flushes them all in one write.
+                    tokio::task::yield_now().await;
                 }
             }
+            ready = outbox.writable(), if backlog > 0 => match ready {
+                Ok(()) => {
+                    outbox.flush();
+                    ending = outbox.fault().map(Ending::from);
+                }
+                Err(_) => ending = Some(Ending::WriteFailed),
+            },
             _ = ping.tick() => {
-                if last_heard.elapsed() >= limits.idle_timeout {
+                if session.last_heard.elapsed() >= limits.idle_timeout {
                     ending = Some(Ending::Idle);
-                } else if session.stalled_since.is_some_and(|t| t.elapsed() >= limits.write_timeout) {
+                } else if outbox.stalled_since().is_some_and(|t| t.elapsed() >= limits.write_timeout) {
                     ending = Some(Ending::SlowReader);
-                } else if last_heard.elapsed() >= limits.ping_interval {
+                } else if session.last_heard.elapsed() >= limits.ping_interval {
                     // Only a silent peer needs proving alive; one that talks already did.
-                    websocket::write_frame(&mut session.out, OP_PING, &[]);
+                    let mut frame = Vec::new();
+                    websocket::write_frame(&mut frame, OP_PING, &[]);
+                    outbox.send_own(&frame);
                 }
             }
         }
@@ -129,15 +146,21 @@ pub async fn run(
     // Leave the swarms first: nothing should be relayed to a socket that is going away.
     tracker.leave_all(&mut session.conn);
     outbox.close();
+    // Replies to the last read (before a close, a flood or a bad frame) still go out, then the close frame.
+    session.send_replies();
     if let Some((code, reason)) = close_frame(&ending, &tracker.metrics) {
-        websocket::write_close(&mut session.out, code, reason);
+        let mut frame = Vec::new();
+        websocket::write_close(&mut frame, code, reason);
+        outbox.send_own(&frame);
     }
     // Best effort: give the peer a moment to take what is left, close frame included.
     let _ = timeout(Duration::from_secs(1), async {
-        while session.backlog() > 0
-            && session.flush(socket).is_ok()
-            && socket.writable().await.is_ok()
-        {}
+        while outbox.backlog() > 0
+            && outbox.fault() != Some(Fault::WriteFailed)
+            && outbox.writable().await.is_ok()
+        {
+            outbox.flush();
+        }
     })
     .await;
     tracing::debug!(conn = id, %client, ending = ?ending, "connection closed");
@@ -174,20 +197,37 @@ fn close_frame(ending: &Ending, metrics: &Metrics) -> Option<(u16, &'static str)
     }
 }
 
-/// Reads what the socket has (into the stack) and handles every complete frame in it.
-fn poll_read_and_handle(
+/// Reads what the socket has (into the stack), read after read, handling every complete frame and sending
+/// each read's replies in one write; resolves only when the connection must end. Looping here rather than
+/// in the caller's `select!` spares a pass over its other branches per read.
+fn poll_reads(
     cx: &mut Context<'_>,
     read_half: &mut OwnedReadHalf,
     reader: &mut Reader,
     session: &mut Session<'_>,
-) -> Poll<Result<(), Ending>> {
-    let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
-    let mut buf = ReadBuf::uninit(&mut chunk);
-    match Pin::new(read_half).poll_read(cx, &mut buf) {
-        Poll::Pending => Poll::Pending,
-        Poll::Ready(Err(_)) => Poll::Ready(Err(Ending::PeerClosed)),
-        Poll::Ready(Ok(())) if buf.filled().is_empty() => Poll::Ready(Err(Ending::PeerClosed)),
-        Poll::Ready(Ok(())) => Poll::Ready(session.on_bytes(reader, buf.filled_mut())),
+) -> Poll<Ending> {
+    loop {
+        let mut chunk = [MaybeUninit::<u8>::uninit(); READ_CHUNK];
+        let mut buf = ReadBuf::uninit(&mut chunk);
+        // Pending once the socket is drained (a short read clears its readiness without another system
+        // call) or the task's cooperative budget is spent.
+        match Pin::new(&mut *read_half).poll_read(cx, &mut buf) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(Err(_)) => return Poll::Ready(Ending::PeerClosed),
+            Poll::Ready(Ok(())) if buf.filled().is_empty() => {
+                return Poll::Ready(Ending::PeerClosed);
+            }
+            Poll::Ready(Ok(())) => {}
+        }
+        session.last_heard = Instant::now();
+        if let Err(ending) = session.on_bytes(reader, buf.filled_mut()) {
+            return Poll::Ready(ending);
+        }
+        session.send_replies();
+        // Replies count too: a client that sends but never reads must not grow our memory.
+        if session.conn.outbox.backlog() > session.tracker.limits().max_write_backlog() {
+            return Poll::Ready(Ending::SlowReader);
+        }
     }
 }
 
@@ -197,11 +237,10 @@ struct Session<'t> {
     conn: Connection,
     parse_limits: ParseLimits,
     rate: RateWindow,
-    /// Frames the kernel has not taken yet; `out[..written]` is already sent. Empty (unallocated) when idle.
-    out: Vec<u8>,
-    written: usize,
-    /// When the socket last refused bytes while some were waiting.
-    stalled_since: Option<Instant>,
+    /// Reply frames to the read being handled, sent together after it. Empty (unallocated) between reads.
+    replies: Vec<u8>,
+    /// When the client last sent anything (for pings and the idle timeout).
+    last_heard: Instant,
     /// Set by an event handler that ends the connection.
     ending: Option<Ending>,
     client: IpAddr,
@@ -221,13 +260,13 @@ impl Session<'_> {
             Event::Text(text) => Some(text),
             Event::Binary => None,
             Event::Ping(payload) => {
-                websocket::write_frame(&mut self.out, OP_PONG, payload);
+                websocket::write_frame(&mut self.replies, OP_PONG, payload);
                 return ControlFlow::Continue(());
             }
             Event::Pong => return ControlFlow::Continue(()),
             Event::Close => {
                 // Complete the closing handshake.
-                websocket::write_close(&mut self.out, close_code::NORMAL, "");
+                websocket::write_close(&mut self.replies, close_code::NORMAL, "");
                 self.ending = Some(Ending::PeerClosed);
                 return ControlFlow::Break(());
             }
@@ -255,12 +294,12 @@ impl Session<'_> {
         match reply {
             None => {}
             Some(Reply::Normal(reply)) => {
-                websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes())
+                websocket::write_frame(&mut self.replies, OP_TEXT, reply.as_bytes())
             }
             Some(Reply::Failure(reply)) => {
                 Metrics::inc(&self.tracker.metrics.failures_sent);
                 tracing::debug!(conn = self.conn.id, client = %self.client, %reply, "refused a message");
-                websocket::write_frame(&mut self.out, OP_TEXT, reply.as_bytes());
+                websocket::write_frame(&mut self.replies, OP_TEXT, reply.as_bytes());
             }
         }
         ControlFlow::Continue(())
@@ -298,39 +337,10 @@ impl Session<'_> {
         }
     }
 
-    /// Moves relayed messages from the outbox into the write backlog.
-    fn take_relays(&mut self) -> Result<(), Ending> {
-        let batch = self.conn.outbox.drain();
-        for message in &batch.messages {
-            websocket::write_frame(&mut self.out, OP_TEXT, message.as_bytes());
-        }
-        if batch.overflowed || self.backlog() > self.tracker.limits().max_write_backlog() {
-            return Err(Ending::SlowReader);
-        }
-        Ok(())
-    }
-
-    fn backlog(&self) -> usize {
-        self.out.len() - self.written
-    }
-
-    /// Writes as much of the backlog as the socket takes without waiting.
-    fn flush(&mut self, socket: &TcpStream) -> Result<(), Ending> {
-        while self.backlog() > 0 {
-            match socket.try_write(&self.out[self.written..]) {
-                Ok(n) => self.written += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    self.stalled_since.get_or_insert_with(Instant::now);
-                    return Ok(());
-                }
-                Err(_) => return Err(Ending::WriteFailed),
-            }
-        }
-        // All sent: free the buffer, an idle connection keeps none.
-        self.out = Vec::new();
-        self.written = 0;
-        self.stalled_since = None;
-        Ok(())
+    /// Sends the replies gathered while handling a read, and frees their buffer.
+    fn send_replies(&mut self) {
+        self.conn.outbox.send_own(&self.replies);
+        self.replies = Vec::new();
     }
 }
 

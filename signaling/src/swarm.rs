@@ -171,7 +171,7 @@ mod tests {
         Peer {
             peer_id: Id20([n; 20]),
             conn: u64::from(n),
-            outbox: Arc::new(Outbox::new(1)),
+            outbox: Arc::new(Outbox::detached(1, 1024)),
             last_announce: Instant::now(),
         }
     }

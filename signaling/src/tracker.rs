@@ -1,8 +1,10 @@
 //! The swarm registry: which peers are in which swarm, and the relaying of offers and answers between them.
 //!
 //! Swarms are sharded by info hash, each shard behind its own mutex. Locking rules: at most one shard lock is
-//! held at a time, never across an `.await`, and never while building or queueing a message: an announce
-//! copies the target outboxes (`Arc` clones) under the lock, then formats and queues the relays after it.
+//! held at a time, never across an `.await`, and never while building or sending a message (a send is a
+//! system call under the target's `Outbox` lock, which is a leaf: nothing else is locked while it is held):
+//! an announce copies the target outboxes (`Arc` clones) under the shard lock, then formats and sends the
+//! relays after it.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasher, RandomState};
@@ -13,7 +15,7 @@ use tokio::time::Instant;
 use crate::binary_id::Id20;
 use crate::config::{Config, Limits};
 use crate::metrics::{Metrics, Stats, SwarmTotals};
-use crate::outbox::Outbox;
+use crate::outbox::{Outbox, Timing};
 use crate::request::{Announce, Answer, Event, Scrape};
 use crate::response::{self, SignalKind, SwarmCounts};
 use crate::swarm::{ConnId, Peer, Swarm};
@@ -204,7 +206,11 @@ impl Tracker {
                 SignalKind::Offer,
                 offer.offer,
             );
-            self.count_relay(outbox.push(message), &self.metrics.offers_relayed);
+            // Each offer goes to a different peer: nothing to batch it with.
+            self.count_relay(
+                outbox.relay(&message, Timing::Now),
+                &self.metrics.offers_relayed,
+            );
         }
         Ok(counts)
     }
@@ -233,7 +239,11 @@ impl Tracker {
                     SignalKind::Answer,
                     a.answer,
                 );
-                self.count_relay(outbox.push(message), &self.metrics.answers_relayed);
+                // The other answers to the same announce are on their way to the same socket.
+                self.count_relay(
+                    outbox.relay(&message, Timing::Batched),
+                    &self.metrics.answers_relayed,
+                );
             }
             None => Metrics::inc(&self.metrics.messages_dropped),
         }

@@ -212,11 +212,7 @@ fn parse_frame(buf: &mut [u8], max: usize) -> Result<Option<(Frame, usize)>, Fra
         return Ok(None);
     };
     let (mask, payload) = masked.split_at_mut(4);
-    let mask = [mask[0], mask[1], mask[2], mask[3]];
-    payload
-        .iter_mut()
-        .enumerate()
-        .for_each(|(i, byte)| *byte ^= mask[i & 3]);
+    unmask(payload, [mask[0], mask[1], mask[2], mask[3]]);
     Ok(Some((
         Frame {
             fin,
@@ -227,21 +223,50 @@ fn parse_frame(buf: &mut [u8], max: usize) -> Result<Option<(Frame, usize)>, Fra
     )))
 }
 
-/// Appends one unmasked, unfragmented server frame to `out`.
-pub fn write_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
-    out.reserve(payload.len() + 10);
-    out.push(0x80 | opcode);
-    match payload.len() {
-        n @ 0..=125 => out.push(n as u8),
+/// XORs `payload` with the repeated 4-byte `mask`, eight bytes at a time (every relayed byte passes here).
+fn unmask(payload: &mut [u8], mask: [u8; 4]) {
+    let [a, b, c, d] = mask;
+    let wide = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut words = payload.chunks_exact_mut(8);
+    for word in &mut words {
+        let mut bytes = [0; 8];
+        bytes.copy_from_slice(word);
+        word.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ wide).to_ne_bytes());
+    }
+    // The tail starts at a multiple of 8, so the mask starts over at its first byte.
+    for (i, byte) in words.into_remainder().iter_mut().enumerate() {
+        *byte ^= mask[i & 3];
+    }
+}
+
+/// The header of an unmasked, unfragmented server frame: `header[..len]`, in the shortest length encoding.
+pub fn frame_header(opcode: u8, payload_len: usize) -> ([u8; 10], usize) {
+    let mut header = [0; 10];
+    header[0] = 0x80 | opcode;
+    let len = match payload_len {
+        n @ 0..=125 => {
+            header[1] = n as u8;
+            2
+        }
         n @ 126..=0xffff => {
-            out.push(126);
-            out.extend_from_slice(&(n as u16).to_be_bytes());
+            header[1] = 126;
+            header[2..4].copy_from_slice(&(n as u16).to_be_bytes());
+            4
         }
         n => {
-            out.push(127);
-            out.extend_from_slice(&(n as u64).to_be_bytes());
+            header[1] = 127;
+            header[2..10].copy_from_slice(&(n as u64).to_be_bytes());
+            10
         }
-    }
+    };
+    (header, len)
+}
+
+/// Appends one unmasked, unfragmented server frame to `out`.
+pub fn write_frame(out: &mut Vec<u8>, opcode: u8, payload: &[u8]) {
+    let (header, len) = frame_header(opcode, payload.len());
+    out.reserve(len + payload.len());
+    out.extend_from_slice(&header[..len]);
     out.extend_from_slice(payload);
 }
 
@@ -349,6 +374,21 @@ mod tests {
             events(&mut Reader::new(100), &fragments),
             Err(FrameError::TooBig(100))
         );
+    }
+
+    #[test]
+    fn unmasking_matches_the_bytewise_definition() {
+        let mask = [0x12, 0x34, 0x56, 0x78];
+        for len in 0..40 {
+            let plain: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            let mut data: Vec<u8> = plain
+                .iter()
+                .enumerate()
+                .map(|(i, b)| b ^ mask[i % 4])
+                .collect();
+            unmask(&mut data, mask);
+            assert_eq!(data, plain, "length {len}");
+        }
     }
 
     #[test]
