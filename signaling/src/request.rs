@@ -268,7 +268,15 @@ fn parse_scrape(raw: Option<&RawValue>, max: usize) -> Result<Scrape, RequestErr
 }
 
 fn string(raw: &RawValue) -> Result<Cow<'_, str>, serde_json::Error> {
-    serde_json::from_str(raw.get())
+    let text = raw.get();
+    // A raw value is valid JSON, so a string token without a backslash is its own value: skip the
+    // deserializer (actions, events and most ids; a message carries several).
+    if let Some(inner) = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'))
+        && !inner.contains('\\')
+    {
+        return Ok(Cow::Borrowed(inner));
+    }
+    serde_json::from_str(text)
 }
 
 fn id(raw: &RawValue, field: &'static str) -> Result<Id20, RequestError> {
@@ -324,6 +332,23 @@ mod tests {
             a.offers[0].offer.get(),
             r#"{"type":"offer","sdp":"v=0\r\n"}"#
         );
+    }
+
+    #[test]
+    fn strings_read_the_same_with_and_without_the_fast_path() {
+        for text in [
+            r#""plain""#,
+            r#""""#,
+            r#""a\"b""#,
+            r#""\u00ff\n""#,
+            r#""é""#,
+            "1",
+            "null",
+        ] {
+            let raw: &RawValue = serde_json::from_str(text).unwrap();
+            let slow: Result<Cow<'_, str>, _> = serde_json::from_str(text);
+            assert_eq!(string(raw).ok(), slow.ok(), "{text}");
+        }
     }
 
     #[test]
