@@ -54,9 +54,11 @@ export async function startSignal({ intervalSecs = 5, port: fixedPort } = {}) {
     port,
     tracker: `ws://127.0.0.1:${port}`,
     stats: async () => (await fetch(`${base}/stats`)).json(),
+    /** Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. */
     stop: () => new Promise((res) => {
-      if (child.exitCode !== null) return res();
-      child.on('exit', res);
+      if (child.exitCode !== null || child.signalCode !== null) return res();
+      const force = setTimeout(() => child.kill('SIGKILL'), 5000);
+      child.on('exit', () => { clearTimeout(force); res(); });
       child.kill('SIGTERM');
     }),
   };

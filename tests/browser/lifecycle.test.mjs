@@ -8,13 +8,13 @@ let signal, browser;
 before(async () => {
   signal = await startSignal();
   browser = await launchBrowser();
-});
+}, { timeout: 60_000 });
 after(async () => {
   await browser?.close();
   await signal?.stop();
-});
+}, { timeout: 60_000 });
 
-test('200 connects and disconnects leave no connections, closures or memory behind', async () => {
+test('200 connects and disconnects leave no connections, closures or memory behind', { timeout: 300_000 }, async () => {
   const page = await openPage(await newContext(browser), signal.base);
   const result = await within(240_000, 'the connect/disconnect cycles did not finish', page.evaluate(async ({ tracker }) => {
     const { SeedcastClient } = window.Seedcast;
@@ -58,7 +58,7 @@ test('200 connects and disconnects leave no connections, closures or memory behi
   assert.ok(result.wasmEnd - result.wasmAfterWarmup <= 4 * 2 ** 20, 'wasm memory stayed flat');
 });
 
-test('the app says plainly when the tracker is unreachable', async () => {
+test('the app says plainly when the tracker is unreachable', { timeout: 180_000 }, async () => {
   const page = await (await newContext(browser)).newPage();
   await page.goto(`${signal.base}/?tracker=${encodeURIComponent('ws://127.0.0.1:9')}`);
   const status = await within(20_000, 'no tracker status shown', until(() => page.$eval('#tracker-status', (el) => el.classList.contains('bad') && el.textContent)));
@@ -66,7 +66,7 @@ test('the app says plainly when the tracker is unreachable', async () => {
   await page.context().close();
 });
 
-test('after a tracker restart the client reconnects and still finds peers', async () => {
+test('after a tracker restart the client reconnects and still finds peers', { timeout: 180_000 }, async () => {
   const own = await startSignal({ intervalSecs: 60 });
   const seedPage = await openPage(await newContext(browser), own.base);
   const magnet = await seedPage.evaluate(async ({ tracker }) => {

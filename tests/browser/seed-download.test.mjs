@@ -13,14 +13,14 @@ before(async () => {
   signal = await startSignal();
   browser = await launchBrowser();
   dir = mkdtempSync(join(tmpdir(), 'seedcast-test-'));
-});
+}, { timeout: 60_000 });
 after(async () => {
   await browser?.close();
   await signal?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
-});
+}, { timeout: 60_000 });
 
-test('a 32 MiB file seeded in the app downloads in another browser profile from the share link', async () => {
+test('a 32 MiB file seeded in the app downloads in another browser profile from the share link', { timeout: 180_000 }, async () => {
   const content = randomBytes(32 * 1024 * 1024);
   const path = join(dir, 'holiday video.bin');
   writeFileSync(path, content);
@@ -46,4 +46,24 @@ test('a 32 MiB file seeded in the app downloads in another browser profile from 
   assert.equal(digest, createHash('sha256').update(content).digest('hex'));
   const status = await leecher.$eval('.torrent .numbers', (el) => el.textContent);
   assert.match(status, /^Done/);
+});
+
+test('names from torrents are shown as text, never as markup', { timeout: 180_000 }, async () => {
+  // Torrent names cannot hold `<` or `>` (the parser replaces them), but entities can sneak
+  // markup into innerHTML: shown as text, the name must read exactly as written.
+  const name = "&lt;img src=x onerror='window.pwned=1'&gt; &amp; co.txt";
+  const seeder = await (await browser.newContext()).newPage();
+  await seeder.goto(`${signal.base}/`);
+  await seeder.setInputFiles('#file-input', { name, mimeType: 'text/plain', buffer: Buffer.from('hello') });
+  const link = await within(20_000, 'no share link appeared', until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
+  const leecher = await (await browser.newContext()).newPage();
+  await leecher.goto(link);
+  await within(30_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
+  for (const page of [seeder, leecher]) {
+    assert.equal(await page.$eval('.torrent .name', (el) => el.textContent), name);
+    assert.equal(await page.$$eval('.torrent img', (imgs) => imgs.length), 0, 'no element was created from the name');
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+  }
+  await seeder.context().close();
+  await leecher.context().close();
 });

@@ -9,11 +9,11 @@ let signal, browser;
 before(async () => {
   signal = await startSignal();
   browser = await launchBrowser();
-});
+}, { timeout: 60_000 });
 after(async () => {
   await browser?.close();
   await signal?.stop();
-});
+}, { timeout: 60_000 });
 
 const hexOf = (ascii) => [...Buffer.from(ascii, 'latin1')].map((b) => b.toString(16).padStart(2, '0')).join('');
 
@@ -55,7 +55,7 @@ async function downloader(magnet) {
 const finished = (page) => until(() => page.evaluate(() => window.dl.digest));
 const closeAll = (...pages) => Promise.all(pages.map((p) => p.context().close()));
 
-test('three pages swarm: each downloader receives data from both other pages', async () => {
+test('three pages swarm: each downloader receives data from both other pages', { timeout: 180_000 }, async () => {
   const a = await seeder(32 * MiB);
   const b = await downloader(a.magnet);
   const c = await downloader(a.magnet);
@@ -71,7 +71,7 @@ test('three pages swarm: each downloader receives data from both other pages', a
   await closeAll(a.page, b.page, c.page);
 });
 
-test('a seeder closing its tab mid-transfer does not stop the download while another seeder stays', async () => {
+test('a seeder closing its tab mid-transfer does not stop the download while another seeder stays', { timeout: 180_000 }, async () => {
   const size = 64 * MiB;
   const first = await seeder(size);
   const second = await seeder(size);
@@ -87,7 +87,7 @@ test('a seeder closing its tab mid-transfer does not stop the download while ano
   await closeAll(second.page, b.page);
 });
 
-test('a peer that sends corrupt data is banned and the download still completes', async () => {
+test('a peer that sends corrupt data is banned and the download still completes', { timeout: 180_000 }, async () => {
   const size = 16 * MiB;
   const honest = await seeder(size);
   const liar = await seeder(size, { testOnlyCorruptUploads: true });

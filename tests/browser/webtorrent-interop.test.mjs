@@ -9,11 +9,11 @@ let signal, browser;
 before(async () => {
   signal = await startSignal();
   browser = await launchBrowser();
-});
+}, { timeout: 60_000 });
 after(async () => {
   await browser?.close();
   await signal?.stop();
-});
+}, { timeout: 60_000 });
 
 /** A page with WebTorrent's browser build loaded as `window.WebTorrent`. */
 async function webTorrentPage() {
@@ -23,7 +23,7 @@ async function webTorrentPage() {
   return page;
 }
 
-test('seedcast downloads from a WebTorrent seeder, metadata included', async () => {
+test('seedcast downloads from a WebTorrent seeder, metadata included', { timeout: 180_000 }, async () => {
   const wt = await webTorrentPage();
   const { magnet, digest } = await wt.evaluate(async ({ tracker, size }) => {
     const content = window.testUtils.makeContent(size);
@@ -50,7 +50,7 @@ test('seedcast downloads from a WebTorrent seeder, metadata included', async () 
   await sc.context().close();
 });
 
-test('WebTorrent downloads from a seedcast seeder', async () => {
+test('WebTorrent downloads from a seedcast seeder', { timeout: 180_000 }, async () => {
   const sc = await openPage(await newContext(browser), signal.base);
   const { magnet, digest } = await sc.evaluate(async ({ tracker, size }) => {
     const content = window.testUtils.makeContent(size);

@@ -76,6 +76,15 @@ fn fail(message: impl std::fmt::Display) -> JsError {
     JsError::new(&message.to_string())
 }
 
+/// The client's state for an API call. Browser callbacks never run while Rust code does and
+/// listeners are called with nothing borrowed, so this only fails on a driver bug; it
+/// reports an error instead of panicking.
+fn state(inner: &Rc<RefCell<ClientInner>>) -> Result<std::cell::RefMut<'_, ClientInner>, JsError> {
+    inner
+        .try_borrow_mut()
+        .map_err(|_| fail("seedcast is busy (re-entrant call)"))
+}
+
 fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
     let trackers_value = get(options, "trackers");
     let mut trackers = Vec::new();
@@ -84,10 +93,15 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
             return Err(fail("`trackers` must be an array of ws:// or wss:// URLs"));
         }
         for url in Array::from(&trackers_value).iter() {
-            let url = url.as_string().ok_or_else(|| fail("`trackers` must hold strings"))?;
+            let url = url
+                .as_string()
+                .ok_or_else(|| fail("`trackers` must hold strings"))?;
             let url = url.trim().to_owned();
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() > MAX_URL_CHARS {
-                return Err(fail(format!("`{url}` is not a ws:// or wss:// tracker URL")));
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) || url.len() > MAX_URL_CHARS
+            {
+                return Err(fail(format!(
+                    "`{url}` is not a ws:// or wss:// tracker URL"
+                )));
             }
             if !trackers.contains(&url) {
                 trackers.push(url);
@@ -108,57 +122,106 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
     let max_peers = match get(options, "maxPeers").as_f64() {
         None => DEFAULT_MAX_PEERS,
         Some(n) if n >= 1.0 && n <= MAX_MAX_PEERS as f64 => n as usize,
-        Some(_) => return Err(fail(format!("`maxPeers` must be from 1 to {MAX_MAX_PEERS}"))),
+        Some(_) => {
+            return Err(fail(format!(
+                "`maxPeers` must be from 1 to {MAX_MAX_PEERS}"
+            )));
+        }
     };
-    let corrupt_uploads = get(options, "testOnlyCorruptUploads").as_bool().unwrap_or(false);
+    let corrupt_uploads = get(options, "testOnlyCorruptUploads")
+        .as_bool()
+        .unwrap_or(false);
     let peer_id = Config::peer_id_from_seed(random_u64());
-    Ok(ClientOptions { trackers, ice_servers, max_peers, corrupt_uploads, peer_id })
+    Ok(ClientOptions {
+        trackers,
+        ice_servers,
+        max_peers,
+        corrupt_uploads,
+        peer_id,
+    })
 }
 
 #[wasm_bindgen]
 impl Client {
     #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(unchecked_param_type = "ClientOptions | undefined")] options: JsValue) -> Result<Client, JsError> {
-        Ok(Client { inner: ClientInner::create(parse_options(&options)?) })
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "ClientOptions | undefined")] options: JsValue,
+    ) -> Result<Client, JsError> {
+        Ok(Client {
+            inner: ClientInner::create(parse_options(&options)?),
+        })
     }
 
     /// Receives every event: `(infoHash | null, type, detail)`.
     #[wasm_bindgen(js_name = setListener)]
-    pub fn set_listener(&self, #[wasm_bindgen(unchecked_param_type = "ClientEventListener | null")] listener: Option<Function>) {
-        self.inner.borrow_mut().set_listener(listener);
+    pub fn set_listener(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ClientEventListener | null")] listener: Option<
+            Function,
+        >,
+    ) {
+        if let Ok(mut inner) = state(&self.inner) {
+            inner.set_listener(listener);
+        }
     }
 
     /// Our peer id (printable ASCII, `-SC0100-…`).
     #[wasm_bindgen(getter, js_name = peerId)]
     pub fn peer_id(&self) -> String {
-        String::from_utf8_lossy(&self.inner.borrow().peer_id).into_owned()
+        state(&self.inner)
+            .map(|i| String::from_utf8_lossy(&i.peer_id).into_owned())
+            .unwrap_or_default()
     }
 
     /// Starts downloading from a magnet link (metadata is fetched from peers).
     #[wasm_bindgen(js_name = addMagnet)]
     pub fn add_magnet(&self, uri: &str) -> Result<Torrent, JsError> {
         let magnet = Magnet::parse(uri.trim()).map_err(fail)?;
-        let mut inner = self.inner.borrow_mut();
+        let mut inner = state(&self.inner)?;
         ensure_new(&inner, &magnet.info_hash)?;
         let storage = SharedStorage::new(inner.corrupt_uploads);
-        let engine = Engine::from_info_hash(magnet.info_hash, Box::new(storage.clone()), config(&inner), now());
+        let engine = Engine::from_info_hash(
+            magnet.info_hash,
+            Box::new(storage.clone()),
+            config(&inner),
+            now(),
+        );
         let trackers = merged(&magnet.trackers, &inner);
-        Ok(self.insert(&mut inner, Swarm::new(engine, storage, magnet.name, trackers)))
+        Ok(self.insert(
+            &mut inner,
+            Swarm::new(engine, storage, magnet.name, trackers),
+        ))
     }
 
     /// Starts downloading from the bytes of a .torrent file.
     #[wasm_bindgen(js_name = addTorrentFile)]
     pub fn add_torrent_file(&self, bytes: &[u8]) -> Result<Torrent, JsError> {
-        let meta = Metainfo::from_bytes(bytes).map_err(|e| fail(format!("not a usable .torrent file: {e}")))?;
-        let mut inner = self.inner.borrow_mut();
+        let meta = Metainfo::from_bytes(bytes)
+            .map_err(|e| fail(format!("not a usable .torrent file: {e}")))?;
+        let mut inner = state(&self.inner)?;
         ensure_new(&inner, &meta.info_hash)?;
         let storage = SharedStorage::new(inner.corrupt_uploads);
         let trackers = merged(&meta.trackers.concat(), &inner);
-        let engine =
-            Engine::new(meta.info_hash, meta.info, meta.info_bytes, Box::new(storage.clone()), None, config(&inner), now());
+        let engine = Engine::new(
+            meta.info_hash,
+            meta.info,
+            meta.info_bytes,
+            Box::new(storage.clone()),
+            None,
+            config(&inner),
+            now(),
+        );
         let torrent = self.insert(&mut inner, Swarm::new(engine, storage, None, trackers));
-        inner.notify(super::notes::Note::new(&torrent.hex, "metadata", JsValue::UNDEFINED));
-        inner.notify(super::notes::Note::new(&torrent.hex, "ready", JsValue::UNDEFINED));
+        inner.notify(super::notes::Note::new(
+            &torrent.hex,
+            "metadata",
+            JsValue::UNDEFINED,
+        ));
+        inner.notify(super::notes::Note::new(
+            &torrent.hex,
+            "ready",
+            JsValue::UNDEFINED,
+        ));
         Ok(torrent)
     }
 
@@ -167,27 +230,51 @@ impl Client {
     #[wasm_bindgen(unchecked_return_type = "Promise<Torrent>")]
     pub fn seed(
         &self,
-        #[wasm_bindgen(unchecked_param_type = "File | File[] | FileList | Blob | Uint8Array")] input: JsValue,
+        #[wasm_bindgen(unchecked_param_type = "File | File[] | FileList | Blob | Uint8Array")]
+        input: JsValue,
         #[wasm_bindgen(unchecked_param_type = "SeedOptions | undefined")] options: JsValue,
     ) -> Promise {
         let weak = Rc::downgrade(&self.inner);
         let name = get(&options, "name").as_string();
         let (corrupt, trackers) = {
-            let inner = self.inner.borrow();
-            (inner.corrupt_uploads, inner.trackers.iter().map(|t| t.url.clone()).collect::<Vec<_>>())
+            let Ok(inner) = state(&self.inner) else {
+                return Promise::reject(&fail("seedcast is busy (re-entrant call)").into());
+            };
+            (
+                inner.corrupt_uploads,
+                inner
+                    .trackers
+                    .iter()
+                    .map(|t| t.url.clone())
+                    .collect::<Vec<_>>(),
+            )
         };
         wasm_bindgen_futures::future_to_promise(async move {
             let mut storage = SharedStorage::new(corrupt);
             // Not borrowing the client while hashing: the page stays fully usable.
-            let meta = seed::create(&input, name, trackers.clone(), &mut storage).await.map_err(|e| JsValue::from(fail(e)))?;
-            let rc = weak.upgrade().ok_or_else(|| JsValue::from(fail("the client was destroyed")))?;
-            let mut inner = rc.borrow_mut();
+            let meta = seed::create(&input, name, trackers.clone(), &mut storage)
+                .await
+                .map_err(|e| JsValue::from(fail(e)))?;
+            let rc = weak
+                .upgrade()
+                .ok_or_else(|| JsValue::from(fail("the client was destroyed")))?;
+            let mut inner = state(&rc).map_err(JsValue::from)?;
             ensure_new(&inner, &meta.info_hash).map_err(JsValue::from)?;
             let have = Bitfield::full(meta.info.num_pieces());
-            let engine =
-                Engine::new(meta.info_hash, meta.info, meta.info_bytes, Box::new(storage.clone()), Some(have), config(&inner), now());
+            let engine = Engine::new(
+                meta.info_hash,
+                meta.info,
+                meta.info_bytes,
+                Box::new(storage.clone()),
+                Some(have),
+                config(&inner),
+                now(),
+            );
             let swarm = Swarm::new(engine, storage, None, trackers);
-            let torrent = Torrent { client: weak.clone(), hex: swarm.hex.clone() };
+            let torrent = Torrent {
+                client: weak.clone(),
+                hex: swarm.hex.clone(),
+            };
             // No events: the resolved promise is the news that the torrent is ready and complete.
             inner.insert_swarm(swarm);
             Ok(torrent.into())
@@ -197,13 +284,27 @@ impl Client {
     /// The torrent with this hex info hash, if added.
     pub fn get(&self, info_hash: &str) -> Option<Torrent> {
         let hex = info_hash.to_ascii_lowercase();
-        self.inner.borrow().swarms.contains_key(&hex).then(|| Torrent { client: Rc::downgrade(&self.inner), hex })
+        let known = state(&self.inner).ok()?.swarms.contains_key(&hex);
+        known.then(|| Torrent {
+            client: Rc::downgrade(&self.inner),
+            hex,
+        })
     }
 
     #[wasm_bindgen(getter)]
     pub fn torrents(&self) -> Vec<Torrent> {
         let weak = Rc::downgrade(&self.inner);
-        self.inner.borrow().swarms.keys().map(|hex| Torrent { client: weak.clone(), hex: hex.clone() }).collect()
+        let Ok(inner) = state(&self.inner) else {
+            return Vec::new();
+        };
+        inner
+            .swarms
+            .keys()
+            .map(|hex| Torrent {
+                client: weak.clone(),
+                hex: hex.clone(),
+            })
+            .collect()
     }
 
     /// RTCPeerConnections alive in this page (all clients): for leak checks and diagnostics.
@@ -214,11 +315,16 @@ impl Client {
 
     /// Stops everything: torrents, connections, tracker sockets, timers.
     pub fn destroy(&self) {
-        self.inner.borrow_mut().destroy();
+        if let Ok(mut inner) = state(&self.inner) {
+            inner.destroy();
+        }
     }
 
     fn insert(&self, inner: &mut ClientInner, swarm: Swarm) -> Torrent {
-        let torrent = Torrent { client: Rc::downgrade(&self.inner), hex: swarm.hex.clone() };
+        let torrent = Torrent {
+            client: Rc::downgrade(&self.inner),
+            hex: swarm.hex.clone(),
+        };
         inner.insert_swarm(swarm);
         torrent
     }
@@ -268,15 +374,23 @@ pub struct Torrent {
 
 impl std::fmt::Debug for Torrent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Torrent").field("info_hash", &self.hex).finish()
+        f.debug_struct("Torrent")
+            .field("info_hash", &self.hex)
+            .finish()
     }
 }
 
 impl Torrent {
     fn with<R>(&self, f: impl FnOnce(&Swarm) -> R) -> Result<R, JsError> {
-        let rc = self.client.upgrade().ok_or_else(|| fail("the client was destroyed"))?;
+        let rc = self
+            .client
+            .upgrade()
+            .ok_or_else(|| fail("the client was destroyed"))?;
         let inner = rc.try_borrow().map_err(|_| fail("the client is busy"))?;
-        let swarm = inner.swarms.get(&self.hex).ok_or_else(|| fail("this torrent was removed"))?;
+        let swarm = inner
+            .swarms
+            .get(&self.hex)
+            .ok_or_else(|| fail("this torrent was removed"))?;
         Ok(f(swarm))
     }
 }
@@ -298,7 +412,12 @@ impl Torrent {
     #[wasm_bindgen(getter, js_name = magnetURI)]
     pub fn magnet_uri(&self) -> Result<String, JsError> {
         self.with(|s| {
-            let magnet = Magnet { info_hash: InfoHash(s.info_hash), name: s.name(), trackers: s.trackers.clone(), web_seeds: vec![] };
+            let magnet = Magnet {
+                info_hash: InfoHash(s.info_hash),
+                name: s.name(),
+                trackers: s.trackers.clone(),
+                web_seeds: vec![],
+            };
             magnet.to_uri()
         })
     }
@@ -352,7 +471,8 @@ impl Torrent {
     /// A finished file as a `Blob` (e.g. for `URL.createObjectURL`).
     #[wasm_bindgen(js_name = fileBlob)]
     pub fn file_blob(&self, index: u32, mime: Option<String>) -> Result<Blob, JsError> {
-        self.with(|s| files::file_blob(s, index, mime))?.map_err(fail)
+        self.with(|s| files::file_blob(s, index, mime))?
+            .map_err(fail)
     }
 
     /// Stops this torrent: tells the trackers, closes its connections, frees its data.

@@ -62,7 +62,9 @@ pub struct ClientInner {
 
 impl std::fmt::Debug for ClientInner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientInner").field("swarms", &self.swarms.len()).finish_non_exhaustive()
+        f.debug_struct("ClientInner")
+            .field("swarms", &self.swarms.len())
+            .finish_non_exhaustive()
     }
 }
 
@@ -109,7 +111,12 @@ impl ClientInner {
             let trackers = options
                 .trackers
                 .into_iter()
-                .map(|url| TrackerState { url, socket: None, failures: 0, retry_at: Duration::ZERO })
+                .map(|url| TrackerState {
+                    url,
+                    socket: None,
+                    failures: 0,
+                    retry_at: Duration::ZERO,
+                })
                 .collect();
             RefCell::new(ClientInner {
                 handle: Handle(weak.clone()),
@@ -174,15 +181,24 @@ impl ClientInner {
     /// Adds a swarm and schedules its first announce on every tracker.
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
-        swarm.announces =
-            self.trackers.iter().map(|_| AnnounceSlot { next_at: now, interval: DEFAULT_INTERVAL, started: false }).collect();
+        swarm.announces = self
+            .trackers
+            .iter()
+            .map(|_| AnnounceSlot {
+                next_at: now,
+                interval: DEFAULT_INTERVAL,
+                started: false,
+            })
+            .collect();
         self.swarms.insert(swarm.hex.clone(), swarm);
         self.announce_due(now);
     }
 
     /// Removes a swarm: tells the trackers we stopped and closes every connection.
     pub fn remove_swarm(&mut self, hex: &str) {
-        let Some(mut swarm) = self.swarms.remove(hex) else { return };
+        let Some(mut swarm) = self.swarms.remove(hex) else {
+            return;
+        };
         for tracker in 0..self.trackers.len() {
             self.send_stopped(&swarm, tracker);
         }
@@ -277,7 +293,11 @@ impl ClientInner {
     }
 
     pub fn tracker_open(&self, index: usize) -> Option<&TrackerSocket> {
-        self.trackers.get(index)?.socket.as_ref().filter(|s| s.is_open())
+        self.trackers
+            .get(index)?
+            .socket
+            .as_ref()
+            .filter(|s| s.is_open())
     }
 
     /// Routes an event of connection `key` of swarm `hex`.
@@ -296,21 +316,36 @@ impl ClientInner {
 fn deliver_notes(handle: &Handle) {
     let Some(rc) = handle.0.upgrade() else { return };
     let (notes, listener) = {
-        let Ok(mut inner) = rc.try_borrow_mut() else { return };
+        let Ok(mut inner) = rc.try_borrow_mut() else {
+            return;
+        };
         inner.flush_queued = false;
         (std::mem::take(&mut inner.notes), inner.listener.clone())
     };
     let Some(listener) = listener else { return };
     for note in notes {
         let torrent = note.torrent.map_or(JsValue::NULL, JsValue::from);
-        if let Err(e) = listener.call3(&JsValue::NULL, &torrent, &JsValue::from_str(note.kind), &note.detail) {
+        if let Err(e) = listener.call3(
+            &JsValue::NULL,
+            &torrent,
+            &JsValue::from_str(note.kind),
+            &note.detail,
+        ) {
             // A throwing listener must not stop the others.
-            web_sys_console_error(&format!("seedcast: event listener threw: {}", super::js_glue::error_text(&e)));
+            web_sys_console_error(&format!(
+                "seedcast: event listener threw: {}",
+                super::js_glue::error_text(&e)
+            ));
         }
     }
 }
 
-fn tracker_note(url: &str, connected: bool, message: Option<&str>, retry: Option<Duration>) -> Note {
+fn tracker_note(
+    url: &str,
+    connected: bool,
+    message: Option<&str>,
+    retry: Option<Duration>,
+) -> Note {
     let detail = js_sys::Object::new();
     super::js_glue::set(&detail, "url", url);
     super::js_glue::set(&detail, "connected", connected);

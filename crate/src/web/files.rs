@@ -14,7 +14,9 @@ use crate::metainfo::Info;
 const MAX_BYTES_FILE: u64 = 2 * 1024 * 1024 * 1024;
 
 fn verified_bytes_in(swarm: &Swarm, info: &Info, start: u64, length: u64) -> u64 {
-    let Some(have) = swarm.engine.have() else { return 0 };
+    let Some(have) = swarm.engine.have() else {
+        return 0;
+    };
     let pl = u64::from(info.piece_length);
     let end = start + length;
     if length == 0 {
@@ -57,7 +59,9 @@ pub fn stats(swarm: &Swarm) -> JsValue {
 pub fn peers(swarm: &Swarm) -> JsValue {
     let list = Array::new();
     for key in swarm.open_keys() {
-        let Some(p) = swarm.engine.peer_stats(key) else { continue };
+        let Some(p) = swarm.engine.peer_stats(key) else {
+            continue;
+        };
         let Some(id) = p.peer_id else { continue }; // still handshaking
         let out = Object::new();
         set(&out, "peerId", hex(&id));
@@ -75,7 +79,9 @@ pub fn peers(swarm: &Swarm) -> JsValue {
 /// Files of the torrent (BEP 47 padding files left out; `index` is the torrent's own index).
 pub fn files(swarm: &Swarm) -> JsValue {
     let list = Array::new();
-    let Some(info) = swarm.engine.info() else { return list.into() };
+    let Some(info) = swarm.engine.info() else {
+        return list.into();
+    };
     for (index, file) in info.files.iter().enumerate().filter(|(_, f)| !f.padding) {
         let verified = verified_bytes_in(swarm, info, file.start, file.length);
         let out = Object::new();
@@ -84,7 +90,15 @@ pub fn files(swarm: &Swarm) -> JsValue {
         set(&out, "path", file.path_string());
         set(&out, "length", file.length as f64);
         set(&out, "offset", file.start as f64);
-        set(&out, "progress", if file.length == 0 { 1.0 } else { verified as f64 / file.length as f64 });
+        set(
+            &out,
+            "progress",
+            if file.length == 0 {
+                1.0
+            } else {
+                verified as f64 / file.length as f64
+            },
+        );
         set(&out, "done", verified == file.length);
         list.push(&out);
     }
@@ -93,17 +107,28 @@ pub fn files(swarm: &Swarm) -> JsValue {
 
 /// One 0/1 byte per piece: 1 = verified.
 pub fn piece_map(swarm: &Swarm) -> Vec<u8> {
-    let Some(have) = swarm.engine.have() else { return Vec::new() };
+    let Some(have) = swarm.engine.have() else {
+        return Vec::new();
+    };
     (0..have.len()).map(|i| u8::from(have.get(i))).collect()
 }
 
 /// Calls `part` with each slice of file `index`'s content, in order. Fails unless every
 /// piece the file touches is verified.
 fn for_each_part(swarm: &Swarm, index: u32, mut part: impl FnMut(&[u8])) -> Result<u64, String> {
-    let info = swarm.engine.info().ok_or("the torrent's metadata has not arrived yet")?;
-    let file = info.files.get(index as usize).ok_or_else(|| format!("the torrent has no file {index}"))?;
+    let info = swarm
+        .engine
+        .info()
+        .ok_or("the torrent's metadata has not arrived yet")?;
+    let file = info
+        .files
+        .get(index as usize)
+        .ok_or_else(|| format!("the torrent has no file {index}"))?;
     if verified_bytes_in(swarm, info, file.start, file.length) != file.length {
-        return Err(format!("`{}` has not finished downloading", file.path_string()));
+        return Err(format!(
+            "`{}` has not finished downloading",
+            file.path_string()
+        ));
     }
     if file.length == 0 {
         return Ok(0);
@@ -123,7 +148,11 @@ fn for_each_part(swarm: &Swarm, index: u32, mut part: impl FnMut(&[u8])) -> Resu
 }
 
 pub fn file_bytes(swarm: &Swarm, index: u32) -> Result<Uint8Array, String> {
-    let length = swarm.engine.info().and_then(|i| i.files.get(index as usize)).map_or(0, |f| f.length);
+    let length = swarm
+        .engine
+        .info()
+        .and_then(|i| i.files.get(index as usize))
+        .map_or(0, |f| f.length);
     if length > MAX_BYTES_FILE {
         return Err("the file is too large for one array; read it as a Blob".into());
     }
@@ -145,5 +174,6 @@ pub fn file_blob(swarm: &Swarm, index: u32, mime: Option<String>) -> Result<Blob
     if let Some(mime) = mime {
         options.set_type(&mime);
     }
-    Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| super::js_glue::error_text(&e))
+    Blob::new_with_u8_array_sequence_and_options(&parts, &options)
+        .map_err(|e| super::js_glue::error_text(&e))
 }

@@ -58,24 +58,36 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(target: &EventTarget, kind: &'static str, handler: impl FnMut(Event) + 'static) -> Listener {
+    pub fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        handler: impl FnMut(Event) + 'static,
+    ) -> Listener {
         let closure = Closure::<dyn FnMut(Event)>::new(handler);
         // Cannot fail for a plain function listener on a live EventTarget.
         let _ = target.add_event_listener_with_callback(kind, closure.as_ref().unchecked_ref());
-        Listener { target: target.clone(), kind, closure }
+        Listener {
+            target: target.clone(),
+            kind,
+            closure,
+        }
     }
 }
 
 impl Drop for Listener {
     fn drop(&mut self) {
         // Unregister before the closure is freed so the browser never calls a dead closure.
-        let _ = self.target.remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.kind, self.closure.as_ref().unchecked_ref());
     }
 }
 
 impl std::fmt::Debug for Listener {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Listener").field("kind", &self.kind).finish()
+        f.debug_struct("Listener")
+            .field("kind", &self.kind)
+            .finish()
     }
 }
 
@@ -88,8 +100,14 @@ pub struct Interval {
 impl Interval {
     pub fn new(period: Duration, handler: impl FnMut() + 'static) -> Interval {
         let closure = Closure::<dyn FnMut()>::new(handler);
-        let id = set_interval(closure.as_ref().unchecked_ref(), period.as_secs_f64() * 1000.0);
-        Interval { id, _closure: closure }
+        let id = set_interval(
+            closure.as_ref().unchecked_ref(),
+            period.as_secs_f64() * 1000.0,
+        );
+        Interval {
+            id,
+            _closure: closure,
+        }
     }
 }
 
@@ -114,8 +132,14 @@ pub struct Timeout {
 impl Timeout {
     pub fn new(delay: Duration, handler: impl FnMut() + 'static) -> Timeout {
         let closure = Closure::<dyn FnMut()>::new(handler);
-        let id = set_timeout(closure.as_ref().unchecked_ref(), delay.as_secs_f64() * 1000.0);
-        Timeout { id, _closure: closure }
+        let id = set_timeout(
+            closure.as_ref().unchecked_ref(),
+            delay.as_secs_f64() * 1000.0,
+        );
+        Timeout {
+            id,
+            _closure: closure,
+        }
     }
 }
 

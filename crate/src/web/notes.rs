@@ -17,11 +17,19 @@ pub struct Note {
 
 impl Note {
     pub fn new(torrent: &str, kind: &'static str, detail: JsValue) -> Note {
-        Note { torrent: Some(torrent.to_owned()), kind, detail }
+        Note {
+            torrent: Some(torrent.to_owned()),
+            kind,
+            detail,
+        }
     }
 
     pub fn client(kind: &'static str, detail: JsValue) -> Note {
-        Note { torrent: None, kind, detail }
+        Note {
+            torrent: None,
+            kind,
+            detail,
+        }
     }
 
     /// Something went wrong but the torrent carries on.

@@ -15,8 +15,8 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelState,
-    RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState, RtcSdpType,
-    RtcSessionDescriptionInit,
+    RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
+    RtcSdpType, RtcSessionDescriptionInit,
 };
 
 use super::js_glue::{Listener, Timeout, error_text};
@@ -71,7 +71,9 @@ pub struct PeerConn {
 
 impl std::fmt::Debug for PeerConn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PeerConn").field("channel", &self.channel.is_some()).finish_non_exhaustive()
+        f.debug_struct("PeerConn")
+            .field("channel", &self.channel.is_some())
+            .finish_non_exhaustive()
     }
 }
 
@@ -108,7 +110,9 @@ impl PeerConn {
         if offerer {
             let init = RtcDataChannelInit::new();
             init.set_ordered(true);
-            let channel = conn.pc.create_data_channel_with_data_channel_dict("bittorrent", &init);
+            let channel = conn
+                .pc
+                .create_data_channel_with_data_channel_dict("bittorrent", &init);
             conn.attach_channel(channel);
         }
         Ok(conn)
@@ -117,29 +121,36 @@ impl PeerConn {
     fn listen_to_connection(&mut self, offerer: bool) {
         let pc = self.pc.clone();
         let resolve = self.gathered_resolve.clone();
-        self.pc_listeners.push(Listener::new(&self.pc, "icegatheringstatechange", move |_| {
-            if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
-                let _ = resolve.call0(&JsValue::NULL);
-            }
-        }));
+        self.pc_listeners.push(Listener::new(
+            &self.pc,
+            "icegatheringstatechange",
+            move |_| {
+                if pc.ice_gathering_state() == RtcIceGatheringState::Complete {
+                    let _ = resolve.call0(&JsValue::NULL);
+                }
+            },
+        ));
         let pc = self.pc.clone();
         let sink = self.sink.clone();
-        self.pc_listeners.push(Listener::new(&self.pc, "connectionstatechange", move |_| {
-            match pc.connection_state() {
+        self.pc_listeners.push(Listener::new(
+            &self.pc,
+            "connectionstatechange",
+            move |_| match pc.connection_state() {
                 RtcPeerConnectionState::Failed => sink(ConnEvent::Closed("connection failed")),
                 RtcPeerConnectionState::Closed => sink(ConnEvent::Closed("connection closed")),
                 _ => {}
-            }
-        }));
+            },
+        ));
         if !offerer {
             let sink = self.sink.clone();
             // This closure cannot borrow the connection: the owner hands the channel back to
             // `accept_channel`.
-            self.pc_listeners.push(Listener::new(&self.pc, "datachannel", move |event| {
-                if let Ok(event) = event.dyn_into::<RtcDataChannelEvent>() {
-                    sink(ConnEvent::IncomingChannel(event.channel()));
-                }
-            }));
+            self.pc_listeners
+                .push(Listener::new(&self.pc, "datachannel", move |event| {
+                    if let Ok(event) = event.dyn_into::<RtcDataChannelEvent>() {
+                        sink(ConnEvent::IncomingChannel(event.channel()));
+                    }
+                }));
         }
     }
 
@@ -151,8 +162,13 @@ impl PeerConn {
             channel.close();
             return Err("peer opened a second data channel");
         }
-        let ordered = Reflect::get(&channel, &JsValue::from_str("ordered")).ok().and_then(|v| v.as_bool());
-        if ordered != Some(true) || channel.max_retransmits().is_some() || channel.max_packet_life_time().is_some() {
+        let ordered = Reflect::get(&channel, &JsValue::from_str("ordered"))
+            .ok()
+            .and_then(|v| v.as_bool());
+        if ordered != Some(true)
+            || channel.max_retransmits().is_some()
+            || channel.max_packet_life_time().is_some()
+        {
             channel.close();
             return Err("peer's data channel is not ordered and reliable");
         }
@@ -166,26 +182,41 @@ impl PeerConn {
         channel.set_buffered_amount_low_threshold(LOW_WATER);
         let target: &web_sys::EventTarget = channel.as_ref();
         let sink = self.sink.clone();
-        self.channel_listeners.push(Listener::new(target, "open", move |_| sink(ConnEvent::Open)));
+        self.channel_listeners
+            .push(Listener::new(target, "open", move |_| {
+                sink(ConnEvent::Open)
+            }));
         let sink = self.sink.clone();
-        self.channel_listeners.push(Listener::new(target, "message", move |event| {
-            if let Ok(event) = event.dyn_into::<web_sys::MessageEvent>() {
-                sink(ConnEvent::Message(event.data()));
-            }
-        }));
+        self.channel_listeners
+            .push(Listener::new(target, "message", move |event| {
+                if let Ok(event) = event.dyn_into::<web_sys::MessageEvent>() {
+                    sink(ConnEvent::Message(event.data()));
+                }
+            }));
         let sink = self.sink.clone();
-        self.channel_listeners.push(Listener::new(target, "bufferedamountlow", move |_| sink(ConnEvent::Writable)));
+        self.channel_listeners
+            .push(Listener::new(target, "bufferedamountlow", move |_| {
+                sink(ConnEvent::Writable)
+            }));
         let sink = self.sink.clone();
-        self.channel_listeners.push(Listener::new(target, "close", move |_| sink(ConnEvent::Closed("channel closed"))));
+        self.channel_listeners
+            .push(Listener::new(target, "close", move |_| {
+                sink(ConnEvent::Closed("channel closed"))
+            }));
         let sink = self.sink.clone();
-        self.channel_listeners.push(Listener::new(target, "error", move |_| sink(ConnEvent::Closed("channel error"))));
+        self.channel_listeners
+            .push(Listener::new(target, "error", move |_| {
+                sink(ConnEvent::Closed("channel error"))
+            }));
         self.channel = Some(channel);
     }
 
     /// Call when the channel opens: learns the remote's largest message size.
     pub fn on_open(&mut self) {
         let sctp = Reflect::get(&self.pc, &JsValue::from_str("sctp")).unwrap_or(JsValue::NULL);
-        let remote_max = Reflect::get(&sctp, &JsValue::from_str("maxMessageSize")).ok().and_then(|v| v.as_f64());
+        let remote_max = Reflect::get(&sctp, &JsValue::from_str("maxMessageSize"))
+            .ok()
+            .and_then(|v| v.as_f64());
         self.max_message = match remote_max {
             // 0 means "no limit" in the spec.
             Some(n) if n == 0.0 || n >= MAX_MESSAGE as f64 => MAX_MESSAGE,
@@ -196,7 +227,9 @@ impl PeerConn {
 
     /// Bytes queued in the browser and not yet sent.
     pub fn buffered(&self) -> usize {
-        self.channel.as_ref().map_or(0, |c| c.buffered_amount() as usize)
+        self.channel
+            .as_ref()
+            .map_or(0, |c| c.buffered_amount() as usize)
     }
 
     /// Largest single channel message, in bytes.
@@ -208,28 +241,45 @@ impl PeerConn {
     pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
         let channel = self.channel.as_ref().ok_or("no data channel")?;
         for chunk in bytes.chunks(self.max_message) {
-            channel.send_with_u8_array(chunk).map_err(|e| format!("send failed: {}", error_text(&e)))?;
+            // A view straight into wasm memory: `send` copies it (no intermediate JS buffer).
+            channel
+                .send_with_u8_array(chunk)
+                .map_err(|e| format!("send failed: {}", error_text(&e)))?;
         }
         Ok(())
     }
 
     /// Creates our offer and waits for ICE gathering: the SDP to put in an announce.
     pub async fn create_offer(pc: RtcPeerConnection, gathered: Promise) -> Result<String, String> {
-        let offer = JsFuture::from(pc.create_offer()).await.map_err(|e| error_text(&e))?;
+        let offer = JsFuture::from(pc.create_offer())
+            .await
+            .map_err(|e| error_text(&e))?;
         let offer: RtcSessionDescriptionInit = offer.unchecked_into();
-        JsFuture::from(pc.set_local_description(&offer)).await.map_err(|e| error_text(&e))?;
+        JsFuture::from(pc.set_local_description(&offer))
+            .await
+            .map_err(|e| error_text(&e))?;
         let _ = JsFuture::from(gathered).await;
         local_sdp(&pc)
     }
 
     /// Takes the remote's offer and produces our complete answer SDP.
-    pub async fn create_answer(pc: RtcPeerConnection, gathered: Promise, offer_sdp: String) -> Result<String, String> {
+    pub async fn create_answer(
+        pc: RtcPeerConnection,
+        gathered: Promise,
+        offer_sdp: String,
+    ) -> Result<String, String> {
         let offer = RtcSessionDescriptionInit::new(RtcSdpType::Offer);
         offer.set_sdp(&offer_sdp);
-        JsFuture::from(pc.set_remote_description(&offer)).await.map_err(|e| error_text(&e))?;
-        let answer = JsFuture::from(pc.create_answer()).await.map_err(|e| error_text(&e))?;
+        JsFuture::from(pc.set_remote_description(&offer))
+            .await
+            .map_err(|e| error_text(&e))?;
+        let answer = JsFuture::from(pc.create_answer())
+            .await
+            .map_err(|e| error_text(&e))?;
         let answer: RtcSessionDescriptionInit = answer.unchecked_into();
-        JsFuture::from(pc.set_local_description(&answer)).await.map_err(|e| error_text(&e))?;
+        JsFuture::from(pc.set_local_description(&answer))
+            .await
+            .map_err(|e| error_text(&e))?;
         let _ = JsFuture::from(gathered).await;
         local_sdp(&pc)
     }
@@ -238,7 +288,10 @@ impl PeerConn {
     pub async fn accept_answer(pc: RtcPeerConnection, answer_sdp: String) -> Result<(), String> {
         let answer = RtcSessionDescriptionInit::new(RtcSdpType::Answer);
         answer.set_sdp(&answer_sdp);
-        JsFuture::from(pc.set_remote_description(&answer)).await.map(drop).map_err(|e| error_text(&e))
+        JsFuture::from(pc.set_remote_description(&answer))
+            .await
+            .map(drop)
+            .map_err(|e| error_text(&e))
     }
 
     /// Handles for the async signaling steps (cheap JS reference clones).
@@ -248,7 +301,10 @@ impl PeerConn {
 }
 
 fn local_sdp(pc: &RtcPeerConnection) -> Result<String, String> {
-    pc.local_description().map(|d| d.sdp()).filter(|s| !s.is_empty()).ok_or_else(|| "no local description".to_string())
+    pc.local_description()
+        .map(|d| d.sdp())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| "no local description".to_string())
 }
 
 impl Drop for PeerConn {

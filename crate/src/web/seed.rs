@@ -11,6 +11,11 @@ use super::storage::SharedStorage;
 use crate::create::{CreateOptions, FileSpec, TorrentBuilder};
 use crate::engine::Storage;
 use crate::metainfo::Metainfo;
+use crate::metainfo::path::sanitize_component;
+
+fn sanitize(name: &str) -> String {
+    sanitize_component(name.as_bytes())
+}
 
 /// Bytes read from a `Blob` per step: large enough to amortise the async hop, small enough
 /// to keep the page responsive and memory flat.
@@ -28,33 +33,50 @@ struct Input {
 fn collect_inputs(value: &JsValue, name: Option<&str>) -> Result<Vec<Input>, String> {
     let single = |value: &JsValue| -> Result<Input, String> {
         if let Some(file) = value.dyn_ref::<File>() {
-            let relative = get(file, "webkitRelativePath").as_string().unwrap_or_default();
+            let relative = get(file, "webkitRelativePath")
+                .as_string()
+                .unwrap_or_default();
             let path = if relative.is_empty() {
                 vec![file.name()]
             } else {
                 relative.split('/').map(str::to_owned).collect()
             };
-            return Ok(Input { path, blob: file.clone().into() });
+            return Ok(Input {
+                path,
+                blob: file.clone().into(),
+            });
         }
         if let Some(blob) = value.dyn_ref::<Blob>() {
-            return Ok(Input { path: vec![name.unwrap_or("data.bin").to_owned()], blob: blob.clone() });
+            return Ok(Input {
+                path: vec![sanitize(name.unwrap_or("data.bin"))],
+                blob: blob.clone(),
+            });
         }
         if value.is_instance_of::<Uint8Array>() || value.is_instance_of::<js_sys::ArrayBuffer>() {
             let parts = Array::of1(value);
             let blob = Blob::new_with_u8_array_sequence(&parts).map_err(|e| error_text(&e))?;
-            return Ok(Input { path: vec![name.unwrap_or("data.bin").to_owned()], blob });
+            return Ok(Input {
+                path: vec![sanitize(name.unwrap_or("data.bin"))],
+                blob,
+            });
         }
         Err("expected a File, Blob, FileList, Uint8Array or an array of them".into())
     };
     let many: Vec<JsValue> = if let Some(list) = value.dyn_ref::<FileList>() {
-        (0..list.length()).filter_map(|i| list.get(i)).map(JsValue::from).collect()
+        (0..list.length())
+            .filter_map(|i| list.get(i))
+            .map(JsValue::from)
+            .collect()
     } else if Array::is_array(value) {
         Array::from(value).iter().collect()
     } else {
         return Ok(vec![single(value)?]);
     };
     if many.len() > MAX_INPUT_FILES {
-        return Err(format!("{} files is more than the {MAX_INPUT_FILES} one torrent may hold", many.len()));
+        return Err(format!(
+            "{} files is more than the {MAX_INPUT_FILES} one torrent may hold",
+            many.len()
+        ));
     }
     many.iter().map(single).collect()
 }
@@ -85,11 +107,17 @@ pub async fn create(
         // A dropped folder gives paths like `folder/sub/file`: the shared first component
         // becomes the torrent's name.
         let first = inputs[0].path.first().cloned().unwrap_or_default();
-        let shared_root = inputs.iter().all(|i| i.path.len() > 1 && i.path[0] == first);
+        let shared_root = inputs
+            .iter()
+            .all(|i| i.path.len() > 1 && i.path[0] == first);
         let files = inputs
             .iter()
             .map(|i| FileSpec {
-                path: if shared_root { i.path[1..].to_vec() } else { i.path.clone() },
+                path: if shared_root {
+                    i.path[1..].to_vec()
+                } else {
+                    i.path.clone()
+                },
                 length: i.blob.size() as u64,
             })
             .collect();
@@ -115,7 +143,9 @@ pub async fn create(
 }
 
 async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>, String> {
-    let part = blob.slice_with_f64_and_f64(start, end).map_err(|e| error_text(&e))?;
+    let part = blob
+        .slice_with_f64_and_f64(start, end)
+        .map_err(|e| error_text(&e))?;
     let buffer = JsFuture::from(part.array_buffer())
         .await
         .map_err(|e| format!("could not read the file: {}", error_text(&e)))?;
@@ -131,7 +161,11 @@ struct PieceAssembler {
 
 impl PieceAssembler {
     fn new(piece_length: u32) -> Self {
-        PieceAssembler { piece_length: piece_length as usize, current: Vec::with_capacity(piece_length as usize), index: 0 }
+        PieceAssembler {
+            piece_length: piece_length as usize,
+            current: Vec::with_capacity(piece_length as usize),
+            index: 0,
+        }
     }
 
     fn push(&mut self, mut data: &[u8], storage: &mut SharedStorage) -> Result<(), String> {
@@ -147,7 +181,9 @@ impl PieceAssembler {
     }
 
     fn flush(&mut self, storage: &mut SharedStorage) -> Result<(), String> {
-        storage.write_piece(self.index, &self.current).map_err(|e| e.to_string())?;
+        storage
+            .write_piece(self.index, &self.current)
+            .map_err(|e| e.to_string())?;
         self.current.clear();
         self.index += 1;
         Ok(())

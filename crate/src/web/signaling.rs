@@ -29,7 +29,9 @@ fn conn_sink(handle: &Handle, swarm: &str, key: PeerKey) -> EventSink {
 /// Bytes still missing, as the `left` of an announce (`None` before the metadata).
 fn bytes_left(swarm: &Swarm) -> Option<u64> {
     let info = swarm.engine.info()?;
-    let have = swarm.engine.have().map_or(0, |h| h.iter_ones().map(|i| u64::from(info.piece_size(i))).sum());
+    let have = swarm.engine.have().map_or(0, |h| {
+        h.iter_ones().map(|i| u64::from(info.piece_size(i))).sum()
+    });
     Some(info.total_length.saturating_sub(have))
 }
 
@@ -39,7 +41,13 @@ impl ClientInner {
         let due: Vec<(String, usize)> = self
             .swarms
             .values()
-            .flat_map(|s| s.announces.iter().enumerate().filter(|(_, a)| now >= a.next_at).map(|(i, _)| (s.hex.clone(), i)))
+            .flat_map(|s| {
+                s.announces
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, a)| now >= a.next_at)
+                    .map(|(i, _)| (s.hex.clone(), i))
+            })
             .collect();
         for (swarm, tracker) in due {
             if self.tracker_open(tracker).is_some() {
@@ -51,11 +59,21 @@ impl ClientInner {
 
     /// Creates offers, then (once ICE gathering finished) sends the announce carrying them.
     fn announce(&mut self, hex_id: &str, tracker: usize, now: Duration) {
-        let (max_peers, handle, ice) = (self.max_peers, self.handle.clone(), self.ice_servers.clone());
-        let Some(wanted) = self.swarms.get(hex_id).map(|s| s.offers_wanted(max_peers)) else { return };
+        let (max_peers, handle, ice) = (
+            self.max_peers,
+            self.handle.clone(),
+            self.ice_servers.clone(),
+        );
+        let Some(wanted) = self.swarms.get(hex_id).map(|s| s.offers_wanted(max_peers)) else {
+            return;
+        };
         let keys: Vec<PeerKey> = (0..wanted).map(|_| self.next_peer_key()).collect();
-        let Some(swarm) = self.swarms.get_mut(hex_id) else { return };
-        let Some(slot) = swarm.announces.get_mut(tracker) else { return };
+        let Some(swarm) = self.swarms.get_mut(hex_id) else {
+            return;
+        };
+        let Some(slot) = swarm.announces.get_mut(tracker) else {
+            return;
+        };
         let event = (!slot.started).then_some(AnnounceEvent::Started);
         slot.started = true;
         slot.next_at = now + slot.interval;
@@ -70,9 +88,20 @@ impl ClientInner {
                     break;
                 }
             };
-            let Some(swarm) = self.swarms.get_mut(hex_id) else { return };
+            let Some(swarm) = self.swarms.get_mut(hex_id) else {
+                return;
+            };
             let (pc, gathered) = peer.signaling_handles();
-            swarm.insert(key, Conn { peer, remote_id: None, offer_id: Some(offer_id), deadline: now + OFFER_TTL, open: false });
+            swarm.insert(
+                key,
+                Conn {
+                    peer,
+                    remote_id: None,
+                    offer_id: Some(offer_id),
+                    deadline: now + OFFER_TTL,
+                    open: false,
+                },
+            );
             pending.push((key, offer_id, pc, gathered));
         }
         let hex_id = hex_id.to_owned();
@@ -83,7 +112,9 @@ impl ClientInner {
                 match PeerConn::create_offer(pc, gathered).await {
                     Ok(sdp) => offers.push((key, offer_id, sdp)),
                     Err(e) => {
-                        handle.with(|c| c.drop_conn(&hex_id, key, &format!("could not create an offer: {e}")));
+                        handle.with(|c| {
+                            c.drop_conn(&hex_id, key, &format!("could not create an offer: {e}"))
+                        });
                     }
                 }
             }
@@ -91,10 +122,22 @@ impl ClientInner {
         });
     }
 
-    fn send_announce(&mut self, hex_id: &str, tracker: usize, event: Option<AnnounceEvent>, offers: Vec<(PeerKey, Id, String)>) {
-        let Some(swarm) = self.swarms.get(hex_id) else { return };
+    fn send_announce(
+        &mut self,
+        hex_id: &str,
+        tracker: usize,
+        event: Option<AnnounceEvent>,
+        offers: Vec<(PeerKey, Id, String)>,
+    ) {
+        let Some(swarm) = self.swarms.get(hex_id) else {
+            return;
+        };
         // Offers that expired while gathering are not sent.
-        let offers = offers.into_iter().filter(|(key, id, _)| swarm.is_offering(*key, id)).map(|(_, id, sdp)| (id, sdp)).collect();
+        let offers = offers
+            .into_iter()
+            .filter(|(key, id, _)| swarm.is_offering(*key, id))
+            .map(|(_, id, sdp)| (id, sdp))
+            .collect();
         let stats = swarm.engine.stats();
         let message = Announce {
             info_hash: &swarm.info_hash,
@@ -115,7 +158,9 @@ impl ClientInner {
     }
 
     fn send_event(&self, swarm: &Swarm, tracker: usize, event: AnnounceEvent) {
-        let Some(socket) = self.tracker_open(tracker) else { return };
+        let Some(socket) = self.tracker_open(tracker) else {
+            return;
+        };
         let stats = swarm.engine.stats();
         let message = Announce {
             info_hash: &swarm.info_hash,
@@ -131,9 +176,16 @@ impl ClientInner {
 
     /// Sends `completed` for downloads that just finished.
     pub fn announce_completions(&mut self) {
-        let done: Vec<String> = self.swarms.values().filter(|s| s.completed_unannounced).map(|s| s.hex.clone()).collect();
+        let done: Vec<String> = self
+            .swarms
+            .values()
+            .filter(|s| s.completed_unannounced)
+            .map(|s| s.hex.clone())
+            .collect();
         for hex_id in done {
-            let Some(swarm) = self.swarms.get(&hex_id) else { continue };
+            let Some(swarm) = self.swarms.get(&hex_id) else {
+                continue;
+            };
             for tracker in 0..self.trackers.len() {
                 // Only swarms that already announced `started` there; the others say
                 // `started` with `left: 0` on their first announce anyway.
@@ -163,17 +215,35 @@ impl ClientInner {
             Err(_) => return,
         };
         match message {
-            Incoming::Announced { info_hash, interval, .. } => {
-                let Some(swarm) = self.swarms.get_mut(&hex(&info_hash)) else { return };
+            Incoming::Announced {
+                info_hash,
+                interval,
+                ..
+            } => {
+                let Some(swarm) = self.swarms.get_mut(&hex(&info_hash)) else {
+                    return;
+                };
                 if let (Some(slot), Some(secs)) = (swarm.announces.get_mut(tracker), interval) {
-                    slot.interval = Duration::from_secs(u64::from(secs)).clamp(MIN_INTERVAL, MAX_INTERVAL);
+                    slot.interval =
+                        Duration::from_secs(u64::from(secs)).clamp(MIN_INTERVAL, MAX_INTERVAL);
                     slot.next_at = now + slot.interval;
                 }
             }
-            Incoming::Failure { info_hash, reason: message } | Incoming::Warning { info_hash, message } => {
-                let url = self.trackers.get(tracker).map(|t| t.url.clone()).unwrap_or_default();
+            Incoming::Failure {
+                info_hash,
+                reason: message,
+            }
+            | Incoming::Warning { info_hash, message } => {
+                let url = self
+                    .trackers
+                    .get(tracker)
+                    .map(|t| t.url.clone())
+                    .unwrap_or_default();
                 let text = format!("tracker {url}: {message}");
-                match info_hash.map(|h| hex(&h)).filter(|h| self.swarms.contains_key(h)) {
+                match info_hash
+                    .map(|h| hex(&h))
+                    .filter(|h| self.swarms.contains_key(h))
+                {
                     Some(hex_id) => self.notify(Note::warning(&hex_id, text)),
                     None => {
                         let detail = js_sys::Object::new();
@@ -184,14 +254,34 @@ impl ClientInner {
                     }
                 }
             }
-            Incoming::Offer { info_hash, peer_id, offer_id, sdp } => self.on_offer(tracker, info_hash, peer_id, offer_id, sdp, now),
-            Incoming::Answer { info_hash, peer_id, offer_id, sdp } => self.on_answer(info_hash, peer_id, offer_id, sdp, now),
+            Incoming::Offer {
+                info_hash,
+                peer_id,
+                offer_id,
+                sdp,
+            } => self.on_offer(tracker, info_hash, peer_id, offer_id, sdp, now),
+            Incoming::Answer {
+                info_hash,
+                peer_id,
+                offer_id,
+                sdp,
+            } => self.on_answer(info_hash, peer_id, offer_id, sdp, now),
         }
     }
 
-    fn on_offer(&mut self, tracker: usize, info_hash: Id, remote: Id, offer_id: Id, sdp: String, now: Duration) {
+    fn on_offer(
+        &mut self,
+        tracker: usize,
+        info_hash: Id,
+        remote: Id,
+        offer_id: Id,
+        sdp: String,
+        now: Duration,
+    ) {
         let hex_id = hex(&info_hash);
-        let Some(swarm) = self.swarms.get(&hex_id) else { return };
+        let Some(swarm) = self.swarms.get(&hex_id) else {
+            return;
+        };
         if swarm.admit(&remote, &self.peer_id).is_err() || !swarm.has_room(self.max_peers) {
             return;
         }
@@ -202,41 +292,82 @@ impl ClientInner {
             Err(message) => return self.notify(Note::warning(&hex_id, message)),
         };
         let (pc, gathered) = peer.signaling_handles();
-        let Some(swarm) = self.swarms.get_mut(&hex_id) else { return };
-        swarm.insert(key, Conn { peer, remote_id: Some(remote), offer_id: None, deadline: now + CONNECT_TIMEOUT, open: false });
+        let Some(swarm) = self.swarms.get_mut(&hex_id) else {
+            return;
+        };
+        swarm.insert(
+            key,
+            Conn {
+                peer,
+                remote_id: Some(remote),
+                offer_id: None,
+                deadline: now + CONNECT_TIMEOUT,
+                open: false,
+            },
+        );
         spawn_local(async move {
             match PeerConn::create_answer(pc, gathered, sdp).await {
                 Ok(answer) => {
-                    handle.with(|c| c.send_answer(tracker, &hex_id, key, &remote, &offer_id, &answer));
+                    handle.with(|c| {
+                        c.send_answer(tracker, &hex_id, key, &remote, &offer_id, &answer)
+                    });
                 }
                 Err(e) => {
-                    handle.with(|c| c.drop_conn(&hex_id, key, &format!("could not answer an offer: {e}")));
+                    handle.with(|c| {
+                        c.drop_conn(&hex_id, key, &format!("could not answer an offer: {e}"))
+                    });
                 }
             }
         });
     }
 
-    fn send_answer(&mut self, tracker: usize, hex_id: &str, key: PeerKey, remote: &Id, offer_id: &Id, sdp: &str) {
-        let Some(swarm) = self.swarms.get(hex_id).filter(|s| s.contains(key)) else { return };
+    fn send_answer(
+        &mut self,
+        tracker: usize,
+        hex_id: &str,
+        key: PeerKey,
+        remote: &Id,
+        offer_id: &Id,
+        sdp: &str,
+    ) {
+        let Some(swarm) = self.swarms.get(hex_id).filter(|s| s.contains(key)) else {
+            return;
+        };
         if let Some(socket) = self.tracker_open(tracker) {
-            socket.send(&tracker_msg::answer_json(&swarm.info_hash, &self.peer_id, remote, offer_id, sdp));
+            socket.send(&tracker_msg::answer_json(
+                &swarm.info_hash,
+                &self.peer_id,
+                remote,
+                offer_id,
+                sdp,
+            ));
         }
     }
 
     fn on_answer(&mut self, info_hash: Id, remote: Id, offer_id: Id, sdp: String, now: Duration) {
         let hex_id = hex(&info_hash);
-        let Some(swarm) = self.swarms.get_mut(&hex_id) else { return };
-        let Some(key) = swarm.offer_key(&offer_id) else { return };
+        let Some(swarm) = self.swarms.get_mut(&hex_id) else {
+            return;
+        };
+        let Some(key) = swarm.offer_key(&offer_id) else {
+            return;
+        };
         if let Err(reason) = swarm.admit(&remote, &self.peer_id) {
             return self.drop_conn(&hex_id, key, reason);
         }
-        let Some(key) = swarm.take_offer(&offer_id, remote, now) else { return };
-        let Some(conn) = swarm.conn_mut(key) else { return };
+        let Some(key) = swarm.take_offer(&offer_id, remote, now) else {
+            return;
+        };
+        let Some(conn) = swarm.conn_mut(key) else {
+            return;
+        };
         let (pc, _) = conn.peer.signaling_handles();
         let handle = self.handle.clone();
         spawn_local(async move {
             if let Err(e) = PeerConn::accept_answer(pc, sdp).await {
-                handle.with(|c| c.drop_conn(&hex_id, key, &format!("peer's answer was refused: {e}")));
+                handle.with(|c| {
+                    c.drop_conn(&hex_id, key, &format!("peer's answer was refused: {e}"))
+                });
             }
         });
     }

@@ -19,7 +19,10 @@ pub struct SharedStorage {
 
 impl SharedStorage {
     pub fn new(corrupt_uploads: bool) -> SharedStorage {
-        SharedStorage { pieces: Rc::default(), corrupt_uploads }
+        SharedStorage {
+            pieces: Rc::default(),
+            corrupt_uploads,
+        }
     }
 
     /// Runs `f` on verified piece `index`, if stored.
@@ -33,9 +36,17 @@ impl Storage for SharedStorage {
         self.pieces.borrow_mut().write_piece(index, data)
     }
 
-    fn read_block(&mut self, index: u32, begin: u32, len: u32, out: &mut Vec<u8>) -> Result<(), StorageError> {
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
         let start = out.len();
-        self.pieces.borrow_mut().read_block(index, begin, len, out)?;
+        self.pieces
+            .borrow_mut()
+            .read_block(index, begin, len, out)?;
         if self.corrupt_uploads {
             if let Some(byte) = out.get_mut(start) {
                 *byte ^= 0xff;

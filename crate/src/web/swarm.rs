@@ -80,12 +80,20 @@ pub struct Swarm {
 
 impl std::fmt::Debug for Swarm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Swarm").field("info_hash", &self.hex).field("conns", &self.conns.len()).finish_non_exhaustive()
+        f.debug_struct("Swarm")
+            .field("info_hash", &self.hex)
+            .field("conns", &self.conns.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Swarm {
-    pub fn new(engine: Torrent, storage: SharedStorage, magnet_name: Option<String>, trackers: Vec<String>) -> Swarm {
+    pub fn new(
+        engine: Torrent,
+        storage: SharedStorage,
+        magnet_name: Option<String>,
+        trackers: Vec<String>,
+    ) -> Swarm {
         let info_hash = engine.info_hash().0;
         let hex = engine.info_hash().to_hex();
         Swarm {
@@ -105,7 +113,10 @@ impl Swarm {
     }
 
     pub fn name(&self) -> Option<String> {
-        self.engine.info().map(|i| i.name.clone()).or_else(|| self.magnet_name.clone())
+        self.engine
+            .info()
+            .map(|i| i.name.clone())
+            .or_else(|| self.magnet_name.clone())
     }
 
     // ---- admission ----------------------------------------------------------------------
@@ -129,7 +140,11 @@ impl Swarm {
         if self.banned.contains(remote) {
             return Err("peer is banned");
         }
-        if self.conns.values().any(|c| c.remote_id.as_ref() == Some(remote)) {
+        if self
+            .conns
+            .values()
+            .any(|c| c.remote_id.as_ref() == Some(remote))
+        {
             return Err("already connected to this peer");
         }
         Ok(())
@@ -186,8 +201,16 @@ impl Swarm {
 
     // ---- inputs -------------------------------------------------------------------------
 
-    pub fn on_conn_event(&mut self, key: PeerKey, event: ConnEvent, now: Duration, notes: &mut Vec<Note>) {
-        let Some(conn) = self.conns.get_mut(&key) else { return };
+    pub fn on_conn_event(
+        &mut self,
+        key: PeerKey,
+        event: ConnEvent,
+        now: Duration,
+        notes: &mut Vec<Note>,
+    ) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
         match event {
             ConnEvent::Open => self.on_open(key, now),
             ConnEvent::Message(data) => {
@@ -219,7 +242,9 @@ impl Swarm {
 
     /// The channel opened: the engine starts the BitTorrent handshake.
     fn on_open(&mut self, key: PeerKey, now: Duration) {
-        let Some(conn) = self.conns.get_mut(&key).filter(|c| !c.open) else { return };
+        let Some(conn) = self.conns.get_mut(&key).filter(|c| !c.open) else {
+            return;
+        };
         conn.open = true;
         conn.peer.on_open();
         self.engine.handle_connect(key, now);
@@ -227,7 +252,9 @@ impl Swarm {
 
     /// Drops a connection (closing it) and tells the engine if it knew the peer.
     pub fn remove(&mut self, key: PeerKey, now: Duration, reason: &str, notes: &mut Vec<Note>) {
-        let Some(conn) = self.conns.remove(&key) else { return };
+        let Some(conn) = self.conns.remove(&key) else {
+            return;
+        };
         if let Some(offer_id) = conn.offer_id {
             self.offers.remove(&offer_id);
         }
@@ -240,7 +267,12 @@ impl Swarm {
 
     /// Drops offers nobody answered and connections that never opened.
     pub fn expire(&mut self, now: Duration, notes: &mut Vec<Note>) {
-        let late: Vec<PeerKey> = self.conns.iter().filter(|(_, c)| !c.open && now >= c.deadline).map(|(&k, _)| k).collect();
+        let late: Vec<PeerKey> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| !c.open && now >= c.deadline)
+            .map(|(&k, _)| k)
+            .collect();
         for key in late {
             self.remove(key, now, "connection timed out", notes);
         }
@@ -272,14 +304,19 @@ impl Swarm {
                 }
                 Event::PieceVerified { .. } => progressed = true,
                 Event::PieceFailed { index } => {
-                    notes.push(Note::warning(&self.hex, format!("piece {index} failed its hash check; fetching it again")));
+                    notes.push(Note::warning(
+                        &self.hex,
+                        format!("piece {index} failed its hash check; fetching it again"),
+                    ));
                 }
                 Event::Completed => {
                     progressed = true;
                     self.completed_unannounced = true;
                     notes.push(Note::new(&self.hex, "done", JsValue::UNDEFINED));
                 }
-                Event::PeerBanned { peer_id, reason, .. } => {
+                Event::PeerBanned {
+                    peer_id, reason, ..
+                } => {
                     if let Some(id) = peer_id {
                         self.banned.insert(id);
                     }
@@ -309,14 +346,23 @@ impl Swarm {
     /// Moves bytes from the engine to one channel until its buffer reaches the high-water mark.
     fn transmit(&mut self, key: PeerKey, now: Duration, notes: &mut Vec<Note>) {
         loop {
-            let Some(conn) = self.conns.get(&key).filter(|c| c.open) else { return };
+            let Some(conn) = self.conns.get(&key).filter(|c| c.open) else {
+                return;
+            };
             let free = HIGH_WATER.saturating_sub(conn.peer.buffered());
             if free < MIN_SEND {
                 return; // `bufferedamountlow` calls us again.
             }
             // Each poll fills about one channel message: fewer, larger sends cost less CPU.
-            let budget = free.min(conn.peer.max_message().saturating_sub(BLOCK_OVERSHOOT).max(MIN_SEND));
-            let Some(bytes) = self.engine.poll_transmit(key, budget) else { return };
+            let budget = free.min(
+                conn.peer
+                    .max_message()
+                    .saturating_sub(BLOCK_OVERSHOOT)
+                    .max(MIN_SEND),
+            );
+            let Some(bytes) = self.engine.poll_transmit(key, budget) else {
+                return;
+            };
             if let Err(reason) = conn.peer.send(&bytes) {
                 self.remove(key, now, &reason, notes);
                 return;

@@ -32,17 +32,22 @@ pub struct TrackerSocket {
 
 impl TrackerSocket {
     pub fn connect(url: &str, sink: SocketSink) -> Result<TrackerSocket, String> {
-        let ws = WebSocket::new(url).map_err(|_| format!("`{url}` is not a usable WebSocket tracker URL"))?;
+        let ws = WebSocket::new(url)
+            .map_err(|_| format!("`{url}` is not a usable WebSocket tracker URL"))?;
         let target: &web_sys::EventTarget = ws.as_ref();
         let s = sink.clone();
         let open = Listener::new(target, "open", move |_| s(SocketEvent::Open));
         let s = sink.clone();
         let message = Listener::new(target, "message", move |event| {
-            let Ok(event) = event.dyn_into::<MessageEvent>() else { return };
+            let Ok(event) = event.dyn_into::<MessageEvent>() else {
+                return;
+            };
             let data = event.data();
             // Trackers speak JSON text frames; binary frames are ignored. The length is
             // checked before the string is copied into wasm memory.
-            let Some(text) = data.dyn_ref::<js_sys::JsString>() else { return };
+            let Some(text) = data.dyn_ref::<js_sys::JsString>() else {
+                return;
+            };
             if text.length() as usize > MAX_MESSAGE_CHARS {
                 return;
             }
@@ -52,11 +57,19 @@ impl TrackerSocket {
         });
         let s = sink.clone();
         let close = Listener::new(target, "close", move |event| {
-            let code = event.dyn_into::<CloseEvent>().map(|e| e.code()).unwrap_or(0);
-            s(SocketEvent::Closed(format!("connection closed (code {code})")));
+            let code = event
+                .dyn_into::<CloseEvent>()
+                .map(|e| e.code())
+                .unwrap_or(0);
+            s(SocketEvent::Closed(format!(
+                "connection closed (code {code})"
+            )));
         });
         // `error` is always followed by `close`; the close carries the news.
-        Ok(TrackerSocket { ws, _listeners: vec![open, message, close] })
+        Ok(TrackerSocket {
+            ws,
+            _listeners: vec![open, message, close],
+        })
     }
 
     pub fn is_open(&self) -> bool {
@@ -80,7 +93,9 @@ impl Drop for TrackerSocket {
 
 /// Delay before reconnect attempt `failures` (1, 2, 4 … 60 s, ±25 % jitter).
 pub fn backoff(failures: u32) -> Duration {
-    let base = FIRST_RETRY.saturating_mul(1 << failures.min(6)).min(MAX_RETRY);
+    let base = FIRST_RETRY
+        .saturating_mul(1 << failures.min(6))
+        .min(MAX_RETRY);
     let jitter = 0.75 + (random_u64() % 1000) as f64 / 2000.0;
     base.mul_f64(jitter)
 }

@@ -23,15 +23,36 @@ pub type Id = [u8; 20];
 #[derive(Debug, Clone, PartialEq)]
 pub enum Incoming {
     /// Another peer's offer relayed to us: answer it.
-    Offer { info_hash: Id, peer_id: Id, offer_id: Id, sdp: String },
+    Offer {
+        info_hash: Id,
+        peer_id: Id,
+        offer_id: Id,
+        sdp: String,
+    },
     /// The answer to one of our offers.
-    Answer { info_hash: Id, peer_id: Id, offer_id: Id, sdp: String },
+    Answer {
+        info_hash: Id,
+        peer_id: Id,
+        offer_id: Id,
+        sdp: String,
+    },
     /// Reply to our announce.
-    Announced { info_hash: Id, interval: Option<u32>, seeders: Option<u32>, leechers: Option<u32> },
+    Announced {
+        info_hash: Id,
+        interval: Option<u32>,
+        seeders: Option<u32>,
+        leechers: Option<u32>,
+    },
     /// `failure reason` (with the swarm when known).
-    Failure { info_hash: Option<Id>, reason: String },
+    Failure {
+        info_hash: Option<Id>,
+        reason: String,
+    },
     /// `warning message`: logged, not fatal.
-    Warning { info_hash: Option<Id>, message: String },
+    Warning {
+        info_hash: Option<Id>,
+        message: String,
+    },
 }
 
 /// Why a tracker message was ignored (one line, for the console).
@@ -71,22 +92,44 @@ pub fn parse(text: &str) -> Result<Incoming, MessageError> {
     }
     let info_hash = optional_id(&value, "info_hash")?;
     if let Some(reason) = get(&value, "failure reason").as_string() {
-        return Ok(Incoming::Failure { info_hash, reason: clip(&reason) });
+        return Ok(Incoming::Failure {
+            info_hash,
+            reason: clip(&reason),
+        });
     }
     if let Some(message) = get(&value, "warning message").as_string() {
-        return Ok(Incoming::Warning { info_hash, message: clip(&message) });
+        return Ok(Incoming::Warning {
+            info_hash,
+            message: clip(&message),
+        });
     }
     if get(&value, "action").as_string().as_deref() != Some("announce") {
         return Err(MessageError::Unknown);
     }
     let info_hash = info_hash.ok_or(MessageError::BadField("info_hash"))?;
     if let Some(sdp) = description(&value, "offer")? {
-        let (peer_id, offer_id) = (required_id(&value, "peer_id")?, required_id(&value, "offer_id")?);
-        return Ok(Incoming::Offer { info_hash, peer_id, offer_id, sdp });
+        let (peer_id, offer_id) = (
+            required_id(&value, "peer_id")?,
+            required_id(&value, "offer_id")?,
+        );
+        return Ok(Incoming::Offer {
+            info_hash,
+            peer_id,
+            offer_id,
+            sdp,
+        });
     }
     if let Some(sdp) = description(&value, "answer")? {
-        let (peer_id, offer_id) = (required_id(&value, "peer_id")?, required_id(&value, "offer_id")?);
-        return Ok(Incoming::Answer { info_hash, peer_id, offer_id, sdp });
+        let (peer_id, offer_id) = (
+            required_id(&value, "peer_id")?,
+            required_id(&value, "offer_id")?,
+        );
+        return Ok(Incoming::Answer {
+            info_hash,
+            peer_id,
+            offer_id,
+            sdp,
+        });
     }
     Ok(Incoming::Announced {
         info_hash,
@@ -102,7 +145,9 @@ fn optional_id(value: &JsValue, key: &'static str) -> Result<Option<Id>, Message
         return Ok(None);
     }
     let text = field.as_string().ok_or(MessageError::BadField(key))?;
-    from_binary_string(&text).map(Some).ok_or(MessageError::BadField(key))
+    from_binary_string(&text)
+        .map(Some)
+        .ok_or(MessageError::BadField(key))
 }
 
 fn required_id(value: &JsValue, key: &'static str) -> Result<Id, MessageError> {
@@ -118,7 +163,9 @@ fn description(value: &JsValue, key: &'static str) -> Result<Option<String>, Mes
     let kind = get(&desc, "type").as_string();
     let sdp = get(&desc, "sdp").as_string();
     match (kind, sdp) {
-        (Some(kind), Some(sdp)) if kind == key && !sdp.is_empty() && sdp.len() <= MAX_SDP_CHARS => Ok(Some(sdp)),
+        (Some(kind), Some(sdp)) if kind == key && !sdp.is_empty() && sdp.len() <= MAX_SDP_CHARS => {
+            Ok(Some(sdp))
+        }
         _ => Err(MessageError::BadField(key)),
     }
 }
@@ -130,7 +177,10 @@ fn count(value: &JsValue, key: &str) -> Option<u32> {
 }
 
 fn clip(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(MAX_REASON_CHARS).collect()
+    text.chars()
+        .filter(|c| !c.is_control())
+        .take(MAX_REASON_CHARS)
+        .collect()
 }
 
 /// The announce lifecycle event (`None` = a regular update).
@@ -163,7 +213,11 @@ impl Announce<'_> {
         set(&msg, "uploaded", self.uploaded as f64);
         set(&msg, "downloaded", self.downloaded as f64);
         // WebTorrent sends a huge `left` when it does not know the size yet (magnet start).
-        set(&msg, "left", self.left.map_or(f64::from(u32::MAX), |l| l as f64));
+        set(
+            &msg,
+            "left",
+            self.left.map_or(f64::from(u32::MAX), |l| l as f64),
+        );
         if let Some(event) = self.event {
             let name = match event {
                 AnnounceEvent::Started => "started",
@@ -188,7 +242,13 @@ impl Announce<'_> {
 }
 
 /// Our answer to `to_peer_id`'s offer `offer_id`.
-pub fn answer_json(info_hash: &Id, peer_id: &Id, to_peer_id: &Id, offer_id: &Id, sdp: &str) -> String {
+pub fn answer_json(
+    info_hash: &Id,
+    peer_id: &Id,
+    to_peer_id: &Id,
+    offer_id: &Id,
+    sdp: &str,
+) -> String {
     let desc = Object::new();
     set(&desc, "type", "answer");
     set(&desc, "sdp", sdp);
