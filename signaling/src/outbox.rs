@@ -190,27 +190,32 @@ impl Outbox {
     /// Writes as much of the waiting bytes as the socket takes without blocking (the owner, once writable).
     pub fn flush(&self) {
         let mut state = self.lock();
+        // The waiting bytes are offered to the socket now: no batch is being gathered any more.
+        state.batching = false;
         while state.backlog() > 0 && state.fault != Some(Fault::WriteFailed) {
             let State {
                 pending, written, ..
             } = &mut *state;
             match self.try_write(&[IoSlice::new(&pending[*written..])]) {
+                Ok(0) => state.fault = Some(Fault::WriteFailed),
                 Ok(n) => *written += n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    state.stalled_since.get_or_insert_with(Instant::now);
+                    break;
+                }
                 Err(_) => state.fault = Some(Fault::WriteFailed),
             }
         }
-        if state.backlog() > 0 && state.written >= COMPACT_AFTER {
-            // A reader that keeps taking a little but never catches up must not grow the sent prefix.
-            let written = std::mem::take(&mut state.written);
-            state.pending.drain(..written);
-        } else if state.backlog() == 0 {
+        if state.backlog() == 0 {
             // All sent: free the buffer, a caught-up socket keeps none.
             state.pending = Vec::new();
             state.written = 0;
             state.frames = 0;
             state.stalled_since = None;
-            state.batching = false;
+        } else if state.written >= COMPACT_AFTER {
+            // A reader that keeps taking a little but never catches up must not grow the sent prefix.
+            let written = std::mem::take(&mut state.written);
+            state.pending.drain(..written);
         }
     }
 
@@ -324,6 +329,10 @@ mod tests {
             None,
             "not offered to the socket yet"
         );
+        outbox.flush();
+        assert!(!outbox.batching());
+        assert!(outbox.stalled_since().is_some(), "refused by the socket");
+        assert_eq!(outbox.backlog(), 9);
     }
 
     #[tokio::test]

@@ -14,6 +14,7 @@ const rows = [
     [`${name}: server CPU ms per 1,000 relayed`, r => fixed(phase(r, name).cpu_ms_per_1000_relayed), r => phase(r, name).cpu_ms_per_1000_relayed],
     [`${name}:   of which user space`, r => fixed(phase(r, name).user_cpu_ms_per_1000_relayed), r => phase(r, name).user_cpu_ms_per_1000_relayed],
     [`${name}:   of which kernel`, r => fixed(phase(r, name).system_cpu_ms_per_1000_relayed), r => phase(r, name).system_cpu_ms_per_1000_relayed],
+    [`${name}: cores busy, server / loadgen`, r => `${fixed(phase(r, name).server_cores, 2)} / ${fixed(phase(r, name).loadgen_cores, 2)}`],
     [`${name}: offer relay p50 / p99 (ms)`, r => `${fixed(phase(r, name).offer_p50_ms)} / ${fixed(phase(r, name).offer_p99_ms)}`],
     [`${name}: answer relay p50 / p99 (ms)`, r => `${fixed(phase(r, name).answer_p50_ms)} / ${fixed(phase(r, name).answer_p99_ms)}`]
   ])

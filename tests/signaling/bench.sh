@@ -2,6 +2,7 @@
 # Side-by-side load test: seedcast-signal and bittorrent-tracker's Node server, one after the other, under
 # the same signal-loadgen run; prints a comparison table. About 2–3 minutes with the defaults.
 #   PEERS=19500 STEADY_RATE=1000 STEADY_SECS=10 BURST_RATE=3000 BURST_SECS=5 tests/signaling/bench.sh
+# SIGNAL_ARGS adds flags to seedcast-signal's command line (e.g. SIGNAL_ARGS="--threads 1").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -41,7 +42,8 @@ run_load() {
   sleep 2 # let the kernel reap the closed sockets before the next server
 }
 
-start_server 'open http://127.0.0.1:[0-9]+' "$BIN/seedcast-signal" --listen 127.0.0.1:0 --www /nonexistent --log warn
+# shellcheck disable=SC2086 # SIGNAL_ARGS is a list of extra flags for seedcast-signal, e.g. "--threads 1"
+start_server 'open http://127.0.0.1:[0-9]+' "$BIN/seedcast-signal" --listen 127.0.0.1:0 --www /nonexistent --log warn ${SIGNAL_ARGS:-}
 run_load seedcast-signal
 
 start_server 'listening [0-9]+' node tests/signaling/bittorrent-tracker-server.mjs 0

@@ -98,6 +98,11 @@ struct PhaseReport {
     /// The same split into user space (the server's own code) and kernel (mostly loopback TCP).
     user_cpu_ms_per_1000_relayed: f64,
     system_cpu_ms_per_1000_relayed: f64,
+    /// Cores the server and this load generator kept busy on average (CPU time ÷ phase time): the two
+    /// share the machine, so the generator must not be the limit.
+    server_cores: f64,
+    loadgen_cpu_ms_per_1000_relayed: f64,
+    loadgen_cores: f64,
     offer_p50_ms: f64,
     offer_p99_ms: f64,
     answer_p50_ms: f64,
@@ -263,6 +268,8 @@ async fn drive_phase(
     shared.offer_latency.reset();
     shared.answer_latency.reset();
     let cpu_before = server.and_then(|s| s.cpu_ms()).unwrap_or_default();
+    let myself = ServerProcess::new(std::process::id());
+    let own_cpu_before = myself.cpu_ms().unwrap_or_default();
     let started = Instant::now();
 
     // Commands go out every 10 ms to random peers; each relays min(offers, other peers in its swarm) offers.
@@ -306,6 +313,7 @@ async fn drive_phase(
         .and_then(|s| s.cpu_ms())
         .unwrap_or_default()
         .since(cpu_before);
+    let own_cpu = myself.cpu_ms().unwrap_or_default().since(own_cpu_before);
     let c = Counters::read(shared).since(&before);
     let relayed = c.offers_received + c.answers_received;
     let lost = offers_expected.saturating_sub(c.offers_received)
@@ -334,6 +342,9 @@ async fn drive_phase(
         cpu_ms_per_1000_relayed: per_1000(cpu.total_ms()),
         user_cpu_ms_per_1000_relayed: per_1000(cpu.user_ms),
         system_cpu_ms_per_1000_relayed: per_1000(cpu.system_ms),
+        server_cores: cpu.total_ms() as f64 / 1000.0 / secs_taken,
+        loadgen_cpu_ms_per_1000_relayed: per_1000(own_cpu.total_ms()),
+        loadgen_cores: own_cpu.total_ms() as f64 / 1000.0 / secs_taken,
         offer_p50_ms: ms(shared.offer_latency.quantile(0.5)),
         offer_p99_ms: ms(shared.offer_latency.quantile(0.99)),
         answer_p50_ms: ms(shared.answer_latency.quantile(0.5)),
@@ -392,7 +403,7 @@ fn print_report(r: &Report) {
     for p in &r.phases {
         println!(
             "{:>6}: {} announces → {} relayed in {:.1} s ({:.0}/s), lost {}, server CPU {} ms = {:.1} ms per 1000 relayed ({:.1} user + {:.1} kernel), \
-             offer p50/p99 {:.1}/{:.1} ms, answer p50/p99 {:.1}/{:.1} ms",
+             offer p50/p99 {:.1}/{:.1} ms, answer p50/p99 {:.1}/{:.1} ms; cores busy: server {:.2}, loadgen {:.2}",
             p.name,
             p.announces,
             p.relayed,
@@ -406,7 +417,9 @@ fn print_report(r: &Report) {
             p.offer_p50_ms,
             p.offer_p99_ms,
             p.answer_p50_ms,
-            p.answer_p99_ms
+            p.answer_p99_ms,
+            p.server_cores,
+            p.loadgen_cores
         );
     }
 }

@@ -1,4 +1,5 @@
-//! CPU time and resident memory of the server under test, from /proc (Linux).
+//! CPU time and resident memory of a process (the server under test, or the load generator itself), from
+//! /proc (Linux).
 
 /// Clock ticks per second of /proc/<pid>/stat times: USER_HZ, 100 on every Linux architecture we run on.
 const TICKS_PER_SECOND: u64 = 100;
