@@ -145,8 +145,9 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
 impl Client {
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_param_type = "ClientOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<js_sys::Object>,
     ) -> Result<Client, JsError> {
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         Ok(Client {
             inner: ClientInner::create(parse_options(&options)?),
         })
@@ -232,8 +233,9 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "File | File[] | FileList | Blob | Uint8Array")]
         input: JsValue,
-        #[wasm_bindgen(unchecked_param_type = "SeedOptions | undefined")] options: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "SeedOptions")] options: Option<js_sys::Object>,
     ) -> Promise {
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         let weak = Rc::downgrade(&self.inner);
         let name = get(&options, "name").as_string();
         let (corrupt, trackers) = {
@@ -282,7 +284,7 @@ impl Client {
     }
 
     /// The torrent with this hex info hash, if added.
-    pub fn get(&self, info_hash: &str) -> Option<Torrent> {
+    pub fn get(&self, #[wasm_bindgen(js_name = "infoHash")] info_hash: &str) -> Option<Torrent> {
         let hex = info_hash.to_ascii_lowercase();
         let known = state(&self.inner).ok()?.swarms.contains_key(&hex);
         known.then(|| Torrent {
