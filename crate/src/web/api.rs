@@ -145,7 +145,9 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
 impl Client {
     #[wasm_bindgen(constructor)]
     pub fn new(
-        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "ClientOptions")] options: Option<
+            js_sys::Object,
+        >,
     ) -> Result<Client, JsError> {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         Ok(Client {
@@ -233,7 +235,9 @@ impl Client {
         &self,
         #[wasm_bindgen(unchecked_param_type = "File | File[] | FileList | Blob | Uint8Array")]
         input: JsValue,
-        #[wasm_bindgen(unchecked_optional_param_type = "SeedOptions")] options: Option<js_sys::Object>,
+        #[wasm_bindgen(unchecked_optional_param_type = "SeedOptions")] options: Option<
+            js_sys::Object,
+        >,
     ) -> Promise {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         let weak = Rc::downgrade(&self.inner);

@@ -181,6 +181,7 @@ impl ClientInner {
     /// Adds a swarm and schedules its first announce on every tracker.
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
+        swarm.handle = Some(self.handle.clone());
         swarm.announces = self
             .trackers
             .iter()
@@ -298,6 +299,16 @@ impl ClientInner {
             .socket
             .as_ref()
             .filter(|s| s.is_open())
+    }
+
+    /// The cork timer of swarm `hex` fired.
+    pub fn uncork(&mut self, hex: &str) {
+        let now = now();
+        let mut notes = std::mem::take(&mut self.notes);
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.uncork(now, &mut notes);
+        }
+        self.notes = notes;
     }
 
     /// Routes an event of connection `key` of swarm `hex`.

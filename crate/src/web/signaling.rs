@@ -100,6 +100,7 @@ impl ClientInner {
                     offer_id: Some(offer_id),
                     deadline: now + OFFER_TTL,
                     open: false,
+                    corked: Vec::new(),
                 },
             );
             pending.push((key, offer_id, pc, gathered));
@@ -303,6 +304,7 @@ impl ClientInner {
                 offer_id: None,
                 deadline: now + CONNECT_TIMEOUT,
                 open: false,
+                corked: Vec::new(),
             },
         );
         spawn_local(async move {
