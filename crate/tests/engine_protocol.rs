@@ -572,6 +572,30 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
 }
 
 #[test]
+fn a_peer_asking_for_a_tiny_request_queue_gets_exactly_that() {
+    let mut h = Harness::new(false);
+    h.connect();
+    // reqq 1 is below our minimum pipeline: it must cap the pipeline, not crash the engine.
+    let ext = ExtendedHandshake {
+        reqq: Some(1),
+        ..Default::default()
+    };
+    h.send(&[
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: ext.encode(),
+        },
+        Message::HaveAll,
+    ]);
+    let msgs = h.send(&[Message::Unchoke]);
+    let requests = msgs
+        .iter()
+        .filter(|m| matches!(m, Message::Request(_)))
+        .count();
+    assert_eq!(requests, 1, "{msgs:?}");
+}
+
+#[test]
 fn unknown_metadata_message_types_are_ignored() {
     let mut h = Harness::new(true);
     h.connect();
@@ -629,6 +653,27 @@ fn any_message() -> impl Strategy<Value = Message> {
             }),
         (any::<u8>(), proptest::collection::vec(any::<u8>(), 0..64))
             .prop_map(|(id, payload)| Message::Extended { id, payload }),
+        // Well-formed extension handshakes with arbitrary numbers: the kind of input a
+        // random payload almost never produces.
+        (
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(0u64..100_000),
+            proptest::option::of(0u8..12)
+        )
+            .prop_map(|(reqq, metadata_size, ut)| {
+                let ext = ExtendedHandshake {
+                    reqq,
+                    metadata_size,
+                    m: ut
+                        .map(|id| [("ut_metadata".to_string(), id)].into())
+                        .unwrap_or_default(),
+                    ..Default::default()
+                };
+                Message::Extended {
+                    id: EXT_HANDSHAKE_ID,
+                    payload: ext.encode(),
+                }
+            }),
         (0u32..4).prop_map(|piece| Message::Extended {
             id: UT_METADATA_LOCAL_ID,
             payload: MetadataMsg::Request { piece }.encode()

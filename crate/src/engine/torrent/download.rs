@@ -43,10 +43,10 @@ impl Torrent {
         let per_block = BLOCK_SIZE as f64;
         let wanted = (p.download.rate() * self.config.request_queue_time.as_secs_f64() / per_block)
             .ceil() as u32;
-        wanted.clamp(
-            self.config.min_pipeline,
-            self.config.max_pipeline.min(p.peer_reqq).max(1),
-        )
+        // The peer's `reqq` caps everything, even our minimum: a peer may ask for fewer than
+        // `min_pipeline` requests in flight (and clamp would panic if min > max).
+        let max = self.config.max_pipeline.min(p.peer_reqq).max(1);
+        wanted.clamp(self.config.min_pipeline.min(max), max)
     }
 
     /// Tops up the request pipeline to `peer`.

@@ -280,7 +280,8 @@ impl Torrent {
                 p.peer_ut_metadata = h.ext_id("ut_metadata");
                 p.peer_metadata_size = h.metadata_size;
                 if let Some(q) = h.reqq {
-                    p.peer_reqq = q.clamp(1, self.config.max_pipeline);
+                    // max/min rather than clamp: clamp panics if a config ever made min > max.
+                    p.peer_reqq = q.max(1).min(self.config.max_pipeline.max(1));
                 }
                 p.client = h.client.clone();
                 self.on_peer_metadata_support(peer, now);
