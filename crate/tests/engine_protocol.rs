@@ -656,7 +656,7 @@ fn any_message() -> impl Strategy<Value = Message> {
         // Well-formed extension handshakes with arbitrary numbers: the kind of input a
         // random payload almost never produces.
         (
-            proptest::option::of(any::<u32>()),
+            proptest::option::of(prop_oneof![0u32..8, any::<u32>()]),
             proptest::option::of(0u64..100_000),
             proptest::option::of(0u8..12)
         )
