@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-signal fuzz
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-signal fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -42,6 +42,11 @@ bench: setup
 	$(CARGO) bench -p seedcast --bench wire
 	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
 	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
+
+# seedcast vs WebTorrent between two pages of one Chromium (64 and 256 MiB); a few minutes.
+bench-browser: wasm
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
 
 # seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
 # STEADY_RATE=..., BURST_RATE=...; see signaling/README.md).
