@@ -37,7 +37,7 @@ run_load() {
   local label=$1
   "$BIN/signal-loadgen" --url "ws://127.0.0.1:$port/announce" --peers "$PEERS" \
     --steady-rate "$STEADY_RATE" --steady-secs "$STEADY_SECS" --burst-rate "$BURST_RATE" --burst-secs "$BURST_SECS" \
-    --server-pid "$server_pid" --label "$label" --json | tee /dev/stderr | grep '^RESULT ' | cut -c8- >>"$results"
+    --server-pid "$server_pid" --label "$label" --json | tee -a /dev/stderr | grep '^RESULT ' | cut -c8- >>"$results"
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
   sleep 2 # let the kernel reap the closed sockets before the next server
 }
