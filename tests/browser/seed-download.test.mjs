@@ -67,3 +67,15 @@ test('names from torrents are shown as text, never as markup', { timeout: 180_00
   await seeder.context().close();
   await leecher.context().close();
 });
+
+test('a local file name a torrent cannot hold is sanitised, and sharing still works', { timeout: 180_000 }, async () => {
+  // Legal on Linux and macOS, but `<`, `>`, `/`, `:` and `?` cannot appear in a torrent path.
+  const page = await (await browser.newContext()).newPage();
+  await page.goto(`${signal.base}/`);
+  await page.setInputFiles('#file-input', { name: '<b>clip</b>: part?.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(40_000, 1) });
+  const link = await within(20_000, 'no share link appeared', until(() => page.$eval('.share-link', (el) => el.value).catch(() => '')));
+  assert.match(link, /magnet:\?xt=urn:btih:[0-9a-f]{40}/);
+  assert.equal(await page.$eval('.torrent .name', (el) => el.textContent), '_b_clip__b__ part_.bin');
+  assert.equal(await page.$eval('#errors', (el) => el.textContent.trim()), '', 'no error is shown');
+  await page.context().close();
+});

@@ -36,10 +36,13 @@ fn collect_inputs(value: &JsValue, name: Option<&str>) -> Result<Vec<Input>, Str
             let relative = get(file, "webkitRelativePath")
                 .as_string()
                 .unwrap_or_default();
+            // Local names may hold characters a torrent path cannot (`<`, `:`, `?` ...): they
+            // are sanitised the same way as names read from torrents, so sharing never fails
+            // on a name the user's file system accepted.
             let path = if relative.is_empty() {
-                vec![file.name()]
+                vec![sanitize(&file.name())]
             } else {
-                relative.split('/').map(str::to_owned).collect()
+                relative.split('/').map(sanitize).collect()
             };
             return Ok(Input {
                 path,
@@ -89,6 +92,7 @@ pub async fn create(
     trackers: Vec<String>,
     storage: &mut SharedStorage,
 ) -> Result<Metainfo, String> {
+    let name = name.map(|n| sanitize(&n));
     let inputs = collect_inputs(value, name.as_deref())?;
     if inputs.is_empty() {
         return Err("nothing to share: no files were given".into());
