@@ -1,7 +1,9 @@
 //! Where verified pieces live. The engine only ever writes pieces it has verified, and only
 //! reads pieces its bitfield says it has, so a backend never sees unverified data.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
@@ -102,5 +104,22 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
         out: &mut Vec<u8>,
     ) -> Result<(), StorageError> {
         (**self).read_block(index, begin, len, out)
+    }
+}
+
+/// A store shared between the engine and its driver on one thread (the browser, the
+/// simulator): the engine borrows it only inside its own calls, so borrows never overlap.
+impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
+    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.borrow_mut().write_piece(index, data)
+    }
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
+        self.borrow_mut().read_block(index, begin, len, out)
     }
 }

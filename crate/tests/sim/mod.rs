@@ -226,7 +226,7 @@ impl Sim {
         let id = self.nodes.len();
         let info = &self.metainfo.info;
         let mem = MemoryStorage::from_content(&self.content, info.piece_length);
-        let shared = SharedStorage::new(MemoryStorage::new());
+        let shared = SharedStorage::default();
         let have = Bitfield::full(info.num_pieces());
         let t = Torrent::new(
             self.metainfo.info_hash,
@@ -247,7 +247,7 @@ impl Sim {
     /// A node that knows the .torrent but has no data.
     pub fn add_leecher(&mut self, uplink: u64) -> NodeId {
         let id = self.nodes.len();
-        let storage = SharedStorage::new(MemoryStorage::new());
+        let storage = SharedStorage::default();
         let t = Torrent::new(
             self.metainfo.info_hash,
             self.metainfo.info.clone(),
@@ -263,7 +263,7 @@ impl Sim {
     /// A node that only has the info hash (a magnet link).
     pub fn add_magnet_leecher(&mut self, uplink: u64) -> NodeId {
         let id = self.nodes.len();
-        let storage = SharedStorage::new(MemoryStorage::new());
+        let storage = SharedStorage::default();
         let t = Torrent::from_info_hash(
             self.metainfo.info_hash,
             Box::new(storage.clone()),
@@ -495,6 +495,7 @@ impl Sim {
     pub fn node_content(&self, id: NodeId) -> Option<Vec<u8>> {
         self.nodes[id]
             .storage
+            .borrow()
             .content(self.metainfo.info.num_pieces())
     }
 
@@ -530,9 +531,4 @@ impl Sim {
             })
             .collect()
     }
-}
-
-/// Convenience for sharing one node's storage between the engine and the test.
-pub fn shared(mem: MemoryStorage) -> Rc<RefCell<MemoryStorage>> {
-    Rc::new(RefCell::new(mem))
 }

@@ -5,34 +5,9 @@ use std::rc::Rc;
 
 use seedcast::engine::{MemoryStorage, Storage, StorageError};
 
-/// Memory storage shared between an engine and the test that checks its content.
-#[derive(Clone, Debug)]
-pub struct SharedStorage(Rc<RefCell<MemoryStorage>>);
-
-impl SharedStorage {
-    pub fn new(m: MemoryStorage) -> Self {
-        SharedStorage(Rc::new(RefCell::new(m)))
-    }
-
-    pub fn content(&self, num_pieces: u32) -> Option<Vec<u8>> {
-        self.0.borrow().content(num_pieces)
-    }
-}
-
-impl Storage for SharedStorage {
-    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
-        self.0.borrow_mut().write_piece(index, data)
-    }
-    fn read_block(
-        &mut self,
-        index: u32,
-        begin: u32,
-        len: u32,
-        out: &mut Vec<u8>,
-    ) -> Result<(), StorageError> {
-        self.0.borrow_mut().read_block(index, begin, len, out)
-    }
-}
+/// Memory storage shared between an engine and the test that checks its content (the
+/// engine implements `Storage` for `Rc<RefCell<_>>`).
+pub type SharedStorage = Rc<RefCell<MemoryStorage>>;
 
 /// Serves real pieces with one byte flipped in every block: a peer sending corrupt data.
 #[derive(Debug)]
