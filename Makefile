@@ -19,7 +19,7 @@ wasm: setup
 	bash scripts/build-wasm.sh
 
 run: setup wasm
-	$(CARGO) run --release -p seedcast-signal -- --listen $(LISTEN) --www www
+	$(CARGO) run --release -p seedcast-signal --bin seedcast-signal -- --listen $(LISTEN) --www www
 
 test: setup test-rust check-wasm wasm test-node
 
