@@ -8,8 +8,27 @@
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
-WASM_BINDGEN_VERSION=0.2.130
-PROFILE=${PROFILE:-release}
+
+# Settings live in wasm-pack.toml (one `key = "value"` per line).
+setting() {
+  local value
+  value=$(sed -n "s/^$1 *= *\"\(.*\)\"/\1/p" wasm-pack.toml | head -1)
+  [ -n "$value" ] || { echo "error: wasm-pack.toml has no '$1'" >&2; exit 1; }
+  printf '%s' "$value"
+}
+WASM_BINDGEN_VERSION=$(setting version)
+OUT_DIR=$(setting out_dir)
+OUT_NAME=$(setting out_name)
+JS_TARGET=$(setting target)
+PROFILE=${PROFILE:-$(setting profile)}
+if [ "$(setting enabled)" != false ]; then
+  echo "error: wasm-opt is not supported (see the [wasm-opt] note in wasm-pack.toml)" >&2
+  exit 1
+fi
+if ! grep -q "^wasm-bindgen = \"=$WASM_BINDGEN_VERSION\"" crate/Cargo.toml; then
+  echo "error: crate/Cargo.toml must pin wasm-bindgen = \"=$WASM_BINDGEN_VERSION\" (wasm-pack.toml)" >&2
+  exit 1
+fi
 
 rustup target add wasm32-unknown-unknown >/dev/null 2>&1 || true
 if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$WASM_BINDGEN_VERSION" ]; then
@@ -23,6 +42,6 @@ profile_flag=()
 cargo build -p seedcast --lib --target wasm32-unknown-unknown "${profile_flag[@]}"
 
 target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-wasm-bindgen --target web --out-dir www/pkg --out-name seedcast \
+wasm-bindgen --target "$JS_TARGET" --out-dir "$OUT_DIR" --out-name "$OUT_NAME" \
   "$target_dir/wasm32-unknown-unknown/$PROFILE/seedcast.wasm"
-ls -l www/pkg
+ls -l "$OUT_DIR"
