@@ -13,11 +13,12 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
 fi
 
 # Chromium + ChromeDriver from Debian for the browser tests (never a test tool's own download).
-if [ "${SEEDCAST_SKIP_BROWSER:-0}" != 1 ] && ! command -v chromium >/dev/null; then
-  say "installing Debian's chromium and chromium-driver"
+# ffmpeg makes the test videos the streaming tests and benchmark play.
+if [ "${SEEDCAST_SKIP_BROWSER:-0}" != 1 ] && ! { command -v chromium && command -v ffmpeg; } >/dev/null; then
+  say "installing Debian's chromium, chromium-driver and ffmpeg"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium chromium-driver >/dev/null
+  apt-get install -y -qq chromium chromium-driver ffmpeg >/dev/null
 fi
 
 # npm packages for interop tests (WebTorrent, bittorrent-tracker, create-torrent, ...).
