@@ -34,6 +34,8 @@ export interface ClientOptions {
   iceServers?: RTCIceServer[];
   /** Most connections per torrent (default 30). */
   maxPeers?: number;
+  /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
+  uploadLimit?: number;
   /** TEST ONLY: corrupt every block this client uploads. */
   testOnlyCorruptUploads?: boolean;
 }
@@ -128,6 +130,17 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
             )));
         }
     };
+    let upload_limit = match get(options, "uploadLimit") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => match v.as_f64() {
+            Some(n) if n.is_finite() && n >= 1.0 => Some(n as u64),
+            _ => {
+                return Err(fail(
+                    "`uploadLimit` must be a number of bytes per second (at least 1)",
+                ));
+            }
+        },
+    };
     let corrupt_uploads = get(options, "testOnlyCorruptUploads")
         .as_bool()
         .unwrap_or(false);
@@ -138,6 +151,7 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
         max_peers,
         corrupt_uploads,
         peer_id,
+        upload_limit,
     })
 }
 
@@ -479,6 +493,21 @@ impl Torrent {
     pub fn file_blob(&self, index: u32, mime: Option<String>) -> Result<Blob, JsError> {
         self.with(|s| files::file_blob(s, index, mime))?
             .map_err(fail)
+    }
+
+    /// Reads file `fileIndex` from byte `start` to `end` (inclusive; default: the end of the
+    /// file) as pieces arrive: the pieces just ahead of the reader are fetched first.
+    /// Works before the metadata is known (reads wait for it). At most 8 streams per
+    /// torrent: opening another closes the least recently used.
+    #[wasm_bindgen(js_name = openStream)]
+    pub fn open_stream(
+        &self,
+        #[wasm_bindgen(js_name = "fileIndex")] file_index: u32,
+        start: f64,
+        end: Option<f64>,
+    ) -> Result<super::stream::FileStream, JsError> {
+        let handle = super::client::Handle(self.client.clone());
+        super::stream::open(handle, &self.hex, file_index, start, end).map_err(fail)
     }
 
     /// Stops this torrent: tells the trackers, closes its connections, frees its data.

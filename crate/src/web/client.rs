@@ -47,6 +47,7 @@ pub struct ClientInner {
     pub ice_servers: JsValue,
     pub max_peers: usize,
     pub corrupt_uploads: bool,
+    pub upload_limit: Option<u64>,
     pub trackers: Vec<TrackerState>,
     /// By hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
@@ -103,6 +104,8 @@ pub struct ClientOptions {
     pub max_peers: usize,
     pub corrupt_uploads: bool,
     pub peer_id: Id,
+    /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
+    pub upload_limit: Option<u64>,
 }
 
 impl ClientInner {
@@ -124,6 +127,7 @@ impl ClientInner {
                 ice_servers: options.ice_servers,
                 max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
+                upload_limit: options.upload_limit,
                 trackers,
                 swarms: BTreeMap::new(),
                 next_key: 1,
@@ -182,6 +186,7 @@ impl ClientInner {
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
         swarm.handle = Some(self.handle.clone());
+        swarm.upload_limit = self.upload_limit.map(super::upload_limit::TokenBucket::new);
         swarm.announces = self
             .trackers
             .iter()

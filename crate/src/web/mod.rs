@@ -9,6 +9,8 @@
 //! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
 //! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
 //! * [`storage`], [`notes`], [`js_glue`] — shared piece store, event queue, browser helpers.
+//! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
+//!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
 
 pub mod api;
 mod client;
@@ -19,8 +21,11 @@ mod peer_conn;
 mod seed;
 mod signaling;
 mod storage;
+mod stream;
 mod swarm;
 mod tracker;
 mod tracker_msg;
+mod upload_limit;
 
 pub use api::{Client, Torrent};
+pub use stream::FileStream;

@@ -55,3 +55,12 @@ impl Storage for SharedStorage {
         Ok(())
     }
 }
+
+impl SharedStorage {
+    /// A copy of verified piece `index` as a fresh JS-owned array (transferable to a worker).
+    /// Async so a store that reads from disk (OPFS) can keep the same signature.
+    pub async fn read_piece(&self, index: u32) -> Result<js_sys::Uint8Array, String> {
+        self.with_piece(index, |piece| js_sys::Uint8Array::from(piece))
+            .ok_or_else(|| format!("piece {index} is not in storage"))
+    }
+}

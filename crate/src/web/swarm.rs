@@ -23,7 +23,9 @@ use super::js_glue::Timeout;
 use super::notes::Note;
 use super::peer_conn::{ConnEvent, PeerConn};
 use super::storage::SharedStorage;
+use super::stream::Streams;
 use super::tracker_msg::Id;
+use super::upload_limit::TokenBucket;
 use crate::engine::{Event, PeerKey, Torrent};
 
 /// Unanswered offers are abandoned after this long (WebTorrent uses the same).
@@ -90,6 +92,10 @@ pub struct Swarm {
     pub handle: Option<Handle>,
     /// Armed while some connection has corked bytes; dropping it cancels the flush.
     cork_timer: Option<Timeout>,
+    /// Open file streams and their waiters (woken below on `PieceVerified`/`MetadataReady`).
+    pub streams: Streams,
+    /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
+    pub upload_limit: Option<TokenBucket>,
 }
 
 impl std::fmt::Debug for Swarm {
@@ -125,6 +131,8 @@ impl Swarm {
             inbox: Vec::new(),
             handle: None,
             cork_timer: None,
+            streams: Streams::default(),
+            upload_limit: None,
         }
     }
 
@@ -315,10 +323,14 @@ impl Swarm {
                     }
                 }
                 Event::MetadataReady => {
+                    self.streams.metadata_ready();
                     notes.push(Note::new(&self.hex, "metadata", JsValue::UNDEFINED));
                     notes.push(Note::new(&self.hex, "ready", JsValue::UNDEFINED));
                 }
-                Event::PieceVerified { .. } => progressed = true,
+                Event::PieceVerified { index } => {
+                    progressed = true;
+                    self.streams.piece_verified(index);
+                }
                 Event::PieceFailed { index } => {
                     notes.push(Note::warning(
                         &self.hex,
@@ -370,15 +382,25 @@ impl Swarm {
                 return; // `bufferedamountlow` calls us again.
             }
             // Each poll fills about one channel message: fewer, larger sends cost less CPU.
-            let budget = free.min(
+            let mut budget = free.min(
                 conn.peer
                     .max_message()
                     .saturating_sub(BLOCK_OVERSHOOT)
                     .max(MIN_SEND),
             );
+            if let Some(bucket) = &mut self.upload_limit {
+                let allowed = bucket.available(now);
+                if allowed < MIN_SEND {
+                    return; // the client's tick pumps again after a refill
+                }
+                budget = budget.min(allowed);
+            }
             let Some(bytes) = self.engine.poll_transmit(key, budget) else {
                 return;
             };
+            if let Some(bucket) = &mut self.upload_limit {
+                bucket.take(bytes.len());
+            }
             let Some(conn) = self.conns.get_mut(&key) else {
                 return;
             };

@@ -1,0 +1,470 @@
+//! Streaming reads of one file of a torrent while it downloads: the `FileStream` class behind
+//! `Torrent.openStream(fileIndex, start, end)`, used by the service worker (`www/sw.js`) to
+//! answer a `<video>` element's range requests.
+//!
+//! Design:
+//! * Each stream is an engine *reader* (`Torrent::set_reader`): the pieces just after its
+//!   position form a streaming window that the picker serves first, with deadlines. The
+//!   reader moves forward as chunks are consumed; a new stream at another offset (a seek)
+//!   gets its own window at once, and closing a stream (`close()`, the worker's `cancel()`,
+//!   or dropping the object) releases its window with `remove_reader`.
+//! * `next()` resolves with the next chunk as soon as its piece is verified: at most to the
+//!   end of the current piece and at most [`MAX_CHUNK`] bytes, as a fresh JS-owned array
+//!   (transferable). Pieces come from `SharedStorage::read_piece` (async: the store may be
+//!   on disk), so nothing is borrowed across an `await`.
+//! * A read of a missing piece (or before the metadata) parks one waiter, a JS promise
+//!   resolver kept in the swarm's [`Streams`]. `Swarm::pump` wakes it on `PieceVerified` /
+//!   `MetadataReady`; the read then re-checks everything from scratch, so a wake-up is only
+//!   ever a hint and spurious ones are harmless.
+//!
+//! Bounds and invariants:
+//! * at most [`MAX_STREAMS`] per torrent: opening one more closes the least recently used
+//!   (its next read fails with a clear error), so an abandoned request cannot pin a window;
+//! * at most one pending `next()` per stream, hence at most one waiter per stream;
+//! * the swarm's `Streams` knows exactly the readers registered with the engine; removing a
+//!   torrent drops its `Streams`, which wakes every waiter, and their reads then fail with
+//!   "this torrent was removed".
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use js_sys::{Function, Promise, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::client::{ClientInner, Handle};
+use super::js_glue::now;
+use super::notes::Note;
+use super::swarm::Swarm;
+
+/// Most open streams per torrent (a media element uses one or two at a time).
+pub const MAX_STREAMS: usize = 8;
+/// Largest chunk `next()` returns.
+pub const MAX_CHUNK: u64 = 1024 * 1024;
+
+thread_local! {
+    /// Reader ids, unique in this page (hence per client and per torrent).
+    static NEXT_READER: Cell<u64> = const { Cell::new(1) };
+}
+
+struct Waiter {
+    reader: u64,
+    /// `None`: waiting for the metadata.
+    piece: Option<u32>,
+    resolve: Function,
+}
+
+/// The streams of one swarm: their engine readers (least recently used first) and the
+/// waiters of their pending reads.
+#[derive(Default)]
+pub struct Streams {
+    open: Vec<u64>,
+    waiters: Vec<Waiter>,
+}
+
+impl std::fmt::Debug for Streams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Streams")
+            .field("open", &self.open.len())
+            .field("waiters", &self.waiters.len())
+            .finish()
+    }
+}
+
+impl Streams {
+    /// Registers `reader`; returns a reader closed to make room (the caller removes it from
+    /// the engine).
+    fn open(&mut self, reader: u64) -> Option<u64> {
+        let evicted = (self.open.len() >= MAX_STREAMS).then(|| self.open.remove(0));
+        if let Some(old) = evicted {
+            self.wake(|w| w.reader == old);
+        }
+        self.open.push(reader);
+        evicted
+    }
+
+    fn is_open(&self, reader: u64) -> bool {
+        self.open.contains(&reader)
+    }
+
+    fn touch(&mut self, reader: u64) {
+        if let Some(i) = self.open.iter().position(|&r| r == reader) {
+            let r = self.open.remove(i);
+            self.open.push(r);
+        }
+    }
+
+    /// Forgets `reader` and wakes its pending read; false if it was not open.
+    fn close(&mut self, reader: u64) -> bool {
+        let Some(i) = self.open.iter().position(|&r| r == reader) else {
+            return false;
+        };
+        self.open.remove(i);
+        self.wake(|w| w.reader == reader);
+        true
+    }
+
+    /// A promise resolved when `piece` is verified (or the metadata arrives, for `None`).
+    fn wait(&mut self, reader: u64, piece: Option<u32>) -> Promise {
+        self.wake(|w| w.reader == reader); // at most one waiter per stream
+        let mut resolve = None;
+        let promise = Promise::new(&mut |res, _rej| resolve = Some(res));
+        if let Some(resolve) = resolve {
+            self.waiters.push(Waiter {
+                reader,
+                piece,
+                resolve,
+            });
+        }
+        promise
+    }
+
+    /// Wakes the reads waiting for `index` (called from `Swarm::pump`).
+    pub fn piece_verified(&mut self, index: u32) {
+        self.wake(|w| w.piece == Some(index));
+    }
+
+    /// Wakes the reads waiting for the metadata (called from `Swarm::pump`).
+    pub fn metadata_ready(&mut self) {
+        self.wake(|w| w.piece.is_none());
+    }
+
+    /// Resolving runs no JavaScript now (reactions are microtasks), so this is safe while
+    /// the client is borrowed.
+    fn wake(&mut self, which: impl Fn(&Waiter) -> bool) {
+        let mut i = 0;
+        while i < self.waiters.len() {
+            if which(&self.waiters[i]) {
+                let w = self.waiters.swap_remove(i);
+                let _ = w.resolve.call0(&JsValue::UNDEFINED);
+            } else {
+                i += 1;
+            }
+        }
+    }
+}
+
+impl Drop for Streams {
+    fn drop(&mut self) {
+        self.wake(|_| true);
+    }
+}
+
+/// A sequential reader of one file (or a byte range of it) that returns data as it arrives.
+#[wasm_bindgen]
+pub struct FileStream {
+    core: Rc<Core>,
+}
+
+impl std::fmt::Debug for FileStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FileStream")
+            .field("reader", &self.core.reader)
+            .finish()
+    }
+}
+
+struct Core {
+    handle: Handle,
+    hex: String,
+    reader: u64,
+    file_index: u32,
+    /// As asked, relative to the file (`end` inclusive); turned into `span` once the
+    /// metadata is known.
+    start: u64,
+    end: Option<u64>,
+    /// `[position, end)` in torrent byte offsets, once resolved.
+    span: Cell<Option<(u64, u64)>>,
+    closed: Cell<bool>,
+    busy: Cell<bool>,
+    /// The last piece read: a piece longer than one chunk is read from storage once.
+    cache: RefCell<Option<(u32, Uint8Array)>>,
+}
+
+enum Step {
+    Done,
+    Wait(Promise),
+    Read {
+        piece: u32,
+        from: u32,
+        to: u32,
+        storage: super::storage::SharedStorage,
+    },
+}
+
+/// Runs `f` on swarm `hex` with the client's notification queue, so engine output can be
+/// pumped out at once.
+fn with_swarm<R>(
+    inner: &mut ClientInner,
+    hex: &str,
+    f: impl FnOnce(&mut Swarm, &mut Vec<Note>) -> R,
+) -> Option<R> {
+    let mut notes = std::mem::take(inner.notes_mut());
+    let result = inner.swarms.get_mut(hex).map(|s| f(s, &mut notes));
+    let queued = inner.notes_mut();
+    notes.append(queued);
+    *queued = notes;
+    result
+}
+
+/// `Torrent.openStream`: registers the reader and, when the metadata is known, validates
+/// the range and points the engine's window at its start.
+pub fn open(
+    handle: Handle,
+    hex: &str,
+    file_index: u32,
+    start: f64,
+    end: Option<f64>,
+) -> Result<FileStream, String> {
+    let offset = |v: f64, what: &str| {
+        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) {
+            Ok(v as u64)
+        } else {
+            Err(format!("`{what}` must be a whole number of bytes from 0"))
+        }
+    };
+    let start = offset(start, "start")?;
+    let end = end.map(|e| offset(e, "end")).transpose()?;
+    if end.is_some_and(|e| e < start) {
+        return Err("`end` is before `start`".into());
+    }
+    let reader = NEXT_READER.with(|n| n.replace(n.get() + 1));
+    let core = Rc::new(Core {
+        handle: handle.clone(),
+        hex: hex.to_owned(),
+        reader,
+        file_index,
+        start,
+        end,
+        span: Cell::new(None),
+        closed: Cell::new(false),
+        busy: Cell::new(false),
+        cache: RefCell::new(None),
+    });
+    let opened = handle
+        .with(|c| {
+            with_swarm(c, hex, |swarm, notes| -> Result<(), String> {
+                if swarm.engine.info().is_some() {
+                    let (pos, _) = core.resolve(swarm)?;
+                    if let Some(old) = swarm.streams.open(reader) {
+                        swarm.engine.remove_reader(old);
+                    }
+                    swarm.engine.set_reader(reader, pos, now());
+                    swarm.pump(now(), notes);
+                } else if let Some(old) = swarm.streams.open(reader) {
+                    swarm.engine.remove_reader(old);
+                }
+                Ok(())
+            })
+            .unwrap_or_else(|| Err("this torrent was removed".into()))
+        })
+        .unwrap_or_else(|| Err("the client was destroyed".into()));
+    opened?;
+    Ok(FileStream { core })
+}
+
+impl Core {
+    /// The stream's `[position, end)` in torrent offsets (computed once, needs metadata).
+    fn resolve(&self, swarm: &Swarm) -> Result<(u64, u64), String> {
+        if let Some(span) = self.span.get() {
+            return Ok(span);
+        }
+        let info = swarm
+            .engine
+            .info()
+            .ok_or("the torrent's metadata has not arrived yet")?;
+        let file = info
+            .files
+            .get(self.file_index as usize)
+            .filter(|f| !f.padding)
+            .ok_or_else(|| format!("the torrent has no file {}", self.file_index))?;
+        if self.start > file.length || (self.start == file.length && file.length > 0) {
+            return Err(format!(
+                "`start` {} is past the end of the file ({} bytes)",
+                self.start, file.length
+            ));
+        }
+        let end = self
+            .end
+            .map_or(file.length, |e| e.saturating_add(1).min(file.length));
+        let span = (file.start + self.start, file.start + end);
+        self.span.set(Some(span));
+        Ok(span)
+    }
+
+    /// What the next read has to do, decided with the client borrowed.
+    fn step(&self, swarm: &mut Swarm, notes: &mut Vec<Note>) -> Result<Step, String> {
+        if !swarm.streams.is_open(self.reader) {
+            return Err(format!(
+                "this stream was closed to make room for a newer one (at most {MAX_STREAMS} per torrent)"
+            ));
+        }
+        swarm.streams.touch(self.reader);
+        if swarm.engine.info().is_none() {
+            return Ok(Step::Wait(swarm.streams.wait(self.reader, None)));
+        }
+        let (pos, end) = self.resolve(swarm)?;
+        if pos >= end {
+            return Ok(Step::Done);
+        }
+        let info = swarm.engine.info().ok_or("the metadata disappeared")?;
+        let pl = u64::from(info.piece_length);
+        let piece = (pos / pl) as u32;
+        let piece_start = u64::from(piece) * pl;
+        let from = pos - piece_start;
+        let to = (end - piece_start)
+            .min(u64::from(info.piece_size(piece)))
+            .min(from + MAX_CHUNK);
+        if swarm.engine.have().is_some_and(|h| h.get(piece)) {
+            return Ok(Step::Read {
+                piece,
+                from: from as u32,
+                to: to as u32,
+                storage: swarm.storage.clone(),
+            });
+        }
+        // Make sure the window covers the position (also after metadata just arrived).
+        let now = now();
+        swarm.engine.set_reader(self.reader, pos, now);
+        swarm.pump(now, notes);
+        Ok(Step::Wait(swarm.streams.wait(self.reader, Some(piece))))
+    }
+
+    fn with_client<R>(
+        &self,
+        f: impl FnOnce(&mut Swarm, &mut Vec<Note>) -> Result<R, String>,
+    ) -> Result<R, String> {
+        if self.handle.0.upgrade().is_none() {
+            return Err("the client was destroyed".into());
+        }
+        self.handle
+            .with(|c| with_swarm(c, &self.hex, f))
+            .ok_or("seedcast is busy (re-entrant call)")?
+            .ok_or_else(|| "this torrent was removed".to_owned())?
+    }
+
+    async fn next_chunk(&self) -> Result<Option<Uint8Array>, String> {
+        loop {
+            if self.closed.get() {
+                return Ok(None);
+            }
+            match self.with_client(|swarm, notes| self.step(swarm, notes))? {
+                Step::Done => return Ok(None),
+                Step::Wait(promise) => {
+                    JsFuture::from(promise)
+                        .await
+                        .map_err(|e| super::js_glue::error_text(&e))?;
+                }
+                Step::Read {
+                    piece,
+                    from,
+                    to,
+                    storage,
+                } => {
+                    let cached = self
+                        .cache
+                        .borrow()
+                        .as_ref()
+                        .filter(|(p, _)| *p == piece)
+                        .map(|(_, bytes)| bytes.clone());
+                    let bytes = match cached {
+                        Some(bytes) => bytes,
+                        None => {
+                            let bytes = storage.read_piece(piece).await?;
+                            *self.cache.borrow_mut() = Some((piece, bytes.clone()));
+                            bytes
+                        }
+                    };
+                    if self.closed.get() {
+                        return Ok(None);
+                    }
+                    if bytes.length() < to {
+                        return Err(format!("piece {piece} in storage is too short"));
+                    }
+                    // A copy that owns its whole buffer, so it can be transferred.
+                    let chunk = bytes.slice(from, to);
+                    let pos = self.advance(u64::from(to - from));
+                    if to == bytes.length() {
+                        self.cache.borrow_mut().take();
+                    }
+                    // Move the window along with the reader (not a jump: nothing cancelled).
+                    self.with_client(|swarm, notes| {
+                        if swarm.streams.is_open(self.reader) {
+                            swarm.engine.set_reader(self.reader, pos, now());
+                            swarm.pump(now(), notes);
+                        }
+                        Ok(())
+                    })?;
+                    return Ok(Some(chunk));
+                }
+            }
+        }
+    }
+
+    fn advance(&self, by: u64) -> u64 {
+        let (pos, end) = self.span.get().unwrap_or_default();
+        let pos = pos + by;
+        self.span.set(Some((pos, end)));
+        pos
+    }
+
+    fn close(&self) {
+        if self.closed.replace(true) {
+            return;
+        }
+        self.cache.borrow_mut().take();
+        if self.handle.0.upgrade().is_none() {
+            return;
+        }
+        self.handle.with(|c| {
+            with_swarm(c, &self.hex, |swarm, _| {
+                if swarm.streams.close(self.reader) {
+                    swarm.engine.remove_reader(self.reader);
+                }
+            })
+        });
+    }
+}
+
+#[wasm_bindgen]
+impl FileStream {
+    /// The next chunk (at most 1 MiB, never past a piece boundary) once its piece is
+    /// verified; `undefined` at the end of the range or after `close()`. One call at a time.
+    #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
+    pub fn next(&self) -> Promise {
+        let core = self.core.clone();
+        wasm_bindgen_futures::future_to_promise(async move {
+            if core.busy.replace(true) {
+                return Err(JsError::new("a read is already pending on this stream").into());
+            }
+            let result = core.next_chunk().await;
+            core.busy.set(false);
+            match result {
+                Ok(Some(chunk)) => Ok(chunk.into()),
+                Ok(None) => Ok(JsValue::UNDEFINED),
+                Err(e) => Err(JsError::new(&e).into()),
+            }
+        })
+    }
+
+    /// Bytes of the file not yet returned (`undefined` before the metadata is known).
+    #[wasm_bindgen(getter)]
+    pub fn remaining(&self) -> Option<f64> {
+        self.core
+            .span
+            .get()
+            .map(|(p, e)| e.saturating_sub(p) as f64)
+    }
+
+    /// Stops the stream and releases its streaming window. A pending `next()` resolves
+    /// with `undefined`. Also done when the object is freed.
+    pub fn close(&self) {
+        self.core.close();
+    }
+}
+
+impl Drop for FileStream {
+    fn drop(&mut self) {
+        self.core.close();
+    }
+}
