@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo };
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, FileStream } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, FileStream };
 
 export function loadSeedcast(): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
@@ -30,6 +30,9 @@ export interface SeedcastTorrentEventMap {
 }
 
 export class SeedcastClient extends EventTarget {
+  /** Options (ClientOptions in ./pkg/seedcast.d.ts): `trackers`, `iceServers`, `maxPeers`, and
+   *  `uploadLimit` — most bytes per second each torrent uploads to all its peers together
+   *  (a token bucket; default unlimited). */
   static create(options?: ClientOptions): Promise<SeedcastClient>;
   /** Needs `loadSeedcast()` to have resolved. `trackers` defaults to [defaultTracker()]. */
   constructor(options?: ClientOptions);
@@ -48,6 +51,12 @@ export interface SeedcastFile extends FileInfo {
   blob(type?: string): Blob;
   /** An object URL, revoked by `remove()`. */
   url(type?: string): string;
+  /** A URL that `<video>`/`<audio>` can play while the file downloads (HTTP range requests
+   *  answered by the service worker ./sw.js, registered on first use at this module's
+   *  directory). Rejects where service workers are unavailable (plain http:// on a host
+   *  other than localhost, some private modes). Pieces after the play position and after
+   *  every seek are fetched first; the page keeps seeding. */
+  streamURL(): Promise<string>;
 }
 
 export class SeedcastTorrent extends EventTarget {
@@ -60,6 +69,10 @@ export class SeedcastTorrent extends EventTarget {
   peers(): PeerInfo[];
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
+  /** Reads file `fileIndex` from `start` to `end` (inclusive, default: its end) as pieces
+   *  arrive; `next()` resolves with chunks of at most 1 MiB. Close it when done (releases
+   *  its streaming window). At most 8 per torrent: a 9th closes the least recently used. */
+  openStream(fileIndex: number, start?: number, end?: number): FileStream;
   remove(): void;
   addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;

@@ -1,6 +1,7 @@
 // Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
 // Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
 import init, { Client } from './pkg/seedcast.js';
+import { hostTorrent, forgetTorrent, streamURL } from './stream-host.js';
 
 let loading;
 /** Loads the wasm module once (later calls share the first load). */
@@ -60,8 +61,9 @@ export class SeedcastClient extends EventTarget {
 
   #wrap(handle) {
     const { infoHash } = handle;
-    const torrent = new SeedcastTorrent(handle, () => this.#torrents.delete(infoHash));
+    const torrent = new SeedcastTorrent(handle, () => { this.#torrents.delete(infoHash); forgetTorrent(infoHash); });
     this.#torrents.set(infoHash, torrent);
+    hostTorrent(torrent);
     return torrent;
   }
 }
@@ -84,6 +86,8 @@ export class SeedcastTorrent extends EventTarget {
   stats() { return this.#wasm.stats(); }
   peers() { return this.#wasm.peers(); }
   pieces() { return this.#wasm.pieces(); }
+  /** Reads a file as it downloads (see FileStream in ./pkg/seedcast.d.ts). */
+  openStream(fileIndex, start = 0, end) { return this.#wasm.openStream(fileIndex, start, end); }
 
   /** Files with helpers to read them once done. */
   get files() {
@@ -95,6 +99,7 @@ export class SeedcastTorrent extends EventTarget {
         if (!this.#urls.has(f.index)) this.#urls.set(f.index, URL.createObjectURL(this.#wasm.fileBlob(f.index, type)));
         return this.#urls.get(f.index);
       },
+      streamURL: () => streamURL(this, f),
     }));
   }
 

@@ -1,0 +1,85 @@
+// The page side of streaming: registers ./sw.js (once per page) and answers its requests
+// for file ranges from the torrents of this page (see the protocol in sw.js). Every torrent
+// any SeedcastClient of this page holds can be streamed.
+
+const torrents = new Map(); // infoHash -> SeedcastTorrent
+const SCOPE = new URL('./', import.meta.url);
+let ready;
+
+/** Makes `torrent` streamable from this page (until `forget`). */
+export function hostTorrent(torrent) { torrents.set(torrent.infoHash, torrent); }
+export function forgetTorrent(infoHash) { torrents.delete(infoHash); }
+
+/** The URL a media element can play file `index` of `torrent` from. */
+export async function streamURL(torrent, file) {
+  await serviceWorkerReady();
+  return new URL(`seedcast/stream/${torrent.infoHash}/${file.index}/${encodeURIComponent(file.name)}`, SCOPE).href;
+}
+
+/** Registers the worker and resolves once it controls this page. */
+export function serviceWorkerReady() {
+  ready ??= (async () => {
+    if (!('serviceWorker' in navigator)) {
+      throw new Error('this browser cannot stream here (service workers need https:// or localhost, and are off in some private modes)');
+    }
+    navigator.serviceWorker.addEventListener('message', onWorkerMessage);
+    navigator.serviceWorker.startMessages();
+    await navigator.serviceWorker.register(new URL('./sw.js', import.meta.url), { scope: SCOPE.pathname });
+    await navigator.serviceWorker.ready;
+    if (!navigator.serviceWorker.controller) {
+      // The worker claims open pages when it activates; wait for that.
+      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+    }
+  })();
+  ready.catch(() => { ready = undefined; });
+  return ready;
+}
+
+function metadata(torrent) {
+  if (torrent.stats().hasMetadata) return Promise.resolve();
+  return new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
+}
+
+async function onWorkerMessage(event) {
+  const { data } = event;
+  const port = event.ports?.[0];
+  if (data?.type !== 'seedcast:stream' || !port) return;
+  const torrent = torrents.get(data.infoHash);
+  if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent' }); port.close(); return; }
+  let stream;
+  const stop = () => {
+    if (stream) { stream.close(); stream.free(); stream = undefined; }
+    port.onmessage = null;
+    port.close();
+  };
+  port.onmessage = ({ data: msg }) => {
+    try {
+      if (msg.op === 'open' && !stream) {
+        stream = torrent.openStream(data.fileIndex, msg.start, msg.end);
+      } else if (msg.op === 'pull' && stream) {
+        const s = stream;
+        s.next().then(
+          (chunk) => {
+            if (stream !== s) return; // cancelled meanwhile
+            if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
+            else { port.postMessage({ done: true }); stop(); }
+          },
+          (e) => { if (stream === s) { port.postMessage({ error: e.message }); stop(); } });
+      } else if (msg.op === 'cancel') {
+        stop();
+      }
+    } catch (e) {
+      port.postMessage({ error: e.message });
+      stop();
+    }
+  };
+  try {
+    await metadata(torrent);
+    const file = torrent.files.find((f) => f.index === data.fileIndex);
+    if (!file) throw new Error(`the torrent has no file ${data.fileIndex}`);
+    port.postMessage({ length: file.length, name: file.name });
+  } catch (e) {
+    port.postMessage({ error: e.message });
+    stop();
+  }
+}

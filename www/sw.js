@@ -1,0 +1,168 @@
+// Seedcast's service worker: turns a media element's HTTP range requests for
+//   <scope>seedcast/stream/<infoHashHex>/<fileIndex>/<url-encoded name>
+// into reads from the Seedcast engine running in a page, so <video src> plays a torrent
+// while it downloads. Every other request passes through untouched.
+//
+// Protocol (one MessageChannel per request, one message in flight at a time):
+//   worker → page (via client.postMessage, port attached):
+//       { type: 'seedcast:stream', infoHash, fileIndex }
+//   page → worker: { length, name } | { error }              (file info; waits for metadata)
+//   worker → page: { op: 'open', start, end }                (end inclusive)
+//   worker → page: { op: 'pull' }  page → worker: { chunk } | { done: true } | { error }
+//   worker → page: { op: 'cancel' }                          (the response was abandoned)
+// The page that made the request (event.clientId) is asked first; if it does not hold the
+// torrent, every other window client is tried. The response body is a ReadableStream whose
+// pull() asks for the next chunk and whose cancel() closes the engine's stream, releasing
+// its streaming window.
+'use strict';
+
+const PREFIX = 'seedcast/stream/';
+const INFO_TIMEOUT_MS = 30_000;
+const CHUNK_TIMEOUT_MS = 120_000;
+
+const TYPES = {
+  mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm',
+  mkv: 'video/x-matroska', mp3: 'audio/mpeg', m4a: 'audio/mp4', ogg: 'audio/ogg',
+  ogv: 'video/ogg', oga: 'audio/ogg', opus: 'audio/ogg', wav: 'audio/wav', flac: 'audio/flac',
+};
+
+/** Content-Type from a file name's extension. */
+function contentType(name) {
+  const ext = /\.([a-z0-9]+)$/i.exec(name ?? '')?.[1]?.toLowerCase();
+  return TYPES[ext] ?? 'application/octet-stream';
+}
+
+/** Parses one `Range` header against a file of `length` bytes: `{ start, end }` (end
+ *  inclusive), `null` for no/unsupported range (answer 200), or `'unsatisfiable'` (416). */
+function parseRange(header, length) {
+  if (!header) return null;
+  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
+  if (!m || (m[1] === '' && m[2] === '')) return null; // multi-range or garbage: whole file
+  if (m[1] === '') { // suffix: the last n bytes
+    const n = Number(m[2]);
+    if (n === 0 || length === 0) return 'unsatisfiable';
+    return { start: Math.max(0, length - n), end: length - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? length - 1 : Math.min(Number(m[2]), length - 1);
+  if (start >= length || end < start) return 'unsatisfiable';
+  return { start, end };
+}
+
+/** One request's conversation with a page over a MessagePort. */
+class PagePort {
+  constructor(port) {
+    this.port = port;
+    this.queue = [];
+    this.waiting = null;
+    port.onmessage = ({ data }) => {
+      if (this.waiting) { const w = this.waiting; this.waiting = null; w(data); } else this.queue.push(data);
+    };
+  }
+
+  /** The next message, or `{ error }` after `ms`. */
+  next(ms) {
+    if (this.queue.length) return Promise.resolve(this.queue.shift());
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.waiting = null; resolve({ error: 'the page did not answer in time' }); }, ms);
+      this.waiting = (data) => { clearTimeout(timer); resolve(data); };
+    });
+  }
+
+  send(message) { this.port.postMessage(message); }
+  close() { this.port.onmessage = null; this.port.close(); }
+}
+
+/** Asks `client` for the file; resolves with `{ port, info }` or `null` if it does not have it. */
+async function ask(client, infoHash, fileIndex) {
+  const channel = new MessageChannel();
+  const port = new PagePort(channel.port1);
+  client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex }, [channel.port2]);
+  const info = await port.next(INFO_TIMEOUT_MS);
+  if (info?.error || typeof info?.length !== 'number') { port.close(); return { error: info?.error ?? 'bad answer' }; }
+  return { port, info };
+}
+
+async function findPage(event, infoHash, fileIndex) {
+  const first = event.clientId ? await self.clients.get(event.clientId) : null;
+  const others = (await self.clients.matchAll({ type: 'window', includeUncontrolled: true }))
+    .filter((c) => c.id !== first?.id);
+  let lastError = 'no open page holds this torrent';
+  for (const client of [first, ...others]) {
+    if (!client) continue;
+    const found = await ask(client, infoHash, fileIndex);
+    if (found.port) return found;
+    lastError = found.error;
+  }
+  return { error: lastError };
+}
+
+function textResponse(status, text, headers = {}) {
+  return new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers } });
+}
+
+async function serve(event, infoHash, fileIndex) {
+  const { request } = event;
+  if (request.method !== 'GET' && request.method !== 'HEAD') {
+    return textResponse(405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
+  }
+  const found = await findPage(event, infoHash, fileIndex);
+  if (!found.port) return textResponse(404, `${found.error}\n`);
+  const { port, info } = found;
+  const { length } = info;
+  const range = parseRange(request.headers.get('Range'), length);
+  const headers = { 'Content-Type': contentType(info.name), 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' };
+  if (range === 'unsatisfiable') {
+    port.close();
+    return new Response(null, { status: 416, headers: { ...headers, 'Content-Range': `bytes */${length}` } });
+  }
+  const { start, end } = range ?? { start: 0, end: length - 1 };
+  const status = range ? 206 : 200;
+  headers['Content-Length'] = String(Math.max(0, end - start + 1));
+  if (range) headers['Content-Range'] = `bytes ${start}-${end}/${length}`;
+  if (request.method === 'HEAD' || length === 0) {
+    port.close();
+    return new Response(null, { status, headers });
+  }
+  port.send({ op: 'open', start, end });
+  let finished = false;
+  const finish = () => { if (!finished) { finished = true; port.close(); } };
+  const body = new ReadableStream({
+    async pull(controller) {
+      port.send({ op: 'pull' });
+      const data = await port.next(CHUNK_TIMEOUT_MS);
+      if (data?.chunk) {
+        controller.enqueue(data.chunk);
+      } else if (data?.done) {
+        finish();
+        controller.close();
+      } else {
+        port.send({ op: 'cancel' });
+        finish();
+        controller.error(new Error(data?.error ?? 'stream failed'));
+      }
+    },
+    cancel() {
+      if (finished) return;
+      port.send({ op: 'cancel' });
+      finish();
+    },
+  }, { highWaterMark: 1 });
+  return new Response(body, { status, headers });
+}
+
+self.addEventListener('install', () => { self.skipWaiting(); });
+self.addEventListener('activate', (event) => { event.waitUntil(self.clients.claim()); });
+
+self.addEventListener('fetch', (event) => {
+  const url = new URL(event.request.url);
+  const prefix = new URL(PREFIX, self.registration.scope);
+  if (url.origin !== prefix.origin || !url.pathname.startsWith(prefix.pathname)) return; // pass through
+  const [infoHash, index] = url.pathname.slice(prefix.pathname.length).split('/');
+  const fileIndex = Number(index);
+  if (!/^[0-9a-f]{40}$/i.test(infoHash ?? '') || !Number.isInteger(fileIndex) || fileIndex < 0) {
+    event.respondWith(textResponse(400, 'malformed stream URL\n'));
+    return;
+  }
+  event.respondWith(serve(event, infoHash.toLowerCase(), fileIndex));
+});
