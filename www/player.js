@@ -1,0 +1,279 @@
+// <seedcast-player>: a video player that plays a torrent while it downloads and seeds it to
+// the next viewers. One script tag:
+//
+//   <script type="module" src="https://your-site/player.js"></script>
+//   <seedcast-player src="magnet:?xt=urn:btih:..." poster="poster.jpg"></seedcast-player>
+//
+// Attributes: src (magnet link), poster, trackers (comma-separated ws:// URLs; default this
+// site's tracker), file (index or name; default the largest playable file), autoplay, muted.
+// Property `torrent` takes a SeedcastTorrent this page already has (e.g. one it seeds).
+//
+// Design: every player of a page shares one SeedcastClient per tracker list, and a torrent
+// shared by several players is added once (removed when its last player goes away, unless
+// it was handed in through `torrent`). Playback goes through the service worker (sw.js),
+// which only works on the origin that serves it: on a page of another origin the element
+// renders an <iframe> of embed.html from this script's origin instead. Names and numbers
+// from torrents and peers are set as text, never parsed as HTML.
+import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
+
+const MODULE_URL = new URL(import.meta.url);
+const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
+const SEEK_STEP = 5;
+
+const clients = new Map(); // tracker list -> Promise<SeedcastClient>
+const shared = new Map(); // infoHash -> { torrent, users, owned }
+
+function sharedClient(trackers) {
+  const key = trackers.join(',');
+  if (!clients.has(key)) clients.set(key, loadSeedcast().then(() => new SeedcastClient({ trackers })));
+  return clients.get(key);
+}
+
+function magnetHash(src) {
+  return /xt=urn:btih:([0-9a-f]{40})/i.exec(src)?.[1]?.toLowerCase();
+}
+
+async function acquire(src, trackers) {
+  const client = await sharedClient(trackers);
+  const hash = magnetHash(src);
+  let entry = hash && shared.get(hash);
+  if (!entry) {
+    const torrent = client.torrents.find((t) => t.infoHash === hash) ?? client.add(src);
+    entry = { torrent, users: 0, owned: true };
+    shared.set(torrent.infoHash, entry);
+  }
+  entry.users++;
+  return entry.torrent;
+}
+
+function release(torrent) {
+  const entry = shared.get(torrent.infoHash);
+  if (!entry || --entry.users > 0) return;
+  shared.delete(torrent.infoHash);
+  if (entry.owned) torrent.remove();
+}
+
+function formatBytes(n) {
+  if (!Number.isFinite(n)) return '?';
+  const units = ['B', 'KB', 'MB', 'GB'];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/** The file to play: `choice` (index or name) or the largest playable one. */
+function pickFile(files, choice) {
+  if (choice !== null && choice !== '') {
+    return files.find((f) => String(f.index) === choice || f.name === choice || f.path === choice);
+  }
+  const sorted = [...files].sort((a, b) => b.length - a.length);
+  return sorted.find((f) => PLAYABLE.test(f.name)) ?? sorted[0];
+}
+
+const STYLE = `
+:host { display: block; position: relative; background: #000; color: #eee; font: 13px system-ui, sans-serif; }
+:host(:focus-visible) { outline: 3px solid #4a9eff; outline-offset: 2px; }
+video { display: block; width: 100%; height: auto; max-height: var(--seedcast-max-height, 80vh); background: #000; }
+.bar { display: block; width: 100%; height: 8px; background: #333; }
+.status { margin: 0; padding: 4px 8px; background: #111; min-height: 1.4em; }
+.error { margin: 0; padding: 4px 8px; background: #5a1010; }
+.error:empty { display: none; }
+iframe { display: block; width: 100%; aspect-ratio: 16 / 9; border: 0; }
+`;
+
+export class SeedcastPlayer extends HTMLElement {
+  static observedAttributes = ['src', 'poster'];
+  #root;
+  #video;
+  #status;
+  #bar;
+  #error;
+  #torrent;
+  #given;
+  #file;
+  #timer;
+  #generation = 0;
+  #onKey = (e) => this.#key(e);
+
+  constructor() {
+    super();
+    this.#root = this.attachShadow({ mode: 'open' });
+  }
+
+  /** The <video> element (for scripts and tests). */
+  get video() { return this.#video; }
+  /** The SeedcastTorrent being played, once known. */
+  get torrent() { return this.#torrent; }
+  /** Plays a torrent this page already has (e.g. one it is seeding) instead of `src`. */
+  set torrent(torrent) { this.#given = torrent; if (this.isConnected) this.#start(); }
+  /** The file being played (a SeedcastFile), once the metadata is known. */
+  get file() { return this.#file; }
+
+  connectedCallback() {
+    if (!this.hasAttribute('tabindex')) this.tabIndex = 0;
+    if (!this.hasAttribute('role')) this.setAttribute('role', 'region');
+    if (!this.hasAttribute('aria-label')) this.setAttribute('aria-label', 'Video player');
+    this.addEventListener('keydown', this.#onKey);
+    this.#start();
+  }
+
+  disconnectedCallback() {
+    this.removeEventListener('keydown', this.#onKey);
+    this.#stop();
+  }
+
+  attributeChangedCallback(name, old, value) {
+    if (!this.isConnected || old === value) return;
+    if (name === 'poster') { if (this.#video) this.#video.poster = value ?? ''; return; }
+    this.#start();
+  }
+
+  #stop() {
+    this.#generation++;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+    if (this.#video) { this.#video.removeAttribute('src'); this.#video.load(); }
+    if (this.#torrent && this.#torrent !== this.#given) release(this.#torrent);
+    this.#torrent = undefined;
+    this.#file = undefined;
+  }
+
+  #render() {
+    const style = document.createElement('style');
+    style.textContent = STYLE;
+    if (MODULE_URL.origin !== location.origin) {
+      // The service worker can only serve the origin it comes from: embed that origin's page.
+      const frame = document.createElement('iframe');
+      const params = new URLSearchParams();
+      for (const a of ['poster', 'trackers', 'file', 'autoplay', 'muted']) if (this.hasAttribute(a)) params.set(a, this.getAttribute(a) ?? '');
+      frame.src = `${new URL('embed.html', MODULE_URL).href}?${params}#${this.getAttribute('src') ?? ''}`;
+      frame.allow = 'autoplay; fullscreen';
+      frame.allowFullscreen = true;
+      frame.title = this.getAttribute('aria-label') ?? 'Video player';
+      this.#root.replaceChildren(style, frame);
+      this.#video = undefined;
+      return false;
+    }
+    this.#video = document.createElement('video');
+    this.#video.controls = true;
+    this.#video.playsInline = true;
+    this.#video.preload = 'auto';
+    this.#video.muted = this.hasAttribute('muted');
+    this.#video.autoplay = this.hasAttribute('autoplay');
+    this.#video.poster = this.getAttribute('poster') ?? '';
+    this.#video.setAttribute('aria-label', 'Video');
+    this.#bar = document.createElement('canvas');
+    this.#bar.className = 'bar';
+    this.#bar.height = 8;
+    this.#bar.setAttribute('role', 'img');
+    this.#bar.setAttribute('aria-label', 'Downloaded and buffered parts of the video');
+    this.#status = document.createElement('p');
+    this.#status.className = 'status';
+    this.#status.setAttribute('role', 'status');
+    this.#status.textContent = 'Starting…';
+    this.#error = document.createElement('p');
+    this.#error.className = 'error';
+    this.#error.setAttribute('role', 'alert');
+    this.#root.replaceChildren(style, this.#video, this.#bar, this.#status, this.#error);
+    return true;
+  }
+
+  async #start() {
+    this.#stop();
+    const generation = this.#generation;
+    if (!this.#render()) return;
+    const src = this.getAttribute('src')?.trim();
+    if (!this.#given && !src) { this.#status.textContent = 'No video link (set the src attribute).'; return; }
+    try {
+      const trackers = (this.getAttribute('trackers') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
+      const torrent = this.#given ?? await acquire(src, trackers.length ? trackers : [defaultTracker()]);
+      if (generation !== this.#generation) { if (torrent !== this.#given) release(torrent); return; }
+      this.#torrent = torrent;
+      this.#timer = setInterval(() => this.#refresh(), 500);
+      this.#refresh();
+      if (!torrent.stats().hasMetadata) {
+        this.#status.textContent = 'Finding peers…';
+        await new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
+        if (generation !== this.#generation) return;
+      }
+      const file = pickFile(torrent.files, this.getAttribute('file'));
+      if (!file) throw new Error('this torrent has no such file');
+      this.#file = file;
+      let url;
+      try {
+        url = await file.streamURL();
+      } catch (e) {
+        // No service worker here: play once the whole file has arrived.
+        this.#error.textContent = `Streaming is not available (${e.message}); the video plays once downloaded.`;
+        if (!torrent.stats().done) await new Promise((resolve) => torrent.addEventListener('done', resolve, { once: true }));
+        url = torrent.files.find((f) => f.index === file.index).url();
+      }
+      if (generation !== this.#generation) return;
+      this.#video.src = url;
+      this.dispatchEvent(new CustomEvent('ready', { detail: { file: file.name } }));
+    } catch (e) {
+      if (generation === this.#generation) this.#error.textContent = `Cannot play this: ${e.message}`;
+    }
+  }
+
+  #refresh() {
+    const torrent = this.#torrent;
+    if (!torrent) return;
+    let s;
+    try { s = torrent.stats(); } catch { return; } // removed elsewhere
+    const name = this.#file?.path ?? torrent.name ?? '';
+    const peers = `${s.peers} peer${s.peers === 1 ? '' : 's'}`;
+    const done = s.done ? 'downloaded' : `${(s.progress * 100).toFixed(0)}% downloaded`;
+    this.#status.textContent = `${name ? `${name} · ` : ''}${peers} · ↓ ${formatBytes(s.downloadSpeed)}/s · ↑ ${formatBytes(s.uploadSpeed)}/s · ${done}`;
+    this.#drawBar(torrent, s);
+  }
+
+  /** Top half: verified pieces of the file; bottom half: what the video has buffered. */
+  #drawBar(torrent, s) {
+    const canvas = this.#bar;
+    const width = Math.max(1, canvas.clientWidth || 600);
+    if (canvas.width !== width) canvas.width = width;
+    const ctx = canvas.getContext('2d');
+    ctx.clearRect(0, 0, width, 8);
+    const file = this.#file;
+    const pieces = torrent.pieces();
+    if (file && pieces.length && s.length) {
+      const per = s.length / pieces.length; // bytes per piece (the last one may be shorter)
+      const first = Math.floor(file.offset / per);
+      const last = Math.min(pieces.length - 1, Math.floor((file.offset + Math.max(0, file.length - 1)) / per));
+      const w = width / (last - first + 1);
+      ctx.fillStyle = '#2f80ed';
+      for (let i = first; i <= last; i++) if (pieces[i]) ctx.fillRect(Math.floor((i - first) * w), 0, Math.ceil(w), 4);
+    }
+    const video = this.#video;
+    if (video && video.duration > 0 && Number.isFinite(video.duration)) {
+      ctx.fillStyle = '#9ad17a';
+      for (let i = 0; i < video.buffered.length; i++) {
+        const a = video.buffered.start(i) / video.duration;
+        const b = video.buffered.end(i) / video.duration;
+        ctx.fillRect(Math.floor(a * width), 4, Math.max(1, Math.ceil((b - a) * width)), 4);
+      }
+      ctx.fillStyle = '#fff';
+      ctx.fillRect(Math.floor((video.currentTime / video.duration) * width), 0, 2, 8);
+    }
+  }
+
+  #key(e) {
+    const video = this.#video;
+    if (!video || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    switch (e.key) {
+      case ' ': case 'k': case 'K': video.paused ? video.play().catch(() => {}) : video.pause(); break;
+      case 'ArrowLeft': video.currentTime = Math.max(0, video.currentTime - SEEK_STEP); break;
+      case 'ArrowRight': video.currentTime = Math.min(video.duration || Infinity, video.currentTime + SEEK_STEP); break;
+      case 'm': case 'M': video.muted = !video.muted; break;
+      case 'f': case 'F':
+        if (document.fullscreenElement) document.exitFullscreen().catch(() => {});
+        else this.requestFullscreen?.().catch(() => {});
+        break;
+      default: return;
+    }
+    e.preventDefault();
+  }
+}
+
+if (!customElements.get('seedcast-player')) customElements.define('seedcast-player', SeedcastPlayer);
