@@ -1,0 +1,236 @@
+// Streaming while seeding: a video seeded by one page plays in another page's
+// <seedcast-player> while it downloads, seeks, and the stream URL answers range requests
+// like an HTTP server would. Test videos are generated with ffmpeg at the start.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+
+let signal, browser, dir;
+const media = {};
+
+/** 640x360 H.264/AAC (faststart or not) or 320x180 VP9/Opus test video, `seconds` long. */
+function makeVideo(name, seconds, kind) {
+  const path = join(dir, name);
+  const sources = ['-f', 'lavfi', '-i', `testsrc2=size=${kind === 'webm' ? '320x180' : '640x360'}:rate=25`,
+    '-f', 'lavfi', '-i', 'sine=frequency=440:sample_rate=48000', '-t', String(seconds)];
+  const codecs = kind === 'webm'
+    ? ['-c:v', 'libvpx-vp9', '-deadline', 'realtime', '-cpu-used', '8', '-b:v', '300k', '-c:a', 'libopus', '-b:a', '48k']
+    : ['-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', '-g', '50', '-b:v', '1000k', '-c:a', 'aac', '-b:a', '64k',
+      ...(kind === 'faststart' ? ['-movflags', '+faststart'] : [])];
+  execFileSync('ffmpeg', ['-v', 'error', '-y', ...sources, ...codecs, path]);
+  const bytes = readFileSync(path);
+  media[name] = { path, bytes, sha256: createHash('sha256').update(bytes).digest('hex') };
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'seedcast-stream-'));
+  makeVideo('clip.mp4', 24, 'faststart');
+  makeVideo('moov-at-end.mp4', 24, 'plain');
+  makeVideo('clip.webm', 10, 'webm');
+  signal = await startSignal();
+  browser = await launchBrowser();
+}, { timeout: 60_000 });
+after(async () => {
+  await browser?.close();
+  await signal?.stop();
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}, { timeout: 60_000 });
+
+const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
+
+/** A page in its own profile that seeds `names` (fetched from the test), returning magnets. */
+async function seeder(names, options = {}) {
+  const context = await newContext(browser);
+  await context.route('**/test-media/*', (route) => route.fulfill({ path: media[decodeURIComponent(route.request().url().split('/').pop())].path }));
+  const page = await openPage(context, signal.base);
+  const magnets = await page.evaluate(async ({ names, options }) => {
+    window.client = await window.Seedcast.SeedcastClient.create(options);
+    const out = [];
+    for (const name of names) {
+      const bytes = new Uint8Array(await (await fetch(`/test-media/${encodeURIComponent(name)}`)).arrayBuffer());
+      out.push((await window.client.seed(new File([bytes], name))).magnetURI);
+    }
+    return out;
+  }, { names, options });
+  return { page, magnets };
+}
+
+/** A page in its own profile with one muted <seedcast-player> per magnet, all playing. */
+async function viewer(magnets) {
+  const page = await openPage(await newContext(browser), signal.base);
+  await page.evaluate(async (magnets) => {
+    await import('/player.js');
+    window.players = magnets.map((src) => {
+      const player = document.createElement('seedcast-player');
+      player.setAttribute('muted', '');
+      player.setAttribute('src', src);
+      player.addEventListener('ready', () => player.video.play().catch((e) => { window.playError = e.message; }));
+      document.body.append(player);
+      return player;
+    });
+  }, magnets);
+  return page;
+}
+
+const currentTime = (page, i = 0) => page.evaluate((i) => window.players[i].video?.currentTime ?? 0, i);
+
+async function plays(page, i, what) {
+  await within(60_000, `${what} never started playing`, until(async () => (await currentTime(page, i)) > 1));
+}
+
+async function seeksTo(page, i, fraction, what) {
+  const target = await page.evaluate(({ i, fraction }) => {
+    const v = window.players[i].video;
+    v.currentTime = v.duration * fraction;
+    return v.currentTime;
+  }, { i, fraction });
+  await within(60_000, `${what} did not play on after seeking to ${fraction * 100}%`,
+    until(async () => (await currentTime(page, i)) > target + 1));
+  return target;
+}
+
+test('an MP4 seeded in one page plays in another, seeks to 75%, and the stream URL answers ranges like HTTP', { timeout: 240_000 }, async () => {
+  const file = media['clip.mp4'];
+  const length = file.bytes.length;
+  const { page: a, magnets } = await seeder(['clip.mp4']);
+  const b = await viewer(magnets);
+  await plays(b, 0, 'the MP4');
+  await seeksTo(b, 0, 0.75, 'the MP4');
+
+  const answers = await b.evaluate(async (length) => {
+    const url = window.players[0].video.src;
+    const get = async (range, method = 'GET') => {
+      const res = await fetch(url, { method, headers: range ? { Range: range } : {} });
+      const bytes = new Uint8Array(await res.arrayBuffer());
+      return {
+        status: res.status, size: bytes.length, sha256: await window.testUtils.sha256(bytes),
+        contentRange: res.headers.get('Content-Range'), contentLength: res.headers.get('Content-Length'),
+        contentType: res.headers.get('Content-Type'), acceptRanges: res.headers.get('Accept-Ranges'),
+      };
+    };
+    return {
+      url,
+      probe: await get('bytes=0-1'),
+      middle: await get('bytes=1000000-1499999'),
+      open: await get(`bytes=${length - 5000}-`),
+      suffix: await get('bytes=-100'),
+      past: await get(`bytes=${length}-`),
+      whole: await get(null),
+      head: await get(null, 'HEAD'),
+    };
+  }, length);
+  assert.match(answers.url, /\/seedcast\/stream\/[0-9a-f]{40}\/0\/clip\.mp4$/);
+  assert.equal(answers.probe.status, 206);
+  assert.equal(answers.probe.size, 2);
+  assert.equal(answers.probe.contentRange, `bytes 0-1/${length}`);
+  assert.equal(answers.probe.contentLength, '2');
+  assert.equal(answers.probe.contentType, 'video/mp4');
+  assert.equal(answers.probe.acceptRanges, 'bytes');
+  assert.equal(answers.middle.status, 206);
+  assert.equal(answers.middle.contentRange, `bytes 1000000-1499999/${length}`);
+  assert.equal(answers.middle.sha256, sha256(file.bytes.subarray(1000000, 1500000)), 'a middle range holds the original bytes');
+  assert.equal(answers.open.status, 206);
+  assert.equal(answers.open.sha256, sha256(file.bytes.subarray(length - 5000)));
+  assert.equal(answers.suffix.status, 206);
+  assert.equal(answers.suffix.contentRange, `bytes ${length - 100}-${length - 1}/${length}`);
+  assert.equal(answers.suffix.sha256, sha256(file.bytes.subarray(length - 100)));
+  assert.equal(answers.past.status, 416);
+  assert.equal(answers.past.contentRange, `bytes */${length}`);
+  assert.equal(answers.whole.status, 200);
+  assert.equal(answers.whole.contentLength, String(length));
+  assert.equal(answers.whole.sha256, file.sha256, 'the whole file as played is byte-for-byte the original');
+  assert.equal(answers.head.status, 200);
+  assert.equal(answers.head.contentLength, String(length));
+  assert.equal(answers.head.size, 0);
+
+  // Keyboard: the player is focusable; k pauses and resumes, → seeks 5 s ahead.
+  await b.evaluate(() => window.players[0].focus());
+  await b.keyboard.press('k');
+  assert.equal(await b.evaluate(() => window.players[0].video.paused), true, 'k pauses');
+  await b.keyboard.press('k');
+  assert.equal(await b.evaluate(() => window.players[0].video.paused), false, 'k plays again');
+  const before = await currentTime(b);
+  await b.keyboard.press('ArrowLeft');
+  assert.ok(await currentTime(b) < before - 3, '← seeks back 5 s');
+
+  // The player shows peers, speeds and progress as text.
+  const status = await b.evaluate(() => window.players[0].shadowRoot.querySelector('[role=status]').textContent);
+  assert.match(status, /^clip\.mp4 · \d+ peers? · ↓ [\d.]+ [KMG]?B\/s · ↑ [\d.]+ [KMG]?B\/s · (\d+% )?downloaded$/);
+
+  // The seeding page keeps seeding: it uploaded the whole file to the viewer.
+  const uploaded = await a.evaluate(() => window.client.torrents[0].stats().uploaded);
+  assert.ok(uploaded >= length, `the seeder uploaded ${uploaded} of ${length} bytes`);
+  // (The 416 asked for above is logged by the browser as a failed load.)
+  assert.deepEqual([...a.errors, ...b.errors.filter((e) => !/status of 416/.test(e))], []);
+  await a.context().close();
+  await b.context().close();
+});
+
+test('the stream API: chunks are the file\'s bytes, close() ends a read, a 9th stream closes the oldest', { timeout: 60_000 }, async () => {
+  const { page, magnets } = await seeder(['clip.webm']);
+  const result = await page.evaluate(async () => {
+    const torrent = window.client.torrents[0];
+    const s = torrent.openStream(0, 10, 109);
+    const chunk = await s.next();
+    const end = await s.next();
+    s.close();
+    const streams = Array.from({ length: 9 }, () => torrent.openStream(0, 0));
+    const evicted = await streams[0].next().then(() => 'no error', (e) => e.message);
+    const newest = (await streams[8].next())?.length;
+    for (const x of streams) x.close();
+    const bad = (() => { try { torrent.openStream(0, 1e12); return 'no error'; } catch (e) { return e.message; } })();
+    return { size: chunk.length, sha256: await window.testUtils.sha256(chunk), end: end === undefined, evicted, newest, bad };
+  });
+  assert.equal(result.size, 100);
+  assert.equal(result.sha256, sha256(media['clip.webm'].bytes.subarray(10, 110)));
+  assert.ok(result.end, 'the read after the range ends is undefined');
+  assert.match(result.evicted, /closed to make room/);
+  assert.ok(result.newest > 0);
+  assert.match(result.bad, /past the end of the file/);
+  assert.ok(magnets[0].startsWith('magnet:'));
+  await page.context().close();
+});
+
+test('playback starts while only part of the file has arrived (seeder limited to 150 kB/s), seeks, and the viewer seeds on', { timeout: 180_000 }, async () => {
+  const { page: a, magnets } = await seeder(['moov-at-end.mp4'], { uploadLimit: 150_000 });
+  const b = await viewer(magnets);
+  await plays(b, 0, 'the MP4 with its index at the end');
+  const progress = await b.evaluate(() => window.players[0].torrent.stats().progress);
+  assert.ok(progress < 0.9, `playing with ${(progress * 100).toFixed(0)}% of the file downloaded`);
+  // Seek to 75% while the file is still incomplete.
+  const progressAtSeek = await b.evaluate(() => window.players[0].torrent.stats().progress);
+  assert.ok(progressAtSeek < 1, 'the file was still incomplete when seeking');
+  await seeksTo(b, 0, 0.75, 'the rate-limited MP4');
+  // A third page downloads the file; the playing page serves it too (it seeds while playing).
+  const c = await openPage(await newContext(browser), signal.base);
+  const digest = await within(90_000, 'the third page did not finish downloading', c.evaluate(async (magnet) => {
+    const client = await window.Seedcast.SeedcastClient.create();
+    const torrent = client.add(magnet);
+    await new Promise((res) => torrent.addEventListener('done', res));
+    return window.testUtils.sha256(torrent.files[0].bytes());
+  }, magnets[0]));
+  assert.equal(digest, media['moov-at-end.mp4'].sha256);
+  const uploaded = await b.evaluate(() => window.players[0].torrent.stats().uploaded);
+  assert.ok(uploaded > 256 * 1024, `the playing page uploaded ${uploaded} bytes to the third page`);
+  assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
+  await a.context().close();
+  await b.context().close();
+  await c.context().close();
+});
+
+test('two players on one page: a WebM and a non-faststart MP4 both play', { timeout: 180_000 }, async () => {
+  const { page: a, magnets } = await seeder(['clip.webm', 'moov-at-end.mp4']);
+  const b = await viewer(magnets);
+  await plays(b, 0, 'the WebM');
+  await plays(b, 1, 'the second player (MP4)');
+  await seeksTo(b, 1, 0.75, 'the non-faststart MP4');
+  assert.equal(await b.evaluate(() => window.players[0].shadowRoot.querySelector('video').currentSrc.endsWith('/clip.webm')), true);
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await a.context().close();
+  await b.context().close();
+});
