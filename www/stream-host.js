@@ -4,7 +4,21 @@
 
 const torrents = new Map(); // infoHash -> SeedcastTorrent
 const SCOPE = new URL('./', import.meta.url);
+const KEEPALIVE_MS = 20_000;
 let ready;
+let openStreams = 0;
+let keepalive;
+
+/** Counts open streams; while there are any, pings the worker so the browser keeps it alive. */
+function streamOpened(delta) {
+  openStreams += delta;
+  if (openStreams > 0 && !keepalive) {
+    keepalive = setInterval(() => fetch(new URL('seedcast/keepalive', SCOPE)).catch(() => {}), KEEPALIVE_MS);
+  } else if (openStreams === 0 && keepalive) {
+    clearInterval(keepalive);
+    keepalive = undefined;
+  }
+}
 
 /** Makes `torrent` streamable from this page (until `forget`). */
 export function hostTorrent(torrent) { torrents.set(torrent.infoHash, torrent); }
@@ -48,7 +62,7 @@ async function onWorkerMessage(event) {
   if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent' }); port.close(); return; }
   let stream;
   const stop = () => {
-    if (stream) { stream.close(); stream.free(); stream = undefined; }
+    if (stream) { stream.close(); stream.free(); stream = undefined; streamOpened(-1); }
     port.onmessage = null;
     port.close();
   };
@@ -56,6 +70,7 @@ async function onWorkerMessage(event) {
     try {
       if (msg.op === 'open' && !stream) {
         stream = torrent.openStream(data.fileIndex, msg.start, msg.end);
+        streamOpened(1);
       } else if (msg.op === 'pull' && stream) {
         const s = stream;
         s.next().then(

@@ -17,6 +17,9 @@
 'use strict';
 
 const PREFIX = 'seedcast/stream/';
+// Fetched by pages every 20 s while they stream: a worker with no events for 30 s is
+// stopped by the browser, which would cut the streams it is answering.
+const KEEPALIVE = 'seedcast/keepalive';
 const INFO_TIMEOUT_MS = 30_000;
 const CHUNK_TIMEOUT_MS = 120_000;
 
@@ -156,6 +159,10 @@ self.addEventListener('activate', (event) => { event.waitUntil(self.clients.clai
 
 self.addEventListener('fetch', (event) => {
   const url = new URL(event.request.url);
+  if (url.href === new URL(KEEPALIVE, self.registration.scope).href) {
+    event.respondWith(new Response(null, { status: 204 }));
+    return;
+  }
   const prefix = new URL(PREFIX, self.registration.scope);
   if (url.origin !== prefix.origin || !url.pathname.startsWith(prefix.pathname)) return; // pass through
   const [infoHash, index] = url.pathname.slice(prefix.pathname.length).split('/');
