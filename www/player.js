@@ -12,9 +12,11 @@
 // shared by several players is added once (removed when its last player goes away, unless
 // it was handed in through `torrent`). Playback goes through the service worker (sw.js),
 // which only works on the origin that serves it: on a page of another origin the element
-// renders an <iframe> of embed.html from this script's origin instead. Names and numbers
+// renders an <iframe> of embed.html from this script's origin instead. Performance marks
+// `seedcast-player:start|torrent|metadata|src` time the way to playback. Names and numbers
 // from torrents and peers are set as text, never parsed as HTML.
 import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
+import { serviceWorkerReady } from './stream-host.js';
 
 const MODULE_URL = new URL(import.meta.url);
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
@@ -184,11 +186,16 @@ export class SeedcastPlayer extends HTMLElement {
     if (!this.#render()) return;
     const src = this.getAttribute('src')?.trim();
     if (!this.#given && !src) { this.#status.textContent = 'No video link (set the src attribute).'; return; }
+    // Register the service worker while peers and metadata are found (it is needed last).
+    serviceWorkerReady().catch(() => {});
+    const mark = (name) => performance.mark(`seedcast-player:${name}`);
+    mark('start');
     try {
       const trackers = (this.getAttribute('trackers') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
       const torrent = this.#given ?? await acquire(src, trackers.length ? trackers : [defaultTracker()]);
       if (generation !== this.#generation) { if (torrent !== this.#given) release(torrent); return; }
       this.#torrent = torrent;
+      mark('torrent');
       this.#timer = setInterval(() => this.#refresh(), 500);
       this.#refresh();
       if (!torrent.stats().hasMetadata) {
@@ -196,6 +203,7 @@ export class SeedcastPlayer extends HTMLElement {
         await new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
         if (generation !== this.#generation) return;
       }
+      mark('metadata');
       const file = pickFile(torrent.files, this.getAttribute('file'));
       if (!file) throw new Error('this torrent has no such file');
       this.#file = file;
@@ -210,6 +218,7 @@ export class SeedcastPlayer extends HTMLElement {
       }
       if (generation !== this.#generation) return;
       this.#video.src = url;
+      mark('src');
       this.dispatchEvent(new CustomEvent('ready', { detail: { file: file.name } }));
     } catch (e) {
       if (generation === this.#generation) this.#error.textContent = `Cannot play this: ${e.message}`;

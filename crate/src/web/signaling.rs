@@ -101,6 +101,7 @@ impl ClientInner {
                     deadline: now + OFFER_TTL,
                     open: false,
                     corked: Vec::new(),
+                    received: 0,
                 },
             );
             pending.push((key, offer_id, pc, gathered));
@@ -108,9 +109,26 @@ impl ClientInner {
         let hex_id = hex_id.to_owned();
         spawn_local(async move {
             let mut offers = Vec::new();
-            // The browser gathers for all of them at once; awaiting in turn costs nothing extra.
-            for (key, offer_id, pc, gathered) in pending {
-                match PeerConn::create_offer(pc, gathered).await {
+            // Start every offer first (each gathers for ~125 ms even on loopback), then collect
+            // them: awaiting one by one used to serialise the gathering (5 offers: ~650 ms).
+            let started: Vec<_> = pending
+                .into_iter()
+                .map(|(key, offer_id, pc, gathered)| {
+                    let offer = wasm_bindgen_futures::future_to_promise(async move {
+                        PeerConn::create_offer(pc, gathered)
+                            .await
+                            .map(wasm_bindgen::JsValue::from)
+                            .map_err(wasm_bindgen::JsValue::from)
+                    });
+                    (key, offer_id, offer)
+                })
+                .collect();
+            for (key, offer_id, offer) in started {
+                let result = wasm_bindgen_futures::JsFuture::from(offer)
+                    .await
+                    .map(|sdp| sdp.as_string().unwrap_or_default())
+                    .map_err(|e| e.as_string().unwrap_or_default());
+                match result {
                     Ok(sdp) => offers.push((key, offer_id, sdp)),
                     Err(e) => {
                         handle.with(|c| {
@@ -305,6 +323,7 @@ impl ClientInner {
                 deadline: now + CONNECT_TIMEOUT,
                 open: false,
                 corked: Vec::new(),
+                received: 0,
             },
         );
         spawn_local(async move {

@@ -8,9 +8,10 @@
 //!   reader moves forward as chunks are consumed; a new stream at another offset (a seek)
 //!   gets its own window at once, and closing a stream (`close()`, the worker's `cancel()`,
 //!   or dropping the object) releases its window with `remove_reader`.
-//! * `next()` resolves with the next chunk as soon as its piece is verified: at most to the
-//!   end of the current piece and at most [`MAX_CHUNK`] bytes, as a fresh JS-owned array
-//!   (transferable). Pieces come from `SharedStorage::read_piece` (async: the store may be
+//! * `next()` resolves with the next chunk as soon as its first piece is verified: the
+//!   verified run of pieces from the position on, at most [`MAX_CHUNK`] bytes, as a fresh
+//!   JS-owned array (transferable). Small pieces are batched because every chunk costs a
+//!   page↔worker round trip on a main thread that is also busy downloading. Pieces come from `SharedStorage::read_piece` (async: the store may be
 //!   on disk), so nothing is borrowed across an `await`.
 //! * A read of a missing piece (or before the metadata) parks one waiter, a JS promise
 //!   resolver kept in the swarm's [`Streams`]. `Swarm::pump` wakes it on `PieceVerified` /
@@ -81,6 +82,11 @@ impl Streams {
         }
         self.open.push(reader);
         evicted
+    }
+
+    /// Whether some read waits for a piece (the swarm then sends requests without delay).
+    pub fn waiting(&self) -> bool {
+        !self.waiters.is_empty()
     }
 
     fn is_open(&self, reader: u64) -> bool {
@@ -184,10 +190,9 @@ struct Core {
 enum Step {
     Done,
     Wait(Promise),
+    /// Consecutive verified parts `(piece, from, to)` making up the next chunk.
     Read {
-        piece: u32,
-        from: u32,
-        to: u32,
+        parts: Vec<(u32, u32, u32)>,
         storage: super::storage::SharedStorage,
     },
 }
@@ -308,18 +313,30 @@ impl Core {
             return Ok(Step::Done);
         }
         let info = swarm.engine.info().ok_or("the metadata disappeared")?;
+        let have = swarm.engine.have();
         let pl = u64::from(info.piece_length);
         let piece = (pos / pl) as u32;
-        let piece_start = u64::from(piece) * pl;
-        let from = pos - piece_start;
-        let to = (end - piece_start)
-            .min(u64::from(info.piece_size(piece)))
-            .min(from + MAX_CHUNK);
-        if swarm.engine.have().is_some_and(|h| h.get(piece)) {
+        // Gather the verified pieces from `pos` on, up to MAX_CHUNK: with small pieces one
+        // message per piece would make the page↔worker round trips the bottleneck.
+        let mut parts = Vec::new();
+        let (mut at, mut total) = (pos, 0);
+        while at < end && total < MAX_CHUNK {
+            let p = (at / pl) as u32;
+            if !have.is_some_and(|h| h.get(p)) {
+                break;
+            }
+            let piece_start = u64::from(p) * pl;
+            let from = at - piece_start;
+            let to = (end - piece_start)
+                .min(u64::from(info.piece_size(p)))
+                .min(from + (MAX_CHUNK - total));
+            parts.push((p, from as u32, to as u32));
+            total += to - from;
+            at = piece_start + to;
+        }
+        if !parts.is_empty() {
             return Ok(Step::Read {
-                piece,
-                from: from as u32,
-                to: to as u32,
+                parts,
                 storage: swarm.storage.clone(),
             });
         }
@@ -355,38 +372,26 @@ impl Core {
                         .await
                         .map_err(|e| super::js_glue::error_text(&e))?;
                 }
-                Step::Read {
-                    piece,
-                    from,
-                    to,
-                    storage,
-                } => {
-                    let cached = self
-                        .cache
-                        .borrow()
-                        .as_ref()
-                        .filter(|(p, _)| *p == piece)
-                        .map(|(_, bytes)| bytes.clone());
-                    let bytes = match cached {
-                        Some(bytes) => bytes,
-                        None => {
-                            let bytes = storage.read_piece(piece).await?;
-                            *self.cache.borrow_mut() = Some((piece, bytes.clone()));
-                            bytes
+                Step::Read { parts, storage } => {
+                    let size: u32 = parts.iter().map(|&(_, from, to)| to - from).sum();
+                    // One array that owns its whole buffer, so it can be transferred.
+                    let chunk = Uint8Array::new_with_length(size);
+                    let mut offset = 0;
+                    for (piece, from, to) in parts {
+                        let bytes = self.piece(&storage, piece).await?;
+                        if self.closed.get() {
+                            return Ok(None);
                         }
-                    };
-                    if self.closed.get() {
-                        return Ok(None);
+                        if bytes.length() < to {
+                            return Err(format!("piece {piece} in storage is too short"));
+                        }
+                        chunk.set(&bytes.subarray(from, to), offset);
+                        offset += to - from;
+                        if to == bytes.length() {
+                            self.cache.borrow_mut().take();
+                        }
                     }
-                    if bytes.length() < to {
-                        return Err(format!("piece {piece} in storage is too short"));
-                    }
-                    // A copy that owns its whole buffer, so it can be transferred.
-                    let chunk = bytes.slice(from, to);
-                    let pos = self.advance(u64::from(to - from));
-                    if to == bytes.length() {
-                        self.cache.borrow_mut().take();
-                    }
+                    let pos = self.advance(u64::from(size));
                     // Move the window along with the reader (not a jump: nothing cancelled).
                     self.with_client(|swarm, notes| {
                         if swarm.streams.is_open(self.reader) {
@@ -399,6 +404,26 @@ impl Core {
                 }
             }
         }
+    }
+
+    /// Piece `piece` from storage, or from the cache when a long piece is read in parts.
+    async fn piece(
+        &self,
+        storage: &super::storage::SharedStorage,
+        piece: u32,
+    ) -> Result<Uint8Array, String> {
+        let cached = self
+            .cache
+            .borrow()
+            .as_ref()
+            .filter(|(p, _)| *p == piece)
+            .map(|(_, bytes)| bytes.clone());
+        if let Some(bytes) = cached {
+            return Ok(bytes);
+        }
+        let bytes = storage.read_piece(piece).await?;
+        *self.cache.borrow_mut() = Some((piece, bytes.clone()));
+        Ok(bytes)
     }
 
     fn advance(&self, by: u64) -> u64 {
@@ -428,8 +453,8 @@ impl Core {
 
 #[wasm_bindgen]
 impl FileStream {
-    /// The next chunk (at most 1 MiB, never past a piece boundary) once its piece is
-    /// verified; `undefined` at the end of the range or after `close()`. One call at a time.
+    /// The next chunk (the verified bytes from the position on, at most 1 MiB) once its
+    /// first piece is verified; `undefined` at the end of the range or after `close()`. One call at a time.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
     pub fn next(&self) -> Promise {
         let core = self.core.clone();

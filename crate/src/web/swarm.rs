@@ -49,6 +49,10 @@ const BLOCK_OVERSHOOT: usize = 16 * 1024 + 13;
 /// thread (profiled, 256 MiB download). The request pipeline covers far more than the delay.
 const CORK_BYTES: usize = 2048;
 const CORK_DELAY: Duration = Duration::from_millis(25);
+/// Corking starts once this much has arrived on a connection (blocks are flowing): the
+/// handshake, metadata and first requests go out at once, as do requests while a file
+/// stream waits for a piece (a video is starting or seeking).
+const CORK_AFTER: u64 = 1024 * 1024;
 
 pub struct Conn {
     pub peer: PeerConn,
@@ -60,6 +64,8 @@ pub struct Conn {
     pub open: bool,
     /// Small output held back (see [`CORK_BYTES`]); always sent before anything newer.
     pub corked: Vec<u8>,
+    /// Bytes received on this connection (see [`CORK_AFTER`]).
+    pub received: u64,
 }
 
 /// Per tracker: when this torrent announces next.
@@ -246,6 +252,7 @@ impl Swarm {
                     return;
                 }
                 let view = Uint8Array::new(buffer);
+                conn.received += u64::from(view.length());
                 // One copy from the JS heap into wasm memory, into a reused buffer.
                 self.inbox.resize(view.length() as usize, 0);
                 view.copy_to(&mut self.inbox);
@@ -404,7 +411,8 @@ impl Swarm {
             let Some(conn) = self.conns.get_mut(&key) else {
                 return;
             };
-            if conn.corked.len() + bytes.len() < CORK_BYTES && self.handle.is_some() {
+            let cork = conn.received >= CORK_AFTER && !self.streams.waiting();
+            if cork && conn.corked.len() + bytes.len() < CORK_BYTES && self.handle.is_some() {
                 conn.corked.extend_from_slice(&bytes);
                 self.arm_cork_timer();
                 return;
