@@ -94,6 +94,7 @@ export class SeedcastPlayer extends HTMLElement {
   #given;
   #file;
   #timer;
+  #warmup;
   #generation = 0;
   #onKey = (e) => this.#key(e);
 
@@ -134,6 +135,7 @@ export class SeedcastPlayer extends HTMLElement {
     this.#generation++;
     clearInterval(this.#timer);
     this.#timer = undefined;
+    this.#endWarmup();
     if (this.#video) { this.#video.removeAttribute('src'); this.#video.load(); }
     if (this.#torrent && this.#torrent !== this.#given) release(this.#torrent);
     this.#torrent = undefined;
@@ -200,6 +202,9 @@ export class SeedcastPlayer extends HTMLElement {
       this.#refresh();
       if (!torrent.stats().hasMetadata) {
         this.#status.textContent = 'Finding peers…';
+        // Most video torrents hold one file: ask for its start the moment the metadata
+        // arrives (the engine points its window there before any other request goes out).
+        this.#warmup = torrent.openStream(0, 0);
         await new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
         if (generation !== this.#generation) return;
       }
@@ -207,6 +212,8 @@ export class SeedcastPlayer extends HTMLElement {
       const file = pickFile(torrent.files, this.getAttribute('file'));
       if (!file) throw new Error('this torrent has no such file');
       this.#file = file;
+      if (file.index !== 0) this.#endWarmup();
+      this.#video.addEventListener('canplay', () => this.#endWarmup(), { once: true });
       let url;
       try {
         url = await file.streamURL();
@@ -223,6 +230,12 @@ export class SeedcastPlayer extends HTMLElement {
     } catch (e) {
       if (generation === this.#generation) this.#error.textContent = `Cannot play this: ${e.message}`;
     }
+  }
+
+  #endWarmup() {
+    if (!this.#warmup) return;
+    try { this.#warmup.close(); this.#warmup.free(); } catch { /* torrent removed */ }
+    this.#warmup = undefined;
   }
 
   #refresh() {

@@ -59,8 +59,15 @@ struct Waiter {
 /// waiters of their pending reads.
 #[derive(Default)]
 pub struct Streams {
-    open: Vec<u64>,
+    open: Vec<Open>,
     waiters: Vec<Waiter>,
+}
+
+/// An open stream: its reader and where in which file it starts.
+struct Open {
+    reader: u64,
+    file: u32,
+    start: u64,
 }
 
 impl std::fmt::Debug for Streams {
@@ -75,12 +82,16 @@ impl std::fmt::Debug for Streams {
 impl Streams {
     /// Registers `reader`; returns a reader closed to make room (the caller removes it from
     /// the engine).
-    fn open(&mut self, reader: u64) -> Option<u64> {
-        let evicted = (self.open.len() >= MAX_STREAMS).then(|| self.open.remove(0));
+    fn open(&mut self, reader: u64, file: u32, start: u64) -> Option<u64> {
+        let evicted = (self.open.len() >= MAX_STREAMS).then(|| self.open.remove(0).reader);
         if let Some(old) = evicted {
             self.wake(|w| w.reader == old);
         }
-        self.open.push(reader);
+        self.open.push(Open {
+            reader,
+            file,
+            start,
+        });
         evicted
     }
 
@@ -90,11 +101,24 @@ impl Streams {
     }
 
     fn is_open(&self, reader: u64) -> bool {
-        self.open.contains(&reader)
+        self.open.iter().any(|o| o.reader == reader)
+    }
+
+    /// Where each stream opened before the metadata starts, in torrent offsets: `Swarm::pump`
+    /// points the engine's windows there as soon as the metadata arrives, before the first
+    /// requests go out.
+    pub fn start_offsets(&self, info: &crate::metainfo::Info) -> Vec<(u64, u64)> {
+        self.open
+            .iter()
+            .filter_map(|o| {
+                let file = info.files.get(o.file as usize)?;
+                Some((o.reader, file.start + o.start.min(file.length)))
+            })
+            .collect()
     }
 
     fn touch(&mut self, reader: u64) {
-        if let Some(i) = self.open.iter().position(|&r| r == reader) {
+        if let Some(i) = self.open.iter().position(|o| o.reader == reader) {
             let r = self.open.remove(i);
             self.open.push(r);
         }
@@ -102,7 +126,7 @@ impl Streams {
 
     /// Forgets `reader` and wakes its pending read; false if it was not open.
     fn close(&mut self, reader: u64) -> bool {
-        let Some(i) = self.open.iter().position(|&r| r == reader) else {
+        let Some(i) = self.open.iter().position(|o| o.reader == reader) else {
             return false;
         };
         self.open.remove(i);
@@ -251,12 +275,12 @@ pub fn open(
             with_swarm(c, hex, |swarm, notes| -> Result<(), String> {
                 if swarm.engine.info().is_some() {
                     let (pos, _) = core.resolve(swarm)?;
-                    if let Some(old) = swarm.streams.open(reader) {
+                    if let Some(old) = swarm.streams.open(reader, file_index, start) {
                         swarm.engine.remove_reader(old);
                     }
                     swarm.engine.set_reader(reader, pos, now());
                     swarm.pump(now(), notes);
-                } else if let Some(old) = swarm.streams.open(reader) {
+                } else if let Some(old) = swarm.streams.open(reader, file_index, start) {
                     swarm.engine.remove_reader(old);
                 }
                 Ok(())

@@ -331,6 +331,10 @@ impl Swarm {
                 }
                 Event::MetadataReady => {
                     self.streams.metadata_ready();
+                    let starts = self.engine.info().map(|i| self.streams.start_offsets(i));
+                    for (reader, offset) in starts.unwrap_or_default() {
+                        self.engine.set_reader(reader, offset, now);
+                    }
                     notes.push(Note::new(&self.hex, "metadata", JsValue::UNDEFINED));
                     notes.push(Note::new(&self.hex, "ready", JsValue::UNDEFINED));
                 }
