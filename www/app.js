@@ -1,7 +1,11 @@
 // The demo app: seed dropped files and share a link; open a link to download with live
-// peers, speeds and a piece map. Text from torrents and peers is only ever set with
-// textContent, never parsed as HTML.
+// peers, speeds and a piece map. A torrent with a video or audio file gets a
+// <seedcast-player>: the share link plays while it downloads, and the tab seeds on.
+// Text from torrents and peers is only ever set with textContent, never parsed as HTML.
 import { SeedcastClient, defaultTracker } from './seedcast.js';
+import './player.js';
+
+const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -110,6 +114,13 @@ function show(torrent) {
       q('.torrent-file').download = `${torrent.name ?? torrent.infoHash}.torrent`;
     }
   };
+  const showPlayer = () => {
+    if (q('seedcast-player') || !torrent.files.some((f) => PLAYABLE.test(f.name))) return;
+    const player = document.createElement('seedcast-player');
+    player.setAttribute('aria-label', `Player: ${torrent.name ?? 'video'}`);
+    player.torrent = torrent;
+    q('.player-slot').append(player);
+  };
   const showFiles = () => {
     const list = q('.files');
     list.replaceChildren(...torrent.files.map((f) => {
@@ -137,7 +148,7 @@ function show(torrent) {
       : '';
   };
   const timer = setInterval(() => { refresh(); lonelyHint(); }, 500);
-  torrent.addEventListener('metadata', () => { showShare(); showFiles(); refresh(); });
+  torrent.addEventListener('metadata', () => { showShare(); showFiles(); showPlayer(); refresh(); });
   torrent.addEventListener('progress', refresh);
   torrent.addEventListener('peer', refresh);
   torrent.addEventListener('done', () => { showFiles(); refresh(); });
@@ -150,7 +161,7 @@ function show(torrent) {
     li.remove();
     $('empty').hidden = $('torrents').children.length > 0;
   });
-  if (torrent.stats().hasMetadata) { showShare(); showFiles(); }
+  if (torrent.stats().hasMetadata) { showShare(); showFiles(); showPlayer(); }
   refresh();
 }
 

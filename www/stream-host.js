@@ -54,15 +54,23 @@ function metadata(torrent) {
   return new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
 }
 
+/** Diagnostics: if a page sets `globalThis.seedcastTrace = []`, stream events land there. */
+function trace(...what) {
+  if (Array.isArray(globalThis.seedcastTrace) && globalThis.seedcastTrace.length < 10_000) {
+    globalThis.seedcastTrace.push(`${performance.now().toFixed(0)} ${what.join(' ')}`);
+  }
+}
+
 async function onWorkerMessage(event) {
   const { data } = event;
   const port = event.ports?.[0];
   if (data?.type !== 'seedcast:stream' || !port) return;
+  const id = Math.random().toString(36).slice(2, 6);
   const torrent = torrents.get(data.infoHash);
   if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent' }); port.close(); return; }
   let stream;
   const stop = () => {
-    if (stream) { stream.close(); stream.free(); stream = undefined; streamOpened(-1); }
+    if (stream) { stream.close(); stream.free(); stream = undefined; streamOpened(-1); trace(id, 'closed'); }
     port.onmessage = null;
     port.close();
   };
@@ -71,11 +79,13 @@ async function onWorkerMessage(event) {
       if (msg.op === 'open' && !stream) {
         stream = torrent.openStream(data.fileIndex, msg.start, msg.end);
         streamOpened(1);
+        trace(id, 'open', msg.start, msg.end);
       } else if (msg.op === 'pull' && stream) {
         const s = stream;
         s.next().then(
           (chunk) => {
             if (stream !== s) return; // cancelled meanwhile
+            trace(id, 'chunk', chunk?.length ?? 'end');
             if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
             else { port.postMessage({ done: true }); stop(); }
           },

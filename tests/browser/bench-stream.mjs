@@ -37,14 +37,20 @@ console.log(`video: ${(SIZE / 1e6).toFixed(1)} MB`);
 const WT_VIEWER = `<!doctype html><meta charset="utf-8"><title>WebTorrent viewer</title><body><script type="module">
 import WebTorrent from '/webtorrent.min.js';
 const [magnet, tracker] = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' });
-await navigator.serviceWorker.ready;
-if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+// The worker registers while the torrent is found (as in seedcast's player).
+const worker = (async () => {
+  const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' });
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) await new Promise((r) => navigator.serviceWorker.addEventListener('controllerchange', r, { once: true }));
+  return registration;
+})();
 const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-client.createServer({ controller: registration });
 const video = Object.assign(document.createElement('video'), { muted: true, autoplay: true, controls: true });
 document.body.append(video);
-client.add(magnet, { announce: [tracker] }, (torrent) => torrent.files.find((f) => f.name.endsWith('.mp4')).streamTo(video));
+client.add(magnet, { announce: [tracker] }, async (torrent) => {
+  client.createServer({ controller: await worker });
+  torrent.files.find((f) => f.name.endsWith('.mp4')).streamTo(video);
+});
 </script>`;
 const HTTP_VIEWER = `<!doctype html><meta charset="utf-8"><title>HTTP viewer</title><body>
 <video muted autoplay controls src="/video.mp4"></video>`;
@@ -96,6 +102,7 @@ function startHttp() {
  *  records the first presented frame, plus `window.benchSeek(fraction)`. */
 function frameProbe() {
   window.bench = { firstFrame: null };
+  window.seedcastTrace = [];
   const find = () => document.querySelector('video')
     ?? document.querySelector('seedcast-player')?.shadowRoot?.querySelector('video');
   const hook = () => {
@@ -172,6 +179,9 @@ async function viewOnce(browser, pid, url) {
       .map((m) => `${m.name.replace('seedcast-player:', '')} ${m.startTime.toFixed(0)}`).join(', '));
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
     const seek = await within(60_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
+    if (process.env.TRACE && seek.ms > 500) {
+      console.log(await page.evaluate((t) => `seek at ${t}: ${window.seedcastTrace.filter((l) => !l.includes('chunk') || Number(l.split(' ')[0]) > t - 300).join(' | ')}`, await page.evaluate(() => performance.now()) - seek.ms));
+    }
     await page.waitForTimeout(1500);
     return { firstFrame, seek: seek.ms, rssMiB: peakRss / 1024, marks };
   } finally {

@@ -64,6 +64,7 @@ async function seeder(names, options = {}) {
 async function viewer(magnets) {
   const page = await openPage(await newContext(browser), signal.base);
   await page.evaluate(async (magnets) => {
+    window.seedcastTrace = []; // stream-host.js logs stream opens, chunks and closes here
     await import('/player.js');
     window.players = magnets.map((src) => {
       const player = document.createElement('seedcast-player');
@@ -75,6 +76,16 @@ async function viewer(magnets) {
     });
   }, magnets);
   return page;
+}
+
+/** After a seek past what the video buffered: the request made before it was cancelled and
+ *  its stream closed (engine window released), and at most two streams stay open. */
+async function oldStreamsClosed(page) {
+  await within(15_000, 'streams were left open after the seek', until(() => page.evaluate(() => {
+    const opened = window.seedcastTrace.filter((l) => l.includes(' open ')).map((l) => l.split(' ')[1]);
+    const closed = new Set(window.seedcastTrace.filter((l) => l.endsWith(' closed')).map((l) => l.split(' ')[1]));
+    return opened.length >= 2 && closed.has(opened[0]) && opened.filter((id) => !closed.has(id)).length <= 2;
+  })));
 }
 
 const currentTime = (page, i = 0) => page.evaluate((i) => window.players[i].video?.currentTime ?? 0, i);
@@ -196,7 +207,7 @@ test('the stream API: chunks are the file\'s bytes, close() ends a read, a 9th s
   await page.context().close();
 });
 
-test('playback starts while only part of the file has arrived (seeder limited to 150 kB/s), seeks, and the viewer seeds on', { timeout: 180_000 }, async () => {
+test('playback starts while only part of the file has arrived (seeder limited to 150 kB/s), seeks (old stream closed), and the viewer seeds on', { timeout: 180_000 }, async () => {
   const { page: a, magnets } = await seeder(['moov-at-end.mp4'], { uploadLimit: 150_000 });
   const b = await viewer(magnets);
   await plays(b, 0, 'the MP4 with its index at the end');
@@ -206,6 +217,7 @@ test('playback starts while only part of the file has arrived (seeder limited to
   const progressAtSeek = await b.evaluate(() => window.players[0].torrent.stats().progress);
   assert.ok(progressAtSeek < 1, 'the file was still incomplete when seeking');
   await seeksTo(b, 0, 0.75, 'the rate-limited MP4');
+  await oldStreamsClosed(b);
   // A third page downloads the file; the playing page serves it too (it seeds while playing).
   const c = await openPage(await newContext(browser), signal.base);
   const digest = await within(90_000, 'the third page did not finish downloading', c.evaluate(async (magnet) => {
@@ -233,4 +245,22 @@ test('two players on one page: a WebM and a non-faststart MP4 both play', { time
   assert.deepEqual([...a.errors, ...b.errors], []);
   await a.context().close();
   await b.context().close();
+});
+
+test('the demo app: a video published in one tab plays from the share link in another', { timeout: 180_000 }, async () => {
+  const publisher = await (await browser.newContext()).newPage();
+  await publisher.goto(`${signal.base}/`);
+  await publisher.setInputFiles('#file-input', media['clip.mp4'].path);
+  const link = await within(30_000, 'no share link appeared', until(() => publisher.$eval('.share-link', (el) => el.value).catch(() => '')));
+  const viewerPage = await (await browser.newContext()).newPage();
+  const errors = [];
+  viewerPage.on('pageerror', (e) => errors.push(e.message));
+  await viewerPage.goto(link);
+  await within(30_000, 'no player appeared for the video', viewerPage.waitForSelector('.torrent seedcast-player', { timeout: 0 }));
+  await viewerPage.$eval('.torrent seedcast-player', (p) => { p.video.muted = true; p.video.autoplay = true; if (p.video.src) p.video.play(); });
+  await within(60_000, 'the video did not play in the viewer tab', until(() => viewerPage.$eval('.torrent seedcast-player', (p) => p.video.currentTime > 1)));
+  assert.equal(await viewerPage.$eval('.torrent .name', (el) => el.textContent), 'clip.mp4');
+  assert.deepEqual(errors, []);
+  await publisher.context().close();
+  await viewerPage.context().close();
 });

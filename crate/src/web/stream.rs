@@ -4,7 +4,8 @@
 //!
 //! Design:
 //! * Each stream is an engine *reader* (`Torrent::set_reader`): the pieces just after its
-//!   position form a streaming window that the picker serves first, with deadlines. The
+//!   position form a streaming window that the picker serves first, with deadlines; newer
+//!   streams' windows come first (reader ids count down). The
 //!   reader moves forward as chunks are consumed; a new stream at another offset (a seek)
 //!   gets its own window at once, and closing a stream (`close()`, the worker's `cancel()`,
 //!   or dropping the object) releases its window with `remove_reader`.
@@ -44,8 +45,10 @@ pub const MAX_STREAMS: usize = 8;
 pub const MAX_CHUNK: u64 = 1024 * 1024;
 
 thread_local! {
-    /// Reader ids, unique in this page (hence per client and per torrent).
-    static NEXT_READER: Cell<u64> = const { Cell::new(1) };
+    /// Reader ids, unique in this page (hence per client and per torrent), counting DOWN:
+    /// the picker serves streaming windows in ascending reader id, so the newest stream (the
+    /// one a media element opened after a seek) is served before older ones that may linger.
+    static NEXT_READER: Cell<u64> = const { Cell::new(u64::MAX) };
 }
 
 struct Waiter {
@@ -257,7 +260,7 @@ pub fn open(
     if end.is_some_and(|e| e < start) {
         return Err("`end` is before `start`".into());
     }
-    let reader = NEXT_READER.with(|n| n.replace(n.get() + 1));
+    let reader = NEXT_READER.with(|n| n.replace(n.get() - 1));
     let core = Rc::new(Core {
         handle: handle.clone(),
         hex: hex.to_owned(),
