@@ -5,6 +5,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -263,4 +264,35 @@ test('the demo app: a video published in one tab plays from the share link in an
   assert.deepEqual(errors, []);
   await publisher.context().close();
   await viewerPage.context().close();
+});
+
+test('a page of another origin embeds the player with one classic script tag (iframe), and it plays', { timeout: 180_000 }, async () => {
+  const { page: a, magnets } = await seeder(['clip.webm']);
+  const context = await newContext(browser);
+  // A blog on 127.0.0.2: another origin (and site) than the Seedcast server on 127.0.0.1.
+  const blog = createServer((req, res) => {
+    res.writeHead(200, { 'Content-Type': 'text/html' });
+    res.end(`<!doctype html><title>blog</title><p>My clip:</p>
+      <script src="${signal.base}/embed.js"></script>
+      <seedcast-player muted autoplay src="${magnets[0]}" style="width: 640px"></seedcast-player>`);
+  });
+  await new Promise((res) => blog.listen(0, '127.0.0.2', res));
+  const host = `http://127.0.0.2:${blog.address().port}`;
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+  await page.goto(`${host}/blog.html`);
+  const frame = await within(20_000, 'no player iframe appeared', until(() => {
+    if (page.isClosed()) throw new Error('page closed');
+    return page.frames().find((f) => f.url().startsWith(`${signal.base}/embed.html`));
+  })).catch((e) => { throw new Error(`${e.message}; frames: ${page.frames().map((f) => f.url())}; errors: ${errors}`); });
+  await within(60_000, 'the embedded player did not play', until(() => {
+    if (page.isClosed()) throw new Error('page closed');
+    return frame.evaluate(() => document.querySelector('seedcast-player')?.video?.currentTime > 1).catch(() => false);
+  }));
+  assert.deepEqual(errors, []);
+  await a.context().close();
+  await context.close();
+  blog.close();
 });
