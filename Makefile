@@ -1,14 +1,14 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-signal, make fuzz, make check-wasm.
+# Others: make bench, make bench-browser, make bench-stream, make bench-signal, make fuzz, make check-wasm.
 
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-signal fuzz
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-signal fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -47,6 +47,13 @@ bench: setup
 bench-browser: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
+
+# Streaming a 60 s 720p MP4: seedcast's player vs WebTorrent's service-worker server vs plain
+# HTTP, seeder unlimited and limited to 2 MB/s; first frame, seek resume, viewer RSS (~5 min).
+# REPS=5 LIMIT=2000000 by default.
+bench-stream: wasm
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-stream.mjs
 
 # seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
 # STEADY_RATE=..., BURST_RATE=...; see signaling/README.md).
