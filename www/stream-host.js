@@ -98,6 +98,7 @@ async function onWorkerMessage(event) {
       stop();
     }
   };
+  port.postMessage({ ack: true });
   try {
     await metadata(torrent);
     const file = torrent.files.find((f) => f.index === data.fileIndex);

@@ -6,6 +6,7 @@
 // Protocol (one MessageChannel per request, one message in flight at a time):
 //   worker → page (via client.postMessage, port attached):
 //       { type: 'seedcast:stream', infoHash, fileIndex }
+//   page → worker: { ack: true } | { error }                 (at once: "I hold this torrent")
 //   page → worker: { length, name } | { error }              (file info; waits for metadata)
 //   worker → page: { op: 'open', start, end }                (end inclusive)
 //   worker → page: { op: 'pull' }  page → worker: { chunk } | { done: true } | { error }
@@ -20,6 +21,8 @@ const PREFIX = 'seedcast/stream/';
 // Fetched by pages every 20 s while they stream: a worker with no events for 30 s is
 // stopped by the browser, which would cut the streams it is answering.
 const KEEPALIVE = 'seedcast/keepalive';
+// A page that does not answer this fast is not streaming (or not running Seedcast).
+const ACK_TIMEOUT_MS = 3_000;
 const INFO_TIMEOUT_MS = 30_000;
 const CHUNK_TIMEOUT_MS = 120_000;
 
@@ -81,6 +84,8 @@ async function ask(client, infoHash, fileIndex) {
   const channel = new MessageChannel();
   const port = new PagePort(channel.port1);
   client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex }, [channel.port2]);
+  const ack = await port.next(ACK_TIMEOUT_MS);
+  if (!ack?.ack) { port.close(); return { error: ack?.error ?? 'bad answer' }; }
   const info = await port.next(INFO_TIMEOUT_MS);
   if (info?.error || typeof info?.length !== 'number') { port.close(); return { error: info?.error ?? 'bad answer' }; }
   return { port, info };
