@@ -117,7 +117,7 @@ function show(torrent) {
       if (f.done) {
         const a = document.createElement('a');
         a.className = 'file-link';
-        a.href = f.url();
+        f.url().then((url) => { a.href = url; }, (e) => { item.title = e.message; });
         a.download = f.name;
         a.textContent = f.path;
         item.append(a, ` (${formatBytes(f.length)})`);

@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo };
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent };
 
 export function loadSeedcast(): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
@@ -37,6 +37,10 @@ export class SeedcastClient extends EventTarget {
   readonly torrents: SeedcastTorrent[];
   add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
+  /** What this site keeps in browser storage (all tabs); stored torrents resume. */
+  stored(): Promise<StoredTorrent[]>;
+  /** Deletes the stored pieces of one torrent (removing it first), or of all of them. */
+  clearStored(infoHash?: string): Promise<void>;
   static liveConnections(): number;
   destroy(): void;
   addEventListener<K extends keyof SeedcastClientEventMap>(type: K, listener: (ev: SeedcastClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
@@ -44,10 +48,12 @@ export class SeedcastClient extends EventTarget {
 }
 
 export interface SeedcastFile extends FileInfo {
-  bytes(): Uint8Array;
-  blob(type?: string): Blob;
+  /** The finished file's content (read from browser storage). */
+  bytes(): Promise<Uint8Array>;
+  /** The finished file as a Blob (its data is kept by the browser, not the page). */
+  blob(type?: string): Promise<Blob>;
   /** An object URL, revoked by `remove()`. */
-  url(type?: string): string;
+  url(type?: string): Promise<string>;
 }
 
 export class SeedcastTorrent extends EventTarget {
@@ -60,6 +66,7 @@ export class SeedcastTorrent extends EventTarget {
   peers(): PeerInfo[];
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
+  /** Stops the torrent and frees its memory; what is stored stays (see `clearStored`). */
   remove(): void;
   addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;

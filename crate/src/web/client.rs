@@ -47,11 +47,13 @@ pub struct ClientInner {
     pub ice_servers: JsValue,
     pub max_peers: usize,
     pub corrupt_uploads: bool,
+    /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
+    pub storage_preference: String,
     pub trackers: Vec<TrackerState>,
     /// By hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
     next_key: PeerKey,
-    notes: Vec<Note>,
+    pub(super) notes: Vec<Note>,
     flush_queued: bool,
     listener: Option<Function>,
     flush: Option<Closure<dyn FnMut()>>,
@@ -102,6 +104,7 @@ pub struct ClientOptions {
     pub ice_servers: JsValue,
     pub max_peers: usize,
     pub corrupt_uploads: bool,
+    pub storage_preference: String,
     pub peer_id: Id,
 }
 
@@ -124,6 +127,7 @@ impl ClientInner {
                 ice_servers: options.ice_servers,
                 max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
+                storage_preference: options.storage_preference,
                 trackers,
                 swarms: BTreeMap::new(),
                 next_key: 1,
@@ -182,6 +186,7 @@ impl ClientInner {
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
         swarm.handle = Some(self.handle.clone());
+        swarm.storage.set_waker(self.storage_waker(&swarm.hex));
         swarm.announces = self
             .trackers
             .iter()
@@ -204,6 +209,14 @@ impl ClientInner {
             self.send_stopped(&swarm, tracker);
         }
         swarm.close_all(now());
+        if swarm.storage.is_persistent() {
+            // The pieces stay stored (a later visit resumes); the files are released so
+            // another tab can open them.
+            let hex = hex.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = super::store::close(&hex).await;
+            });
+        }
         self.notes.retain(|n| n.torrent.as_deref() != Some(hex));
     }
 

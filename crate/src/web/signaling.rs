@@ -41,6 +41,8 @@ impl ClientInner {
         let due: Vec<(String, usize)> = self
             .swarms
             .values()
+            // Not before the storage said what we have (a resumed torrent announces as such).
+            .filter(|s| s.storage_ready)
             .flat_map(|s| {
                 s.announces
                     .iter()
