@@ -2,10 +2,12 @@
 // peers, speeds and a piece map. Text from torrents and peers is only ever set with
 // textContent, never parsed as HTML.
 import { SeedcastClient, defaultTracker } from './seedcast.js';
+import { showStored } from './stored.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let client;
+let refreshStored = () => {};
 
 function showError(message) {
   const p = document.createElement('p');
@@ -46,6 +48,7 @@ async function start() {
   });
   wireSeeding();
   wireDownloading();
+  refreshStored = showStored(client);
 }
 
 function wireSeeding() {
@@ -140,16 +143,17 @@ function show(torrent) {
   torrent.addEventListener('metadata', () => { showShare(); showFiles(); refresh(); });
   torrent.addEventListener('progress', refresh);
   torrent.addEventListener('peer', refresh);
-  torrent.addEventListener('done', () => { showFiles(); refresh(); });
+  torrent.addEventListener('done', () => { showFiles(); refresh(); setTimeout(refreshStored, 500); });
   torrent.addEventListener('warning', (e) => { q('.warning').textContent = e.detail.message; });
   torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
   q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
-  q('.remove').addEventListener('click', () => {
+  // Removed here or by deleting its stored copy ("Stored in this browser").
+  torrent.addEventListener('removed', () => {
     clearInterval(timer);
-    torrent.remove();
     li.remove();
     $('empty').hidden = $('torrents').children.length > 0;
   });
+  q('.remove').addEventListener('click', () => torrent.remove());
   if (torrent.stats().hasMetadata) { showShare(); showFiles(); }
   refresh();
 }

@@ -27,6 +27,8 @@ export interface SeedcastTorrentEventMap {
   ban: CustomEvent<BanEventDetail>;
   /** Something failed but the torrent carries on. */
   warning: CustomEvent<MessageDetail>;
+  /** `remove()` ran (directly or through `clearStored`). */
+  removed: CustomEvent<undefined>;
 }
 
 export class SeedcastClient extends EventTarget {

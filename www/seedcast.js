@@ -82,6 +82,7 @@ export class SeedcastTorrent extends EventTarget {
   #wasm;
   #forget;
   #urls = new Map();
+  #removed = false;
 
   constructor(handle, forget) {
     super();
@@ -117,9 +118,12 @@ export class SeedcastTorrent extends EventTarget {
    *  browser storage stays (see `SeedcastClient.clearStored`). Later calls on this torrent
    *  throw "this torrent was removed". */
   remove() {
+    if (this.#removed) return;
+    this.#removed = true;
     for (const url of this.#urls.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
     this.#urls.clear();
     this.#wasm.remove();
     this.#forget();
+    this.dispatchEvent(new CustomEvent('removed'));
   }
 }
