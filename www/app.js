@@ -39,12 +39,24 @@ async function start() {
     showError(`Seedcast could not start: ${e.message}`);
     return;
   }
+  // The page's own tracker decides the status line; trackers that shared links bring in
+  // (a magnet's tr=) only add a note when they cannot be reached.
+  const primary = params.get('tracker') ?? defaultTracker();
+  const others = new Map();
   client.addEventListener('tracker', ({ detail }) => {
     const el = $('tracker-status');
+    if (detail.url !== primary) {
+      others.set(detail.url, detail.connected);
+      const down = [...others.values()].filter((up) => !up).length;
+      el.dataset.others = down ? ` (${down} other tracker${down === 1 ? '' : 's'} from shared links unreachable)` : '';
+      el.textContent = (el.dataset.main ?? '') + el.dataset.others;
+      return;
+    }
     el.classList.toggle('bad', !detail.connected);
-    el.textContent = detail.connected
+    el.dataset.main = detail.connected
       ? (detail.message ? `Tracker says: ${detail.message}` : 'Connected to the tracker: ready to share and download.')
       : `Cannot reach the tracker at ${detail.url}, so no new peers can be found. Retrying${detail.retryInSeconds ? ` in ${detail.retryInSeconds} s` : ''}…`;
+    el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
   wireSeeding();
   wireDownloading();

@@ -271,6 +271,7 @@ impl Client {
                 inner
                     .trackers
                     .iter()
+                    .take(inner.configured_trackers)
                     .map(|t| t.url.clone())
                     .collect::<Vec<_>>(),
             )
@@ -436,9 +437,14 @@ pub(super) fn engine_config(inner: &ClientInner) -> Config {
 }
 
 /// The torrent's own trackers followed by the client's, without duplicates.
+/// At most this many of a torrent's own trackers are kept (magnets can list hundreds).
+const MAX_TORRENT_TRACKERS: usize = 32;
+
 fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for url in own.iter().chain(inner.trackers.iter().map(|t| &t.url)) {
+    let configured = inner.trackers.iter().take(inner.configured_trackers);
+    let own = own.iter().filter(|u| u.len() <= MAX_URL_CHARS).take(MAX_TORRENT_TRACKERS);
+    for url in own.chain(configured.map(|t| &t.url)) {
         if !all.contains(url) {
             all.push(url.clone());
         }

@@ -31,6 +31,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(120);
 /// Bounds on the interval a tracker may ask for.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// Most tracker sockets per client: the client's own plus those torrents bring in.
+pub const MAX_CLIENT_TRACKERS: usize = 16;
 /// While a download has no peer, announce again this soon (new offers find new peers).
 pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 
@@ -49,7 +51,10 @@ pub struct ClientInner {
     pub corrupt_uploads: bool,
     /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
     pub storage_preference: String,
+    /// The client's own trackers first (`configured_trackers` of them), then those that
+    /// torrents brought in.
     pub trackers: Vec<TrackerState>,
+    pub configured_trackers: usize,
     /// By hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
     next_key: PeerKey,
@@ -111,7 +116,7 @@ pub struct ClientOptions {
 impl ClientInner {
     pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
         let client = Rc::new_cyclic(|weak: &Weak<RefCell<ClientInner>>| {
-            let trackers = options
+            let trackers: Vec<TrackerState> = options
                 .trackers
                 .into_iter()
                 .map(|url| TrackerState {
@@ -128,6 +133,7 @@ impl ClientInner {
                 max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
                 storage_preference: options.storage_preference,
+                configured_trackers: trackers.len(),
                 trackers,
                 swarms: BTreeMap::new(),
                 next_key: 1,
@@ -182,18 +188,42 @@ impl ClientInner {
         self.next_key
     }
 
-    /// Adds a swarm and schedules its first announce on every tracker.
+    /// Adds a swarm and schedules its first announce on each of its trackers. Trackers the
+    /// torrent names (a magnet's `tr=`, a .torrent's announce list) that the client does not
+    /// know yet are added, if they are WebSocket trackers and within [`MAX_CLIENT_TRACKERS`].
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
         swarm.handle = Some(self.handle.clone());
         swarm.storage.set_waker(self.storage_waker(&swarm.hex));
+        for url in &swarm.trackers {
+            let usable = url.starts_with("ws://") || url.starts_with("wss://");
+            if usable && self.trackers.len() < MAX_CLIENT_TRACKERS && !self.trackers.iter().any(|t| &t.url == url) {
+                self.trackers.push(TrackerState {
+                    url: url.clone(),
+                    socket: None,
+                    failures: 0,
+                    retry_at: Duration::ZERO,
+                });
+                // Other torrents get an inactive slot for the new tracker.
+                for other in self.swarms.values_mut() {
+                    other.announces.push(AnnounceSlot {
+                        next_at: now,
+                        interval: DEFAULT_INTERVAL,
+                        started: false,
+                        active: false,
+                    });
+                }
+                self.connect_tracker(self.trackers.len() - 1, now);
+            }
+        }
         swarm.announces = self
             .trackers
             .iter()
-            .map(|_| AnnounceSlot {
+            .map(|t| AnnounceSlot {
                 next_at: now,
                 interval: DEFAULT_INTERVAL,
                 started: false,
+                active: swarm.trackers.contains(&t.url),
             })
             .collect();
         self.swarms.insert(swarm.hex.clone(), swarm);

@@ -47,7 +47,7 @@ impl ClientInner {
                 s.announces
                     .iter()
                     .enumerate()
-                    .filter(|(_, a)| now >= a.next_at)
+                    .filter(|(_, a)| a.active && now >= a.next_at)
                     .map(|(i, _)| (s.hex.clone(), i))
             })
             .collect();

@@ -67,6 +67,9 @@ pub struct AnnounceSlot {
     pub interval: Duration,
     /// `started` was sent on the tracker's current socket.
     pub started: bool,
+    /// This torrent uses this tracker (its own or the client's); slots of trackers that
+    /// other torrents brought in stay inactive.
+    pub active: bool,
 }
 
 pub struct Swarm {
