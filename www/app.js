@@ -3,6 +3,7 @@
 // <seedcast-player>: the share link plays while it downloads, and the tab seeds on.
 // Text from torrents and peers is only ever set with textContent, never parsed as HTML.
 import { SeedcastClient, defaultTracker } from './seedcast.js';
+import { showStored } from './stored.js';
 import './player.js';
 
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
@@ -10,6 +11,7 @@ const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let client;
+let refreshStored = () => {};
 
 function showError(message) {
   const p = document.createElement('p');
@@ -41,15 +43,28 @@ async function start() {
     showError(`Seedcast could not start: ${e.message}`);
     return;
   }
+  // The page's own tracker decides the status line; trackers that shared links bring in
+  // (a magnet's tr=) only add a note when they cannot be reached.
+  const primary = params.get('tracker') ?? defaultTracker();
+  const others = new Map();
   client.addEventListener('tracker', ({ detail }) => {
     const el = $('tracker-status');
+    if (detail.url !== primary) {
+      others.set(detail.url, detail.connected);
+      const down = [...others.values()].filter((up) => !up).length;
+      el.dataset.others = down ? ` (${down} other tracker${down === 1 ? '' : 's'} from shared links unreachable)` : '';
+      el.textContent = (el.dataset.main ?? '') + el.dataset.others;
+      return;
+    }
     el.classList.toggle('bad', !detail.connected);
-    el.textContent = detail.connected
+    el.dataset.main = detail.connected
       ? (detail.message ? `Tracker says: ${detail.message}` : 'Connected to the tracker: ready to share and download.')
       : `Cannot reach the tracker at ${detail.url}, so no new peers can be found. Retrying${detail.retryInSeconds ? ` in ${detail.retryInSeconds} s` : ''}…`;
+    el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
   wireSeeding();
   wireDownloading();
+  refreshStored = showStored(client);
 }
 
 function wireSeeding() {
@@ -128,7 +143,7 @@ function show(torrent) {
       if (f.done) {
         const a = document.createElement('a');
         a.className = 'file-link';
-        a.href = f.url();
+        f.url().then((url) => { a.href = url; }, (e) => { item.title = e.message; });
         a.download = f.name;
         a.textContent = f.path;
         item.append(a, ` (${formatBytes(f.length)})`);
@@ -151,16 +166,17 @@ function show(torrent) {
   torrent.addEventListener('metadata', () => { showShare(); showFiles(); showPlayer(); refresh(); });
   torrent.addEventListener('progress', refresh);
   torrent.addEventListener('peer', refresh);
-  torrent.addEventListener('done', () => { showFiles(); refresh(); });
+  torrent.addEventListener('done', () => { showFiles(); refresh(); setTimeout(refreshStored, 500); });
   torrent.addEventListener('warning', (e) => { q('.warning').textContent = e.detail.message; });
   torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
   q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
-  q('.remove').addEventListener('click', () => {
+  // Removed here or by deleting its stored copy ("Stored in this browser").
+  torrent.addEventListener('removed', () => {
     clearInterval(timer);
-    torrent.remove();
     li.remove();
     $('empty').hidden = $('torrents').children.length > 0;
   });
+  q('.remove').addEventListener('click', () => torrent.remove());
   if (torrent.stats().hasMetadata) { showShare(); showFiles(); showPlayer(); }
   refresh();
 }

@@ -221,7 +221,7 @@ export class SeedcastPlayer extends HTMLElement {
         // No service worker here: play once the whole file has arrived.
         this.#error.textContent = `Streaming is not available (${e.message}); the video plays once downloaded.`;
         if (!torrent.stats().done) await new Promise((resolve) => torrent.addEventListener('done', resolve, { once: true }));
-        url = torrent.files.find((f) => f.index === file.index).url();
+        url = await torrent.files.find((f) => f.index === file.index).url();
       }
       if (generation !== this.#generation) return;
       this.#video.src = url;

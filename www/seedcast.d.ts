@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, FileStream } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, FileStream };
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream };
 
 export function loadSeedcast(): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
@@ -27,6 +27,8 @@ export interface SeedcastTorrentEventMap {
   ban: CustomEvent<BanEventDetail>;
   /** Something failed but the torrent carries on. */
   warning: CustomEvent<MessageDetail>;
+  /** `remove()` ran (directly or through `clearStored`). */
+  removed: CustomEvent<undefined>;
 }
 
 export class SeedcastClient extends EventTarget {
@@ -40,6 +42,10 @@ export class SeedcastClient extends EventTarget {
   readonly torrents: SeedcastTorrent[];
   add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
+  /** What this site keeps in browser storage (all tabs); stored torrents resume. */
+  stored(): Promise<StoredTorrent[]>;
+  /** Deletes the stored pieces of one torrent (removing it first), or of all of them. */
+  clearStored(infoHash?: string): Promise<void>;
   static liveConnections(): number;
   destroy(): void;
   addEventListener<K extends keyof SeedcastClientEventMap>(type: K, listener: (ev: SeedcastClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
@@ -47,10 +53,12 @@ export class SeedcastClient extends EventTarget {
 }
 
 export interface SeedcastFile extends FileInfo {
-  bytes(): Uint8Array;
-  blob(type?: string): Blob;
+  /** The finished file's content (read from browser storage). */
+  bytes(): Promise<Uint8Array>;
+  /** The finished file as a Blob (its data is kept by the browser, not the page). */
+  blob(type?: string): Promise<Blob>;
   /** An object URL, revoked by `remove()`. */
-  url(type?: string): string;
+  url(type?: string): Promise<string>;
   /** A URL that `<video>`/`<audio>` can play while the file downloads (HTTP range requests
    *  answered by the service worker ./sw.js, registered on first use at this module's
    *  directory). Rejects where service workers are unavailable (plain http:// on a host
@@ -73,6 +81,7 @@ export class SeedcastTorrent extends EventTarget {
    *  arrive; `next()` resolves with chunks of at most 1 MiB. Close it when done (releases
    *  its streaming window). At most 8 per torrent: a 9th closes the least recently used. */
   openStream(fileIndex: number, start?: number, end?: number): FileStream;
+  /** Stops the torrent and frees its memory; what is stored stays (see `clearStored`). */
   remove(): void;
   addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;

@@ -50,6 +50,18 @@ export class SeedcastClient extends EventTarget {
     return this.#wrap(await this.#wasm.seed(input, options));
   }
 
+  /** What this site keeps in browser storage (every tab): `[{ infoHash, name, length,
+   *  storedBytes, storedPieces }]`. Stored torrents resume without downloading again. */
+  stored() { return this.#wasm.stored(); }
+
+  /** Deletes what is stored for one torrent (removing it from this client first), or for
+   *  every torrent when called without an info hash. */
+  async clearStored(infoHash) {
+    const hexes = infoHash ? [infoHash.toLowerCase()] : (await this.stored()).map((t) => t.infoHash);
+    for (const hex of hexes) this.#torrents.get(hex)?.remove();
+    await this.#wasm.clearStored(infoHash ?? undefined);
+  }
+
   /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
   static liveConnections() { return Client.liveConnections(); }
 
@@ -72,6 +84,7 @@ export class SeedcastTorrent extends EventTarget {
   #wasm;
   #forget;
   #urls = new Map();
+  #removed = false;
 
   constructor(handle, forget) {
     super();
@@ -89,26 +102,33 @@ export class SeedcastTorrent extends EventTarget {
   /** Reads a file as it downloads (see FileStream in ./pkg/seedcast.d.ts). */
   openStream(fileIndex, start = 0, end) { return this.#wasm.openStream(fileIndex, start, end); }
 
-  /** Files with helpers to read them once done. */
+  /** Files with helpers to read them once done (each returns a promise: pieces are read
+   *  from browser storage). */
   get files() {
     return this.#wasm.files().map((f) => ({
       ...f,
       bytes: () => this.#wasm.fileBytes(f.index),
       blob: (type) => this.#wasm.fileBlob(f.index, type),
       url: (type) => {
-        if (!this.#urls.has(f.index)) this.#urls.set(f.index, URL.createObjectURL(this.#wasm.fileBlob(f.index, type)));
+        if (!this.#urls.has(f.index)) {
+          this.#urls.set(f.index, this.#wasm.fileBlob(f.index, type).then((b) => URL.createObjectURL(b)));
+        }
         return this.#urls.get(f.index);
       },
       streamURL: () => streamURL(this, f),
     }));
   }
 
-  /** Stops the torrent and frees its connections, data and object URLs. Later calls on
-   *  this torrent throw "this torrent was removed". */
+  /** Stops the torrent and frees its connections, memory and object URLs. What is in
+   *  browser storage stays (see `SeedcastClient.clearStored`). Later calls on this torrent
+   *  throw "this torrent was removed". */
   remove() {
-    for (const url of this.#urls.values()) URL.revokeObjectURL(url);
+    if (this.#removed) return;
+    this.#removed = true;
+    for (const url of this.#urls.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
     this.#urls.clear();
     this.#wasm.remove();
     this.#forget();
+    this.dispatchEvent(new CustomEvent('removed'));
   }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use seedcast::create::{CreateOptions, TorrentBuilder};
-use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Torrent};
+use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Storage, StorageError, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
     BLOCK_SIZE, BlockRef, Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, Message,
@@ -45,18 +45,22 @@ struct Harness {
 
 impl Harness {
     fn new(seeding: bool) -> Harness {
-        let m = metainfo();
         let storage = if seeding {
             MemoryStorage::from_content(&content(), PIECE)
         } else {
             MemoryStorage::new()
         };
+        Harness::with_storage(Box::new(storage), seeding)
+    }
+
+    fn with_storage(storage: Box<dyn Storage>, seeding: bool) -> Harness {
+        let m = metainfo();
         let have = seeding.then(|| Bitfield::full(PIECES));
         let t = Torrent::new(
             m.info_hash,
             m.info.clone(),
             m.info_bytes.clone(),
-            Box::new(storage),
+            storage,
             have,
             Config::default(),
             Duration::ZERO,
@@ -226,6 +230,89 @@ fn seeder_serves_blocks_only_after_unchoking() {
         h.now,
     );
     assert!(h.recv().is_empty());
+}
+
+/// An asynchronous backend as the browser has: pieces not "loaded" answer `Pending`.
+#[derive(Default)]
+struct LazyState {
+    loaded: std::collections::HashSet<u32>,
+    prefetched: Vec<u32>,
+}
+
+struct LazyStorage {
+    inner: MemoryStorage,
+    state: std::rc::Rc<std::cell::RefCell<LazyState>>,
+}
+
+impl Storage for LazyStorage {
+    fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
+        self.inner.write_piece(index, data)
+    }
+    fn read_block(
+        &mut self,
+        index: u32,
+        begin: u32,
+        len: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), StorageError> {
+        if !self.state.borrow().loaded.contains(&index) {
+            return Err(StorageError::Pending(index));
+        }
+        self.inner.read_block(index, begin, len, out)
+    }
+    fn prefetch(&mut self, index: u32) {
+        self.state.borrow_mut().prefetched.push(index);
+    }
+}
+
+#[test]
+fn a_block_whose_piece_is_still_loading_waits_in_order_and_is_then_served() {
+    let state = std::rc::Rc::new(std::cell::RefCell::new(LazyState::default()));
+    state.borrow_mut().loaded.insert(1);
+    let storage = LazyStorage {
+        inner: MemoryStorage::from_content(&content(), PIECE),
+        state: state.clone(),
+    };
+    let mut h = Harness::with_storage(Box::new(storage), true);
+    h.connect();
+    assert_eq!(h.send(&[Message::Interested]), vec![Message::Unchoke]);
+    let b2 = BlockRef {
+        index: 2,
+        begin: 0,
+        length: BLOCK_SIZE,
+    };
+    let b1 = BlockRef {
+        index: 1,
+        begin: 0,
+        length: BLOCK_SIZE,
+    };
+    let msgs = h.send(&[Message::Request(b2), Message::Request(b1)]);
+    assert!(
+        msgs.is_empty(),
+        "nothing is sent while the first requested piece loads (got {msgs:?})"
+    );
+    assert_eq!(
+        state.borrow().prefetched,
+        vec![2, 1],
+        "each request tells the backend to start loading its piece"
+    );
+    assert!(h.t.wants_transmit(PEER), "the requests are still queued");
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::StorageError { .. })),
+        "a load in progress is not a storage error"
+    );
+    state.borrow_mut().loaded.insert(2);
+    let msgs = h.recv();
+    let piece = |b: BlockRef| Message::Piece {
+        index: b.index,
+        begin: b.begin,
+        data: content()[(b.index * PIECE + b.begin) as usize..][..b.length as usize].to_vec(),
+    };
+    assert_eq!(msgs.len(), 2);
+    assert!(msgs[0] == piece(b2) && msgs[1] == piece(b1), "served in request order");
+    assert_eq!(h.t.stats().uploaded, 2 * BLOCK_SIZE as u64);
 }
 
 #[test]

@@ -97,3 +97,27 @@ test('after a tracker restart the client reconnects and still finds peers', { ti
     await restarted.stop();
   }
 });
+
+test('a magnet link\'s own tracker (tr=) is announced to: peers known only there are found', { timeout: 120_000 }, async () => {
+  // The seeder uses only tracker B; the downloader's client knows only tracker A (the page's).
+  const other = await startSignal();
+  try {
+    const seedPage = await openPage(await newContext(browser), signal.base);
+    const magnet = await seedPage.evaluate(async ({ tracker }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+      return (await client.seed(window.testUtils.makeContent(2 * 1024 * 1024, 5), { name: 'elsewhere.bin' })).magnetURI;
+    }, { tracker: other.tracker });
+    assert.match(magnet, new RegExp(`tr=${encodeURIComponent(other.tracker).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+    const leechPage = await openPage(await newContext(browser), signal.base);
+    const result = await within(60_000, 'the download through the magnet\'s tracker did not finish', leechPage.evaluate(async ({ tracker, magnet }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage: 'memory' });
+      const torrent = client.add(magnet);
+      await new Promise((res) => torrent.addEventListener('done', res));
+      return { done: torrent.stats().done, name: torrent.name };
+    }, { tracker: signal.tracker, magnet }));
+    assert.deepEqual(result, { done: true, name: 'elsewhere.bin' });
+    await Promise.all([seedPage.context().close(), leechPage.context().close()]);
+  } finally {
+    await other.stop();
+  }
+});

@@ -79,3 +79,25 @@ test('a local file name a torrent cannot hold is sanitised, and sharing still wo
   assert.equal(await page.$eval('#errors', (el) => el.textContent.trim()), '', 'no error is shown');
   await page.context().close();
 });
+
+test('the app lists what it stored, and Delete removes the stored copy and the download', { timeout: 180_000 }, async () => {
+  const seeder = await (await browser.newContext()).newPage();
+  await seeder.goto(`${signal.base}/`);
+  await seeder.setInputFiles('#file-input', { name: 'kept.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3 * 1024 * 1024) });
+  const link = await within(20_000, 'no share link appeared', until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
+  const leecher = await (await browser.newContext()).newPage();
+  await leecher.goto(link);
+  await within(60_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
+  const row = await within(15_000, 'the stored list never showed the download',
+    until(() => leecher.$eval('#stored li', (li) => li.textContent).then((t) => t.startsWith('kept.bin') && t).catch(() => '')));
+  assert.match(row, /^kept\.bin · 3\.1 MB of 3\.1 MB/);
+  await leecher.click('#stored li button');
+  await within(10_000, 'the stored entry did not go away', leecher.waitForFunction(
+    () => document.querySelectorAll('#stored li').length === 0 && !document.getElementById('stored-empty').hidden));
+  assert.equal(await leecher.$$eval('#torrents li', (items) => items.length), 0, 'the download was removed too');
+  assert.deepEqual(await leecher.evaluate(async () => (await navigator.storage.getDirectory()
+    .then((d) => d.getDirectoryHandle('seedcast')).then(async (d) => { const n = []; for await (const k of d.keys()) n.push(k); return n; }))), [],
+  'nothing is left in OPFS');
+  await seeder.context().close();
+  await leecher.context().close();
+});

@@ -225,7 +225,7 @@ test('playback starts while only part of the file has arrived (seeder limited to
     const client = await window.Seedcast.SeedcastClient.create();
     const torrent = client.add(magnet);
     await new Promise((res) => torrent.addEventListener('done', res));
-    return window.testUtils.sha256(torrent.files[0].bytes());
+    return window.testUtils.sha256(await torrent.files[0].bytes());
   }, magnets[0]));
   assert.equal(digest, media['moov-at-end.mp4'].sha256);
   const uploaded = await b.evaluate(() => window.players[0].torrent.stats().uploaded);

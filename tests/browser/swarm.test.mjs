@@ -45,7 +45,7 @@ async function downloader(magnet) {
     torrent.addEventListener('ban', (e) => dl.bans.push(e.detail));
     torrent.addEventListener('done', async () => {
       clearInterval(timer);
-      dl.digest = await window.testUtils.sha256(torrent.files[0].bytes());
+      dl.digest = await window.testUtils.sha256(await torrent.files[0].bytes());
     });
     return client.peerId;
   }, { tracker: signal.tracker, magnet });

@@ -40,7 +40,7 @@ test('seedcast downloads from a WebTorrent seeder, metadata included', { timeout
     torrent.addEventListener('metadata', () => { metadataBeforeDone = !torrent.stats().done; });
     await new Promise((res) => torrent.addEventListener('done', res));
     const [file] = torrent.files;
-    return { metadataBeforeDone, name: file.name, length: file.length, digest: await window.testUtils.sha256(file.bytes()) };
+    return { metadataBeforeDone, name: file.name, length: file.length, digest: await window.testUtils.sha256(await file.bytes()) };
   }, { magnet, tracker: signal.tracker }));
   assert.ok(got.metadataBeforeDone, 'metadata arrives (from the magnet link) before the content');
   assert.equal(got.name, 'from-webtorrent.bin');

@@ -13,10 +13,17 @@ pub enum StorageError {
     OutOfRange { index: u32, begin: u32, len: u32 },
     #[error("storage failed: {0}")]
     Backend(String),
+    /// The piece is stored but not in memory right now; the backend has started loading it
+    /// and the driver will call the engine again (any input, or just `poll_transmit`) once
+    /// it is. Not a failure: the request waits at the head of its queue.
+    #[error("piece {0} is being loaded")]
+    Pending(u32),
 }
 
 /// A piece store. Synchronous on purpose: drivers with asynchronous storage (browser OPFS or
-/// IndexedDB) put a cache in front and tell the engine which pieces are present at start.
+/// IndexedDB) put a cache in front, tell the engine which pieces are present at start, and
+/// answer a read of a piece that is not cached with [`StorageError::Pending`] while they
+/// load it.
 pub trait Storage {
     /// Stores a whole verified piece.
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError>;
@@ -28,6 +35,9 @@ pub trait Storage {
         len: u32,
         out: &mut Vec<u8>,
     ) -> Result<(), StorageError>;
+    /// A hint: a peer has asked for a block of piece `index`, which the engine will read soon.
+    /// Asynchronous backends start loading it now so the read finds it in memory.
+    fn prefetch(&mut self, _index: u32) {}
 }
 
 /// Pieces kept in memory, one buffer per piece.
@@ -105,6 +115,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     ) -> Result<(), StorageError> {
         (**self).read_block(index, begin, len, out)
     }
+    fn prefetch(&mut self, index: u32) {
+        (**self).prefetch(index)
+    }
 }
 
 /// A store shared between the engine and its driver on one thread (the browser, the
@@ -121,5 +134,8 @@ impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
         out: &mut Vec<u8>,
     ) -> Result<(), StorageError> {
         self.borrow_mut().read_block(index, begin, len, out)
+    }
+    fn prefetch(&mut self, index: u32) {
+        self.borrow_mut().prefetch(index)
     }
 }

@@ -7,15 +7,14 @@ use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Function, Promise, Uint8Array};
+use js_sys::{Array, Function, Promise};
 use wasm_bindgen::prelude::*;
-use web_sys::Blob;
 
 use super::client::{ClientInner, ClientOptions};
 use super::js_glue::{get, now, random_u64};
 use super::storage::SharedStorage;
 use super::swarm::Swarm;
-use super::{files, peer_conn, seed};
+use super::{files, peer_conn, seed, store};
 use crate::engine::{Bitfield, Config, Torrent as Engine};
 use crate::magnet::Magnet;
 use crate::metainfo::{InfoHash, Metainfo};
@@ -34,10 +33,18 @@ export interface ClientOptions {
   iceServers?: RTCIceServer[];
   /** Most connections per torrent (default 30). */
   maxPeers?: number;
+  /** Where downloaded pieces are kept: `auto` (default: OPFS, else IndexedDB, else memory),
+   *  `opfs`, `indexeddb` or `memory`. Stored pieces survive reloads and are seeded; memory
+   *  holds only a bounded cache (32 MiB) of them. The first client of a page picks. */
+  storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
   /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
   uploadLimit?: number;
   /** TEST ONLY: corrupt every block this client uploads. */
   testOnlyCorruptUploads?: boolean;
+}
+export interface StoredTorrent {
+  infoHash: string; name: string | null; length: number | null;
+  storedBytes: number; storedPieces: number;
 }
 export interface SeedOptions {
   /** Torrent name; defaults to the file's or dropped folder's name. */
@@ -49,6 +56,8 @@ export interface TorrentStats {
   downloaded: number; uploaded: number; wasted: number;
   downloadSpeed: number; uploadSpeed: number;
   peers: number; done: boolean; hasMetadata: boolean;
+  /** `opfs`, `indexeddb` or `memory`; `cachedBytes`: verified piece bytes in memory now. */
+  storage: string; cachedBytes: number;
 }
 export interface FileInfo {
   index: number; name: string; path: string; length: number; offset: number;
@@ -144,12 +153,19 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
     let corrupt_uploads = get(options, "testOnlyCorruptUploads")
         .as_bool()
         .unwrap_or(false);
+    let storage_value = get(options, "storage");
+    let storage_preference = match storage_value.as_string().as_deref() {
+        None if storage_value.is_undefined() => "auto".to_owned(),
+        Some(s @ ("auto" | "opfs" | "indexeddb" | "memory")) => s.to_owned(),
+        _ => return Err(fail("`storage` must be \"auto\", \"opfs\", \"indexeddb\" or \"memory\"")),
+    };
     let peer_id = Config::peer_id_from_seed(random_u64());
     Ok(ClientOptions {
         trackers,
         ice_servers,
         max_peers,
         corrupt_uploads,
+        storage_preference,
         peer_id,
         upload_limit,
     })
@@ -196,18 +212,20 @@ impl Client {
         let magnet = Magnet::parse(uri.trim()).map_err(fail)?;
         let mut inner = state(&self.inner)?;
         ensure_new(&inner, &magnet.info_hash)?;
-        let storage = SharedStorage::new(inner.corrupt_uploads);
+        let storage = SharedStorage::new(&magnet.info_hash.to_hex(), inner.corrupt_uploads);
         let engine = Engine::from_info_hash(
             magnet.info_hash,
             Box::new(storage.clone()),
-            config(&inner),
+            engine_config(&inner),
             now(),
         );
         let trackers = merged(&magnet.trackers, &inner);
-        Ok(self.insert(
+        let torrent = self.insert(
             &mut inner,
             Swarm::new(engine, storage, magnet.name, trackers),
-        ))
+        );
+        inner.open_storage(&torrent.hex);
+        Ok(torrent)
     }
 
     /// Starts downloading from the bytes of a .torrent file.
@@ -217,7 +235,8 @@ impl Client {
             .map_err(|e| fail(format!("not a usable .torrent file: {e}")))?;
         let mut inner = state(&self.inner)?;
         ensure_new(&inner, &meta.info_hash)?;
-        let storage = SharedStorage::new(inner.corrupt_uploads);
+        let storage = SharedStorage::new(&meta.info_hash.to_hex(), inner.corrupt_uploads);
+        storage.set_layout(&meta.info);
         let trackers = merged(&meta.trackers.concat(), &inner);
         let engine = Engine::new(
             meta.info_hash,
@@ -225,10 +244,11 @@ impl Client {
             meta.info_bytes,
             Box::new(storage.clone()),
             None,
-            config(&inner),
+            engine_config(&inner),
             now(),
         );
         let torrent = self.insert(&mut inner, Swarm::new(engine, storage, None, trackers));
+        inner.open_storage(&torrent.hex);
         inner.notify(super::notes::Note::new(
             &torrent.hex,
             "metadata",
@@ -265,16 +285,19 @@ impl Client {
                 inner
                     .trackers
                     .iter()
+                    .take(inner.configured_trackers)
                     .map(|t| t.url.clone())
                     .collect::<Vec<_>>(),
             )
         };
         wasm_bindgen_futures::future_to_promise(async move {
-            let mut storage = SharedStorage::new(corrupt);
             // Not borrowing the client while hashing: the page stays fully usable.
-            let meta = seed::create(&input, name, trackers.clone(), &mut storage)
+            let (meta, source) = seed::create(&input, name, trackers.clone())
                 .await
                 .map_err(|e| JsValue::from(fail(e)))?;
+            // Served straight from the user's files: the page holds no copy of the content.
+            let storage =
+                SharedStorage::from_blobs(&meta.info_hash.to_hex(), &meta.info, source, corrupt);
             let rc = weak
                 .upgrade()
                 .ok_or_else(|| JsValue::from(fail("the client was destroyed")))?;
@@ -287,10 +310,11 @@ impl Client {
                 meta.info_bytes,
                 Box::new(storage.clone()),
                 Some(have),
-                config(&inner),
+                engine_config(&inner),
                 now(),
             );
-            let swarm = Swarm::new(engine, storage, None, trackers);
+            let mut swarm = Swarm::new(engine, storage, None, trackers);
+            swarm.storage_kind = "files";
             let torrent = Torrent {
                 client: weak.clone(),
                 hex: swarm.hex.clone(),
@@ -333,6 +357,58 @@ impl Client {
         peer_conn::live_connections()
     }
 
+    /// What this page's origin keeps in browser storage (all clients, all tabs).
+    #[wasm_bindgen(unchecked_return_type = "Promise<StoredTorrent[]>")]
+    pub fn stored(&self) -> Promise {
+        let preference = state(&self.inner)
+            .map(|i| i.storage_preference.clone())
+            .unwrap_or_else(|_| "auto".into());
+        wasm_bindgen_futures::future_to_promise(async move {
+            if store::init(&preference).await == store::Kind::Memory {
+                return Ok(Array::new().into());
+            }
+            store::list().await.map_err(|e| fail(e).into())
+        })
+    }
+
+    /// Deletes what is stored for one torrent (by hex info hash), or for every torrent when
+    /// none is given. A torrent of this client that is being deleted is removed first.
+    #[wasm_bindgen(js_name = clearStored)]
+    pub fn clear_stored(
+        &self,
+        #[wasm_bindgen(js_name = "infoHash")] info_hash: Option<String>,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        let preference = state(&self.inner)
+            .map(|i| i.storage_preference.clone())
+            .unwrap_or_else(|_| "auto".into());
+        wasm_bindgen_futures::future_to_promise(async move {
+            if store::init(&preference).await == store::Kind::Memory {
+                return Ok(JsValue::UNDEFINED);
+            }
+            let hexes: Vec<String> = match info_hash {
+                Some(h) => vec![h.to_ascii_lowercase()],
+                None => {
+                    let list = store::list().await.map_err(|e| JsValue::from(fail(e)))?;
+                    Array::from(&list)
+                        .iter()
+                        .filter_map(|t| get(&t, "infoHash").as_string())
+                        .collect()
+                }
+            };
+            for hex in hexes {
+                if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                    return Err(fail(format!("`{hex}` is not a hex info hash")).into());
+                }
+                if let Ok(mut i) = inner.try_borrow_mut() {
+                    i.remove_swarm(&hex);
+                }
+                store::remove(&hex).await.map_err(|e| JsValue::from(fail(e)))?;
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    }
+
     /// Stops everything: torrents, connections, tracker sockets, timers.
     pub fn destroy(&self) {
         if let Ok(mut inner) = state(&self.inner) {
@@ -360,7 +436,7 @@ fn ensure_new(inner: &ClientInner, info_hash: &InfoHash) -> Result<(), JsError> 
     Ok(())
 }
 
-fn config(inner: &ClientInner) -> Config {
+pub(super) fn engine_config(inner: &ClientInner) -> Config {
     Config {
         peer_id: inner.peer_id,
         seed: random_u64(),
@@ -375,9 +451,14 @@ fn config(inner: &ClientInner) -> Config {
 }
 
 /// The torrent's own trackers followed by the client's, without duplicates.
+/// At most this many of a torrent's own trackers are kept (magnets can list hundreds).
+const MAX_TORRENT_TRACKERS: usize = 32;
+
 fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    for url in own.iter().chain(inner.trackers.iter().map(|t| &t.url)) {
+    let configured = inner.trackers.iter().take(inner.configured_trackers);
+    let own = own.iter().filter(|u| u.len() <= MAX_URL_CHARS).take(MAX_TORRENT_TRACKERS);
+    for url in own.chain(configured.map(|t| &t.url)) {
         if !all.contains(url) {
             all.push(url.clone());
         }
@@ -482,17 +563,25 @@ impl Torrent {
         self.with(files::piece_map)
     }
 
-    /// A finished file's content.
-    #[wasm_bindgen(js_name = fileBytes)]
-    pub fn file_bytes(&self, index: u32) -> Result<Uint8Array, JsError> {
-        self.with(|s| files::file_bytes(s, index))?.map_err(fail)
+    /// A finished file's content (read from storage).
+    #[wasm_bindgen(js_name = fileBytes, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn file_bytes(&self, index: u32) -> Promise {
+        let plan = self.with(|s| files::plan(s, index));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let plan = plan.map_err(JsValue::from)?.map_err(|e| JsValue::from(fail(e)))?;
+            files::bytes(plan).await.map(JsValue::from).map_err(|e| fail(e).into())
+        })
     }
 
-    /// A finished file as a `Blob` (e.g. for `URL.createObjectURL`).
-    #[wasm_bindgen(js_name = fileBlob)]
-    pub fn file_blob(&self, index: u32, mime: Option<String>) -> Result<Blob, JsError> {
-        self.with(|s| files::file_blob(s, index, mime))?
-            .map_err(fail)
+    /// A finished file as a `Blob` (e.g. for `URL.createObjectURL`); large files stay out
+    /// of the page's memory (the browser keeps Blob data itself).
+    #[wasm_bindgen(js_name = fileBlob, unchecked_return_type = "Promise<Blob>")]
+    pub fn file_blob(&self, index: u32, mime: Option<String>) -> Promise {
+        let plan = self.with(|s| files::plan(s, index));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let plan = plan.map_err(JsValue::from)?.map_err(|e| JsValue::from(fail(e)))?;
+            files::blob(plan, mime).await.map(JsValue::from).map_err(|e| fail(e).into())
+        })
     }
 
     /// Reads file `fileIndex` from byte `start` to `end` (inclusive; default: the end of the

@@ -31,6 +31,8 @@ pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(120);
 /// Bounds on the interval a tracker may ask for.
 pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+/// Most tracker sockets per client: the client's own plus those torrents bring in.
+pub const MAX_CLIENT_TRACKERS: usize = 16;
 /// While a download has no peer, announce again this soon (new offers find new peers).
 pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 
@@ -47,12 +49,17 @@ pub struct ClientInner {
     pub ice_servers: JsValue,
     pub max_peers: usize,
     pub corrupt_uploads: bool,
+    /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
+    pub storage_preference: String,
+    /// The client's own trackers first (`configured_trackers` of them), then those that
+    /// torrents brought in.
     pub upload_limit: Option<u64>,
     pub trackers: Vec<TrackerState>,
+    pub configured_trackers: usize,
     /// By hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
     next_key: PeerKey,
-    notes: Vec<Note>,
+    pub(super) notes: Vec<Note>,
     flush_queued: bool,
     listener: Option<Function>,
     flush: Option<Closure<dyn FnMut()>>,
@@ -103,6 +110,7 @@ pub struct ClientOptions {
     pub ice_servers: JsValue,
     pub max_peers: usize,
     pub corrupt_uploads: bool,
+    pub storage_preference: String,
     pub peer_id: Id,
     /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
     pub upload_limit: Option<u64>,
@@ -111,7 +119,7 @@ pub struct ClientOptions {
 impl ClientInner {
     pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
         let client = Rc::new_cyclic(|weak: &Weak<RefCell<ClientInner>>| {
-            let trackers = options
+            let trackers: Vec<TrackerState> = options
                 .trackers
                 .into_iter()
                 .map(|url| TrackerState {
@@ -127,6 +135,8 @@ impl ClientInner {
                 ice_servers: options.ice_servers,
                 max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
+                storage_preference: options.storage_preference,
+                configured_trackers: trackers.len(),
                 upload_limit: options.upload_limit,
                 trackers,
                 swarms: BTreeMap::new(),
@@ -182,18 +192,43 @@ impl ClientInner {
         self.next_key
     }
 
-    /// Adds a swarm and schedules its first announce on every tracker.
+    /// Adds a swarm and schedules its first announce on each of its trackers. Trackers the
+    /// torrent names (a magnet's `tr=`, a .torrent's announce list) that the client does not
+    /// know yet are added, if they are WebSocket trackers and within [`MAX_CLIENT_TRACKERS`].
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
         swarm.handle = Some(self.handle.clone());
+        swarm.storage.set_waker(self.storage_waker(&swarm.hex));
+        for url in &swarm.trackers {
+            let usable = url.starts_with("ws://") || url.starts_with("wss://");
+            if usable && self.trackers.len() < MAX_CLIENT_TRACKERS && !self.trackers.iter().any(|t| &t.url == url) {
+                self.trackers.push(TrackerState {
+                    url: url.clone(),
+                    socket: None,
+                    failures: 0,
+                    retry_at: Duration::ZERO,
+                });
+                // Other torrents get an inactive slot for the new tracker.
+                for other in self.swarms.values_mut() {
+                    other.announces.push(AnnounceSlot {
+                        next_at: now,
+                        interval: DEFAULT_INTERVAL,
+                        started: false,
+                        active: false,
+                    });
+                }
+                self.connect_tracker(self.trackers.len() - 1, now);
+            }
+        }
         swarm.upload_limit = self.upload_limit.map(super::upload_limit::TokenBucket::new);
         swarm.announces = self
             .trackers
             .iter()
-            .map(|_| AnnounceSlot {
+            .map(|t| AnnounceSlot {
                 next_at: now,
                 interval: DEFAULT_INTERVAL,
                 started: false,
+                active: swarm.trackers.contains(&t.url),
             })
             .collect();
         self.swarms.insert(swarm.hex.clone(), swarm);
@@ -209,6 +244,14 @@ impl ClientInner {
             self.send_stopped(&swarm, tracker);
         }
         swarm.close_all(now());
+        if swarm.storage.is_persistent() {
+            // The pieces stay stored (a later visit resumes); the files are released so
+            // another tab can open them.
+            let hex = hex.to_owned();
+            wasm_bindgen_futures::spawn_local(async move {
+                let _ = super::store::close(&hex).await;
+            });
+        }
         self.notes.retain(|n| n.torrent.as_deref() != Some(hex));
     }
 

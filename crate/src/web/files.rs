@@ -6,6 +6,7 @@ use wasm_bindgen::JsValue;
 use web_sys::{Blob, BlobPropertyBag};
 
 use super::js_glue::set;
+use super::storage::SharedStorage;
 use super::swarm::{Swarm, hex};
 use crate::metainfo::Info;
 
@@ -53,6 +54,8 @@ pub fn stats(swarm: &Swarm) -> JsValue {
     set(&out, "peers", s.peers as u32);
     set(&out, "done", s.complete);
     set(&out, "hasMetadata", s.has_metadata);
+    set(&out, "storage", swarm.storage_kind);
+    set(&out, "cachedBytes", swarm.storage.cached_bytes() as f64);
     out.into()
 }
 
@@ -113,9 +116,16 @@ pub fn piece_map(swarm: &Swarm) -> Vec<u8> {
     (0..have.len()).map(|i| u8::from(have.get(i))).collect()
 }
 
-/// Calls `part` with each slice of file `index`'s content, in order. Fails unless every
-/// piece the file touches is verified.
-fn for_each_part(swarm: &Swarm, index: u32, mut part: impl FnMut(&[u8])) -> Result<u64, String> {
+/// What reading one finished file takes: its pieces and the slice of each that is the file's.
+pub struct ReadPlan {
+    storage: SharedStorage,
+    /// `(piece, from, to)` byte ranges within each piece, in file order.
+    parts: Vec<(u32, u32, u32)>,
+    length: u64,
+}
+
+/// Plans reading file `index`. Fails unless every piece the file touches is verified.
+pub fn plan(swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
     let info = swarm
         .engine
         .info()
@@ -130,50 +140,65 @@ fn for_each_part(swarm: &Swarm, index: u32, mut part: impl FnMut(&[u8])) -> Resu
             file.path_string()
         ));
     }
-    if file.length == 0 {
-        return Ok(0);
+    let mut parts = Vec::new();
+    if file.length > 0 {
+        let pl = u64::from(info.piece_length);
+        let end = file.start + file.length;
+        for p in (file.start / pl) as u32..=((end - 1) / pl) as u32 {
+            let ps = u64::from(p) * pl;
+            let from = (file.start.max(ps) - ps) as u32;
+            let to = (end.min(ps + u64::from(info.piece_size(p))) - ps) as u32;
+            parts.push((p, from, to));
+        }
     }
-    let pl = u64::from(info.piece_length);
-    let end = file.start + file.length;
-    for p in (file.start / pl) as u32..=((end - 1) / pl) as u32 {
-        let ps = u64::from(p) * pl;
-        let from = (file.start.max(ps) - ps) as usize;
-        let to = (end.min(ps + u64::from(info.piece_size(p))) - ps) as usize;
-        swarm
-            .storage
-            .with_piece(p, |piece| part(&piece[from..to]))
-            .ok_or_else(|| format!("piece {p} is missing from storage"))?;
-    }
-    Ok(file.length)
+    Ok(ReadPlan {
+        storage: swarm.storage.clone(),
+        parts,
+        length: file.length,
+    })
 }
 
-pub fn file_bytes(swarm: &Swarm, index: u32) -> Result<Uint8Array, String> {
-    let length = swarm
-        .engine
-        .info()
-        .and_then(|i| i.files.get(index as usize))
-        .map_or(0, |f| f.length);
-    if length > MAX_BYTES_FILE {
+pub async fn bytes(plan: ReadPlan) -> Result<Uint8Array, String> {
+    if plan.length > MAX_BYTES_FILE {
         return Err("the file is too large for one array; read it as a Blob".into());
     }
-    let out = Uint8Array::new_with_length(length as u32);
+    let out = Uint8Array::new_with_length(plan.length as u32);
     let mut at = 0u32;
-    for_each_part(swarm, index, |bytes| {
-        out.subarray(at, at + bytes.len() as u32).copy_from(bytes);
-        at += bytes.len() as u32;
-    })?;
+    for (piece, from, to) in plan.parts {
+        let bytes = plan.storage.read_piece(piece).await?;
+        out.set(&bytes.subarray(from, to), at);
+        at += to - from;
+    }
     Ok(out)
 }
 
-pub fn file_blob(swarm: &Swarm, index: u32, mime: Option<String>) -> Result<Blob, String> {
-    let parts = Array::new();
-    for_each_part(swarm, index, |bytes| {
-        parts.push(&Uint8Array::from(bytes));
-    })?;
+/// Bytes gathered before they are folded into the Blob: the browser keeps Blob data outside
+/// the page (on disk when large), so the page never holds more than this of the file.
+const BLOB_BATCH: u32 = 16 * 1024 * 1024;
+
+pub async fn blob(plan: ReadPlan, mime: Option<String>) -> Result<Blob, String> {
     let options = BlobPropertyBag::new();
     if let Some(mime) = mime {
         options.set_type(&mime);
     }
-    Blob::new_with_u8_array_sequence_and_options(&parts, &options)
-        .map_err(|e| super::js_glue::error_text(&e))
+    let make = |parts: &Array| {
+        Blob::new_with_u8_array_sequence_and_options(parts, &options)
+            .map_err(|e| super::js_glue::error_text(&e))
+    };
+    let mut blob = make(&Array::new())?;
+    let mut batch = Array::new();
+    let mut batch_bytes = 0;
+    for (piece, from, to) in plan.parts {
+        let bytes = plan.storage.read_piece(piece).await?;
+        batch.push(&bytes.subarray(from, to));
+        batch_bytes += to - from;
+        if batch_bytes >= BLOB_BATCH {
+            batch.unshift(&blob);
+            blob = make(&batch)?;
+            batch = Array::new();
+            batch_bytes = 0;
+        }
+    }
+    batch.unshift(&blob);
+    make(&batch)
 }

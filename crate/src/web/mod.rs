@@ -8,6 +8,9 @@
 //! * [`swarm`] — one torrent: engine + connections, the run loop and backpressure.
 //! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
 //! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
+//! * [`storage`] — the bounded piece cache in front of [`store`] (the page's OPFS /
+//!   IndexedDB worker) or the seeded files; [`resume`] — opening storage, resuming from it.
+//! * [`notes`], [`js_glue`] — event queue, browser helpers.
 //! * [`storage`], [`notes`], [`js_glue`] — shared piece store, event queue, browser helpers.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
@@ -18,9 +21,11 @@ mod files;
 mod js_glue;
 mod notes;
 mod peer_conn;
+mod resume;
 mod seed;
 mod signaling;
 mod storage;
+mod store;
 mod stream;
 mod swarm;
 mod tracker;

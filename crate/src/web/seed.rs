@@ -1,5 +1,6 @@
-//! Seeding local content: reads `File`s / `Blob`s / bytes in chunks, hashes them into a new
-//! torrent (SHA-1 in wasm, streaming) and stores the pieces for serving.
+//! Seeding local content: reads `File`s / `Blob`s / bytes in chunks and hashes them into a
+//! new torrent (SHA-1 in wasm, streaming). Nothing is copied: the pieces are served later
+//! straight from the same `Blob`s (see `storage.rs`).
 
 use js_sys::{Array, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -7,9 +8,8 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File, FileList};
 
 use super::js_glue::{error_text, get};
-use super::storage::SharedStorage;
+use super::storage::BlobSource;
 use crate::create::{CreateOptions, FileSpec, TorrentBuilder};
-use crate::engine::Storage;
 use crate::metainfo::Metainfo;
 use crate::metainfo::path::sanitize_component;
 
@@ -84,14 +84,13 @@ fn collect_inputs(value: &JsValue, name: Option<&str>) -> Result<Vec<Input>, Str
     many.iter().map(single).collect()
 }
 
-/// Hashes `value` into a torrent named `name` (default: the file's or folder's name),
-/// storing every piece in `storage`.
+/// Hashes `value` into a torrent named `name` (default: the file's or folder's name).
+/// Returns the torrent and where its content lies (the files, in torrent order).
 pub async fn create(
     value: &JsValue,
     name: Option<String>,
     trackers: Vec<String>,
-    storage: &mut SharedStorage,
-) -> Result<Metainfo, String> {
+) -> Result<(Metainfo, BlobSource), String> {
     let name = name.map(|n| sanitize(&n));
     let inputs = collect_inputs(value, name.as_deref())?;
     if inputs.is_empty() {
@@ -130,20 +129,26 @@ pub async fn create(
     }
     .map_err(|e| e.to_string())?;
 
-    let mut pieces = PieceAssembler::new(builder.piece_length());
+    // The builder hashes the files in the order given (no padding files), so the content is
+    // their plain concatenation in this order.
+    let mut source = BlobSource { parts: Vec::new() };
+    let mut at = 0u64;
     for input in &inputs {
         let size = input.blob.size();
+        if size > 0.0 {
+            source.parts.push((at, input.blob.clone()));
+        }
+        at += size as u64;
         let mut offset = 0.0;
         while offset < size {
             let end = (offset + READ_CHUNK).min(size);
             let chunk = read(&input.blob, offset, end).await?;
             builder.update(&chunk).map_err(|e| e.to_string())?;
-            pieces.push(&chunk, storage)?;
             offset = end;
         }
     }
-    pieces.finish(storage)?;
-    builder.finish().map_err(|e| e.to_string())
+    let meta = builder.finish().map_err(|e| e.to_string())?;
+    Ok((meta, source))
 }
 
 async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>, String> {
@@ -154,50 +159,4 @@ async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>, String> {
         .await
         .map_err(|e| format!("could not read the file: {}", error_text(&e)))?;
     Ok(Uint8Array::new(&buffer).to_vec())
-}
-
-/// Cuts the concatenated content into pieces as it streams past.
-struct PieceAssembler {
-    piece_length: usize,
-    current: Vec<u8>,
-    index: u32,
-}
-
-impl PieceAssembler {
-    fn new(piece_length: u32) -> Self {
-        PieceAssembler {
-            piece_length: piece_length as usize,
-            current: Vec::with_capacity(piece_length as usize),
-            index: 0,
-        }
-    }
-
-    fn push(&mut self, mut data: &[u8], storage: &mut SharedStorage) -> Result<(), String> {
-        while !data.is_empty() {
-            let take = (self.piece_length - self.current.len()).min(data.len());
-            self.current.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            if self.current.len() == self.piece_length {
-                self.flush(storage)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self, storage: &mut SharedStorage) -> Result<(), String> {
-        storage
-            .write_piece(self.index, &self.current)
-            .map_err(|e| e.to_string())?;
-        self.current.clear();
-        self.index += 1;
-        Ok(())
-    }
-
-    /// Stores the last, shorter piece.
-    fn finish(mut self, storage: &mut SharedStorage) -> Result<(), String> {
-        if !self.current.is_empty() {
-            self.flush(storage)?;
-        }
-        Ok(())
-    }
 }

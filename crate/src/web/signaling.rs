@@ -41,11 +41,13 @@ impl ClientInner {
         let due: Vec<(String, usize)> = self
             .swarms
             .values()
+            // Not before the storage said what we have (a resumed torrent announces as such).
+            .filter(|s| s.storage_ready)
             .flat_map(|s| {
                 s.announces
                     .iter()
                     .enumerate()
-                    .filter(|(_, a)| now >= a.next_at)
+                    .filter(|(_, a)| a.active && now >= a.next_at)
                     .map(|(i, _)| (s.hex.clone(), i))
             })
             .collect();

@@ -1,39 +1,392 @@
-//! Piece storage for the browser driver: the engine's in-memory store, shared so the JS API
-//! can read finished files while the engine keeps serving them.
+//! Piece storage for the browser driver: a bounded in-memory cache of verified pieces in
+//! front of a slow, asynchronous backend.
 //!
-//! Single-threaded sharing: the engine borrows the store only inside its own calls and the
-//! API only between them, so the `RefCell` borrows never overlap.
+//! Backends:
+//! * `Store` — the page's storage worker (OPFS, else IndexedDB; see `piece_store.js`).
+//!   Written pieces persist across reloads and leave memory once written.
+//! * `Blobs` — a torrent being seeded from the user's own files: pieces are read back from
+//!   the `File`s on demand, never copied into the page.
+//! * `Memory` — no persistent storage (unavailable, refused, or failed): every piece stays.
+//!
+//! The engine's calls are synchronous: a read of a piece that is not cached starts loading
+//! it and answers `StorageError::Pending`; when the load lands the `waker` runs the swarm's
+//! pump, which transmits again. A failed load is reported once as a real error so the
+//! engine rejects the block instead of waiting forever.
+//!
+//! Invariants:
+//! * a cached piece is `persisted` if the backend also holds it; only persisted pieces are
+//!   evicted, so nothing is ever lost to the memory bound;
+//! * `cached_bytes` is the sum of cached piece lengths; after every insert it is at most
+//!   `budget` plus the unpersisted pieces (which wait for their write);
+//! * `loading` holds pieces with a load in flight (at most [`MAX_LOADS`]).
+//!
+//! Single-threaded sharing: the engine borrows the cache only inside its own calls and the
+//! async tasks only between them, so the `RefCell` borrows never overlap.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::collections::{HashMap, HashSet};
+use std::rc::{Rc, Weak};
 
-use crate::engine::{MemoryStorage, Storage, StorageError};
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen_futures::{JsFuture, spawn_local};
+use web_sys::Blob;
 
-#[derive(Debug, Clone, Default)]
+use super::js_glue::error_text;
+use super::store;
+use crate::engine::{Storage, StorageError};
+use crate::metainfo::Info;
+
+/// Memory kept for verified pieces at most (unless a few huge pieces need more).
+pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Piece loads in flight at once; further prefetch hints are dropped.
+const MAX_LOADS: usize = 16;
+
+/// The user's files behind a torrent being seeded, in torrent order.
+#[derive(Debug, Clone)]
+pub struct BlobSource {
+    /// `(offset in the torrent, file)`, sorted by offset, empty files left out.
+    pub parts: Vec<(u64, Blob)>,
+}
+
+#[derive(Debug, Clone)]
+enum Backend {
+    Store,
+    Blobs(BlobSource),
+    Memory,
+}
+
+/// What the swarm hears from its storage.
+#[derive(Debug)]
+pub enum StorageNews {
+    /// A piece is now in memory: transmit again.
+    Loaded,
+    /// Something failed (shown to the user as a warning, once per kind of failure).
+    Failed(String),
+}
+
+#[derive(Debug)]
+struct Cached {
+    data: Rc<[u8]>,
+    last_use: u64,
+    persisted: bool,
+}
+
+struct Inner {
+    hex: String,
+    backend: Backend,
+    /// Piece length and piece sizes, once the metadata is known.
+    layout: Option<Layout>,
+    pieces: HashMap<u32, Cached>,
+    cached_bytes: usize,
+    budget: usize,
+    clock: u64,
+    loading: HashSet<u32>,
+    /// Pieces whose load failed: the next read reports it (once).
+    failed: HashMap<u32, String>,
+    waker: Option<Rc<dyn Fn(StorageNews)>>,
+    /// A write failed: later pieces stay in memory (nothing lost), one warning only.
+    write_failed: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Layout {
+    piece_length: u32,
+    total_length: u64,
+}
+
+impl Layout {
+    fn piece_size(&self, index: u32) -> u32 {
+        let start = u64::from(index) * u64::from(self.piece_length);
+        (self.total_length.saturating_sub(start)).min(u64::from(self.piece_length)) as u32
+    }
+}
+
+#[derive(Clone)]
 pub struct SharedStorage {
-    pieces: Rc<RefCell<MemoryStorage>>,
+    inner: Rc<RefCell<Inner>>,
     /// TEST ONLY: flip a byte in every block we upload, to prove that downloaders ban a
     /// lying peer. Set through the `testOnlyCorruptUploads` client option; never in the app.
     corrupt_uploads: bool,
 }
 
+impl std::fmt::Debug for SharedStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let inner = self.inner.borrow();
+        f.debug_struct("SharedStorage")
+            .field("hex", &inner.hex)
+            .field("cached_bytes", &inner.cached_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SharedStorage {
-    pub fn new(corrupt_uploads: bool) -> SharedStorage {
+    /// Storage for torrent `hex`, all in memory until [`SharedStorage::use_store`].
+    pub fn new(hex: &str, corrupt_uploads: bool) -> SharedStorage {
         SharedStorage {
-            pieces: Rc::default(),
+            inner: Rc::new(RefCell::new(Inner {
+                hex: hex.to_owned(),
+                backend: Backend::Memory,
+                layout: None,
+                pieces: HashMap::new(),
+                cached_bytes: 0,
+                budget: DEFAULT_CACHE_BYTES,
+                clock: 0,
+                loading: HashSet::new(),
+                failed: HashMap::new(),
+                waker: None,
+                write_failed: false,
+            })),
             corrupt_uploads,
         }
     }
 
-    /// Runs `f` on verified piece `index`, if stored.
-    pub fn with_piece<R>(&self, index: u32, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.pieces.borrow().piece(index).map(f)
+    /// Storage serving a seed straight from the user's files.
+    pub fn from_blobs(hex: &str, info: &Info, source: BlobSource, corrupt: bool) -> SharedStorage {
+        let s = SharedStorage::new(hex, corrupt);
+        s.set_layout(info);
+        s.inner.borrow_mut().backend = Backend::Blobs(source);
+        s
     }
+
+    /// From now on written pieces go to the page's storage worker. Pieces already in memory
+    /// are written too.
+    pub fn use_store(&self) {
+        let unwritten: Vec<(u32, Rc<[u8]>)> = {
+            let mut inner = self.inner.borrow_mut();
+            if !matches!(inner.backend, Backend::Memory) {
+                return;
+            }
+            inner.backend = Backend::Store;
+            inner
+                .pieces
+                .iter()
+                .filter(|(_, c)| !c.persisted)
+                .map(|(&i, c)| (i, c.data.clone()))
+                .collect()
+        };
+        for (index, data) in unwritten {
+            self.write_behind(index, &data);
+        }
+    }
+
+    pub fn set_layout(&self, info: &Info) {
+        let mut inner = self.inner.borrow_mut();
+        inner.layout = Some(Layout {
+            piece_length: info.piece_length,
+            total_length: info.total_length,
+        });
+        // A few pieces must always fit, however large the pieces are.
+        inner.budget = DEFAULT_CACHE_BYTES.max(4 * info.piece_length as usize);
+    }
+
+    /// Called (outside any borrow) when a load lands or something fails.
+    pub fn set_waker(&self, waker: Rc<dyn Fn(StorageNews)>) {
+        self.inner.borrow_mut().waker = Some(waker);
+    }
+
+    pub fn is_persistent(&self) -> bool {
+        matches!(self.inner.borrow().backend, Backend::Store)
+    }
+
+    /// Bytes of verified pieces held in memory now (diagnostics and tests).
+    pub fn cached_bytes(&self) -> usize {
+        self.inner.borrow().cached_bytes
+    }
+
+    /// Verified piece `index` as a fresh JS array (for streaming and file reads). Reads
+    /// from memory when cached, else from the backend without caching.
+    pub async fn read_piece(&self, index: u32) -> Result<Uint8Array, String> {
+        let (backend, hex, layout) = {
+            let mut inner = self.inner.borrow_mut();
+            inner.clock += 1;
+            let clock = inner.clock;
+            if let Some(c) = inner.pieces.get_mut(&index) {
+                c.last_use = clock;
+                return Ok(Uint8Array::from(&c.data[..]));
+            }
+            (inner.backend.clone(), inner.hex.clone(), inner.layout)
+        };
+        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        load(&backend, &hex, layout, index).await
+    }
+
+    /// Inserts a piece and evicts least-recently-used persisted ones above the budget.
+    fn insert(inner: &mut Inner, index: u32, data: Rc<[u8]>, persisted: bool) {
+        inner.clock += 1;
+        let len = data.len();
+        let old = inner.pieces.insert(
+            index,
+            Cached {
+                data,
+                last_use: inner.clock,
+                persisted,
+            },
+        );
+        inner.cached_bytes = inner.cached_bytes + len - old.map_or(0, |c| c.data.len());
+        Self::evict(inner);
+    }
+
+    fn evict(inner: &mut Inner) {
+        if inner.cached_bytes <= inner.budget {
+            return;
+        }
+        let mut victims: Vec<(u64, u32)> = inner
+            .pieces
+            .iter()
+            .filter(|(_, c)| c.persisted)
+            .map(|(&i, c)| (c.last_use, i))
+            .collect();
+        victims.sort_unstable();
+        for (_, index) in victims {
+            if inner.cached_bytes <= inner.budget {
+                break;
+            }
+            if let Some(c) = inner.pieces.remove(&index) {
+                inner.cached_bytes -= c.data.len();
+            }
+        }
+    }
+
+    /// Writes a cached piece to the store in the background; once written it may be evicted.
+    fn write_behind(&self, index: u32, data: &[u8]) {
+        let (hex, piece_length) = {
+            let inner = self.inner.borrow();
+            let Some(layout) = inner.layout else { return };
+            (inner.hex.clone(), layout.piece_length)
+        };
+        let bytes = Uint8Array::from(data);
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let result = store::write(&hex, index, piece_length, bytes).await;
+            let Some(rc) = weak.upgrade() else { return };
+            let news = {
+                let mut inner = rc.borrow_mut();
+                match result {
+                    Ok(()) => {
+                        if let Some(c) = inner.pieces.get_mut(&index) {
+                            c.persisted = true;
+                        }
+                        Self::evict(&mut inner);
+                        None
+                    }
+                    Err(e) if !inner.write_failed => {
+                        inner.write_failed = true;
+                        Some(StorageNews::Failed(format!(
+                            "could not save pieces to browser storage ({e}); keeping them in memory"
+                        )))
+                    }
+                    Err(_) => None,
+                }
+            };
+            wake(&weak, news);
+        });
+    }
+
+    /// Starts loading piece `index` into the cache, unless cached, loading or impossible.
+    fn start_load(&self, index: u32) {
+        let (backend, hex, layout) = {
+            let mut inner = self.inner.borrow_mut();
+            let Some(layout) = inner.layout else { return };
+            if matches!(inner.backend, Backend::Memory)
+                || inner.pieces.contains_key(&index)
+                || inner.loading.contains(&index)
+                || inner.loading.len() >= MAX_LOADS
+            {
+                return;
+            }
+            inner.loading.insert(index);
+            (inner.backend.clone(), inner.hex.clone(), layout)
+        };
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let result = load(&backend, &hex, layout, index).await;
+            let Some(rc) = weak.upgrade() else { return };
+            let news = {
+                let mut inner = rc.borrow_mut();
+                inner.loading.remove(&index);
+                match result {
+                    Ok(bytes) if bytes.length() == layout.piece_size(index) => {
+                        let data: Rc<[u8]> = bytes.to_vec().into();
+                        Self::insert(&mut inner, index, data, true);
+                        StorageNews::Loaded
+                    }
+                    Ok(_) => {
+                        let e = format!("piece {index} has the wrong size in storage");
+                        inner.failed.insert(index, e.clone());
+                        StorageNews::Failed(e)
+                    }
+                    Err(e) => {
+                        let e = format!("could not read piece {index}: {e}");
+                        inner.failed.insert(index, e.clone());
+                        StorageNews::Failed(e)
+                    }
+                }
+            };
+            wake(&weak, Some(news));
+        });
+    }
+}
+
+/// Tells the swarm, with no borrow of the cache held.
+fn wake(weak: &Weak<RefCell<Inner>>, news: Option<StorageNews>) {
+    let Some(news) = news else { return };
+    let waker = weak.upgrade().and_then(|rc| rc.borrow().waker.clone());
+    if let Some(waker) = waker {
+        waker(news);
+    }
+}
+
+/// Reads piece `index` from a backend.
+async fn load(backend: &Backend, hex: &str, layout: Layout, index: u32) -> Result<Uint8Array, String> {
+    let size = layout.piece_size(index);
+    match backend {
+        Backend::Store => store::read(hex, index, layout.piece_length, size).await,
+        Backend::Blobs(source) => {
+            let start = u64::from(index) * u64::from(layout.piece_length);
+            read_blobs(source, start, start + u64::from(size)).await
+        }
+        Backend::Memory => Err(format!("piece {index} is not in memory")),
+    }
+}
+
+/// The bytes `start..end` of the concatenated files.
+async fn read_blobs(source: &BlobSource, start: u64, end: u64) -> Result<Uint8Array, String> {
+    let parts = Array::new();
+    for (offset, blob) in &source.parts {
+        let file_end = offset + blob.size() as u64;
+        if file_end <= start || *offset >= end {
+            continue;
+        }
+        let from = start.max(*offset) - offset;
+        let to = end.min(file_end) - offset;
+        let slice = blob
+            .slice_with_f64_and_f64(from as f64, to as f64)
+            .map_err(|e| error_text(&e))?;
+        parts.push(&slice);
+    }
+    let joined = Blob::new_with_blob_sequence(&parts).map_err(|e| error_text(&e))?;
+    let buffer = JsFuture::from(joined.array_buffer())
+        .await
+        .map_err(|e| format!("the shared file can no longer be read ({})", error_text(&e)))?;
+    let bytes = Uint8Array::new(&buffer);
+    if u64::from(bytes.length()) != end - start {
+        return Err("the shared file changed size since it was hashed".into());
+    }
+    Ok(bytes)
 }
 
 impl Storage for SharedStorage {
     fn write_piece(&mut self, index: u32, data: &[u8]) -> Result<(), StorageError> {
-        self.pieces.borrow_mut().write_piece(index, data)
+        let to_store = {
+            let mut inner = self.inner.borrow_mut();
+            let persist = matches!(inner.backend, Backend::Store) && !inner.write_failed;
+            Self::insert(&mut inner, index, Rc::from(data), false);
+            persist
+        };
+        if to_store {
+            self.write_behind(index, data);
+        }
+        Ok(())
     }
 
     fn read_block(
@@ -44,9 +397,33 @@ impl Storage for SharedStorage {
         out: &mut Vec<u8>,
     ) -> Result<(), StorageError> {
         let start = out.len();
-        self.pieces
-            .borrow_mut()
-            .read_block(index, begin, len, out)?;
+        {
+            let mut inner = self.inner.borrow_mut();
+            inner.clock += 1;
+            let clock = inner.clock;
+            match inner.pieces.get_mut(&index) {
+                Some(c) => {
+                    c.last_use = clock;
+                    let range = (begin as usize)
+                        .checked_add(len as usize)
+                        .filter(|&e| e <= c.data.len())
+                        .map(|e| begin as usize..e)
+                        .ok_or(StorageError::OutOfRange { index, begin, len })?;
+                    out.extend_from_slice(&c.data[range]);
+                }
+                None => {
+                    if let Some(e) = inner.failed.remove(&index) {
+                        return Err(StorageError::Backend(e));
+                    }
+                    if matches!(inner.backend, Backend::Memory) {
+                        return Err(StorageError::Missing(index));
+                    }
+                    drop(inner);
+                    self.start_load(index);
+                    return Err(StorageError::Pending(index));
+                }
+            }
+        }
         if self.corrupt_uploads {
             if let Some(byte) = out.get_mut(start) {
                 *byte ^= 0xff;
@@ -54,13 +431,8 @@ impl Storage for SharedStorage {
         }
         Ok(())
     }
-}
 
-impl SharedStorage {
-    /// A copy of verified piece `index` as a fresh JS-owned array (transferable to a worker).
-    /// Async so a store that reads from disk (OPFS) can keep the same signature.
-    pub async fn read_piece(&self, index: u32) -> Result<js_sys::Uint8Array, String> {
-        self.with_piece(index, |piece| js_sys::Uint8Array::from(piece))
-            .ok_or_else(|| format!("piece {index} is not in storage"))
+    fn prefetch(&mut self, index: u32) {
+        self.start_load(index);
     }
 }

@@ -75,6 +75,9 @@ pub struct AnnounceSlot {
     pub interval: Duration,
     /// `started` was sent on the tracker's current socket.
     pub started: bool,
+    /// This torrent uses this tracker (its own or the client's); slots of trackers that
+    /// other torrents brought in stay inactive.
+    pub active: bool,
 }
 
 pub struct Swarm {
@@ -98,6 +101,11 @@ pub struct Swarm {
     pub handle: Option<Handle>,
     /// Armed while some connection has corked bytes; dropping it cancels the flush.
     cork_timer: Option<Timeout>,
+    /// False while the browser storage is being opened: no announces until we know what
+    /// is already stored (see `resume.rs`).
+    pub storage_ready: bool,
+    /// Where pieces persist: "opfs", "indexeddb" or "memory" (shown in stats).
+    pub storage_kind: &'static str,
     /// Open file streams and their waiters (woken below on `PieceVerified`/`MetadataReady`).
     pub streams: Streams,
     /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
@@ -137,6 +145,8 @@ impl Swarm {
             inbox: Vec::new(),
             handle: None,
             cork_timer: None,
+            storage_ready: true,
+            storage_kind: "memory",
             streams: Streams::default(),
             upload_limit: None,
         }
@@ -330,6 +340,10 @@ impl Swarm {
                     }
                 }
                 Event::MetadataReady => {
+                    if let Some(info) = self.engine.info() {
+                        self.storage.set_layout(info);
+                    }
+                    self.save_info();
                     self.streams.metadata_ready();
                     let starts = self.engine.info().map(|i| self.streams.start_offsets(i));
                     for (reader, offset) in starts.unwrap_or_default() {
@@ -466,6 +480,23 @@ impl Swarm {
                 self.remove(key, now, &reason, notes);
             }
         }
+    }
+
+    /// Keeps the `info` dictionary beside stored pieces, so a reload can resume from a
+    /// magnet link without asking peers for the metadata again.
+    pub fn save_info(&self) {
+        let (Some(info), Some(bytes)) = (self.engine.info(), self.engine.info_bytes()) else {
+            return;
+        };
+        if !self.storage.is_persistent() {
+            return;
+        }
+        let (hex, bytes, name) = (self.hex.clone(), bytes.to_vec(), info.name.clone());
+        let (length, piece_length) = (info.total_length, info.piece_length);
+        wasm_bindgen_futures::spawn_local(async move {
+            // Best effort: without it a reload asks peers for the metadata again.
+            let _ = super::store::put_info(&hex, &bytes, &name, length, piece_length).await;
+        });
     }
 
     fn peer_note(&self, conn: &Conn, connected: bool, reason: Option<&str>) -> Note {

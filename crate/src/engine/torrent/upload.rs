@@ -1,7 +1,7 @@
 //! Giving pieces: the request queue, choking, and the transmit path with backpressure.
 
 use super::{Event, Torrent};
-use crate::engine::PeerKey;
+use crate::engine::{PeerKey, StorageError};
 use crate::engine::peer::Phase;
 use crate::wire::{BlockRef, Message, encode_piece_header};
 
@@ -43,6 +43,7 @@ impl Torrent {
             return Ok(());
         }
         p.requests.push_back(block);
+        self.storage.prefetch(block.index);
         Ok(())
     }
 
@@ -62,6 +63,12 @@ impl Torrent {
                     .read_block(block.index, block.begin, block.length, &mut out)
             {
                 out.truncate(mark);
+                if let StorageError::Pending(_) = e {
+                    // Served in order: this block stays first and the peer's output pauses
+                    // until the driver calls again with the piece loaded.
+                    p.requests.push_front(block);
+                    break;
+                }
                 if p.fast {
                     Message::Reject(block).encode_into(&mut out);
                 }

@@ -1,0 +1,336 @@
+// Persistent piece storage for seedcast in the browser (a wasm-bindgen snippet).
+//
+// One dedicated worker per page owns the files, because only a worker may hold OPFS
+// synchronous access handles (plain positional reads and writes, no swap-file commit per
+// write). The page talks to it with numbered requests; every answer settles one promise.
+//
+// Layout, per torrent, in OPFS under `seedcast/<info hash hex>/`:
+//   data    pieces at `index * pieceLength` (the last piece is shorter)
+//   pieces  one byte per piece: 1 once the piece's bytes are written (marks are flushed
+//           only after the data they describe, so a mark never outlives its data)
+//   info    the torrent's `info` dictionary (lets a magnet link resume without peers)
+//   meta    JSON { name, length, pieceLength } for the "stored torrents" list
+// Fallback when OPFS sync handles are missing: IndexedDB `seedcast` with stores `pieces`
+// (key `<hex>:<index>`) and `torrents` (key hex → { info, name, length, pieceLength }).
+//
+// Only verified pieces are ever written (the engine writes after the SHA-1 check).
+
+function storeWorkerMain() {
+  const open = new Map(); // hex -> { dir, data, marks, dirty } (OPFS only)
+  // Torrents deleted since they were last opened: late writes for them are dropped rather
+  // than bringing back a folder the user just cleared.
+  const removed = new Set();
+  let kind = null;
+  let root = null;
+  let db = null;
+
+  async function chooseKind(preference) {
+    const opfsOk = async () => {
+      if (typeof navigator.storage?.getDirectory !== 'function') return false;
+      if (typeof FileSystemFileHandle === 'undefined'
+        || typeof FileSystemFileHandle.prototype.createSyncAccessHandle !== 'function') return false;
+      root = await (await navigator.storage.getDirectory()).getDirectoryHandle('seedcast', { create: true });
+      return true;
+    };
+    const idbOk = async () => {
+      if (typeof indexedDB === 'undefined') return false;
+      db = await new Promise((resolve, reject) => {
+        const req = indexedDB.open('seedcast', 1);
+        req.onupgradeneeded = () => {
+          req.result.createObjectStore('pieces');
+          req.result.createObjectStore('torrents');
+        };
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      return true;
+    };
+    const order = preference === 'indexeddb' ? [['indexeddb', idbOk]]
+      : preference === 'opfs' ? [['opfs', opfsOk]]
+        : [['opfs', opfsOk], ['indexeddb', idbOk]];
+    for (const [name, ok] of order) {
+      try {
+        if (await ok()) return name;
+      } catch { /* try the next one */ }
+    }
+    return 'memory';
+  }
+
+  // ---- IndexedDB helpers ----
+  const idbReq = (req) => new Promise((resolve, reject) => {
+    req.onsuccess = () => resolve(req.result);
+    req.onerror = () => reject(req.error);
+  });
+  const store = (name, mode) => db.transaction(name, mode).objectStore(name);
+
+  // ---- OPFS helpers ----
+  async function opfsOpen(hex) {
+    let t = open.get(hex);
+    if (t) return t;
+    const dir = await root.getDirectoryHandle(hex, { create: true });
+    // A tab that was just reloaded or closed releases its handles a moment after it goes:
+    // retry for a few seconds before deciding another tab really has the files.
+    const handle = async (name) => {
+      const file = await dir.getFileHandle(name, { create: true });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await file.createSyncAccessHandle();
+        } catch (e) {
+          if (e?.name !== 'NoModificationAllowedError' || attempt >= 30) throw e;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    };
+    const data = await handle('data');
+    let marks;
+    try {
+      marks = await handle('pieces');
+    } catch (e) {
+      data.close();
+      throw e;
+    }
+    t = { dir, data, marks, dirty: false };
+    open.set(hex, t);
+    return t;
+  }
+  async function readSmallFile(dir, name) {
+    try {
+      const file = await (await dir.getFileHandle(name)).getFile();
+      return new Uint8Array(await file.arrayBuffer());
+    } catch {
+      return null;
+    }
+  }
+  async function writeSmallFile(dir, name, bytes) {
+    const h = await (await dir.getFileHandle(name, { create: true })).createSyncAccessHandle();
+    try {
+      h.truncate(0);
+      h.write(bytes, { at: 0 });
+      h.flush();
+    } finally {
+      h.close();
+    }
+  }
+  function markedPieces(marks) {
+    const size = marks.getSize();
+    const bytes = new Uint8Array(size);
+    marks.read(bytes, { at: 0 });
+    const out = [];
+    for (let i = 0; i < size; i++) if (bytes[i] === 1) out.push(i);
+    return out;
+  }
+  // Data first, then the marks describing it: a crash can lose a mark, never leave one
+  // pointing at missing bytes.
+  function flushAll() {
+    for (const t of open.values()) {
+      if (!t.dirty) continue;
+      t.data.flush();
+      t.marks.flush();
+      t.dirty = false;
+    }
+  }
+  let flushTimer = null;
+  function scheduleFlush() {
+    flushTimer ??= setTimeout(() => {
+      flushTimer = null;
+      try { flushAll(); } catch { /* reported by the next write */ }
+    }, 200);
+  }
+
+  const ops = {
+    async init({ preference }) {
+      kind ??= await chooseKind(preference);
+      return kind;
+    },
+    async open({ hex }) {
+      removed.delete(hex);
+      if (kind === 'opfs') {
+        const t = await opfsOpen(hex);
+        return { info: await readSmallFile(t.dir, 'info'), pieces: markedPieces(t.marks) };
+      }
+      const info = (await idbReq(store('torrents', 'readonly').get(hex)))?.info ?? null;
+      const keys = await idbReq(store('pieces', 'readonly')
+        .getAllKeys(IDBKeyRange.bound(`${hex}:`, `${hex}:\uffff`)));
+      const pieces = keys.map((k) => Number(String(k).slice(hex.length + 1))).filter(Number.isInteger);
+      return { info: info ? new Uint8Array(info) : null, pieces };
+    },
+    async write({ hex, index, pieceLength, bytes }) {
+      if (removed.has(hex)) return null;
+      if (kind === 'opfs') {
+        const t = await opfsOpen(hex);
+        const written = t.data.write(bytes, { at: index * pieceLength });
+        if (written !== bytes.byteLength) throw new Error(`short write (${written} of ${bytes.byteLength} bytes): is the disk full?`);
+        t.marks.write(new Uint8Array([1]), { at: index });
+        t.dirty = true;
+        scheduleFlush();
+        return null;
+      }
+      await idbReq(store('pieces', 'readwrite').put(bytes.buffer, `${hex}:${index}`));
+      return null;
+    },
+    async read({ hex, index, pieceLength, size }) {
+      if (kind === 'opfs') {
+        const t = await opfsOpen(hex);
+        const out = new Uint8Array(size);
+        const got = t.data.read(out, { at: index * pieceLength });
+        if (got !== size) throw new Error(`piece ${index} is incomplete in storage (${got} of ${size} bytes)`);
+        return out;
+      }
+      const buffer = await idbReq(store('pieces', 'readonly').get(`${hex}:${index}`));
+      if (!buffer || buffer.byteLength !== size) throw new Error(`piece ${index} is missing from storage`);
+      return new Uint8Array(buffer);
+    },
+    async putInfo({ hex, info, name, length, pieceLength }) {
+      if (removed.has(hex)) return null;
+      const meta = { name, length, pieceLength };
+      if (kind === 'opfs') {
+        const t = await opfsOpen(hex);
+        await writeSmallFile(t.dir, 'info', info);
+        await writeSmallFile(t.dir, 'meta', new TextEncoder().encode(JSON.stringify(meta)));
+        return null;
+      }
+      await idbReq(store('torrents', 'readwrite').put({ info: info.buffer, ...meta }, hex));
+      return null;
+    },
+    async closeAll() {
+      for (const hex of [...open.keys()]) await ops.close({ hex });
+      return null;
+    },
+    async close({ hex }) {
+      const t = open.get(hex);
+      if (t) {
+        open.delete(hex);
+        t.data.flush();
+        t.marks.flush();
+        t.data.close();
+        t.marks.close();
+      }
+      return null;
+    },
+    async list() {
+      const out = [];
+      if (kind === 'opfs') {
+        for await (const [hex, dir] of root.entries()) {
+          if (dir.kind !== 'directory') continue;
+          let meta = {};
+          try { meta = JSON.parse(new TextDecoder().decode(await readSmallFile(dir, 'meta'))); } catch { /* unnamed */ }
+          let pieces = 0;
+          const t = open.get(hex);
+          if (t) pieces = markedPieces(t.marks).length;
+          else {
+            const marks = await readSmallFile(dir, 'pieces');
+            if (marks) for (const b of marks) if (b === 1) pieces++;
+          }
+          out.push({ infoHash: hex, name: meta.name ?? null, length: meta.length ?? null,
+            storedBytes: Math.min(pieces * (meta.pieceLength ?? 0), meta.length ?? Infinity), storedPieces: pieces });
+        }
+        return out;
+      }
+      if (kind === 'indexeddb') {
+        const torrents = store('torrents', 'readonly');
+        const hexes = await idbReq(torrents.getAllKeys());
+        const metas = await idbReq(torrents.getAll());
+        const keys = await idbReq(store('pieces', 'readonly').getAllKeys());
+        const counts = new Map();
+        for (const k of keys) {
+          const hex = String(k).split(':')[0];
+          counts.set(hex, (counts.get(hex) ?? 0) + 1);
+        }
+        for (const hex of new Set([...hexes, ...counts.keys()])) {
+          const meta = metas[hexes.indexOf(hex)] ?? {};
+          const pieces = counts.get(hex) ?? 0;
+          out.push({ infoHash: hex, name: meta.name ?? null, length: meta.length ?? null,
+            storedBytes: Math.min(pieces * (meta.pieceLength ?? 0), meta.length ?? Infinity), storedPieces: pieces });
+        }
+      }
+      return out;
+    },
+    async remove({ hex }) {
+      removed.add(hex);
+      if (kind === 'opfs') {
+        await ops.close({ hex });
+        try { await root.removeEntry(hex, { recursive: true }); } catch (e) {
+          if (e?.name !== 'NotFoundError') throw e;
+        }
+        return null;
+      }
+      if (kind === 'indexeddb') {
+        await idbReq(store('pieces', 'readwrite').delete(IDBKeyRange.bound(`${hex}:`, `${hex}:\uffff`)));
+        await idbReq(store('torrents', 'readwrite').delete(hex));
+      }
+      return null;
+    },
+  };
+
+  // One operation at a time, in arrival order: operations on the same torrent must not
+  // interleave at their awaits (two opens would race for the exclusive sync handles).
+  let queue = Promise.resolve();
+  self.onmessage = ({ data }) => {
+    queue = queue.then(() => handle(data));
+  };
+  async function handle({ id, op, args }) {
+    try {
+      if (!ops[op]) throw new Error(`unknown store operation ${op}`);
+      if (op !== 'init' && kind === null) throw new Error('store not initialised');
+      const result = await ops[op](args);
+      const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+      self.postMessage({ id, ok: true, result }, transfer);
+    } catch (e) {
+      const message = e?.name === 'NoModificationAllowedError'
+        ? 'the stored copy is in use by another tab'
+        : e?.name === 'QuotaExceededError' ? 'browser storage is full' : String(e?.message ?? e);
+      self.postMessage({ id, ok: false, error: message });
+    }
+  }
+}
+
+let worker = null;
+let nextId = 1;
+const pending = new Map();
+
+function call(op, args, transfer = []) {
+  if (worker === null) {
+    const source = `(${storeWorkerMain.toString()})();`;
+    const url = URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+    worker = new Worker(url);
+    URL.revokeObjectURL(url);
+    worker.onmessage = ({ data }) => {
+      const p = pending.get(data.id);
+      if (!p) return;
+      pending.delete(data.id);
+      if (data.ok) p.resolve(data.result);
+      else p.reject(new Error(data.error));
+    };
+    // Let the next page of this tab (a reload) open the files at once.
+    addEventListener('pagehide', () => worker?.postMessage({ id: 0, op: 'closeAll', args: {} }));
+    worker.onerror = (e) => {
+      const error = new Error(`the storage worker failed: ${e.message ?? 'unknown error'}`);
+      for (const p of pending.values()) p.reject(error);
+      pending.clear();
+    };
+  }
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    worker.postMessage({ id, op, args }, transfer);
+  });
+}
+
+/** Picks the backend once per page: 'opfs', 'indexeddb' or 'memory'. */
+export function storeInit(preference) { return call('init', { preference }); }
+/** `{ info: Uint8Array | null, pieces: number[] }` of what is stored for `hex`. */
+export function storeOpen(hex) { return call('open', { hex }); }
+/** Stores a verified piece; `bytes` is transferred (the caller must not reuse it). */
+export function storeWrite(hex, index, pieceLength, bytes) {
+  return call('write', { hex, index, pieceLength, bytes }, [bytes.buffer]);
+}
+export function storeRead(hex, index, pieceLength, size) { return call('read', { hex, index, pieceLength, size }); }
+export function storePutInfo(hex, info, name, length, pieceLength) {
+  return call('putInfo', { hex, info, name, length, pieceLength });
+}
+/** Releases the files of `hex` (kept on disk) so another tab may open them. */
+export function storeClose(hex) { return call('close', { hex }); }
+/** Deletes everything stored for `hex`. */
+export function storeRemove(hex) { return call('remove', { hex }); }
+/** `[{ infoHash, name, length, storedBytes, storedPieces }]`. */
+export function storeList() { return call('list', {}); }

@@ -1,0 +1,147 @@
+//! Opening a torrent's browser storage, and resuming from what is already there.
+//!
+//! A download (magnet or .torrent) starts with `storage_ready = false`: it does not
+//! announce, so no peer connects, until the storage worker has said what it holds. Then
+//! the engine is rebuilt with the stored `info` (a magnet skips the metadata exchange) and
+//! the stored pieces as `have` — safe because the engine has no peers yet. Pieces are not
+//! hashed again: the worker writes only verified pieces and flushes a piece's data before
+//! its mark.
+
+use std::rc::Rc;
+
+use sha1::{Digest, Sha1};
+use wasm_bindgen::JsValue;
+
+use super::client::ClientInner;
+use super::js_glue::now;
+use super::notes::Note;
+use super::storage::StorageNews;
+use super::store::{self, Kind, Stored};
+use crate::engine::{Bitfield, Torrent as Engine};
+use crate::metainfo::{Info, InfoHash};
+
+impl ClientInner {
+    /// Starts opening the storage of swarm `hex`; it announces once that is done.
+    pub fn open_storage(&mut self, hex: &str) {
+        let Some(swarm) = self.swarms.get_mut(hex) else {
+            return;
+        };
+        swarm.storage_ready = false;
+        let (handle, hex, preference) = (self.handle.clone(), hex.to_owned(), self.storage_preference.clone());
+        wasm_bindgen_futures::spawn_local(async move {
+            let kind = store::init(&preference).await;
+            let result = if kind == Kind::Memory {
+                Ok(Stored::default())
+            } else {
+                store::open(&hex).await
+            };
+            let opened = handle.with(|c| c.storage_opened(&hex, kind, result));
+            if opened != Some(true) && kind != Kind::Memory {
+                // Removed (or the client destroyed) while opening: release the files.
+                let _ = store::close(&hex).await;
+            }
+        });
+    }
+
+    /// Returns false if the swarm is gone.
+    fn storage_opened(&mut self, hex: &str, kind: Kind, result: Result<Stored, String>) -> bool {
+        let now = now();
+        let config = super::api::engine_config(self);
+        let Some(swarm) = self.swarms.get_mut(hex) else {
+            return false;
+        };
+        match result {
+            Ok(stored) if kind != Kind::Memory => {
+                swarm.storage.use_store();
+                swarm.storage_kind = kind.name();
+                let known = swarm
+                    .engine
+                    .info()
+                    .cloned()
+                    .zip(swarm.engine.info_bytes().map(<[u8]>::to_vec));
+                let had_metadata = known.is_some();
+                let from_store = stored
+                    .info
+                    .as_deref()
+                    .and_then(|bytes| verified_info(&swarm.info_hash, bytes));
+                let stored_info = stored.info.is_some();
+                if let Some((info, info_bytes)) = known.or(from_store) {
+                    swarm.storage.set_layout(&info);
+                    let n = info.num_pieces();
+                    let mut have = Bitfield::new(n);
+                    for &p in stored.pieces.iter().filter(|&&p| p < n) {
+                        have.set(p);
+                    }
+                    let resumed = have.count();
+                    if resumed > 0 || !had_metadata {
+                        swarm.engine = Engine::new(
+                            InfoHash(swarm.info_hash),
+                            info,
+                            info_bytes,
+                            Box::new(swarm.storage.clone()),
+                            Some(have),
+                            config,
+                            now,
+                        );
+                    }
+                    if !stored_info {
+                        swarm.save_info();
+                    }
+                    let notes = &mut self.notes;
+                    if !had_metadata {
+                        notes.push(Note::new(hex, "metadata", JsValue::UNDEFINED));
+                        notes.push(Note::new(hex, "ready", JsValue::UNDEFINED));
+                    }
+                    if resumed > 0 {
+                        notes.push(Note::new(hex, "progress", JsValue::UNDEFINED));
+                    }
+                    if swarm.engine.is_complete() {
+                        notes.push(Note::new(hex, "done", JsValue::UNDEFINED));
+                    }
+                }
+            }
+            Ok(_) => swarm.storage_kind = Kind::Memory.name(),
+            Err(e) => {
+                swarm.storage_kind = Kind::Memory.name();
+                self.notes.push(Note::warning(
+                    hex,
+                    format!("browser storage is unavailable ({e}); pieces are kept in memory"),
+                ));
+            }
+        }
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.storage_ready = true;
+        }
+        self.announce_due(now);
+        true
+    }
+
+    /// The waker given to a swarm's storage.
+    pub fn storage_waker(&self, hex: &str) -> Rc<dyn Fn(StorageNews)> {
+        let (handle, hex) = (self.handle.clone(), hex.to_owned());
+        Rc::new(move |news| {
+            handle.with(|c| c.on_storage_news(&hex, news));
+        })
+    }
+
+    fn on_storage_news(&mut self, hex: &str, news: StorageNews) {
+        let now = now();
+        let mut notes = std::mem::take(&mut self.notes);
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            if let StorageNews::Failed(message) = news {
+                notes.push(Note::warning(hex, message));
+            }
+            swarm.pump(now, &mut notes);
+        }
+        self.notes = notes;
+    }
+}
+
+/// The stored `info` dictionary, if it still hashes to the torrent's info hash.
+fn verified_info(info_hash: &[u8; 20], bytes: &[u8]) -> Option<(Info, Vec<u8>)> {
+    let hash: [u8; 20] = Sha1::digest(bytes).into();
+    if &hash != info_hash {
+        return None;
+    }
+    Info::from_bytes(bytes).ok().map(|info| (info, bytes.to_vec()))
+}

@@ -1,0 +1,129 @@
+//! Bindings to `piece_store.js`: the page's storage worker (OPFS, else IndexedDB). Every
+//! call returns a promise; errors come back as one-line messages.
+
+use js_sys::{Array, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+use super::js_glue::error_text;
+
+#[wasm_bindgen(module = "/src/web/piece_store.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = storeInit)]
+    fn store_init(preference: &str) -> Promise;
+    #[wasm_bindgen(js_name = storeOpen)]
+    fn store_open(hex: &str) -> Promise;
+    #[wasm_bindgen(js_name = storeWrite)]
+    fn store_write(hex: &str, index: u32, piece_length: u32, bytes: Uint8Array) -> Promise;
+    #[wasm_bindgen(js_name = storeRead)]
+    fn store_read(hex: &str, index: u32, piece_length: u32, size: u32) -> Promise;
+    #[wasm_bindgen(js_name = storePutInfo)]
+    fn store_put_info(
+        hex: &str,
+        info: Uint8Array,
+        name: &str,
+        length: f64,
+        piece_length: u32,
+    ) -> Promise;
+    #[wasm_bindgen(js_name = storeClose)]
+    fn store_close(hex: &str) -> Promise;
+    #[wasm_bindgen(js_name = storeRemove)]
+    fn store_remove(hex: &str) -> Promise;
+    #[wasm_bindgen(js_name = storeList)]
+    fn store_list() -> Promise;
+}
+
+/// Where pieces persist in this page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Opfs,
+    IndexedDb,
+    /// Nothing persists; every piece stays in memory.
+    Memory,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Opfs => "opfs",
+            Kind::IndexedDb => "indexeddb",
+            Kind::Memory => "memory",
+        }
+    }
+}
+
+/// What a torrent has in storage when opened.
+#[derive(Debug, Default)]
+pub struct Stored {
+    pub info: Option<Vec<u8>>,
+    pub pieces: Vec<u32>,
+}
+
+async fn settle(promise: Promise) -> Result<JsValue, String> {
+    JsFuture::from(promise).await.map_err(|e| error_text(&e))
+}
+
+/// Picks the page's backend (the first client's preference wins). `memory` never starts
+/// the worker.
+pub async fn init(preference: &str) -> Kind {
+    if preference == "memory" {
+        return Kind::Memory;
+    }
+    match settle(store_init(preference)).await.ok().and_then(|v| v.as_string()) {
+        Some(k) if k == "opfs" => Kind::Opfs,
+        Some(k) if k == "indexeddb" => Kind::IndexedDb,
+        _ => Kind::Memory,
+    }
+}
+
+pub async fn open(hex: &str) -> Result<Stored, String> {
+    let value = settle(store_open(hex)).await?;
+    let info = Reflect::get(&value, &"info".into()).unwrap_or(JsValue::NULL);
+    let info = info
+        .dyn_ref::<Uint8Array>()
+        .map(Uint8Array::to_vec);
+    let pieces = Reflect::get(&value, &"pieces".into()).unwrap_or(JsValue::NULL);
+    let pieces = if Array::is_array(&pieces) {
+        Array::from(&pieces)
+            .iter()
+            .filter_map(|v| v.as_f64())
+            .filter(|v| *v >= 0.0 && *v < u32::MAX as f64)
+            .map(|v| v as u32)
+            .collect()
+    } else {
+        Vec::new()
+    };
+    Ok(Stored { info, pieces })
+}
+
+/// `bytes` must be a fresh array (it is transferred to the worker).
+pub async fn write(hex: &str, index: u32, piece_length: u32, bytes: Uint8Array) -> Result<(), String> {
+    settle(store_write(hex, index, piece_length, bytes)).await.map(drop)
+}
+
+pub async fn read(hex: &str, index: u32, piece_length: u32, size: u32) -> Result<Uint8Array, String> {
+    let value = settle(store_read(hex, index, piece_length, size)).await?;
+    value
+        .dyn_into::<Uint8Array>()
+        .map_err(|_| "storage returned something other than bytes".to_string())
+}
+
+pub async fn put_info(hex: &str, info: &[u8], name: &str, length: u64, piece_length: u32) -> Result<(), String> {
+    let bytes = Uint8Array::from(info);
+    settle(store_put_info(hex, bytes, name, length as f64, piece_length))
+        .await
+        .map(drop)
+}
+
+pub async fn close(hex: &str) -> Result<(), String> {
+    settle(store_close(hex)).await.map(drop)
+}
+
+pub async fn remove(hex: &str) -> Result<(), String> {
+    settle(store_remove(hex)).await.map(drop)
+}
+
+/// The stored torrents as the worker lists them (plain JS objects for the API).
+pub async fn list() -> Result<JsValue, String> {
+    settle(store_list()).await
+}
