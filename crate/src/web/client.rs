@@ -51,9 +51,10 @@ pub struct ClientInner {
     pub corrupt_uploads: bool,
     /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
     pub storage_preference: String,
+    /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
+    pub upload_limit: Option<u64>,
     /// The client's own trackers first (`configured_trackers` of them), then those that
     /// torrents brought in.
-    pub upload_limit: Option<u64>,
     pub trackers: Vec<TrackerState>,
     pub configured_trackers: usize,
     /// By hex info hash.
