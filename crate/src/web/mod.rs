@@ -11,7 +11,6 @@
 //! * [`storage`] — the bounded piece cache in front of [`store`] (the page's OPFS /
 //!   IndexedDB worker) or the seeded files; [`resume`] — opening storage, resuming from it.
 //! * [`notes`], [`js_glue`] — event queue, browser helpers.
-//! * [`storage`], [`notes`], [`js_glue`] — shared piece store, event queue, browser helpers.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
 
