@@ -75,6 +75,25 @@ for (const storage of ['opfs', 'indexeddb']) {
     assert.equal(again.downloaded, 0, 'nothing was downloaded again');
     assert.equal(again.digest, a.digest, 'the stored file is intact');
 
+    // Reloaded again, a stream opened at once (before the storage has even been opened, as
+    // a player does) reads the whole file from storage.
+    await b.reload();
+    const streamed = await within(30_000, 'a stream opened right after a reload did not read the stored file', b.evaluate(async ({ tracker, magnet, storage }) => {
+      window.Seedcast = await import('/seedcast.js');
+      await window.Seedcast.loadSeedcast();
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage });
+      const torrent = client.add(magnet);
+      window.dl = { client, torrent };
+      const stream = torrent.openStream(0, 0);
+      const parts = [];
+      for (let chunk; (chunk = await stream.next()) !== undefined;) parts.push(chunk);
+      stream.close();
+      const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+      return { digest: await window.testUtils.sha256(bytes), downloaded: torrent.stats().downloaded };
+    }, { tracker: signal.tracker, magnet: a.magnet, storage }));
+    assert.equal(streamed.digest, a.digest, 'the streamed bytes are the file');
+    assert.equal(streamed.downloaded, 0, 'all of it came from storage');
+
     // The resumed tab is now the only seeder: a new viewer gets the whole file from it.
     const c = await openPage(await newContext(browser), signal.base);
     const third = await within(90_000, 'a new viewer could not download from the resumed tab', download(c, a.magnet, 'memory'));

@@ -74,6 +74,7 @@ impl ClientInner {
                     }
                     let resumed = have.count();
                     if resumed > 0 || !had_metadata {
+                        let starts = swarm.streams.start_offsets(&info);
                         swarm.engine = Engine::new(
                             InfoHash(swarm.info_hash),
                             info,
@@ -83,6 +84,12 @@ impl ClientInner {
                             config,
                             now,
                         );
+                        // Streams opened meanwhile (a player starts one at once) keep their
+                        // windows in the new engine, and their reads look again.
+                        for (reader, offset) in starts {
+                            swarm.engine.set_reader(reader, offset, now);
+                        }
+                        swarm.streams.storage_resumed();
                     }
                     if !stored_info {
                         swarm.save_info();

@@ -162,6 +162,12 @@ impl Streams {
         self.wake(|w| w.piece.is_none());
     }
 
+    /// The engine was rebuilt from browser storage (pieces and maybe the metadata appeared
+    /// at once, with no `PieceVerified` events): every waiting read looks again.
+    pub fn storage_resumed(&mut self) {
+        self.wake(|_| true);
+    }
+
     /// Resolving runs no JavaScript now (reactions are microtasks), so this is safe while
     /// the client is borrowed.
     fn wake(&mut self, which: impl Fn(&Waiter) -> bool) {
