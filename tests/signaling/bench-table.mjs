@@ -9,7 +9,7 @@ const rows = [
   ['peers held (of wanted)', r => `${r.peers_held} / ${r.peers_wanted}`],
   ['messages lost', r => String(lost(r))],
   ['server RSS per peer (bytes)', r => String(r.rss_bytes_per_peer), r => r.rss_bytes_per_peer],
-  ...['steady', 'burst'].flatMap(name => [
+  ...['steady-low', 'steady-high', 'burst'].filter(name => ours.phases.some(p => p.name === name)).flatMap(name => [
     [`${name}: relayed msg/s`, r => fixed(phase(r, name).relayed_per_sec, 0)],
     [`${name}: server CPU ms per 1,000 relayed`, r => fixed(phase(r, name).cpu_ms_per_1000_relayed), r => phase(r, name).cpu_ms_per_1000_relayed],
     [`${name}:   of which user space`, r => fixed(phase(r, name).user_cpu_ms_per_1000_relayed), r => phase(r, name).user_cpu_ms_per_1000_relayed],

@@ -1,12 +1,17 @@
 #!/usr/bin/env bash
 # Side-by-side load test: seedcast-signal and bittorrent-tracker's Node server, one after the other, under
-# the same signal-loadgen run; prints a comparison table. About 2–3 minutes with the defaults.
-#   PEERS=19500 STEADY_RATE=1000 STEADY_SECS=10 BURST_RATE=3000 BURST_SECS=5 tests/signaling/bench.sh
+# the same signal-loadgen run; prints a comparison table. About 3 minutes with the defaults.
+#   PEERS=19500 STEADY_LOW_RATE=200 STEADY_LOW_SECS=15 STEADY_RATE=1000 STEADY_SECS=10 BURST_RATE=3000 BURST_SECS=5 \
+#     tests/signaling/bench.sh
+# Three phases: steady-low (2,000 relayed msg/s), steady-high (10,000/s), burst (30,000/s offered).
+# RESULTS=FILE also appends both servers' JSON results to FILE (one line each), e.g. to take medians of runs.
 # SIGNAL_ARGS adds flags to seedcast-signal's command line (e.g. SIGNAL_ARGS="--threads 1").
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 PEERS=${PEERS:-19500}
+STEADY_LOW_RATE=${STEADY_LOW_RATE:-200}   # announces/s; 0 skips the phase
+STEADY_LOW_SECS=${STEADY_LOW_SECS:-15}
 STEADY_RATE=${STEADY_RATE:-1000}   # announces/s, each relaying 5 offers and 5 answers
 STEADY_SECS=${STEADY_SECS:-10}
 BURST_RATE=${BURST_RATE:-3000}
@@ -36,7 +41,7 @@ start_server() {
 run_load() {
   local label=$1
   "$BIN/signal-loadgen" --url "ws://127.0.0.1:$port/announce" --peers "$PEERS" \
-    --steady-rate "$STEADY_RATE" --steady-secs "$STEADY_SECS" --burst-rate "$BURST_RATE" --burst-secs "$BURST_SECS" \
+    --steady-low-rate "$STEADY_LOW_RATE" --steady-low-secs "$STEADY_LOW_SECS" --steady-rate "$STEADY_RATE" --steady-secs "$STEADY_SECS" --burst-rate "$BURST_RATE" --burst-secs "$BURST_SECS" \
     --server-pid "$server_pid" --label "$label" --json | tee -a /dev/stderr | grep '^RESULT ' | cut -c8- >>"$results"
   kill -TERM "$server_pid"; wait "$server_pid" || true; server_pid=
   sleep 2 # let the kernel reap the closed sockets before the next server
@@ -50,3 +55,4 @@ start_server 'listening [0-9]+' node tests/signaling/bittorrent-tracker-server.m
 run_load bittorrent-tracker
 
 node tests/signaling/bench-table.mjs "$results"
+if [[ -n "${RESULTS:-}" ]]; then cat "$results" >>"$RESULTS"; fi

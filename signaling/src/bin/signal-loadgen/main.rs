@@ -46,7 +46,12 @@ struct Args {
     /// Connections opened at once while joining.
     #[arg(long, default_value_t = 128)]
     connect_concurrency: usize,
-    /// Announces per second in the steady phase (each relays `offers` offers and as many answers).
+    /// Announces per second in a first, light steady phase (0 skips it).
+    #[arg(long, default_value_t = 0)]
+    steady_low_rate: u64,
+    #[arg(long, default_value_t = 15)]
+    steady_low_secs: u64,
+    /// Announces per second in the (heavier) steady phase (each relays `offers` offers and as many answers).
     #[arg(long, default_value_t = 200)]
     steady_rate: u64,
     #[arg(long, default_value_t = 10)]
@@ -193,7 +198,8 @@ async fn run(args: &Args) -> anyhow::Result<Report> {
 
     let mut phases = Vec::new();
     let plan = [
-        ("steady", args.steady_rate, args.steady_secs),
+        ("steady-low", args.steady_low_rate, args.steady_low_secs),
+        ("steady-high", args.steady_rate, args.steady_secs),
         ("burst", args.burst_rate, args.burst_secs),
     ];
     for (name, rate, secs) in plan {
@@ -402,7 +408,7 @@ fn print_report(r: &Report) {
     );
     for p in &r.phases {
         println!(
-            "{:>6}: {} announces → {} relayed in {:.1} s ({:.0}/s), lost {}, server CPU {} ms = {:.1} ms per 1000 relayed ({:.1} user + {:.1} kernel), \
+            "{:>11}: {} announces → {} relayed in {:.1} s ({:.0}/s), lost {}, server CPU {} ms = {:.1} ms per 1000 relayed ({:.1} user + {:.1} kernel), \
              offer p50/p99 {:.1}/{:.1} ms, answer p50/p99 {:.1}/{:.1} ms; cores busy: server {:.2}, loadgen {:.2}",
             p.name,
             p.announces,
