@@ -2,8 +2,9 @@
 // www/ (tracker + app on one port) and a headless Chromium with WebRTC on loopback.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
-import { existsSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
@@ -32,16 +33,16 @@ function freePort() {
 }
 
 /** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients. */
-export async function startSignal({ intervalSecs = 5, port: fixedPort } = {}) {
+export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '127.0.0.1' } = {}) {
   const bin = resolve(ROOT, process.env.SEEDCAST_SIGNAL_BIN ?? 'target/debug/seedcast-signal');
   if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
   if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
   const port = fixedPort ?? await freePort();
-  const child = spawn(bin, ['--listen', `127.0.0.1:${port}`, '--www', resolve(ROOT, 'www'),
+  const child = spawn(bin, ['--listen', `${host}:${port}`, '--www', resolve(ROOT, 'www'),
     '--interval-secs', String(intervalSecs), '--log', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
-  const base = `http://127.0.0.1:${port}`;
+  const base = `http://${host}:${port}`;
   for (let i = 0; ; i++) {
     try {
       if ((await fetch(`${base}/stats`)).ok) break;
@@ -52,7 +53,7 @@ export async function startSignal({ intervalSecs = 5, port: fixedPort } = {}) {
   return {
     base,
     port,
-    tracker: `ws://127.0.0.1:${port}`,
+    tracker: `ws://${host}:${port}`,
     stats: async () => (await fetch(`${base}/stats`)).json(),
     /** Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. */
     stop: () => new Promise((res) => {
@@ -73,6 +74,25 @@ export async function launchBrowserWithPid() {
   const server = await chromium.launchServer({ executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
   const browser = await chromium.connect(server.wsEndpoint());
   return { browser, pid: server.process().pid, close: async () => { await browser.close(); await server.close(); } };
+}
+
+/** A browser with a real on-disk profile (as users have: OPFS is then disk-backed, where an
+ *  incognito context keeps it in memory behind IPC), set up like `newContext`, and its main
+ *  process id for CPU and memory readings. Pages of different origins get separate storage. */
+export async function launchPersistentWithPid() {
+  const dir = mkdtempSync(join(tmpdir(), 'seedcast-profile-'));
+  const context = await chromium.launchPersistentContext(dir, { executablePath: '/usr/bin/chromium', args: CHROMIUM_ARGS });
+  await prepareContext(context);
+  let pid = null;
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${name}/cmdline`, 'utf8');
+      if (cmd.includes(`--user-data-dir=${dir}`) && !cmd.includes('--type=')) pid = Number(name);
+    } catch { /* exited meanwhile */ }
+  }
+  if (!pid) throw new Error('could not find the browser process');
+  return { context, pid, close: async () => { await context.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
 /** The minimal example page on `base` (served by seedcast-signal, so it may reach the loopback tracker) with the Seedcast module as `window.Seedcast`. */
@@ -130,7 +150,10 @@ function pageHelpers() {
 
 /** A fresh browser profile whose pages get `window.testUtils` (and WebTorrent on request). */
 export async function newContext(browser) {
-  const context = await browser.newContext();
+  return prepareContext(await browser.newContext());
+}
+
+async function prepareContext(context) {
   await context.addInitScript(pageHelpers);
   await context.route('**/webtorrent.min.js', (route) => route.fulfill({ path: WEBTORRENT_JS, contentType: 'text/javascript' }));
   return context;

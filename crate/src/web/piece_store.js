@@ -154,31 +154,45 @@ function storeWorkerMain() {
       const pieces = keys.map((k) => Number(String(k).slice(hex.length + 1))).filter(Number.isInteger);
       return { info: info ? new Uint8Array(info) : null, pieces };
     },
-    async write({ hex, index, pieceLength, bytes }) {
+    // Pieces `indices[i]` = `arrays[i]`, in one message.
+    async writeMany({ hex, pieceLength, indices, arrays }) {
       if (removed.has(hex)) return null;
       if (kind === 'opfs') {
         const t = await opfsOpen(hex);
-        const written = t.data.write(bytes, { at: index * pieceLength });
-        if (written !== bytes.byteLength) throw new Error(`short write (${written} of ${bytes.byteLength} bytes): is the disk full?`);
-        t.marks.write(new Uint8Array([1]), { at: index });
+        const one = new Uint8Array([1]);
+        for (let i = 0; i < indices.length; i++) {
+          const bytes = arrays[i];
+          const written = t.data.write(bytes, { at: indices[i] * pieceLength });
+          if (written !== bytes.byteLength) throw new Error(`short write (${written} of ${bytes.byteLength} bytes): is the disk full?`);
+        }
+        for (const index of indices) t.marks.write(one, { at: index });
         t.dirty = true;
         scheduleFlush();
         return null;
       }
-      await idbReq(store('pieces', 'readwrite').put(bytes.buffer, `${hex}:${index}`));
+      const pieces = store('pieces', 'readwrite');
+      await Promise.all(indices.map((index, i) => idbReq(pieces.put(arrays[i].buffer, `${hex}:${index}`))));
       return null;
     },
-    async read({ hex, index, pieceLength, size }) {
+    // `count` consecutive pieces from `index`, `size` bytes in all, as one array.
+    async read({ hex, index, count, pieceLength, size }) {
+      const out = new Uint8Array(size);
       if (kind === 'opfs') {
         const t = await opfsOpen(hex);
-        const out = new Uint8Array(size);
         const got = t.data.read(out, { at: index * pieceLength });
-        if (got !== size) throw new Error(`piece ${index} is incomplete in storage (${got} of ${size} bytes)`);
+        if (got !== size) throw new Error(`pieces from ${index} are incomplete in storage (${got} of ${size} bytes)`);
         return out;
       }
-      const buffer = await idbReq(store('pieces', 'readonly').get(`${hex}:${index}`));
-      if (!buffer || buffer.byteLength !== size) throw new Error(`piece ${index} is missing from storage`);
-      return new Uint8Array(buffer);
+      const pieces = store('pieces', 'readonly');
+      let at = 0;
+      for (let i = index; i < index + count; i++) {
+        const buffer = await idbReq(pieces.get(`${hex}:${i}`));
+        if (!buffer || at + buffer.byteLength > size) throw new Error(`piece ${i} is missing from storage`);
+        out.set(new Uint8Array(buffer), at);
+        at += buffer.byteLength;
+      }
+      if (at !== size) throw new Error(`pieces from ${index} are incomplete in storage`);
+      return out;
     },
     async putInfo({ hex, info, name, length, pieceLength }) {
       if (removed.has(hex)) return null;
@@ -320,11 +334,11 @@ function call(op, args, transfer = []) {
 export function storeInit(preference) { return call('init', { preference }); }
 /** `{ info: Uint8Array | null, pieces: number[] }` of what is stored for `hex`. */
 export function storeOpen(hex) { return call('open', { hex }); }
-/** Stores a verified piece; `bytes` is transferred (the caller must not reuse it). */
-export function storeWrite(hex, index, pieceLength, bytes) {
-  return call('write', { hex, index, pieceLength, bytes }, [bytes.buffer]);
+/** Stores verified pieces; the arrays are transferred (the caller must not reuse them). */
+export function storeWriteMany(hex, pieceLength, indices, arrays) {
+  return call('writeMany', { hex, pieceLength, indices: [...indices], arrays }, arrays.map((a) => a.buffer));
 }
-export function storeRead(hex, index, pieceLength, size) { return call('read', { hex, index, pieceLength, size }); }
+export function storeRead(hex, index, count, pieceLength, size) { return call('read', { hex, index, count, pieceLength, size }); }
 export function storePutInfo(hex, info, name, length, pieceLength) {
   return call('putInfo', { hex, info, name, length, pieceLength });
 }

@@ -18,13 +18,14 @@
 //!   evicted, so nothing is ever lost to the memory bound;
 //! * `cached_bytes` is the sum of cached piece lengths; after every insert it is at most
 //!   `budget` plus the unpersisted pieces (which wait for their write);
-//! * `loading` holds pieces with a load in flight (at most [`MAX_LOADS`]).
+//! * `loading` holds the pieces of the (at most [`MAX_LOADS`]) loads in flight; a piece is
+//!   never both cached and loading, nor loading twice.
 //!
 //! Single-threaded sharing: the engine borrows the cache only inside its own calls and the
 //! async tasks only between them, so the `RefCell` borrows never overlap.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::rc::{Rc, Weak};
 
 use js_sys::{Array, Uint8Array};
@@ -38,8 +39,13 @@ use crate::metainfo::Info;
 
 /// Memory kept for verified pieces at most (unless a few huge pieces need more).
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
-/// Piece loads in flight at once; further prefetch hints are dropped.
-const MAX_LOADS: usize = 16;
+/// Backend reads in flight at once; further wanted pieces wait in the queue.
+const MAX_LOADS: usize = 8;
+/// Pieces waiting for a load (prefetch hints); beyond this the oldest hints are dropped.
+const MAX_QUEUED: usize = 1024;
+/// One backend read covers at most this many bytes of consecutive wanted pieces: small
+/// pieces (32 KiB for a 64 MiB torrent) would otherwise cost one browser round trip each.
+const MAX_RUN_BYTES: u32 = 1024 * 1024;
 
 /// The user's files behind a torrent being seeded, in torrent order.
 #[derive(Debug, Clone)]
@@ -81,11 +87,19 @@ struct Inner {
     budget: usize,
     clock: u64,
     loading: HashSet<u32>,
+    loads_in_flight: usize,
+    /// Pieces wanted in memory, in order (may hold stale or repeated entries: `queued` is
+    /// the truth).
+    queue: VecDeque<u32>,
+    queued: HashSet<u32>,
     /// Pieces whose load failed: the next read reports it (once).
     failed: HashMap<u32, String>,
     waker: Option<Rc<dyn Fn(StorageNews)>>,
     /// A write failed: later pieces stay in memory (nothing lost), one warning only.
     write_failed: bool,
+    /// Verified pieces (JS copies) waiting for the next batched write to the store.
+    unwritten: Vec<(u32, Uint8Array)>,
+    write_scheduled: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -132,9 +146,14 @@ impl SharedStorage {
                 budget: DEFAULT_CACHE_BYTES,
                 clock: 0,
                 loading: HashSet::new(),
+                loads_in_flight: 0,
+                queue: VecDeque::new(),
+                queued: HashSet::new(),
                 failed: HashMap::new(),
                 waker: None,
                 write_failed: false,
+                unwritten: Vec::new(),
+                write_scheduled: false,
             })),
             corrupt_uploads,
         }
@@ -226,10 +245,13 @@ impl SharedStorage {
         Self::evict(inner);
     }
 
+    /// Over budget, drops least-recently-used persisted pieces down to 7/8 of the budget
+    /// (the slack keeps the sort from running on every insert).
     fn evict(inner: &mut Inner) {
         if inner.cached_bytes <= inner.budget {
             return;
         }
+        let target = inner.budget / 8 * 7;
         let mut victims: Vec<(u64, u32)> = inner
             .pieces
             .iter()
@@ -238,7 +260,7 @@ impl SharedStorage {
             .collect();
         victims.sort_unstable();
         for (_, index) in victims {
-            if inner.cached_bytes <= inner.budget {
+            if inner.cached_bytes <= target {
                 break;
             }
             if let Some(c) = inner.pieces.remove(&index) {
@@ -248,23 +270,46 @@ impl SharedStorage {
     }
 
     /// Writes a cached piece to the store in the background; once written it may be evicted.
+    /// Pieces verified in the same task (one incoming channel message often completes
+    /// several) go to the worker in one message.
     fn write_behind(&self, index: u32, data: &[u8]) {
-        let (hex, piece_length) = {
-            let inner = self.inner.borrow();
-            let Some(layout) = inner.layout else { return };
-            (inner.hex.clone(), layout.piece_length)
+        let start_batch = {
+            let mut inner = self.inner.borrow_mut();
+            if inner.layout.is_none() {
+                return;
+            }
+            inner.unwritten.push((index, Uint8Array::from(data)));
+            !std::mem::replace(&mut inner.write_scheduled, true)
         };
-        let bytes = Uint8Array::from(data);
+        if !start_batch {
+            return;
+        }
         let weak = Rc::downgrade(&self.inner);
         spawn_local(async move {
-            let result = store::write(&hex, index, piece_length, bytes).await;
+            // Runs after the current task's synchronous work: the batch is complete.
+            let Some((hex, piece_length, batch)) = weak.upgrade().and_then(|rc| {
+                let mut inner = rc.borrow_mut();
+                inner.write_scheduled = false;
+                let layout = inner.layout?;
+                Some((inner.hex.clone(), layout.piece_length, std::mem::take(&mut inner.unwritten)))
+            }) else {
+                return;
+            };
+            let indices: Vec<u32> = batch.iter().map(|(i, _)| *i).collect();
+            let arrays = Array::new();
+            for (_, bytes) in batch {
+                arrays.push(&bytes);
+            }
+            let result = store::write_many(&hex, piece_length, &indices, arrays).await;
             let Some(rc) = weak.upgrade() else { return };
             let news = {
                 let mut inner = rc.borrow_mut();
                 match result {
                     Ok(()) => {
-                        if let Some(c) = inner.pieces.get_mut(&index) {
-                            c.persisted = true;
+                        for index in indices {
+                            if let Some(c) = inner.pieces.get_mut(&index) {
+                                c.persisted = true;
+                            }
                         }
                         Self::evict(&mut inner);
                         None
@@ -282,46 +327,111 @@ impl SharedStorage {
         });
     }
 
-    /// Starts loading piece `index` into the cache, unless cached, loading or impossible.
-    fn start_load(&self, index: u32) {
-        let (backend, hex, layout) = {
+    /// Asks for piece `index` to be loaded into the cache (a prefetch hint, or a read that
+    /// missed: `urgent` puts it first in line).
+    fn request_load(&self, index: u32, urgent: bool) {
+        {
             let mut inner = self.inner.borrow_mut();
-            let Some(layout) = inner.layout else { return };
-            if matches!(inner.backend, Backend::Memory)
+            if inner.layout.is_none()
+                || matches!(inner.backend, Backend::Memory)
                 || inner.pieces.contains_key(&index)
                 || inner.loading.contains(&index)
-                || inner.loading.len() >= MAX_LOADS
             {
                 return;
             }
-            inner.loading.insert(index);
-            (inner.backend.clone(), inner.hex.clone(), layout)
+            if urgent {
+                inner.queue.push_front(index);
+                inner.queued.insert(index);
+            } else if inner.queued.insert(index) {
+                inner.queue.push_back(index);
+            }
+            // Old hints give way: the newest requests are the ones peers wait for next.
+            while inner.queued.len() > MAX_QUEUED {
+                let Some(old) = inner.queue.pop_front() else { break };
+                inner.queued.remove(&old);
+            }
+        }
+        start_loads(&self.inner);
+    }
+}
+
+/// Starts queued loads while fewer than [`MAX_LOADS`] are in flight. A load reads a run of
+/// consecutive queued pieces (at most [`MAX_RUN_BYTES`]) in one backend call.
+fn start_loads(rc: &Rc<RefCell<Inner>>) {
+    loop {
+        let (backend, hex, layout, first, count) = {
+            let mut inner = rc.borrow_mut();
+            if inner.loads_in_flight >= MAX_LOADS {
+                return;
+            }
+            let Some(layout) = inner.layout else { return };
+            // Skip stale entries (loaded meanwhile, or moved to the front earlier).
+            let first = loop {
+                let Some(i) = inner.queue.pop_front() else { return };
+                if inner.queued.remove(&i) && !inner.pieces.contains_key(&i) && !inner.loading.contains(&i) {
+                    break i;
+                }
+            };
+            let mut count = 1u32;
+            let mut bytes = layout.piece_size(first);
+            loop {
+                let next = first + count;
+                let size = layout.piece_size(next);
+                if size == 0 || bytes + size > MAX_RUN_BYTES || !inner.queued.remove(&next) {
+                    break;
+                }
+                if inner.pieces.contains_key(&next) || inner.loading.contains(&next) {
+                    break;
+                }
+                bytes += size;
+                count += 1;
+            }
+            for i in first..first + count {
+                inner.loading.insert(i);
+            }
+            inner.loads_in_flight += 1;
+            (inner.backend.clone(), inner.hex.clone(), layout, first, count)
         };
-        let weak = Rc::downgrade(&self.inner);
+        let weak = Rc::downgrade(rc);
         spawn_local(async move {
-            let result = load(&backend, &hex, layout, index).await;
+            let result = load_run(&backend, &hex, layout, first, count).await;
             let Some(rc) = weak.upgrade() else { return };
             let news = {
                 let mut inner = rc.borrow_mut();
-                inner.loading.remove(&index);
+                inner.loads_in_flight -= 1;
+                for i in first..first + count {
+                    inner.loading.remove(&i);
+                }
+                let last = first + count - 1;
+                let expected: u32 = (first..=last).map(|i| layout.piece_size(i)).sum();
                 match result {
-                    Ok(bytes) if bytes.length() == layout.piece_size(index) => {
-                        let data: Rc<[u8]> = bytes.to_vec().into();
-                        Self::insert(&mut inner, index, data, true);
+                    Ok(bytes) if bytes.length() == expected => {
+                        let mut at = 0;
+                        for i in first..=last {
+                            let size = layout.piece_size(i);
+                            let data: Rc<[u8]> = bytes.subarray(at, at + size).to_vec().into();
+                            SharedStorage::insert(&mut inner, i, data, true);
+                            at += size;
+                        }
                         StorageNews::Loaded
                     }
                     Ok(_) => {
-                        let e = format!("piece {index} has the wrong size in storage");
-                        inner.failed.insert(index, e.clone());
+                        let e = format!("pieces {first}–{last} have the wrong size in storage");
+                        for i in first..=last {
+                            inner.failed.insert(i, e.clone());
+                        }
                         StorageNews::Failed(e)
                     }
                     Err(e) => {
-                        let e = format!("could not read piece {index}: {e}");
-                        inner.failed.insert(index, e.clone());
+                        let e = format!("could not read pieces {first}–{last}: {e}");
+                        for i in first..=last {
+                            inner.failed.insert(i, e.clone());
+                        }
                         StorageNews::Failed(e)
                     }
                 }
             };
+            start_loads(&rc);
             wake(&weak, Some(news));
         });
     }
@@ -338,14 +448,25 @@ fn wake(weak: &Weak<RefCell<Inner>>, news: Option<StorageNews>) {
 
 /// Reads piece `index` from a backend.
 async fn load(backend: &Backend, hex: &str, layout: Layout, index: u32) -> Result<Uint8Array, String> {
-    let size = layout.piece_size(index);
+    load_run(backend, hex, layout, index, 1).await
+}
+
+/// Reads pieces `first..first + count` (consecutive) from a backend, as one array.
+async fn load_run(
+    backend: &Backend,
+    hex: &str,
+    layout: Layout,
+    first: u32,
+    count: u32,
+) -> Result<Uint8Array, String> {
+    let size: u32 = (first..first + count).map(|i| layout.piece_size(i)).sum();
     match backend {
-        Backend::Store => store::read(hex, index, layout.piece_length, size).await,
+        Backend::Store => store::read(hex, first, count, layout.piece_length, size).await,
         Backend::Blobs(source) => {
-            let start = u64::from(index) * u64::from(layout.piece_length);
+            let start = u64::from(first) * u64::from(layout.piece_length);
             read_blobs(source, start, start + u64::from(size)).await
         }
-        Backend::Memory => Err(format!("piece {index} is not in memory")),
+        Backend::Memory => Err(format!("piece {first} is not in memory")),
     }
 }
 
@@ -419,7 +540,7 @@ impl Storage for SharedStorage {
                         return Err(StorageError::Missing(index));
                     }
                     drop(inner);
-                    self.start_load(index);
+                    self.request_load(index, true);
                     return Err(StorageError::Pending(index));
                 }
             }
@@ -433,6 +554,6 @@ impl Storage for SharedStorage {
     }
 
     fn prefetch(&mut self, index: u32) {
-        self.start_load(index);
+        self.request_load(index, false);
     }
 }

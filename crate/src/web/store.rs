@@ -13,10 +13,10 @@ extern "C" {
     fn store_init(preference: &str) -> Promise;
     #[wasm_bindgen(js_name = storeOpen)]
     fn store_open(hex: &str) -> Promise;
-    #[wasm_bindgen(js_name = storeWrite)]
-    fn store_write(hex: &str, index: u32, piece_length: u32, bytes: Uint8Array) -> Promise;
+    #[wasm_bindgen(js_name = storeWriteMany)]
+    fn store_write_many(hex: &str, piece_length: u32, indices: Vec<u32>, arrays: Array) -> Promise;
     #[wasm_bindgen(js_name = storeRead)]
-    fn store_read(hex: &str, index: u32, piece_length: u32, size: u32) -> Promise;
+    fn store_read(hex: &str, index: u32, count: u32, piece_length: u32, size: u32) -> Promise;
     #[wasm_bindgen(js_name = storePutInfo)]
     fn store_put_info(
         hex: &str,
@@ -96,13 +96,23 @@ pub async fn open(hex: &str) -> Result<Stored, String> {
     Ok(Stored { info, pieces })
 }
 
-/// `bytes` must be a fresh array (it is transferred to the worker).
-pub async fn write(hex: &str, index: u32, piece_length: u32, bytes: Uint8Array) -> Result<(), String> {
-    settle(store_write(hex, index, piece_length, bytes)).await.map(drop)
+/// Stores verified pieces `indices[i]` = `arrays[i]`. The arrays must be fresh (they are
+/// transferred to the worker).
+pub async fn write_many(hex: &str, piece_length: u32, indices: &[u32], arrays: Array) -> Result<(), String> {
+    settle(store_write_many(hex, piece_length, indices.to_vec(), arrays))
+        .await
+        .map(drop)
 }
 
-pub async fn read(hex: &str, index: u32, piece_length: u32, size: u32) -> Result<Uint8Array, String> {
-    let value = settle(store_read(hex, index, piece_length, size)).await?;
+/// Pieces `index..index + count` (consecutive; `size` bytes in all) as one array.
+pub async fn read(
+    hex: &str,
+    index: u32,
+    count: u32,
+    piece_length: u32,
+    size: u32,
+) -> Result<Uint8Array, String> {
+    let value = settle(store_read(hex, index, count, piece_length, size)).await?;
     value
         .dyn_into::<Uint8Array>()
         .map_err(|_| "storage returned something other than bytes".to_string())
