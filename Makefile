@@ -1,14 +1,15 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-browser, make bench-stream, make bench-signal, make fuzz, make check-wasm.
+# Others: make bench, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make fuzz,
+# make check-wasm.
 
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-signal fuzz
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal fuzz
 
 setup:
 	@bash scripts/setup.sh
@@ -54,6 +55,13 @@ bench-browser: wasm
 bench-stream: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-stream.mjs
+
+# Page memory while streaming a ~1 GiB video (generated once into /tmp by ffmpeg) with
+# seedcast's player vs playing it from plain HTTP (~3 min). MODE=download measures a page
+# that only downloads; FORCE_GC=1 collects garbage every 250 ms (diagnostic).
+bench-memory: wasm
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-memory.mjs
 
 # seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
 # STEADY_RATE=..., BURST_RATE=...; see signaling/README.md).

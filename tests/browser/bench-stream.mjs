@@ -12,11 +12,12 @@
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync, createReadStream } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
 import { renderers } from './proc.mjs';
+import { serveFile } from './media-server.mjs';
 
 const REPS = Number(process.env.REPS ?? 5);
 const LIMIT = Number(process.env.LIMIT ?? 2_000_000);
@@ -56,30 +57,7 @@ const HTTP_VIEWER = `<!doctype html><meta charset="utf-8"><title>HTTP viewer</ti
 <video muted autoplay controls src="/video.mp4"></video>`;
 
 function sendFile(req, res, limit) {
-  const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
-  let start = 0, end = SIZE - 1;
-  if (m) {
-    start = m[1] === '' ? SIZE - Number(m[2]) : Number(m[1]);
-    end = m[1] !== '' && m[2] !== '' ? Math.min(Number(m[2]), SIZE - 1) : SIZE - 1;
-    if (start >= SIZE || end < start) { res.writeHead(416, { 'Content-Range': `bytes */${SIZE}` }); res.end(); return; }
-  }
-  res.writeHead(m ? 206 : 200, {
-    'Content-Type': 'video/mp4', 'Accept-Ranges': 'bytes', 'Content-Length': end - start + 1,
-    ...(m ? { 'Content-Range': `bytes ${start}-${end}/${SIZE}` } : {}),
-  });
-  const stream = createReadStream(VIDEO, { start, end, highWaterMark: 64 * 1024 });
-  if (!limit) { stream.pipe(res); return; }
-  // Throttled: 64 KiB chunks paced to `limit` bytes/s.
-  const began = Date.now();
-  let sent = 0;
-  stream.on('data', (chunk) => {
-    stream.pause();
-    res.write(chunk);
-    sent += chunk.length;
-    setTimeout(() => stream.resume(), Math.max(0, began + (sent / limit) * 1000 - Date.now()));
-  });
-  stream.on('end', () => res.end());
-  res.on('close', () => stream.destroy());
+  serveFile(req, res, VIDEO, SIZE, 'video/mp4', limit);
 }
 
 function startHttp() {

@@ -17,6 +17,9 @@ const CHROMIUM_ARGS = [
   '--allow-loopback-in-peer-connection', '--use-fake-ui-for-media-stream',
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',
+  // No pre-started spare renderer: a new page gets a new process, so benchmarks can tell
+  // which renderer is the page they opened.
+  '--disable-features=SpareRendererForSitePerProcess',
   // Lets the leak test collect garbage before reading the heap size.
   '--js-flags=--expose-gc',
 ];
