@@ -791,3 +791,38 @@ proptest! {
         prop_assert!(stats.pieces_verified <= PIECES);
     }
 }
+
+#[test]
+fn held_downloads_send_no_new_requests_until_released() {
+    let mut h = Harness::new(false);
+    h.connect();
+    h.send(&[Message::HaveAll]);
+    let requests = |msgs: &[Message]| -> Vec<BlockRef> {
+        msgs.iter()
+            .filter_map(|m| match m {
+                Message::Request(b) => Some(*b),
+                _ => None,
+            })
+            .collect()
+    };
+    let first = requests(&h.send(&[Message::Unchoke]));
+    assert!(!first.is_empty());
+    // Storage falls behind: the blocks in flight still arrive and count, nothing new is asked.
+    h.t.hold_downloads(true, h.now);
+    let data = content();
+    for b in &first {
+        let start = (b.index * PIECE + b.begin) as usize;
+        let reply = Message::Piece {
+            index: b.index,
+            begin: b.begin,
+            data: data[start..start + b.length as usize].to_vec(),
+        };
+        let msgs = h.send(&[reply]);
+        assert!(requests(&msgs).is_empty(), "a request went out while held: {msgs:?}");
+    }
+    assert_eq!(h.t.stats().downloaded, first.len() as u64 * BLOCK_SIZE as u64);
+    assert!(requests(&h.advance(Duration::from_secs(5))).is_empty(), "timers do not bypass the hold");
+    // Caught up: requests resume at once.
+    h.t.hold_downloads(false, h.now);
+    assert!(!requests(&h.recv()).is_empty(), "releasing the hold sends requests");
+}

@@ -39,6 +39,9 @@ use crate::metainfo::Info;
 
 /// Memory kept for verified pieces at most (unless a few huge pieces need more).
 pub const DEFAULT_CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// Verified pieces not yet written to the store above which downloads are held (and below
+/// half of which they resume): if storage is slower than the network, memory stays bounded.
+pub const MAX_UNWRITTEN_BYTES: usize = 8 * 1024 * 1024;
 /// Backend reads in flight at once; further wanted pieces wait in the queue.
 const MAX_LOADS: usize = 8;
 /// Pieces waiting for a load (prefetch hints); beyond this the oldest hints are dropped.
@@ -66,6 +69,8 @@ enum Backend {
 pub enum StorageNews {
     /// A piece is now in memory: transmit again.
     Loaded,
+    /// A batch of pieces was written: held downloads may resume.
+    Written,
     /// Something failed (shown to the user as a warning, once per kind of failure).
     Failed(String),
 }
@@ -100,6 +105,8 @@ struct Inner {
     /// Verified pieces (JS copies) waiting for the next batched write to the store.
     unwritten: Vec<(u32, Uint8Array)>,
     write_scheduled: bool,
+    /// Bytes of cached pieces the store does not hold yet (Store backend only).
+    unpersisted_bytes: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -154,6 +161,7 @@ impl SharedStorage {
                 write_failed: false,
                 unwritten: Vec::new(),
                 write_scheduled: false,
+                unpersisted_bytes: 0,
             })),
             corrupt_uploads,
         }
@@ -203,6 +211,18 @@ impl SharedStorage {
         self.inner.borrow_mut().waker = Some(waker);
     }
 
+    /// Whether downloads should be held because writes lag behind (with hysteresis:
+    /// `held` is the current state). Never once writing has failed: pieces then stay in
+    /// memory for good and holding would stall the download.
+    pub fn should_hold_downloads(&self, held: bool) -> bool {
+        let inner = self.inner.borrow();
+        if !matches!(inner.backend, Backend::Store) || inner.write_failed {
+            return false;
+        }
+        let limit = if held { MAX_UNWRITTEN_BYTES / 2 } else { MAX_UNWRITTEN_BYTES };
+        inner.unpersisted_bytes > limit
+    }
+
     pub fn is_persistent(&self) -> bool {
         matches!(self.inner.borrow().backend, Backend::Store)
     }
@@ -233,6 +253,9 @@ impl SharedStorage {
     fn insert(inner: &mut Inner, index: u32, data: Rc<[u8]>, persisted: bool) {
         inner.clock += 1;
         let len = data.len();
+        if !persisted && matches!(inner.backend, Backend::Store) {
+            inner.unpersisted_bytes += len;
+        }
         let old = inner.pieces.insert(
             index,
             Cached {
@@ -241,6 +264,11 @@ impl SharedStorage {
                 persisted,
             },
         );
+        if let Some(old) = &old {
+            if !old.persisted && matches!(inner.backend, Backend::Store) {
+                inner.unpersisted_bytes = inner.unpersisted_bytes.saturating_sub(old.data.len());
+            }
+        }
         inner.cached_bytes = inner.cached_bytes + len - old.map_or(0, |c| c.data.len());
         Self::evict(inner);
     }
@@ -306,13 +334,16 @@ impl SharedStorage {
                 let mut inner = rc.borrow_mut();
                 match result {
                     Ok(()) => {
+                        let mut written = 0;
                         for index in indices {
-                            if let Some(c) = inner.pieces.get_mut(&index) {
+                            if let Some(c) = inner.pieces.get_mut(&index).filter(|c| !c.persisted) {
                                 c.persisted = true;
+                                written += c.data.len();
                             }
                         }
+                        inner.unpersisted_bytes = inner.unpersisted_bytes.saturating_sub(written);
                         Self::evict(&mut inner);
-                        None
+                        Some(StorageNews::Written)
                     }
                     Err(e) if !inner.write_failed => {
                         inner.write_failed = true;

@@ -106,6 +106,8 @@ pub struct Swarm {
     pub storage_ready: bool,
     /// Where pieces persist: "opfs", "indexeddb" or "memory" (shown in stats).
     pub storage_kind: &'static str,
+    /// Downloads are held because storage writes lag behind (see `storage.rs`).
+    pub downloads_held: bool,
     /// Open file streams and their waiters (woken below on `PieceVerified`/`MetadataReady`).
     pub streams: Streams,
     /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
@@ -147,6 +149,7 @@ impl Swarm {
             cork_timer: None,
             storage_ready: true,
             storage_kind: "memory",
+            downloads_held: false,
             streams: Streams::default(),
             upload_limit: None,
         }
@@ -390,6 +393,9 @@ impl Swarm {
         if progressed {
             notes.push(Note::new(&self.hex, "progress", JsValue::UNDEFINED));
         }
+        // Storage backpressure: no new requests while verified pieces wait to be written.
+        self.downloads_held = self.storage.should_hold_downloads(self.downloads_held);
+        self.engine.hold_downloads(self.downloads_held, now);
         let keys: Vec<PeerKey> = self.open_keys().collect();
         for key in keys {
             self.transmit(key, now, notes);

@@ -51,6 +51,9 @@ impl Torrent {
 
     /// Tops up the request pipeline to `peer`.
     pub(super) fn fill_requests(&mut self, peer: PeerKey, now: Duration) {
+        if self.downloads_held {
+            return; // storage is behind: requests in flight finish, no new ones go out
+        }
         let target = self.pipeline_target(peer) as usize;
         let Some(m) = &mut self.meta else { return };
         let Some(p) = self.peers.get_mut(&peer) else {

@@ -130,6 +130,8 @@ pub struct Torrent {
     next_rechoke: Duration,
     last_tick: Duration,
     completed_announced: bool,
+    /// Set by the driver while its storage cannot keep up: no new block requests.
+    downloads_held: bool,
 }
 
 impl std::fmt::Debug for Torrent {
@@ -187,6 +189,7 @@ impl Torrent {
             events: VecDeque::new(),
             stats: TorrentStats::default(),
             completed_announced: false,
+            downloads_held: false,
         }
     }
 
@@ -310,6 +313,19 @@ impl Torrent {
             self.cancel_requests_outside_windows();
         }
         self.fill_all_requests(now);
+    }
+
+    /// Backpressure from storage: while held, no new blocks are requested (those in flight
+    /// still arrive and are verified). A driver whose storage writes lag behind the network
+    /// holds downloads so memory stays bounded, and releases them when the writes catch up.
+    pub fn hold_downloads(&mut self, held: bool, now: Duration) {
+        if self.downloads_held == held {
+            return;
+        }
+        self.downloads_held = held;
+        if !held {
+            self.fill_all_requests(now);
+        }
     }
 
     pub fn remove_reader(&mut self, reader: u64) {
