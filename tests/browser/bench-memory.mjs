@@ -65,6 +65,8 @@ async function viewer(url, play = true) {
   // Diagnostic: FORCE_GC=1 collects garbage every 250 ms in the page (to tell dead buffers
   // waiting for the collector from memory in use).
   if (process.env.FORCE_GC) await page.addInitScript(() => setInterval(() => window.gc?.(), 250));
+  // How many bytes the player pulled through the service worker (stream-host's trace).
+  await page.addInitScript(() => { globalThis.seedcastTrace = []; });
   await page.goto(url);
   const video = () => page.evaluate(() => {
     const v = document.querySelector('video') ?? document.querySelector('seedcast-player')?.shadowRoot?.querySelector('video');
@@ -116,13 +118,19 @@ try {
   });
   console.log(`seedcast viewer at the end of the download: wasm memory ${parts.wasmMiB.toFixed(0)} MiB, JS heap ${parts.jsHeapMiB.toFixed(0)} MiB used of ${parts.jsHeapTotalMiB.toFixed(0)} MiB`);
   if (play) await seekAndPlay(s);
+  const pulled = await s.page.evaluate(() => globalThis.seedcastTrace
+    .map((l) => l.split(' ')).filter((w) => w[2] === 'chunk' && Number(w[3])).reduce((sum, w) => sum + Number(w[3]), 0));
+  if (play) console.log(`the player pulled ${(pulled / 2 ** 20).toFixed(0)} MiB through the service worker`);
   await s.stop();
   console.log(`seedcast: ${(SIZE / 2 ** 20).toFixed(0)} MiB streamed and stored in ${downloadSeconds.toFixed(0)} s (storage ${stats.storage}, ${(stats.cachedBytes / 2 ** 20).toFixed(0)} MiB cached at the end); viewer renderer RSS peak ${s.sample.peak.toFixed(0)} MiB, last ${s.sample.last.toFixed(0)} MiB`);
 
+  let served = 0;
+  http.on('request', (req, res) => res.on('finish', () => { served += Number(res.getHeader('Content-Length') ?? 0); }));
   const h = await viewer(`${httpBase}/http.html`);
   await new Promise((r) => setTimeout(r, Math.min(downloadSeconds, 90) * 1000));
   await seekAndPlay(h);
   await h.stop();
+  console.log(`plain HTTP served about ${(served / 2 ** 20).toFixed(0)} MiB (responses finished or cut)`);
   console.log(`plain HTTP: viewer renderer RSS peak ${h.sample.peak.toFixed(0)} MiB, last ${h.sample.last.toFixed(0)} MiB`);
   console.log(`\n| file | seedcast viewer (peak) | plain HTTP viewer (peak) | difference | target |`);
   console.log('| --- | --- | --- | --- | --- |');
