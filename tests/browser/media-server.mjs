@@ -2,8 +2,9 @@
 // their WebTorrent pages' video source), optionally paced to `limit` bytes/s.
 import { createReadStream } from 'node:fs';
 
-/** Answers `req` with `path` (`size` bytes): 200, 206 for `bytes=a-b` / `a-` / `-n`, 416. */
-export function serveFile(req, res, path, size, type, limit = 0) {
+/** Answers `req` with `path` (`size` bytes): 200, 206 for `bytes=a-b` / `a-` / `-n`, 416.
+ *  `onBytes(n)` hears every chunk read for the response (what the client pulled, roughly). */
+export function serveFile(req, res, path, size, type, limit = 0, onBytes = () => {}) {
   const m = /^bytes=(\d*)-(\d*)$/.exec(req.headers.range ?? '');
   let start = 0, end = size - 1;
   if (m) {
@@ -17,6 +18,7 @@ export function serveFile(req, res, path, size, type, limit = 0) {
   });
   const stream = createReadStream(path, { start, end, highWaterMark: 64 * 1024 });
   res.on('close', () => stream.destroy());
+  stream.on('data', (chunk) => onBytes(chunk.length));
   if (!limit) { stream.pipe(res); return; }
   // Throttled: 64 KiB chunks paced to `limit` bytes/s.
   const began = Date.now();
