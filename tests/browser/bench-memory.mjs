@@ -6,7 +6,9 @@
 //              whole file downloads into browser storage; then seeks to 90% and plays on;
 //   HTTP     — a viewer plays the same file from a plain HTTP server for as long, and seeks
 //              the same way.
-// Prints the viewer renderer's peak RSS for both and the difference.
+// Prints the viewer renderer's peak RSS for both and the difference. Diagnostics: MODE=download
+// (a page that only downloads), FORCE_GC=1 (collect the page's garbage every 250 ms),
+// FORCE_GC=all (the service workers' too).
 //   node tests/browser/bench-memory.mjs        (MBITS=68 SECONDS=120 by default)
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -66,6 +68,10 @@ async function viewer(url, play = true) {
   // Diagnostic: FORCE_GC=1 collects garbage every 250 ms in the page (to tell dead buffers
   // waiting for the collector from memory in use).
   if (process.env.FORCE_GC) await page.addInitScript(() => setInterval(() => window.gc?.(), 250));
+  // ...and in the service workers too (FORCE_GC=all), whose heaps the page's gc() misses.
+  const swGc = process.env.FORCE_GC === 'all' && setInterval(() => {
+    for (const worker of context.serviceWorkers()) worker.evaluate(() => globalThis.gc?.()).catch(() => {});
+  }, 250);
   // How many bytes the player pulled through the service worker (stream-host's trace).
   await page.addInitScript(() => { globalThis.seedcastTrace = []; });
   await page.goto(url);
@@ -74,7 +80,7 @@ async function viewer(url, play = true) {
     return v && { time: v.currentTime, duration: v.duration };
   });
   if (play) await within(60_000, `${url}: playback did not start`, until(async () => (await video())?.time > 0.5));
-  return { page, sample, video, stop: async () => { clearInterval(timer); await page.close(); } };
+  return { page, sample, video, stop: async () => { clearInterval(timer); clearInterval(swGc); await page.close(); } };
 }
 
 async function seekAndPlay(v) {
