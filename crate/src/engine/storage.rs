@@ -40,6 +40,17 @@ pub trait Storage {
     fn prefetch(&mut self, _index: u32) {}
 }
 
+/// The `len` bytes at `begin` of `piece` (piece `index`), or `OutOfRange`: for backends
+/// that keep whole pieces in memory.
+pub fn block_of(piece: &[u8], index: u32, begin: u32, len: u32) -> Result<&[u8], StorageError> {
+    let start = begin as usize;
+    start
+        .checked_add(len as usize)
+        .filter(|&end| end <= piece.len())
+        .map(|end| &piece[start..end])
+        .ok_or(StorageError::OutOfRange { index, begin, len })
+}
+
 /// Pieces kept in memory, one buffer per piece.
 #[derive(Debug, Default)]
 pub struct MemoryStorage {
@@ -92,12 +103,7 @@ impl Storage for MemoryStorage {
             .pieces
             .get(&index)
             .ok_or(StorageError::Missing(index))?;
-        let start = begin as usize;
-        let end = start
-            .checked_add(len as usize)
-            .filter(|&e| e <= piece.len());
-        let end = end.ok_or(StorageError::OutOfRange { index, begin, len })?;
-        out.extend_from_slice(&piece[start..end]);
+        out.extend_from_slice(block_of(piece, index, begin, len)?);
         Ok(())
     }
 }

@@ -40,6 +40,16 @@ impl FileEntry {
     }
 }
 
+/// Size of piece `index` of `total_length` bytes cut into `piece_length` pieces: the last
+/// may be shorter, and an index past the end has none. ([`Info::piece_size`] where only the
+/// two numbers are kept.)
+pub fn piece_size(piece_length: u32, total_length: u64, index: u32) -> u32 {
+    let start = u64::from(index) * u64::from(piece_length);
+    let remaining = total_length.saturating_sub(start);
+    // Fits: bounded by piece_length, a u32.
+    remaining.min(u64::from(piece_length)) as u32
+}
+
 impl Info {
     /// Parses a raw `info` dictionary, e.g. one assembled from BEP 9 `ut_metadata` pieces.
     /// The caller has already checked that its SHA-1 is the expected info hash.
@@ -61,10 +71,28 @@ impl Info {
     /// Size of piece `index`: `piece_length`, except the last piece which may be shorter.
     /// Zero for an index past the end.
     pub fn piece_size(&self, index: u32) -> u32 {
-        let start = u64::from(index) * u64::from(self.piece_length);
-        let remaining = self.total_length.saturating_sub(start);
-        // Fits: bounded by piece_length, a u32.
-        remaining.min(u64::from(self.piece_length)) as u32
+        piece_size(self.piece_length, self.total_length, index)
+    }
+
+    /// The pieces that bytes `start..end` of the torrent's data touch, in order, each as
+    /// `(piece, from, to)`: the part of that piece the range covers. `end` is clipped to the
+    /// torrent's length; an empty range touches no piece.
+    pub fn piece_spans(&self, start: u64, end: u64) -> impl Iterator<Item = (u32, u32, u32)> {
+        let end = end.min(self.total_length);
+        let pl = u64::from(self.piece_length);
+        let pieces = if start < end {
+            start / pl..(end - 1) / pl + 1
+        } else {
+            0..0
+        };
+        // Casts fit: piece indices are below MAX_PIECES and offsets within a piece below
+        // piece_length, a u32.
+        pieces.map(move |p| {
+            let piece_start = p * pl;
+            let from = start.max(piece_start) - piece_start;
+            let to = end.min(piece_start + pl) - piece_start;
+            (p as u32, from as u32, to as u32)
+        })
     }
 
     pub fn piece_hash(&self, index: u32) -> Option<&[u8; 20]> {

@@ -12,7 +12,7 @@ pub mod path;
 mod torrent;
 
 pub use error::MetainfoError;
-pub use info::{FileEntry, Info};
+pub use info::{FileEntry, Info, piece_size};
 pub use info_hash::{InfoHash, InfoHashParseError};
 pub use torrent::Metainfo;
 

@@ -18,19 +18,9 @@ fn verified_bytes_in(swarm: &Swarm, info: &Info, start: u64, length: u64) -> u64
     let Some(have) = swarm.engine.have() else {
         return 0;
     };
-    let pl = u64::from(info.piece_length);
-    let end = start + length;
-    if length == 0 {
-        return 0;
-    }
-    let (first, last) = ((start / pl) as u32, ((end - 1) / pl) as u32);
-    (first..=last)
-        .filter(|&p| have.get(p))
-        .map(|p| {
-            let ps = u64::from(p) * pl;
-            let pe = ps + u64::from(info.piece_size(p));
-            pe.min(end) - ps.max(start)
-        })
+    info.piece_spans(start, start + length)
+        .filter(|&(p, _, _)| have.get(p))
+        .map(|(_, from, to)| u64::from(to - from))
         .sum()
 }
 
@@ -140,20 +130,9 @@ pub fn plan(swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
             file.path_string()
         ));
     }
-    let mut parts = Vec::new();
-    if file.length > 0 {
-        let pl = u64::from(info.piece_length);
-        let end = file.start + file.length;
-        for p in (file.start / pl) as u32..=((end - 1) / pl) as u32 {
-            let ps = u64::from(p) * pl;
-            let from = (file.start.max(ps) - ps) as u32;
-            let to = (end.min(ps + u64::from(info.piece_size(p))) - ps) as u32;
-            parts.push((p, from, to));
-        }
-    }
     Ok(ReadPlan {
         storage: swarm.storage.clone(),
-        parts,
+        parts: info.piece_spans(file.start, file.start + file.length).collect(),
         length: file.length,
     })
 }

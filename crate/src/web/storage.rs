@@ -34,7 +34,7 @@ use web_sys::Blob;
 
 use super::js_glue::error_text;
 use super::store;
-use crate::engine::{Storage, StorageError};
+use crate::engine::{Storage, StorageError, block_of};
 use crate::metainfo::Info;
 
 /// Memory kept for verified pieces at most (unless a few huge pieces need more).
@@ -117,8 +117,7 @@ struct Layout {
 
 impl Layout {
     fn piece_size(&self, index: u32) -> u32 {
-        let start = u64::from(index) * u64::from(self.piece_length);
-        (self.total_length.saturating_sub(start)).min(u64::from(self.piece_length)) as u32
+        crate::metainfo::piece_size(self.piece_length, self.total_length, index)
     }
 }
 
@@ -556,12 +555,7 @@ impl Storage for SharedStorage {
             match inner.pieces.get_mut(&index) {
                 Some(c) => {
                     c.last_use = clock;
-                    let range = (begin as usize)
-                        .checked_add(len as usize)
-                        .filter(|&e| e <= c.data.len())
-                        .map(|e| begin as usize..e)
-                        .ok_or(StorageError::OutOfRange { index, begin, len })?;
-                    out.extend_from_slice(&c.data[range]);
+                    out.extend_from_slice(block_of(&c.data, index, begin, len)?);
                 }
                 None => {
                     if let Some(e) = inner.failed.remove(&index) {

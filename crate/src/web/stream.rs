@@ -352,20 +352,15 @@ impl Core {
         // Gather the verified pieces from `pos` on, up to MAX_CHUNK: with small pieces one
         // message per piece would make the page↔worker round trips the bottleneck.
         let mut parts = Vec::new();
-        let (mut at, mut total) = (pos, 0);
-        while at < end && total < MAX_CHUNK {
-            let p = (at / pl) as u32;
-            if !have.is_some_and(|h| h.get(p)) {
+        let mut total = 0;
+        for (p, from, to) in info.piece_spans(pos, end) {
+            if total >= MAX_CHUNK || !have.is_some_and(|h| h.get(p)) {
                 break;
             }
-            let piece_start = u64::from(p) * pl;
-            let from = at - piece_start;
-            let to = (end - piece_start)
-                .min(u64::from(info.piece_size(p)))
-                .min(from + (MAX_CHUNK - total));
-            parts.push((p, from as u32, to as u32));
-            total += to - from;
-            at = piece_start + to;
+            // Fits: at most MAX_CHUNK past `from`, and `to` is a u32 anyway.
+            let to = u64::from(to).min(u64::from(from) + (MAX_CHUNK - total)) as u32;
+            parts.push((p, from, to));
+            total += u64::from(to - from);
         }
         if !parts.is_empty() {
             return Ok(Step::Read {
