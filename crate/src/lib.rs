@@ -22,4 +22,5 @@ pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod native;
-#[cfg(target_arch = "wasm32")] pub mod web;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

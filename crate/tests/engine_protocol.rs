@@ -311,7 +311,10 @@ fn a_block_whose_piece_is_still_loading_waits_in_order_and_is_then_served() {
         data: content()[(b.index * PIECE + b.begin) as usize..][..b.length as usize].to_vec(),
     };
     assert_eq!(msgs.len(), 2);
-    assert!(msgs[0] == piece(b2) && msgs[1] == piece(b1), "served in request order");
+    assert!(
+        msgs[0] == piece(b2) && msgs[1] == piece(b1),
+        "served in request order"
+    );
     assert_eq!(h.t.stats().uploaded, 2 * BLOCK_SIZE as u64);
 }
 
@@ -818,11 +821,23 @@ fn held_downloads_send_no_new_requests_until_released() {
             data: data[start..start + b.length as usize].to_vec(),
         };
         let msgs = h.send(&[reply]);
-        assert!(requests(&msgs).is_empty(), "a request went out while held: {msgs:?}");
+        assert!(
+            requests(&msgs).is_empty(),
+            "a request went out while held: {msgs:?}"
+        );
     }
-    assert_eq!(h.t.stats().downloaded, first.len() as u64 * BLOCK_SIZE as u64);
-    assert!(requests(&h.advance(Duration::from_secs(5))).is_empty(), "timers do not bypass the hold");
+    assert_eq!(
+        h.t.stats().downloaded,
+        first.len() as u64 * BLOCK_SIZE as u64
+    );
+    assert!(
+        requests(&h.advance(Duration::from_secs(5))).is_empty(),
+        "timers do not bypass the hold"
+    );
     // Caught up: requests resume at once.
     h.t.hold_downloads(false, h.now);
-    assert!(!requests(&h.recv()).is_empty(), "releasing the hold sends requests");
+    assert!(
+        !requests(&h.recv()).is_empty(),
+        "releasing the hold sends requests"
+    );
 }

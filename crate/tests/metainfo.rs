@@ -277,10 +277,18 @@ fn multi_file_torrent_with_bep47_pad_files() {
 
     // Which parts of which pieces a byte range covers (pieces 16,384 bytes; 36,384 in all).
     let spans = |start, end| info.piece_spans(start, end).collect::<Vec<_>>();
-    assert_eq!(spans(16_384, 36_384), [(1, 0, 16_384), (2, 0, 3616)], "ep2.mkv");
+    assert_eq!(
+        spans(16_384, 36_384),
+        [(1, 0, 16_384), (2, 0, 3616)],
+        "ep2.mkv"
+    );
     assert_eq!(spans(10_000, 20_000), [(0, 10_000, 16_384), (1, 0, 3616)]);
     assert_eq!(spans(5, 6), [(0, 5, 6)]);
-    assert_eq!(spans(30_000, u64::MAX), [(1, 13_616, 16_384), (2, 0, 3616)], "clipped");
+    assert_eq!(
+        spans(30_000, u64::MAX),
+        [(1, 13_616, 16_384), (2, 0, 3616)],
+        "clipped"
+    );
     assert!(spans(7, 7).is_empty() && spans(40_000, 50_000).is_empty());
 }
 

@@ -157,7 +157,11 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
     let storage_preference = match storage_value.as_string().as_deref() {
         None if storage_value.is_undefined() => "auto".to_owned(),
         Some(s @ ("auto" | "opfs" | "indexeddb" | "memory")) => s.to_owned(),
-        _ => return Err(fail("`storage` must be \"auto\", \"opfs\", \"indexeddb\" or \"memory\"")),
+        _ => {
+            return Err(fail(
+                "`storage` must be \"auto\", \"opfs\", \"indexeddb\" or \"memory\"",
+            ));
+        }
     };
     let peer_id = Config::peer_id_from_seed(random_u64());
     Ok(ClientOptions {
@@ -403,7 +407,9 @@ impl Client {
                 if let Ok(mut i) = inner.try_borrow_mut() {
                     i.remove_swarm(&hex);
                 }
-                store::remove(&hex).await.map_err(|e| JsValue::from(fail(e)))?;
+                store::remove(&hex)
+                    .await
+                    .map_err(|e| JsValue::from(fail(e)))?;
             }
             Ok(JsValue::UNDEFINED)
         })
@@ -457,7 +463,10 @@ const MAX_TORRENT_TRACKERS: usize = 32;
 fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
     let configured = inner.trackers.iter().take(inner.configured_trackers);
-    let own = own.iter().filter(|u| u.len() <= MAX_URL_CHARS).take(MAX_TORRENT_TRACKERS);
+    let own = own
+        .iter()
+        .filter(|u| u.len() <= MAX_URL_CHARS)
+        .take(MAX_TORRENT_TRACKERS);
     for url in own.chain(configured.map(|t| &t.url)) {
         if !all.contains(url) {
             all.push(url.clone());
@@ -568,8 +577,13 @@ impl Torrent {
     pub fn file_bytes(&self, index: u32) -> Promise {
         let plan = self.with(|s| files::plan(s, index));
         wasm_bindgen_futures::future_to_promise(async move {
-            let plan = plan.map_err(JsValue::from)?.map_err(|e| JsValue::from(fail(e)))?;
-            files::bytes(plan).await.map(JsValue::from).map_err(|e| fail(e).into())
+            let plan = plan
+                .map_err(JsValue::from)?
+                .map_err(|e| JsValue::from(fail(e)))?;
+            files::bytes(plan)
+                .await
+                .map(JsValue::from)
+                .map_err(|e| fail(e).into())
         })
     }
 
@@ -579,8 +593,13 @@ impl Torrent {
     pub fn file_blob(&self, index: u32, mime: Option<String>) -> Promise {
         let plan = self.with(|s| files::plan(s, index));
         wasm_bindgen_futures::future_to_promise(async move {
-            let plan = plan.map_err(JsValue::from)?.map_err(|e| JsValue::from(fail(e)))?;
-            files::blob(plan, mime).await.map(JsValue::from).map_err(|e| fail(e).into())
+            let plan = plan
+                .map_err(JsValue::from)?
+                .map_err(|e| JsValue::from(fail(e)))?;
+            files::blob(plan, mime)
+                .await
+                .map(JsValue::from)
+                .map_err(|e| fail(e).into())
         })
     }
 

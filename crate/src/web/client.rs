@@ -202,7 +202,10 @@ impl ClientInner {
         swarm.storage.set_waker(self.storage_waker(&swarm.hex));
         for url in &swarm.trackers {
             let usable = url.starts_with("ws://") || url.starts_with("wss://");
-            if usable && self.trackers.len() < MAX_CLIENT_TRACKERS && !self.trackers.iter().any(|t| &t.url == url) {
+            if usable
+                && self.trackers.len() < MAX_CLIENT_TRACKERS
+                && !self.trackers.iter().any(|t| &t.url == url)
+            {
                 self.trackers.push(TrackerState {
                     url: url.clone(),
                     socket: None,

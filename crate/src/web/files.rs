@@ -132,7 +132,9 @@ pub fn plan(swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
     }
     Ok(ReadPlan {
         storage: swarm.storage.clone(),
-        parts: info.piece_spans(file.start, file.start + file.length).collect(),
+        parts: info
+            .piece_spans(file.start, file.start + file.length)
+            .collect(),
         length: file.length,
     })
 }

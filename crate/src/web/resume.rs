@@ -27,7 +27,11 @@ impl ClientInner {
             return;
         };
         swarm.storage_ready = false;
-        let (handle, hex, preference) = (self.handle.clone(), hex.to_owned(), self.storage_preference.clone());
+        let (handle, hex, preference) = (
+            self.handle.clone(),
+            hex.to_owned(),
+            self.storage_preference.clone(),
+        );
         wasm_bindgen_futures::spawn_local(async move {
             let kind = store::init(&preference).await;
             let result = if kind == Kind::Memory {
@@ -150,5 +154,7 @@ fn verified_info(info_hash: &[u8; 20], bytes: &[u8]) -> Option<(Info, Vec<u8>)> 
     if &hash != info_hash {
         return None;
     }
-    Info::from_bytes(bytes).ok().map(|info| (info, bytes.to_vec()))
+    Info::from_bytes(bytes)
+        .ok()
+        .map(|info| (info, bytes.to_vec()))
 }

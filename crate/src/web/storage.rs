@@ -218,7 +218,11 @@ impl SharedStorage {
         if !matches!(inner.backend, Backend::Store) || inner.write_failed {
             return false;
         }
-        let limit = if held { MAX_UNWRITTEN_BYTES / 2 } else { MAX_UNWRITTEN_BYTES };
+        let limit = if held {
+            MAX_UNWRITTEN_BYTES / 2
+        } else {
+            MAX_UNWRITTEN_BYTES
+        };
         inner.unpersisted_bytes > limit
     }
 
@@ -318,7 +322,11 @@ impl SharedStorage {
                 let mut inner = rc.borrow_mut();
                 inner.write_scheduled = false;
                 let layout = inner.layout?;
-                Some((inner.hex.clone(), layout.piece_length, std::mem::take(&mut inner.unwritten)))
+                Some((
+                    inner.hex.clone(),
+                    layout.piece_length,
+                    std::mem::take(&mut inner.unwritten),
+                ))
             }) else {
                 return;
             };
@@ -377,7 +385,9 @@ impl SharedStorage {
             }
             // Old hints give way: the newest requests are the ones peers wait for next.
             while inner.queued.len() > MAX_QUEUED {
-                let Some(old) = inner.queue.pop_front() else { break };
+                let Some(old) = inner.queue.pop_front() else {
+                    break;
+                };
                 inner.queued.remove(&old);
             }
         }
@@ -397,8 +407,13 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
             let Some(layout) = inner.layout else { return };
             // Skip stale entries (loaded meanwhile, or moved to the front earlier).
             let first = loop {
-                let Some(i) = inner.queue.pop_front() else { return };
-                if inner.queued.remove(&i) && !inner.pieces.contains_key(&i) && !inner.loading.contains(&i) {
+                let Some(i) = inner.queue.pop_front() else {
+                    return;
+                };
+                if inner.queued.remove(&i)
+                    && !inner.pieces.contains_key(&i)
+                    && !inner.loading.contains(&i)
+                {
                     break i;
                 }
             };
@@ -420,7 +435,13 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                 inner.loading.insert(i);
             }
             inner.loads_in_flight += 1;
-            (inner.backend.clone(), inner.hex.clone(), layout, first, count)
+            (
+                inner.backend.clone(),
+                inner.hex.clone(),
+                layout,
+                first,
+                count,
+            )
         };
         let weak = Rc::downgrade(rc);
         spawn_local(async move {
@@ -477,7 +498,12 @@ fn wake(weak: &Weak<RefCell<Inner>>, news: Option<StorageNews>) {
 }
 
 /// Reads piece `index` from a backend.
-async fn load(backend: &Backend, hex: &str, layout: Layout, index: u32) -> Result<Uint8Array, String> {
+async fn load(
+    backend: &Backend,
+    hex: &str,
+    layout: Layout,
+    index: u32,
+) -> Result<Uint8Array, String> {
     load_run(backend, hex, layout, index, 1).await
 }
 

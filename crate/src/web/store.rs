@@ -69,7 +69,11 @@ pub async fn init(preference: &str) -> Kind {
     if preference == "memory" {
         return Kind::Memory;
     }
-    match settle(store_init(preference)).await.ok().and_then(|v| v.as_string()) {
+    match settle(store_init(preference))
+        .await
+        .ok()
+        .and_then(|v| v.as_string())
+    {
         Some(k) if k == "opfs" => Kind::Opfs,
         Some(k) if k == "indexeddb" => Kind::IndexedDb,
         _ => Kind::Memory,
@@ -79,9 +83,7 @@ pub async fn init(preference: &str) -> Kind {
 pub async fn open(hex: &str) -> Result<Stored, String> {
     let value = settle(store_open(hex)).await?;
     let info = Reflect::get(&value, &"info".into()).unwrap_or(JsValue::NULL);
-    let info = info
-        .dyn_ref::<Uint8Array>()
-        .map(Uint8Array::to_vec);
+    let info = info.dyn_ref::<Uint8Array>().map(Uint8Array::to_vec);
     let pieces = Reflect::get(&value, &"pieces".into()).unwrap_or(JsValue::NULL);
     let pieces = if Array::is_array(&pieces) {
         Array::from(&pieces)
@@ -98,10 +100,20 @@ pub async fn open(hex: &str) -> Result<Stored, String> {
 
 /// Stores verified pieces `indices[i]` = `arrays[i]`. The arrays must be fresh (they are
 /// transferred to the worker).
-pub async fn write_many(hex: &str, piece_length: u32, indices: &[u32], arrays: Array) -> Result<(), String> {
-    settle(store_write_many(hex, piece_length, indices.to_vec(), arrays))
-        .await
-        .map(drop)
+pub async fn write_many(
+    hex: &str,
+    piece_length: u32,
+    indices: &[u32],
+    arrays: Array,
+) -> Result<(), String> {
+    settle(store_write_many(
+        hex,
+        piece_length,
+        indices.to_vec(),
+        arrays,
+    ))
+    .await
+    .map(drop)
 }
 
 /// Pieces `index..index + count` (consecutive; `size` bytes in all) as one array.
@@ -118,11 +130,23 @@ pub async fn read(
         .map_err(|_| "storage returned something other than bytes".to_string())
 }
 
-pub async fn put_info(hex: &str, info: &[u8], name: &str, length: u64, piece_length: u32) -> Result<(), String> {
+pub async fn put_info(
+    hex: &str,
+    info: &[u8],
+    name: &str,
+    length: u64,
+    piece_length: u32,
+) -> Result<(), String> {
     let bytes = Uint8Array::from(info);
-    settle(store_put_info(hex, bytes, name, length as f64, piece_length))
-        .await
-        .map(drop)
+    settle(store_put_info(
+        hex,
+        bytes,
+        name,
+        length as f64,
+        piece_length,
+    ))
+    .await
+    .map(drop)
 }
 
 pub async fn close(hex: &str) -> Result<(), String> {

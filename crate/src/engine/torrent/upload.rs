@@ -1,8 +1,8 @@
 //! Giving pieces: the request queue, choking, and the transmit path with backpressure.
 
 use super::{Event, Torrent};
-use crate::engine::{PeerKey, StorageError};
 use crate::engine::peer::Phase;
+use crate::engine::{PeerKey, StorageError};
 use crate::wire::{BlockRef, Message, encode_piece_header};
 
 use super::receive::Violation;
