@@ -56,7 +56,6 @@ impl ClientInner {
         };
         match result {
             Ok(stored) if kind != Kind::Memory => {
-                swarm.storage.use_store();
                 swarm.storage_kind = kind.name();
                 let known = swarm
                     .engine
@@ -69,8 +68,14 @@ impl ClientInner {
                     .as_deref()
                     .and_then(|bytes| verified_info(&swarm.info_hash, bytes));
                 let stored_info = stored.info.is_some();
-                if let Some((info, info_bytes)) = known.or(from_store) {
-                    swarm.storage.set_layout(&info);
+                let metadata = known.or(from_store);
+                // The layout first: pieces already in memory are written as the store is
+                // switched on, and a write needs the piece length.
+                if let Some((info, _)) = &metadata {
+                    swarm.storage.set_layout(info);
+                }
+                swarm.storage.use_store();
+                if let Some((info, info_bytes)) = metadata {
                     let n = info.num_pieces();
                     let mut have = Bitfield::new(n);
                     for &p in stored.pieces.iter().filter(|&&p| p < n) {
