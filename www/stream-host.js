@@ -82,7 +82,7 @@ async function onWorkerMessage(event) {
         trace(id, 'open', msg.start, msg.end);
       } else if (msg.op === 'pull' && stream) {
         const s = stream;
-        s.next().then(
+        s.next(msg.spare).then(
           (chunk) => {
             if (stream !== s) return; // cancelled meanwhile
             trace(id, 'chunk', chunk?.length ?? 'end');

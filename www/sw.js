@@ -9,7 +9,9 @@
 //   page → worker: { ack: true } | { error }                 (at once: "I hold this torrent")
 //   page → worker: { length, name } | { error }              (file info; waits for metadata)
 //   worker → page: { op: 'open', start, end }                (end inclusive)
-//   worker → page: { op: 'pull' }  page → worker: { chunk } | { done: true } | { error }
+//   worker → page: { op: 'pull', spare? }  page → worker: { chunk } | { done: true } | { error }
+//       (`spare`: the buffer of an earlier chunk the player has consumed, transferred back so
+//       the page reuses it instead of leaving a dead 1 MiB buffer per chunk in each context)
 //   worker → page: { op: 'cancel' }                          (the response was abandoned)
 // The page that made the request (event.clientId) is asked first; if it does not hold the
 // torrent, every other window client is tried. The response body is a ReadableStream whose
@@ -25,6 +27,8 @@ const KEEPALIVE = 'seedcast/keepalive';
 const ACK_TIMEOUT_MS = 3_000;
 const INFO_TIMEOUT_MS = 30_000;
 const CHUNK_TIMEOUT_MS = 120_000;
+// Chunks whose buffers are not yet handed back (see `serve`).
+const KEEP_CHUNKS = 2;
 
 const TYPES = {
   mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm',
@@ -75,7 +79,7 @@ class PagePort {
     });
   }
 
-  send(message) { this.port.postMessage(message); }
+  send(message, transfer = []) { this.port.postMessage(message, transfer); }
   close() { this.port.onmessage = null; this.port.close(); }
 }
 
@@ -135,11 +139,19 @@ async function serve(event, infoHash, fileIndex) {
   port.send({ op: 'open', start, end });
   let finished = false;
   const finish = () => { if (!finished) { finished = true; port.close(); } };
+  // Chunks enqueued, oldest first, until their buffers go back to the page. When pull()
+  // asks for chunk k, the body's reader has taken chunk k-1, and (Chromium's response
+  // body reader takes one chunk at a time) has copied chunk k-2 out completely. Keeping the
+  // newest KEEP_CHUNKS leaves one chunk of margin beyond that.
+  const enqueued = [];
   const body = new ReadableStream({
     async pull(controller) {
-      port.send({ op: 'pull' });
+      const spare = enqueued.length > KEEP_CHUNKS ? enqueued.shift() : null;
+      if (spare?.buffer.byteLength) port.send({ op: 'pull', spare }, [spare.buffer]);
+      else port.send({ op: 'pull' });
       const data = await port.next(CHUNK_TIMEOUT_MS);
       if (data?.chunk) {
+        enqueued.push(data.chunk);
         controller.enqueue(data.chunk);
       } else if (data?.done) {
         finish();

@@ -68,9 +68,10 @@ async function viewer(url, play = true) {
   // Diagnostic: FORCE_GC=1 collects garbage every 250 ms in the page (to tell dead buffers
   // waiting for the collector from memory in use).
   if (process.env.FORCE_GC) await page.addInitScript(() => setInterval(() => window.gc?.(), 250));
-  // ...and in the service workers too (FORCE_GC=all), whose heaps the page's gc() misses.
+  // ...and in the service workers and the page's dedicated (storage) worker too
+  // (FORCE_GC=all), whose heaps the page's gc() misses.
   const swGc = process.env.FORCE_GC === 'all' && setInterval(() => {
-    for (const worker of context.serviceWorkers()) worker.evaluate(() => globalThis.gc?.()).catch(() => {});
+    for (const worker of [...context.serviceWorkers(), ...page.workers()]) worker.evaluate(() => globalThis.gc?.()).catch(() => {});
   }, 250);
   // How many bytes the player pulled through the service worker (stream-host's trace).
   await page.addInitScript(() => { globalThis.seedcastTrace = []; });

@@ -42,6 +42,8 @@ function download(page, magnet, storage) {
       torrent.addEventListener('done', resolve);
     });
     clearInterval(timer);
+    // Verified is not yet saved: wait for the last writes, as a user would before closing.
+    while (torrent.stats().unsavedBytes > 0) await new Promise((r) => setTimeout(r, 50));
     const s = torrent.stats();
     return {
       storage: s.storage, downloaded: s.downloaded, progress: s.progress, cachedBytes: s.cachedBytes, maxCached,

@@ -56,8 +56,10 @@ export interface TorrentStats {
   downloaded: number; uploaded: number; wasted: number;
   downloadSpeed: number; uploadSpeed: number;
   peers: number; done: boolean; hasMetadata: boolean;
-  /** `opfs`, `indexeddb` or `memory`; `cachedBytes`: verified piece bytes in memory now. */
-  storage: string; cachedBytes: number;
+  /** `opfs`, `indexeddb` or `memory`; `cachedBytes`: verified piece bytes in memory now;
+   *  `unsavedBytes`: verified bytes not yet written to browser storage (a tab closed now
+   *  would have to download them again). */
+  storage: string; cachedBytes: number; unsavedBytes: number;
 }
 export interface FileInfo {
   index: number; name: string; path: string; length: number; offset: number;

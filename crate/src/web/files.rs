@@ -46,6 +46,7 @@ pub fn stats(swarm: &Swarm) -> JsValue {
     set(&out, "hasMetadata", s.has_metadata);
     set(&out, "storage", swarm.storage_kind);
     set(&out, "cachedBytes", swarm.storage.cached_bytes() as f64);
+    set(&out, "unsavedBytes", swarm.storage.unsaved_bytes() as f64);
     out.into()
 }
 

@@ -154,9 +154,11 @@ function storeWorkerMain() {
       const pieces = keys.map((k) => Number(String(k).slice(hex.length + 1))).filter(Number.isInteger);
       return { info: info ? new Uint8Array(info) : null, pieces };
     },
-    // Pieces `indices[i]` = `arrays[i]`, in one message.
+    // Pieces `indices[i]` = `arrays[i]`, in one message. The arrays' buffers go back to the
+    // page for reuse (see "Buffer recycling" below).
     async writeMany({ hex, pieceLength, indices, arrays }) {
-      if (removed.has(hex)) return null;
+      const spare = { spare: arrays.map((a) => a.buffer) };
+      if (removed.has(hex)) return spare;
       if (kind === 'opfs') {
         const t = await opfsOpen(hex);
         const one = new Uint8Array([1]);
@@ -168,15 +170,17 @@ function storeWorkerMain() {
         for (const index of indices) t.marks.write(one, { at: index });
         t.dirty = true;
         scheduleFlush();
-        return null;
+        return spare;
       }
       const pieces = store('pieces', 'readwrite');
-      await Promise.all(indices.map((index, i) => idbReq(pieces.put(arrays[i].buffer, `${hex}:${index}`))));
-      return null;
+      // slice(): exactly the piece (a recycled buffer may be longer than its view).
+      await Promise.all(indices.map((index, i) => idbReq(pieces.put(arrays[i].slice().buffer, `${hex}:${index}`))));
+      return spare;
     },
-    // `count` consecutive pieces from `index`, `size` bytes in all, as one array.
-    async read({ hex, index, count, pieceLength, size }) {
-      const out = new Uint8Array(size);
+    // `count` consecutive pieces from `index`, `size` bytes in all, as one array: `into` (a
+    // recycled buffer the page sent along) when it has the right length.
+    async read({ hex, index, count, pieceLength, size, into }) {
+      const out = into?.length === size ? into : new Uint8Array(size);
       if (kind === 'opfs') {
         const t = await opfsOpen(hex);
         const got = t.data.read(out, { at: index * pieceLength });
@@ -287,7 +291,8 @@ function storeWorkerMain() {
       if (!ops[op]) throw new Error(`unknown store operation ${op}`);
       if (op !== 'init' && kind === null) throw new Error('store not initialised');
       const result = await ops[op](args);
-      const transfer = result instanceof Uint8Array ? [result.buffer] : [];
+      const transfer = result instanceof Uint8Array ? [result.buffer]
+        : Array.isArray(result?.spare) ? result.spare : [];
       self.postMessage({ id, ok: true, result }, transfer);
     } catch (e) {
       const message = e?.name === 'NoModificationAllowedError'
@@ -330,15 +335,61 @@ function call(op, args, transfer = []) {
   });
 }
 
+// ---- Buffer recycling ----
+// Bytes cross between the page and its workers (the storage worker, the service worker) as
+// transferred ArrayBuffers. A fresh buffer per message would leave a dead one behind in
+// the receiving context for each, and V8 collects them only after tens of MiB have piled
+// up, in every context separately: streaming a large file cost the renderer over 100 MiB
+// of dead buffers that way. So used buffers travel back to the page and are handed out
+// again. Invariant: a buffer is in the pool only while nobody else holds a view of it.
+const POOL_MAX_BYTES = 16 * 1024 * 1024;
+const MIN_CLASS = 16 * 1024;
+const pool = new Map(); // size class (a power of two) -> ArrayBuffer[]
+let pooledBytes = 0;
+
+function sizeClass(size) {
+  let c = MIN_CLASS;
+  while (c < size) c *= 2;
+  return c;
+}
+
+/** A `Uint8Array` of `size` bytes (not zeroed) over a recycled buffer of its size class. */
+export function takeBuffer(size) {
+  const cls = sizeClass(size);
+  const buffer = pool.get(cls)?.pop();
+  if (buffer) pooledBytes -= cls;
+  return new Uint8Array(buffer ?? new ArrayBuffer(cls), 0, size);
+}
+
+/** Returns a buffer (or a view of one) nobody uses any more; odd sizes, detached buffers
+ *  and buffers beyond the pool's bound are left to the collector. */
+export function giveBuffer(buffer) {
+  if (ArrayBuffer.isView(buffer)) buffer = buffer.buffer;
+  if (!(buffer instanceof ArrayBuffer)) return;
+  const cls = buffer.byteLength;
+  if (cls < MIN_CLASS || (cls & (cls - 1)) !== 0 || pooledBytes + cls > POOL_MAX_BYTES) return;
+  let free = pool.get(cls);
+  if (!free) pool.set(cls, free = []);
+  free.push(buffer);
+  pooledBytes += cls;
+}
+
 /** Picks the backend once per page: 'opfs', 'indexeddb' or 'memory'. */
 export function storeInit(preference) { return call('init', { preference }); }
 /** `{ info: Uint8Array | null, pieces: number[] }` of what is stored for `hex`. */
 export function storeOpen(hex) { return call('open', { hex }); }
-/** Stores verified pieces; the arrays are transferred (the caller must not reuse them). */
-export function storeWriteMany(hex, pieceLength, indices, arrays) {
-  return call('writeMany', { hex, pieceLength, indices: [...indices], arrays }, arrays.map((a) => a.buffer));
+/** Stores verified pieces; the arrays are transferred (the caller must not reuse them) and
+ *  their buffers come back to the pool. */
+export async function storeWriteMany(hex, pieceLength, indices, arrays) {
+  const result = await call('writeMany', { hex, pieceLength, indices: [...indices], arrays }, arrays.map((a) => a.buffer));
+  for (const buffer of result?.spare ?? []) giveBuffer(buffer);
+  return null;
 }
-export function storeRead(hex, index, count, pieceLength, size) { return call('read', { hex, index, count, pieceLength, size }); }
+/** The bytes of `count` pieces from `index`, in a recycled buffer (give it back when done). */
+export function storeRead(hex, index, count, pieceLength, size) {
+  const into = takeBuffer(size);
+  return call('read', { hex, index, count, pieceLength, size, into }, [into.buffer]);
+}
 export function storePutInfo(hex, info, name, length, pieceLength) {
   return call('putInfo', { hex, info, name, length, pieceLength });
 }

@@ -230,6 +230,11 @@ impl SharedStorage {
         matches!(self.inner.borrow().backend, Backend::Store)
     }
 
+    /// Verified bytes waiting to be written to browser storage (0: a reload loses nothing).
+    pub fn unsaved_bytes(&self) -> usize {
+        self.inner.borrow().unpersisted_bytes
+    }
+
     /// Bytes of verified pieces held in memory now (diagnostics and tests).
     pub fn cached_bytes(&self) -> usize {
         self.inner.borrow().cached_bytes
@@ -246,6 +251,42 @@ impl SharedStorage {
                 c.last_use = clock;
                 return Ok(Uint8Array::from(&c.data[..]));
             }
+            (inner.backend.clone(), inner.hex.clone(), inner.layout)
+        };
+        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        load(&backend, &hex, layout, index).await
+    }
+
+    /// Copies bytes `from..to` of piece `index` into `dest` at `at` if the piece is in
+    /// memory (no JS array in between); `false` if it is not cached.
+    pub fn copy_cached(
+        &self,
+        index: u32,
+        from: u32,
+        to: u32,
+        dest: &Uint8Array,
+        at: u32,
+    ) -> Result<bool, String> {
+        let mut inner = self.inner.borrow_mut();
+        inner.clock += 1;
+        let clock = inner.clock;
+        let Some(c) = inner.pieces.get_mut(&index) else {
+            return Ok(false);
+        };
+        c.last_use = clock;
+        let bytes = c
+            .data
+            .get(from as usize..to as usize)
+            .ok_or_else(|| format!("piece {index} in memory is too short"))?;
+        dest.subarray(at, at + (to - from)).copy_from(bytes);
+        Ok(true)
+    }
+
+    /// Verified piece `index` read from the backend (not the cache), over a recycled
+    /// buffer that the caller gives back with `store::recycle` once done.
+    pub async fn load_piece(&self, index: u32) -> Result<Uint8Array, String> {
+        let (backend, hex, layout) = {
+            let inner = self.inner.borrow();
             (inner.backend.clone(), inner.hex.clone(), inner.layout)
         };
         let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
@@ -309,7 +350,9 @@ impl SharedStorage {
             if inner.layout.is_none() {
                 return;
             }
-            inner.unwritten.push((index, Uint8Array::from(data)));
+            let array = store::buffer(data.len() as u32);
+            array.copy_from(data);
+            inner.unwritten.push((index, array));
             !std::mem::replace(&mut inner.write_scheduled, true)
         };
         if !start_batch {
@@ -464,6 +507,7 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                             SharedStorage::insert(&mut inner, i, data, true);
                             at += size;
                         }
+                        store::recycle(&bytes);
                         StorageNews::Loaded
                     }
                     Ok(_) => {

@@ -31,6 +31,23 @@ extern "C" {
     fn store_remove(hex: &str) -> Promise;
     #[wasm_bindgen(js_name = storeList)]
     fn store_list() -> Promise;
+    #[wasm_bindgen(js_name = takeBuffer)]
+    fn take_buffer(size: u32) -> Uint8Array;
+    #[wasm_bindgen(js_name = giveBuffer)]
+    fn give_buffer(buffer: &JsValue);
+}
+
+/// `size` bytes (not zeroed) over a recycled buffer: for bytes that are about to be
+/// transferred to a worker, which sends the buffer back (see "Buffer recycling" in
+/// `piece_store.js`). The array's buffer may be longer than the array.
+pub fn buffer(size: u32) -> Uint8Array {
+    take_buffer(size)
+}
+
+/// Hands a buffer (or a view of one) back for reuse. The caller must hold the only
+/// reference that will ever be used again.
+pub fn recycle(buffer: &JsValue) {
+    give_buffer(buffer);
 }
 
 /// Where pieces persist in this page.
@@ -98,8 +115,8 @@ pub async fn open(hex: &str) -> Result<Stored, String> {
     Ok(Stored { info, pieces })
 }
 
-/// Stores verified pieces `indices[i]` = `arrays[i]`. The arrays must be fresh (they are
-/// transferred to the worker).
+/// Stores verified pieces `indices[i]` = `arrays[i]`. The arrays are transferred to the
+/// worker (their buffers come back to the pool).
 pub async fn write_many(
     hex: &str,
     piece_length: u32,
@@ -116,7 +133,8 @@ pub async fn write_many(
     .map(drop)
 }
 
-/// Pieces `index..index + count` (consecutive; `size` bytes in all) as one array.
+/// Pieces `index..index + count` (consecutive; `size` bytes in all) as one array over a
+/// recycled buffer: [`recycle`] it once copied out.
 pub async fn read(
     hex: &str,
     index: u32,

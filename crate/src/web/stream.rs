@@ -10,10 +10,12 @@
 //!   gets its own window at once, and closing a stream (`close()`, the worker's `cancel()`,
 //!   or dropping the object) releases its window with `remove_reader`.
 //! * `next()` resolves with the next chunk as soon as its first piece is verified: the
-//!   verified run of pieces from the position on, at most [`MAX_CHUNK`] bytes, as a fresh
-//!   JS-owned array (transferable). Small pieces are batched because every chunk costs a
-//!   page↔worker round trip on a main thread that is also busy downloading. Pieces come from `SharedStorage::read_piece` (async: the store may be
-//!   on disk), so nothing is borrowed across an `await`.
+//!   verified run of pieces from the position on, at most [`MAX_CHUNK`] bytes, as a JS array
+//!   over a recycled buffer (transferable; the caller may hand the buffer back with the next
+//!   `next(spare)`, so streaming makes no garbage per chunk). Small pieces are batched
+//!   because every chunk costs a page↔worker round trip on a main thread that is also busy
+//!   downloading. Cached pieces are copied straight from wasm memory into the chunk; others
+//!   are loaded from the store (async), so nothing is borrowed across an `await`.
 //! * A read of a missing piece (or before the metadata) parks one waiter, a JS promise
 //!   resolver kept in the swarm's [`Streams`]. `Swarm::pump` wakes it on `PieceVerified` /
 //!   `MetadataReady`; the read then re-checks everything from scratch, so a wake-up is only
@@ -37,6 +39,7 @@ use wasm_bindgen_futures::JsFuture;
 use super::client::{ClientInner, Handle};
 use super::js_glue::now;
 use super::notes::Note;
+use super::store;
 use super::swarm::Swarm;
 
 /// Most open streams per torrent (a media element uses one or two at a time).
@@ -402,22 +405,17 @@ impl Core {
                 }
                 Step::Read { parts, storage } => {
                     let size: u32 = parts.iter().map(|&(_, from, to)| to - from).sum();
-                    // One array that owns its whole buffer, so it can be transferred.
-                    let chunk = Uint8Array::new_with_length(size);
+                    // Over a recycled buffer: the service worker sends it back once the
+                    // player has consumed it (see `FileStream::next`).
+                    let chunk = store::buffer(size);
                     let mut offset = 0;
                     for (piece, from, to) in parts {
-                        let bytes = self.piece(&storage, piece).await?;
+                        self.copy_piece(&storage, piece, from, to, &chunk, offset)
+                            .await?;
                         if self.closed.get() {
                             return Ok(None);
                         }
-                        if bytes.length() < to {
-                            return Err(format!("piece {piece} in storage is too short"));
-                        }
-                        chunk.set(&bytes.subarray(from, to), offset);
                         offset += to - from;
-                        if to == bytes.length() {
-                            self.cache.borrow_mut().take();
-                        }
                     }
                     let pos = self.advance(u64::from(size));
                     // Move the window along with the reader (not a jump: nothing cancelled).
@@ -434,24 +432,47 @@ impl Core {
         }
     }
 
-    /// Piece `piece` from storage, or from the cache when a long piece is read in parts.
-    async fn piece(
+    /// Copies bytes `from..to` of verified piece `piece` into `dest` at `at`: straight from
+    /// the memory cache when it holds the piece, else from the backend. A piece longer
+    /// than a chunk is loaded once and kept until its last byte is copied.
+    async fn copy_piece(
         &self,
         storage: &super::storage::SharedStorage,
         piece: u32,
-    ) -> Result<Uint8Array, String> {
-        let cached = self
+        from: u32,
+        to: u32,
+        dest: &Uint8Array,
+        at: u32,
+    ) -> Result<(), String> {
+        let kept = self
             .cache
             .borrow()
             .as_ref()
             .filter(|(p, _)| *p == piece)
             .map(|(_, bytes)| bytes.clone());
-        if let Some(bytes) = cached {
-            return Ok(bytes);
+        let bytes = match kept {
+            Some(bytes) => bytes,
+            None => {
+                if storage.copy_cached(piece, from, to, dest, at)? {
+                    return Ok(());
+                }
+                let bytes = storage.load_piece(piece).await?;
+                if let Some((_, old)) = self.cache.replace(Some((piece, bytes.clone()))) {
+                    store::recycle(&old);
+                }
+                bytes
+            }
+        };
+        if bytes.length() < to {
+            return Err(format!("piece {piece} in storage is too short"));
         }
-        let bytes = storage.read_piece(piece).await?;
-        *self.cache.borrow_mut() = Some((piece, bytes.clone()));
-        Ok(bytes)
+        dest.set(&bytes.subarray(from, to), at);
+        if to == bytes.length() {
+            if let Some((_, old)) = self.cache.take() {
+                store::recycle(&old);
+            }
+        }
+        Ok(())
     }
 
     fn advance(&self, by: u64) -> u64 {
@@ -465,7 +486,9 @@ impl Core {
         if self.closed.replace(true) {
             return;
         }
-        self.cache.borrow_mut().take();
+        if let Some((_, bytes)) = self.cache.borrow_mut().take() {
+            store::recycle(&bytes);
+        }
         if self.handle.0.upgrade().is_none() {
             return;
         }
@@ -482,9 +505,18 @@ impl Core {
 #[wasm_bindgen]
 impl FileStream {
     /// The next chunk (the verified bytes from the position on, at most 1 MiB) once its
-    /// first piece is verified; `undefined` at the end of the range or after `close()`. One call at a time.
+    /// first piece is verified; `undefined` at the end of the range or after `close()`. One
+    /// call at a time. The chunk is a view: its buffer may be longer. `spare`, optional: the
+    /// buffer (or a view of it) of an earlier chunk the caller is completely done with, to
+    /// be reused for later chunks instead of allocating.
     #[wasm_bindgen(unchecked_return_type = "Promise<Uint8Array | undefined>")]
-    pub fn next(&self) -> Promise {
+    pub fn next(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "ArrayBuffer | Uint8Array")] spare: Option<JsValue>,
+    ) -> Promise {
+        if let Some(spare) = spare {
+            store::recycle(&spare);
+        }
         let core = self.core.clone();
         wasm_bindgen_futures::future_to_promise(async move {
             if core.busy.replace(true) {
