@@ -8,7 +8,8 @@
 //              the same way.
 // Prints the viewer renderer's peak RSS for both and the difference. Diagnostics: MODE=download
 // (a page that only downloads), FORCE_GC=1 (collect the page's garbage every 250 ms),
-// FORCE_GC=all (the service workers' too).
+// FORCE_GC=all (the service workers' and the storage worker's too), DUMP=1 (Chromium's own
+// breakdown of the viewer renderer's memory).
 //   node tests/browser/bench-memory.mjs        (MBITS=68 SECONDS=120 by default)
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -16,7 +17,7 @@ import { existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startSignal, launchPersistentWithPid, openPage, within, until } from './harness.mjs';
-import { renderers } from './proc.mjs';
+import { renderers, memoryBreakdown } from './proc.mjs';
 import { serveFile } from './media-server.mjs';
 
 const MBITS = Number(process.env.MBITS ?? 68);
@@ -59,9 +60,11 @@ const { context, pid, close } = await launchPersistentWithPid();
 async function viewer(url, play = true) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const page = await context.newPage();
-  const sample = { peak: 0, last: 0 };
+  const sample = { peak: 0, last: 0, pids: [] };
   const timer = setInterval(() => {
-    const rss = renderers(pid).filter((p) => !before.has(p.pid)).reduce((sum, p) => sum + p.rssKiB, 0);
+    const mine = renderers(pid).filter((p) => !before.has(p.pid));
+    sample.pids = mine.map((p) => p.pid);
+    const rss = mine.reduce((sum, p) => sum + p.rssKiB, 0);
     sample.last = rss / 1024;
     sample.peak = Math.max(sample.peak, sample.last);
   }, 250);
@@ -81,7 +84,14 @@ async function viewer(url, play = true) {
     return v && { time: v.currentTime, duration: v.duration };
   });
   if (play) await within(60_000, `${url}: playback did not start`, until(async () => (await video())?.time > 0.5));
-  return { page, sample, video, stop: async () => { clearInterval(timer); clearInterval(swGc); await page.close(); } };
+  // Diagnostic: DUMP=1 prints Chromium's memory-infra breakdown of the viewer's renderer.
+  const dump = async (label) => {
+    if (!process.env.DUMP) return;
+    const rows = await memoryBreakdown(page, sample.pids);
+    console.log(`${label}: renderer RSS ${sample.last.toFixed(0)} MiB; Chromium's accounting (MiB):`);
+    for (const [name, mib] of rows.slice(0, 40)) console.log(`  ${name.padEnd(60)} ${mib.toFixed(1)}`);
+  };
+  return { page, sample, video, dump, stop: async () => { clearInterval(timer); clearInterval(swGc); await page.close(); } };
 }
 
 async function seekAndPlay(v) {
@@ -125,6 +135,7 @@ try {
     return { wasmMiB: wasm.memory.buffer.byteLength / 2 ** 20, jsHeapMiB: performance.memory.usedJSHeapSize / 2 ** 20, jsHeapTotalMiB: performance.memory.totalJSHeapSize / 2 ** 20 };
   });
   console.log(`seedcast viewer at the end of the download: wasm memory ${parts.wasmMiB.toFixed(0)} MiB, JS heap ${parts.jsHeapMiB.toFixed(0)} MiB used of ${parts.jsHeapTotalMiB.toFixed(0)} MiB`);
+  await s.dump('seedcast viewer at the end of the download');
   if (play) await seekAndPlay(s);
   const pulled = await s.page.evaluate(() => globalThis.seedcastTrace
     .map((l) => l.split(' ')).filter((w) => w[2] === 'chunk' && Number(w[3])).reduce((sum, w) => sum + Number(w[3]), 0));
@@ -135,6 +146,7 @@ try {
   httpServed = 0;
   const h = await viewer(`${httpBase}/http.html`);
   await new Promise((r) => setTimeout(r, Math.min(downloadSeconds, 90) * 1000));
+  await h.dump('plain HTTP viewer before the seek');
   await seekAndPlay(h);
   await h.stop();
   console.log(`plain HTTP: the player pulled about ${(httpServed / 2 ** 20).toFixed(0)} MiB (read from disk for its responses)`);

@@ -31,3 +31,33 @@ export function renderers(rootPid) {
   }
   return [...members].map((pid) => ({ pid, ...table.get(pid) })).filter((p) => p.renderer);
 }
+
+/** Diagnostics: Chromium's own accounting of a renderer's memory (a memory-infra dump taken
+ *  through `page`'s DevTools session), as `[name, MiB]` rows for allocators two levels
+ *  deep, largest first. `pids`: the renderer processes to report. */
+export async function memoryBreakdown(page, pids) {
+  const cdp = await page.context().newCDPSession(page);
+  const events = [];
+  cdp.on('Tracing.dataCollected', ({ value }) => events.push(...value));
+  const complete = new Promise((resolve) => cdp.once('Tracing.tracingComplete', resolve));
+  await cdp.send('Tracing.start', {
+    traceConfig: { includedCategories: ['disabled-by-default-memory-infra'], memoryDumpConfig: { triggers: [] } },
+    transferMode: 'ReportEvents',
+  });
+  await cdp.send('Tracing.requestMemoryDump', { deterministic: true, levelOfDetail: 'detailed' }).catch(() => {});
+  await cdp.send('Tracing.end');
+  await complete;
+  await cdp.detach();
+  const rows = new Map();
+  for (const e of events) {
+    if (e.ph !== 'v' || !pids.includes(e.pid)) continue;
+    for (const [name, dump] of Object.entries(e.args?.dumps?.allocators ?? {})) {
+      if (name.split('/').length > 2) continue;
+      const size = dump.attrs?.effective_size ?? dump.attrs?.size;
+      if (!size) continue;
+      const mib = parseInt(size.value, 16) / 2 ** 20;
+      rows.set(`${e.pid} ${name}`, Math.max(rows.get(`${e.pid} ${name}`) ?? 0, mib));
+    }
+  }
+  return [...rows].filter(([, mib]) => mib >= 1).sort((a, b) => b[1] - a[1]);
+}

@@ -17,6 +17,7 @@
 pub mod api;
 mod client;
 mod files;
+mod gc_pacing;
 mod js_glue;
 mod notes;
 mod peer_conn;

@@ -266,6 +266,7 @@ impl Swarm {
                 }
                 let view = Uint8Array::new(buffer);
                 conn.received += u64::from(view.length());
+                super::gc_pacing::received(u64::from(view.length()));
                 // One copy from the JS heap into wasm memory, into a reused buffer.
                 self.inbox.resize(view.length() as usize, 0);
                 view.copy_to(&mut self.inbox);
