@@ -33,7 +33,7 @@ export function renderers(rootPid) {
 }
 
 /** Diagnostics: Chromium's own accounting of a renderer's memory (a memory-infra dump taken
- *  through `page`'s DevTools session), as `[name, MiB]` rows for allocators two levels
+ *  through `page`'s DevTools session), as `[name, MiB]` rows for allocators three levels
  *  deep, largest first. `pids`: the renderer processes to report. */
 export async function memoryBreakdown(page, pids) {
   const cdp = await page.context().newCDPSession(page);
@@ -52,7 +52,7 @@ export async function memoryBreakdown(page, pids) {
   for (const e of events) {
     if (e.ph !== 'v' || !pids.includes(e.pid)) continue;
     for (const [name, dump] of Object.entries(e.args?.dumps?.allocators ?? {})) {
-      if (name.split('/').length > 2) continue;
+      if (name.split('/').length > 3) continue;
       const size = dump.attrs?.effective_size ?? dump.attrs?.size;
       if (!size) continue;
       const mib = parseInt(size.value, 16) / 2 ** 20;
