@@ -78,7 +78,9 @@ export class SeedcastTorrent extends EventTarget {
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
   /** Reads file `fileIndex` from `start` to `end` (inclusive, default: its end) as pieces
-   *  arrive; `next()` resolves with chunks of at most 1 MiB. Close it when done (releases
+   *  arrive; `next()` resolves with chunks of at most 1 MiB (views whose buffer may be
+   *  longer; `next(spare)` takes back a chunk you are done with and reuses its buffer, so a
+   *  long stream makes no garbage). Close it when done (releases
    *  its streaming window). At most 8 per torrent: a 9th closes the least recently used. */
   openStream(fileIndex: number, start?: number, end?: number): FileStream;
   /** Stops the torrent and frees its memory; what is stored stays (see `clearStored`). */
