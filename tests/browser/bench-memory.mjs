@@ -9,7 +9,8 @@
 // Prints the viewer renderer's peak RSS for both and the difference. Diagnostics: MODE=download
 // (a page that only downloads), FORCE_GC=1 (collect the page's garbage every 250 ms),
 // FORCE_GC=all (the service workers' and the storage worker's too), DUMP=1 (Chromium's own
-// breakdown of the viewer renderer's memory).
+// breakdown of the viewer renderer's memory), ALLOC_PROFILE=1 (where the page allocates JS
+// memory while it downloads).
 //   node tests/browser/bench-memory.mjs        (MBITS=68 SECONDS=120 by default)
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -128,10 +129,31 @@ try {
       window.benchTorrent = client.add(magnet);
     }, { magnet, tracker: signal.tracker });
   }
+  // Diagnostic: ALLOC_PROFILE=1 prints where the viewer page allocates JS memory while it
+  // downloads (V8's sampling heap profiler, unreachable objects included).
+  const profiler = process.env.ALLOC_PROFILE && await s.page.context().newCDPSession(s.page);
+  if (profiler) {
+    await profiler.send('HeapProfiler.enable');
+    await profiler.send('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+  }
   const torrentStats = () => s.page.evaluate(() => (window.benchTorrent ?? document.querySelector('seedcast-player')?.torrent)?.stats());
   const done = async () => (await torrentStats())?.done;
   await within(900_000, 'the download did not finish', until(done, 1000));
   const downloadSeconds = (performance.now() - started) / 1000;
+  if (profiler) {
+    const { profile } = await profiler.send('HeapProfiler.stopSampling');
+    const bySite = new Map();
+    const walk = (node) => {
+      const f = node.callFrame;
+      const key = `${f.functionName || '(anonymous)'} ${f.url.split('/').pop()}:${f.lineNumber + 1}`;
+      bySite.set(key, (bySite.get(key) ?? 0) + node.selfSize);
+      for (const c of node.children) walk(c);
+    };
+    walk(profile.head);
+    console.log('JS allocations in the viewer page during the download (MiB, sampled):');
+    for (const [site, bytes] of [...bySite].sort((a, b) => b[1] - a[1]).slice(0, 25)) console.log(`  ${(bytes / 2 ** 20).toFixed(1).padStart(7)}  ${site}`);
+    await profiler.detach();
+  }
   const stats = await torrentStats();
   // Where the page's memory is: wasm linear memory (never shrinks) and the JS heap.
   const parts = await s.page.evaluate(async () => {

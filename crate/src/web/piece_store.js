@@ -342,7 +342,7 @@ function call(op, args, transfer = []) {
 // up, in every context separately: streaming a large file cost the renderer over 100 MiB
 // of dead buffers that way. So used buffers travel back to the page and are handed out
 // again. Invariant: a buffer is in the pool only while nobody else holds a view of it.
-const POOL_MAX_BYTES = 16 * 1024 * 1024;
+const POOL_MAX_BYTES = 8 * 1024 * 1024;
 const MIN_CLASS = 16 * 1024;
 const pool = new Map(); // size class (a power of two) -> ArrayBuffer[]
 let pooledBytes = 0;
