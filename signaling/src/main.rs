@@ -67,7 +67,7 @@ struct Args {
     ping_secs: u64,
     /// Worker threads; 0 = one per core. One thread runs tokio's single-threaded scheduler,
     /// which spends the least CPU per relayed message (no hand-offs between workers) and
-    /// relays ~100,000 messages/s on one core; more help only beyond that.
+    /// relays ~80,000 messages/s on one core; more help only beyond that.
     #[arg(long, default_value_t = 1)]
     threads: usize,
     /// Log filter (error, warn, info, debug, trace, or a tracing directive); RUST_LOG overrides it.

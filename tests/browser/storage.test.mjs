@@ -122,12 +122,12 @@ test('memory holds a bounded cache of pieces, whatever the file size, on both en
   const result = await within(150_000, 'the download did not finish', download(b, a.magnet, 'auto'));
   assert.equal(result.digest, a.digest);
   assert.equal(result.storage, 'opfs');
-  // 8 MiB of cache, plus at most 4 MiB waiting for their write (downloads are held above
+  // 4 MiB of cache, plus at most 4 MiB waiting for their write (downloads are held above
   // that) and the 4 MiB of requests already in flight when the hold starts.
-  assert.ok(result.maxCached <= 16 * MiB, `downloader kept ${(result.maxCached / MiB).toFixed(1)} MiB of pieces in memory`);
+  assert.ok(result.maxCached <= 12 * MiB, `downloader kept ${(result.maxCached / MiB).toFixed(1)} MiB of pieces in memory`);
   const seeded = await a.page.evaluate(() => window.seed.torrent.stats());
   assert.equal(seeded.storage, 'files', 'the seeder serves from the shared file itself');
-  assert.ok(seeded.cachedBytes <= 9 * MiB, `seeder kept ${(seeded.cachedBytes / MiB).toFixed(1)} MiB in memory`);
+  assert.ok(seeded.cachedBytes <= 5 * MiB, `seeder kept ${(seeded.cachedBytes / MiB).toFixed(1)} MiB in memory`);
   await Promise.all([a.page.context().close(), b.context().close()]);
 });
 

@@ -35,7 +35,7 @@ export interface ClientOptions {
   maxPeers?: number;
   /** Where downloaded pieces are kept: `auto` (default: OPFS, else IndexedDB, else memory),
    *  `opfs`, `indexeddb` or `memory`. Stored pieces survive reloads and are seeded; memory
-   *  holds only a bounded cache (8 MiB) of them. The first client of a page picks. */
+   *  holds only a bounded cache (4 MiB, or 4 pieces if larger) of them. The first client of a page picks. */
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
   /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
   uploadLimit?: number;

@@ -38,7 +38,7 @@ use crate::engine::{Storage, StorageError, block_of};
 use crate::metainfo::Info;
 
 /// Memory kept for verified pieces at most (unless a few huge pieces need more).
-pub const DEFAULT_CACHE_BYTES: usize = 8 * 1024 * 1024;
+pub const DEFAULT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// Verified pieces not yet written to the store above which downloads are held (and below
 /// half of which they resume): if storage is slower than the network, memory stays bounded.
 pub const MAX_UNWRITTEN_BYTES: usize = 4 * 1024 * 1024;
