@@ -115,7 +115,17 @@ async function seedcastSeeder(browser, signal, limit) {
     const bytes = new Uint8Array(await (await fetch('/bench-media/video.mp4')).arrayBuffer());
     return (await client.seed(new File([bytes], 'bench-720p.mp4'))).magnetURI;
   }, limit);
-  return { magnet, close: () => context.close() };
+  if (process.env.TRACE) {
+    // Diagnostics: the seeder's upload progress every 50 ms (wall clock), printed around slow seeks.
+    await page.evaluate(() => {
+      window.upTrace = [];
+      setInterval(() => {
+        const t = window.keep.torrents[0];
+        if (t && window.upTrace.length < 20_000) window.upTrace.push([Date.now(), t.stats().uploaded, t.stats().cachedBytes]);
+      }, 50);
+    });
+  }
+  return { magnet, page, close: () => context.close() };
 }
 
 async function webtorrentSeeder(browser, signal, limit) {
@@ -139,7 +149,7 @@ const IMPLS = [
   { name: 'plain HTTP', seeder: null, url: (s, http, signal, limited) => `${http.base}/http.html${limited ? '?limited' : ''}` },
 ].filter((i) => !ONLY || i.name.startsWith(ONLY));
 
-async function viewOnce(browser, pid, url) {
+async function viewOnce(browser, pid, url, seederPage) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
   await context.addInitScript(frameProbe);
@@ -156,9 +166,23 @@ async function viewOnce(browser, pid, url) {
     const marks = await page.evaluate(() => performance.getEntriesByType('mark')
       .map((m) => `${m.name.replace('seedcast-player:', '')} ${m.startTime.toFixed(0)}`).join(', '));
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
+    const seekWall = Date.now();
     const seek = await within(60_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
-    if (process.env.TRACE && seek.ms > 500) {
-      console.log(await page.evaluate((t) => `seek at ${t}: ${window.seedcastTrace.filter((l) => !l.includes('chunk') || Number(l.split(' ')[0]) > t - 300).join(' | ')}`, await page.evaluate(() => performance.now()) - seek.ms));
+    if (process.env.TRACE && seek.ms > 400 && seederPage) {
+      const up = await seederPage.evaluate((t) => window.upTrace.filter(([at]) => at > t - 300 && at < t + 3000)
+        .map(([at, bytes, cached], i, all) => `${at - t} +${i ? ((bytes - all[i - 1][1]) / 1024).toFixed(0) : 0}K c${(cached / 2 ** 20).toFixed(1)}M`).join(' | '), seekWall);
+      console.log(`seeder uploads around the seek (ms from the seek: KiB sent since the last sample, its cache): ${up}`);
+    }
+    if (process.env.TRACE && seek.ms > 400) {
+      console.log(await page.evaluate((t) => {
+        let chunks = 0;
+        const lines = window.seedcastTrace.filter((l) => {
+          const at = Number(l.split(' ')[0]);
+          if (at < t - 300) return false;
+          return !l.includes(' chunk ') || chunks++ < 3;
+        });
+        return `seek at ${t.toFixed(0)}:\n    ${lines.join('\n    ')}`;
+      }, await page.evaluate(() => performance.now()) - seek.ms));
     }
     await page.waitForTimeout(1500);
     return { firstFrame, seek: seek.ms, rssMiB: peakRss / 1024, marks };
@@ -178,7 +202,7 @@ try {
       const seeder = impl.seeder ? await impl.seeder(browser, signal, limited ? LIMIT : 0) : null;
       const runs = [];
       for (let rep = 0; rep < REPS; rep++) {
-        const r = await viewOnce(browser, pid, impl.url(seeder, http, signal, limited));
+        const r = await viewOnce(browser, pid, impl.url(seeder, http, signal, limited), seeder?.page);
         runs.push(r);
         console.log(`  ${impl.name.padEnd(18)} ${limited ? `limited ${LIMIT / 1e6} MB/s` : 'unlimited'.padEnd(16)} rep ${rep + 1}: first frame ${r.firstFrame.toFixed(0)} ms, seek ${r.seek.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(0)} MiB${r.marks ? ` (${r.marks})` : ''}`);
       }

@@ -38,6 +38,9 @@ pub trait Storage {
     /// A hint: a peer has asked for a block of piece `index`, which the engine will read soon.
     /// Asynchronous backends start loading it now so the read finds it in memory.
     fn prefetch(&mut self, _index: u32) {}
+    /// The hint for piece `index` no longer holds (the peer cancelled, was choked or left):
+    /// a backend may drop a load it has not started. Reads stay correct either way.
+    fn unprefetch(&mut self, _index: u32) {}
 }
 
 /// The `len` bytes at `begin` of `piece` (piece `index`), or `OutOfRange`: for backends
@@ -124,6 +127,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn prefetch(&mut self, index: u32) {
         (**self).prefetch(index)
     }
+    fn unprefetch(&mut self, index: u32) {
+        (**self).unprefetch(index)
+    }
 }
 
 /// A store shared between the engine and its driver on one thread (the browser, the
@@ -143,5 +149,8 @@ impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
     }
     fn prefetch(&mut self, index: u32) {
         self.borrow_mut().prefetch(index)
+    }
+    fn unprefetch(&mut self, index: u32) {
+        self.borrow_mut().unprefetch(index)
     }
 }

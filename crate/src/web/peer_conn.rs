@@ -25,7 +25,7 @@ use super::js_glue::{Listener, Timeout, error_text};
 /// STUN server would otherwise stall the offer).
 const GATHERING_CAP: Duration = Duration::from_secs(5);
 /// `bufferedamountlow` fires when the send buffer drains below this.
-pub const LOW_WATER: u32 = 256 * 1024;
+pub const LOW_WATER: u32 = 64 * 1024;
 /// Largest channel message we send when the remote does not say (the safe interop size).
 const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
 /// Largest channel message we send at all: bigger ones gain nothing and stall the SCTP queue.

@@ -18,8 +18,9 @@
 //!   evicted, so nothing is ever lost to the memory bound;
 //! * `cached_bytes` is the sum of cached piece lengths; after every insert it is at most
 //!   `budget` plus the unpersisted pieces (which wait for their write);
-//! * `loading` holds the pieces of the (at most [`MAX_LOADS`]) loads in flight; a piece is
-//!   never both cached and loading, nor loading twice.
+//! * `loading` holds the pieces of the (at most [`MAX_LOADS`]) loads in flight, which are
+//!   `loading_bytes` in all, at most half the budget (or one run); a piece is never both
+//!   cached and loading, nor loading twice.
 //!
 //! Single-threaded sharing: the engine borrows the cache only inside its own calls and the
 //! async tasks only between them, so the `RefCell` borrows never overlap.
@@ -42,7 +43,10 @@ pub const DEFAULT_CACHE_BYTES: usize = 4 * 1024 * 1024;
 /// Verified pieces not yet written to the store above which downloads are held (and below
 /// half of which they resume): if storage is slower than the network, memory stays bounded.
 pub const MAX_UNWRITTEN_BYTES: usize = 4 * 1024 * 1024;
-/// Backend reads in flight at once; further wanted pieces wait in the queue.
+/// Backend reads in flight at once; further wanted pieces wait in the queue. Also bounded
+/// by bytes: loads in flight never bring in more than half the cache budget, so what they
+/// bring is not evicted before it is used (a 4 MiB cache with 8 MiB of loads landing
+/// thrashed: the first pieces loaded were gone again when their requests came up).
 const MAX_LOADS: usize = 8;
 /// Pieces waiting for a load (prefetch hints); beyond this the oldest hints are dropped.
 const MAX_QUEUED: usize = 1024;
@@ -93,6 +97,7 @@ struct Inner {
     clock: u64,
     loading: HashSet<u32>,
     loads_in_flight: usize,
+    loading_bytes: u32,
     /// Pieces wanted in memory, in order (may hold stale or repeated entries: `queued` is
     /// the truth).
     queue: VecDeque<u32>,
@@ -153,6 +158,7 @@ impl SharedStorage {
                 clock: 0,
                 loading: HashSet::new(),
                 loads_in_flight: 0,
+                loading_bytes: 0,
                 queue: VecDeque::new(),
                 queued: HashSet::new(),
                 failed: HashMap::new(),
@@ -460,24 +466,47 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                     break i;
                 }
             };
+            // Runs of at most an eighth of the budget, so a few loads fit in its half.
+            let max_run = MAX_RUN_BYTES.min((inner.budget / 8) as u32);
+            // A seed's files hold every piece, and peers (a streaming one above all) ask
+            // for pieces in runs: read ahead to the run's size, since each file read costs a
+            // round trip to the browser whatever its size (measured: one 16 KiB piece per
+            // read capped a seed at ~4 MB/s). The store only holds what was written, so it
+            // reads just the pieces asked for.
+            let read_ahead = matches!(inner.backend, Backend::Blobs(_));
             let mut count = 1u32;
             let mut bytes = layout.piece_size(first);
             loop {
                 let next = first + count;
                 let size = layout.piece_size(next);
-                if size == 0 || bytes + size > MAX_RUN_BYTES || !inner.queued.remove(&next) {
+                if size == 0
+                    || bytes + size > max_run
+                    || !(read_ahead || inner.queued.contains(&next))
+                {
                     break;
                 }
                 if inner.pieces.contains_key(&next) || inner.loading.contains(&next) {
                     break;
                 }
+                inner.queued.remove(&next);
                 bytes += size;
                 count += 1;
+            }
+            if inner.loads_in_flight > 0
+                && (inner.loading_bytes + bytes) as usize > inner.budget / 2
+            {
+                // Not now: back to the front of the line, for when a load lands.
+                for i in (first..first + count).rev() {
+                    inner.queue.push_front(i);
+                    inner.queued.insert(i);
+                }
+                return;
             }
             for i in first..first + count {
                 inner.loading.insert(i);
             }
             inner.loads_in_flight += 1;
+            inner.loading_bytes += bytes;
             (
                 inner.backend.clone(),
                 inner.hex.clone(),
@@ -498,6 +527,7 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                 }
                 let last = first + count - 1;
                 let expected: u32 = (first..=last).map(|i| layout.piece_size(i)).sum();
+                inner.loading_bytes -= expected;
                 match result {
                     Ok(bytes) if bytes.length() == expected => {
                         let mut at = 0;
@@ -650,5 +680,10 @@ impl Storage for SharedStorage {
 
     fn prefetch(&mut self, index: u32) {
         self.request_load(index, false);
+    }
+
+    fn unprefetch(&mut self, index: u32) {
+        // Its queue entry goes stale and is skipped (`queued` is the truth).
+        self.inner.borrow_mut().queued.remove(&index);
     }
 }

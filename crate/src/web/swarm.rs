@@ -37,8 +37,10 @@ pub const OFFERS_PER_ANNOUNCE: usize = 5;
 /// Most unanswered offers per torrent at any time: each holds a live RTCPeerConnection.
 pub const MAX_PENDING_OFFERS: usize = 10;
 /// Keep at most this many bytes queued in a channel. Enough to cover the bandwidth-delay
-/// product of a fast link; more only adds latency to control messages.
-const HIGH_WATER: usize = 1024 * 1024;
+/// product of a fast link; more only adds latency to control messages, and bursts: with
+/// 1 MiB a streaming seeder's channel sat full and undrained for 0.5-2 s at a time under
+/// load (measured in `make bench-stream` with TRACE=1), which made seeks wait that long.
+const HIGH_WATER: usize = 256 * 1024;
 /// Don't bother transmitting into less free space than one block message.
 const MIN_SEND: usize = 16 * 1024 + 13;
 /// Room left in a channel message for the one block `poll_transmit` may add past its budget.

@@ -374,6 +374,9 @@ impl Torrent {
 
     /// Undoes everything a departed peer contributed to shared state.
     fn forget_peer(&mut self, peer: PeerKey, state: PeerState) {
+        for b in &state.requests {
+            self.storage.unprefetch(b.index);
+        }
         if let Some(m) = &mut self.meta {
             if let Some(b) = state.known_pieces() {
                 m.picker.remove_peer_pieces(b);

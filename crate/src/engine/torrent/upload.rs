@@ -108,9 +108,12 @@ impl Torrent {
             // extension the choke itself cancels them.
             let dropped: Vec<BlockRef> = p.requests.drain(..).collect();
             if p.fast {
-                for b in dropped {
-                    p.send(&Message::Reject(b));
+                for b in &dropped {
+                    p.send(&Message::Reject(*b));
                 }
+            }
+            for b in dropped {
+                self.storage.unprefetch(b.index);
             }
         } else {
             p.send(&Message::Unchoke);
