@@ -237,6 +237,7 @@ fn seeder_serves_blocks_only_after_unchoking() {
 struct LazyState {
     loaded: std::collections::HashSet<u32>,
     prefetched: Vec<u32>,
+    unprefetched: Vec<u32>,
 }
 
 struct LazyStorage {
@@ -263,6 +264,41 @@ impl Storage for LazyStorage {
     fn prefetch(&mut self, index: u32) {
         self.state.borrow_mut().prefetched.push(index);
     }
+    fn unprefetch(&mut self, index: u32) {
+        self.state.borrow_mut().unprefetched.push(index);
+    }
+}
+
+#[test]
+fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece() {
+    let state = std::rc::Rc::new(std::cell::RefCell::new(LazyState::default()));
+    let storage = LazyStorage {
+        inner: MemoryStorage::from_content(&content(), PIECE),
+        state: state.clone(),
+    };
+    let mut h = Harness::with_storage(Box::new(storage), true);
+    h.connect();
+    assert_eq!(h.send(&[Message::Interested]), vec![Message::Unchoke]);
+    let block = |index, begin| BlockRef {
+        index,
+        begin,
+        length: BLOCK_SIZE,
+    };
+    h.send(&[
+        Message::Request(block(2, 0)),
+        Message::Request(block(2, BLOCK_SIZE)),
+        Message::Request(block(3, 0)),
+    ]);
+    h.send(&[Message::Cancel(block(2, 0))]);
+    assert!(
+        state.borrow().unprefetched.is_empty(),
+        "piece 2 is still wanted by the other request"
+    );
+    h.send(&[Message::Cancel(block(2, BLOCK_SIZE))]);
+    assert_eq!(state.borrow().unprefetched, vec![2]);
+    // A seek on the other side: all of it goes, so the backend loads nothing stale.
+    h.t.handle_disconnect(PEER, h.now);
+    assert_eq!(state.borrow().unprefetched, vec![2, 3]);
 }
 
 #[test]
