@@ -127,7 +127,9 @@ test('memory holds a bounded cache of pieces, whatever the file size, on both en
   assert.ok(result.maxCached <= 12 * MiB, `downloader kept ${(result.maxCached / MiB).toFixed(1)} MiB of pieces in memory`);
   const seeded = await a.page.evaluate(() => window.seed.torrent.stats());
   assert.equal(seeded.storage, 'files', 'the seeder serves from the shared file itself');
-  assert.ok(seeded.cachedBytes <= 5 * MiB, `seeder kept ${(seeded.cachedBytes / MiB).toFixed(1)} MiB in memory`);
+  // A seed reads from the user's file through a 32 MiB cache (plus the one run that may
+  // just have landed): far less than the 96 MiB file.
+  assert.ok(seeded.cachedBytes <= 34 * MiB, `seeder kept ${(seeded.cachedBytes / MiB).toFixed(1)} MiB in memory`);
   await Promise.all([a.page.context().close(), b.context().close()]);
 });
 

@@ -31,7 +31,8 @@ thread_local! {
     static RECEIVED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Counts `bytes` received from a peer; allocates ballast every [`EVERY_BYTES`].
+/// Counts `bytes` of short-lived buffers the page received (channel messages, file reads);
+/// allocates ballast every [`EVERY_BYTES`].
 pub fn received(bytes: u64) {
     RECEIVED.with(|r| {
         let total = r.get() + bytes;
