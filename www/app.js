@@ -142,8 +142,8 @@ function show(torrent) {
       const item = document.createElement('li');
       if (f.done) {
         const a = document.createElement('a');
-        a.className = 'file-link';
-        f.url().then((url) => { a.href = url; }, (e) => { item.title = e.message; });
+        // A link only once it leads somewhere: building the URL reads the file from storage.
+        f.url().then((url) => { a.href = url; a.className = 'file-link'; }, (e) => { item.title = e.message; });
         a.download = f.name;
         a.textContent = f.path;
         item.append(a, ` (${formatBytes(f.length)})`);
