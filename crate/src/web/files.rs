@@ -140,17 +140,55 @@ pub fn plan(swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
     })
 }
 
+/// Pieces read from storage together (one round trip): up to this many of the file's.
+const READ_RUN_PIECES: usize = 64;
+/// ...and up to this many bytes.
+const READ_RUN_BYTES: u32 = 1024 * 1024;
+
+/// The file's parts as views, in order, a run of consecutive pieces at a time: reading a
+/// file from storage one piece per round trip took seconds for a 32 MiB file of 16 KiB
+/// pieces.
+async fn read_parts(
+    plan: &ReadPlan,
+    mut each: impl FnMut(Uint8Array) -> Result<(), String>,
+) -> Result<(), String> {
+    let mut i = 0;
+    while i < plan.parts.len() {
+        // Parts are consecutive pieces; `to` of a part is at most its piece's size.
+        let mut end = i + 1;
+        let mut bytes = plan.parts[i].2;
+        while end < plan.parts.len()
+            && end - i < READ_RUN_PIECES
+            && bytes + plan.parts[end].2 <= READ_RUN_BYTES
+        {
+            bytes += plan.parts[end].2;
+            end += 1;
+        }
+        let first = plan.parts[i].0;
+        let pieces = plan.storage.read_pieces(first, (end - i) as u32).await?;
+        for (&(_, from, to), piece) in plan.parts[i..end].iter().zip(pieces) {
+            if piece.length() < to {
+                return Err("a piece in storage is too short".into());
+            }
+            each(piece.subarray(from, to))?;
+        }
+        i = end;
+    }
+    Ok(())
+}
+
 pub async fn bytes(plan: ReadPlan) -> Result<Uint8Array, String> {
     if plan.length > MAX_BYTES_FILE {
         return Err("the file is too large for one array; read it as a Blob".into());
     }
     let out = Uint8Array::new_with_length(plan.length as u32);
     let mut at = 0u32;
-    for (piece, from, to) in plan.parts {
-        let bytes = plan.storage.read_piece(piece).await?;
-        out.set(&bytes.subarray(from, to), at);
-        at += to - from;
-    }
+    read_parts(&plan, |part| {
+        out.set(&part, at);
+        at += part.length();
+        Ok(())
+    })
+    .await?;
     Ok(out)
 }
 
@@ -170,17 +208,18 @@ pub async fn blob(plan: ReadPlan, mime: Option<String>) -> Result<Blob, String> 
     let mut blob = make(&Array::new())?;
     let mut batch = Array::new();
     let mut batch_bytes = 0;
-    for (piece, from, to) in plan.parts {
-        let bytes = plan.storage.read_piece(piece).await?;
-        batch.push(&bytes.subarray(from, to));
-        batch_bytes += to - from;
+    read_parts(&plan, |part| {
+        batch_bytes += part.length();
+        batch.push(&part);
         if batch_bytes >= BLOB_BATCH {
             batch.unshift(&blob);
             blob = make(&batch)?;
             batch = Array::new();
             batch_bytes = 0;
         }
-    }
+        Ok(())
+    })
+    .await?;
     batch.unshift(&blob);
     make(&batch)
 }

@@ -275,6 +275,44 @@ impl SharedStorage {
         load(&backend, &hex, layout, index).await
     }
 
+    /// Verified pieces `first..first + count` (consecutive), one array each. When none of
+    /// them is in memory they come from the backend in one read (one worker round trip,
+    /// not one per piece); otherwise piece by piece, cached ones from memory.
+    pub async fn read_pieces(&self, first: u32, count: u32) -> Result<Vec<Uint8Array>, String> {
+        let (backend, hex, layout, none_cached) = {
+            let inner = self.inner.borrow();
+            let none_cached = (first..first + count).all(|i| !inner.pieces.contains_key(&i));
+            (
+                inner.backend.clone(),
+                inner.hex.clone(),
+                inner.layout,
+                none_cached,
+            )
+        };
+        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        if count <= 1 || !none_cached || matches!(backend, Backend::Memory) {
+            let mut out = Vec::with_capacity(count as usize);
+            for i in first..first + count {
+                out.push(self.read_piece(i).await?);
+            }
+            return Ok(out);
+        }
+        // Not cached means written (only written pieces leave memory, and resumed ones
+        // were read from the store), so the backend holds every one of them.
+        let run = load_run(&backend, &hex, layout, first, count).await?;
+        let mut out = Vec::with_capacity(count as usize);
+        let mut at = 0;
+        for i in first..first + count {
+            let size = layout.piece_size(i);
+            if at + size > run.length() {
+                return Err(format!("pieces from {first} are incomplete in storage"));
+            }
+            out.push(run.subarray(at, at + size));
+            at += size;
+        }
+        Ok(out)
+    }
+
     /// Copies bytes `from..to` of piece `index` into `dest` at `at` if the piece is in
     /// memory (no JS array in between); `false` if it is not cached.
     pub fn copy_cached(
