@@ -104,6 +104,8 @@ struct Inner {
     loading: HashSet<u32>,
     loads_in_flight: usize,
     loading_bytes: u32,
+    /// Where the last load started stopped: a load starting there continues a forward scan.
+    last_load_end: Option<u32>,
     /// Pieces wanted in memory, in order (may hold stale or repeated entries: `queued` is
     /// the truth).
     queue: VecDeque<u32>,
@@ -166,6 +168,7 @@ impl SharedStorage {
                 loading: HashSet::new(),
                 loads_in_flight: 0,
                 loading_bytes: 0,
+                last_load_end: None,
                 queue: VecDeque::new(),
                 queued: HashSet::new(),
                 failed: HashMap::new(),
@@ -523,7 +526,10 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
             // round trip to the browser whatever its size (measured: one 16 KiB piece per
             // read capped a seed at ~4 MB/s). The store only holds what was written, so it
             // reads just the pieces asked for.
-            let read_ahead = matches!(inner.backend, Backend::Blobs(_));
+            // Only while reads go forward in order (a streaming peer): for scattered
+            // requests it read bytes nobody asked for (measured: +5 ms CPU per MiB moved).
+            let read_ahead =
+                matches!(inner.backend, Backend::Blobs(_)) && inner.last_load_end == Some(first);
             let mut count = 1u32;
             let mut bytes = layout.piece_size(first);
             loop {
@@ -557,6 +563,7 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
             }
             inner.loads_in_flight += 1;
             inner.loading_bytes += bytes;
+            inner.last_load_end = Some(first + count);
             (
                 inner.backend.clone(),
                 inner.hex.clone(),
