@@ -6,6 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -66,6 +67,22 @@ export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '1
       child.kill('SIGTERM');
     }),
   };
+}
+
+/** For a test file: starts a tracker (serving `www/`) and a headless Chromium before its
+ *  tests and stops both after them. Returns `{ signal, browser }`, filled in once the
+ *  `before` hook has run. */
+export function useSignalAndBrowser() {
+  const env = {};
+  before(async () => {
+    env.signal = await startSignal();
+    env.browser = await launchBrowser();
+  }, { timeout: 60_000 });
+  after(async () => {
+    await env.browser?.close();
+    await env.signal?.stop();
+  }, { timeout: 60_000 });
+  return env;
 }
 
 export async function launchBrowser() {

@@ -1,21 +1,13 @@
 // Connection lifecycle: hundreds of connects and disconnects leave nothing behind, and the
 // client rides out a tracker restart and tells the user when the tracker is unreachable.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+import { useSignalAndBrowser, startSignal, newContext, openPage, within, until } from './harness.mjs';
 
-let signal, browser;
-before(async () => {
-  signal = await startSignal();
-  browser = await launchBrowser();
-}, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
-}, { timeout: 60_000 });
+const env = useSignalAndBrowser();
 
 test('200 connects and disconnects leave no connections, closures or memory behind', { timeout: 300_000 }, async () => {
-  const page = await openPage(await newContext(browser), signal.base);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
   const result = await within(240_000, 'the connect/disconnect cycles did not finish', page.evaluate(async ({ tracker }) => {
     const { SeedcastClient } = window.Seedcast;
     const wasm = await window.Seedcast.loadSeedcast();
@@ -48,7 +40,7 @@ test('200 connects and disconnects leave no connections, closures or memory behi
     for (const l of leechers) l.destroy();
     seederClient.destroy();
     return { maxLive, liveAfterDestroy: SeedcastClient.liveConnections(), heapAfterWarmup, heapEnd, wasmAfterWarmup, wasmEnd };
-  }, { tracker: signal.tracker }));
+  }, { tracker: env.signal.tracker }));
   console.log(`# leak check: max live RTCPeerConnections ${result.maxLive}; JS heap after 20 cycles ${(result.heapAfterWarmup / 1e6).toFixed(1)} MB, after 200 ${(result.heapEnd / 1e6).toFixed(1)} MB; wasm memory ${result.wasmAfterWarmup / 2 ** 20} → ${result.wasmEnd / 2 ** 20} MiB`);
   // Live = unanswered offers (at most 10 per torrent: the seeder's and each leecher's, all
   // gathered at once since offers gather in parallel) plus connections under way, including
@@ -61,8 +53,8 @@ test('200 connects and disconnects leave no connections, closures or memory behi
 });
 
 test('the app says plainly when the tracker is unreachable', { timeout: 180_000 }, async () => {
-  const page = await (await newContext(browser)).newPage();
-  await page.goto(`${signal.base}/?tracker=${encodeURIComponent('ws://127.0.0.1:9')}`);
+  const page = await (await newContext(env.browser)).newPage();
+  await page.goto(`${env.signal.base}/?tracker=${encodeURIComponent('ws://127.0.0.1:9')}`);
   const status = await within(20_000, 'no tracker status shown', until(() => page.$eval('#tracker-status', (el) => el.classList.contains('bad') && el.textContent)));
   assert.match(status, /^Cannot reach the tracker at ws:\/\/127\.0\.0\.1:9, so no new peers can be found\. Retrying/);
   await page.context().close();
@@ -70,7 +62,7 @@ test('the app says plainly when the tracker is unreachable', { timeout: 180_000 
 
 test('after a tracker restart the client reconnects and still finds peers', { timeout: 180_000 }, async () => {
   const own = await startSignal({ intervalSecs: 60 });
-  const seedPage = await openPage(await newContext(browser), own.base);
+  const seedPage = await openPage(await newContext(env.browser), own.base);
   const magnet = await seedPage.evaluate(async ({ tracker }) => {
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
     window.events = [];
@@ -85,7 +77,7 @@ test('after a tracker restart the client reconnects and still finds peers', { ti
   try {
     await within(30_000, 'the seeder did not reconnect to the restarted tracker', until(() => seedPage.evaluate(() => window.events.at(-1) === true)));
     // The seeder re-announced on reconnect, so a newcomer finds it through the new tracker.
-    const leechPage = await openPage(await newContext(browser), restarted.base);
+    const leechPage = await openPage(await newContext(env.browser), restarted.base);
     const done = await within(60_000, 'the download through the restarted tracker did not finish', leechPage.evaluate(async ({ tracker, magnet }) => {
       const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
       const torrent = client.add(magnet);
@@ -104,19 +96,19 @@ test('a magnet link\'s own tracker (tr=) is announced to: peers known only there
   // The seeder uses only tracker B; the downloader's client knows only tracker A (the page's).
   const other = await startSignal();
   try {
-    const seedPage = await openPage(await newContext(browser), signal.base);
+    const seedPage = await openPage(await newContext(env.browser), env.signal.base);
     const magnet = await seedPage.evaluate(async ({ tracker }) => {
       const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
       return (await client.seed(window.testUtils.makeContent(2 * 1024 * 1024, 5), { name: 'elsewhere.bin' })).magnetURI;
     }, { tracker: other.tracker });
     assert.match(magnet, new RegExp(`tr=${encodeURIComponent(other.tracker).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
-    const leechPage = await openPage(await newContext(browser), signal.base);
+    const leechPage = await openPage(await newContext(env.browser), env.signal.base);
     const result = await within(60_000, 'the download through the magnet\'s tracker did not finish', leechPage.evaluate(async ({ tracker, magnet }) => {
       const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage: 'memory' });
       const torrent = client.add(magnet);
       await new Promise((res) => torrent.addEventListener('done', res));
       return { done: torrent.stats().done, name: torrent.name };
-    }, { tracker: signal.tracker, magnet }));
+    }, { tracker: env.signal.tracker, magnet }));
     assert.deepEqual(result, { done: true, name: 'elsewhere.bin' });
     await Promise.all([seedPage.context().close(), leechPage.context().close()]);
   } finally {

@@ -6,17 +6,14 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSignal, launchBrowser, within, until } from './harness.mjs';
+import { useSignalAndBrowser, within, until } from './harness.mjs';
 
-let signal, browser, dir;
-before(async () => {
-  signal = await startSignal();
-  browser = await launchBrowser();
+const env = useSignalAndBrowser();
+let dir;
+before(() => {
   dir = mkdtempSync(join(tmpdir(), 'seedcast-test-'));
-}, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
+});
+after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, { timeout: 60_000 });
 
@@ -25,8 +22,8 @@ test('a 32 MiB file seeded in the app downloads in another browser profile from 
   const path = join(dir, 'holiday video.bin');
   writeFileSync(path, content);
 
-  const seeder = await (await browser.newContext()).newPage();
-  await seeder.goto(`${signal.base}/`);
+  const seeder = await (await env.browser.newContext()).newPage();
+  await seeder.goto(`${env.signal.base}/`);
   await within(20_000, 'the tracker status never said connected', seeder.waitForFunction(
     () => document.getElementById('tracker-status').textContent.startsWith('Connected')));
   await seeder.setInputFiles('#file-input', path);
@@ -34,7 +31,7 @@ test('a 32 MiB file seeded in the app downloads in another browser profile from 
     until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
   assert.match(link, /^http:\/\/127\.0\.0\.1:\d+\/#magnet:\?xt=urn:btih:[0-9a-f]{40}/);
 
-  const leecher = await (await browser.newContext()).newPage();
+  const leecher = await (await env.browser.newContext()).newPage();
   await leecher.goto(link);
   await within(120_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
   const name = await leecher.$eval('.torrent .name', (el) => el.textContent);
@@ -52,11 +49,11 @@ test('names from torrents are shown as text, never as markup', { timeout: 180_00
   // Torrent names cannot hold `<` or `>` (the parser replaces them), but entities can sneak
   // markup into innerHTML: shown as text, the name must read exactly as written.
   const name = "&lt;img src=x onerror='window.pwned=1'&gt; &amp; co.txt";
-  const seeder = await (await browser.newContext()).newPage();
-  await seeder.goto(`${signal.base}/`);
+  const seeder = await (await env.browser.newContext()).newPage();
+  await seeder.goto(`${env.signal.base}/`);
   await seeder.setInputFiles('#file-input', { name, mimeType: 'text/plain', buffer: Buffer.from('hello') });
   const link = await within(20_000, 'no share link appeared', until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
-  const leecher = await (await browser.newContext()).newPage();
+  const leecher = await (await env.browser.newContext()).newPage();
   await leecher.goto(link);
   await within(30_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
   for (const page of [seeder, leecher]) {
@@ -70,8 +67,8 @@ test('names from torrents are shown as text, never as markup', { timeout: 180_00
 
 test('a local file name a torrent cannot hold is sanitised, and sharing still works', { timeout: 180_000 }, async () => {
   // Legal on Linux and macOS, but `<`, `>`, `/`, `:` and `?` cannot appear in a torrent path.
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(`${signal.base}/`);
+  const page = await (await env.browser.newContext()).newPage();
+  await page.goto(`${env.signal.base}/`);
   await page.setInputFiles('#file-input', { name: '<b>clip</b>: part?.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(40_000, 1) });
   const link = await within(20_000, 'no share link appeared', until(() => page.$eval('.share-link', (el) => el.value).catch(() => '')));
   assert.match(link, /magnet:\?xt=urn:btih:[0-9a-f]{40}/);
@@ -81,11 +78,11 @@ test('a local file name a torrent cannot hold is sanitised, and sharing still wo
 });
 
 test('the app lists what it stored, and Delete removes the stored copy and the download', { timeout: 180_000 }, async () => {
-  const seeder = await (await browser.newContext()).newPage();
-  await seeder.goto(`${signal.base}/`);
+  const seeder = await (await env.browser.newContext()).newPage();
+  await seeder.goto(`${env.signal.base}/`);
   await seeder.setInputFiles('#file-input', { name: 'kept.bin', mimeType: 'application/octet-stream', buffer: randomBytes(3 * 1024 * 1024) });
   const link = await within(20_000, 'no share link appeared', until(() => seeder.$eval('.share-link', (el) => el.value).catch(() => '')));
-  const leecher = await (await browser.newContext()).newPage();
+  const leecher = await (await env.browser.newContext()).newPage();
   await leecher.goto(link);
   await within(60_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
   const row = await within(15_000, 'the stored list never showed the download',

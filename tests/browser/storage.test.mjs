@@ -1,30 +1,22 @@
 // Browser storage a user notices: a reload resumes a download from OPFS (or IndexedDB)
 // without fetching it again, even from a bare magnet link with no peer online; the resumed
 // tab seeds; memory holds only a bounded cache; stored torrents can be listed and cleared.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, within } from './harness.mjs';
 
 const MiB = 1024 * 1024;
-let signal, browser;
-before(async () => {
-  signal = await startSignal();
-  browser = await launchBrowser();
-}, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
-}, { timeout: 60_000 });
+const env = useSignalAndBrowser();
 
 async function seeder(context, size, seed) {
-  const page = await openPage(context, signal.base);
+  const page = await openPage(context, env.signal.base);
   const info = await page.evaluate(async ({ tracker, size, seed }) => {
     const content = window.testUtils.makeContent(size, seed);
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
     const torrent = await client.seed(new File([content], 'stored.bin'));
     window.seed = { client, torrent };
     return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, digest: await window.testUtils.sha256(content) };
-  }, { tracker: signal.tracker, size, seed });
+  }, { tracker: env.signal.tracker, size, seed });
   return { page, ...info };
 }
 
@@ -49,16 +41,16 @@ function download(page, magnet, storage) {
       storage: s.storage, downloaded: s.downloaded, progress: s.progress, cachedBytes: s.cachedBytes, maxCached,
       digest: await window.testUtils.sha256(await torrent.files[0].bytes()),
     };
-  }, { tracker: signal.tracker, magnet, storage });
+  }, { tracker: env.signal.tracker, magnet, storage });
 }
 
 for (const storage of ['opfs', 'indexeddb']) {
   test(`a reload resumes from ${storage} without downloading again, and the resumed tab seeds`, { timeout: 180_000 }, async () => {
     const size = 24 * MiB;
-    const seedCtx = await newContext(browser);
+    const seedCtx = await newContext(env.browser);
     const a = await seeder(seedCtx, size, storage === 'opfs' ? 7 : 8);
-    const viewerCtx = await newContext(browser);
-    const b = await openPage(viewerCtx, signal.base);
+    const viewerCtx = await newContext(env.browser);
+    const b = await openPage(viewerCtx, env.signal.base);
     const first = await within(90_000, 'the first download did not finish', download(b, a.magnet, storage));
     assert.equal(first.storage, storage, 'pieces went to the requested browser storage');
     assert.equal(first.digest, a.digest);
@@ -92,12 +84,12 @@ for (const storage of ['opfs', 'indexeddb']) {
       stream.close();
       const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
       return { digest: await window.testUtils.sha256(bytes), downloaded: torrent.stats().downloaded };
-    }, { tracker: signal.tracker, magnet: a.magnet, storage }));
+    }, { tracker: env.signal.tracker, magnet: a.magnet, storage }));
     assert.equal(streamed.digest, a.digest, 'the streamed bytes are the file');
     assert.equal(streamed.downloaded, 0, 'all of it came from storage');
 
     // The resumed tab is now the only seeder: a new viewer gets the whole file from it.
-    const c = await openPage(await newContext(browser), signal.base);
+    const c = await openPage(await newContext(env.browser), env.signal.base);
     const third = await within(90_000, 'a new viewer could not download from the resumed tab', download(c, a.magnet, 'memory'));
     assert.equal(third.digest, a.digest);
 
@@ -117,8 +109,8 @@ for (const storage of ['opfs', 'indexeddb']) {
 
 test('memory holds a bounded cache of pieces, whatever the file size, on both ends', { timeout: 180_000 }, async () => {
   const size = 96 * MiB;
-  const a = await seeder(await newContext(browser), size, 9);
-  const b = await openPage(await newContext(browser), signal.base);
+  const a = await seeder(await newContext(env.browser), size, 9);
+  const b = await openPage(await newContext(env.browser), env.signal.base);
   const result = await within(150_000, 'the download did not finish', download(b, a.magnet, 'auto'));
   assert.equal(result.digest, a.digest);
   assert.equal(result.storage, 'opfs');
@@ -134,7 +126,7 @@ test('memory holds a bounded cache of pieces, whatever the file size, on both en
 });
 
 test('storage errors are one-line messages, not crashes', { timeout: 60_000 }, async () => {
-  const page = await openPage(await newContext(browser), signal.base);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
   const messages = await page.evaluate(async () => {
     const out = [];
     try { await window.Seedcast.SeedcastClient.create({ storage: 'floppy' }); } catch (e) { out.push(e.message); }

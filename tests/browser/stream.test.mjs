@@ -9,9 +9,10 @@ import { createServer } from 'node:http';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, within, until } from './harness.mjs';
 
-let signal, browser, dir;
+const env = useSignalAndBrowser();
+let dir;
 const media = {};
 
 /** 640x360 H.264/AAC (faststart or not) or 320x180 VP9/Opus test video, `seconds` long. */
@@ -33,12 +34,8 @@ before(async () => {
   makeVideo('clip.mp4', 24, 'faststart');
   makeVideo('moov-at-end.mp4', 24, 'plain');
   makeVideo('clip.webm', 10, 'webm');
-  signal = await startSignal();
-  browser = await launchBrowser();
 }, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
+after(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 }, { timeout: 60_000 });
 
@@ -46,9 +43,9 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 /** A page in its own profile that seeds `names` (fetched from the test), returning magnets. */
 async function seeder(names, options = {}) {
-  const context = await newContext(browser);
+  const context = await newContext(env.browser);
   await context.route('**/test-media/*', (route) => route.fulfill({ path: media[decodeURIComponent(route.request().url().split('/').pop())].path }));
-  const page = await openPage(context, signal.base);
+  const page = await openPage(context, env.env.signal.base);
   const magnets = await page.evaluate(async ({ names, options }) => {
     window.client = await window.Seedcast.SeedcastClient.create(options);
     const out = [];
@@ -63,7 +60,7 @@ async function seeder(names, options = {}) {
 
 /** A page in its own profile with one muted <seedcast-player> per magnet, all playing. */
 async function viewer(magnets) {
-  const page = await openPage(await newContext(browser), signal.base);
+  const page = await openPage(await newContext(env.browser), env.env.signal.base);
   await page.evaluate(async (magnets) => {
     window.seedcastTrace = []; // stream-host.js logs stream opens, chunks and closes here
     await import('/player.js');
@@ -220,7 +217,7 @@ test('playback starts while only part of the file has arrived (seeder limited to
   await seeksTo(b, 0, 0.75, 'the rate-limited MP4');
   await oldStreamsClosed(b);
   // A third page downloads the file; the playing page serves it too (it seeds while playing).
-  const c = await openPage(await newContext(browser), signal.base);
+  const c = await openPage(await newContext(env.browser), env.env.signal.base);
   const digest = await within(90_000, 'the third page did not finish downloading', c.evaluate(async (magnet) => {
     const client = await window.Seedcast.SeedcastClient.create();
     const torrent = client.add(magnet);
@@ -249,11 +246,11 @@ test('two players on one page: a WebM and a non-faststart MP4 both play', { time
 });
 
 test('the demo app: a video published in one tab plays from the share link in another', { timeout: 180_000 }, async () => {
-  const publisher = await (await browser.newContext()).newPage();
-  await publisher.goto(`${signal.base}/`);
+  const publisher = await (await env.env.browser.newContext()).newPage();
+  await publisher.goto(`${env.env.signal.base}/`);
   await publisher.setInputFiles('#file-input', media['clip.mp4'].path);
   const link = await within(30_000, 'no share link appeared', until(() => publisher.$eval('.share-link', (el) => el.value).catch(() => '')));
-  const viewerPage = await (await browser.newContext()).newPage();
+  const viewerPage = await (await env.env.browser.newContext()).newPage();
   const errors = [];
   viewerPage.on('pageerror', (e) => errors.push(e.message));
   await viewerPage.goto(link);
@@ -268,12 +265,12 @@ test('the demo app: a video published in one tab plays from the share link in an
 
 test('a page of another origin embeds the player with one classic script tag (iframe), and it plays', { timeout: 180_000 }, async () => {
   const { page: a, magnets } = await seeder(['clip.webm']);
-  const context = await newContext(browser);
+  const context = await newContext(env.browser);
   // A blog on 127.0.0.2: another origin (and site) than the Seedcast server on 127.0.0.1.
   const blog = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
     res.end(`<!doctype html><title>blog</title><p>My clip:</p>
-      <script src="${signal.base}/embed.js"></script>
+      <script src="${env.env.signal.base}/embed.js"></script>
       <seedcast-player muted autoplay src="${magnets[0]}" style="width: 640px"></seedcast-player>`);
   });
   await new Promise((res) => blog.listen(0, '127.0.0.2', res));
@@ -285,7 +282,7 @@ test('a page of another origin embeds the player with one classic script tag (if
   await page.goto(`${host}/blog.html`);
   const frame = await within(20_000, 'no player iframe appeared', until(() => {
     if (page.isClosed()) throw new Error('page closed');
-    return page.frames().find((f) => f.url().startsWith(`${signal.base}/embed.html`));
+    return page.frames().find((f) => f.url().startsWith(`${env.env.signal.base}/embed.html`));
   })).catch((e) => { throw new Error(`${e.message}; frames: ${page.frames().map((f) => f.url())}; errors: ${errors}`); });
   await within(60_000, 'the embedded player did not play', until(() => {
     if (page.isClosed()) throw new Error('page closed');

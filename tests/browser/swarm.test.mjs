@@ -1,38 +1,30 @@
 // Swarm behaviour a user notices, between real Chromium pages through seedcast-signal:
 // downloaders trade with each other, survive a seeder leaving, and shrug off a lying peer.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignal, launchBrowser, newContext, openPage, within, until } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, within, until } from './harness.mjs';
 
 const MiB = 1024 * 1024;
-let signal, browser;
-before(async () => {
-  signal = await startSignal();
-  browser = await launchBrowser();
-}, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
-}, { timeout: 60_000 });
+const env = useSignalAndBrowser();
 
 const hexOf = (ascii) => [...Buffer.from(ascii, 'latin1')].map((b) => b.toString(16).padStart(2, '0')).join('');
 
 /** A page seeding `size` bytes of the shared test content; resolves to its magnet, digest and peer id. */
 async function seeder(size, options = {}) {
-  const page = await openPage(await newContext(browser), signal.base);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
   const info = await page.evaluate(async ({ tracker, size, options }) => {
     const content = window.testUtils.makeContent(size);
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], ...options });
     const torrent = await client.seed(new File([content], 'shared.bin'));
     window.seed = { client, torrent };
     return { magnet: torrent.magnetURI, digest: await window.testUtils.sha256(content), peerId: client.peerId };
-  }, { tracker: signal.tracker, size, options });
+  }, { tracker: env.signal.tracker, size, options });
   return { page, ...info };
 }
 
 /** A page downloading `magnet`; it records per-peer received bytes and bans in `window.dl`. */
 async function downloader(magnet) {
-  const page = await openPage(await newContext(browser), signal.base);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
   const peerId = await page.evaluate(async ({ tracker, magnet }) => {
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
     const torrent = client.add(magnet);
@@ -48,7 +40,7 @@ async function downloader(magnet) {
       dl.digest = await window.testUtils.sha256(await torrent.files[0].bytes());
     });
     return client.peerId;
-  }, { tracker: signal.tracker, magnet });
+  }, { tracker: env.signal.tracker, magnet });
   return { page, peerId };
 }
 

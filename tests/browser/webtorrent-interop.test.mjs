@@ -1,24 +1,16 @@
 // Interop with the real WebTorrent browser build from npm, both directions, through
 // seedcast-signal: metadata by ut_metadata from a magnet link, then the content.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startSignal, launchBrowser, newContext, openPage, within } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, within } from './harness.mjs';
 
 const SIZE = 8 * 1024 * 1024;
-let signal, browser;
-before(async () => {
-  signal = await startSignal();
-  browser = await launchBrowser();
-}, { timeout: 60_000 });
-after(async () => {
-  await browser?.close();
-  await signal?.stop();
-}, { timeout: 60_000 });
+const env = useSignalAndBrowser();
 
 /** A page with WebTorrent's browser build loaded as `window.WebTorrent`. */
 async function webTorrentPage() {
-  const page = await (await newContext(browser)).newPage();
-  await page.goto(`${signal.base}/example.html`);
+  const page = await (await newContext(env.browser)).newPage();
+  await page.goto(`${env.signal.base}/example.html`);
   await page.evaluate(async () => { window.WebTorrent = (await import('/webtorrent.min.js')).default; });
   return page;
 }
@@ -30,9 +22,9 @@ test('seedcast downloads from a WebTorrent seeder, metadata included', { timeout
     const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
     const torrent = await new Promise((res) => client.seed(new File([content], 'from-webtorrent.bin'), { announce: [tracker] }, res));
     return { magnet: torrent.magnetURI, digest: await window.testUtils.sha256(content) };
-  }, { tracker: signal.tracker, size: SIZE });
+  }, { tracker: env.signal.tracker, size: SIZE });
 
-  const sc = await openPage(await newContext(browser), signal.base);
+  const sc = await openPage(await newContext(env.browser), env.signal.base);
   const got = await within(90_000, 'seedcast did not finish downloading from WebTorrent', sc.evaluate(async ({ magnet, tracker }) => {
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
     const torrent = client.add(magnet);
@@ -41,7 +33,7 @@ test('seedcast downloads from a WebTorrent seeder, metadata included', { timeout
     await new Promise((res) => torrent.addEventListener('done', res));
     const [file] = torrent.files;
     return { metadataBeforeDone, name: file.name, length: file.length, digest: await window.testUtils.sha256(await file.bytes()) };
-  }, { magnet, tracker: signal.tracker }));
+  }, { magnet, tracker: env.signal.tracker }));
   assert.ok(got.metadataBeforeDone, 'metadata arrives (from the magnet link) before the content');
   assert.equal(got.name, 'from-webtorrent.bin');
   assert.equal(got.length, SIZE);
@@ -51,13 +43,13 @@ test('seedcast downloads from a WebTorrent seeder, metadata included', { timeout
 });
 
 test('WebTorrent downloads from a seedcast seeder', { timeout: 180_000 }, async () => {
-  const sc = await openPage(await newContext(browser), signal.base);
+  const sc = await openPage(await newContext(env.browser), env.signal.base);
   const { magnet, digest } = await sc.evaluate(async ({ tracker, size }) => {
     const content = window.testUtils.makeContent(size);
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
     const torrent = await client.seed(new File([content], 'from-seedcast.bin'));
     return { magnet: torrent.magnetURI, digest: await window.testUtils.sha256(content) };
-  }, { tracker: signal.tracker, size: SIZE });
+  }, { tracker: env.signal.tracker, size: SIZE });
 
   const wt = await webTorrentPage();
   const got = await within(90_000, 'WebTorrent did not finish downloading from seedcast', wt.evaluate(async ({ magnet, tracker }) => {
@@ -66,7 +58,7 @@ test('WebTorrent downloads from a seedcast seeder', { timeout: 180_000 }, async 
     await new Promise((res, rej) => { torrent.on('done', res); torrent.on('error', rej); });
     const file = torrent.files[0];
     return { name: file.name, digest: await window.testUtils.sha256(await file.arrayBuffer()) };
-  }, { magnet, tracker: signal.tracker }));
+  }, { magnet, tracker: env.signal.tracker }));
   assert.equal(got.name, 'from-seedcast.bin');
   assert.equal(got.digest, digest);
   await wt.context().close();
