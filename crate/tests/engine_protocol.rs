@@ -269,9 +269,13 @@ impl Storage for LazyStorage {
     }
 }
 
-#[test]
-fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece() {
+/// A connected, interested and unchoked peer of a seed whose storage has only `loaded` in
+/// memory; the state tells what the engine asked of the storage.
+fn unchoked_with_lazy_storage(
+    loaded: &[u32],
+) -> (Harness, std::rc::Rc<std::cell::RefCell<LazyState>>) {
     let state = std::rc::Rc::new(std::cell::RefCell::new(LazyState::default()));
+    state.borrow_mut().loaded.extend(loaded);
     let storage = LazyStorage {
         inner: MemoryStorage::from_content(&content(), PIECE),
         state: state.clone(),
@@ -279,6 +283,12 @@ fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece
     let mut h = Harness::with_storage(Box::new(storage), true);
     h.connect();
     assert_eq!(h.send(&[Message::Interested]), vec![Message::Unchoke]);
+    (h, state)
+}
+
+#[test]
+fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece() {
+    let (mut h, state) = unchoked_with_lazy_storage(&[]);
     let block = |index, begin| BlockRef {
         index,
         begin,
@@ -303,15 +313,7 @@ fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece
 
 #[test]
 fn a_block_whose_piece_is_still_loading_waits_in_order_and_is_then_served() {
-    let state = std::rc::Rc::new(std::cell::RefCell::new(LazyState::default()));
-    state.borrow_mut().loaded.insert(1);
-    let storage = LazyStorage {
-        inner: MemoryStorage::from_content(&content(), PIECE),
-        state: state.clone(),
-    };
-    let mut h = Harness::with_storage(Box::new(storage), true);
-    h.connect();
-    assert_eq!(h.send(&[Message::Interested]), vec![Message::Unchoke]);
+    let (mut h, state) = unchoked_with_lazy_storage(&[1]);
     let b2 = BlockRef {
         index: 2,
         begin: 0,

@@ -303,17 +303,12 @@ impl SharedStorage {
         // Not cached means written (only written pieces leave memory, and resumed ones
         // were read from the store), so the backend holds every one of them.
         let run = load_run(&backend, &hex, layout, first, count).await?;
-        let mut out = Vec::with_capacity(count as usize);
-        let mut at = 0;
-        for i in first..first + count {
-            let size = layout.piece_size(i);
-            if at + size > run.length() {
-                return Err(format!("pieces from {first} are incomplete in storage"));
-            }
-            out.push(run.subarray(at, at + size));
-            at += size;
-        }
-        Ok(out)
+        split_run(layout, first, count, &run).ok_or_else(|| {
+            format!(
+                "pieces {first}–{} have the wrong size in storage",
+                first + count - 1
+            )
+        })
     }
 
     /// Copies bytes `from..to` of piece `index` into `dest` at `at` if the piece is in
@@ -583,21 +578,17 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                     inner.loading.remove(&i);
                 }
                 let last = first + count - 1;
-                let expected: u32 = (first..=last).map(|i| layout.piece_size(i)).sum();
-                inner.loading_bytes -= expected;
-                match result {
-                    Ok(bytes) if bytes.length() == expected => {
-                        let mut at = 0;
-                        for i in first..=last {
-                            let size = layout.piece_size(i);
-                            let data: Rc<[u8]> = bytes.subarray(at, at + size).to_vec().into();
-                            SharedStorage::insert(&mut inner, i, data, true);
-                            at += size;
+                inner.loading_bytes -= run_bytes(layout, first, count);
+                let pieces = result.map(|bytes| (split_run(layout, first, count, &bytes), bytes));
+                match pieces {
+                    Ok((Some(pieces), bytes)) => {
+                        for (i, piece) in (first..).zip(pieces) {
+                            SharedStorage::insert(&mut inner, i, piece.to_vec().into(), true);
                         }
                         store::recycle(&bytes);
                         StorageNews::Loaded
                     }
-                    Ok(_) => {
+                    Ok((None, _)) => {
                         let e = format!("pieces {first}–{last} have the wrong size in storage");
                         for i in first..=last {
                             inner.failed.insert(i, e.clone());
@@ -617,6 +608,26 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
             wake(&weak, Some(news));
         });
     }
+}
+
+/// Bytes of pieces `first..first + count`.
+fn run_bytes(layout: Layout, first: u32, count: u32) -> u32 {
+    (first..first + count).map(|i| layout.piece_size(i)).sum()
+}
+
+/// `run`, the bytes of pieces `first..first + count`, as one view per piece; `None` if its
+/// length is not theirs.
+fn split_run(layout: Layout, first: u32, count: u32, run: &Uint8Array) -> Option<Vec<Uint8Array>> {
+    if run.length() != run_bytes(layout, first, count) {
+        return None;
+    }
+    let mut at = 0;
+    let views = (first..first + count).map(|i| {
+        let size = layout.piece_size(i);
+        at += size;
+        run.subarray(at - size, at)
+    });
+    Some(views.collect())
 }
 
 /// Tells the swarm, with no borrow of the cache held.
@@ -646,7 +657,7 @@ async fn load_run(
     first: u32,
     count: u32,
 ) -> Result<Uint8Array, String> {
-    let size: u32 = (first..first + count).map(|i| layout.piece_size(i)).sum();
+    let size = run_bytes(layout, first, count);
     match backend {
         Backend::Store => store::read(hex, first, count, layout.piece_length, size).await,
         Backend::Blobs(source) => {

@@ -108,8 +108,6 @@ pub struct Swarm {
     pub storage_ready: bool,
     /// Where pieces persist: "opfs", "indexeddb" or "memory" (shown in stats).
     pub storage_kind: &'static str,
-    /// Downloads are held because storage writes lag behind (see `storage.rs`).
-    pub downloads_held: bool,
     /// Open file streams and their waiters (woken below on `PieceVerified`/`MetadataReady`).
     pub streams: Streams,
     /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
@@ -151,7 +149,6 @@ impl Swarm {
             cork_timer: None,
             storage_ready: true,
             storage_kind: "memory",
-            downloads_held: false,
             streams: Streams::default(),
             upload_limit: None,
         }
@@ -397,8 +394,10 @@ impl Swarm {
             notes.push(Note::new(&self.hex, "progress", JsValue::UNDEFINED));
         }
         // Storage backpressure: no new requests while verified pieces wait to be written.
-        self.downloads_held = self.storage.should_hold_downloads(self.downloads_held);
-        self.engine.hold_downloads(self.downloads_held, now);
+        let held = self
+            .storage
+            .should_hold_downloads(self.engine.downloads_held());
+        self.engine.hold_downloads(held, now);
         let keys: Vec<PeerKey> = self.open_keys().collect();
         for key in keys {
             self.transmit(key, now, notes);

@@ -328,6 +328,11 @@ impl Torrent {
         }
     }
 
+    /// Whether downloads are held (see [`Torrent::hold_downloads`]).
+    pub fn downloads_held(&self) -> bool {
+        self.downloads_held
+    }
+
     pub fn remove_reader(&mut self, reader: u64) {
         if let Some(m) = &mut self.meta {
             m.picker.clear_window(reader);
