@@ -64,16 +64,17 @@ function trace(...what) {
 function tracing() { return Array.isArray(globalThis.seedcastTrace); }
 
 /** Diagnostics (tracing only): every 100 ms while the stream is open, what has arrived in
- *  all and around its start (verified pieces of the 8 from the one holding `start`). */
-function traceProgress(id, torrent, start, current) {
+ *  all and around its start (verified pieces of the 8 from the one holding `start` of file
+ *  `fileIndex`; approximate where a torrent has padding files, which `files` leaves out). */
+function traceProgress(id, torrent, fileIndex, start, current) {
   const s0 = current();
-  const first = torrent.files.reduce((at, f) => at, 0);
+  const offset = torrent.files.filter((f) => f.index < fileIndex).reduce((sum, f) => sum + f.length, 0);
+  const total = torrent.files.reduce((sum, f) => sum + f.length, 0);
   const timer = setInterval(() => {
     if (current() !== s0) { clearInterval(timer); return; }
     const st = torrent.stats();
     const pieces = torrent.pieces();
-    const total = torrent.files.reduce((sum, f) => sum + f.length, 0);
-    const p = Math.floor((first + start) / total * st.numPieces);
+    const p = Math.floor((offset + start) / total * st.numPieces);
     let near = 0;
     for (let i = p; i < Math.min(p + 8, pieces.length); i++) near += pieces[i];
     trace(id, 'progress', `verified ${st.piecesVerified}/${st.numPieces} near ${near}/8 down ${(st.downloaded / 1e6).toFixed(1)}MB unsaved ${st.unsavedBytes} speed ${(st.downloadSpeed / 1e6).toFixed(1)}MB/s`);
@@ -99,7 +100,7 @@ async function onWorkerMessage(event) {
         stream = torrent.openStream(data.fileIndex, msg.start, msg.end);
         streamOpened(1);
         trace(id, 'open', msg.start, msg.end);
-        if (tracing()) traceProgress(id, torrent, msg.start, () => stream);
+        if (tracing()) traceProgress(id, torrent, data.fileIndex, msg.start, () => stream);
       } else if (msg.op === 'pull' && stream) {
         const s = stream;
         s.next(msg.spare).then(
