@@ -45,7 +45,7 @@ const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 async function seeder(names, options = {}) {
   const context = await newContext(env.browser);
   await context.route('**/test-media/*', (route) => route.fulfill({ path: media[decodeURIComponent(route.request().url().split('/').pop())].path }));
-  const page = await openPage(context, env.env.signal.base);
+  const page = await openPage(context, env.signal.base);
   const magnets = await page.evaluate(async ({ names, options }) => {
     window.client = await window.Seedcast.SeedcastClient.create(options);
     const out = [];
@@ -60,7 +60,7 @@ async function seeder(names, options = {}) {
 
 /** A page in its own profile with one muted <seedcast-player> per magnet, all playing. */
 async function viewer(magnets) {
-  const page = await openPage(await newContext(env.browser), env.env.signal.base);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
   await page.evaluate(async (magnets) => {
     window.seedcastTrace = []; // stream-host.js logs stream opens, chunks and closes here
     await import('/player.js');
@@ -217,7 +217,7 @@ test('playback starts while only part of the file has arrived (seeder limited to
   await seeksTo(b, 0, 0.75, 'the rate-limited MP4');
   await oldStreamsClosed(b);
   // A third page downloads the file; the playing page serves it too (it seeds while playing).
-  const c = await openPage(await newContext(env.browser), env.env.signal.base);
+  const c = await openPage(await newContext(env.browser), env.signal.base);
   const digest = await within(90_000, 'the third page did not finish downloading', c.evaluate(async (magnet) => {
     const client = await window.Seedcast.SeedcastClient.create();
     const torrent = client.add(magnet);
@@ -246,11 +246,11 @@ test('two players on one page: a WebM and a non-faststart MP4 both play', { time
 });
 
 test('the demo app: a video published in one tab plays from the share link in another', { timeout: 180_000 }, async () => {
-  const publisher = await (await env.env.browser.newContext()).newPage();
-  await publisher.goto(`${env.env.signal.base}/`);
+  const publisher = await (await env.browser.newContext()).newPage();
+  await publisher.goto(`${env.signal.base}/`);
   await publisher.setInputFiles('#file-input', media['clip.mp4'].path);
   const link = await within(30_000, 'no share link appeared', until(() => publisher.$eval('.share-link', (el) => el.value).catch(() => '')));
-  const viewerPage = await (await env.env.browser.newContext()).newPage();
+  const viewerPage = await (await env.browser.newContext()).newPage();
   const errors = [];
   viewerPage.on('pageerror', (e) => errors.push(e.message));
   await viewerPage.goto(link);
@@ -270,7 +270,7 @@ test('a page of another origin embeds the player with one classic script tag (if
   const blog = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
     res.end(`<!doctype html><title>blog</title><p>My clip:</p>
-      <script src="${env.env.signal.base}/embed.js"></script>
+      <script src="${env.signal.base}/embed.js"></script>
       <seedcast-player muted autoplay src="${magnets[0]}" style="width: 640px"></seedcast-player>`);
   });
   await new Promise((res) => blog.listen(0, '127.0.0.2', res));
@@ -282,7 +282,7 @@ test('a page of another origin embeds the player with one classic script tag (if
   await page.goto(`${host}/blog.html`);
   const frame = await within(20_000, 'no player iframe appeared', until(() => {
     if (page.isClosed()) throw new Error('page closed');
-    return page.frames().find((f) => f.url().startsWith(`${env.env.signal.base}/embed.html`));
+    return page.frames().find((f) => f.url().startsWith(`${env.signal.base}/embed.html`));
   })).catch((e) => { throw new Error(`${e.message}; frames: ${page.frames().map((f) => f.url())}; errors: ${errors}`); });
   await within(60_000, 'the embedded player did not play', until(() => {
     if (page.isClosed()) throw new Error('page closed');
