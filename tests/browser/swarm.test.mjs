@@ -65,8 +65,12 @@ test('three pages swarm: each downloader receives data from both other pages', {
 
 test('a seeder closing its tab mid-transfer does not stop the download while another seeder stays', { timeout: 180_000 }, async () => {
   const size = 64 * MiB;
-  const first = await seeder(size);
-  const second = await seeder(size);
+  // Capped uploads keep the transfer going for 8 s or more, so the second seeder connects
+  // before the download can be over (a cold CI run once never saw both seeders connected
+  // within 60 s; an uncapped 64 MiB transfer takes ~3 s here, about an ICE gathering's cap).
+  const limit = { uploadLimit: 4_000_000 };
+  const first = await seeder(size, limit);
+  const second = await seeder(size, limit);
   assert.equal(second.magnet.split('&')[0], first.magnet.split('&')[0], 'both seed the same torrent');
   const b = await downloader(first.magnet);
   const progressAtClose = await within(60_000, 'the downloader never had both seeders and some data', until(() => b.page.evaluate(() => {
