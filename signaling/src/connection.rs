@@ -99,6 +99,8 @@ pub async fn run(
     let mut ping = pin!(sleep_until(Instant::now() + limits.ping_interval));
     let mut cancelled = pin!(shutdown.cancelled());
     let mut woken = pin!(outbox.woken());
+    // The stall last counted in `write_stalls`: the owner is woken at least once per stall, maybe more.
+    let mut counted_stall = None;
 
     let mut ending = session.on_bytes(&mut reader, &mut early).err();
     if ending.is_none() {
@@ -115,6 +117,11 @@ pub async fn run(
             }
             () = &mut woken => {
                 woken.set(outbox.woken());
+                let stall = outbox.stalled_since();
+                if stall.is_some() && stall != counted_stall {
+                    Metrics::inc(&tracker.metrics.write_stalls);
+                    counted_stall = stall;
+                }
                 ending = outbox.fault().map(Ending::from);
                 if ending.is_none() && outbox.batching() {
                     // Let the tasks that are ready (and the I/O that arrived) run first: more answers for

@@ -19,6 +19,8 @@ pub struct Metrics {
     pub messages_dropped: AtomicU64,
     pub failures_sent: AtomicU64,
     pub closed_slow_reader: AtomicU64,
+    /// Times a socket stopped taking bytes and the server began holding them for it (backpressure).
+    pub write_stalls: AtomicU64,
     pub closed_flooding: AtomicU64,
     pub closed_idle: AtomicU64,
     pub closed_bad_frame: AtomicU64,
@@ -57,6 +59,7 @@ pub struct Stats {
     pub connections_total: u64,
     pub connections_refused: u64,
     pub closed_slow_reader: u64,
+    pub write_stalls: u64,
     pub closed_flooding: u64,
     pub closed_idle: u64,
     pub closed_bad_frame: u64,
@@ -81,6 +84,7 @@ impl Stats {
             connections_total: m.connections_total.load(Relaxed),
             connections_refused: m.connections_refused.load(Relaxed),
             closed_slow_reader: m.closed_slow_reader.load(Relaxed),
+            write_stalls: m.write_stalls.load(Relaxed),
             closed_flooding: m.closed_flooding.load(Relaxed),
             closed_idle: m.closed_idle.load(Relaxed),
             closed_bad_frame: m.closed_bad_frame.load(Relaxed),
@@ -177,6 +181,12 @@ impl Stats {
             "counter",
             "Connections closed because their queue was full.",
             self.closed_slow_reader,
+        );
+        metric(
+            "write_stalls_total",
+            "counter",
+            "Times a socket stopped taking bytes and the server held them for it.",
+            self.write_stalls,
         );
         metric(
             "closed_flooding_total",

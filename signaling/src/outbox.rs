@@ -24,6 +24,9 @@
 use std::io::{self, IoSlice};
 use std::sync::{Mutex, MutexGuard};
 
+use socket2::SockRef;
+use tokio::io::Interest;
+use tokio::net::TcpStream;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::Notify;
 use tokio::sync::futures::Notified;
@@ -161,7 +164,7 @@ impl Outbox {
             state.pending.extend_from_slice(body);
             return;
         }
-        let mut taken = match self.try_write(&[IoSlice::new(head), IoSlice::new(body)]) {
+        let mut taken = match self.send_now(&[IoSlice::new(head), IoSlice::new(body)]) {
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
             Err(_) => {
@@ -219,9 +222,28 @@ impl Outbox {
         }
     }
 
+    /// One `sendmsg`, not tokio's `writev`: a socket send skips the file layer (position lock, permission
+    /// and notify hooks), and writes are most of this server's CPU time. Used while waiting bytes are
+    /// flushed: a refusal here clears tokio's writability, so `writable()` then waits for the next edge.
     fn try_write(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
         match &self.socket {
-            Some(socket) => socket.try_write_vectored(parts),
+            Some(socket) => {
+                let stream: &TcpStream = socket.as_ref();
+                stream.try_io(Interest::WRITABLE, || {
+                    SockRef::from(stream).send_vectored(parts)
+                })
+            }
+            None => Err(io::ErrorKind::WouldBlock.into()),
+        }
+    }
+
+    /// The same send without consulting tokio's readiness first. That check is a cache miss per relay (one
+    /// record per socket among thousands, touched by nobody else), and the kernel's answer is what counts.
+    /// A refusal here leaves tokio's readiness possibly stale, which costs the owner at most one extra
+    /// `try_write` (that one clears it) before it waits; nothing is lost because the bytes are kept.
+    fn send_now(&self, parts: &[IoSlice<'_>]) -> io::Result<usize> {
+        match &self.socket {
+            Some(socket) => SockRef::from(socket.as_ref()).send_vectored(parts),
             None => Err(io::ErrorKind::WouldBlock.into()),
         }
     }

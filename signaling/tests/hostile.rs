@@ -379,3 +379,60 @@ async fn a_reader_that_falls_behind_is_dropped_and_the_sender_is_unaffected() {
         "the sender still works"
     );
 }
+
+#[tokio::test]
+async fn a_reader_that_pauses_then_catches_up_gets_every_relay_whole_and_in_order() {
+    // Room for everything below to wait at the server: this reader is slow, not too slow.
+    let limits = Limits {
+        max_message_bytes: 8 * 1024 * 1024,
+        outbound_queue: 1024,
+        max_messages_per_window: 100_000,
+        ..Limits::default()
+    };
+    let server = TestServer::with_limits(limits).await;
+    let hash = id(1);
+    let mut paused = server.client().await;
+    paused.announce(&announce(&hash, &id(10))).await;
+    let mut sender = server.client().await;
+    sender.announce(&announce(&hash, &id(11))).await;
+
+    // Offers of 50 kB go to the reader, which does not read, until the kernel's buffers are full and the
+    // server holds the rest (`write_stalls`); a few more then wait behind those.
+    let sdp = |n: usize| {
+        format!(
+            "v=0\r\n{}",
+            char::from(b'a' + (n % 26) as u8).to_string().repeat(50_000)
+        )
+    };
+    let offer_id = |n: usize| format!("{n:020}");
+    let mut sent = 0;
+    let mut extra = 5;
+    while extra > 0 {
+        assert!(sent < 600, "30 MB sent and the server never held any of it");
+        let mut message = announce(&hash, &id(11));
+        message["event"] = json!("update");
+        message["offers"] =
+            json!([{"offer_id": offer_id(sent), "offer": {"type": "offer", "sdp": sdp(sent)}}]);
+        sender.announce(&message).await;
+        sent += 1;
+        if server.stats().await["write_stalls"] != 0 {
+            extra -= 1;
+        }
+    }
+    let stats = server.stats().await;
+    assert_eq!(stats["closed_slow_reader"], 0, "{stats}");
+
+    for n in 0..sent {
+        let offer = paused.recv("a relayed offer").await;
+        assert_eq!(offer["offer_id"], offer_id(n), "offer {n} arrives in order");
+        assert!(
+            offer["offer"]["sdp"] == sdp(n),
+            "offer {n} arrives whole ({} bytes of SDP)",
+            offer["offer"]["sdp"].as_str().map_or(0, str::len)
+        );
+    }
+    paused.expect_nothing("more offers than were sent").await;
+    let stats = server.stats().await;
+    assert_eq!(stats["peers"], 2, "nobody was dropped: {stats}");
+    assert_eq!(stats["messages_dropped"], 0, "{stats}");
+}
