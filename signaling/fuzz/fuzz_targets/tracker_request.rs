@@ -33,16 +33,28 @@ fn round_trip(id: &Id20) {
     assert_eq!(Id20::from_binary_str(&text).as_ref(), Ok(id));
 }
 
-fn check_relay(info_hash: &Id20, from: &Id20, offer_id: &Id20, kind: SignalKind, payload: &RawValue) {
+fn check_relay(
+    info_hash: &Id20,
+    from: &Id20,
+    offer_id: &Id20,
+    kind: SignalKind,
+    payload: &RawValue,
+) {
     let text = response::relayed_signal(info_hash, from, offer_id, kind, payload);
     let relayed = json(&text);
     let field = match kind {
         SignalKind::Offer => "offer",
         SignalKind::Answer => "answer",
     };
-    assert_eq!(relayed[field], json(payload.get()), "payload changed in {text}");
+    assert_eq!(
+        relayed[field],
+        json(payload.get()),
+        "payload changed in {text}"
+    );
     assert_eq!(relayed["action"], "announce");
-    let hash = relayed["info_hash"].as_str().expect("info_hash is a string");
+    let hash = relayed["info_hash"]
+        .as_str()
+        .expect("info_hash is a string");
     assert_eq!(Id20::from_binary_str(hash).as_ref(), Ok(info_hash));
 }
 
@@ -67,15 +79,35 @@ fuzz_target!(|data: &[u8]| {
             assert!(a.offers.len() <= LIMITS.max_offers);
             round_trip(&a.info_hash);
             round_trip(&a.peer_id);
-            json(&response::announce_reply(&a.info_hash, 120, SwarmCounts::default()));
+            json(&response::announce_reply(
+                &a.info_hash,
+                120,
+                SwarmCounts::default(),
+            ));
             for offer in &a.offers {
-                assert!(json(offer.offer.get()).is_object(), "offer payload {}", offer.offer.get());
-                check_relay(&a.info_hash, &a.peer_id, &offer.offer_id, SignalKind::Offer, offer.offer);
+                assert!(
+                    json(offer.offer.get()).is_object(),
+                    "offer payload {}",
+                    offer.offer.get()
+                );
+                check_relay(
+                    &a.info_hash,
+                    &a.peer_id,
+                    &offer.offer_id,
+                    SignalKind::Offer,
+                    offer.offer,
+                );
             }
         }
         Ok(Request::Answer(a)) => {
             round_trip(&a.to_peer_id);
-            check_relay(&a.info_hash, &a.peer_id, &a.offer_id, SignalKind::Answer, a.answer);
+            check_relay(
+                &a.info_hash,
+                &a.peer_id,
+                &a.offer_id,
+                SignalKind::Answer,
+                a.answer,
+            );
         }
         Ok(Request::Scrape(scrape)) => {
             if let request::Scrape::Some(hashes) = &scrape {

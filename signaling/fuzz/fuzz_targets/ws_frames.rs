@@ -36,7 +36,11 @@ fn read(stream: &[u8], chunk_sizes: [usize; 2], max: usize) -> (Vec<Owned>, Opti
         let result = reader.feed(&mut chunk, |event| {
             let owned = match event {
                 Event::Text(text) => {
-                    assert!(text.len() <= max, "text of {} bytes over the {max} limit", text.len());
+                    assert!(
+                        text.len() <= max,
+                        "text of {} bytes over the {max} limit",
+                        text.len()
+                    );
                     Owned::Text(text.to_owned())
                 }
                 Event::Binary => Owned::Binary,
@@ -46,7 +50,11 @@ fn read(stream: &[u8], chunk_sizes: [usize; 2], max: usize) -> (Vec<Owned>, Opti
             };
             let close = owned == Owned::Close;
             events.push(owned);
-            if close { ControlFlow::Break(()) } else { ControlFlow::Continue(()) }
+            if close {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
         });
         match result {
             Err(e) => return (events, Some(e)),
@@ -66,8 +74,14 @@ fuzz_target!(|data: &[u8]| {
     let stream = &data[3..];
     let (whole_events, whole_error) = read(stream, [stream.len().max(1); 2], max);
     let (cut_events, cut_error) = read(stream, chunk_sizes, max);
-    assert_eq!(whole_events, cut_events, "cutting the stream changed the events");
-    assert_eq!(whole_error, cut_error, "cutting the stream changed the error");
+    assert_eq!(
+        whole_events, cut_events,
+        "cutting the stream changed the events"
+    );
+    assert_eq!(
+        whole_error, cut_error,
+        "cutting the stream changed the error"
+    );
     if let Some(i) = whole_events.iter().position(|e| *e == Owned::Close) {
         assert_eq!(i + 1, whole_events.len(), "an event after Close");
     }
