@@ -166,7 +166,15 @@ impl Outbox {
         }
         let mut taken = match self.send_now(&[IoSlice::new(head), IoSlice::new(body)]) {
             Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => 0,
+            // Nothing taken: keep it all and let the owner retry once the socket is writable.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                ) =>
+            {
+                0
+            }
             Err(_) => {
                 state.fault = Some(Fault::WriteFailed);
                 drop(state);
