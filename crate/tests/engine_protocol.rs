@@ -312,6 +312,35 @@ fn a_cancelled_request_withdraws_its_load_hint_once_nothing_else_wants_the_piece
 }
 
 #[test]
+fn a_load_hint_stays_while_another_peer_still_wants_the_piece() {
+    let (mut h, state) = unchoked_with_lazy_storage(&[]);
+    let block = |index, begin| BlockRef {
+        index,
+        begin,
+        length: BLOCK_SIZE,
+    };
+    // A second peer, unchoked on interest, asks for the same piece.
+    const OTHER: u64 = 2;
+    h.t.handle_connect(OTHER, h.now);
+    let mut bytes = Vec::new();
+    Handshake::new(h.m.info_hash.0, [7; 20]).encode_into(&mut bytes);
+    Message::Interested.encode_into(&mut bytes);
+    Message::Request(block(2, 0)).encode_into(&mut bytes);
+    h.t.handle_data(OTHER, &bytes, h.now);
+
+    h.send(&[Message::Request(block(2, 0))]);
+    h.send(&[Message::Cancel(block(2, 0))]);
+    h.t.handle_disconnect(PEER, h.now);
+    assert!(
+        state.borrow().unprefetched.is_empty(),
+        "the other peer still waits for piece 2: {:?}",
+        state.borrow().unprefetched
+    );
+    h.t.handle_disconnect(OTHER, h.now);
+    assert_eq!(state.borrow().unprefetched, vec![2]);
+}
+
+#[test]
 fn a_block_whose_piece_is_still_loading_waits_in_order_and_is_then_served() {
     let (mut h, state) = unchoked_with_lazy_storage(&[1]);
     let b2 = BlockRef {

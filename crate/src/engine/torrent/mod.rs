@@ -378,10 +378,8 @@ impl Torrent {
     }
 
     /// Undoes everything a departed peer contributed to shared state.
-    fn forget_peer(&mut self, peer: PeerKey, state: PeerState) {
-        for b in &state.requests {
-            self.storage.unprefetch(b.index);
-        }
+    fn forget_peer(&mut self, peer: PeerKey, mut state: PeerState) {
+        self.withdraw_load_hints(state.requests.make_contiguous());
         if let Some(m) = &mut self.meta {
             if let Some(b) = state.known_pieces() {
                 m.picker.remove_peer_pieces(b);

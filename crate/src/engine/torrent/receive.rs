@@ -168,9 +168,7 @@ impl Torrent {
             Message::Request(block) => self.on_request(peer, block)?,
             Message::Cancel(block) => {
                 p.requests.retain(|b| *b != block);
-                if !p.requests.iter().any(|b| b.index == block.index) {
-                    self.storage.unprefetch(block.index);
-                }
+                self.withdraw_load_hints(&[block]);
             }
             Message::Piece { index, begin, data } => self.on_block(peer, index, begin, data, now),
             Message::Reject(block) => {

@@ -87,6 +87,24 @@ impl Torrent {
         Some(out)
     }
 
+    /// Tells storage that the pieces of `blocks` (requests just cancelled, rejected or gone with
+    /// their peer, and already out of that peer's queue) need not be loaded any more, except
+    /// those some peer's queued request still wants: their load must go on.
+    pub(super) fn withdraw_load_hints(&mut self, blocks: &[BlockRef]) {
+        let mut pieces: Vec<u32> = blocks.iter().map(|b| b.index).collect();
+        pieces.sort_unstable();
+        pieces.dedup();
+        for index in pieces {
+            let wanted = self
+                .peers
+                .values()
+                .any(|p| p.requests.iter().any(|b| b.index == index));
+            if !wanted {
+                self.storage.unprefetch(index);
+            }
+        }
+    }
+
     /// True if `peer` has bytes waiting for [`Torrent::poll_transmit`].
     pub fn wants_transmit(&self, peer: PeerKey) -> bool {
         self.peers
@@ -112,9 +130,7 @@ impl Torrent {
                     p.send(&Message::Reject(*b));
                 }
             }
-            for b in dropped {
-                self.storage.unprefetch(b.index);
-            }
+            self.withdraw_load_hints(&dropped);
         } else {
             p.send(&Message::Unchoke);
         }
