@@ -122,6 +122,16 @@ struct Inner {
     unpersisted_bytes: usize,
 }
 
+impl Inner {
+    /// The cached bytes of piece `index`, marked as just used (eviction goes by last use).
+    fn touch(&mut self, index: u32) -> Option<&Rc<[u8]>> {
+        self.clock += 1;
+        let c = self.pieces.get_mut(&index)?;
+        c.last_use = self.clock;
+        Some(&c.data)
+    }
+}
+
 #[derive(Debug, Clone, Copy)]
 struct Layout {
     piece_length: u32,
@@ -264,35 +274,31 @@ impl SharedStorage {
     /// Verified piece `index` as a fresh JS array (for streaming and file reads). Reads
     /// from memory when cached, else from the backend without caching.
     pub async fn read_piece(&self, index: u32) -> Result<Uint8Array, String> {
-        let (backend, hex, layout) = {
-            let mut inner = self.inner.borrow_mut();
-            inner.clock += 1;
-            let clock = inner.clock;
-            if let Some(c) = inner.pieces.get_mut(&index) {
-                c.last_use = clock;
-                return Ok(Uint8Array::from(&c.data[..]));
-            }
-            (inner.backend.clone(), inner.hex.clone(), inner.layout)
-        };
-        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        if let Some(data) = self.inner.borrow_mut().touch(index) {
+            return Ok(Uint8Array::from(&data[..]));
+        }
+        let (backend, hex, layout) = self.backend_source()?;
         load(&backend, &hex, layout, index).await
+    }
+
+    /// What a backend read needs, taken out of the borrow (reads await).
+    fn backend_source(&self) -> Result<(Backend, String, Layout), String> {
+        let inner = self.inner.borrow();
+        let layout = inner
+            .layout
+            .ok_or("the torrent's metadata has not arrived yet")?;
+        Ok((inner.backend.clone(), inner.hex.clone(), layout))
     }
 
     /// Verified pieces `first..first + count` (consecutive), one array each. When none of
     /// them is in memory they come from the backend in one read (one worker round trip,
     /// not one per piece); otherwise piece by piece, cached ones from memory.
     pub async fn read_pieces(&self, first: u32, count: u32) -> Result<Vec<Uint8Array>, String> {
-        let (backend, hex, layout, none_cached) = {
+        let none_cached = {
             let inner = self.inner.borrow();
-            let none_cached = (first..first + count).all(|i| !inner.pieces.contains_key(&i));
-            (
-                inner.backend.clone(),
-                inner.hex.clone(),
-                inner.layout,
-                none_cached,
-            )
+            (first..first + count).all(|i| !inner.pieces.contains_key(&i))
         };
-        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        let (backend, hex, layout) = self.backend_source()?;
         if count <= 1 || !none_cached || matches!(backend, Backend::Memory) {
             let mut out = Vec::with_capacity(count as usize);
             for i in first..first + count {
@@ -322,14 +328,10 @@ impl SharedStorage {
         at: u32,
     ) -> Result<bool, String> {
         let mut inner = self.inner.borrow_mut();
-        inner.clock += 1;
-        let clock = inner.clock;
-        let Some(c) = inner.pieces.get_mut(&index) else {
+        let Some(data) = inner.touch(index) else {
             return Ok(false);
         };
-        c.last_use = clock;
-        let bytes = c
-            .data
+        let bytes = data
             .get(from as usize..to as usize)
             .ok_or_else(|| format!("piece {index} in memory is too short"))?;
         dest.subarray(at, at + (to - from)).copy_from(bytes);
@@ -339,11 +341,7 @@ impl SharedStorage {
     /// Verified piece `index` read from the backend (not the cache), over a recycled
     /// buffer that the caller gives back with `store::recycle` once done.
     pub async fn load_piece(&self, index: u32) -> Result<Uint8Array, String> {
-        let (backend, hex, layout) = {
-            let inner = self.inner.borrow();
-            (inner.backend.clone(), inner.hex.clone(), inner.layout)
-        };
-        let layout = layout.ok_or("the torrent's metadata has not arrived yet")?;
+        let (backend, hex, layout) = self.backend_source()?;
         load(&backend, &hex, layout, index).await
     }
 
@@ -720,13 +718,8 @@ impl Storage for SharedStorage {
         let start = out.len();
         {
             let mut inner = self.inner.borrow_mut();
-            inner.clock += 1;
-            let clock = inner.clock;
-            match inner.pieces.get_mut(&index) {
-                Some(c) => {
-                    c.last_use = clock;
-                    out.extend_from_slice(block_of(&c.data, index, begin, len)?);
-                }
+            match inner.touch(index) {
+                Some(data) => out.extend_from_slice(block_of(data, index, begin, len)?),
                 None => {
                     if let Some(e) = inner.failed.remove(&index) {
                         return Err(StorageError::Backend(e));

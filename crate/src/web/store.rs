@@ -31,23 +31,15 @@ extern "C" {
     fn store_remove(hex: &str) -> Promise;
     #[wasm_bindgen(js_name = storeList)]
     fn store_list() -> Promise;
+    /// `size` bytes (not zeroed) over a recycled buffer: for bytes that are about to be
+    /// transferred to a worker, which sends the buffer back (see "Buffer recycling" in
+    /// `piece_store.js`). The array's buffer may be longer than the array.
     #[wasm_bindgen(js_name = takeBuffer)]
-    fn take_buffer(size: u32) -> Uint8Array;
+    pub fn buffer(size: u32) -> Uint8Array;
+    /// Hands a buffer (or a view of one) back for reuse. The caller must hold the only
+    /// reference that will ever be used again.
     #[wasm_bindgen(js_name = giveBuffer)]
-    fn give_buffer(buffer: &JsValue);
-}
-
-/// `size` bytes (not zeroed) over a recycled buffer: for bytes that are about to be
-/// transferred to a worker, which sends the buffer back (see "Buffer recycling" in
-/// `piece_store.js`). The array's buffer may be longer than the array.
-pub fn buffer(size: u32) -> Uint8Array {
-    take_buffer(size)
-}
-
-/// Hands a buffer (or a view of one) back for reuse. The caller must hold the only
-/// reference that will ever be used again.
-pub fn recycle(buffer: &JsValue) {
-    give_buffer(buffer);
+    pub fn recycle(buffer: &JsValue);
 }
 
 /// Where pieces persist in this page.

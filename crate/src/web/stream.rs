@@ -457,9 +457,7 @@ impl Core {
                     return Ok(());
                 }
                 let bytes = storage.load_piece(piece).await?;
-                if let Some((_, old)) = self.cache.replace(Some((piece, bytes.clone()))) {
-                    store::recycle(&old);
-                }
+                self.keep(Some((piece, bytes.clone())));
                 bytes
             }
         };
@@ -468,11 +466,17 @@ impl Core {
         }
         dest.set(&bytes.subarray(from, to), at);
         if to == bytes.length() {
-            if let Some((_, old)) = self.cache.take() {
-                store::recycle(&old);
-            }
+            self.keep(None);
         }
         Ok(())
+    }
+
+    /// Keeps `piece` (a loaded piece read in parts) in place of the one kept before, whose
+    /// buffer goes back to the pool: nothing else holds a view of it.
+    fn keep(&self, piece: Option<(u32, Uint8Array)>) {
+        if let Some((_, old)) = self.cache.replace(piece) {
+            store::recycle(&old);
+        }
     }
 
     fn advance(&self, by: u64) -> u64 {
@@ -486,9 +490,7 @@ impl Core {
         if self.closed.replace(true) {
             return;
         }
-        if let Some((_, bytes)) = self.cache.borrow_mut().take() {
-            store::recycle(&bytes);
-        }
+        self.keep(None);
         if self.handle.0.upgrade().is_none() {
             return;
         }
