@@ -55,13 +55,13 @@ function metadata(torrent) {
 }
 
 /** Diagnostics: if a page sets `globalThis.seedcastTrace = []`, stream events land there. */
+function tracing() { return Array.isArray(globalThis.seedcastTrace); }
+
 function trace(...what) {
-  if (Array.isArray(globalThis.seedcastTrace) && globalThis.seedcastTrace.length < 10_000) {
+  if (tracing() && globalThis.seedcastTrace.length < 10_000) {
     globalThis.seedcastTrace.push(`${performance.now().toFixed(0)} ${what.join(' ')}`);
   }
 }
-
-function tracing() { return Array.isArray(globalThis.seedcastTrace); }
 
 /** Diagnostics (tracing only): every 100 ms while the stream is open, what has arrived in
  *  all and around its start (verified pieces of the 8 from the one holding `start` of file

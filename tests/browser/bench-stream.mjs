@@ -168,12 +168,12 @@ async function viewOnce(browser, pid, url, seederPage) {
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
     const seekWall = Date.now();
     const seek = await within(60_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
-    if (process.env.TRACE && seek.ms > 400 && seederPage) {
-      const up = await seederPage.evaluate((t) => window.upTrace.filter(([at]) => at > t - 300 && at < t + 3000)
-        .map(([at, bytes, cached], i, all) => `${at - t} +${i ? ((bytes - all[i - 1][1]) / 1024).toFixed(0) : 0}K c${(cached / 2 ** 20).toFixed(1)}M`).join(' | '), seekWall);
-      console.log(`seeder uploads around the seek (ms from the seek: KiB sent since the last sample, its cache): ${up}`);
-    }
     if (process.env.TRACE && seek.ms > 400) {
+      if (seederPage) {
+        const up = await seederPage.evaluate((t) => window.upTrace.filter(([at]) => at > t - 300 && at < t + 3000)
+          .map(([at, bytes, cached], i, all) => `${at - t} +${i ? ((bytes - all[i - 1][1]) / 1024).toFixed(0) : 0}K c${(cached / 2 ** 20).toFixed(1)}M`).join(' | '), seekWall);
+        console.log(`seeder uploads around the seek (ms from the seek: KiB sent since the last sample, its cache): ${up}`);
+      }
       console.log(await page.evaluate((t) => {
         let chunks = 0;
         const lines = window.seedcastTrace.filter((l) => {

@@ -110,14 +110,12 @@ fuzz_target!(|data: &[u8]| {
             );
         }
         Ok(Request::Scrape(scrape)) => {
-            if let request::Scrape::Some(hashes) = &scrape {
-                assert!(hashes.len() <= LIMITS.max_scrape_hashes);
-            }
-            let counts = SwarmCounts::default();
             let hashes = match scrape {
                 request::Scrape::Some(hashes) => hashes,
                 request::Scrape::All => Vec::new(),
             };
+            assert!(hashes.len() <= LIMITS.max_scrape_hashes);
+            let counts = SwarmCounts::default();
             let reply = json(&response::scrape_reply(hashes.iter().map(|h| (*h, counts))));
             assert_eq!(reply["action"], "scrape");
         }
