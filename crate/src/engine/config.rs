@@ -22,6 +22,10 @@ pub struct Config {
     pub keepalive_interval: Duration,
     /// Nothing received for this long: the connection is dead.
     pub idle_timeout: Duration,
+    /// Output waiting for a peer and not taken by the driver (its transport stayed full) for
+    /// this long: the peer stopped reading and is disconnected. A slow but live link drains a
+    /// little every few seconds; a driver that rate-limits uploads must poll within this.
+    pub write_stall_timeout: Duration,
     /// Pipeline depth: enough requests to cover this much time at the peer's measured rate.
     pub request_queue_time: Duration,
     pub min_pipeline: u32,
@@ -35,6 +39,10 @@ pub struct Config {
     /// An urgent stream block requested longer ago than this may be asked of a second peer.
     pub stream_deadline: Duration,
     pub metadata_request_timeout: Duration,
+    /// Memory for pieces being assembled (each partial piece holds a piece-sized buffer): no
+    /// new piece is started past it, except pieces in a streaming window (bounded by
+    /// `stream_window_bytes` per reader) and always at least one.
+    pub max_partial_bytes: u64,
 }
 
 impl Default for Config {
@@ -52,6 +60,7 @@ impl Default for Config {
             request_timeout: Duration::from_secs(15),
             keepalive_interval: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(180),
+            write_stall_timeout: Duration::from_secs(30),
             request_queue_time: Duration::from_secs(1),
             min_pipeline: 4,
             max_pipeline: 250,
@@ -60,6 +69,9 @@ impl Default for Config {
             stream_window_bytes: 4 * 1024 * 1024,
             stream_deadline: Duration::from_secs(2),
             metadata_request_timeout: Duration::from_secs(10),
+            // Room for 8 pieces of 4 MiB, or 128 of 256 KiB: plenty of parallelism, and a
+            // browser tab's memory stays bounded even with huge pieces.
+            max_partial_bytes: 32 * 1024 * 1024,
         }
     }
 }

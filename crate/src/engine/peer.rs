@@ -16,6 +16,18 @@ use crate::wire::{BlockRef, Decoder, Message};
 pub const MAX_PENDING_HAVES: usize = 1 << 16;
 /// Most allowed-fast pieces remembered per peer (BEP 6 suggests a set of about 10).
 pub const MAX_ALLOWED_FAST: usize = 64;
+/// Most bytes of control messages queued for one peer (`out`), on top of one copy of our
+/// metadata (see [`super::Torrent`]'s output bound). Room for our bitfield (100 KiB for the
+/// largest metadata we accept), rejects of a full request queue, a pipeline of requests and
+/// cancels, and haves. Beyond it the peer is not reading what it asks for: disconnected.
+pub const MAX_QUEUED_OUTPUT: usize = 512 * 1024;
+/// Most rejects queued and not yet taken by the driver. Choking a peer rejects its whole
+/// queue at once (`max_peer_requests`, 250 by default) and a tick may add as many refusals;
+/// the check uses twice the configured queue if that is larger. More is a peer that keeps
+/// asking without reading the answers.
+pub const MAX_PENDING_REJECTS: usize = 1024;
+/// Bytes of one encoded reject (length, id, index, begin, length).
+pub const REJECT_LEN: usize = 17;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -79,8 +91,20 @@ pub struct PeerState {
     pub outstanding: Vec<Outstanding>,
     /// Requests the peer sent us, served in order by `poll_transmit`; bounded by `max_peer_requests`.
     pub requests: VecDeque<BlockRef>,
-    /// Requests refused (choked or queue full) since the last tick; too many is a flood.
+    /// Requests refused since the last tick (choked, queue full, a piece we lack, and every
+    /// ut_metadata request); more than `max_peer_requests` in a tick is a flood.
     pub refused_requests: u32,
+    /// Rejects queued in `out` and not taken yet (an upper bound once `out` is partly taken);
+    /// bounded by [`MAX_PENDING_REJECTS`].
+    pub pending_rejects: usize,
+    /// The driver asked for bytes (with a non-zero budget) since the last tick: its transport
+    /// has room, so the peer is reading.
+    pub polled: bool,
+    /// Last tick at which nothing was waiting for this peer or the driver took some; output
+    /// waiting longer than `write_stall_timeout` means the peer stopped reading.
+    pub last_drained_at: Duration,
+    /// This id was penalised before: it earns an unchoke in a regular rechoke, never at once.
+    pub probation: bool,
     /// ut_metadata pieces requested from this peer, with the time asked.
     pub metadata_requests: Vec<(u32, Duration)>,
     /// ut_metadata pieces the peer asked of us and we have not answered yet.
@@ -126,6 +150,10 @@ impl PeerState {
             outstanding: Vec::new(),
             requests: VecDeque::new(),
             refused_requests: 0,
+            pending_rejects: 0,
+            polled: false,
+            last_drained_at: now,
+            probation: false,
             metadata_requests: Vec::new(),
             metadata_replies_sent: 0,
             download: RateMeter::default(),
@@ -137,6 +165,20 @@ impl PeerState {
 
     pub fn send(&mut self, msg: &Message) {
         msg.encode_into(&mut self.out);
+    }
+
+    /// Queues a reject (BEP 6) if the peer speaks the fast extension; without it a refused
+    /// request is simply dropped. Counted in `pending_rejects` until the driver takes it.
+    pub fn send_reject(&mut self, block: BlockRef) {
+        if self.fast {
+            self.send(&Message::Reject(block));
+            self.pending_rejects += 1;
+        }
+    }
+
+    /// True if something is waiting for the driver to take (see `Torrent::wants_transmit`).
+    pub fn has_output(&self) -> bool {
+        !self.out.is_empty() || (!self.am_choking && !self.requests.is_empty())
     }
 
     pub fn known_pieces(&self) -> Option<&Bitfield> {
@@ -165,6 +207,10 @@ impl PeerState {
         self.download.tick(elapsed);
         self.upload.tick(elapsed);
         self.refused_requests = 0;
+        if !self.has_output() || self.polled {
+            self.last_drained_at = now;
+        }
+        self.polled = false;
         if self.sent_total != self.sent_at_last_tick {
             self.sent_at_last_tick = self.sent_total;
             self.last_sent_at = now;

@@ -13,6 +13,10 @@
 //! (2) partial pieces this peer started; (3) other partial pieces; (4) a new piece, rarest first
 //! with a random tie-break; (5) endgame: blocks already requested from someone else, at most
 //! [`MAX_DUPLICATES`] requests per block.
+//!
+//! Memory bound: the partial pieces' buffers add up to at most `max_partial_bytes`, plus
+//! pieces of streaming windows (bounded by the driver's window size), and always allow one
+//! piece: past the bound no new piece is started outside a window ([`Picker::partial_bytes`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
@@ -97,6 +101,10 @@ pub struct Picker {
     windows: BTreeMap<u64, Range<u32>>,
     /// A block requested longer ago than this in an urgent window piece may be re-requested.
     pub stream_deadline: Duration,
+    /// Budget for partial pieces' buffers (see the module notes).
+    pub max_partial_bytes: u64,
+    /// Sum of the partial pieces' buffer sizes. Invariant: equals the sum over `partial`.
+    partial_bytes: u64,
 }
 
 impl Picker {
@@ -124,6 +132,8 @@ impl Picker {
             failed_before: BTreeSet::new(),
             windows: BTreeMap::new(),
             stream_deadline: Duration::from_secs(2),
+            max_partial_bytes: u64::MAX,
+            partial_bytes: 0,
         }
     }
 
@@ -263,8 +273,8 @@ impl Picker {
                 return out;
             }
         }
-        // (4) new pieces, rarest first.
-        while out.len() < count {
+        // (4) new pieces, rarest first, while the memory budget allows.
+        while out.len() < count && self.may_start_piece() {
             let Some(index) = self.rarest_new_piece(peer_has) else {
                 break;
             };
@@ -327,8 +337,12 @@ impl Picker {
             return;
         }
         if !self.partial.contains_key(&index) {
+            if !self.may_start_piece() && !self.in_window(index) {
+                return;
+            }
             let blocks = self.block_count(index) as usize;
             let size = self.piece_size(index) as usize;
+            self.partial_bytes += size as u64;
             let exclusive = self.failed_before.contains(&index);
             self.partial.insert(
                 index,
@@ -451,20 +465,43 @@ impl Picker {
     /// torrent verifies synchronously.
     pub fn take_complete(&mut self, index: u32) -> Option<Partial> {
         match self.partial.get(&index) {
-            Some(p) if p.received as usize == p.blocks.len() => self.partial.remove(&index),
+            Some(p) if p.received as usize == p.blocks.len() => self.remove_partial(index),
             _ => None,
         }
     }
 
     pub fn mark_have(&mut self, index: u32) {
         self.have.set(index);
-        self.partial.remove(&index);
+        self.remove_partial(index);
         self.failed_before.remove(&index);
     }
 
     pub fn mark_failed(&mut self, index: u32) {
-        self.partial.remove(&index);
+        self.remove_partial(index);
         self.failed_before.insert(index);
+    }
+
+    /// The only way out of `partial`: keeps `partial_bytes` equal to the buffers held.
+    fn remove_partial(&mut self, index: u32) -> Option<Partial> {
+        let p = self.partial.remove(&index)?;
+        self.partial_bytes -= p.data.len() as u64;
+        Some(p)
+    }
+
+    /// True while a new piece fits the partial-piece budget (the first always does).
+    fn may_start_piece(&self) -> bool {
+        self.partial.is_empty()
+            || self.partial_bytes + self.piece_length as u64 <= self.max_partial_bytes
+    }
+
+    /// Bytes held by the buffers of pieces being assembled.
+    pub fn partial_bytes(&self) -> u64 {
+        self.partial_bytes
+    }
+
+    /// Sum over pieces of how many connected peers have each (for invariant checks).
+    pub fn availability_total(&self) -> u64 {
+        self.availability.iter().map(|&a| a as u64).sum()
     }
 
     /// Forgets one outstanding request (rejected, cancelled or timed out).
@@ -685,6 +722,42 @@ mod tests {
             2,
             "opened again when the owner left"
         );
+    }
+
+    #[test]
+    fn partial_pieces_stay_within_the_memory_budget() {
+        let piece = 4 * BLOCK_SIZE;
+        let mut p = picker(20, piece);
+        p.max_partial_bytes = 3 * piece as u64;
+        // Ten peers, each with a piece nobody else has: each would start its own piece.
+        for peer in 0..10u32 {
+            let mut only = Bitfield::new(20);
+            only.set(peer);
+            p.add_peer_pieces(&only);
+            p.pick(peer as PeerKey, &only, 4, Duration::ZERO);
+            assert!(p.partial_bytes() <= p.max_partial_bytes, "peer {peer}");
+        }
+        assert_eq!(p.partial_count(), 3);
+        // A streaming window is the reader's choice and bounded by its size: it still starts.
+        let mut piece12 = Bitfield::new(20);
+        piece12.set(12);
+        p.set_window(1, 12..13);
+        assert_eq!(p.pick(12, &piece12, 1, Duration::ZERO).len(), 1);
+        assert_eq!(p.partial_count(), 4);
+        // Finishing a piece frees its share of the budget.
+        let mut only0 = Bitfield::new(20);
+        only0.set(0);
+        p.release_peer(0, true);
+        for b in p.pick(0, &only0, 4, Duration::ZERO) {
+            p.on_block(0, b.index, b.begin, &vec![0; b.length as usize]);
+        }
+        assert!(p.take_complete(0).is_some());
+        p.mark_have(0);
+        p.clear_window(1);
+        assert_eq!(p.partial_bytes(), 3 * piece as u64);
+        let mut piece15 = Bitfield::new(20);
+        piece15.set(15);
+        assert!(p.pick(15, &piece15, 1, Duration::ZERO).is_empty(), "still full");
     }
 
     #[test]

@@ -381,6 +381,9 @@ impl Swarm {
                     super::js_glue::set(&detail, "reason", reason.as_str());
                     notes.push(Note::new(&self.hex, "ban", detail.into()));
                 }
+                // The `Disconnect` that follows carries the reason for the peer note; the
+                // engine refuses the id until `until` (`Torrent::refuses_peer`).
+                Event::PeerPenalised { .. } => {}
                 Event::Disconnect { peer, reason } => {
                     // The engine already forgot the peer: close without `handle_disconnect`.
                     if let Some(conn) = self.conns.remove(&peer) {

@@ -73,7 +73,11 @@ impl Torrent {
             Err(e) => return Err(e.into()),
         };
         match msg {
-            MetadataMsg::Request { piece } => self.serve_metadata(peer, piece),
+            MetadataMsg::Request { piece } => {
+                // Each answer (data or reject) costs output: it counts like a refused request.
+                self.count_refusal(peer)?;
+                self.serve_metadata(peer, piece);
+            }
             MetadataMsg::Reject { piece } => {
                 self.metadata_fetch.release(peer, Some(piece));
                 if let Some(p) = self.peers.get_mut(&peer) {
@@ -195,6 +199,7 @@ impl Torrent {
         let total = info.total_length;
         let mut picker = Picker::new(n, info.piece_length, total, have, &mut self.rng);
         picker.stream_deadline = self.config.stream_deadline;
+        picker.max_partial_bytes = self.config.max_partial_bytes;
         self.completed_announced = picker.is_complete();
         self.meta = Some(Meta {
             info,

@@ -14,11 +14,12 @@
 
 mod download;
 mod metadata;
+mod penalty;
 mod receive;
 mod timers;
 mod upload;
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
 use super::PeerKey;
@@ -26,8 +27,10 @@ use super::bitfield::Bitfield;
 use super::choker::Choker;
 use super::config::Config;
 use super::metadata_fetch::MetadataFetch;
-use super::peer::{PeerPieces, PeerState, Phase};
+use super::peer::{MAX_QUEUED_OUTPUT, PeerPieces, PeerState, Phase};
 use super::picker::Picker;
+pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
+use penalty::Penalties;
 use super::rng::Rng;
 use super::storage::Storage;
 use crate::metainfo::{Info, InfoHash};
@@ -57,6 +60,14 @@ pub enum Event {
         peer: PeerKey,
         peer_id: Option<[u8; 20]>,
         reason: String,
+    },
+    /// The peer flooded us, broke the protocol or stopped reading: its id is refused until
+    /// `until` (engine time; see [`Torrent::refuses_peer`]). A `Disconnect` follows.
+    PeerPenalised {
+        peer: PeerKey,
+        peer_id: [u8; 20],
+        reason: String,
+        until: Duration,
     },
     /// Close this transport. The engine has already dropped the peer's state.
     Disconnect {
@@ -118,7 +129,8 @@ pub struct Torrent {
     /// Pieces the storage already holds, applied when the metadata becomes known.
     initial_have: Option<Bitfield>,
     peers: BTreeMap<PeerKey, PeerState>,
-    banned: BTreeSet<[u8; 20]>,
+    /// Banned and penalised peer ids, bounded.
+    penalties: Penalties,
     /// Evidence for pieces that failed with several contributors: per block, who sent it and
     /// its SHA-1. When the piece later verifies, senders of differing blocks are banned.
     suspects: BTreeMap<u32, Vec<(PeerKey, [u8; 20])>>,
@@ -182,7 +194,7 @@ impl Torrent {
             storage,
             initial_have: None,
             peers: BTreeMap::new(),
-            banned: BTreeSet::new(),
+            penalties: Penalties::default(),
             suspects: BTreeMap::new(),
             choker,
             rng,
@@ -263,7 +275,38 @@ impl Torrent {
     }
 
     pub fn is_banned(&self, peer_id: &[u8; 20]) -> bool {
-        self.banned.contains(peer_id)
+        self.penalties.is_banned(peer_id)
+    }
+
+    /// True if a handshake from `peer_id` would be refused at `now`: it is banned or serving
+    /// a penalty. Drivers spend no offers or answers on such peers.
+    pub fn refuses_peer(&self, peer_id: &[u8; 20], now: Duration) -> bool {
+        self.is_banned(peer_id) || self.penalties.penalised_until(peer_id, now).is_some()
+    }
+
+    /// Most bytes queued for one peer before it is dropped as not reading: control messages
+    /// plus one copy of our metadata (WebTorrent asks for every metadata piece at once).
+    pub fn queued_output_bound(&self) -> usize {
+        MAX_QUEUED_OUTPUT + self.meta.as_ref().map_or(0, |m| m.info_bytes.len())
+    }
+
+    /// Bytes queued for `peer` and not yet taken by [`Torrent::poll_transmit`] (blocks are
+    /// read from storage only when taken, so this is what a peer that does not read costs).
+    pub fn queued_output(&self, peer: PeerKey) -> Option<usize> {
+        self.peers.get(&peer).map(|p| p.out.len())
+    }
+
+    /// Sum over pieces of the availability the picker uses (test invariant: it equals the
+    /// sum of the connected peers' known piece counts).
+    #[doc(hidden)]
+    pub fn debug_availability_total(&self) -> u64 {
+        self.meta.as_ref().map_or(0, |m| m.picker.availability_total())
+    }
+
+    /// Bytes held by partial pieces' buffers.
+    #[doc(hidden)]
+    pub fn debug_partial_bytes(&self) -> u64 {
+        self.meta.as_ref().map_or(0, |m| m.picker.partial_bytes())
     }
 
     // ---- inputs -------------------------------------------------------------------------
@@ -363,11 +406,26 @@ impl Torrent {
         }
     }
 
+    /// Drops a peer for misbehaving (a flood, a protocol violation, not reading) and refuses
+    /// its id for a while; a peer whose handshake never completed has no id to remember.
+    fn penalise(&mut self, peer: PeerKey, reason: String, now: Duration) {
+        if let Some(peer_id) = self.peers.get(&peer).and_then(|p| p.peer_id) {
+            let length = self.penalties.penalise(peer_id, now);
+            self.events.push_back(Event::PeerPenalised {
+                peer,
+                peer_id,
+                reason: reason.clone(),
+                until: now + length,
+            });
+        }
+        self.disconnect(peer, reason);
+    }
+
     fn ban(&mut self, peer: PeerKey, reason: impl Into<String>) {
         let reason = reason.into();
         let peer_id = self.peers.get(&peer).and_then(|p| p.peer_id);
         if let Some(id) = peer_id {
-            self.banned.insert(id);
+            self.penalties.ban(id);
         }
         self.events.push_back(Event::PeerBanned {
             peer,

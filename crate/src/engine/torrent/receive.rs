@@ -7,6 +7,7 @@ use super::{Event, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::peer::{MAX_ALLOWED_FAST, MAX_PENDING_HAVES, PeerPieces, Phase};
+use crate::engine::picker::Picker;
 use crate::wire::{
     EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, MAX_METADATA_SIZE, Message,
     UT_METADATA_LOCAL_ID,
@@ -37,32 +38,42 @@ impl Torrent {
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
-                    self.disconnect(peer, format!("protocol error: {e}"));
+                    self.penalise(peer, format!("protocol error: {e}"), now);
                     return;
                 }
             };
             let result = match frame {
-                Frame::Handshake(h) => self.on_handshake(peer, h),
+                Frame::Handshake(h) => self.on_handshake(peer, h, now),
                 Frame::Message(m) => self.on_message(peer, m, now),
             };
+            // Checked after every message: one chunk of requests must not queue unbounded
+            // answers before the check.
+            let result = result.and_then(|()| self.check_output_bounds(peer));
             if let Err(Violation(reason)) = result {
-                self.disconnect(peer, reason);
+                self.penalise(peer, reason, now);
                 return;
             }
         }
         self.fill_requests(peer, now);
     }
 
-    fn on_handshake(&mut self, peer: PeerKey, h: Handshake) -> Result<(), Violation> {
+    fn on_handshake(&mut self, peer: PeerKey, h: Handshake, now: Duration) -> Result<(), Violation> {
         if h.info_hash != self.info_hash.0 {
             return Err(Violation("handshake for another torrent".into()));
         }
         if h.peer_id == self.config.peer_id {
             return Err(Violation("connected to ourselves".into()));
         }
-        if self.banned.contains(&h.peer_id) {
+        // The id is not recorded until the checks pass, so a refused handshake does not
+        // extend the penalty.
+        if self.penalties.is_banned(&h.peer_id) {
             return Err(Violation("peer is banned".into()));
         }
+        if let Some(until) = self.penalties.penalised_until(&h.peer_id, now) {
+            let left = until.saturating_sub(now).as_secs().max(1);
+            return Err(Violation(format!("peer is penalised for {left} s more")));
+        }
+        let probation = self.penalties.on_record(&h.peer_id);
         if self
             .peers
             .iter()
@@ -76,6 +87,7 @@ impl Torrent {
         let ours = Handshake::new(self.info_hash.0, self.config.peer_id);
         p.phase = Phase::Active;
         p.peer_id = Some(h.peer_id);
+        p.probation = probation;
         p.fast = h.supports_fast() && ours.supports_fast();
         p.extended = h.supports_extensions() && ours.supports_extensions();
         if p.extended {
@@ -227,9 +239,12 @@ impl Torrent {
         p.got_bitfield = true;
         match (&mut p.pieces, &mut self.meta) {
             (PeerPieces::Known(old), Some(m)) => {
-                let b = Bitfield::from_bytes(&bytes, m.picker.num_pieces())?;
-                m.picker.add_peer_pieces(&b);
-                *old = b;
+                let mut b = Bitfield::from_bytes(&bytes, m.picker.num_pieces())?;
+                // Haves that came first still stand, and were counted once already.
+                for i in old.iter_ones() {
+                    b.set(i);
+                }
+                replace_peer_pieces(&mut m.picker, old, b);
             }
             (PeerPieces::Pending { bitfield, .. }, None) => {
                 // Sized later; the codec already capped the length.
@@ -251,9 +266,8 @@ impl Torrent {
         p.got_bitfield = true;
         match (&mut p.pieces, &mut self.meta) {
             (PeerPieces::Known(old), Some(m)) => {
-                let b = Bitfield::full(m.picker.num_pieces());
-                m.picker.add_peer_pieces(&b);
-                *old = b;
+                let all = Bitfield::full(m.picker.num_pieces());
+                replace_peer_pieces(&mut m.picker, old, all);
             }
             (PeerPieces::Pending { all, .. }, None) => *all = true,
             _ => {}
@@ -295,4 +309,12 @@ impl Torrent {
         }
         Ok(())
     }
+}
+
+/// Swaps a peer's piece list for `new`, keeping the picker's availability equal to the sum of
+/// the connected peers' pieces (a Have before the Bitfield/HaveAll must not count twice).
+fn replace_peer_pieces(picker: &mut Picker, old: &mut Bitfield, new: Bitfield) {
+    picker.remove_peer_pieces(old);
+    picker.add_peer_pieces(&new);
+    *old = new;
 }

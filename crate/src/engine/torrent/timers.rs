@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use super::Torrent;
+use super::receive::Violation;
 use crate::engine::PeerKey;
 use crate::engine::choker::ChokeCandidate;
 use crate::engine::peer::Phase;
@@ -35,6 +36,10 @@ impl Torrent {
                 dead.push((k, "handshake timed out"));
             } else if now.saturating_sub(p.last_received_at) >= cfg.idle_timeout {
                 dead.push((k, "peer went silent"));
+            } else if now.saturating_sub(p.last_drained_at) >= cfg.write_stall_timeout {
+                // Sending to us is not enough: a peer that never takes its answers would hold
+                // our memory for as long as it keeps talking.
+                dead.push((k, "peer stopped reading"));
             } else if !p.outstanding.is_empty()
                 && now.saturating_sub(p.last_block_at) >= cfg.request_timeout
                 && p.outstanding
@@ -53,6 +58,13 @@ impl Torrent {
         }
         for (k, reason) in dead {
             self.disconnect(k, reason);
+        }
+        // Output added outside `handle_data` (a choke's rejects, haves) is checked here.
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            if let Err(Violation(reason)) = self.check_output_bounds(k) {
+                self.penalise(k, reason, now);
+            }
         }
         // A snubbing peer keeps its connection but its requests go back to the pool.
         for k in snubbed {

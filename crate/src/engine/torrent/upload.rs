@@ -1,29 +1,34 @@
 //! Giving pieces: the request queue, choking, and the transmit path with backpressure.
+//!
+//! Per-peer bounds: queued requests ≤ `max_peer_requests`; refused requests ≤ as many per
+//! tick; queued rejects ≤ [`MAX_PENDING_REJECTS`]; queued bytes ≤
+//! [`Torrent::queued_output_bound`]. Past any of them the peer is dropped and penalised; a
+//! peer whose output waits untaken for `write_stall_timeout` is dropped as not reading.
 
 use super::{Event, Torrent};
-use crate::engine::peer::Phase;
+use crate::engine::peer::{MAX_PENDING_REJECTS, Phase, REJECT_LEN};
 use crate::engine::{PeerKey, StorageError};
 use crate::wire::{BlockRef, Message, encode_piece_header};
 
 use super::receive::Violation;
 
+/// Length prefix, id, index and begin of a block message.
+const PIECE_HEADER_LEN: usize = 13;
+
 impl Torrent {
     pub(super) fn on_request(&mut self, peer: PeerKey, block: BlockRef) -> Result<(), Violation> {
         let limit = self.config.max_peer_requests as usize;
-        let Some(p) = self.peers.get_mut(&peer) else {
-            return Ok(());
-        };
         let piece_size = self
             .meta
             .as_ref()
             .filter(|m| m.picker.have().get(block.index))
             .map(|m| m.picker.piece_size(block.index));
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
         let Some(piece_size) = piece_size else {
             // Asking for a piece we never announced: refuse politely when we can.
-            if p.fast {
-                p.send(&Message::Reject(block));
-            }
-            return Ok(());
+            return self.refuse(peer, block);
         };
         if block.begin as u64 + block.length as u64 > piece_size as u64 {
             return Err(Violation(format!(
@@ -32,30 +37,88 @@ impl Torrent {
             )));
         }
         if p.am_choking || p.requests.len() >= limit {
-            // A few refusals are normal (a request crossing our choke); a stream of them is not.
-            p.refused_requests += 1;
-            if p.refused_requests as usize > limit {
-                return Err(Violation("request flood".into()));
-            }
-            if p.fast {
-                p.send(&Message::Reject(block));
-            }
-            return Ok(());
+            return self.refuse(peer, block);
         }
         p.requests.push_back(block);
         self.storage.prefetch(block.index);
         Ok(())
     }
 
-    /// Bytes for `peer`'s transport, at most about `budget` of them (one block may overshoot).
-    /// Queued control messages go first, then requested blocks read from storage.
+    /// Refuses a request: counted, then rejected if the peer speaks the fast extension.
+    fn refuse(&mut self, peer: PeerKey, block: BlockRef) -> Result<(), Violation> {
+        self.count_refusal(peer)?;
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.send_reject(block);
+        }
+        Ok(())
+    }
+
+    /// Counts a request that costs us output without being served. A few are normal (a
+    /// request crossing our choke); more than `max_peer_requests` in a tick is a flood.
+    pub(super) fn count_refusal(&mut self, peer: PeerKey) -> Result<(), Violation> {
+        let limit = self.config.max_peer_requests;
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return Ok(());
+        };
+        p.refused_requests += 1;
+        if p.refused_requests > limit {
+            return Err(Violation("request flood".into()));
+        }
+        Ok(())
+    }
+
+    /// A peer whose answers pile up unread is cut off before they cost more memory: the
+    /// queued bytes are bounded by [`Torrent::queued_output_bound`], the queued rejects by
+    /// [`MAX_PENDING_REJECTS`] (or twice the request queue, if configured larger).
+    pub(super) fn check_output_bounds(&self, peer: PeerKey) -> Result<(), Violation> {
+        let Some(p) = self.peers.get(&peer) else {
+            return Ok(());
+        };
+        let rejects = MAX_PENDING_REJECTS.max(2 * self.config.max_peer_requests as usize);
+        if p.pending_rejects > rejects {
+            return Err(Violation(format!(
+                "peer is not reading: {} rejects queued",
+                p.pending_rejects
+            )));
+        }
+        if p.out.len() > self.queued_output_bound() {
+            return Err(Violation(format!(
+                "peer is not reading: {} bytes queued",
+                p.out.len()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Bytes for `peer`'s transport. Guarantee: at most `budget` bytes, except that a single
+    /// block message (13-byte header + block, at most 16 KiB + 13) is returned alone when it
+    /// is larger than the whole budget, so a small budget cannot stall uploads; `None` for a
+    /// zero budget. Queued control messages go first (split at the budget if need be; the rest
+    /// stays queued), then requested blocks read from storage, each only if it fits whole.
     pub fn poll_transmit(&mut self, peer: PeerKey, budget: usize) -> Option<Vec<u8>> {
         let p = self.peers.get_mut(&peer)?;
-        let mut out = std::mem::take(&mut p.out);
-        while out.len() < budget && !p.am_choking {
-            let Some(block) = p.requests.pop_front() else {
+        if budget == 0 {
+            return None;
+        }
+        p.polled = true;
+        let mut out = if p.out.len() <= budget {
+            std::mem::take(&mut p.out)
+        } else {
+            let rest = p.out.split_off(budget);
+            std::mem::replace(&mut p.out, rest)
+        };
+        // Whatever stays queued holds at most one reject per REJECT_LEN bytes.
+        p.pending_rejects = p.pending_rejects.min(p.out.len() / REJECT_LEN);
+        // Blocks only once every control byte is out: they must not overtake a choke.
+        while p.out.is_empty() && !p.am_choking {
+            let Some(&block) = p.requests.front() else {
                 break;
             };
+            let size = PIECE_HEADER_LEN + block.length as usize;
+            if out.len() + size > budget && !out.is_empty() {
+                break;
+            }
+            p.requests.pop_front();
             let mark = out.len();
             encode_piece_header(block.index, block.begin, block.length, &mut out);
             if let Err(e) =
@@ -69,9 +132,8 @@ impl Torrent {
                     p.requests.push_front(block);
                     break;
                 }
-                if p.fast {
-                    Message::Reject(block).encode_into(&mut out);
-                }
+                // Queued, so it goes out next call within that call's budget.
+                p.send_reject(block);
                 self.events.push_back(Event::StorageError {
                     message: e.to_string(),
                 });
@@ -79,6 +141,9 @@ impl Torrent {
             }
             p.upload.add(block.length as u64);
             self.stats.uploaded += block.length as u64;
+            if out.len() >= budget {
+                break;
+            }
         }
         if out.is_empty() {
             return None;
@@ -125,10 +190,8 @@ impl Torrent {
             // BEP 6: pending requests of a choked peer are rejected explicitly; without the
             // extension the choke itself cancels them.
             let dropped: Vec<BlockRef> = p.requests.drain(..).collect();
-            if p.fast {
-                for b in &dropped {
-                    p.send(&Message::Reject(*b));
-                }
+            for b in &dropped {
+                p.send_reject(*b);
             }
             self.withdraw_load_hints(&dropped);
         } else {
@@ -136,8 +199,12 @@ impl Torrent {
         }
     }
 
-    /// A peer just became interested: unchoke it at once if a slot is free.
+    /// A peer just became interested: unchoke it at once if a slot is free. A peer that was
+    /// penalised before waits for a regular rechoke.
     pub(super) fn maybe_unchoke_now(&mut self, peer: PeerKey) {
+        if self.peers.get(&peer).is_none_or(|p| p.probation) {
+            return;
+        }
         let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
         if self.choker.has_free_slot(unchoked) {
             self.set_choke(peer, false);
