@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use seedcast::create::{CreateOptions, TorrentBuilder};
+use seedcast::engine::torrent::PENALTY_BASE;
 use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Storage, StorageError, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
@@ -93,6 +94,7 @@ impl Harness {
 
     /// Connects and completes the handshake with the given reserved bits.
     fn connect_with(&mut self, hs: Handshake) -> Vec<Message> {
+        self.decoder = Decoder::new(); // a new connection starts with a handshake
         self.t.handle_connect(PEER, self.now);
         let mut bytes = Vec::new();
         hs.encode_into(&mut bytes);
@@ -139,14 +141,18 @@ impl Harness {
         out
     }
 
+    /// Runs timers up to `now + by`, taking the output after each as a driver does.
     fn advance(&mut self, by: Duration) -> Vec<Message> {
         let end = self.now + by;
+        let mut msgs = Vec::new();
         while self.t.poll_timeout() <= end {
             self.now = self.t.poll_timeout();
             self.t.handle_timeout(self.now);
+            msgs.extend(self.recv());
         }
         self.now = end;
-        self.recv()
+        msgs.extend(self.recv());
+        msgs
     }
 
     fn disconnected(&self) -> Option<&str> {
@@ -907,4 +913,271 @@ fn held_downloads_send_no_new_requests_until_released() {
         !requests(&h.recv()).is_empty(),
         "releasing the hold sends requests"
     );
+}
+
+impl Harness {
+    /// Runs timers up to `now + by` without the driver taking any output: a peer whose
+    /// transport stays full.
+    fn advance_unread(&mut self, by: Duration) {
+        let end = self.now + by;
+        while self.t.poll_timeout() <= end {
+            self.now = self.t.poll_timeout();
+            self.t.handle_timeout(self.now);
+        }
+        self.now = end;
+        self.drain_events();
+    }
+
+    fn penalised(&self) -> Option<(&str, Duration)> {
+        self.events.iter().find_map(|e| match e {
+            Event::PeerPenalised { reason, until, .. } => Some((reason.as_str(), *until)),
+            _ => None,
+        })
+    }
+
+    fn enable_metadata_exchange(&mut self) {
+        let ours = ExtendedHandshake {
+            m: [("ut_metadata".to_string(), 7)].into(),
+            ..Default::default()
+        };
+        self.send(&[Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: ours.encode(),
+        }]);
+    }
+}
+
+fn block0() -> BlockRef {
+    BlockRef {
+        index: 0,
+        begin: 0,
+        length: BLOCK_SIZE,
+    }
+}
+
+#[test]
+fn requests_for_pieces_we_lack_count_towards_the_flood_limit() {
+    // A leecher has nothing: every request is refused, and every reject costs output.
+    let mut h = Harness::new(false);
+    h.connect();
+    let mut bytes = Vec::new();
+    for _ in 0..600 {
+        Message::Request(block0()).encode_into(&mut bytes);
+    }
+    h.feed(&bytes);
+    assert_eq!(h.disconnected(), Some("request flood"));
+}
+
+#[test]
+fn metadata_requests_count_towards_the_flood_limit() {
+    let mut h = Harness::new(true);
+    h.connect();
+    h.enable_metadata_exchange();
+    let mut bytes = Vec::new();
+    for _ in 0..600 {
+        Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: MetadataMsg::Request { piece: 0 }.encode(),
+        }
+        .encode_into(&mut bytes);
+    }
+    h.feed(&bytes);
+    assert_eq!(h.disconnected(), Some("request flood"));
+}
+
+#[test]
+fn a_peer_that_asks_without_reading_is_cut_off_with_its_output_bounded() {
+    // Just under the flood rate, every second, and never reading a reject: before, the
+    // rejects piled up for as long as the peer kept talking.
+    let mut h = Harness::new(true);
+    h.connect();
+    let bound = h.t.queued_output_bound();
+    let mut bytes = Vec::new();
+    for _ in 0..200 {
+        Message::Request(block0()).encode_into(&mut bytes);
+    }
+    for _ in 0..60 {
+        h.t.handle_data(PEER, &bytes, h.now);
+        h.drain_events();
+        if h.disconnected().is_some() {
+            break;
+        }
+        let queued = h.t.queued_output(PEER).unwrap();
+        assert!(queued <= bound, "{queued} bytes queued, bound {bound}");
+        h.advance_unread(Duration::from_secs(1));
+    }
+    let reason = h
+        .disconnected()
+        .expect("a peer that does not read is dropped");
+    assert!(reason.starts_with("peer is not reading"), "{reason}");
+    assert!(h.now < Duration::from_secs(10), "dropped after {:?}", h.now);
+    assert!(h.penalised().is_some(), "and penalised");
+}
+
+#[test]
+fn a_peer_whose_transport_stays_full_is_dropped_after_the_stall_timeout() {
+    let mut h = Harness::new(true);
+    h.connect();
+    h.send(&[Message::Interested]);
+    // Unchoked; the peer asks for a block, then its transport never takes another byte while
+    // it keeps the connection alive with keep-alives.
+    h.t.handle_data(PEER, &frame(&Message::Request(block0())), h.now);
+    for _ in 0..6 {
+        h.advance_unread(Duration::from_secs(10));
+        h.t.handle_data(PEER, &frame(&Message::KeepAlive), h.now);
+        h.drain_events();
+    }
+    assert_eq!(h.disconnected(), Some("peer stopped reading"));
+    let stall = Config::default().write_stall_timeout;
+    let at = h.now;
+    assert!(at <= stall + Duration::from_secs(30), "{at:?}");
+}
+
+#[test]
+fn a_slow_reader_is_not_mistaken_for_one_that_stopped() {
+    let mut h = Harness::new(true);
+    h.connect();
+    h.send(&[Message::Interested]);
+    let mut bytes = Vec::new();
+    for begin in [0, BLOCK_SIZE] {
+        for index in 0..3 {
+            Message::Request(BlockRef {
+                index,
+                begin,
+                length: BLOCK_SIZE,
+            })
+            .encode_into(&mut bytes);
+        }
+    }
+    h.t.handle_data(PEER, &bytes, h.now);
+    // One block every 20 s: slow, but reading.
+    for _ in 0..6 {
+        h.advance_unread(Duration::from_secs(20));
+        h.t.handle_data(PEER, &frame(&Message::KeepAlive), h.now);
+        assert!(h.t.poll_transmit(PEER, BLOCK_SIZE as usize + 13).is_some());
+        h.drain_events();
+    }
+    assert_eq!(h.disconnected(), None);
+}
+
+#[test]
+fn poll_transmit_returns_at_most_its_budget() {
+    let mut h = Harness::new(true);
+    h.connect();
+    // Interested: an unchoke (5 bytes) is queued; then two requests.
+    let b1 = BlockRef {
+        index: 1,
+        ..block0()
+    };
+    let bytes = [
+        frame(&Message::Interested),
+        frame(&Message::Request(block0())),
+        frame(&Message::Request(b1)),
+    ]
+    .concat();
+    h.t.handle_data(PEER, &bytes, h.now);
+    assert_eq!(h.t.queued_output(PEER), Some(5));
+    let one_block = BLOCK_SIZE as usize + 13;
+    assert_eq!(h.t.poll_transmit(PEER, 0), None);
+    let got = h.t.poll_transmit(PEER, 3).unwrap();
+    assert_eq!(got.len(), 3, "control bytes are split at the budget");
+    assert_eq!(h.t.queued_output(PEER), Some(2));
+    let got = h.t.poll_transmit(PEER, 100).unwrap();
+    assert_eq!(
+        got.len(),
+        2,
+        "the rest of the control bytes; the block does not fit"
+    );
+    // A block larger than the whole budget goes alone: the documented overshoot.
+    assert_eq!(h.t.poll_transmit(PEER, 100).unwrap().len(), one_block);
+    assert_eq!(h.t.poll_transmit(PEER, one_block).unwrap().len(), one_block);
+    assert_eq!(h.t.poll_transmit(PEER, 1 << 20), None, "both blocks served");
+}
+
+#[test]
+fn blocks_are_added_only_while_they_fit_the_budget() {
+    let mut h = Harness::new(true);
+    h.connect();
+    h.send(&[Message::Interested]);
+    let mut bytes = Vec::new();
+    for index in 0..3 {
+        Message::Request(BlockRef { index, ..block0() }).encode_into(&mut bytes);
+    }
+    h.t.handle_data(PEER, &bytes, h.now);
+    let one_block = BLOCK_SIZE as usize + 13;
+    let got =
+        h.t.poll_transmit(PEER, 2 * one_block + one_block / 2)
+            .unwrap();
+    assert_eq!(got.len(), 2 * one_block);
+    assert_eq!(h.t.poll_transmit(PEER, 1 << 20).unwrap().len(), one_block);
+}
+
+#[test]
+fn a_flooding_peer_is_refused_for_its_penalty_then_earns_its_unchoke() {
+    let mut h = Harness::new(true);
+    let flood = |h: &mut Harness| {
+        h.connect();
+        h.send(&[Message::Interested]);
+        let mut bytes = Vec::new();
+        for _ in 0..600 {
+            Message::Request(BlockRef {
+                index: 9,
+                ..block0()
+            })
+            .encode_into(&mut bytes);
+        }
+        h.feed(&bytes);
+        assert_eq!(h.disconnected(), Some("request flood"));
+    };
+    flood(&mut h);
+    let (_, until) = h.penalised().expect("penalty event");
+    assert_eq!(until, h.now + PENALTY_BASE);
+    assert!(h.t.refuses_peer(&THEM, h.now));
+    assert!(!h.t.refuses_peer(b"-XX0001-anotherpeer!", h.now));
+    // Reconnecting at once (the observed loop) is refused at the handshake.
+    for _ in 0..3 {
+        h.events.clear();
+        h.advance(Duration::from_secs(2));
+        h.connect();
+        let reason = h.disconnected().expect("refused");
+        assert!(reason.contains("penalised"), "{reason}");
+    }
+    // Once the penalty is over the peer may come back, but waits for a regular rechoke.
+    h.advance(until.saturating_sub(h.now));
+    assert!(!h.t.refuses_peer(&THEM, h.now));
+    h.events.clear();
+    h.connect();
+    assert_eq!(h.disconnected(), None);
+    let msgs = h.send(&[Message::Interested]);
+    assert!(!msgs.contains(&Message::Unchoke), "not unchoked at once");
+    let msgs = h.advance(Duration::from_secs(10));
+    assert!(msgs.contains(&Message::Unchoke), "unchoked by the rechoke");
+    // A second offence is refused twice as long.
+    h.events.clear();
+    let start = h.now;
+    h.t.handle_disconnect(PEER, h.now);
+    flood(&mut h);
+    let (_, until2) = h.penalised().unwrap();
+    assert_eq!(until2 - start, 2 * PENALTY_BASE);
+}
+
+#[test]
+fn availability_counts_each_peer_piece_once_in_any_order() {
+    let orders: Vec<Vec<Message>> = vec![
+        vec![Message::Have { index: 1 }, Message::Bitfield(vec![0xf0])],
+        vec![Message::Have { index: 2 }, Message::HaveAll],
+        vec![Message::Have { index: 2 }, Message::Have { index: 2 }],
+        vec![Message::HaveNone, Message::Have { index: 3 }],
+        vec![Message::Have { index: 1 }, Message::Bitfield(vec![0x20])],
+    ];
+    for msgs in orders {
+        let mut h = Harness::new(false);
+        h.connect();
+        h.send(&msgs);
+        assert_eq!(h.disconnected(), None);
+        let pieces = h.t.peer_stats(PEER).unwrap().pieces.unwrap() as u64;
+        assert_eq!(h.t.debug_availability_total(), pieces, "{msgs:?}");
+        h.t.handle_disconnect(PEER, h.now);
+        assert_eq!(h.t.debug_availability_total(), 0, "{msgs:?}");
+    }
 }

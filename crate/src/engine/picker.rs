@@ -757,7 +757,10 @@ mod tests {
         assert_eq!(p.partial_bytes(), 3 * piece as u64);
         let mut piece15 = Bitfield::new(20);
         piece15.set(15);
-        assert!(p.pick(15, &piece15, 1, Duration::ZERO).is_empty(), "still full");
+        assert!(
+            p.pick(15, &piece15, 1, Duration::ZERO).is_empty(),
+            "still full"
+        );
     }
 
     #[test]

@@ -29,12 +29,12 @@ use super::config::Config;
 use super::metadata_fetch::MetadataFetch;
 use super::peer::{MAX_QUEUED_OUTPUT, PeerPieces, PeerState, Phase};
 use super::picker::Picker;
-pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
-use penalty::Penalties;
 use super::rng::Rng;
 use super::storage::Storage;
 use crate::metainfo::{Info, InfoHash};
 use crate::wire::Handshake;
+use penalty::Penalties;
+pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
 
 /// Something the driver should know or do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -300,7 +300,9 @@ impl Torrent {
     /// sum of the connected peers' known piece counts).
     #[doc(hidden)]
     pub fn debug_availability_total(&self) -> u64 {
-        self.meta.as_ref().map_or(0, |m| m.picker.availability_total())
+        self.meta
+            .as_ref()
+            .map_or(0, |m| m.picker.availability_total())
     }
 
     /// Bytes held by partial pieces' buffers.

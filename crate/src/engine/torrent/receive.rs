@@ -57,7 +57,12 @@ impl Torrent {
         self.fill_requests(peer, now);
     }
 
-    fn on_handshake(&mut self, peer: PeerKey, h: Handshake, now: Duration) -> Result<(), Violation> {
+    fn on_handshake(
+        &mut self,
+        peer: PeerKey,
+        h: Handshake,
+        now: Duration,
+    ) -> Result<(), Violation> {
         if h.info_hash != self.info_hash.0 {
             return Err(Violation("handshake for another torrent".into()));
         }
