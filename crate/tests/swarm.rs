@@ -5,6 +5,7 @@ mod sim;
 use std::time::Duration;
 
 use seedcast::engine::Event;
+use seedcast::wire::{BLOCK_SIZE, BlockRef, Message};
 use sim::{CorruptingStorage, LinkSpec, Sim};
 
 const MIB: usize = 1024 * 1024;
@@ -190,7 +191,22 @@ fn seeder_leaving_mid_transfer_does_not_stop_the_download() {
     sim.connect(l1, l3, link(25, 0.0));
     sim.kill_at(l3, Duration::from_secs(3));
     assert!(sim.run_to_completion(Duration::from_secs(300)));
-    assert!(!sim.nodes[s1].torrent.is_complete() || !sim.nodes[s1].alive);
+    // s1 really left at 2 s: it handed out no more than 2 s at its uplink plus what sat in
+    // its two send buffers, and everything else both leechers needed came from the peers
+    // that stayed.
+    let from_s1 = sim.uploaded(s1);
+    let most = 2 * 2 * MIB_S + 2 * sim::HIGH_WATER as u64;
+    assert!(
+        from_s1 <= most,
+        "s1 uploaded {from_s1} after leaving at 2 s"
+    );
+    let needed = 2 * 16 * MIB as u64;
+    let from_rest: u64 = [s2, l1, l2, l3].iter().map(|&n| sim.uploaded(n)).sum();
+    assert!(
+        from_rest >= needed - from_s1,
+        "the rest came from the peers that stayed: {from_rest} of {}",
+        needed - from_s1
+    );
     for l in [l1, l2] {
         assert!(sim.has_content(l), "node {} has wrong or missing data", l);
         let t = sim.nodes[l].completed_at.unwrap();
@@ -297,4 +313,143 @@ fn simulation_is_deterministic() {
         )
     };
     assert_eq!(run(), run());
+}
+
+/// Requests for `count` blocks spread over the torrent, as raw wire bytes.
+fn raw_requests(count: u32, first: u32, pieces: u32) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    for i in 0..count {
+        Message::Request(BlockRef {
+            index: (first + i) % pieces,
+            begin: 0,
+            length: BLOCK_SIZE,
+        })
+        .encode_into(&mut bytes);
+    }
+    bytes
+}
+
+fn all_complete(sim: &Sim, nodes: &[usize]) -> bool {
+    nodes.iter().all(|&n| sim.nodes[n].torrent.is_complete())
+}
+
+#[test]
+fn a_peer_that_requests_without_reading_is_dropped_and_costs_bounded_memory() {
+    let mut sim = Sim::new(8 * MIB, Some(256 * 1024), 11);
+    let pieces = sim.metainfo.info.num_pieces();
+    let seeder = sim.add_seeder(4 * MIB_S);
+    let leechers: Vec<_> = (0..3).map(|_| sim.add_leecher(2 * MIB_S)).collect();
+    for &l in &leechers {
+        sim.connect(seeder, l, link(20, 0.0));
+    }
+    let hog = sim.add_non_reader(MIB_S);
+    sim.connect(hog, seeder, link(20, 0.0));
+    let key = sim.conn_between(hog, seeder).unwrap();
+    let bound = sim.nodes[seeder].torrent.queued_output_bound();
+    let mut interested = Vec::new();
+    Message::Interested.encode_into(&mut interested);
+    sim.inject(hog, seeder, &interested);
+    // 200 requests a second, under the flood rate, and never a byte read.
+    let mut most_queued = 0;
+    let mut at = Duration::ZERO;
+    let mut sent = 0;
+    while at < Duration::from_secs(90) && sim.conn_between(hog, seeder).is_some() {
+        at += Duration::from_millis(100);
+        sim.run_until(at, |s| {
+            let queued = s.nodes[seeder].torrent.queued_output(key).unwrap_or(0);
+            most_queued = most_queued.max(queued);
+            false
+        });
+        sim.inject(hog, seeder, &raw_requests(20, sent, pieces));
+        sent += 20;
+    }
+    let dropped = sim.events_where(
+        seeder,
+        |e| matches!(e, Event::Disconnect { peer, .. } if *peer == key),
+    );
+    let (when, Event::Disconnect { reason, .. }) =
+        dropped.first().expect("the hog is dropped").clone()
+    else {
+        unreachable!()
+    };
+    assert!(
+        reason.contains("not reading") || reason.contains("stopped reading"),
+        "{reason}"
+    );
+    eprintln!("hog dropped at {when:?}: {reason}; most queued {most_queued} of {bound}");
+    assert!(when <= Duration::from_secs(40), "dropped only at {when:?}");
+    assert!(
+        most_queued <= bound,
+        "{most_queued} bytes queued for the hog, bound {bound}"
+    );
+    // Honest leechers were served all along.
+    assert!(sim.run_until(Duration::from_secs(120), |s| all_complete(s, &leechers)));
+    for &l in &leechers {
+        assert!(sim.has_content(l), "node {l} has wrong or missing data");
+    }
+}
+
+#[test]
+fn a_flooding_peer_that_reconnects_is_refused_for_its_penalty() {
+    let mut sim = Sim::new(8 * MIB, Some(256 * 1024), 12);
+    let pieces = sim.metainfo.info.num_pieces();
+    let seeder = sim.add_seeder(2 * MIB_S);
+    let leechers: Vec<_> = (0..2).map(|_| sim.add_leecher(MIB_S)).collect();
+    for &l in &leechers {
+        sim.connect(seeder, l, link(20, 0.0));
+    }
+    let flooder = sim.add_scripted_leecher(MIB_S);
+    let flooder_id = seedcast::engine::Config::peer_id_from_seed(flooder as u64 + 1);
+    sim.connect(flooder, seeder, link(20, 0.0));
+    sim.run_until(Duration::from_secs(1), |_| false);
+    sim.inject(flooder, seeder, &raw_requests(600, 0, pieces));
+    let flooded = |s: &Sim| {
+        s.events_where(
+            seeder,
+            |e| matches!(e, Event::PeerPenalised { peer_id, .. } if *peer_id == flooder_id),
+        )
+    };
+    assert!(sim.run_until(Duration::from_secs(2), |s| !flooded(s).is_empty()));
+    let (offence, Event::PeerPenalised { until, .. }) = flooded(&sim)[0].clone() else {
+        unreachable!()
+    };
+    assert!(until > offence);
+    let got_at_offence = sim.nodes[flooder].torrent.stats().downloaded;
+    // The observed loop: back every 2 s. Each handshake is refused.
+    let ready = |s: &Sim| {
+        s.events_where(
+            seeder,
+            |e| matches!(e, Event::PeerReady { peer_id, .. } if *peer_id == flooder_id),
+        )
+        .len()
+    };
+    let mut at = sim.now;
+    for _ in 0..9 {
+        at += Duration::from_secs(2);
+        sim.run_until(at, |_| false);
+        assert!(sim.nodes[seeder].torrent.refuses_peer(&flooder_id, sim.now));
+        sim.connect(flooder, seeder, link(20, 0.0));
+    }
+    sim.run_until(at + Duration::from_secs(1), |_| false);
+    assert_eq!(ready(&sim), 1, "only the first connection was accepted");
+    let refused = sim.events_where(
+        seeder,
+        |e| matches!(e, Event::Disconnect { reason, .. } if reason.contains("penalised")),
+    );
+    assert_eq!(refused.len(), 9);
+    assert_eq!(
+        sim.nodes[flooder].torrent.stats().downloaded,
+        got_at_offence,
+        "nothing served while penalised"
+    );
+    // Once the penalty is over it may come back.
+    assert!(!sim.nodes[seeder].torrent.refuses_peer(&flooder_id, until));
+    sim.run_until(until + Duration::from_secs(1), |_| false);
+    sim.connect(flooder, seeder, link(20, 0.0));
+    sim.run_until(until + Duration::from_secs(2), |_| false);
+    assert_eq!(ready(&sim), 2);
+    assert!(sim.run_until(Duration::from_secs(200), |s| all_complete(s, &leechers)));
+    for &l in &leechers {
+        assert!(sim.has_content(l), "node {l} has wrong or missing data");
+    }
 }

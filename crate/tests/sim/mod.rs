@@ -65,6 +65,9 @@ pub struct Node {
     pub events: Vec<(Duration, Event)>,
     pub completed_at: Option<Duration>,
     pub metadata_at: Option<Duration>,
+    /// False for a node that never reads its connections: its receive windows stay closed,
+    /// so what others send it stays in their send buffers (see [`Sim::add_non_reader`]).
+    pub reading: bool,
 }
 
 struct Direction {
@@ -212,6 +215,7 @@ impl Sim {
             events: Vec::new(),
             completed_at: None,
             metadata_at: None,
+            reading: true,
         });
         self.pump(id);
         id
@@ -467,6 +471,17 @@ impl Sim {
 
     fn send_chunk(&mut self, from: NodeId, conn: ConnId, d: usize, data: Vec<u8>) {
         let len = data.len();
+        let to = {
+            let c = &self.conns[&conn];
+            if d == 0 { c.b } else { c.a }
+        };
+        if !self.nodes[to].reading {
+            // The receiver's window is closed: the bytes never leave the sender's buffer.
+            if let Some(c) = self.conns.get_mut(&conn) {
+                c.dirs[d].buffered += len;
+            }
+            return;
+        }
         let node = &mut self.nodes[from];
         let start = node.uplink_free_at.max(self.now);
         let on_wire = Duration::from_nanos((len as u64 * 1_000_000_000) / node.uplink.max(1));
@@ -529,6 +544,76 @@ impl Sim {
                 Event::PieceVerified { index } => Some(*index),
                 _ => None,
             })
+            .collect()
+    }
+}
+
+// ---- hostile nodes ---------------------------------------------------------------------
+
+impl Sim {
+    /// A node that knows the torrent, sends its handshake and never reads anything: peers'
+    /// send buffers towards it fill and stay full. Its own timeouts are off so it keeps its
+    /// connections; what it says beyond the handshake comes from [`Sim::inject`].
+    pub fn add_non_reader(&mut self, uplink: u64) -> NodeId {
+        let id = self.nodes.len();
+        let storage = SharedStorage::default();
+        let config = Config {
+            handshake_timeout: Duration::from_secs(1 << 30),
+            idle_timeout: Duration::from_secs(1 << 30),
+            write_stall_timeout: Duration::from_secs(1 << 30),
+            ..self.config(id)
+        };
+        let t = Torrent::new(
+            self.metainfo.info_hash,
+            self.metainfo.info.clone(),
+            self.metainfo.info_bytes.clone(),
+            Box::new(storage.clone()),
+            None,
+            config,
+            self.now,
+        );
+        let node = self.add_node(t, storage, uplink);
+        self.nodes[node].reading = false;
+        node
+    }
+
+    /// A node that reads normally but whose engine never gives up on a connection, so a
+    /// test can script what it sends with [`Sim::inject`] (e.g. a request flood).
+    pub fn add_scripted_leecher(&mut self, uplink: u64) -> NodeId {
+        let node = self.add_non_reader(uplink);
+        self.nodes[node].reading = true;
+        node
+    }
+
+    /// The newest open connection between `a` and `b` (its id is the peer key on both).
+    pub fn conn_between(&self, a: NodeId, b: NodeId) -> Option<u64> {
+        self.conns
+            .iter()
+            .rev()
+            .find(|(_, c)| c.open && ((c.a, c.b) == (a, b) || (c.a, c.b) == (b, a)))
+            .map(|(&id, _)| id)
+    }
+
+    /// Sends raw wire bytes from `from` to `to` over their open connection, bypassing
+    /// `from`'s engine (a scripted or hostile peer). Returns false if there is none.
+    pub fn inject(&mut self, from: NodeId, to: NodeId, bytes: &[u8]) -> bool {
+        let Some(conn) = self.conn_between(from, to) else {
+            return false;
+        };
+        let d = if self.conns[&conn].a == from { 0 } else { 1 };
+        for chunk in bytes.chunks(CHUNK) {
+            self.send_chunk(from, conn, d, chunk.to_vec());
+        }
+        true
+    }
+
+    /// Events of `node` matching `f`, with their times.
+    pub fn events_where(&self, node: NodeId, f: impl Fn(&Event) -> bool) -> Vec<(Duration, Event)> {
+        self.nodes[node]
+            .events
+            .iter()
+            .filter(|(_, e)| f(e))
+            .cloned()
             .collect()
     }
 }
