@@ -1181,3 +1181,42 @@ fn availability_counts_each_peer_piece_once_in_any_order() {
         assert_eq!(h.t.debug_availability_total(), 0, "{msgs:?}");
     }
 }
+
+#[test]
+fn availability_is_exact_across_the_metadata_arriving() {
+    // Pieces announced before the metadata are counted once when it arrives, and later
+    // haves of the same pieces do not count again.
+    let mut h = Harness::magnet();
+    h.connect();
+    let size = h.m.info_bytes.len() as u64;
+    let theirs = ExtendedHandshake {
+        m: [("ut_metadata".to_string(), 9)].into(),
+        metadata_size: Some(size),
+        ..Default::default()
+    };
+    h.send(&[
+        Message::Have { index: 1 },
+        Message::Bitfield(vec![0b1100_0000]),
+        Message::Have { index: 3 },
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: theirs.encode(),
+        },
+    ]);
+    assert_eq!(h.t.debug_availability_total(), 0, "nothing sized yet");
+    h.send(&[Message::Extended {
+        id: UT_METADATA_LOCAL_ID,
+        payload: MetadataMsg::Data {
+            piece: 0,
+            total_size: size,
+            data: h.m.info_bytes.clone(),
+        }
+        .encode(),
+    }]);
+    assert!(h.t.info().is_some(), "metadata installed");
+    assert_eq!(h.t.debug_availability_total(), 3, "pieces 0, 1 and 3");
+    h.send(&[Message::Have { index: 1 }, Message::Have { index: 2 }]);
+    assert_eq!(h.t.debug_availability_total(), 4);
+    h.t.handle_disconnect(PEER, h.now);
+    assert_eq!(h.t.debug_availability_total(), 0);
+}

@@ -8,7 +8,16 @@
 //! 2. Then drain outputs: [`Torrent::poll_event`] until `None` (a [`Event::Disconnect`] means
 //!    "close this transport"; the engine has already forgotten the peer), and
 //!    [`Torrent::poll_transmit`] for each peer whose transport can take more bytes (give it the
-//!    free buffer space as the budget: that is the backpressure).
+//!    free buffer space as the budget: that is the backpressure; it returns at most the
+//!    budget, or one block message alone when that is larger than the whole budget).
+//! 3. Before offering or answering a connection, ask [`Torrent::refuses_peer`]: banned and
+//!    penalised ids are refused at the handshake anyway.
+//!
+//! Per-peer bounds (a peer that exceeds one is dropped and, if it flooded, broke the protocol
+//! or stopped reading what it asked for, penalised: see `penalty.rs`): queued output
+//! ([`Torrent::queued_output_bound`]), queued and refused requests, queued rejects
+//! (`upload.rs`), output left untaken for `Config::write_stall_timeout`, and the memory of
+//! partial pieces (`Config::max_partial_bytes`).
 //!
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
