@@ -13,11 +13,11 @@
 //! 3. Before offering or answering a connection, ask [`Torrent::refuses_peer`]: banned and
 //!    penalised ids are refused at the handshake anyway.
 //!
-//! Per-peer bounds (a peer that exceeds one is dropped and, if it flooded, broke the protocol
-//! or stopped reading what it asked for, penalised: see `penalty.rs`): queued output
-//! ([`Torrent::queued_output_bound`]), queued and refused requests, queued rejects
-//! (`upload.rs`), output left untaken for `Config::write_stall_timeout`, and the memory of
-//! partial pieces (`Config::max_partial_bytes`).
+//! Per-peer bounds: queued output ([`Torrent::queued_output_bound`]), queued and refused
+//! requests and queued rejects (`upload.rs`), output left untaken for
+//! `Config::write_stall_timeout`, and the memory of partial pieces (`Config::max_partial_bytes`).
+//! A peer past one is dropped; one that flooded, broke the protocol or let its answers pile
+//! up past a bound is also penalised (`penalty.rs`). A stalled link alone is not penalised.
 //!
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
@@ -70,8 +70,9 @@ pub enum Event {
         peer_id: Option<[u8; 20]>,
         reason: String,
     },
-    /// The peer flooded us, broke the protocol or stopped reading: its id is refused until
-    /// `until` (engine time; see [`Torrent::refuses_peer`]). A `Disconnect` follows.
+    /// The peer flooded us, broke the protocol or let its answers pile up unread: its id is
+    /// refused until `until` (engine time; see [`Torrent::refuses_peer`]). A `Disconnect`
+    /// follows.
     PeerPenalised {
         peer: PeerKey,
         peer_id: [u8; 20],
