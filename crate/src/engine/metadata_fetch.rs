@@ -266,7 +266,7 @@ impl MetadataFetch {
                     .min_by_key(|(k, s)| (s.lone_failures, s.whole_tries, **k))
                     .map(|(k, _)| *k)?;
                 if let Some(s) = sources.get_mut(&k) {
-                    s.whole_tries += 1;
+                    s.whole_tries = s.whole_tries.saturating_add(1);
                 }
                 Some(k)
             });
@@ -439,7 +439,7 @@ impl MetadataFetch {
         let mut give_up = Vec::new();
         if let [only] = senders.into_iter().collect::<Vec<_>>()[..] {
             if let Some(s) = self.sources.get_mut(&only) {
-                s.lone_failures += 1;
+                s.lone_failures = s.lone_failures.saturating_add(1);
                 if s.lone_failures >= MAX_LONE_FAILURES {
                     give_up.push(only);
                 }
