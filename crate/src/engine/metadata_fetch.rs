@@ -288,7 +288,14 @@ impl MetadataFetch {
         } else {
             attempt.slots.iter().position(missing)
         };
-        let piece = piece.filter(|&i| held + c.piece_len(i) <= MAX_METADATA_BUFFER);
+        let need = piece.map(|i| c.piece_len(i)).unwrap_or(0);
+        c.attempt = Some(attempt);
+        if held + need > MAX_METADATA_BUFFER {
+            self.make_room(idx, need);
+        }
+        let piece = piece.filter(|_| self.held_bytes() + need <= MAX_METADATA_BUFFER);
+        let c = &mut self.candidates[idx];
+        let mut attempt = c.attempt.take().expect("put back above");
         if let Some(i) = piece {
             attempt.slots[i] = Slot::Requested { peer, at: now };
         }
@@ -298,6 +305,31 @@ impl MetadataFetch {
             c.attempt = Some(attempt);
         }
         piece.map(|i| i as u32)
+    }
+
+    /// Frees the buffers of lower-ranked candidates until `need` more bytes fit. Rank: more
+    /// peers announcing the size first, then the smaller size. A lone liar can only hold the
+    /// buffer against a real size announced by as many peers if it announces a smaller size,
+    /// and a small size holds little. A total order, so two candidates never evict each other.
+    fn make_room(&mut self, idx: usize, need: u64) {
+        let rank = |c: &Candidate| {
+            let peers = self.sources.values().filter(|s| s.size == c.size).count();
+            (std::cmp::Reverse(peers), c.size)
+        };
+        let ours = rank(&self.candidates[idx]);
+        let mut order: Vec<usize> = (0..self.candidates.len())
+            .filter(|&j| j != idx && self.candidates[j].attempt.is_some())
+            .filter(|&j| rank(&self.candidates[j]) > ours)
+            .collect();
+        // Worst first.
+        order.sort_by_key(|&j| std::cmp::Reverse(rank(&self.candidates[j])));
+        for j in order {
+            if self.held_bytes() + need <= MAX_METADATA_BUFFER {
+                return;
+            }
+            // Its in-flight replies are ignored when they come (no attempt to add to).
+            self.candidates[j].attempt = None;
+        }
     }
 
     /// `peer` refused `piece`: someone else may fetch it, and `peer` is asked again later.
@@ -613,7 +645,7 @@ mod tests {
     fn buffered_bytes_stay_within_the_bound() {
         let mut m = MetadataFetch::new([0; 20]);
         for k in 0..3 {
-            m.add_source(k, MAX_METADATA_SIZE - k, T0).unwrap();
+            m.add_source(k, MAX_METADATA_SIZE - 2 + k, T0).unwrap();
         }
         let mut asked = [0u32; 3];
         for (k, n) in asked.iter_mut().enumerate() {
@@ -623,6 +655,17 @@ mod tests {
         }
         assert!(m.held_bytes() <= MAX_METADATA_BUFFER);
         assert_eq!(asked[2], 0, "a third maximum-size copy waits: {asked:?}");
+        // A size more peers announce takes the place of the lowest-ranked one.
+        m.add_source(3, 50_000, T0).unwrap();
+        m.add_source(4, 50_000, T0).unwrap();
+        assert_eq!(m.next_request(3, T0), Some(0));
+        assert_eq!(m.next_request(4, T0), Some(1));
+        assert!(m.held_bytes() <= MAX_METADATA_BUFFER);
+        // The evicted size may refill what is free, but cannot push the better one out.
+        while m.next_request(1, T0).is_some() {}
+        assert!(m.held_bytes() <= MAX_METADATA_BUFFER);
+        assert_eq!(m.next_request(3, T0), Some(2));
+        assert!(m.held_bytes() <= MAX_METADATA_BUFFER);
     }
 
     #[test]
