@@ -718,7 +718,7 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
     let mut forged = h.m.info_bytes.clone();
     let n = forged.len();
     forged[n - 2] ^= 1;
-    h.send(&[Message::Extended {
+    let forged = Message::Extended {
         id: UT_METADATA_LOCAL_ID,
         payload: MetadataMsg::Data {
             piece: 0,
@@ -726,12 +726,33 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
             data: forged,
         }
         .encode(),
-    }]);
+    };
+    let msgs = h.send(std::slice::from_ref(&forged));
     assert!(
         h.t.info().is_none(),
         "forged metadata must not be installed"
     );
-    assert!(h.events.iter().any(|e| matches!(e, Event::PeerBanned { reason, .. } if reason.contains("does not match the info hash"))));
+    // A lone bad copy proves nothing against anyone (nothing to compare it with): the peer
+    // is asked again, and dropped, not banned, once its copies keep failing.
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, Message::Extended { id: 9, .. })),
+        "asks again: {msgs:?}"
+    );
+    h.send(&[forged]);
+    assert!(h.t.info().is_none());
+    assert!(
+        h.disconnected()
+            .is_some_and(|r| r.contains("keeps failing the info hash")),
+        "{:?}",
+        h.disconnected()
+    );
+    assert!(!h.t.is_banned(&THEM));
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::PeerBanned { .. }))
+    );
 }
 
 #[test]

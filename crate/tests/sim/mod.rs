@@ -244,6 +244,24 @@ impl Sim {
         self.add_node(t, shared, uplink)
     }
 
+    /// A seeder that serves (and announces the size of) `info_bytes` as its metadata
+    /// instead of the real info dictionary: a metadata liar, or one with a wrong size.
+    pub fn add_seeder_with_info(&mut self, uplink: u64, info_bytes: Vec<u8>) -> NodeId {
+        let id = self.nodes.len();
+        let info = &self.metainfo.info;
+        let mem = MemoryStorage::from_content(&self.content, info.piece_length);
+        let t = Torrent::new(
+            self.metainfo.info_hash,
+            info.clone(),
+            info_bytes,
+            Box::new(mem),
+            Some(Bitfield::full(info.num_pieces())),
+            self.config(id),
+            self.now,
+        );
+        self.add_node(t, SharedStorage::default(), uplink)
+    }
+
     pub fn add_seeder(&mut self, uplink: u64) -> NodeId {
         self.add_seeder_with(uplink, |m| Box::new(m))
     }

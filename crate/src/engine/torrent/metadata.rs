@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use sha1::{Digest, Sha1};
-
 use super::receive::Violation;
 use super::{Event, Meta, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
+use crate::engine::metadata_fetch::Outcome;
 use crate::engine::peer::PeerPieces;
 use crate::engine::picker::Picker;
 use crate::metainfo::Info;
@@ -25,15 +24,23 @@ impl Torrent {
         if self.meta.is_some() {
             return;
         }
-        let Some(p) = self.peers.get(&peer) else {
+        let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
         let (Some(_), Some(size)) = (p.peer_ut_metadata, p.peer_metadata_size) else {
+            // It no longer offers metadata (a second extension handshake).
+            p.metadata_requests.clear();
+            self.metadata_fetch.remove_source(peer);
             return;
         };
-        match self.metadata_fetch.offer_size(size) {
-            Ok(true) => self.request_metadata(peer, now),
-            Ok(false) => {}
+        match self.metadata_fetch.add_source(peer, size, now) {
+            Ok(changed) => {
+                if changed {
+                    // Requests for a size it no longer announces were dropped with it.
+                    p.metadata_requests.clear();
+                }
+                self.request_metadata(peer, now);
+            }
             Err(e) => self.disconnect(peer, e.to_string()),
         }
     }
@@ -45,9 +52,6 @@ impl Torrent {
         let Some(their_id) = p.peer_ut_metadata else {
             return;
         };
-        if p.peer_metadata_size != self.metadata_fetch.size() {
-            return;
-        }
         while p.metadata_requests.len() < METADATA_PIPELINE {
             let Some(piece) = self.metadata_fetch.next_request(peer, now) else {
                 break;
@@ -57,6 +61,16 @@ impl Torrent {
                 id: their_id,
                 payload: MetadataMsg::Request { piece }.encode(),
             });
+        }
+    }
+
+    fn request_metadata_from_all(&mut self, now: Duration) {
+        if self.meta.is_some() {
+            return;
+        }
+        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
+        for k in keys {
+            self.request_metadata(k, now);
         }
     }
 
@@ -79,12 +93,12 @@ impl Torrent {
                 self.serve_metadata(peer, piece);
             }
             MetadataMsg::Reject { piece } => {
-                self.metadata_fetch.release(peer, Some(piece));
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.metadata_requests.retain(|(x, _)| *x != piece);
-                    // It refused once; do not ask it again right away.
-                    p.peer_ut_metadata = None;
                 }
+                // It is asked again after a back-off; others may take the piece now.
+                self.metadata_fetch.on_reject(peer, piece, now);
+                self.request_metadata_from_all(now);
             }
             MetadataMsg::Data {
                 piece,
@@ -101,13 +115,27 @@ impl Torrent {
                     return Err(Violation(format!("unrequested metadata piece {piece}")));
                 };
                 p.metadata_requests.swap_remove(pos);
-                if let Some(whole) = self
+                match self
                     .metadata_fetch
-                    .on_data(peer, piece, total_size, &data)?
+                    .on_data(peer, piece, total_size, &data, now)?
                 {
-                    self.metadata_complete(whole, now);
+                    Outcome::Pending => self.request_metadata(peer, now),
+                    Outcome::Verified { bytes, liars } => {
+                        for liar in liars {
+                            self.ban(liar, "sent metadata that differs from the verified copy");
+                        }
+                        self.metadata_verified(bytes, now);
+                    }
+                    Outcome::Failed { size, give_up } => {
+                        for k in give_up {
+                            self.disconnect(
+                                k,
+                                format!("its {size}-byte metadata keeps failing the info hash"),
+                            );
+                        }
+                        self.request_metadata_from_all(now);
+                    }
                 }
-                self.request_metadata(peer, now);
             }
         }
         Ok(())
@@ -145,30 +173,19 @@ impl Torrent {
         });
     }
 
-    fn metadata_complete(&mut self, bytes: Vec<u8>, now: Duration) {
-        let hash: [u8; 20] = Sha1::digest(&bytes).into();
-        let parsed = if hash == self.info_hash.0 {
-            Info::from_bytes(&bytes).map_err(|e| e.to_string())
-        } else {
-            Err("metadata does not match the info hash".to_string())
-        };
-        match parsed {
+    /// Installs metadata whose SHA-1 matched the info hash.
+    fn metadata_verified(&mut self, bytes: Vec<u8>, now: Duration) {
+        match Info::from_bytes(&bytes) {
             Ok(info) => {
                 self.install_metadata(info, bytes);
                 self.events.push_back(Event::MetadataReady);
                 self.fill_all_requests(now);
             }
-            Err(reason) => {
-                // Whoever sent pieces of a bad copy lied about the torrent.
-                for peer in self.metadata_fetch.contributors() {
-                    self.ban(peer, format!("bad metadata: {reason}"));
-                }
-                self.metadata_fetch.reset();
-                let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-                for k in keys {
-                    self.on_peer_metadata_support(k, now);
-                }
-            }
+            // The magnet names bytes that are not a valid info dictionary: every sender was
+            // truthful, and there is nothing to download.
+            Err(e) => self.events.push_back(Event::StorageError {
+                message: format!("the metadata matching the info hash is invalid: {e}"),
+            }),
         }
     }
 
@@ -177,16 +194,14 @@ impl Torrent {
             return;
         }
         let timeout = self.config.metadata_request_timeout;
-        for slow in self.metadata_fetch.expire(now, timeout) {
-            if let Some(p) = self.peers.get_mut(&slow) {
-                p.metadata_requests
-                    .retain(|(_, at)| now.saturating_sub(*at) < timeout);
-            }
+        self.metadata_fetch.expire(now, timeout);
+        // Every peer's list, not only the slow ones: a request whose slot went elsewhere
+        // (a size dropped, a copy checked) must not hold a pipeline place forever.
+        for p in self.peers.values_mut() {
+            p.metadata_requests
+                .retain(|(_, at)| now.saturating_sub(*at) < timeout);
         }
-        let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
-        for k in keys {
-            self.request_metadata(k, now);
-        }
+        self.request_metadata_from_all(now);
     }
 
     /// Switches the torrent on: sizes every peer's piece list now that the count is known.

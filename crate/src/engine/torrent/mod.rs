@@ -200,7 +200,7 @@ impl Torrent {
             config,
             info_hash,
             meta: None,
-            metadata_fetch: MetadataFetch::default(),
+            metadata_fetch: MetadataFetch::new(info_hash.0),
             storage,
             initial_have: None,
             peers: BTreeMap::new(),
@@ -456,6 +456,6 @@ impl Torrent {
             }
             m.picker.release_peer(peer, true);
         }
-        self.metadata_fetch.release(peer, None);
+        self.metadata_fetch.remove_source(peer);
     }
 }

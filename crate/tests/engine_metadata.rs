@@ -1,0 +1,282 @@
+//! A magnet start against several scripted peers speaking real wire bytes: peers that announce
+//! a wrong metadata size, refuse, leave, or send lying metadata must not stall the download,
+//! and only a peer proven to have lied is banned.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use seedcast::create::{CreateOptions, TorrentBuilder};
+use seedcast::engine::{Config, Event, MemoryStorage, Torrent};
+use seedcast::metainfo::Metainfo;
+use seedcast::wire::{
+    Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, METADATA_PIECE_SIZE, Message,
+    MetadataMsg, UT_METADATA_LOCAL_ID,
+};
+
+/// The ut_metadata id every scripted peer asks us to use.
+const THEIR_UT_METADATA: u8 = 9;
+
+/// A torrent of `pieces` 16 KiB pieces (its info dictionary grows 20 bytes a piece).
+fn metainfo(pieces: u32) -> Metainfo {
+    let piece = 16 * 1024;
+    let opts = CreateOptions {
+        name: "m.bin".into(),
+        piece_length: Some(piece),
+        ..Default::default()
+    };
+    let len = u64::from(pieces) * u64::from(piece);
+    let mut b = TorrentBuilder::single_file(opts, len).unwrap();
+    let chunk: Vec<u8> = (0..piece).map(|i| (i % 251) as u8).collect();
+    for _ in 0..pieces {
+        b.update(&chunk).unwrap();
+    }
+    b.finish().unwrap()
+}
+
+fn peer_id(peer: u64) -> [u8; 20] {
+    let mut id = *b"-XX0001-scripted0000";
+    id[19] = b'0' + peer as u8;
+    id
+}
+
+struct Magnet {
+    t: Torrent,
+    m: Metainfo,
+    now: Duration,
+    decoders: BTreeMap<u64, Decoder>,
+    events: Vec<Event>,
+    /// Metadata pieces the engine asked of each peer and that are not answered yet.
+    asked: BTreeMap<u64, Vec<u32>>,
+}
+
+impl Magnet {
+    fn new(m: Metainfo) -> Magnet {
+        let t = Torrent::from_info_hash(
+            m.info_hash,
+            Box::new(MemoryStorage::new()),
+            Config::default(),
+            Duration::ZERO,
+        );
+        Magnet {
+            t,
+            m,
+            now: Duration::ZERO,
+            decoders: BTreeMap::new(),
+            events: Vec::new(),
+            asked: BTreeMap::new(),
+        }
+    }
+
+    /// Connects `peer`, which has everything and announces metadata of `size` bytes.
+    fn connect(&mut self, peer: u64, size: u64) {
+        self.t.handle_connect(peer, self.now);
+        self.decoders.insert(peer, Decoder::new());
+        let mut bytes = Vec::new();
+        Handshake::new(self.m.info_hash.0, peer_id(peer)).encode_into(&mut bytes);
+        let ext = ExtendedHandshake {
+            m: [("ut_metadata".to_string(), THEIR_UT_METADATA)].into(),
+            metadata_size: Some(size),
+            ..Default::default()
+        };
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: ext.encode(),
+        }
+        .encode_into(&mut bytes);
+        Message::HaveAll.encode_into(&mut bytes);
+        self.t.handle_data(peer, &bytes, self.now);
+        self.pump();
+    }
+
+    fn send(&mut self, peer: u64, msg: MetadataMsg) {
+        let mut bytes = Vec::new();
+        Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: msg.encode(),
+        }
+        .encode_into(&mut bytes);
+        self.t.handle_data(peer, &bytes, self.now);
+        self.pump();
+    }
+
+    fn leave(&mut self, peer: u64) {
+        self.t.handle_disconnect(peer, self.now);
+        self.decoders.remove(&peer);
+        self.asked.remove(&peer);
+        self.pump();
+    }
+
+    fn advance(&mut self, by: Duration) {
+        let end = self.now + by;
+        while self.t.poll_timeout() <= end {
+            self.now = self.t.poll_timeout();
+            self.t.handle_timeout(self.now);
+        }
+        self.now = end;
+        self.pump();
+    }
+
+    /// Drains events and every peer's outgoing bytes, noting the metadata requests.
+    fn pump(&mut self) {
+        while let Some(e) = self.t.poll_event() {
+            if let Event::Disconnect { peer, .. } = &e {
+                self.decoders.remove(peer);
+                self.asked.remove(peer);
+            }
+            self.events.push(e);
+        }
+        for (&peer, decoder) in &mut self.decoders {
+            while let Some(bytes) = self.t.poll_transmit(peer, 1 << 20) {
+                decoder.push(&bytes);
+            }
+            while let Ok(Some(frame)) = decoder.next() {
+                if let Frame::Message(Message::Extended {
+                    id: THEIR_UT_METADATA,
+                    payload,
+                }) = frame
+                {
+                    if let Ok(MetadataMsg::Request { piece }) = MetadataMsg::parse(&payload) {
+                        self.asked.entry(peer).or_default().push(piece);
+                    }
+                }
+            }
+        }
+    }
+
+    fn take_asked(&mut self, peer: u64) -> Vec<u32> {
+        self.asked.remove(&peer).unwrap_or_default()
+    }
+
+    /// The true metadata piece, or with its first byte flipped if `lie`.
+    fn piece(&self, piece: u32, lie: bool) -> MetadataMsg {
+        let info = &self.m.info_bytes;
+        let start = piece as usize * METADATA_PIECE_SIZE as usize;
+        let end = (start + METADATA_PIECE_SIZE as usize).min(info.len());
+        let mut data = info[start..end].to_vec();
+        if lie {
+            data[0] ^= 0xff;
+        }
+        MetadataMsg::Data {
+            piece,
+            total_size: info.len() as u64,
+            data,
+        }
+    }
+
+    /// Answers `peer`'s pending requests truthfully (or not) until it is asked nothing more.
+    fn serve(&mut self, peer: u64, lie: bool) {
+        loop {
+            let asked = self.take_asked(peer);
+            if asked.is_empty() || !self.decoders.contains_key(&peer) {
+                return;
+            }
+            for piece in asked {
+                let msg = self.piece(piece, lie);
+                self.send(peer, msg);
+            }
+        }
+    }
+
+    fn banned(&self) -> Vec<[u8; 20]> {
+        self.events
+            .iter()
+            .filter_map(|e| match e {
+                Event::PeerBanned { peer_id, .. } => *peer_id,
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+#[test]
+fn a_peer_announcing_a_wrong_size_then_refusing_does_not_stall_the_magnet() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, 1);
+    assert_eq!(h.take_asked(1), vec![0], "the size-1 peer is asked");
+    h.connect(2, size);
+    h.send(1, MetadataMsg::Reject { piece: 0 });
+    h.serve(2, false);
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+    assert!(h.events.contains(&Event::MetadataReady));
+    assert!(h.banned().is_empty());
+}
+
+#[test]
+fn a_peer_announcing_a_wrong_size_then_leaving_does_not_stall_the_magnet() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, 1);
+    h.connect(2, size);
+    h.leave(1);
+    h.serve(2, false);
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+}
+
+#[test]
+fn a_peer_that_refused_is_asked_again_after_a_while() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    assert_eq!(h.take_asked(1), vec![0]);
+    // It has no metadata yet (say it is a magnet leecher itself).
+    h.send(1, MetadataMsg::Reject { piece: 0 });
+    assert_eq!(
+        h.take_asked(1),
+        Vec::<u32>::new(),
+        "not hammered right away"
+    );
+    let mut waited = Duration::ZERO;
+    while !h.asked.contains_key(&1) && waited < Duration::from_secs(120) {
+        h.advance(Duration::from_secs(1));
+        waited += Duration::from_secs(1);
+    }
+    h.serve(1, false);
+    assert_eq!(
+        h.t.info_bytes(),
+        Some(&h.m.info_bytes[..]),
+        "asked again within {waited:?}"
+    );
+}
+
+#[test]
+fn a_metadata_liar_mixed_with_an_honest_peer_is_banned_and_the_honest_peer_kept() {
+    // 1,700 pieces: an info dictionary of three metadata pieces.
+    let mut h = Magnet::new(metainfo(1700));
+    let size = h.m.info_bytes.len() as u64;
+    assert!(size > 2 * u64::from(METADATA_PIECE_SIZE));
+    let (liar, honest) = (1, 2);
+    h.connect(liar, size);
+    h.connect(honest, size);
+    assert!(
+        !h.asked.get(&liar).is_none_or(Vec::is_empty)
+            && !h.asked.get(&honest).is_none_or(Vec::is_empty),
+        "both are asked for pieces of the first copy: {:?}",
+        h.asked
+    );
+    // Answer in rounds until the metadata is in; the liar flips a byte of every piece.
+    for _ in 0..20 {
+        if h.t.info().is_some() {
+            break;
+        }
+        h.serve(liar, true);
+        h.serve(honest, false);
+        if h.asked.values().all(Vec::is_empty) {
+            h.advance(Duration::from_secs(10));
+        }
+    }
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::PeerBanned { peer: 1, .. })),
+        "the liar is banned: {:?}",
+        h.events
+    );
+    assert_eq!(h.banned(), vec![peer_id(liar)], "only the liar");
+    assert!(!h.t.is_banned(&peer_id(honest)));
+    assert!(
+        h.t.peer_stats(honest).is_some(),
+        "the honest peer stays connected"
+    );
+}
