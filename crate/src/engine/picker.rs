@@ -3,7 +3,8 @@
 //! Piece states (exactly one at a time):
 //! * **missing** — not in `have`, no entry in `partial`;
 //! * **partial** — an entry in `partial`, created when its first block is requested; holds the
-//!   piece buffer and one [`BlockState`] per 16 KiB block;
+//!   piece buffer (grown as blocks arrive, so a 512 MiB piece costs only what was received)
+//!   and one [`BlockState`] per 16 KiB block;
 //! * **complete** — every block received; the torrent takes the buffer with [`Picker::take_complete`]
 //!   and verifies it, then calls [`Picker::mark_have`] or [`Picker::mark_failed`] (back to missing);
 //! * **have** — verified and in storage.
@@ -50,6 +51,8 @@ pub struct Partial {
     /// the next failure has a single suspect.
     owner: PeerKey,
     exclusive: bool,
+    /// The piece's bytes up to the end of the furthest block received (gaps are zeros). Full
+    /// length once every block is in. Not allocated up front: pieces may be 512 MiB.
     pub data: Vec<u8>,
 }
 
@@ -326,9 +329,9 @@ impl Picker {
         if self.have.get(index) || !peer_has.get(index) {
             return;
         }
+        let size = self.piece_size(index);
         if !self.partial.contains_key(&index) {
             let blocks = self.block_count(index) as usize;
-            let size = self.piece_size(index) as usize;
             let exclusive = self.failed_before.contains(&index);
             self.partial.insert(
                 index,
@@ -337,7 +340,7 @@ impl Picker {
                     received: 0,
                     owner: peer,
                     exclusive,
-                    data: vec![0; size],
+                    data: Vec::new(),
                 },
             );
         }
@@ -357,7 +360,7 @@ impl Picker {
                     at: now,
                 };
                 let begin = b as u32 * BLOCK_SIZE;
-                let length = (p.data.len() as u32 - begin).min(BLOCK_SIZE);
+                let length = (size - begin).min(BLOCK_SIZE);
                 out.push(BlockRef {
                     index,
                     begin,
@@ -385,13 +388,13 @@ impl Picker {
         if !peer_has.get(index) {
             return;
         }
+        let size = self.piece_size(index);
         let Some(p) = self.partial.get_mut(&index) else {
             return;
         };
         if p.exclusive && p.owner != peer {
             return;
         }
-        let size = p.data.len() as u32;
         for (b, state) in p.blocks.iter_mut().enumerate() {
             if out.len() >= count {
                 return;
@@ -419,8 +422,12 @@ impl Picker {
         if index >= self.num_pieces() || self.have.get(index) || begin % BLOCK_SIZE != 0 {
             return BlockOutcome::Unwanted;
         }
-        let expected = self.block_ref(index, begin / BLOCK_SIZE);
-        if begin >= self.piece_size(index) || data.len() as u32 != expected.length {
+        let piece_size = self.piece_size(index) as usize;
+        // Checked before block_ref, which needs `begin` inside the piece.
+        if begin as usize >= piece_size {
+            return BlockOutcome::Unwanted;
+        }
+        if data.len() as u32 != self.block_ref(index, begin / BLOCK_SIZE).length {
             return BlockOutcome::Unwanted;
         }
         let Some(p) = self.partial.get_mut(&index) else {
@@ -438,7 +445,14 @@ impl Picker {
         };
         p.blocks[b] = BlockState::Received { from: peer };
         p.received += 1;
-        p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
+        let (start, end) = (begin as usize, begin as usize + data.len());
+        if p.data.len() < end {
+            // Doubling keeps in-order arrival amortized O(1); never past the piece size.
+            let target = end.max(p.data.capacity().saturating_mul(2)).min(piece_size);
+            p.data.reserve_exact(target - p.data.len());
+            p.data.resize(end, 0);
+        }
+        p.data[start..end].copy_from_slice(data);
         let piece_complete = p.received as usize == p.blocks.len();
         BlockOutcome::Accepted {
             cancel,
@@ -501,7 +515,7 @@ impl Picker {
         }
     }
 
-    /// Number of pieces being assembled (each holds a piece-sized buffer).
+    /// Number of pieces being assembled (each holds the bytes received so far).
     pub fn partial_count(&self) -> usize {
         self.partial.len()
     }
@@ -520,6 +534,50 @@ mod tests {
             Bitfield::new(pieces),
             &mut Rng::new(7),
         )
+    }
+
+    #[test]
+    fn a_huge_piece_costs_memory_only_for_the_blocks_received() {
+        let mut p = picker(2, crate::metainfo::MAX_PIECE_LENGTH);
+        let all = Bitfield::full(2);
+        p.add_peer_pieces(&all);
+        let got = p.pick(1, &all, 4, Duration::ZERO);
+        assert_eq!(got.len(), 4);
+        for block in got.iter().rev() {
+            let data = vec![1; block.length as usize];
+            let outcome = p.on_block(1, block.index, block.begin, &data);
+            assert!(matches!(outcome, BlockOutcome::Accepted { .. }));
+        }
+        let held = p.partial[&got[0].index].data.capacity();
+        assert!(held <= 4 * BLOCK_SIZE as usize, "holds {held} bytes");
+    }
+
+    #[test]
+    fn blocks_arriving_out_of_order_assemble_the_piece() {
+        let mut p = picker(1, 4 * BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        p.add_peer_pieces(&all);
+        let got = p.pick(1, &all, 4, Duration::ZERO);
+        for b in [2, 0, 3, 1] {
+            let block = got[b];
+            let data = vec![b as u8; block.length as usize];
+            p.on_block(1, block.index, block.begin, &data);
+        }
+        let piece = p.take_complete(0).expect("complete");
+        let expected: Vec<u8> = (0..4u8)
+            .flat_map(|b| vec![b; BLOCK_SIZE as usize])
+            .collect();
+        assert!(piece.data == expected);
+    }
+
+    #[test]
+    fn a_block_past_the_end_of_its_piece_is_unwanted() {
+        let mut p = picker(1, BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        p.add_peer_pieces(&all);
+        p.pick(1, &all, 1, Duration::ZERO);
+        let outcome = p.on_block(1, 0, 4 * BLOCK_SIZE, &[0; BLOCK_SIZE as usize]);
+        assert_eq!(outcome, BlockOutcome::Unwanted);
     }
 
     #[test]
