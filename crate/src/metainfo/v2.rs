@@ -10,9 +10,6 @@ use super::info::FileEntry;
 use super::path::sanitize_component;
 use crate::bencode::{Dict, Value};
 
-/// A file that carries data: sanitized path (torrent name first, as in [`FileEntry`]) and length.
-type DataFile = (Vec<String>, u64);
-
 /// Refuses a hybrid `info` (`meta version` 2 with a `file tree`) whose tree disagrees with the
 /// v1 files `v1` (sanitized, not yet renamed). Anything else passes: a v1 torrent's stray
 /// `file tree` is not ours to judge.
@@ -25,39 +22,30 @@ pub(super) fn check_hybrid(
     let Some(tree) = info.get("file tree").filter(|_| hybrid) else {
         return Ok(());
     };
-    let v1: Vec<DataFile> = v1
-        .iter()
-        .filter(|f| !f.padding && f.length > 0)
-        .map(|f| (f.path.clone(), f.length))
-        .collect();
     let tree = tree.as_dict().ok_or(malformed())?;
     // As libtorrent: in a single-file torrent (no v1 `files`), a tree of one file at the top
     // is that file, named by its key, with no folder.
     let single = info.get("files").is_none()
         && tree.len() == 1
         && tree.iter().all(|(_, node)| leaf(node).is_some());
-    let mut v2 = Vec::new();
-    let root = if single {
-        Vec::new()
-    } else {
-        vec![name.to_owned()]
+    let mut walk = Walk {
+        v1: v1
+            .iter()
+            .filter(|f| !f.padding && f.length > 0)
+            .map(|f| (&f.path[..], f.length))
+            .collect(),
+        seen: 0,
+        path: if single {
+            Vec::new()
+        } else {
+            vec![name.to_owned()]
+        },
     };
-    walk(tree, root, v1.len(), &mut v2)?;
-
-    if let Some((i, (a, b))) = v1.iter().zip(&v2).enumerate().find(|(_, (a, b))| a != b) {
+    walk.folder(tree)?;
+    if walk.seen < walk.v1.len() {
         return Err(MetainfoError::InconsistentHybrid(format!(
-            "file {i} is `{}` ({} bytes) in v1 but `{}` ({} bytes) in v2",
-            a.0.join("/"),
-            a.1,
-            b.0.join("/"),
-            b.1
-        )));
-    }
-    if v1.len() != v2.len() {
-        let more = if v2.len() > v1.len() { "more" } else { "fewer" };
-        return Err(MetainfoError::InconsistentHybrid(format!(
-            "v2 has {more} files with data than v1's {}",
-            v1.len()
+            "v2 has fewer files with data than v1's {}",
+            walk.v1.len()
         )));
     }
     Ok(())
@@ -70,35 +58,59 @@ fn malformed() -> MetainfoError {
     }
 }
 
-/// Appends the data files under one folder of the tree, in the tree's order. Stops once
-/// there are more than `cap` (the v1 count): the answer is known and memory stays bounded.
-/// Recursion depth is bounded by the decoder's nesting limit.
-fn walk(
-    folder_dict: &Dict<'_>,
-    folder: Vec<String>,
-    cap: usize,
-    out: &mut Vec<DataFile>,
-) -> Result<(), MetainfoError> {
-    for (key, node) in folder_dict.iter() {
-        if out.len() > cap {
+/// Compares v2 files with v1's as the tree is walked, without building v2 paths: the tree
+/// shares folder prefixes, so its paths written out could be far larger than the torrent.
+struct Walk<'v> {
+    /// v1's files with data: path (torrent name first, as in [`FileEntry`]) and length.
+    v1: Vec<(&'v [String], u64)>,
+    /// v2 files with data met so far.
+    seen: usize,
+    /// The folder being walked, then the file being compared.
+    path: Vec<String>,
+}
+
+impl Walk<'_> {
+    /// Walks one folder in the tree's order. Recursion depth is bounded by the decoder's
+    /// nesting limit; each node is sanitized once, and a comparison stops at the first
+    /// difference, so the cost is bounded by the torrent's size.
+    fn folder(&mut self, folder: &Dict<'_>) -> Result<(), MetainfoError> {
+        for (key, node) in folder.iter() {
+            let dict = node.as_dict().ok_or(malformed())?;
+            if key.is_empty() {
+                return Err(malformed());
+            }
+            self.path.push(sanitize_component(key));
+            match leaf(node) {
+                Some(file) => {
+                    if let Some(length) = data_length(file)? {
+                        self.file(length)?;
+                    }
+                }
+                None => self.folder(dict)?,
+            }
+            self.path.pop();
+        }
+        Ok(())
+    }
+
+    fn file(&mut self, length: u64) -> Result<(), MetainfoError> {
+        let index = self.seen;
+        self.seen += 1;
+        let Some(&(v1_path, v1_length)) = self.v1.get(index) else {
+            return Err(MetainfoError::InconsistentHybrid(format!(
+                "v2 has more files with data than v1's {}",
+                self.v1.len()
+            )));
+        };
+        if v1_path == &self.path[..] && v1_length == length {
             return Ok(());
         }
-        let dict = node.as_dict().ok_or(malformed())?;
-        if key.is_empty() {
-            return Err(malformed());
-        }
-        let mut path = folder.clone();
-        path.push(sanitize_component(key));
-        match leaf(node) {
-            Some(file) => {
-                if let Some(length) = data_length(file)? {
-                    out.push((path, length));
-                }
-            }
-            None => walk(dict, path, cap, out)?,
-        }
+        Err(MetainfoError::InconsistentHybrid(format!(
+            "file {index} is `{}` ({v1_length} bytes) in v1 but `{}` ({length} bytes) in v2",
+            v1_path.join("/"),
+            self.path.join("/"),
+        )))
     }
-    Ok(())
 }
 
 /// The file entry of a tree node that is a file: a dictionary whose only key is empty.
