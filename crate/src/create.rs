@@ -32,7 +32,7 @@ pub const AUTO_TARGET_MAX_PIECES: u64 = 2000;
 pub struct CreateOptions {
     /// File name (single file) or folder name; must be a safe path component.
     pub name: String,
-    /// A power of two from 16 KiB to 256 MiB; `None` picks one with [`auto_piece_length`].
+    /// A power of two from 16 KiB to 512 MiB; `None` picks one with [`auto_piece_length`].
     pub piece_length: Option<u32>,
     /// Announce URLs, each in its own tier (tried in order, like create-torrent and libtorrent).
     pub trackers: Vec<String>,
@@ -59,9 +59,11 @@ pub enum CreateError {
     UnsafeName(String),
     #[error("a file has an empty path")]
     EmptyPath,
+    #[error("two files at `{0}`, or a file where a folder should be")]
+    DuplicatePath(String),
     #[error("nothing to share: the content is empty")]
     NoData,
-    #[error("piece length {0} must be a power of two from 16 KiB to 256 MiB")]
+    #[error("piece length {0} must be a power of two from 16 KiB to 512 MiB")]
     InvalidPieceLength(u32),
     #[error("content is larger than the {max}-byte limit", max = MAX_TOTAL_LENGTH)]
     TooLarge,
@@ -130,6 +132,7 @@ impl TorrentBuilder {
                 .checked_add(file.length)
                 .ok_or(CreateError::TooLarge)?;
         }
+        reject_path_collisions(&files)?;
         Self::new(options, Some(files), total)
     }
 
@@ -280,6 +283,21 @@ impl TorrentBuilder {
             root.insert(key("url-list"), OwnedValue::string_list(options.web_seeds));
         }
         OwnedValue::Dict(root).encode()
+    }
+}
+
+/// Readers rename colliding files (as libtorrent does); a torrent we make has none.
+/// Case is kept: `A.txt` beside `a.txt` is a real folder on Linux, and readers on other
+/// systems rename one of them.
+///
+/// Sorting makes both checks adjacent-pair checks: every path under folder `a/b` sorts
+/// directly after a file `a/b`. Cost: O(n log n) comparisons, whatever the path depth.
+fn reject_path_collisions(files: &[FileSpec]) -> Result<(), CreateError> {
+    let mut paths: Vec<&[String]> = files.iter().map(|f| &f.path[..]).collect();
+    paths.sort_unstable();
+    match paths.windows(2).find(|pair| pair[1].starts_with(pair[0])) {
+        Some(pair) => Err(CreateError::DuplicatePath(pair[0].join("/"))),
+        None => Ok(()),
     }
 }
 
@@ -468,11 +486,17 @@ mod tests {
                 length: 1,
             },
         ];
-        let mut builder = TorrentBuilder::folder(options("x"), files).unwrap();
-        builder.update(b"12").unwrap();
-        assert!(matches!(
-            builder.finish(),
-            Err(CreateError::Invalid(MetainfoError::DuplicatePath(_)))
-        ));
+        assert_eq!(
+            TorrentBuilder::folder(options("x"), files).err(),
+            Some(CreateError::DuplicatePath("a".into()))
+        );
+        let file_and_folder = ["a", "a/b"].map(|p| FileSpec {
+            path: p.split('/').map(String::from).collect(),
+            length: 1,
+        });
+        assert_eq!(
+            TorrentBuilder::folder(options("x"), file_and_folder.to_vec()).err(),
+            Some(CreateError::DuplicatePath("a".into()))
+        );
     }
 }

@@ -231,6 +231,68 @@ fn hostile_torrent_shows_only_sanitized_paths() {
     assert_eq!(info["files"][0]["path"], "x/__/__/passwd");
 }
 
+/// Shapes libtorrent loads and we once refused: a final newline, 512 MiB pieces, the same
+/// path twice, a pad file without a path, a symlink without a length.
+#[test]
+fn info_json_shows_renamed_duplicates_of_a_libtorrent_style_torrent() {
+    use seedcast::bencode::OwnedValue as V;
+    use std::collections::BTreeMap;
+
+    let dict = |entries: Vec<(&str, V)>| {
+        V::Dict(
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.as_bytes().to_vec(), v))
+                .collect::<BTreeMap<_, _>>(),
+        )
+    };
+    let file = |length: i64, path: &str| {
+        dict(vec![
+            ("length", V::Int(length)),
+            ("path", V::string_list([path])),
+        ])
+    };
+    let files = vec![
+        file(3, "bar.txt"),
+        dict(vec![("attr", V::from("p")), ("length", V::Int(5))]),
+        file(3, "bar.txt"),
+        dict(vec![
+            ("attr", V::from("l")),
+            ("path", V::string_list(["link"])),
+            ("symlink path", V::string_list(["bar.txt"])),
+        ]),
+    ];
+    let info = dict(vec![
+        ("files", V::List(files)),
+        ("name", V::from("x")),
+        ("piece length", V::Int(512 * 1024 * 1024)),
+        ("pieces", V::Bytes(vec![0; 20])),
+    ]);
+    let mut bytes = dict(vec![("info", info)]).encode();
+    bytes.push(b'\n');
+    let dir = TempDir::new();
+    write(&dir.path("lt.torrent"), &bytes);
+
+    let info = json(&seedcast(&["info", &dir.path("lt.torrent"), "--json"]));
+    let files: Vec<_> = info["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["path"].as_str().unwrap(), f["length"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(
+        files,
+        [
+            ("x/bar.txt", 3),
+            ("x/.pad/5", 5),
+            ("x/bar.1.txt", 3),
+            ("x/link", 0)
+        ]
+    );
+    assert_eq!(info["piece_length"], 512 * 1024 * 1024);
+    assert_eq!(info["length"], 11);
+}
+
 #[test]
 fn help_and_version() {
     let help = stdout(&seedcast(&["--help"]));
@@ -250,6 +312,10 @@ fn bad_input_fails_with_one_error_line() {
         &dir.path("v2.torrent"),
         b"d4:infod9:file treede12:meta versioni2e4:name1:x12:piece lengthi16384eee",
     );
+    write(
+        &dir.path("hybrid.torrent"),
+        b"d4:infod9:file treed5:a.txtd0:d6:lengthi6eeee5:filesld6:lengthi5e4:pathl5:a.txteee12:meta versioni2e4:name1:x12:piece lengthi16384e6:pieces20:aaaaaaaaaaaaaaaaaaaaee",
+    );
     write(&dir.path("data/file"), b"x");
 
     let missing = assert_clean_failure(&seedcast(&["info", &dir.path("nope.torrent")]), 1);
@@ -261,6 +327,8 @@ fn bad_input_fails_with_one_error_line() {
     );
     let v2 = assert_clean_failure(&seedcast(&["info", &dir.path("v2.torrent")]), 1);
     assert!(v2.contains("v2-only"), "{v2}");
+    let hybrid = assert_clean_failure(&seedcast(&["info", &dir.path("hybrid.torrent")]), 1);
+    assert!(hybrid.contains("disagree"), "{hybrid}");
     assert_clean_failure(&seedcast(&["info", &dir.path("data")]), 1);
     assert_clean_failure(&seedcast(&["info", "magnet:?xt=urn:btih:123"]), 1);
     assert_clean_failure(&seedcast(&["info", "magnet:?dn=%zz"]), 1);

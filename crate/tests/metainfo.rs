@@ -321,6 +321,143 @@ fn hybrid_v1_v2_torrent_is_read_by_its_v1_hash() {
     );
 }
 
+fn paths(torrent: &Metainfo) -> Vec<String> {
+    torrent
+        .info
+        .files
+        .iter()
+        .map(FileEntry::path_string)
+        .collect()
+}
+
+#[test]
+fn duplicate_paths_are_renamed_as_libtorrent_renames_them() {
+    let pieces = pieces(1);
+    let pad = || {
+        B::D(vec![
+            ("attr", s("p")),
+            ("length", B::I(1)),
+            ("path", B::L(vec![s(".pad"), s("1")])),
+        ])
+    };
+    let files = B::L(vec![
+        file(1, &["bar.txt"]),
+        file(1, &["bar.txt"]),
+        // Case is ignored, as on Windows and macOS disks.
+        file(1, &["BAR.txt"]),
+        // A rename does not make room for a file that really has that name.
+        file(1, &["bar.1.txt"]),
+        // A folder some file needs wins over a file of its name, whatever the order.
+        file(1, &["bar"]),
+        file(1, &["bar", "x"]),
+        // Distinct in the torrent, identical once sanitized.
+        file(1, &["a:"]),
+        file(1, &["a_"]),
+        pad(),
+        pad(),
+        file(1, &["sub", ".hidden"]),
+        file(1, &["sub", ".hidden"]),
+    ]);
+    let info = B::D(vec![
+        ("files", files),
+        ("name", s("Show")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+    ]);
+    let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
+    assert_eq!(
+        paths(&torrent),
+        [
+            "Show/bar.txt",
+            "Show/bar.1.txt",
+            "Show/BAR.2.txt",
+            "Show/bar.1.1.txt",
+            "Show/bar.1",
+            "Show/bar/x",
+            "Show/a_",
+            "Show/a_.1",
+            "Show/.pad/1",
+            "Show/.pad/1",
+            "Show/sub/.hidden",
+            "Show/sub/.1.hidden",
+        ]
+    );
+    assert_eq!(Info::from_bytes(&torrent.info_bytes).unwrap(), torrent.info);
+}
+
+#[test]
+fn many_copies_of_one_name_are_numbered_in_order() {
+    let count = 2000;
+    let pieces = pieces(1);
+    let files = B::L((0..count).map(|_| file(1, &["cover.jpg"])).collect());
+    let info = B::D(vec![
+        ("files", files),
+        ("name", s("album")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+    ]);
+    let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
+    let expected: Vec<String> = (0..count)
+        .map(|n| match n {
+            0 => "album/cover.jpg".to_string(),
+            n => format!("album/cover.{n}.jpg"),
+        })
+        .collect();
+    assert_eq!(paths(&torrent), expected);
+}
+
+#[test]
+fn bep47_pad_files_need_no_path_and_symlinks_no_length() {
+    let pieces = pieces(2);
+    let symlink = |path, length: Option<i64>| {
+        let mut entry = vec![
+            ("attr", s("l")),
+            ("path", B::L(vec![s(path)])),
+            ("symlink path", B::L(vec![s("a.bin")])),
+        ];
+        entry.extend(length.map(|l| ("length", B::I(l))));
+        B::D(entry)
+    };
+    let files = B::L(vec![
+        file(10_000, &["a.bin"]),
+        B::D(vec![("attr", s("p")), ("length", B::I(6384))]),
+        symlink("link", None),
+        // libtorrent ignores a symlink's length: it carries no data.
+        symlink("link2", Some(999)),
+        file(5, &["b.bin"]),
+        B::D(vec![
+            ("attr", s("p")),
+            ("length", B::I(0)),
+            ("path", B::L(vec![])),
+        ]),
+    ]);
+    let info = B::D(vec![
+        ("files", files),
+        ("name", s("Show")),
+        ("piece length", B::I(16384)),
+        ("pieces", B::S(&pieces)),
+    ]);
+    let torrent = Metainfo::from_bytes(&enc(&B::D(vec![("info", info)]))).unwrap();
+    let summary: Vec<_> = torrent
+        .info
+        .files
+        .iter()
+        .map(|f| (f.path_string(), f.start, f.length, f.padding))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("Show/a.bin".to_string(), 0, 10_000, false),
+            ("Show/.pad/6384".to_string(), 10_000, 6384, true),
+            ("Show/link".to_string(), 16_384, 0, false),
+            ("Show/link2".to_string(), 16_384, 0, false),
+            ("Show/b.bin".to_string(), 16_384, 5, false),
+            ("Show/.pad/0".to_string(), 16_389, 0, true),
+        ]
+    );
+    assert_eq!(torrent.info.total_length, 16_389);
+}
+
 #[test]
 fn hostile_paths_are_sanitized_inside_the_download_folder() {
     let pieces = pieces(1);

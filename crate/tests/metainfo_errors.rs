@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 
 use seedcast::bencode::{BencodeError, OwnedValue as V};
 use seedcast::metainfo::{
-    Info, MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TORRENT_BYTES, Metainfo, MetainfoError as E,
+    Info, MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TAKEN_CANDIDATES, MAX_TORRENT_BYTES,
+    Metainfo, MetainfoError as E,
 };
 
 type Dict = BTreeMap<Vec<u8>, V>;
@@ -87,6 +88,12 @@ fn malformed_bencode_and_wrong_shapes() {
     assert!(matches!(
         Metainfo::from_bytes(&trailing),
         Err(E::Bencode(BencodeError::TrailingBytes { count: 1 }))
+    ));
+    let mut junk_after_newline = torrent(valid_info());
+    junk_after_newline.extend_from_slice(b"\nx\n");
+    assert!(matches!(
+        Metainfo::from_bytes(&junk_after_newline),
+        Err(E::Bencode(BencodeError::TrailingBytes { count: 2 }))
     ));
     assert_eq!(
         Metainfo::from_bytes(b"le"),
@@ -186,6 +193,30 @@ fn piece_length_must_be_positive_and_bounded() {
             E::InvalidPieceLength(bad)
         );
     }
+}
+
+#[test]
+fn whitespace_after_the_torrent_is_ignored() {
+    let plain = Metainfo::from_bytes(&torrent(valid_info())).unwrap();
+    for tail in [&b"\n"[..], b"\r\n", b" \n\n"] {
+        let bytes = [torrent(valid_info()), tail.to_vec()].concat();
+        assert_eq!(
+            Metainfo::from_bytes(&bytes).as_ref(),
+            Ok(&plain),
+            "{tail:?}"
+        );
+    }
+}
+
+#[test]
+fn piece_length_up_to_512_mib_is_accepted() {
+    assert_eq!(MAX_PIECE_LENGTH, 512 * 1024 * 1024);
+    let mut info = valid_info();
+    info.insert(k("piece length"), V::Int(MAX_PIECE_LENGTH.into()));
+    info.insert(k("pieces"), V::Bytes(vec![0; 20]));
+    let torrent = Metainfo::from_bytes(&torrent(info)).unwrap();
+    assert_eq!(torrent.info.piece_length, MAX_PIECE_LENGTH);
+    assert_eq!(torrent.info.piece_size(0), 40000);
 }
 
 #[test]
@@ -294,18 +325,138 @@ fn file_list_must_be_non_empty_and_bounded() {
     );
 }
 
+/// `a.1` .. `a.{taken}`, then `a` twice: the second `a` finds `taken` numbers taken.
+fn duplicates_finding(taken: usize) -> Vec<V> {
+    let mut files: Vec<V> = (1..=taken).map(|n| file(0, &[&format!("a.{n}")])).collect();
+    files.extend([file(40000, &["a"]), file(0, &["a"])]);
+    files
+}
+
 #[test]
-fn colliding_paths_are_refused() {
-    let twice = error_after(multi_file(vec![file(20000, &["a"]), file(20000, &["a"])]));
-    assert_eq!(twice, E::DuplicatePath("file.bin/a".into()));
-    let file_and_folder = error_after(multi_file(vec![
+fn renaming_duplicates_gives_up_past_the_bound() {
+    let mut info = valid_info();
+    multi_file(duplicates_finding(MAX_TAKEN_CANDIDATES))(&mut info);
+    let torrent = Metainfo::from_bytes(&torrent(info)).expect("within the bound");
+    let last = torrent.info.files.last().unwrap();
+    assert_eq!(
+        last.path_string(),
+        format!("file.bin/a.{}", MAX_TAKEN_CANDIDATES + 1)
+    );
+
+    let err = error_after(multi_file(duplicates_finding(MAX_TAKEN_CANDIDATES + 1)));
+    assert_eq!(
+        err,
+        E::TooManyDuplicatePaths {
+            max: MAX_TAKEN_CANDIDATES
+        }
+    );
+}
+
+/// A v2 `file tree` file of `length` bytes.
+fn leaf(length: i64) -> V {
+    let entry = BTreeMap::from([
+        (k("length"), V::Int(length)),
+        (k("pieces root"), V::Bytes(vec![7; 32])),
+    ]);
+    V::Dict(BTreeMap::from([(k(""), V::Dict(entry))]))
+}
+
+/// Makes the torrent hybrid with this `file tree`.
+fn with_tree(tree: Vec<(&'static str, V)>, v1: impl FnOnce(&mut Dict)) -> impl FnOnce(&mut Dict) {
+    move |info| {
+        v1(info);
+        info.insert(k("meta version"), V::Int(2));
+        let tree = tree.into_iter().map(|(name, node)| (k(name), node));
+        info.insert(k("file tree"), V::Dict(tree.collect()));
+    }
+}
+
+fn pad(length: i64) -> V {
+    V::Dict(BTreeMap::from([
+        (k("attr"), V::from("p")),
+        (k("length"), V::Int(length)),
+        (k("path"), V::string_list([".pad", &length.to_string()])),
+    ]))
+}
+
+/// v1: `a` (20,000 bytes), a pad to the 32 KiB piece boundary, `b` (7,232 bytes).
+fn padded_v1() -> impl FnOnce(&mut Dict) {
+    multi_file(vec![file(20000, &["a"]), pad(12768), file(7232, &["b"])])
+}
+
+fn accepted(change: impl FnOnce(&mut Dict)) -> Metainfo {
+    let mut info = valid_info();
+    change(&mut info);
+    Metainfo::from_bytes(&torrent(info)).expect("torrent accepted")
+}
+
+#[test]
+fn hybrid_torrents_whose_v1_and_v2_files_agree_are_accepted() {
+    accepted(with_tree(vec![("file.bin", leaf(40000))], |_| ()));
+    // Pad files (v1) and empty files (either side) carry no data and are not compared.
+    let tree = vec![("a", leaf(20000)), ("b", leaf(7232)), ("empty", leaf(0))];
+    let torrent = accepted(with_tree(tree, padded_v1()));
+    assert_eq!(torrent.info.files[2].path_string(), "file.bin/b");
+    let nested = V::Dict(BTreeMap::from([(k("b"), leaf(7232))]));
+    let v1 = multi_file(vec![
         file(20000, &["a"]),
-        file(20000, &["a", "b"]),
-    ]));
-    assert_eq!(file_and_folder, E::DuplicatePath("file.bin/a".into()));
-    // Distinct in the torrent, identical once sanitized: still refused, never merged.
-    let sanitized = error_after(multi_file(vec![file(20000, &["a:"]), file(20000, &["a_"])]));
-    assert_eq!(sanitized, E::DuplicatePath("file.bin/a_".into()));
+        pad(12768),
+        file(7232, &["sub", "b"]),
+    ]);
+    accepted(with_tree(vec![("a", leaf(20000)), ("sub", nested)], v1));
+}
+
+#[test]
+fn hybrid_torrents_whose_v1_and_v2_files_disagree_are_refused() {
+    type Change = Box<dyn FnOnce(&mut Dict)>;
+    let disagree = |tree: Vec<(&'static str, V)>, v1: Change| match error_after(with_tree(tree, v1))
+    {
+        E::InconsistentHybrid(why) => why,
+        other => panic!("wrong error: {other}"),
+    };
+    let why = disagree(vec![("file.bin", leaf(39999))], Box::new(|_: &mut Dict| ()));
+    assert_eq!(
+        why,
+        "file 0 is `file.bin` (40000 bytes) in v1 but `file.bin` (39999 bytes) in v2"
+    );
+    let why = disagree(
+        vec![("other.bin", leaf(40000))],
+        Box::new(|_: &mut Dict| ()),
+    );
+    assert!(why.contains("`other.bin`"), "{why}");
+    let why = disagree(
+        vec![("a", leaf(20000)), ("c", leaf(7232))],
+        Box::new(padded_v1()),
+    );
+    assert!(
+        why.contains("`file.bin/b` (7232 bytes) in v1 but `file.bin/c`"),
+        "{why}"
+    );
+    // Same files in another order.
+    let swapped = multi_file(vec![file(7232, &["b"]), pad(25536), file(20000, &["a"])]);
+    let why = disagree(
+        vec![("a", leaf(20000)), ("b", leaf(7232))],
+        Box::new(swapped),
+    );
+    assert!(why.starts_with("file 0 is `file.bin/b`"), "{why}");
+    let extra = vec![("a", leaf(20000)), ("b", leaf(7232)), ("c", leaf(1))];
+    let why = disagree(extra, Box::new(padded_v1()));
+    assert_eq!(why, "v2 has more files with data than v1's 2");
+    let why = disagree(vec![("a", leaf(20000))], Box::new(padded_v1()));
+    assert_eq!(why, "v2 has fewer files with data than v1's 2");
+
+    let err = error_after(with_tree(vec![("file.bin", leaf(1))], |_| ()));
+    let line = err.to_string();
+    assert!(line.starts_with("hybrid torrent's v1 file list and v2 `file tree` disagree: "));
+    assert!(!line.contains('\n'));
+    let malformed = error_after(with_tree(vec![("file.bin", V::Int(1))], |_| ()));
+    assert_eq!(
+        malformed,
+        E::WrongType {
+            field: "file tree",
+            expected: "a dictionary of dictionaries"
+        }
+    );
 }
 
 #[test]

@@ -11,7 +11,20 @@ test('200 connects and disconnects leave no connections, closures or memory behi
   const result = await within(240_000, 'the connect/disconnect cycles did not finish', page.evaluate(async ({ tracker }) => {
     const { SeedcastClient } = window.Seedcast;
     const wasm = await window.Seedcast.loadSeedcast();
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    // Every wait has its own deadline, so a stuck cycle says which step stuck.
+    const waitFor = async (what, check, ms = 20_000) => {
+      const deadline = performance.now() + ms;
+      while (!check()) {
+        if (performance.now() > deadline) throw new Error(`${what} (not within ${ms / 1000} s)`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    const event = (target, type, accept, what, ms = 20_000) => new Promise((resolve, reject) => {
+      const done = (settle, value) => { clearTimeout(timer); target.removeEventListener(type, on); settle(value); };
+      const on = (e) => accept(e) && done(resolve, e);
+      const timer = setTimeout(() => done(reject, new Error(`${what} (not within ${ms / 1000} s)`)), ms);
+      target.addEventListener(type, on);
+    });
     const hex = (ascii) => [...ascii].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
     const seederClient = await SeedcastClient.create({ trackers: [tracker] });
     const seed = await seederClient.seed(window.testUtils.makeContent(256 * 1024), { name: 'small.bin' });
@@ -24,9 +37,9 @@ test('200 connects and disconnects leave no connections, closures or memory behi
       const id = hex(leecher.peerId);
       for (let i = 0; i < count; i++) {
         const torrent = leecher.add(seed.magnetURI);
-        await new Promise((res) => torrent.addEventListener('peer', (e) => e.detail.connected && res()));
+        await event(torrent, 'peer', (e) => e.detail.connected, `cycle ${i}: leecher ${id} never connected`);
         torrent.remove();
-        while (seed.peers().some((p) => p.peerId === id)) await sleep(5);
+        await waitFor(`cycle ${i}: the seeder still lists leecher ${id} after it left`, () => !seed.peers().some((p) => p.peerId === id));
         maxLive = Math.max(maxLive, SeedcastClient.liveConnections());
       }
     };

@@ -6,7 +6,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { chromium } from 'playwright-core'
-import { repoRoot, startServer, stopServer } from './server.mjs'
+import { repoRoot, startServer, stopServer, waitFor } from './server.mjs'
 
 const FILE_SIZE = 512 * 1024
 let server, browser, www
@@ -67,12 +67,10 @@ test('two WebTorrent clients in Chromium find each other, transfer a file, and s
 
   // The leecher announces `completed` shortly after finishing; scrape until the tracker has seen it.
   let scraped
-  const deadline = Date.now() + 15000
-  do {
+  await waitFor(() => `the tracker to count 2 complete peers; last scrape: ${JSON.stringify(scraped)}`, async () => {
     scraped = await within(10000, 'a scrape reply', leecher.evaluate(h => window.scrape(h), seeded.infoHash))
-    if (scraped.complete === 2) break
-    await new Promise(resolve => setTimeout(resolve, 250))
-  } while (Date.now() < deadline)
+    return scraped.complete === 2
+  }, { ms: 15000, everyMs: 100 }).catch(async err => { throw new Error(`${err.message}; ${await diagnostics()}`) })
   const context = `scrape after the transfer: ${JSON.stringify(scraped)}; ${await diagnostics()}`
   assert.equal(scraped.complete, 2, context)
   assert.equal(scraped.incomplete, 0, context)

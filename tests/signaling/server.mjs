@@ -50,3 +50,20 @@ export function stopServer (server) {
     server.child.kill('SIGTERM')
   })
 }
+
+/**
+ * Resolves to the first truthy result of `probe()` (sync or async), tried every `everyMs`: for
+ * conditions with no event to wait on. Rejects after `ms` with `what` (a string, or a function
+ * of the last result) so a test that stalls says what it was waiting for.
+ */
+export async function waitFor (what, probe, { ms = 10000, everyMs = 20 } = {}) {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const result = await probe()
+    if (result) return result
+    if (Date.now() >= deadline) {
+      throw new Error(`timed out after ${ms} ms waiting for ${typeof what === 'function' ? what(result) : what}`)
+    }
+    await new Promise(resolve => setTimeout(resolve, everyMs))
+  }
+}

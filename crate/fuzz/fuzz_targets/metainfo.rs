@@ -51,4 +51,16 @@ fn check_info(info: &Info) {
         );
     }
     assert_eq!(offset, info.total_length);
+    // Renaming left no two written files at one path, and no file where a folder must be
+    // (ASCII case ignored, as on Windows and macOS disks).
+    let mut paths: Vec<Vec<String>> = info
+        .files
+        .iter()
+        .filter(|f| !f.padding)
+        .map(|f| f.path.iter().map(|c| c.to_ascii_lowercase()).collect())
+        .collect();
+    paths.sort_unstable();
+    for pair in paths.windows(2) {
+        assert!(!pair[1].starts_with(&pair[0]), "collision at {:?}", pair[0]);
+    }
 }

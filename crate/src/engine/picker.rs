@@ -3,7 +3,8 @@
 //! Piece states (exactly one at a time):
 //! * **missing** — not in `have`, no entry in `partial`;
 //! * **partial** — an entry in `partial`, created when its first block is requested; holds the
-//!   piece buffer and one [`BlockState`] per 16 KiB block;
+//!   piece buffer (grown as blocks arrive, so a 512 MiB piece costs only what was received)
+//!   and one [`BlockState`] per 16 KiB block;
 //! * **complete** — every block received; the torrent takes the buffer with [`Picker::take_complete`]
 //!   and verifies it, then calls [`Picker::mark_have`] or [`Picker::mark_failed`] (back to missing);
 //! * **have** — verified and in storage.
@@ -54,6 +55,8 @@ pub struct Partial {
     /// the next failure has a single suspect.
     owner: PeerKey,
     exclusive: bool,
+    /// The piece's bytes up to the end of the furthest block received (gaps are zeros). Full
+    /// length once every block is in. Not allocated up front: pieces may be 512 MiB.
     pub data: Vec<u8>,
 }
 
@@ -103,7 +106,8 @@ pub struct Picker {
     pub stream_deadline: Duration,
     /// Budget for partial pieces' buffers (see the module notes).
     pub max_partial_bytes: u64,
-    /// Sum of the partial pieces' buffer sizes. Invariant: equals the sum over `partial`.
+    /// Sum of the partial pieces' full sizes (reserved for their growing buffers). Invariant:
+    /// equals the sum of `piece_size` over `partial`.
     partial_bytes: u64,
 }
 
@@ -336,13 +340,14 @@ impl Picker {
         if self.have.get(index) || !peer_has.get(index) {
             return;
         }
+        let size = self.piece_size(index);
         if !self.partial.contains_key(&index) {
             if !self.may_start_piece() && !self.in_window(index) {
                 return;
             }
             let blocks = self.block_count(index) as usize;
-            let size = self.piece_size(index) as usize;
-            self.partial_bytes += size as u64;
+            // Reserved at full size: the buffer grows as blocks arrive, up to the piece size.
+            self.partial_bytes += u64::from(size);
             let exclusive = self.failed_before.contains(&index);
             self.partial.insert(
                 index,
@@ -351,7 +356,7 @@ impl Picker {
                     received: 0,
                     owner: peer,
                     exclusive,
-                    data: vec![0; size],
+                    data: Vec::new(),
                 },
             );
         }
@@ -371,7 +376,7 @@ impl Picker {
                     at: now,
                 };
                 let begin = b as u32 * BLOCK_SIZE;
-                let length = (p.data.len() as u32 - begin).min(BLOCK_SIZE);
+                let length = (size - begin).min(BLOCK_SIZE);
                 out.push(BlockRef {
                     index,
                     begin,
@@ -399,13 +404,13 @@ impl Picker {
         if !peer_has.get(index) {
             return;
         }
+        let size = self.piece_size(index);
         let Some(p) = self.partial.get_mut(&index) else {
             return;
         };
         if p.exclusive && p.owner != peer {
             return;
         }
-        let size = p.data.len() as u32;
         for (b, state) in p.blocks.iter_mut().enumerate() {
             if out.len() >= count {
                 return;
@@ -433,8 +438,12 @@ impl Picker {
         if index >= self.num_pieces() || self.have.get(index) || begin % BLOCK_SIZE != 0 {
             return BlockOutcome::Unwanted;
         }
-        let expected = self.block_ref(index, begin / BLOCK_SIZE);
-        if begin >= self.piece_size(index) || data.len() as u32 != expected.length {
+        let piece_size = self.piece_size(index) as usize;
+        // Checked before block_ref, which needs `begin` inside the piece.
+        if begin as usize >= piece_size {
+            return BlockOutcome::Unwanted;
+        }
+        if data.len() as u32 != self.block_ref(index, begin / BLOCK_SIZE).length {
             return BlockOutcome::Unwanted;
         }
         let Some(p) = self.partial.get_mut(&index) else {
@@ -452,7 +461,14 @@ impl Picker {
         };
         p.blocks[b] = BlockState::Received { from: peer };
         p.received += 1;
-        p.data[begin as usize..begin as usize + data.len()].copy_from_slice(data);
+        let (start, end) = (begin as usize, begin as usize + data.len());
+        if p.data.len() < end {
+            // Doubling keeps in-order arrival amortized O(1); never past the piece size.
+            let target = end.max(p.data.capacity().saturating_mul(2)).min(piece_size);
+            p.data.reserve_exact(target - p.data.len());
+            p.data.resize(end, 0);
+        }
+        p.data[start..end].copy_from_slice(data);
         let piece_complete = p.received as usize == p.blocks.len();
         BlockOutcome::Accepted {
             cancel,
@@ -481,10 +497,11 @@ impl Picker {
         self.failed_before.insert(index);
     }
 
-    /// The only way out of `partial`: keeps `partial_bytes` equal to the buffers held.
+    /// The only way out of `partial`: keeps `partial_bytes` equal to the sizes reserved
+    /// (each partial piece's buffer grows up to its piece size).
     fn remove_partial(&mut self, index: u32) -> Option<Partial> {
         let p = self.partial.remove(&index)?;
-        self.partial_bytes -= p.data.len() as u64;
+        self.partial_bytes -= u64::from(self.piece_size(index));
         Some(p)
     }
 
@@ -494,7 +511,7 @@ impl Picker {
             || self.partial_bytes + self.piece_length as u64 <= self.max_partial_bytes
     }
 
-    /// Bytes held by the buffers of pieces being assembled.
+    /// Bytes reserved for the buffers of pieces being assembled (each at its full size).
     pub fn partial_bytes(&self) -> u64 {
         self.partial_bytes
     }
@@ -538,7 +555,7 @@ impl Picker {
         }
     }
 
-    /// Number of pieces being assembled (each holds a piece-sized buffer).
+    /// Number of pieces being assembled (each holds the bytes received so far).
     pub fn partial_count(&self) -> usize {
         self.partial.len()
     }
@@ -557,6 +574,50 @@ mod tests {
             Bitfield::new(pieces),
             &mut Rng::new(7),
         )
+    }
+
+    #[test]
+    fn a_huge_piece_costs_memory_only_for_the_blocks_received() {
+        let mut p = picker(2, crate::metainfo::MAX_PIECE_LENGTH);
+        let all = Bitfield::full(2);
+        p.add_peer_pieces(&all);
+        let got = p.pick(1, &all, 4, Duration::ZERO);
+        assert_eq!(got.len(), 4);
+        for block in got.iter().rev() {
+            let data = vec![1; block.length as usize];
+            let outcome = p.on_block(1, block.index, block.begin, &data);
+            assert!(matches!(outcome, BlockOutcome::Accepted { .. }));
+        }
+        let held = p.partial[&got[0].index].data.capacity();
+        assert!(held <= 4 * BLOCK_SIZE as usize, "holds {held} bytes");
+    }
+
+    #[test]
+    fn blocks_arriving_out_of_order_assemble_the_piece() {
+        let mut p = picker(1, 4 * BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        p.add_peer_pieces(&all);
+        let got = p.pick(1, &all, 4, Duration::ZERO);
+        for b in [2, 0, 3, 1] {
+            let block = got[b];
+            let data = vec![b as u8; block.length as usize];
+            p.on_block(1, block.index, block.begin, &data);
+        }
+        let piece = p.take_complete(0).expect("complete");
+        let expected: Vec<u8> = (0..4u8)
+            .flat_map(|b| vec![b; BLOCK_SIZE as usize])
+            .collect();
+        assert!(piece.data == expected);
+    }
+
+    #[test]
+    fn a_block_past_the_end_of_its_piece_is_unwanted() {
+        let mut p = picker(1, BLOCK_SIZE);
+        let all = Bitfield::full(1);
+        p.add_peer_pieces(&all);
+        p.pick(1, &all, 1, Duration::ZERO);
+        let outcome = p.on_block(1, 0, 4 * BLOCK_SIZE, &[0; BLOCK_SIZE as usize]);
+        assert_eq!(outcome, BlockOutcome::Unwanted);
     }
 
     #[test]

@@ -45,6 +45,10 @@ pub enum MetainfoError {
     TooManyFiles { count: usize, max: usize },
     #[error("file {0} has an empty path")]
     EmptyPath(usize),
-    #[error("two files map to the same path `{0}`")]
-    DuplicatePath(String),
+    #[error(
+        "torrent has too many files with the same path (gave up after {max} names found taken)"
+    )]
+    TooManyDuplicatePaths { max: usize },
+    #[error("hybrid torrent's v1 file list and v2 `file tree` disagree: {0}")]
+    InconsistentHybrid(String),
 }

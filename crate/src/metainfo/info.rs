@@ -1,6 +1,7 @@
 use super::error::MetainfoError;
 use super::path::sanitize_component;
 use super::{MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TORRENT_BYTES, MAX_TOTAL_LENGTH};
+use super::{dedup, v2};
 use crate::bencode::{self, Value};
 
 /// The validated contents of a v1 `info` dictionary.
@@ -8,7 +9,9 @@ use crate::bencode::{self, Value};
 /// Invariants (checked by the parser, relied on by the engine):
 /// `piece_length > 0`, `total_length > 0`, `pieces.len() == ceil(total_length / piece_length)`,
 /// `pieces.len() <= MAX_PIECES`, files are in torrent order with contiguous `start` offsets
-/// summing to `total_length`, and every path component is sanitized.
+/// summing to `total_length`, every path component is sanitized, and no two files that are
+/// not pad files share a path, nor is one file's path a folder of another's (ASCII case
+/// ignored; duplicates are renamed as libtorrent renames them).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Info {
     /// Sanitized torrent name: the file name (single file) or the folder name (multi-file).
@@ -30,6 +33,9 @@ pub struct FileEntry {
     /// Byte offset of this file within the torrent's concatenated data.
     pub start: u64,
     /// A BEP 47 pad file (`attr` contains `p`): zeros that align the next file; never written.
+    /// One without a path gets `[name, ".pad", length]`, as in libtorrent.
+    /// (A BEP 47 symlink, `attr` containing `l`, is kept as an ordinary empty file: its
+    /// length is 0 whatever the torrent says, as in libtorrent, and no link is made.)
     pub padding: bool,
 }
 
@@ -124,7 +130,7 @@ impl Info {
         };
         let name = sanitize_component(name);
 
-        let files = match (dict.get("length"), dict.get("files")) {
+        let mut files = match (dict.get("length"), dict.get("files")) {
             (Some(_), Some(_)) => return Err(MetainfoError::BothLengthAndFiles),
             (Some(length), None) => {
                 let length = parse_length(length)?;
@@ -149,6 +155,8 @@ impl Info {
                 actual: pieces.len(),
             });
         }
+        v2::check_hybrid(info, &files, &name)?;
+        dedup::rename_duplicates(&mut files)?;
         let private = info.get("private").and_then(Value::as_int) == Some(1);
         Ok(Info {
             name,
@@ -244,36 +252,40 @@ fn parse_files(files: &Value<'_>, name: &str) -> Result<Vec<FileEntry>, Metainfo
                 expected: "a list of dictionaries",
             });
         }
-        let length = parse_length(
-            file.get("length")
-                .ok_or(MetainfoError::MissingField("length"))?,
-        )?;
-        let components = file
-            .get("path.utf-8")
-            .filter(|p| p.as_list().is_some_and(|l| !l.is_empty()))
-            .or_else(|| file.get("path"))
-            .ok_or(MetainfoError::MissingField("path"))?
-            .as_list()
-            .ok_or(MetainfoError::WrongType {
-                field: "path",
-                expected: "a list of strings",
-            })?;
-        if components.is_empty() {
-            return Err(MetainfoError::EmptyPath(index));
-        }
-        let mut path = Vec::with_capacity(components.len() + 1);
-        path.push(name.to_owned());
-        for component in components {
-            let bytes = component.as_bytes().ok_or(MetainfoError::WrongType {
-                field: "path",
-                expected: "a list of strings",
-            })?;
-            path.push(sanitize_component(bytes));
-        }
-        let padding = file
+        let attr = file
             .get("attr")
             .and_then(Value::as_bytes)
-            .is_some_and(|attr| attr.contains(&b'p'));
+            .unwrap_or_default();
+        let padding = attr.contains(&b'p');
+        // BEP 47 symlinks carry no data; libtorrent ignores any `length` they give.
+        let length = if attr.contains(&b'l') {
+            0
+        } else {
+            parse_length(
+                file.get("length")
+                    .ok_or(MetainfoError::MissingField("length"))?,
+            )?
+        };
+        let path = match file_path(file)? {
+            Some(components) => {
+                let mut path = Vec::with_capacity(components.len() + 1);
+                path.push(name.to_owned());
+                for component in components {
+                    let bytes = component.as_bytes().ok_or(MetainfoError::WrongType {
+                        field: "path",
+                        expected: "a list of strings",
+                    })?;
+                    path.push(sanitize_component(bytes));
+                }
+                path
+            }
+            // BEP 47 pad files need no path; libtorrent files them under `.pad`.
+            None if padding => vec![name.to_owned(), ".pad".into(), length.to_string()],
+            None if file.get("path").is_some() => {
+                return Err(MetainfoError::EmptyPath(index));
+            }
+            None => return Err(MetainfoError::MissingField("path")),
+        };
         entries.push(FileEntry {
             path,
             length,
@@ -285,27 +297,24 @@ fn parse_files(files: &Value<'_>, name: &str) -> Result<Vec<FileEntry>, Metainfo
             .filter(|&total| total <= MAX_TOTAL_LENGTH)
             .ok_or(MetainfoError::TotalTooLarge)?;
     }
-    reject_path_collisions(&entries)?;
     Ok(entries)
 }
 
-/// Two files at one path, or a file where another file needs a folder, would make storage
-/// ambiguous. Pad files are exempt: they share names like `.pad/16384` and are never written.
-///
-/// Sorting makes both checks adjacent-pair checks: every path under folder `a/b` sorts
-/// directly after a file `a/b`. Cost: O(n log n) comparisons, whatever the path depth (a
-/// per-prefix set would cost depth² per file on deep hostile paths).
-fn reject_path_collisions(files: &[FileEntry]) -> Result<(), MetainfoError> {
-    let mut paths: Vec<&[String]> = files
-        .iter()
-        .filter(|f| !f.padding)
-        .map(|f| &f.path[..])
-        .collect();
-    paths.sort_unstable();
-    match paths.windows(2).find(|pair| pair[1].starts_with(pair[0])) {
-        Some(pair) => Err(MetainfoError::DuplicatePath(pair[0].join("/"))),
-        None => Ok(()),
-    }
+/// A file's non-empty `path` list (`path.utf-8` preferred when it is one), or `None`.
+fn file_path<'v, 'a>(file: &'v Value<'a>) -> Result<Option<&'v [Value<'a>]>, MetainfoError> {
+    let utf8 = file
+        .get("path.utf-8")
+        .and_then(Value::as_list)
+        .filter(|l| !l.is_empty());
+    let components = match (utf8, file.get("path")) {
+        (Some(list), _) => list,
+        (None, Some(path)) => path.as_list().ok_or(MetainfoError::WrongType {
+            field: "path",
+            expected: "a list of strings",
+        })?,
+        (None, None) => return Ok(None),
+    };
+    Ok((!components.is_empty()).then_some(components))
 }
 
 /// The `utf8_key` byte string if present (BEP-style `*.utf-8` override), else `key`.

@@ -2,8 +2,8 @@
 //!
 //! Decision: we sanitize rather than reject (as libtorrent does), and every component of the
 //! torrent maps to exactly one safe component, so the folder structure survives and distinct
-//! names stay distinct in all but contrived cases (remaining collisions are rejected by the
-//! caller). A hostile `["..", "..", "etc", "passwd"]` becomes `__/__/etc/passwd` inside the
+//! names stay distinct in all but contrived cases (remaining collisions are renamed by the
+//! caller with [`numbered`], as libtorrent does). A hostile `["..", "..", "etc", "passwd"]` becomes `__/__/etc/passwd` inside the
 //! download directory: still usable, never escaping. The rules, in order:
 //!
 //! 1. bytes that are not UTF-8 are replaced lossily (U+FFFD);
@@ -46,6 +46,25 @@ pub fn sanitize_component(raw: &[u8]) -> String {
         name.insert(0, '_');
     }
     name
+}
+
+/// `name` with `.n` inserted before its extension (the part from the last dot), as libtorrent
+/// renames duplicate files: `bar.txt` → `bar.2.txt`, `bar` → `bar.2`, `.hidden` → `.2.hidden`.
+/// `name` must be safe; so is the result, which stays within the component cap by shortening
+/// the stem (or, for a giant extension, the extension).
+pub fn numbered(name: &str, n: usize) -> String {
+    let (stem, ext) = name.split_at(name.rfind('.').unwrap_or(name.len()));
+    let suffix = format!(".{n}");
+    // One byte of room for the `_` that sanitizing may prefix (a stem cut down to `CON`).
+    let budget = MAX_COMPONENT_BYTES - 1;
+    let mut stem = stem.to_owned();
+    let mut ext = ext.to_owned();
+    let over = (stem.len() + suffix.len() + ext.len()).saturating_sub(budget);
+    let stem_room = stem.len().saturating_sub(over);
+    truncate_at_char_boundary(&mut stem, stem_room);
+    let ext_room = budget.saturating_sub(suffix.len() + stem.len());
+    truncate_at_char_boundary(&mut ext, ext_room);
+    sanitize_component(format!("{stem}{suffix}{ext}").as_bytes())
 }
 
 /// True when `name` is already safe, i.e. sanitizing would not change it.
@@ -97,6 +116,23 @@ mod tests {
             assert_eq!(sanitize_component(name.as_bytes()), name);
             assert!(is_safe_component(name));
         }
+    }
+
+    #[test]
+    fn numbers_go_before_the_extension_and_stay_safe() {
+        assert_eq!(numbered("bar.txt", 1), "bar.1.txt");
+        assert_eq!(numbered("a.tar.gz", 12), "a.tar.12.gz");
+        assert_eq!(numbered("bar", 2), "bar.2");
+        assert_eq!(numbered(".hidden", 1), ".1.hidden");
+        let long = format!("{}.mkv", "x".repeat(236));
+        let renamed = numbered(&long, 500);
+        assert!(renamed.len() < MAX_COMPONENT_BYTES && renamed.ends_with("x.500.mkv"));
+        let giant_ext = format!("a.{}", "é".repeat(119));
+        let renamed = numbered(&giant_ext, 7);
+        assert!(renamed.starts_with(".7.é") && is_safe_component(&renamed));
+        // A stem cut down to a device name is defused, keeping the number.
+        let device = numbered(&format!("CONXY.{}", "t".repeat(233)), 1);
+        assert!(device.starts_with("_CON.1.t") && is_safe_component(&device));
     }
 
     #[test]

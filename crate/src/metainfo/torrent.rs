@@ -42,6 +42,8 @@ pub struct Metainfo {
 impl Metainfo {
     /// Parses and validates a `.torrent` file. Optional fields of the wrong type are ignored
     /// (real torrents are sloppy there); anything the download depends on is an error.
+    /// Whitespace after the root dictionary (a text editor's final newline) is ignored, as
+    /// libtorrent ignores it; anything else after it is an error.
     pub fn from_bytes(bytes: &[u8]) -> Result<Metainfo, MetainfoError> {
         if bytes.len() > MAX_TORRENT_BYTES {
             return Err(MetainfoError::TooLarge {
@@ -49,7 +51,7 @@ impl Metainfo {
                 max: MAX_TORRENT_BYTES,
             });
         }
-        let root = bencode::decode(bytes)?;
+        let root = bencode::decode(bytes.trim_ascii_end())?;
         let dict = root
             .as_dict()
             .ok_or(MetainfoError::NotADictionary("the torrent"))?;
