@@ -280,3 +280,35 @@ fn a_metadata_liar_mixed_with_an_honest_peer_is_banned_and_the_honest_peer_kept(
         "the honest peer stays connected"
     );
 }
+
+#[test]
+fn a_metadata_reply_arriving_after_its_request_timed_out_is_not_punished() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    let asked = h.take_asked(1);
+    assert_eq!(asked, vec![0]);
+    // The peer is slow: its answer comes after the request timed out.
+    h.advance(Config::default().metadata_request_timeout + Duration::from_secs(1));
+    let msg = h.piece(0, false);
+    h.send(1, msg);
+    assert!(
+        h.t.peer_stats(1).is_some(),
+        "a late answer is not a protocol violation: {:?}",
+        h.events
+    );
+    assert!(
+        !h.t.refuses_peer(&peer_id(1), h.now),
+        "nor a reason to penalise the peer"
+    );
+    // Whatever was asked again meanwhile was answered by that late reply; carry on.
+    h.take_asked(1);
+    for _ in 0..60 {
+        if h.t.info().is_some() {
+            break;
+        }
+        h.advance(Duration::from_secs(1));
+        h.serve(1, false);
+    }
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+}

@@ -14,6 +14,9 @@ use crate::wire::{BlockRef, Decoder, Message};
 
 /// Most `have` indices remembered from a peer before we know the piece count (magnet start).
 pub const MAX_PENDING_HAVES: usize = 1 << 16;
+/// Timed-out metadata requests remembered per peer (a slow honest peer's late replies are
+/// ignored, not punished; a few times the two-request pipeline is plenty).
+pub const MAX_LATE_METADATA: usize = 8;
 /// Most allowed-fast pieces remembered per peer (BEP 6 suggests a set of about 10).
 pub const MAX_ALLOWED_FAST: usize = 64;
 /// Most bytes of control messages queued for one peer (`out`), on top of one copy of our
@@ -107,6 +110,9 @@ pub struct PeerState {
     pub probation: bool,
     /// ut_metadata pieces requested from this peer, with the time asked.
     pub metadata_requests: Vec<(u32, Duration)>,
+    /// ut_metadata pieces whose request to this peer timed out: a reply may still be on its
+    /// way and is ignored rather than treated as unrequested. Bounded by [`MAX_LATE_METADATA`].
+    pub metadata_late: Vec<u32>,
     /// ut_metadata pieces the peer asked of us and we have not answered yet.
     pub metadata_replies_sent: u32,
 
@@ -155,6 +161,7 @@ impl PeerState {
             last_drained_at: now,
             probation: false,
             metadata_requests: Vec::new(),
+            metadata_late: Vec::new(),
             metadata_replies_sent: 0,
             download: RateMeter::default(),
             upload: RateMeter::default(),

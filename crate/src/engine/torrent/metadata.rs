@@ -8,7 +8,7 @@ use super::{Event, Meta, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::metadata_fetch::Outcome;
-use crate::engine::peer::PeerPieces;
+use crate::engine::peer::{MAX_LATE_METADATA, PeerPieces};
 use crate::engine::picker::Picker;
 use crate::metainfo::Info;
 use crate::wire::{METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
@@ -112,6 +112,11 @@ impl Torrent {
                     return Ok(());
                 };
                 let Some(pos) = p.metadata_requests.iter().position(|(x, _)| *x == piece) else {
+                    if let Some(late) = p.metadata_late.iter().position(|x| *x == piece) {
+                        // The answer to a request that timed out: slow, not hostile.
+                        p.metadata_late.swap_remove(late);
+                        return Ok(());
+                    }
                     return Err(Violation(format!("unrequested metadata piece {piece}")));
                 };
                 p.metadata_requests.swap_remove(pos);
@@ -198,8 +203,17 @@ impl Torrent {
         // Every peer's list, not only the slow ones: a request whose slot went elsewhere
         // (a size dropped, a copy checked) must not hold a pipeline place forever.
         for p in self.peers.values_mut() {
-            p.metadata_requests
-                .retain(|(_, at)| now.saturating_sub(*at) < timeout);
+            let late = &mut p.metadata_late;
+            p.metadata_requests.retain(|&(piece, at)| {
+                let fresh = now.saturating_sub(at) < timeout;
+                if !fresh {
+                    if late.len() == MAX_LATE_METADATA {
+                        late.remove(0);
+                    }
+                    late.push(piece);
+                }
+                fresh
+            });
         }
         self.request_metadata_from_all(now);
     }
