@@ -27,6 +27,9 @@ export interface SeedcastTorrentEventMap {
   ban: CustomEvent<BanEventDetail>;
   /** Something failed but the torrent carries on. */
   warning: CustomEvent<MessageDetail>;
+  /** The torrent cannot go on and was stopped (e.g. its pieces are too large for a browser
+   *  tab); `message` says why. It is gone from `client.torrents`; `remove()` still works. */
+  error: CustomEvent<MessageDetail>;
   /** `remove()` ran (directly or through `clearStored`). */
   removed: CustomEvent<undefined>;
 }

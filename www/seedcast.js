@@ -3,6 +3,9 @@
 import init, { Client } from './pkg/seedcast.js';
 import { hostTorrent, forgetTorrent, streamURL } from './stream-host.js';
 
+// Called by the client when wasm stopped a torrent on its own (an `error` event).
+const stopped = Symbol('stopped');
+
 let loading;
 /** Loads the wasm module once (later calls share the first load). */
 export function loadSeedcast() {
@@ -30,6 +33,9 @@ export class SeedcastClient extends EventTarget {
     this.#wasm = new Client({ ...options, trackers: options.trackers ?? [defaultTracker()] });
     this.#wasm.setListener((infoHash, type, detail) => {
       const target = infoHash === null ? this : this.#torrents.get(infoHash);
+      // The wasm side already dropped a torrent that reports an error: forget it first, so
+      // listeners see it gone from `torrents` (and may add it again).
+      if (type === 'error' && target instanceof SeedcastTorrent) target[stopped]();
       target?.dispatchEvent(new CustomEvent(type, { detail }));
     });
   }
@@ -73,7 +79,12 @@ export class SeedcastClient extends EventTarget {
 
   #wrap(handle) {
     const { infoHash } = handle;
-    const torrent = new SeedcastTorrent(handle, () => { this.#torrents.delete(infoHash); forgetTorrent(infoHash); });
+    const torrent = new SeedcastTorrent(handle, () => {
+      // Only this wrapper: the same torrent may have been added again since it stopped.
+      if (this.#torrents.get(infoHash) !== torrent) return;
+      this.#torrents.delete(infoHash);
+      forgetTorrent(infoHash);
+    });
     this.#torrents.set(infoHash, torrent);
     hostTorrent(torrent);
     return torrent;
@@ -85,6 +96,7 @@ export class SeedcastTorrent extends EventTarget {
   #forget;
   #urls = new Map();
   #removed = false;
+  #stopped = false;
 
   constructor(handle, forget) {
     super();
@@ -125,10 +137,17 @@ export class SeedcastTorrent extends EventTarget {
   remove() {
     if (this.#removed) return;
     this.#removed = true;
+    this[stopped]();
+    this.dispatchEvent(new CustomEvent('removed'));
+  }
+
+  /** Frees what the page holds for this torrent (wasm already stopped it, or is told to). */
+  [stopped]() {
+    if (this.#stopped) return;
+    this.#stopped = true;
     for (const url of this.#urls.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
     this.#urls.clear();
     this.#wasm.remove();
     this.#forget();
-    this.dispatchEvent(new CustomEvent('removed'));
   }
 }

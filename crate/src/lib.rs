@@ -6,6 +6,8 @@
 //! * [`wire`] — the peer wire codec (BEP 3, 6, 9, 10) over any byte stream.
 //! * [`engine`] — torrent and peer state machines, picker, choker, storage trait. No sockets,
 //!   clocks or randomness of its own: time and a seed come in as inputs.
+//! * [`session`] — decisions above one torrent, without I/O: which trackers stay open and
+//!   may signal for which torrent, which torrents a driver can hold.
 //! * `native` — (not wasm32) file-system helpers for the CLI.
 //!
 //! Everything a peer, tracker, torrent file or magnet link sends is untrusted: every length,
@@ -18,6 +20,7 @@ pub mod create;
 pub mod engine;
 pub mod magnet;
 pub mod metainfo;
+pub mod session;
 pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -18,6 +18,7 @@ use super::{files, peer_conn, seed, store};
 use crate::engine::{Bitfield, Config, Torrent as Engine};
 use crate::magnet::Magnet;
 use crate::metainfo::{InfoHash, Metainfo};
+use crate::session::check_browser_piece_length;
 
 const DEFAULT_MAX_PEERS: usize = 30;
 const MAX_MAX_PEERS: usize = 200;
@@ -239,6 +240,8 @@ impl Client {
     pub fn add_torrent_file(&self, bytes: &[u8]) -> Result<Torrent, JsError> {
         let meta = Metainfo::from_bytes(bytes)
             .map_err(|e| fail(format!("not a usable .torrent file: {e}")))?;
+        check_browser_piece_length(meta.info.piece_length)
+            .map_err(|e| fail(format!("cannot add this torrent: {e}")))?;
         let mut inner = state(&self.inner)?;
         ensure_new(&inner, &meta.info_hash)?;
         let storage = SharedStorage::new(&meta.info_hash.to_hex(), inner.corrupt_uploads);
@@ -286,15 +289,7 @@ impl Client {
             let Ok(inner) = state(&self.inner) else {
                 return Promise::reject(&fail("seedcast is busy (re-entrant call)").into());
             };
-            (
-                inner.corrupt_uploads,
-                inner
-                    .trackers
-                    .iter()
-                    .take(inner.configured_trackers)
-                    .map(|t| t.url.clone())
-                    .collect::<Vec<_>>(),
-            )
+            (inner.corrupt_uploads, inner.trackers.pinned_urls())
         };
         wasm_bindgen_futures::future_to_promise(async move {
             // Not borrowing the client while hashing: the page stays fully usable.
@@ -464,12 +459,12 @@ const MAX_TORRENT_TRACKERS: usize = 32;
 
 fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    let configured = inner.trackers.iter().take(inner.configured_trackers);
+    let configured = inner.trackers.pinned_urls();
     let own = own
         .iter()
         .filter(|u| u.len() <= MAX_URL_CHARS)
         .take(MAX_TORRENT_TRACKERS);
-    for url in own.chain(configured.map(|t| &t.url)) {
+    for url in own.chain(&configured) {
         if !all.contains(url) {
             all.push(url.clone());
         }

@@ -17,12 +17,13 @@ use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::Closure;
 
 use super::js_glue::{Interval, microtask, now};
-use super::notes::Note;
+use super::notes::{Note, message_detail};
 use super::peer_conn::ConnEvent;
 use super::swarm::{AnnounceSlot, Swarm};
 use super::tracker::{SocketEvent, TrackerSocket, backoff};
 use super::tracker_msg::Id;
 use crate::engine::PeerKey;
+use crate::session::{TrackerId, TrackerSet};
 
 /// How often timers run: engine ticks, offer expiry, announces, tracker reconnects.
 const TICK: Duration = Duration::from_millis(250);
@@ -36,8 +37,10 @@ pub const MAX_CLIENT_TRACKERS: usize = 16;
 /// While a download has no peer, announce again this soon (new offers find new peers).
 pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 
+/// The driver's side of one tracker (see [`TrackerSet`] for who uses it). Dropping it
+/// closes the socket, and with the entry gone nothing reconnects.
+#[derive(Default)]
 pub struct TrackerState {
-    pub url: String,
     pub socket: Option<TrackerSocket>,
     pub failures: u32,
     pub retry_at: Duration,
@@ -53,10 +56,11 @@ pub struct ClientInner {
     pub storage_preference: String,
     /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
     pub upload_limit: Option<u64>,
-    /// The client's own trackers first (`configured_trackers` of them), then those that
-    /// torrents brought in.
-    pub trackers: Vec<TrackerState>,
-    pub configured_trackers: usize,
+    /// The client's own trackers (pinned: open for its lifetime) and those that torrents
+    /// brought in (closed when the last torrent using them goes).
+    pub trackers: TrackerSet<TrackerState>,
+    /// Relayed offers and answers ignored (wrong tracker, refused peer, …): for debugging.
+    pub ignored_signals: u64,
     /// By hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
     next_key: PeerKey,
@@ -92,18 +96,28 @@ impl Handle {
             return None;
         };
         let result = f(&mut inner);
+        inner.stop_unusable();
         inner.schedule_flush();
         Some(result)
     }
 }
 
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    fn console_error(message: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = debug)]
+    fn console_debug(message: &str);
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(callback: &JsValue, ms: i32);
+}
+
 fn web_sys_console_error(message: &str) {
-    #[wasm_bindgen::prelude::wasm_bindgen]
-    extern "C" {
-        #[wasm_bindgen(js_namespace = console, js_name = error)]
-        fn console_error(message: &str);
-    }
     console_error(message);
+}
+
+pub fn debug_log(message: &str) {
+    console_debug(message);
 }
 
 pub struct ClientOptions {
@@ -120,16 +134,11 @@ pub struct ClientOptions {
 impl ClientInner {
     pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
         let client = Rc::new_cyclic(|weak: &Weak<RefCell<ClientInner>>| {
-            let trackers: Vec<TrackerState> = options
-                .trackers
-                .into_iter()
-                .map(|url| TrackerState {
-                    url,
-                    socket: None,
-                    failures: 0,
-                    retry_at: Duration::ZERO,
-                })
-                .collect();
+            let mut trackers = TrackerSet::new(MAX_CLIENT_TRACKERS);
+            for url in &options.trackers {
+                // The page's own list is checked (at most 10) before it gets here.
+                let _ = trackers.pin(url);
+            }
             RefCell::new(ClientInner {
                 handle: Handle(weak.clone()),
                 peer_id: options.peer_id,
@@ -137,9 +146,9 @@ impl ClientInner {
                 max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
                 storage_preference: options.storage_preference,
-                configured_trackers: trackers.len(),
                 upload_limit: options.upload_limit,
                 trackers,
+                ignored_signals: 0,
                 swarms: BTreeMap::new(),
                 next_key: 1,
                 notes: Vec::new(),
@@ -195,58 +204,43 @@ impl ClientInner {
 
     /// Adds a swarm and schedules its first announce on each of its trackers. Trackers the
     /// torrent names (a magnet's `tr=`, a .torrent's announce list) that the client does not
-    /// know yet are added, if they are WebSocket trackers and within [`MAX_CLIENT_TRACKERS`].
+    /// know yet are added, if they are WebSocket trackers and within [`MAX_CLIENT_TRACKERS`];
+    /// each tracker then counts this torrent among its users until it is removed.
     pub fn insert_swarm(&mut self, mut swarm: Swarm) {
         let now = now();
         swarm.handle = Some(self.handle.clone());
         swarm.storage.set_waker(self.storage_waker(&swarm.hex));
+        swarm.upload_limit = self.upload_limit.map(super::upload_limit::TokenBucket::new);
         for url in &swarm.trackers {
-            let usable = url.starts_with("ws://") || url.starts_with("wss://");
-            if usable
-                && self.trackers.len() < MAX_CLIENT_TRACKERS
-                && !self.trackers.iter().any(|t| &t.url == url)
-            {
-                self.trackers.push(TrackerState {
-                    url: url.clone(),
-                    socket: None,
-                    failures: 0,
-                    retry_at: Duration::ZERO,
-                });
-                // Other torrents get an inactive slot for the new tracker.
-                for other in self.swarms.values_mut() {
-                    other.announces.push(AnnounceSlot {
-                        next_at: now,
-                        interval: DEFAULT_INTERVAL,
-                        started: false,
-                        active: false,
-                    });
+            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
+                continue;
+            }
+            match self.trackers.acquire(url, swarm.info_hash) {
+                Ok(id) => {
+                    swarm.announces.insert(id, AnnounceSlot::new(now));
                 }
-                self.connect_tracker(self.trackers.len() - 1, now);
+                Err(full) => self.notify(Note::warning(
+                    &swarm.hex,
+                    format!("tracker {url} is not used: {full}"),
+                )),
             }
         }
-        swarm.upload_limit = self.upload_limit.map(super::upload_limit::TokenBucket::new);
-        swarm.announces = self
-            .trackers
-            .iter()
-            .map(|t| AnnounceSlot {
-                next_at: now,
-                interval: DEFAULT_INTERVAL,
-                started: false,
-                active: swarm.trackers.contains(&t.url),
-            })
-            .collect();
         self.swarms.insert(swarm.hex.clone(), swarm);
+        self.connect_due(now);
         self.announce_due(now);
     }
 
-    /// Removes a swarm: tells the trackers we stopped and closes every connection.
+    /// Removes a swarm: tells its trackers we stopped, closes every connection, and closes
+    /// the trackers no other torrent uses.
     pub fn remove_swarm(&mut self, hex: &str) {
         let Some(mut swarm) = self.swarms.remove(hex) else {
             return;
         };
-        for tracker in 0..self.trackers.len() {
+        for &tracker in swarm.announces.keys() {
             self.send_stopped(&swarm, tracker);
         }
+        // Dropping a tracker's state closes its socket (after the `stopped` just queued).
+        drop(self.trackers.release(&swarm.info_hash));
         swarm.close_all(now());
         if swarm.storage.is_persistent() {
             // The pieces stay stored (a later visit resumes); the files are released so
@@ -259,6 +253,24 @@ impl ClientInner {
         self.notes.retain(|n| n.torrent.as_deref() != Some(hex));
     }
 
+    /// Stops torrents whose metadata (from peers, or stored by an older version) has pieces
+    /// too large for this page to hold: the page gets an `error` event. Runs after every
+    /// callback, so such a torrent never outlives the callback that taught us its metadata
+    /// (and its swarm sends no requests meanwhile, see `Swarm::unusable`).
+    fn stop_unusable(&mut self) {
+        let unusable: Vec<(String, String)> = self
+            .swarms
+            .values()
+            .filter_map(|s| Some((s.hex.clone(), s.unusable()?.to_string())))
+            .collect();
+        for (hex, reason) in unusable {
+            self.remove_swarm(&hex);
+            let message = format!("torrent stopped: {reason}");
+            self.notes
+                .push(Note::new(&hex, "error", message_detail(&message)));
+        }
+    }
+
     /// Frees everything: swarms, sockets, timers. Pending notifications are dropped.
     pub fn destroy(&mut self) {
         let hexes: Vec<String> = self.swarms.keys().cloned().collect();
@@ -266,7 +278,7 @@ impl ClientInner {
             self.remove_swarm(&hex);
         }
         self.destroyed = true;
-        self.trackers.clear();
+        drop(self.trackers.drain());
         self.ticker = None;
         self.listener = None;
         self.notes.clear();
@@ -276,18 +288,13 @@ impl ClientInner {
 
     fn tick(&mut self) {
         let now = now();
-        for index in 0..self.trackers.len() {
-            let t = &self.trackers[index];
-            if t.socket.is_none() && now >= t.retry_at {
-                self.connect_tracker(index, now);
-            }
-        }
+        self.connect_due(now);
         let mut notes = std::mem::take(&mut self.notes);
         for swarm in self.swarms.values_mut() {
             swarm.tick(now, &mut notes);
             // A download with nobody to talk to goes looking again soon.
             if !swarm.engine.is_complete() && swarm.open_peers() == 0 {
-                for slot in &mut swarm.announces {
+                for slot in swarm.announces.values_mut() {
                     slot.next_at = slot.next_at.min(now + LONELY_REANNOUNCE);
                 }
             }
@@ -298,56 +305,74 @@ impl ClientInner {
 
     // ---- trackers -----------------------------------------------------------------------
 
-    fn connect_tracker(&mut self, index: usize, now: Duration) {
-        let handle = self.handle.clone();
-        let sink = Rc::new(move |event: SocketEvent| {
-            handle.with(|c| c.on_socket_event(index, event));
-        });
-        let tracker = &mut self.trackers[index];
-        match TrackerSocket::connect(&tracker.url, sink) {
-            Ok(socket) => tracker.socket = Some(socket),
-            Err(message) => {
-                tracker.failures += 1;
-                tracker.retry_at = now + Duration::from_secs(3600);
-                let note = tracker_note(&tracker.url, false, Some(&message), None);
-                self.notes.push(note);
+    /// (Re)connects the trackers without a socket whose retry time has come.
+    fn connect_due(&mut self, now: Duration) {
+        for id in self.trackers.ids() {
+            let due = self
+                .trackers
+                .get(id)
+                .is_some_and(|t| t.socket.is_none() && now >= t.retry_at);
+            if due {
+                self.connect_tracker(id, now);
             }
         }
     }
 
-    fn on_socket_event(&mut self, index: usize, event: SocketEvent) {
+    fn connect_tracker(&mut self, id: TrackerId, now: Duration) {
+        let handle = self.handle.clone();
+        let sink = Rc::new(move |event: SocketEvent| {
+            handle.with(|c| c.on_socket_event(id, event));
+        });
+        let url = self.trackers.url(id).unwrap_or_default().to_owned();
+        let Some(tracker) = self.trackers.get_mut(id) else {
+            return;
+        };
+        match TrackerSocket::connect(&url, sink) {
+            Ok(socket) => tracker.socket = Some(socket),
+            Err(message) => {
+                tracker.failures += 1;
+                tracker.retry_at = now + Duration::from_secs(3600);
+                self.notes
+                    .push(tracker_note(&url, false, Some(&message), None));
+            }
+        }
+    }
+
+    /// News from tracker `id`'s socket; ignored if that tracker was closed meanwhile.
+    fn on_socket_event(&mut self, id: TrackerId, event: SocketEvent) {
         let now = now();
+        let url = self.trackers.url(id).unwrap_or_default().to_owned();
+        let Some(tracker) = self.trackers.get_mut(id) else {
+            return;
+        };
         match event {
             SocketEvent::Open => {
-                let tracker = &mut self.trackers[index];
                 tracker.failures = 0;
-                let note = tracker_note(&tracker.url, true, None, None);
-                self.notes.push(note);
+                self.notes.push(tracker_note(&url, true, None, None));
                 for swarm in self.swarms.values_mut() {
-                    if let Some(slot) = swarm.announces.get_mut(index) {
+                    if let Some(slot) = swarm.announces.get_mut(&id) {
                         slot.started = false;
                         slot.next_at = now;
                     }
                 }
                 self.announce_due(now);
             }
-            SocketEvent::Text(text) => self.on_tracker_message(index, &text, now),
+            SocketEvent::Text(text) => self.on_tracker_message(id, &text, now),
             SocketEvent::Closed(reason) => {
-                let tracker = &mut self.trackers[index];
                 // Dropping the socket frees its listeners (this one included, after it returns).
                 tracker.socket = None;
                 tracker.failures += 1;
                 let delay = backoff(tracker.failures);
                 tracker.retry_at = now + delay;
-                let note = tracker_note(&tracker.url, false, Some(&reason), Some(delay));
+                let note = tracker_note(&url, false, Some(&reason), Some(delay));
                 self.notes.push(note);
             }
         }
     }
 
-    pub fn tracker_open(&self, index: usize) -> Option<&TrackerSocket> {
+    pub fn tracker_open(&self, id: TrackerId) -> Option<&TrackerSocket> {
         self.trackers
-            .get(index)?
+            .get(id)?
             .socket
             .as_ref()
             .filter(|s| s.is_open())
@@ -380,6 +405,13 @@ fn deliver_notes(handle: &Handle) {
     let Some(rc) = handle.0.upgrade() else { return };
     let (notes, listener) = {
         let Ok(mut inner) = rc.try_borrow_mut() else {
+            // Busy (a driver bug: microtasks run only with the JS stack empty). Without a
+            // retry the notes would stay queued and `flush_queued` stay set, so no later
+            // `schedule_flush` would ever deliver again. A task, not a microtask: a retry
+            // from a microtask could spin before the borrow ends.
+            let handle = handle.clone();
+            let retry = Closure::once_into_js(move || deliver_notes(&handle));
+            set_timeout(&retry, 0);
             return;
         };
         inner.flush_queued = false;

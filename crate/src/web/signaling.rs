@@ -1,6 +1,10 @@
 //! WebTorrent-style signaling through the trackers: announces carrying complete-SDP offers,
 //! answers to offers relayed to us, and answers to our own offers.
 //!
+//! A tracker is trusted only with the torrents announced on it: offers and answers it
+//! relays for any other torrent, or from a peer the engine refuses, are ignored (counted,
+//! logged at debug level, never answered). See `session::trackers`.
+//!
 //! Each step that awaits the browser (SDP creation, ICE gathering) runs as a local task that
 //! holds only a weak client handle and the connection's key; after every await it looks the
 //! connection up again, because it may have expired or been removed meanwhile.
@@ -10,13 +14,14 @@ use std::time::Duration;
 
 use wasm_bindgen_futures::spawn_local;
 
-use super::client::{ClientInner, Handle, MAX_INTERVAL, MIN_INTERVAL};
+use super::client::{ClientInner, Handle, MAX_INTERVAL, MIN_INTERVAL, debug_log};
 use super::js_glue::{random_bytes, set};
 use super::notes::Note;
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
 use super::swarm::{CONNECT_TIMEOUT, Conn, OFFER_TTL, Swarm, hex};
 use super::tracker_msg::{self, Announce, AnnounceEvent, Id, Incoming};
 use crate::engine::PeerKey;
+use crate::session::TrackerId;
 
 fn conn_sink(handle: &Handle, swarm: &str, key: PeerKey) -> EventSink {
     let handle = handle.clone();
@@ -38,17 +43,16 @@ fn bytes_left(swarm: &Swarm) -> Option<u64> {
 impl ClientInner {
     /// Sends every announce whose time has come on an open tracker.
     pub fn announce_due(&mut self, now: Duration) {
-        let due: Vec<(String, usize)> = self
+        let due: Vec<(String, TrackerId)> = self
             .swarms
             .values()
             // Not before the storage said what we have (a resumed torrent announces as such).
-            .filter(|s| s.storage_ready)
+            .filter(|s| s.storage_ready && s.unusable().is_none())
             .flat_map(|s| {
                 s.announces
                     .iter()
-                    .enumerate()
-                    .filter(|(_, a)| a.active && now >= a.next_at)
-                    .map(|(i, _)| (s.hex.clone(), i))
+                    .filter(|(_, a)| now >= a.next_at)
+                    .map(|(&id, _)| (s.hex.clone(), id))
             })
             .collect();
         for (swarm, tracker) in due {
@@ -60,7 +64,7 @@ impl ClientInner {
     }
 
     /// Creates offers, then (once ICE gathering finished) sends the announce carrying them.
-    fn announce(&mut self, hex_id: &str, tracker: usize, now: Duration) {
+    fn announce(&mut self, hex_id: &str, tracker: TrackerId, now: Duration) {
         let (max_peers, handle, ice) = (
             self.max_peers,
             self.handle.clone(),
@@ -73,7 +77,7 @@ impl ClientInner {
         let Some(swarm) = self.swarms.get_mut(hex_id) else {
             return;
         };
-        let Some(slot) = swarm.announces.get_mut(tracker) else {
+        let Some(slot) = swarm.announces.get_mut(&tracker) else {
             return;
         };
         let event = (!slot.started).then_some(AnnounceEvent::Started);
@@ -98,6 +102,7 @@ impl ClientInner {
                 key,
                 Conn {
                     peer,
+                    tracker,
                     remote_id: None,
                     offer_id: Some(offer_id),
                     deadline: now + OFFER_TTL,
@@ -146,7 +151,7 @@ impl ClientInner {
     fn send_announce(
         &mut self,
         hex_id: &str,
-        tracker: usize,
+        tracker: TrackerId,
         event: Option<AnnounceEvent>,
         offers: Vec<(PeerKey, Id, String)>,
     ) {
@@ -174,11 +179,11 @@ impl ClientInner {
         }
     }
 
-    pub fn send_stopped(&self, swarm: &Swarm, tracker: usize) {
+    pub fn send_stopped(&self, swarm: &Swarm, tracker: TrackerId) {
         self.send_event(swarm, tracker, AnnounceEvent::Stopped);
     }
 
-    fn send_event(&self, swarm: &Swarm, tracker: usize, event: AnnounceEvent) {
+    fn send_event(&self, swarm: &Swarm, tracker: TrackerId, event: AnnounceEvent) {
         let Some(socket) = self.tracker_open(tracker) else {
             return;
         };
@@ -207,10 +212,10 @@ impl ClientInner {
             let Some(swarm) = self.swarms.get(&hex_id) else {
                 continue;
             };
-            for tracker in 0..self.trackers.len() {
-                // Only swarms that already announced `started` there; the others say
-                // `started` with `left: 0` on their first announce anyway.
-                if swarm.announces.get(tracker).is_some_and(|a| a.started) {
+            for (&tracker, slot) in &swarm.announces {
+                // Only trackers where `started` was already sent; the others hear `started`
+                // with `left: 0` on the first announce anyway.
+                if slot.started {
                     self.send_event(swarm, tracker, AnnounceEvent::Completed);
                 }
             }
@@ -229,7 +234,7 @@ impl ClientInner {
         *self.notes_mut() = notes;
     }
 
-    pub fn on_tracker_message(&mut self, tracker: usize, text: &str, now: Duration) {
+    pub fn on_tracker_message(&mut self, tracker: TrackerId, text: &str, now: Duration) {
         let message = match tracker_msg::parse(text) {
             Ok(message) => message,
             // Unknown kinds (e.g. scrape replies) and malformed messages are ignored.
@@ -244,7 +249,8 @@ impl ClientInner {
                 let Some(swarm) = self.swarms.get_mut(&hex(&info_hash)) else {
                     return;
                 };
-                if let (Some(slot), Some(secs)) = (swarm.announces.get_mut(tracker), interval) {
+                // Only a torrent announced on this tracker has a slot for it.
+                if let (Some(slot), Some(secs)) = (swarm.announces.get_mut(&tracker), interval) {
                     slot.interval =
                         Duration::from_secs(u64::from(secs)).clamp(MIN_INTERVAL, MAX_INTERVAL);
                     slot.next_at = now + slot.interval;
@@ -255,13 +261,12 @@ impl ClientInner {
                 reason: message,
             }
             | Incoming::Warning { info_hash, message } => {
-                let url = self
-                    .trackers
-                    .get(tracker)
-                    .map(|t| t.url.clone())
-                    .unwrap_or_default();
+                let url = self.trackers.url(tracker).unwrap_or_default().to_owned();
                 let text = format!("tracker {url}: {message}");
+                // Shown on a torrent only if it announced there: a tracker may not post on
+                // (or probe for) the others.
                 match info_hash
+                    .filter(|h| self.trackers.serves(tracker, h))
                     .map(|h| hex(&h))
                     .filter(|h| self.swarms.contains_key(h))
                 {
@@ -286,24 +291,53 @@ impl ClientInner {
                 peer_id,
                 offer_id,
                 sdp,
-            } => self.on_answer(info_hash, peer_id, offer_id, sdp, now),
+            } => self.on_answer(tracker, info_hash, peer_id, offer_id, sdp, now),
         }
+    }
+
+    /// Whether tracker `tracker` may signal for `info_hash` on behalf of `remote`: the
+    /// torrent must be announced there and the peer acceptable to it.
+    fn check_signal(
+        &self,
+        tracker: TrackerId,
+        info_hash: &Id,
+        remote: &Id,
+        now: Duration,
+    ) -> Result<(), &'static str> {
+        if !self.trackers.serves(tracker, info_hash) {
+            return Err("its torrent is not announced on that tracker");
+        }
+        let swarm = self.swarms.get(&hex(info_hash)).ok_or("no such torrent")?;
+        swarm.admit(remote, &self.peer_id, now)
+    }
+
+    /// Drops a relayed offer or answer without a reply.
+    fn ignore_signal(&mut self, kind: &str, tracker: TrackerId, reason: &str) {
+        self.ignored_signals += 1;
+        let url = self.trackers.url(tracker).unwrap_or("a closed tracker");
+        debug_log(&format!(
+            "seedcast: ignored an {kind} relayed by {url}: {reason} ({} ignored so far)",
+            self.ignored_signals
+        ));
     }
 
     fn on_offer(
         &mut self,
-        tracker: usize,
+        tracker: TrackerId,
         info_hash: Id,
         remote: Id,
         offer_id: Id,
         sdp: String,
         now: Duration,
     ) {
+        if let Err(reason) = self.check_signal(tracker, &info_hash, &remote, now) {
+            return self.ignore_signal("offer", tracker, reason);
+        }
         let hex_id = hex(&info_hash);
         let Some(swarm) = self.swarms.get(&hex_id) else {
             return;
         };
-        if swarm.admit(&remote, &self.peer_id).is_err() || !swarm.has_room(self.max_peers) {
+        if !swarm.has_room(self.max_peers) {
             return;
         }
         let key = self.next_peer_key();
@@ -320,6 +354,7 @@ impl ClientInner {
             key,
             Conn {
                 peer,
+                tracker,
                 remote_id: Some(remote),
                 offer_id: None,
                 deadline: now + CONNECT_TIMEOUT,
@@ -346,7 +381,7 @@ impl ClientInner {
 
     fn send_answer(
         &mut self,
-        tracker: usize,
+        tracker: TrackerId,
         hex_id: &str,
         key: PeerKey,
         remote: &Id,
@@ -367,16 +402,25 @@ impl ClientInner {
         }
     }
 
-    fn on_answer(&mut self, info_hash: Id, remote: Id, offer_id: Id, sdp: String, now: Duration) {
+    fn on_answer(
+        &mut self,
+        tracker: TrackerId,
+        info_hash: Id,
+        remote: Id,
+        offer_id: Id,
+        sdp: String,
+        now: Duration,
+    ) {
+        // Refused answers leave the offer pending: another peer may still answer it.
+        if let Err(reason) = self.check_signal(tracker, &info_hash, &remote, now) {
+            return self.ignore_signal("answer", tracker, reason);
+        }
         let hex_id = hex(&info_hash);
         let Some(swarm) = self.swarms.get_mut(&hex_id) else {
             return;
         };
-        let Some(key) = swarm.offer_key(&offer_id) else {
-            return;
-        };
-        if let Err(reason) = swarm.admit(&remote, &self.peer_id) {
-            return self.drop_conn(&hex_id, key, reason);
+        if swarm.offer_key(&offer_id, tracker).is_none() {
+            return self.ignore_signal("answer", tracker, "not to an offer sent there");
         }
         let Some(key) = swarm.take_offer(&offer_id, remote, now) else {
             return;

@@ -12,7 +12,7 @@
 //! Invariant: the engine knows exactly the keys of the open conns, so every removal of an
 //! open conn is paired with `handle_disconnect` (or came from an engine `Disconnect`).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -27,6 +27,7 @@ use super::stream::Streams;
 use super::tracker_msg::Id;
 use super::upload_limit::TokenBucket;
 use crate::engine::{Event, PeerKey, Torrent};
+use crate::session::{PieceLengthTooLarge, TrackerId, check_browser_piece_length};
 
 /// Unanswered offers are abandoned after this long (WebTorrent uses the same).
 pub const OFFER_TTL: Duration = Duration::from_secs(50);
@@ -58,6 +59,9 @@ const CORK_AFTER: u64 = 1024 * 1024;
 
 pub struct Conn {
     pub peer: PeerConn,
+    /// The tracker this connection's offer or answer went through: only it may answer our
+    /// offer (see `session::trackers`).
+    pub tracker: TrackerId,
     /// The remote's peer id as the tracker told us (checked again by the BitTorrent handshake).
     pub remote_id: Option<Id>,
     /// Set while our offer waits for an answer.
@@ -70,16 +74,24 @@ pub struct Conn {
     pub received: u64,
 }
 
-/// Per tracker: when this torrent announces next.
+/// Per tracker this torrent uses: when it announces there next.
 #[derive(Debug, Clone)]
 pub struct AnnounceSlot {
     pub next_at: Duration,
     pub interval: Duration,
     /// `started` was sent on the tracker's current socket.
     pub started: bool,
-    /// This torrent uses this tracker (its own or the client's); slots of trackers that
-    /// other torrents brought in stay inactive.
-    pub active: bool,
+}
+
+impl AnnounceSlot {
+    /// Announce at once (the first announce says `started`).
+    pub fn new(now: Duration) -> AnnounceSlot {
+        AnnounceSlot {
+            next_at: now,
+            interval: super::client::DEFAULT_INTERVAL,
+            started: false,
+        }
+    }
 }
 
 pub struct Swarm {
@@ -91,10 +103,11 @@ pub struct Swarm {
     pub magnet_name: Option<String>,
     /// Announce URLs written into the torrent file and magnet link.
     pub trackers: Vec<String>,
-    pub announces: Vec<AnnounceSlot>,
+    /// The trackers this torrent announces on (each counts it as a user; see
+    /// `session::TrackerSet`).
+    pub announces: BTreeMap<TrackerId, AnnounceSlot>,
     conns: BTreeMap<PeerKey, Conn>,
     offers: HashMap<Id, PeerKey>,
-    banned: HashSet<Id>,
     /// Set when the engine completes; the client sends the `completed` announces.
     pub completed_unannounced: bool,
     /// Scratch buffer for incoming channel messages (reused, never shrinks below one message).
@@ -139,10 +152,9 @@ impl Swarm {
             hex,
             magnet_name,
             trackers,
-            announces: Vec::new(),
+            announces: BTreeMap::new(),
             conns: BTreeMap::new(),
             offers: HashMap::new(),
-            banned: HashSet::new(),
             completed_unannounced: false,
             inbox: Vec::new(),
             handle: None,
@@ -174,13 +186,20 @@ impl Swarm {
             .min(max_peers.saturating_sub(self.peers_and_pending()))
     }
 
+    /// Whether the engine will not talk to `remote` (it was banned): its offers and answers
+    /// are ignored, not spent on. The one place that asks, so what "refused" means (banned,
+    /// penalised …) is the engine's decision.
+    pub fn refuses_peer(&self, remote: &Id, _now: Duration) -> bool {
+        self.engine.is_banned(remote)
+    }
+
     /// Whether we want a connection with `remote` at all (from its offer or its answer).
-    pub fn admit(&self, remote: &Id, our_id: &Id) -> Result<(), &'static str> {
+    pub fn admit(&self, remote: &Id, our_id: &Id, now: Duration) -> Result<(), &'static str> {
         if remote == our_id {
             return Err("our own offer");
         }
-        if self.banned.contains(remote) {
-            return Err("peer is banned");
+        if self.refuses_peer(remote, now) {
+            return Err("peer is refused by the engine");
         }
         if self
             .conns
@@ -207,9 +226,17 @@ impl Swarm {
         self.conns.contains_key(&key)
     }
 
-    /// Our unanswered offer `offer_id`, if still pending.
-    pub fn offer_key(&self, offer_id: &Id) -> Option<PeerKey> {
-        self.offers.get(offer_id).copied()
+    /// Our unanswered offer `offer_id`, if still pending and sent through `tracker` (an
+    /// answer relayed by another tracker is not for us to act on).
+    pub fn offer_key(&self, offer_id: &Id, tracker: TrackerId) -> Option<PeerKey> {
+        let key = *self.offers.get(offer_id)?;
+        (self.conns.get(&key)?.tracker == tracker).then_some(key)
+    }
+
+    /// Set once the metadata says the pieces are too large for this page: the swarm then
+    /// requests nothing and the client stops it (see `ClientInner::stop_unusable`).
+    pub fn unusable(&self) -> Option<PieceLengthTooLarge> {
+        check_browser_piece_length(self.engine.info()?.piece_length).err()
     }
 
     pub fn insert(&mut self, key: PeerKey, conn: Conn) {
@@ -343,6 +370,9 @@ impl Swarm {
                     }
                 }
                 Event::MetadataReady => {
+                    if self.unusable().is_some() {
+                        continue; // not saved, not announced to the page: it stops
+                    }
                     if let Some(info) = self.engine.info() {
                         self.storage.set_layout(info);
                     }
@@ -373,9 +403,7 @@ impl Swarm {
                 Event::PeerBanned {
                     peer_id, reason, ..
                 } => {
-                    if let Some(id) = peer_id {
-                        self.banned.insert(id);
-                    }
+                    // The engine remembers the id (`refuses_peer`).
                     let detail = js_sys::Object::new();
                     super::js_glue::set(&detail, "peerId", peer_id.map(|id| hex(&id)));
                     super::js_glue::set(&detail, "reason", reason.as_str());
@@ -395,6 +423,10 @@ impl Swarm {
         }
         if progressed {
             notes.push(Note::new(&self.hex, "progress", JsValue::UNDEFINED));
+        }
+        if self.unusable().is_some() {
+            // Requesting would allocate piece buffers we cannot afford; stopped shortly.
+            return;
         }
         // Storage backpressure: no new requests while verified pieces wait to be written.
         let held = self
