@@ -125,6 +125,10 @@ pub struct Swarm {
     pub streams: Streams,
     /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
     pub upload_limit: Option<TokenBucket>,
+    /// Which open channel is served first by the next `pump`. It moves on every pump: with an
+    /// upload limit the first channel can take the whole refill, and a channel never served
+    /// would be dropped by the engine as not reading.
+    transmit_turn: usize,
 }
 
 impl std::fmt::Debug for Swarm {
@@ -163,6 +167,7 @@ impl Swarm {
             storage_kind: "memory",
             streams: Streams::default(),
             upload_limit: None,
+            transmit_turn: 0,
         }
     }
 
@@ -186,11 +191,11 @@ impl Swarm {
             .min(max_peers.saturating_sub(self.peers_and_pending()))
     }
 
-    /// Whether the engine will not talk to `remote` (it was banned): its offers and answers
-    /// are ignored, not spent on. The one place that asks, so what "refused" means (banned,
-    /// penalised …) is the engine's decision.
-    pub fn refuses_peer(&self, remote: &Id, _now: Duration) -> bool {
-        self.engine.is_banned(remote)
+    /// Whether the engine will not talk to `remote` (banned, or penalised for a flood or a
+    /// protocol violation): its offers and answers are ignored, not spent on. The one place
+    /// that asks, so what "refused" means is the engine's decision.
+    pub fn refuses_peer(&self, remote: &Id, now: Duration) -> bool {
+        self.engine.refuses_peer(remote, now)
     }
 
     /// Whether we want a connection with `remote` at all (from its offer or its answer).
@@ -433,7 +438,12 @@ impl Swarm {
             .storage
             .should_hold_downloads(self.engine.downloads_held());
         self.engine.hold_downloads(held, now);
-        let keys: Vec<PeerKey> = self.open_keys().collect();
+        let mut keys: Vec<PeerKey> = self.open_keys().collect();
+        if !keys.is_empty() {
+            self.transmit_turn = self.transmit_turn.wrapping_add(1);
+            let first = self.transmit_turn % keys.len();
+            keys.rotate_left(first);
+        }
         for key in keys {
             self.transmit(key, now, notes);
         }
