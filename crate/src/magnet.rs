@@ -337,8 +337,14 @@ mod tests {
         };
         let uri = magnet.to_uri();
         assert!(fragment_safe(&uri), "{uri}");
-        assert!(uri.contains("&dn=50%25%20off%20%26%20more%20%231%20%2Bx.bin&"), "{uri}");
-        assert!(uri.contains("&tr=wss%3A%2F%2Ft.example%2Fannounce%3Fkey%3D50%2525%26x%3Da%2Bb%23frag"), "{uri}");
+        assert!(
+            uri.contains("&dn=50%25%20off%20%26%20more%20%231%20%2Bx.bin&"),
+            "{uri}"
+        );
+        assert!(
+            uri.contains("&tr=wss%3A%2F%2Ft.example%2Fannounce%3Fkey%3D50%2525%26x%3Da%2Bb%23frag"),
+            "{uri}"
+        );
         assert_eq!(Magnet::parse(&uri), Ok(magnet.clone()));
         // Once is exactly right: decoding the link before the parser does changes or breaks it.
         let decoded_twice = percent_decode(&uri).unwrap();

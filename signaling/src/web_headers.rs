@@ -10,11 +10,12 @@ use axum::response::Response;
 pub const EMBED_PAGE: &str = "/embed.html";
 
 /// What the app needs, nothing more: its own scripts and the wasm engine (`wasm-unsafe-eval` compiles it),
-/// its own stylesheets, WebSocket trackers anywhere (a magnet's `tr=`), blob: URLs for finished files and
-/// the fallback player, posters from anywhere, and its own service worker. No inline script or style.
+/// its own stylesheets, WebSocket trackers anywhere (a magnet's `tr=`), blob: URLs for finished files (to
+/// link, play and read back), posters from anywhere, its own service worker and the storage worker (a
+/// blob: worker built from its own script, crate/src/web/piece_store.js). No inline script or style.
 const POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' ws: wss:; \
-     worker-src 'self'; frame-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
+     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' blob: ws: wss:; \
+     worker-src 'self' blob:; frame-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
      object-src 'none'";
 
 /// The full policy for a request path: only [`EMBED_PAGE`] may be framed, by anyone.
