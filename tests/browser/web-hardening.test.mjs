@@ -83,7 +83,7 @@ test('a stream URL plays only in the tab that opened it, sandboxed', { timeout: 
     const r = await fetch(url, { headers: { Range: 'bytes=0-99' } });
     return { status: r.status, length: (await r.arrayBuffer()).byteLength, csp: r.headers.get('content-security-policy'), nosniff: r.headers.get('x-content-type-options') };
   }, url);
-  assert.deepEqual(own, { status: 206, length: 100, csp: "sandbox; default-src 'none'", nosniff: 'nosniff' });
+  assert.deepEqual({ status: own.status, length: own.length }, { status: 206, length: 100 });
   assert.ok(bytes > 100);
 
   // A second tab of the same origin and profile, controlled by the same service worker.
@@ -94,12 +94,14 @@ test('a stream URL plays only in the tab that opened it, sandboxed', { timeout: 
     return { status: r.status, csp: r.headers.get('content-security-policy') };
   }, url);
   assert.equal(stolen.status, 403);
-  assert.equal(stolen.csp, "sandbox; default-src 'none'");
   // Nor can a tab navigate to it.
   const visitor = await context.newPage();
   const response = await visitor.goto(url);
   assert.equal(response.status(), 403);
-  // The owner still plays it.
+  // The owner still plays it. Torrent bytes are never a page of this origin: every answer
+  // is sandboxed and not sniffed.
   assert.equal(await owner.evaluate(async (url) => (await fetch(url)).status, url), 200);
+  for (const headers of [own, stolen]) assert.equal(headers.csp, "sandbox; default-src 'none'");
+  assert.equal(own.nosniff, 'nosniff');
   await context.close();
 });
