@@ -27,8 +27,12 @@ function formatBytes(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
+/** The app's link for a magnet. The fragment carries the magnet text exactly: its values are
+ *  already percent-encoded (Magnet::to_uri), so the reader passes it on undecoded and the one
+ *  decoding happens in the magnet parser. `#` cannot occur raw in a fragment: escaped, it reads
+ *  the same to that parser. */
 function shareLink(magnet) {
-  return `${location.origin}${location.pathname}#${magnet}`;
+  return `${location.origin}${location.pathname}#${magnet.replaceAll('#', '%23')}`;
 }
 
 async function start() {
@@ -63,8 +67,8 @@ async function start() {
     el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
   wireSeeding();
-  wireDownloading();
   refreshStored = showStored(client);
+  wireDownloading();
 }
 
 function wireSeeding() {
@@ -98,7 +102,8 @@ function wireDownloading() {
     }
   };
   $('add-form').addEventListener('submit', (e) => { e.preventDefault(); add($('magnet-input').value); $('magnet-input').value = ''; });
-  const fromHash = decodeURIComponent(location.hash.slice(1));
+  // Not decoded here: the magnet parser decodes its values once (see shareLink).
+  const fromHash = location.hash.slice(1);
   if (fromHash.startsWith('magnet:')) add(fromHash);
 }
 

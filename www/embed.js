@@ -24,7 +24,9 @@
       for (var i = 0; i < ATTRS.length; i++) {
         if (this.hasAttribute(ATTRS[i])) params.set(ATTRS[i], this.getAttribute(ATTRS[i]) || '');
       }
-      var url = base.href + '?' + params + '#' + (this.getAttribute('src') || '');
+      // The fragment carries the magnet as written (embed.html does not decode it); a `#` in it
+      // would end the fragment, and %23 reads the same to the magnet parser.
+      var url = base.href + '?' + params + '#' + (this.getAttribute('src') || '').replace(/#/g, '%23');
       var frame = this.shadowRoot && this.shadowRoot.querySelector('iframe');
       if (frame && frame.src === url) return;
       var root = this.shadowRoot || this.attachShadow({ mode: 'open' });

@@ -31,8 +31,39 @@ function sharedClient(trackers) {
   return clients.get(key);
 }
 
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** 32 base32 digits (RFC 4648, as magnet links write info hashes) as 40 hex digits. */
+function base32ToHex(text) {
+  let hex = '';
+  let value = 0;
+  let bits = 0;
+  for (const c of text.toUpperCase()) {
+    value = (value << 5) | BASE32.indexOf(c);
+    bits += 5;
+    while (bits >= 4) {
+      bits -= 4;
+      hex += ((value >> bits) & 15).toString(16);
+      value &= (1 << bits) - 1;
+    }
+  }
+  return hex;
+}
+
+/** A magnet link's info hash as the client keys torrents (40 lower-case hex digits), however
+ *  the link spells it (hex or base32, `xt` or `xt.1`), or undefined. Players share a torrent
+ *  by this key, so the same torrent is added once. */
 function magnetHash(src) {
-  return /xt=urn:btih:([0-9a-f]{40})/i.exec(src)?.[1]?.toLowerCase();
+  const query = /^magnet:\?(.*)$/is.exec(src)?.[1] ?? '';
+  for (const param of query.split('&')) {
+    const at = param.indexOf('=');
+    if (at < 0 || !/^xt(\.\d+)?$/i.test(param.slice(0, at))) continue;
+    let value;
+    try { value = decodeURIComponent(param.slice(at + 1)); } catch { continue; } // the client reports it
+    const hash = /^urn:btih:(?:([0-9a-f]{40})|([a-z2-7]{32}))$/i.exec(value);
+    if (hash) return hash[1] ? hash[1].toLowerCase() : base32ToHex(hash[2]);
+  }
+  return undefined;
 }
 
 async function acquire(src, trackers) {
@@ -72,6 +103,7 @@ function pickFile(files, choice) {
   return sorted.find((f) => PLAYABLE.test(f.name)) ?? sorted[0];
 }
 
+// A constructed stylesheet, not a <style> element: the app's CSP allows no inline styles.
 const STYLE = `
 :host { display: block; position: relative; background: #000; color: #eee; font: 13px system-ui, sans-serif; }
 :host(:focus-visible) { outline: 3px solid #4a9eff; outline-offset: 2px; }
@@ -82,6 +114,11 @@ video { display: block; width: 100%; height: auto; max-height: var(--seedcast-ma
 .error:empty { display: none; }
 iframe { display: block; width: 100%; aspect-ratio: 16 / 9; border: 0; }
 `;
+let sheet;
+function styleSheet() {
+  if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(STYLE); }
+  return sheet;
+}
 
 export class SeedcastPlayer extends HTMLElement {
   static observedAttributes = ['src', 'poster'];
@@ -101,6 +138,7 @@ export class SeedcastPlayer extends HTMLElement {
   constructor() {
     super();
     this.#root = this.attachShadow({ mode: 'open' });
+    this.#root.adoptedStyleSheets = [styleSheet()];
   }
 
   /** The <video> element (for scripts and tests). */
@@ -143,18 +181,18 @@ export class SeedcastPlayer extends HTMLElement {
   }
 
   #render() {
-    const style = document.createElement('style');
-    style.textContent = STYLE;
     if (MODULE_URL.origin !== location.origin) {
       // The service worker can only serve the origin it comes from: embed that origin's page.
       const frame = document.createElement('iframe');
       const params = new URLSearchParams();
       for (const a of ['poster', 'trackers', 'file', 'autoplay', 'muted']) if (this.hasAttribute(a)) params.set(a, this.getAttribute(a) ?? '');
-      frame.src = `${new URL('embed.html', MODULE_URL).href}?${params}#${this.getAttribute('src') ?? ''}`;
+      // The fragment carries the magnet as written (embed.html does not decode it); a `#` in it
+      // would end the fragment, and %23 reads the same to the magnet parser.
+      frame.src = `${new URL('embed.html', MODULE_URL).href}?${params}#${(this.getAttribute('src') ?? '').replaceAll('#', '%23')}`;
       frame.allow = 'autoplay; fullscreen';
       frame.allowFullscreen = true;
       frame.title = this.getAttribute('aria-label') ?? 'Video player';
-      this.#root.replaceChildren(style, frame);
+      this.#root.replaceChildren(frame);
       this.#video = undefined;
       return false;
     }
@@ -178,7 +216,7 @@ export class SeedcastPlayer extends HTMLElement {
     this.#error = document.createElement('p');
     this.#error.className = 'error';
     this.#error.setAttribute('role', 'alert');
-    this.#root.replaceChildren(style, this.#video, this.#bar, this.#status, this.#error);
+    this.#root.replaceChildren(this.#video, this.#bar, this.#status, this.#error);
     return true;
   }
 

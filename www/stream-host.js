@@ -1,6 +1,7 @@
 // The page side of streaming: registers ./sw.js (once per page) and answers its requests
 // for file ranges from the torrents of this page (see the protocol in sw.js). Every torrent
-// any SeedcastClient of this page holds can be streamed.
+// any SeedcastClient of this page holds can be streamed, by this page only: the worker asks
+// only the page whose element made the request.
 
 const torrents = new Map(); // infoHash -> SeedcastTorrent
 const SCOPE = new URL('./', import.meta.url);
@@ -87,7 +88,7 @@ async function onWorkerMessage(event) {
   if (data?.type !== 'seedcast:stream' || !port) return;
   const id = Math.random().toString(36).slice(2, 6);
   const torrent = torrents.get(data.infoHash);
-  if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent' }); port.close(); return; }
+  if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent', refused: true }); port.close(); return; }
   let stream;
   const stop = () => {
     if (stream) { stream.close(); stream.free(); stream = undefined; streamOpened(-1); trace(id, 'closed'); }

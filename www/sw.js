@@ -6,17 +6,20 @@
 // Protocol (one MessageChannel per request, one message in flight at a time):
 //   worker → page (via client.postMessage, port attached):
 //       { type: 'seedcast:stream', infoHash, fileIndex }
-//   page → worker: { ack: true } | { error }                 (at once: "I hold this torrent")
+//   page → worker: { ack: true } | { error, refused: true }  (at once: "I hold this torrent" or not)
 //   page → worker: { length, name } | { error }              (file info; waits for metadata)
 //   worker → page: { op: 'open', start, end }                (end inclusive)
 //   worker → page: { op: 'pull', spare? }  page → worker: { chunk } | { done: true } | { error }
 //       (`spare`: the buffer of an earlier chunk the player has consumed, transferred back so
 //       the page reuses it instead of leaving a dead 1 MiB buffer per chunk in each context)
 //   worker → page: { op: 'cancel' }                          (the response was abandoned)
-// The page that made the request (event.clientId) is asked first; if it does not hold the
-// torrent, every other window client is tried. The response body is a ReadableStream whose
-// pull() asks for the next chunk and whose cancel() closes the engine's stream, releasing
-// its streaming window.
+// Only the page that made the request (event.clientId: the page of the <video> element) is
+// asked: a stream URL plays in the page that holds the torrent and nowhere else, so another tab,
+// a navigation to the URL or a page that merely guessed it gets 403. The binding needs no state
+// in the worker (which the browser stops and restarts at will): the request carries its client.
+// The response body is a ReadableStream whose pull() asks for the next chunk and whose cancel()
+// closes the engine's stream, releasing its streaming window. Every response is sandboxed and
+// not sniffed: torrent bytes are untrusted, and must never run as a page of this origin.
 'use strict';
 
 const PREFIX = 'seedcast/stream/';
@@ -89,28 +92,30 @@ async function ask(client, infoHash, fileIndex) {
   const port = new PagePort(channel.port1);
   client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex }, [channel.port2]);
   const ack = await port.next(ACK_TIMEOUT_MS);
-  if (!ack?.ack) { port.close(); return { error: ack?.error ?? 'bad answer' }; }
+  if (!ack?.ack) { port.close(); return { error: ack?.error ?? 'bad answer', refused: Boolean(ack?.refused) }; }
   const info = await port.next(INFO_TIMEOUT_MS);
   if (info?.error || typeof info?.length !== 'number') { port.close(); return { error: info?.error ?? 'bad answer' }; }
   return { port, info };
 }
 
+/** The requesting page's answer, or `{ error, status }`: 403 when no page made the request
+ *  or the page does not hold the torrent, 404 when it cannot serve it (no such file, silent). */
 async function findPage(event, infoHash, fileIndex) {
-  const first = event.clientId ? await self.clients.get(event.clientId) : null;
-  const others = (await self.clients.matchAll({ type: 'window', includeUncontrolled: true }))
-    .filter((c) => c.id !== first?.id);
-  let lastError = 'no open page holds this torrent';
-  for (const client of [first, ...others]) {
-    if (!client) continue;
-    const found = await ask(client, infoHash, fileIndex);
-    if (found.port) return found;
-    lastError = found.error;
-  }
-  return { error: lastError };
+  const client = event.clientId ? await self.clients.get(event.clientId) : null;
+  if (!client) return { error: 'a stream URL plays only in the page that opened it', status: 403 };
+  const found = await ask(client, infoHash, fileIndex);
+  return found.port ? found : { ...found, status: found.refused ? 403 : 404 };
 }
 
+/** On every stream response: the bytes come from untrusted peers. */
+const SAFETY_HEADERS = {
+  'Content-Security-Policy': "sandbox; default-src 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'Referrer-Policy': 'no-referrer',
+};
+
 function textResponse(status, text, headers = {}) {
-  return new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...headers } });
+  return new Response(text, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', ...SAFETY_HEADERS, ...headers } });
 }
 
 async function serve(event, infoHash, fileIndex) {
@@ -119,11 +124,11 @@ async function serve(event, infoHash, fileIndex) {
     return textResponse(405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
   }
   const found = await findPage(event, infoHash, fileIndex);
-  if (!found.port) return textResponse(404, `${found.error}\n`);
+  if (!found.port) return textResponse(found.status, `${found.error}\n`);
   const { port, info } = found;
   const { length } = info;
   const range = parseRange(request.headers.get('Range'), length);
-  const headers = { 'Content-Type': contentType(info.name), 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store' };
+  const headers = { 'Content-Type': contentType(info.name), 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store', ...SAFETY_HEADERS };
   if (range === 'unsatisfiable') {
     port.close();
     return new Response(null, { status: 416, headers: { ...headers, 'Content-Range': `bytes */${length}` } });

@@ -316,4 +316,61 @@ mod tests {
         assert_eq!(Magnet::parse(&uri), Ok(magnet.clone()));
         assert_eq!(magnet.to_string(), uri);
     }
+
+    /// Characters a magnet link may hold to ride unchanged in a URL fragment (`#magnet:?...`)
+    /// or query value: RFC 3986 unreserved, the escapes, and the link's own delimiters.
+    fn fragment_safe(uri: &str) -> bool {
+        uri.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%:?=&".contains(&b))
+    }
+
+    #[test]
+    fn share_link_names_and_tracker_urls_round_trip() {
+        let magnet = Magnet {
+            info_hash: InfoHash::from_hex(HEX).unwrap(),
+            name: Some("50% off & more #1 +x.bin".into()),
+            trackers: vec![
+                "wss://t.example/announce?key=50%25&x=a+b#frag".into(),
+                "ws://127.0.0.1:8000/?a=1&b=%&c=#".into(),
+            ],
+            web_seeds: vec!["https://seed.example/50%/a&b#c/".into()],
+        };
+        let uri = magnet.to_uri();
+        assert!(fragment_safe(&uri), "{uri}");
+        assert!(
+            uri.contains("&dn=50%25%20off%20%26%20more%20%231%20%2Bx.bin&"),
+            "{uri}"
+        );
+        assert!(
+            uri.contains("&tr=wss%3A%2F%2Ft.example%2Fannounce%3Fkey%3D50%2525%26x%3Da%2Bb%23frag"),
+            "{uri}"
+        );
+        assert_eq!(Magnet::parse(&uri), Ok(magnet.clone()));
+        // Once is exactly right: decoding the link before the parser does changes or breaks it.
+        let decoded_twice = percent_decode(&uri).unwrap();
+        assert_ne!(Magnet::parse(&decoded_twice), Ok(magnet));
+    }
+
+    #[test]
+    fn reads_webtorrent_links_for_such_names() {
+        // magnet-uri (WebTorrent) writes encodeURIComponent values with `+` for spaces.
+        let magnet = Magnet::parse(&format!(
+            "magnet:?xt=urn:btih:{HEX}&dn=50%25+off+%26+more+%231+%2Bx.bin\
+             &tr=wss%3A%2F%2Ft.example%2F%3Fk%3D50%2525%26x%3D1%23f"
+        ))
+        .unwrap();
+        assert_eq!(magnet.name.as_deref(), Some("50% off & more #1 +x.bin"));
+        assert_eq!(magnet.trackers, ["wss://t.example/?k=50%25&x=1#f"]);
+    }
+
+    #[test]
+    fn a_stray_percent_is_an_error_not_a_guess() {
+        for bad in ["50%.mp4", "50%2", "%", "a%g0"] {
+            assert_eq!(
+                Magnet::parse(&format!("magnet:?xt=urn:btih:{HEX}&dn={bad}")),
+                Err(MagnetError::InvalidPercentEncoding),
+                "{bad}"
+            );
+        }
+    }
 }

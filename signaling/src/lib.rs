@@ -14,6 +14,7 @@ pub mod response;
 mod server;
 pub mod swarm;
 pub mod tracker;
+pub mod web_headers;
 pub mod websocket;
 
 pub use config::{Config, Limits};

@@ -23,6 +23,7 @@ use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
 use crate::tracker::Tracker;
+use crate::web_headers;
 
 #[derive(Clone)]
 struct AppState {
@@ -131,7 +132,10 @@ fn router(state: AppState) -> Router {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router,
     };
-    router.with_state(state)
+    // Security headers on everything, the tracker's answers included (see web_headers).
+    router
+        .layer(axum::middleware::from_fn(web_headers::security_headers))
+        .with_state(state)
 }
 
 /// `/` is both the tracker (for WebSocket upgrades) and the app's index page.

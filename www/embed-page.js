@@ -1,0 +1,17 @@
+// embed.html's script: one full-size <seedcast-player> for iframes, from
+// embed.html#magnet:?xt=...  (or ?src=magnet...), with optional ?poster=, ?trackers=, ?file=,
+// ?autoplay, ?muted. A file, not inline, so the page's CSP needs no 'unsafe-inline'.
+import './player.js';
+
+const params = new URLSearchParams(location.search);
+// The fragment is the magnet text itself, not decoded here: the magnet parser decodes its
+// values once (a `#` inside arrives as %23, which that parser reads as `#`).
+const hash = location.hash.slice(1);
+const player = document.createElement('seedcast-player');
+player.setAttribute('aria-label', 'Video player');
+for (const name of ['poster', 'trackers', 'file', 'autoplay', 'muted']) {
+  if (params.has(name)) player.setAttribute(name, params.get(name));
+}
+player.setAttribute('src', hash.startsWith('magnet:') ? hash : params.get('src') ?? '');
+document.body.append(player);
+player.focus();
