@@ -173,6 +173,8 @@ function show(torrent) {
   torrent.addEventListener('peer', refresh);
   torrent.addEventListener('done', () => { showFiles(); refresh(); setTimeout(refreshStored, 500); });
   torrent.addEventListener('warning', (e) => { q('.warning').textContent = e.detail.message; });
+  // The client stopped this torrent (it stays listed, with the reason, until removed).
+  torrent.addEventListener('error', (e) => { q('.warning').textContent = e.detail.message; clearInterval(timer); });
   torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
   q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
   // Removed here or by deleting its stored copy ("Stored in this browser").

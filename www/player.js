@@ -243,7 +243,11 @@ export class SeedcastPlayer extends HTMLElement {
         // Most video torrents hold one file: ask for its start the moment the metadata
         // arrives (the engine points its window there before any other request goes out).
         this.#warmup = torrent.openStream(0, 0);
-        await new Promise((resolve) => torrent.addEventListener('metadata', resolve, { once: true }));
+        // A torrent the client stops (e.g. pieces too large for a tab) never gets its metadata.
+        await new Promise((resolve, reject) => {
+          torrent.addEventListener('metadata', resolve, { once: true });
+          torrent.addEventListener('error', (e) => reject(new Error(e.detail.message)), { once: true });
+        });
         if (generation !== this.#generation) return;
       }
       mark('metadata');
