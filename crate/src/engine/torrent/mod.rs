@@ -13,6 +13,7 @@
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
 mod download;
+mod lost;
 mod metadata;
 mod receive;
 mod timers;
