@@ -34,11 +34,13 @@ function start(page, magnet, storage) {
   }, { tracker: env.signal.tracker, magnet, storage });
 }
 
-/** Waits until the page's download is done and saved; what it saw, with the file's digest. */
+/** Waits until the page's download is done, saved and (if resumed) re-checked; what it saw,
+ *  with the file's digest. */
 function finish(page) {
   return page.evaluate(async () => {
     const { torrent } = window.dl;
-    while (!torrent.stats().done || torrent.stats().unsavedBytes > 0) await new Promise((r) => setTimeout(r, 50));
+    const settled = (s) => s.done && s.unsavedBytes === 0 && s.unverifiedPieces === 0;
+    while (!settled(torrent.stats())) await new Promise((r) => setTimeout(r, 50));
     const s = torrent.stats();
     return {
       storage: s.storage, downloaded: s.downloaded, length: s.length, numPieces: s.numPieces,

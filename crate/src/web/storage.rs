@@ -176,6 +176,8 @@ struct Inner {
     /// Shared files found changed (indices into the `BlobSource`): none of their bytes
     /// are read again.
     changed: HashSet<usize>,
+    /// Resumed pieces the background pass (`verify_stored`) has still to check.
+    verify_pending: usize,
     /// Pieces whose load failed: the next read reports it (once).
     failed: HashMap<u32, String>,
     waker: Option<Rc<dyn Fn(StorageNews)>>,
@@ -250,6 +252,7 @@ impl SharedStorage {
                 verified: HashSet::new(),
                 lost: HashSet::new(),
                 changed: HashSet::new(),
+                verify_pending: 0,
                 failed: HashMap::new(),
                 waker: None,
                 write_failed: false,
@@ -336,6 +339,11 @@ impl SharedStorage {
         self.inner.borrow().unpersisted_bytes
     }
 
+    /// Resumed pieces not yet re-checked by the background pass (0 once all are).
+    pub fn unverified_pieces(&self) -> usize {
+        self.inner.borrow().verify_pending
+    }
+
     /// Bytes of verified pieces held in memory now (diagnostics and tests).
     pub fn cached_bytes(&self) -> usize {
         self.inner.borrow().cached_bytes
@@ -356,24 +364,30 @@ impl SharedStorage {
     pub fn verify_stored(&self, mut pieces: Vec<u32>) {
         pieces.sort_unstable();
         pieces.dedup();
+        self.inner.borrow_mut().verify_pending = pieces.len();
         let weak = Rc::downgrade(&self.inner);
         spawn_local(async move {
             let mut at = 0;
-            while at < pieces.len() {
+            loop {
                 // The next run of consecutive pieces still unchecked, within one step.
                 let Some((first, count)) = weak.upgrade().and_then(|rc| {
-                    let inner = rc.borrow();
+                    let mut inner = rc.borrow_mut();
                     let layout = inner.layout?;
-                    let todo = |i: u32| !inner.verified.contains(&i) && !inner.lost.contains(&i);
-                    while at < pieces.len() && !todo(pieces[at]) {
+                    let todo = |inner: &Inner, i: u32| {
+                        !inner.verified.contains(&i) && !inner.lost.contains(&i)
+                    };
+                    while at < pieces.len() && !todo(&inner, pieces[at]) {
                         at += 1;
                     }
+                    inner.verify_pending = pieces.len() - at;
                     let first = *pieces.get(at)?;
                     let mut count = 1;
                     let mut bytes = layout.piece_size(first);
                     while let Some(&next) = pieces.get(at + count as usize) {
                         let size = layout.piece_size(next);
-                        if next != first + count || !todo(next) || bytes + size > VERIFY_STEP_BYTES
+                        if next != first + count
+                            || !todo(&inner, next)
+                            || bytes + size > VERIFY_STEP_BYTES
                         {
                             break;
                         }
