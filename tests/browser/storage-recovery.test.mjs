@@ -39,7 +39,7 @@ function start(page, magnet, storage) {
 function finish(page) {
   return page.evaluate(async () => {
     const { torrent } = window.dl;
-    const settled = (s) => s.done && s.unsavedBytes === 0 && s.unverifiedPieces === 0;
+    const settled = (s) => s.done && s.unsavedBytes === 0 && !(s.unverifiedPieces > 0);
     while (!settled(torrent.stats())) await new Promise((r) => setTimeout(r, 50));
     const s = torrent.stats();
     return {
