@@ -21,5 +21,5 @@ pub type PeerKey = u64;
 
 pub use bitfield::Bitfield;
 pub use config::Config;
-pub use storage::{MemoryStorage, Storage, StorageError, block_of};
+pub use storage::{LoadQueue, MemoryStorage, Storage, StorageError, block_of};
 pub use torrent::{Event, PeerStats, Torrent, TorrentStats};

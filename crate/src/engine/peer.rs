@@ -77,6 +77,8 @@ pub struct PeerState {
     pub extended: bool,
     pub peer_ut_metadata: Option<u8>,
     pub peer_metadata_size: Option<u64>,
+    /// The id the peer wants BEP 54 `lt_donthave` messages sent as, if it offered it.
+    pub peer_lt_donthave: Option<u8>,
     /// How many requests the peer says it queues (BEP 10 `reqq`).
     pub peer_reqq: u32,
     pub client: Option<String>,
@@ -140,6 +142,7 @@ impl PeerState {
             extended: false,
             peer_ut_metadata: None,
             peer_metadata_size: None,
+            peer_lt_donthave: None,
             peer_reqq: 250,
             client: None,
             am_choking: true,

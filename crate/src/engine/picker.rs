@@ -197,6 +197,13 @@ impl Picker {
         }
     }
 
+    /// A peer no longer has piece `index` (BEP 54 lt_donthave).
+    pub fn remove_have(&mut self, index: u32) {
+        if let Some(a) = self.availability.get_mut(index as usize) {
+            *a = a.saturating_sub(1);
+        }
+    }
+
     /// True if `peer_has` includes a piece we still need.
     pub fn is_interesting(&self, peer_has: &Bitfield) -> bool {
         peer_has
@@ -490,6 +497,12 @@ impl Picker {
         self.have.set(index);
         self.remove_partial(index);
         self.failed_before.remove(&index);
+    }
+
+    /// A verified piece's stored bytes are gone: it is missing again (and picked again).
+    /// Returns false if it was not "have".
+    pub fn mark_lost(&mut self, index: u32) -> bool {
+        index < self.num_pieces() && self.have.clear(index)
     }
 
     pub fn mark_failed(&mut self, index: u32) {

@@ -2,7 +2,7 @@
 //! reads pieces its bitfield says it has, so a backend never sees unverified data.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -152,5 +152,184 @@ impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
     }
     fn unprefetch(&mut self, index: u32) {
         self.borrow_mut().unprefetch(index)
+    }
+}
+
+/// Pieces an asynchronous backend should load, in order: urgent ones (a read is waiting for
+/// them now) before hints (prefetches for requests further down a queue).
+///
+/// Invariants: `state` is the truth and the deques may hold stale entries (skipped when
+/// popped, compacted when they pile up); a piece is queued at most once; trimming to the
+/// bounds drops the oldest hints first and never an urgent load while any hint is queued.
+#[derive(Debug, Default)]
+pub struct LoadQueue {
+    urgent: VecDeque<u32>,
+    hints: VecDeque<u32>,
+    state: HashMap<u32, bool>,
+    urgent_count: usize,
+    max: usize,
+}
+
+impl LoadQueue {
+    /// A queue of at most `max` pieces (at least 1).
+    pub fn new(max: usize) -> Self {
+        LoadQueue {
+            max: max.max(1),
+            ..Default::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.state.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.state.is_empty()
+    }
+
+    pub fn contains(&self, index: u32) -> bool {
+        self.state.contains_key(&index)
+    }
+
+    /// Queues `index` at the back of its class; an urgent push promotes a queued hint.
+    pub fn push(&mut self, index: u32, urgent: bool) {
+        self.insert(index, urgent, false);
+    }
+
+    /// Queues `index` first in its class (a load put back for later).
+    pub fn push_front(&mut self, index: u32, urgent: bool) {
+        self.insert(index, urgent, true);
+    }
+
+    fn insert(&mut self, index: u32, urgent: bool, front: bool) {
+        match self.state.get(&index) {
+            Some(true) => return,
+            Some(false) if !urgent => return,
+            _ => {}
+        }
+        self.state.insert(index, urgent);
+        if urgent {
+            self.urgent_count += 1;
+            if front {
+                self.urgent.push_front(index);
+            } else {
+                self.urgent.push_back(index);
+            }
+        } else if front {
+            self.hints.push_front(index);
+        } else {
+            self.hints.push_back(index);
+        }
+        self.trim();
+    }
+
+    /// Over the bound: the oldest hints go first; urgent loads only once no hint is left
+    /// (a read that still waits asks again).
+    fn trim(&mut self) {
+        while self.state.len() > self.max {
+            let from_hints = self.state.len() > self.urgent_count;
+            let (deque, urgent) = if from_hints {
+                (&mut self.hints, false)
+            } else {
+                (&mut self.urgent, true)
+            };
+            let Some(i) = deque.pop_front() else { break };
+            if self.state.get(&i) == Some(&urgent) {
+                self.state.remove(&i);
+                if urgent {
+                    self.urgent_count -= 1;
+                }
+            }
+        }
+        // Stale entries are bounded by the live ones.
+        let max = 4 * self.max;
+        if self.hints.len() > max || self.urgent.len() > max {
+            let state = &self.state;
+            self.hints.retain(|i| state.get(i) == Some(&false));
+            self.urgent.retain(|i| state.get(i) == Some(&true));
+        }
+    }
+
+    /// The next piece to load and whether it was urgent.
+    pub fn pop(&mut self) -> Option<(u32, bool)> {
+        while let Some(i) = self.urgent.pop_front() {
+            if self.state.get(&i) == Some(&true) {
+                self.state.remove(&i);
+                self.urgent_count -= 1;
+                return Some((i, true));
+            }
+        }
+        while let Some(i) = self.hints.pop_front() {
+            if self.state.get(&i) == Some(&false) {
+                self.state.remove(&i);
+                return Some((i, false));
+            }
+        }
+        None
+    }
+
+    /// Takes `index` out of the queue wherever it is: `Some(urgent)` if it was queued.
+    pub fn take(&mut self, index: u32) -> Option<bool> {
+        let urgent = self.state.remove(&index)?;
+        if urgent {
+            self.urgent_count -= 1;
+        }
+        Some(urgent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urgent_loads_come_first_and_survive_trimming() {
+        let mut q = LoadQueue::new(3);
+        q.push(1, false);
+        q.push(2, false);
+        q.push(7, true); // a read waits for piece 7
+        q.push(3, false);
+        q.push(4, false); // over the bound: hints 1 and 2 go, never 7
+        assert!(q.contains(7));
+        assert_eq!(q.len(), 3);
+        assert_eq!(q.pop(), Some((7, true)));
+        assert_eq!(q.pop(), Some((3, false)));
+        assert_eq!(q.pop(), Some((4, false)));
+        assert_eq!(q.pop(), None);
+    }
+
+    #[test]
+    fn a_flood_of_hints_never_drops_a_waiting_read() {
+        let mut q = LoadQueue::new(8);
+        q.push(1000, true);
+        for i in 0..10_000 {
+            q.push(i, false);
+        }
+        assert_eq!(q.len(), 8);
+        assert_eq!(q.pop(), Some((1000, true)));
+        // The newest hints are kept.
+        assert_eq!(q.pop(), Some((9993, false)));
+    }
+
+    #[test]
+    fn promotion_put_back_and_take() {
+        let mut q = LoadQueue::new(10);
+        q.push(5, false);
+        q.push(6, false);
+        q.push(6, true); // a read now waits for a hinted piece
+        assert_eq!(q.len(), 2);
+        assert_eq!(q.pop(), Some((6, true)));
+        q.push_front(9, false);
+        assert_eq!(q.take(5), Some(false));
+        assert_eq!(q.take(5), None);
+        assert_eq!(q.pop(), Some((9, false)));
+        assert!(q.is_empty());
+        // Only urgent loads queued: they are trimmed oldest first.
+        let mut q = LoadQueue::new(2);
+        for i in 0..3 {
+            q.push(i, true);
+        }
+        assert_eq!(q.pop(), Some((1, true)));
+        assert_eq!(q.pop(), Some((2, true)));
     }
 }

@@ -47,6 +47,11 @@ pub fn stats(swarm: &Swarm) -> JsValue {
     set(&out, "storage", swarm.storage_kind);
     set(&out, "cachedBytes", swarm.storage.cached_bytes() as f64);
     set(&out, "unsavedBytes", swarm.storage.unsaved_bytes() as f64);
+    set(
+        &out,
+        "unverifiedPieces",
+        swarm.storage.unverified_pieces() as u32,
+    );
     out.into()
 }
 

@@ -6,17 +6,21 @@
 //
 // Layout, per torrent, in OPFS under `seedcast/<info hash hex>/`:
 //   data    pieces at `index * pieceLength` (the last piece is shorter)
-//   pieces  one byte per piece: 1 once the piece's bytes are written (marks are flushed
-//           only after the data they describe, so a mark never outlives its data)
+//   pieces  one byte per piece: 1 once the piece's bytes are written and flushed (see the
+//           crash-consistency invariant at `writeMany`)
 //   info    the torrent's `info` dictionary (lets a magnet link resume without peers)
 //   meta    JSON { name, length, pieceLength } for the "stored torrents" list
 // Fallback when OPFS sync handles are missing: IndexedDB `seedcast` with stores `pieces`
 // (key `<hex>:<index>`) and `torrents` (key hex → { info, name, length, pieceLength }).
 //
-// Only verified pieces are ever written (the engine writes after the SHA-1 check).
+// Only verified pieces are ever written (the engine writes after the SHA-1 check). A write
+// resolves only once it is durable (OPFS: flushed; IndexedDB: its transaction completed),
+// so the page may drop its copy then; a write that failed rejects with the cause, and a
+// full store says "storage is full: ...". Stored pieces are still hashed again on their
+// first read after a reload (storage.rs): marks say where to look, not what to trust.
 
 function storeWorkerMain() {
-  const open = new Map(); // hex -> { dir, data, marks, dirty } (OPFS only)
+  const open = new Map(); // hex -> { dir, data, marks } (OPFS only)
   // Torrents deleted since they were last opened: late writes for them are dropped rather
   // than bringing back a folder the user just cleared.
   const removed = new Set();
@@ -62,6 +66,16 @@ function storeWorkerMain() {
     req.onerror = () => reject(req.error);
   });
   const store = (name, mode) => db.transaction(name, mode).objectStore(name);
+  // Runs `fill(objectStore)` in one readwrite transaction and settles when the transaction
+  // does: a request's own success only means it was queued, and a quota error aborts the
+  // whole transaction at commit, after every request "succeeded".
+  const idbWrite = (name, fill) => new Promise((resolve, reject) => {
+    const tx = db.transaction(name, 'readwrite');
+    tx.oncomplete = () => resolve(null);
+    tx.onabort = () => reject(tx.error ?? new Error('the storage transaction was aborted'));
+    tx.onerror = (e) => e.preventDefault(); // the abort that follows reports it
+    try { fill(tx.objectStore(name)); } catch (e) { tx.abort(); reject(e); }
+  });
 
   // ---- OPFS helpers ----
   async function opfsOpen(hex) {
@@ -89,9 +103,15 @@ function storeWorkerMain() {
       data.close();
       throw e;
     }
-    t = { dir, data, marks, dirty: false };
+    t = { dir, data, marks };
     open.set(hex, t);
     return t;
+  }
+  // A write the disk had no room for, reported like the browser's own quota errors.
+  function full(detail) {
+    const e = new Error(detail);
+    e.name = 'QuotaExceededError';
+    return e;
   }
   async function readSmallFile(dir, name) {
     try {
@@ -119,23 +139,6 @@ function storeWorkerMain() {
     for (let i = 0; i < size; i++) if (bytes[i] === 1) out.push(i);
     return out;
   }
-  // Data first, then the marks describing it: a crash can lose a mark, never leave one
-  // pointing at missing bytes.
-  function flushAll() {
-    for (const t of open.values()) {
-      if (!t.dirty) continue;
-      t.data.flush();
-      t.marks.flush();
-      t.dirty = false;
-    }
-  }
-  let flushTimer = null;
-  function scheduleFlush() {
-    flushTimer ??= setTimeout(() => {
-      flushTimer = null;
-      try { flushAll(); } catch { /* reported by the next write */ }
-    }, 200);
-  }
 
   const ops = {
     async init({ preference }) {
@@ -156,26 +159,49 @@ function storeWorkerMain() {
     },
     // Pieces `indices[i]` = `arrays[i]`, in one message. The arrays' buffers go back to the
     // page for reuse (see "Buffer recycling" below).
+    //
+    // Crash-consistency invariant (OPFS): a piece's mark is written only after its bytes
+    // are flushed, and the write resolves only after the mark is flushed too. So whatever
+    // point a crash (tab killed, power lost) stops us at, every mark on disk describes
+    // bytes that reached the disk before it; a crash can lose a mark (the piece is fetched
+    // again), never leave one pointing at missing bytes. IndexedDB: data and key are one
+    // record, written in one transaction that resolves on `complete`.
     async writeMany({ hex, pieceLength, indices, arrays }) {
       const spare = { spare: arrays.map((a) => a.buffer) };
       if (removed.has(hex)) return spare;
       if (kind === 'opfs') {
         const t = await opfsOpen(hex);
-        const one = new Uint8Array([1]);
         for (let i = 0; i < indices.length; i++) {
           const bytes = arrays[i];
           const written = t.data.write(bytes, { at: indices[i] * pieceLength });
-          if (written !== bytes.byteLength) throw new Error(`short write (${written} of ${bytes.byteLength} bytes): is the disk full?`);
+          if (written !== bytes.byteLength) throw full(`wrote ${written} of ${bytes.byteLength} bytes of piece ${indices[i]}`);
         }
+        t.data.flush();
+        const one = new Uint8Array([1]);
         for (const index of indices) t.marks.write(one, { at: index });
-        t.dirty = true;
-        scheduleFlush();
+        t.marks.flush();
         return spare;
       }
-      const pieces = store('pieces', 'readwrite');
       // slice(): exactly the piece (a recycled buffer may be longer than its view).
-      await Promise.all(indices.map((index, i) => idbReq(pieces.put(arrays[i].slice().buffer, `${hex}:${index}`))));
+      await idbWrite('pieces', (pieces) => {
+        indices.forEach((index, i) => pieces.put(arrays[i].slice().buffer, `${hex}:${index}`));
+      });
       return spare;
+    },
+    // Pieces whose stored bytes turned out bad or gone: their marks (records) go, so the
+    // next visit does not count them as stored.
+    async forget({ hex, indices }) {
+      if (kind === 'opfs') {
+        const t = await opfsOpen(hex);
+        const zero = new Uint8Array([0]);
+        for (const index of indices) t.marks.write(zero, { at: index });
+        t.marks.flush();
+        return null;
+      }
+      await idbWrite('pieces', (pieces) => {
+        for (const index of indices) pieces.delete(`${hex}:${index}`);
+      });
+      return null;
     },
     // `count` consecutive pieces from `index`, `size` bytes in all, as one array: `into` (a
     // recycled buffer the page sent along) when it has the right length.
@@ -207,7 +233,7 @@ function storeWorkerMain() {
         await writeSmallFile(t.dir, 'meta', new TextEncoder().encode(JSON.stringify(meta)));
         return null;
       }
-      await idbReq(store('torrents', 'readwrite').put({ info: info.buffer, ...meta }, hex));
+      await idbWrite('torrents', (torrents) => torrents.put({ info: info.buffer, ...meta }, hex));
       return null;
     },
     async closeAll() {
@@ -273,8 +299,8 @@ function storeWorkerMain() {
         return null;
       }
       if (kind === 'indexeddb') {
-        await idbReq(store('pieces', 'readwrite').delete(IDBKeyRange.bound(`${hex}:`, `${hex}:\uffff`)));
-        await idbReq(store('torrents', 'readwrite').delete(hex));
+        await idbWrite('pieces', (pieces) => pieces.delete(IDBKeyRange.bound(`${hex}:`, `${hex}:\uffff`)));
+        await idbWrite('torrents', (torrents) => torrents.delete(hex));
       }
       return null;
     },
@@ -297,7 +323,8 @@ function storeWorkerMain() {
     } catch (e) {
       const message = e?.name === 'NoModificationAllowedError'
         ? 'the stored copy is in use by another tab'
-        : e?.name === 'QuotaExceededError' ? 'browser storage is full' : String(e?.message ?? e);
+        : e?.name === 'QuotaExceededError' ? `storage is full: ${e.message || 'the browser refused to store more'}`
+          : String(e?.message ?? e);
       self.postMessage({ id, ok: false, error: message });
     }
   }
@@ -385,6 +412,8 @@ export async function storeWriteMany(hex, pieceLength, indices, arrays) {
   for (const buffer of result?.spare ?? []) giveBuffer(buffer);
   return null;
 }
+/** Drops the marks (OPFS) or records (IndexedDB) of pieces found bad or missing. */
+export function storeForget(hex, indices) { return call('forget', { hex, indices: [...indices] }); }
 /** The bytes of `count` pieces from `index`, in a recycled buffer (give it back when done). */
 export function storeRead(hex, index, count, pieceLength, size) {
   const into = takeBuffer(size);

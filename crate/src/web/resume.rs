@@ -3,9 +3,16 @@
 //! A download (magnet or .torrent) starts with `storage_ready = false`: it does not
 //! announce, so no peer connects, until the storage worker has said what it holds. Then
 //! the engine is rebuilt with the stored `info` (a magnet skips the metadata exchange) and
-//! the stored pieces as `have` — safe because the engine has no peers yet. Pieces are not
-//! hashed again: the worker writes only verified pieces and flushes a piece's data before
-//! its mark.
+//! the stored pieces as `have` — safe because the engine has no peers yet.
+//!
+//! Stored pieces are trusted for `have` but not for their bytes: a crash, a full disk, the
+//! user clearing site data or another program can leave a mark whose bytes are short or
+//! wrong. They are verified on read (every first read after a reload hashes the piece
+//! before a peer or the player gets it, see storage.rs) and by a background pass at a
+//! bounded pace. Why both: hashing everything before resuming would read the whole store
+//! (gigabytes) before a video could start; verify-on-read alone would show "done" for a
+//! piece that nobody reads but is broken, and serve rejects for it. A piece that fails is
+//! lost (`Torrent::lose_piece`): announced as gone, its mark dropped, downloaded again.
 
 use std::rc::Rc;
 
@@ -82,6 +89,7 @@ impl ClientInner {
                         have.set(p);
                     }
                     let resumed = have.count();
+                    swarm.storage.verify_stored(have.iter_ones().collect());
                     if resumed > 0 || !had_metadata {
                         let starts = swarm.streams.start_offsets(&info);
                         swarm.engine = Engine::new(
@@ -144,8 +152,23 @@ impl ClientInner {
         let now = now();
         let mut notes = std::mem::take(&mut self.notes);
         if let Some(swarm) = self.swarms.get_mut(hex) {
-            if let StorageNews::Failed(message) = news {
-                notes.push(Note::warning(hex, message));
+            match news {
+                StorageNews::Failed(message) => notes.push(Note::warning(hex, message)),
+                StorageNews::Lost { pieces, message } => {
+                    for &index in &pieces {
+                        swarm.engine.lose_piece(index, now);
+                    }
+                    if swarm.storage.is_persistent() {
+                        let hex = hex.to_owned();
+                        wasm_bindgen_futures::spawn_local(async move {
+                            // Best effort: if this fails, the next visit re-checks anyway.
+                            let _ = store::forget(&hex, &pieces).await;
+                        });
+                    }
+                    notes.push(Note::warning(hex, message));
+                    notes.push(Note::new(hex, "progress", JsValue::UNDEFINED));
+                }
+                StorageNews::Loaded | StorageNews::Written => {}
             }
             swarm.pump(now, &mut notes);
         }

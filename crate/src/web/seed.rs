@@ -8,7 +8,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, File, FileList};
 
 use super::js_glue::{error_text, get};
-use super::storage::BlobSource;
+use super::storage::{BlobPart, BlobSource};
 use crate::create::{CreateOptions, FileSpec, TorrentBuilder};
 use crate::metainfo::Metainfo;
 use crate::metainfo::path::sanitize_component;
@@ -136,7 +136,7 @@ pub async fn create(
     for input in &inputs {
         let size = input.blob.size();
         if size > 0.0 {
-            source.parts.push((at, input.blob.clone()));
+            source.parts.push(BlobPart::new(at, input.blob.clone()));
         }
         at += size as u64;
         let mut offset = 0.0;

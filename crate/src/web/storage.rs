@@ -13,6 +13,15 @@
 //! pump, which transmits again. A failed load is reported once as a real error so the
 //! engine rejects the block instead of waiting forever.
 //!
+//! Trust: every piece read from a backend is hashed before anything uses it, except store
+//! pieces already checked this session (`verified`: written by us after the engine's check,
+//! or hashed on an earlier read). Resumed pieces are thus re-verified on their first read
+//! (and a background pass, `verify_stored`, walks them all at a bounded pace); a seed's
+//! files are hashed on every read, since the user may change them at any time. A piece that
+//! fails (bad hash, short, unreadable) is `lost`: the swarm hears `StorageNews::Lost`, the
+//! engine drops it (`Torrent::lose_piece`) and downloads it again. Its bytes never reach a
+//! peer or the player.
+//!
 //! Invariants:
 //! * a cached piece is `persisted` if the backend also holds it; only persisted pieces are
 //!   evicted, so nothing is ever lost to the memory bound;
@@ -26,16 +35,18 @@
 //! async tasks only between them, so the `RefCell` borrows never overlap.
 
 use std::cell::RefCell;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::rc::{Rc, Weak};
 
-use js_sys::{Array, Uint8Array};
+use js_sys::{Array, Promise, Uint8Array};
+use sha1::{Digest, Sha1};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::{JsFuture, spawn_local};
-use web_sys::Blob;
+use web_sys::{Blob, File};
 
-use super::js_glue::error_text;
+use super::js_glue::{Timeout, error_text};
 use super::store;
-use crate::engine::{Storage, StorageError, block_of};
+use crate::engine::{LoadQueue, Storage, StorageError, block_of};
 use crate::metainfo::Info;
 
 /// Memory kept for verified pieces at most (unless a few huge pieces need more). Small: the
@@ -54,8 +65,14 @@ pub const MAX_UNWRITTEN_BYTES: usize = 4 * 1024 * 1024;
 /// bring is not evicted before it is used (a 4 MiB cache with 8 MiB of loads landing
 /// thrashed: the first pieces loaded were gone again when their requests came up).
 const MAX_LOADS: usize = 8;
-/// Pieces waiting for a load (prefetch hints); beyond this the oldest hints are dropped.
+/// Pieces waiting for a load; beyond this the oldest prefetch hints are dropped (urgent
+/// loads, which a read waits for, only when no hint is left: see `LoadQueue`).
 const MAX_QUEUED: usize = 1024;
+/// The background check of resumed pieces reads and hashes at most this much per step...
+const VERIFY_STEP_BYTES: u32 = 1024 * 1024;
+/// ...and then leaves the page alone this long: about 5 ms of SHA-1 per 25 ms, so a resumed
+/// 1 GiB store is checked in well under a minute without starving playback or peers.
+const VERIFY_PAUSE_MS: u64 = 20;
 /// One backend read covers at most this many bytes of consecutive wanted pieces: small
 /// pieces (32 KiB for a 64 MiB torrent) would otherwise cost one browser round trip each.
 const MAX_RUN_BYTES: u32 = 1024 * 1024;
@@ -63,8 +80,47 @@ const MAX_RUN_BYTES: u32 = 1024 * 1024;
 /// The user's files behind a torrent being seeded, in torrent order.
 #[derive(Debug, Clone)]
 pub struct BlobSource {
-    /// `(offset in the torrent, file)`, sorted by offset, empty files left out.
-    pub parts: Vec<(u64, Blob)>,
+    /// Sorted by offset, empty files left out.
+    pub parts: Vec<BlobPart>,
+}
+
+/// One shared file (or blob) and what it looked like when it was hashed.
+#[derive(Debug, Clone)]
+pub struct BlobPart {
+    /// Where its bytes start in the torrent.
+    pub offset: u64,
+    pub blob: Blob,
+    pub size: u64,
+    /// `File.lastModified` when hashed (`None` for a plain `Blob`, which cannot change).
+    pub modified: Option<f64>,
+}
+
+impl BlobPart {
+    pub fn new(offset: u64, blob: Blob) -> BlobPart {
+        let modified = blob.dyn_ref::<File>().map(File::last_modified);
+        BlobPart {
+            offset,
+            size: blob.size() as u64,
+            blob,
+            modified,
+        }
+    }
+
+    fn end(&self) -> u64 {
+        self.offset + self.size
+    }
+
+    fn name(&self) -> String {
+        self.blob
+            .dyn_ref::<File>()
+            .map_or_else(|| "the shared data".into(), |f| format!("`{}`", f.name()))
+    }
+
+    /// True if the browser already shows the file differs from when it was hashed.
+    fn looks_changed(&self) -> bool {
+        self.blob.size() as u64 != self.size
+            || self.blob.dyn_ref::<File>().map(File::last_modified) != self.modified
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +139,9 @@ pub enum StorageNews {
     Written,
     /// Something failed (shown to the user as a warning, once per kind of failure).
     Failed(String),
+    /// These verified pieces' stored bytes are bad or gone: the engine must drop them
+    /// (`Torrent::lose_piece`); `message` says why, for the user.
+    Lost { pieces: Vec<u32>, message: String },
 }
 
 #[derive(Debug)]
@@ -106,10 +165,19 @@ struct Inner {
     loading_bytes: u32,
     /// Where the last load started stopped: a load starting there continues a forward scan.
     last_load_end: Option<u32>,
-    /// Pieces wanted in memory, in order (may hold stale or repeated entries: `queued` is
-    /// the truth).
-    queue: VecDeque<u32>,
-    queued: HashSet<u32>,
+    /// Pieces wanted in memory: reads waiting first, then prefetch hints.
+    queue: LoadQueue,
+    /// SHA-1 of every piece, once the metadata is known.
+    hashes: Vec<[u8; 20]>,
+    /// Store pieces whose bytes were checked this session (see "Trust" above).
+    verified: HashSet<u32>,
+    /// Pieces found bad or gone, until written again: never read, never loaded.
+    lost: HashSet<u32>,
+    /// Shared files found changed (indices into the `BlobSource`): none of their bytes
+    /// are read again.
+    changed: HashSet<usize>,
+    /// Resumed pieces the background pass (`verify_stored`) has still to check.
+    verify_pending: usize,
     /// Pieces whose load failed: the next read reports it (once).
     failed: HashMap<u32, String>,
     waker: Option<Rc<dyn Fn(StorageNews)>>,
@@ -179,8 +247,12 @@ impl SharedStorage {
                 loads_in_flight: 0,
                 loading_bytes: 0,
                 last_load_end: None,
-                queue: VecDeque::new(),
-                queued: HashSet::new(),
+                queue: LoadQueue::new(MAX_QUEUED),
+                hashes: Vec::new(),
+                verified: HashSet::new(),
+                lost: HashSet::new(),
+                changed: HashSet::new(),
+                verify_pending: 0,
                 failed: HashMap::new(),
                 waker: None,
                 write_failed: false,
@@ -227,6 +299,7 @@ impl SharedStorage {
             piece_length: info.piece_length,
             total_length: info.total_length,
         });
+        inner.hashes = info.pieces.clone();
         // A few pieces must always fit, however large the pieces are.
         let base = if matches!(inner.backend, Backend::Blobs(_)) {
             SEED_CACHE_BYTES
@@ -266,6 +339,11 @@ impl SharedStorage {
         self.inner.borrow().unpersisted_bytes
     }
 
+    /// Resumed pieces not yet re-checked by the background pass (0 once all are).
+    pub fn unverified_pieces(&self) -> usize {
+        self.inner.borrow().verify_pending
+    }
+
     /// Bytes of verified pieces held in memory now (diagnostics and tests).
     pub fn cached_bytes(&self) -> usize {
         self.inner.borrow().cached_bytes
@@ -277,17 +355,56 @@ impl SharedStorage {
         if let Some(data) = self.inner.borrow_mut().touch(index) {
             return Ok(Uint8Array::from(&data[..]));
         }
-        let (backend, hex, layout) = self.backend_source()?;
-        load(&backend, &hex, layout, index).await
+        load_checked(&Rc::downgrade(&self.inner), index, 1).await
     }
 
-    /// What a backend read needs, taken out of the borrow (reads await).
-    fn backend_source(&self) -> Result<(Backend, String, Layout), String> {
-        let inner = self.inner.borrow();
-        let layout = inner
-            .layout
-            .ok_or("the torrent's metadata has not arrived yet")?;
-        Ok((inner.backend.clone(), inner.hex.clone(), layout))
+    /// Checks every stored piece in `pieces` (those resumed from the store) in the
+    /// background, a bounded step at a time: bad ones are lost (and fetched again) even if
+    /// nobody reads them. Reads meanwhile check what they touch first themselves.
+    pub fn verify_stored(&self, mut pieces: Vec<u32>) {
+        pieces.sort_unstable();
+        pieces.dedup();
+        self.inner.borrow_mut().verify_pending = pieces.len();
+        let weak = Rc::downgrade(&self.inner);
+        spawn_local(async move {
+            let mut at = 0;
+            loop {
+                // The next run of consecutive pieces still unchecked, within one step.
+                let Some((first, count)) = weak.upgrade().and_then(|rc| {
+                    let mut inner = rc.borrow_mut();
+                    let layout = inner.layout?;
+                    let todo = |inner: &Inner, i: u32| {
+                        !inner.verified.contains(&i) && !inner.lost.contains(&i)
+                    };
+                    while at < pieces.len() && !todo(&inner, pieces[at]) {
+                        at += 1;
+                    }
+                    inner.verify_pending = pieces.len() - at;
+                    let first = *pieces.get(at)?;
+                    let mut count = 1;
+                    let mut bytes = layout.piece_size(first);
+                    while let Some(&next) = pieces.get(at + count as usize) {
+                        let size = layout.piece_size(next);
+                        if next != first + count
+                            || !todo(&inner, next)
+                            || bytes + size > VERIFY_STEP_BYTES
+                        {
+                            break;
+                        }
+                        bytes += size;
+                        count += 1;
+                    }
+                    Some((first, count))
+                }) else {
+                    return;
+                };
+                at += count as usize;
+                if let Ok(run) = load_checked(&weak, first, count).await {
+                    store::recycle(&run);
+                }
+                pause(VERIFY_PAUSE_MS).await;
+            }
+        });
     }
 
     /// Verified pieces `first..first + count` (consecutive), one array each. When none of
@@ -298,8 +415,14 @@ impl SharedStorage {
             let inner = self.inner.borrow();
             (first..first + count).all(|i| !inner.pieces.contains_key(&i))
         };
-        let (backend, hex, layout) = self.backend_source()?;
-        if count <= 1 || !none_cached || matches!(backend, Backend::Memory) {
+        let (layout, memory) = {
+            let inner = self.inner.borrow();
+            let layout = inner
+                .layout
+                .ok_or("the torrent's metadata has not arrived yet")?;
+            (layout, matches!(inner.backend, Backend::Memory))
+        };
+        if count <= 1 || !none_cached || memory {
             let mut out = Vec::with_capacity(count as usize);
             for i in first..first + count {
                 out.push(self.read_piece(i).await?);
@@ -308,7 +431,7 @@ impl SharedStorage {
         }
         // Not cached means written (only written pieces leave memory, and resumed ones
         // were read from the store), so the backend holds every one of them.
-        let run = load_run(&backend, &hex, layout, first, count).await?;
+        let run = load_checked(&Rc::downgrade(&self.inner), first, count).await?;
         split_run(layout, first, count, &run).ok_or_else(|| {
             format!(
                 "pieces {first}–{} have the wrong size in storage",
@@ -341,8 +464,7 @@ impl SharedStorage {
     /// Verified piece `index` read from the backend (not the cache), over a recycled
     /// buffer that the caller gives back with `store::recycle` once done.
     pub async fn load_piece(&self, index: u32) -> Result<Uint8Array, String> {
-        let (backend, hex, layout) = self.backend_source()?;
-        load(&backend, &hex, layout, index).await
+        load_checked(&Rc::downgrade(&self.inner), index, 1).await
     }
 
     /// Inserts a piece and evicts least-recently-used persisted ones above the budget.
@@ -449,9 +571,13 @@ impl SharedStorage {
                     }
                     Err(e) if !inner.write_failed => {
                         inner.write_failed = true;
-                        Some(StorageNews::Failed(format!(
-                            "could not save pieces to browser storage ({e}); keeping them in memory"
-                        )))
+                        Some(StorageNews::Failed(if e.starts_with("storage is full") {
+                            format!("{e}; the rest of this torrent is kept in memory only")
+                        } else {
+                            format!(
+                                "could not save pieces to browser storage ({e}); keeping them in memory"
+                            )
+                        }))
                     }
                     Err(_) => None,
                 }
@@ -469,22 +595,13 @@ impl SharedStorage {
                 || matches!(inner.backend, Backend::Memory)
                 || inner.pieces.contains_key(&index)
                 || inner.loading.contains(&index)
+                || inner.lost.contains(&index)
             {
                 return;
             }
-            if urgent {
-                inner.queue.push_front(index);
-                inner.queued.insert(index);
-            } else if inner.queued.insert(index) {
-                inner.queue.push_back(index);
-            }
-            // Old hints give way: the newest requests are the ones peers wait for next.
-            while inner.queued.len() > MAX_QUEUED {
-                let Some(old) = inner.queue.pop_front() else {
-                    break;
-                };
-                inner.queued.remove(&old);
-            }
+            // Over the bound, old hints give way (the newest requests are the ones peers
+            // wait for next); a load a read waits for goes first and stays.
+            inner.queue.push(index, urgent);
         }
         start_loads(&self.inner);
     }
@@ -494,24 +611,25 @@ impl SharedStorage {
 /// consecutive queued pieces (at most [`MAX_RUN_BYTES`]) in one backend call.
 fn start_loads(rc: &Rc<RefCell<Inner>>) {
     loop {
-        let (backend, hex, layout, first, count) = {
+        let (layout, first, count) = {
             let mut inner = rc.borrow_mut();
             if inner.loads_in_flight >= MAX_LOADS {
                 return;
             }
             let Some(layout) = inner.layout else { return };
-            // Skip stale entries (loaded meanwhile, or moved to the front earlier).
-            let first = loop {
-                let Some(i) = inner.queue.pop_front() else {
+            // Skip pieces loaded (or lost) meanwhile.
+            let (first, first_urgent) = loop {
+                let Some((i, urgent)) = inner.queue.pop() else {
                     return;
                 };
-                if inner.queued.remove(&i)
-                    && !inner.pieces.contains_key(&i)
+                if !inner.pieces.contains_key(&i)
                     && !inner.loading.contains(&i)
+                    && !inner.lost.contains(&i)
                 {
-                    break i;
+                    break (i, urgent);
                 }
             };
+            let mut urgency = vec![first_urgent];
             // Runs of at most an eighth of the budget, so a few loads fit in its half.
             let max_run = MAX_RUN_BYTES.min((inner.budget / 8) as u32);
             // A seed's files hold every piece, and peers (a streaming one above all) ask
@@ -530,14 +648,17 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                 let size = layout.piece_size(next);
                 if size == 0
                     || bytes + size > max_run
-                    || !(read_ahead || inner.queued.contains(&next))
+                    || !(read_ahead || inner.queue.contains(next))
                 {
                     break;
                 }
-                if inner.pieces.contains_key(&next) || inner.loading.contains(&next) {
+                if inner.pieces.contains_key(&next)
+                    || inner.loading.contains(&next)
+                    || inner.lost.contains(&next)
+                {
                     break;
                 }
-                inner.queued.remove(&next);
+                urgency.push(inner.queue.take(next).unwrap_or(false));
                 bytes += size;
                 count += 1;
             }
@@ -545,9 +666,8 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                 && (inner.loading_bytes + bytes) as usize > inner.budget / 2
             {
                 // Not now: back to the front of the line, for when a load lands.
-                for i in (first..first + count).rev() {
-                    inner.queue.push_front(i);
-                    inner.queued.insert(i);
+                for (i, urgent) in (first..first + count).zip(urgency).rev() {
+                    inner.queue.push_front(i, urgent);
                 }
                 return;
             }
@@ -557,17 +677,11 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
             inner.loads_in_flight += 1;
             inner.loading_bytes += bytes;
             inner.last_load_end = Some(first + count);
-            (
-                inner.backend.clone(),
-                inner.hex.clone(),
-                layout,
-                first,
-                count,
-            )
+            (layout, first, count)
         };
         let weak = Rc::downgrade(rc);
         spawn_local(async move {
-            let result = load_run(&backend, &hex, layout, first, count).await;
+            let result = load_checked(&weak, first, count).await;
             let Some(rc) = weak.upgrade() else { return };
             let news = {
                 let mut inner = rc.borrow_mut();
@@ -594,11 +708,20 @@ fn start_loads(rc: &Rc<RefCell<Inner>>) {
                         StorageNews::Failed(e)
                     }
                     Err(e) => {
+                        // Lost pieces were reported as such; the others failed for now.
                         let e = format!("could not read pieces {first}–{last}: {e}");
+                        let mut failed = false;
                         for i in first..=last {
-                            inner.failed.insert(i, e.clone());
+                            if !inner.lost.contains(&i) {
+                                inner.failed.insert(i, e.clone());
+                                failed = true;
+                            }
                         }
-                        StorageNews::Failed(e)
+                        if failed {
+                            StorageNews::Failed(e)
+                        } else {
+                            StorageNews::Loaded
+                        }
                     }
                 }
             };
@@ -637,14 +760,237 @@ fn wake(weak: &Weak<RefCell<Inner>>, news: Option<StorageNews>) {
     }
 }
 
-/// Reads piece `index` from a backend.
-async fn load(
-    backend: &Backend,
-    hex: &str,
-    layout: Layout,
-    index: u32,
+/// Pieces `first..first + count` (consecutive) from the backend, checked (see "Trust" at
+/// the top): the bytes, or an error once any bad or missing piece among them has been
+/// marked lost and reported. Never returns bytes that do not match their hash.
+async fn load_checked(
+    weak: &Weak<RefCell<Inner>>,
+    first: u32,
+    count: u32,
 ) -> Result<Uint8Array, String> {
-    load_run(backend, hex, layout, index, 1).await
+    let (backend, hex, layout) = {
+        let rc = weak.upgrade().ok_or("this torrent was removed")?;
+        let inner = rc.borrow();
+        let layout = inner
+            .layout
+            .ok_or("the torrent's metadata has not arrived yet")?;
+        if let Some(i) = (first..first + count).find(|i| inner.lost.contains(i)) {
+            return Err(format!(
+                "piece {i} is gone from storage; it is being downloaded again"
+            ));
+        }
+        (inner.backend.clone(), inner.hex.clone(), layout)
+    };
+    if let Backend::Blobs(source) = &backend {
+        return load_blobs_checked(weak, source, layout, first, count).await;
+    }
+    let result = load_run(&backend, &hex, layout, first, count).await;
+    let (bad, detail) = match result {
+        Ok(run) => {
+            let bad = unverified_bad(weak, layout, first, count, &run, true);
+            if bad.is_empty() {
+                return Ok(run);
+            }
+            (bad, "their bytes do not match their hash".to_owned())
+        }
+        Err(e) if count == 1 => (vec![first], e),
+        Err(e) => {
+            // Which of them? One at a time (only when something is wrong).
+            let mut bad = Vec::new();
+            for i in first..first + count {
+                match load_run(&backend, &hex, layout, i, 1).await {
+                    Ok(one) => {
+                        bad.extend(unverified_bad(weak, layout, i, 1, &one, true));
+                        store::recycle(&one);
+                    }
+                    Err(_) => bad.push(i),
+                }
+            }
+            (bad, e)
+        }
+    };
+    if bad.is_empty() {
+        return Err(format!(
+            "could not read pieces {first}–{}",
+            first + count - 1
+        ));
+    }
+    let message = format!(
+        "{} in browser storage {} corrupt or missing ({detail}); downloading again",
+        pieces_text(&bad),
+        if bad.len() == 1 { "was" } else { "were" },
+    );
+    report_lost(weak, bad, message.clone());
+    Err(message)
+}
+
+/// The same for a seed's files: a file that changed on disk (the browser says so, or its
+/// bytes cannot be read) loses every piece it touches; a piece whose bytes no longer match
+/// its hash is lost by itself.
+async fn load_blobs_checked(
+    weak: &Weak<RefCell<Inner>>,
+    source: &BlobSource,
+    layout: Layout,
+    first: u32,
+    count: u32,
+) -> Result<Uint8Array, String> {
+    let start = u64::from(first) * u64::from(layout.piece_length);
+    let end = start + u64::from(run_bytes(layout, first, count));
+    let touched: Vec<usize> = (0..source.parts.len())
+        .filter(|&i| source.parts[i].offset < end && source.parts[i].end() > start)
+        .collect();
+    let mut changed: Vec<usize> = touched
+        .iter()
+        .copied()
+        .filter(|&i| source.parts[i].looks_changed())
+        .collect();
+    if changed.is_empty() {
+        match read_blobs(source, start, end).await {
+            Ok(run) => {
+                let bad = unverified_bad(weak, layout, first, count, &run, false);
+                if bad.is_empty() {
+                    return Ok(run);
+                }
+                let message = format!(
+                    "{} no longer {} the shared files (changed on disk?); not served any more",
+                    pieces_text(&bad),
+                    if bad.len() == 1 { "matches" } else { "match" },
+                );
+                report_lost(weak, bad, message.clone());
+                return Err(message);
+            }
+            Err(e) => {
+                // Unreadable: find the files the browser no longer lets us read.
+                for &i in &touched {
+                    let part = &source.parts[i];
+                    let probe = part.blob.slice_with_f64_and_f64(0.0, 1.0);
+                    let readable = match probe {
+                        Ok(b) => JsFuture::from(b.array_buffer()).await.is_ok(),
+                        Err(_) => false,
+                    };
+                    if !readable {
+                        changed.push(i);
+                    }
+                }
+                if changed.is_empty() {
+                    return Err(e);
+                }
+            }
+        }
+    }
+    let pl = u64::from(layout.piece_length);
+    let mut lost = Vec::new();
+    let mut names = Vec::new();
+    if let Some(rc) = weak.upgrade() {
+        let mut inner = rc.borrow_mut();
+        for &i in &changed {
+            inner.changed.insert(i);
+        }
+    }
+    for &i in &changed {
+        let part = &source.parts[i];
+        names.push(part.name());
+        let pieces = (part.offset / pl) as u32..part.end().div_ceil(pl) as u32;
+        lost.extend(pieces);
+    }
+    lost.sort_unstable();
+    lost.dedup();
+    let message = format!(
+        "{} changed on disk since it was shared: its pieces are no longer served",
+        names.join(", ")
+    );
+    report_lost(weak, lost, message.clone());
+    Err(message)
+}
+
+/// Pieces of `run` (pieces `first..first + count`) whose bytes do not hash to what the
+/// torrent says. With `remember` (the store), good ones are noted as verified and pieces
+/// verified before are not hashed again.
+fn unverified_bad(
+    weak: &Weak<RefCell<Inner>>,
+    layout: Layout,
+    first: u32,
+    count: u32,
+    run: &Uint8Array,
+    remember: bool,
+) -> Vec<u32> {
+    let Some(rc) = weak.upgrade() else {
+        return Vec::new();
+    };
+    let mut inner = rc.borrow_mut();
+    let mut bad = Vec::new();
+    let mut at = 0;
+    let mut scratch = Vec::new();
+    for i in first..first + count {
+        let size = layout.piece_size(i);
+        let (from, to) = (at, at + size);
+        at = to;
+        if remember && inner.verified.contains(&i) {
+            continue;
+        }
+        scratch.resize(size as usize, 0);
+        if to > run.length() {
+            bad.push(i);
+            continue;
+        }
+        run.subarray(from, to).copy_to(&mut scratch);
+        let hash: [u8; 20] = Sha1::digest(&scratch).into();
+        if inner.hashes.get(i as usize) == Some(&hash) {
+            if remember {
+                inner.verified.insert(i);
+            }
+        } else {
+            bad.push(i);
+        }
+    }
+    bad
+}
+
+/// Marks `pieces` lost (out of the cache, never loaded again until rewritten) and tells
+/// the swarm, which drops them from the engine.
+fn report_lost(weak: &Weak<RefCell<Inner>>, pieces: Vec<u32>, message: String) {
+    let Some(rc) = weak.upgrade() else { return };
+    {
+        let mut inner = rc.borrow_mut();
+        for &i in &pieces {
+            inner.lost.insert(i);
+            inner.verified.remove(&i);
+            inner.queue.take(i);
+            if let Some(c) = inner.pieces.remove(&i) {
+                inner.cached_bytes -= c.data.len();
+                if !c.persisted && matches!(inner.backend, Backend::Store) {
+                    inner.unpersisted_bytes = inner.unpersisted_bytes.saturating_sub(c.data.len());
+                }
+            }
+        }
+    }
+    wake(weak, Some(StorageNews::Lost { pieces, message }));
+}
+
+/// "piece 3" / "pieces 3, 4, 9 and 12 more", for messages.
+fn pieces_text(pieces: &[u32]) -> String {
+    const SHOWN: usize = 3;
+    let list: Vec<String> = pieces.iter().take(SHOWN).map(u32::to_string).collect();
+    match pieces.len() {
+        1 => format!("piece {}", list[0]),
+        n if n <= SHOWN => format!("pieces {}", list.join(", ")),
+        n => format!("pieces {} and {} more", list.join(", "), n - SHOWN),
+    }
+}
+
+/// Resolves after `ms` milliseconds (yields the page to everything else meanwhile).
+async fn pause(ms: u64) {
+    let mut timer = None;
+    let promise = Promise::new(&mut |resolve, _| {
+        timer = Some(Timeout::new(
+            std::time::Duration::from_millis(ms),
+            move || {
+                let _ = resolve.call0(&JsValue::UNDEFINED);
+            },
+        ));
+    });
+    let _ = JsFuture::from(promise).await;
+    drop(timer);
 }
 
 /// Reads pieces `first..first + count` (consecutive) from a backend, as one array.
@@ -669,14 +1015,15 @@ async fn load_run(
 /// The bytes `start..end` of the concatenated files.
 async fn read_blobs(source: &BlobSource, start: u64, end: u64) -> Result<Uint8Array, String> {
     let parts = Array::new();
-    for (offset, blob) in &source.parts {
-        let file_end = offset + blob.size() as u64;
-        if file_end <= start || *offset >= end {
+    for part in &source.parts {
+        let (offset, file_end) = (part.offset, part.end());
+        if file_end <= start || offset >= end {
             continue;
         }
-        let from = start.max(*offset) - offset;
+        let from = start.max(offset) - offset;
         let to = end.min(file_end) - offset;
-        let slice = blob
+        let slice = part
+            .blob
             .slice_with_f64_and_f64(from as f64, to as f64)
             .map_err(|e| error_text(&e))?;
         parts.push(&slice);
@@ -699,6 +1046,9 @@ impl Storage for SharedStorage {
         let to_store = {
             let mut inner = self.inner.borrow_mut();
             let persist = matches!(inner.backend, Backend::Store) && !inner.write_failed;
+            // The engine checked these bytes: whatever was lost is whole again.
+            inner.lost.remove(&index);
+            inner.verified.insert(index);
             Self::insert(&mut inner, index, Rc::from(data), false);
             persist
         };
@@ -721,6 +1071,9 @@ impl Storage for SharedStorage {
             match inner.touch(index) {
                 Some(data) => out.extend_from_slice(block_of(data, index, begin, len)?),
                 None => {
+                    if inner.lost.contains(&index) {
+                        return Err(StorageError::Missing(index));
+                    }
                     if let Some(e) = inner.failed.remove(&index) {
                         return Err(StorageError::Backend(e));
                     }
@@ -746,7 +1099,6 @@ impl Storage for SharedStorage {
     }
 
     fn unprefetch(&mut self, index: u32) {
-        // Its queue entry goes stale and is skipped (`queued` is the truth).
-        self.inner.borrow_mut().queued.remove(&index);
+        self.inner.borrow_mut().queue.take(index);
     }
 }

@@ -25,6 +25,8 @@ extern "C" {
         length: f64,
         piece_length: u32,
     ) -> Promise;
+    #[wasm_bindgen(js_name = storeForget)]
+    fn store_forget(hex: &str, indices: Vec<u32>) -> Promise;
     #[wasm_bindgen(js_name = storeClose)]
     fn store_close(hex: &str) -> Promise;
     #[wasm_bindgen(js_name = storeRemove)]
@@ -157,6 +159,11 @@ pub async fn put_info(
     ))
     .await
     .map(drop)
+}
+
+/// Drops the stored marks of pieces found bad or missing, so a reload does not count them.
+pub async fn forget(hex: &str, indices: &[u32]) -> Result<(), String> {
+    settle(store_forget(hex, indices.to_vec())).await.map(drop)
 }
 
 pub async fn close(hex: &str) -> Result<(), String> {

@@ -409,13 +409,30 @@ impl Core {
                     // player has consumed it (see `FileStream::next`).
                     let chunk = store::buffer(size);
                     let mut offset = 0;
+                    let mut lost = false;
                     for (piece, from, to) in parts {
-                        self.copy_piece(&storage, piece, from, to, &chunk, offset)
-                            .await?;
+                        if let Err(e) = self
+                            .copy_piece(&storage, piece, from, to, &chunk, offset)
+                            .await
+                        {
+                            // Its stored bytes turned out bad and it is being fetched again
+                            // (storage.rs, "Trust"): wait for it like any missing piece.
+                            lost = self.with_client(|swarm, _| {
+                                Ok(!swarm.engine.have().is_some_and(|h| h.get(piece)))
+                            })?;
+                            if !lost {
+                                return Err(e);
+                            }
+                            break;
+                        }
                         if self.closed.get() {
                             return Ok(None);
                         }
                         offset += to - from;
+                    }
+                    if lost {
+                        store::recycle(&chunk);
+                        continue;
                     }
                     let pos = self.advance(u64::from(size));
                     // Move the window along with the reader (not a jump: nothing cancelled).

@@ -16,6 +16,28 @@ pub const EXT_HANDSHAKE_ID: u8 = 0;
 pub const UT_METADATA_LOCAL_ID: u8 = 3;
 /// Extension name of BEP 9 in `m`.
 pub const UT_METADATA: &str = "ut_metadata";
+/// Extension name of BEP 54 in `m`: "I no longer have piece N" (WebTorrent and libtorrent).
+pub const LT_DONTHAVE: &str = "lt_donthave";
+/// The id we ask peers to use when sending us `lt_donthave` (distinct from ut_metadata's).
+pub const LT_DONTHAVE_LOCAL_ID: u8 = 2;
+/// An `lt_donthave` payload is exactly one big-endian piece index.
+pub const DONTHAVE_LEN: usize = 4;
+
+/// The payload of an `lt_donthave` message for piece `index`.
+pub fn encode_donthave(index: u32) -> Vec<u8> {
+    index.to_be_bytes().to_vec()
+}
+
+/// The piece index of an `lt_donthave` payload; anything but 4 bytes is malformed.
+pub fn parse_donthave(payload: &[u8]) -> Result<u32, WireError> {
+    <[u8; DONTHAVE_LEN]>::try_from(payload)
+        .map(u32::from_be_bytes)
+        .map_err(|_| WireError::WrongMessageLength {
+            name: LT_DONTHAVE,
+            len: payload.len() as u32,
+            expected: DONTHAVE_LEN as u32,
+        })
+}
 
 /// Largest extension handshake payload accepted. Real ones are a few hundred bytes.
 pub const MAX_EXT_HANDSHAKE_LEN: usize = 64 * 1024;
@@ -230,6 +252,14 @@ mod tests {
             ExtendedHandshake::parse(&big),
             Err(WireError::PayloadTooLong { .. })
         ));
+    }
+
+    #[test]
+    fn donthave_is_one_big_endian_index() {
+        assert_eq!(encode_donthave(0x0102_0304), vec![1, 2, 3, 4]);
+        assert_eq!(parse_donthave(&[0, 0, 1, 0]), Ok(256));
+        assert!(parse_donthave(&[0, 0, 1]).is_err());
+        assert!(parse_donthave(&[0, 0, 0, 1, 0]).is_err());
     }
 
     #[test]

@@ -31,8 +31,9 @@ mod metadata;
 pub use decoder::{Decoder, Frame};
 pub use error::WireError;
 pub use extended::{
-    EXT_HANDSHAKE_ID, ExtendedHandshake, MAX_EXT_HANDSHAKE_LEN, MAX_EXTENSIONS, UT_METADATA,
-    UT_METADATA_LOCAL_ID,
+    DONTHAVE_LEN, EXT_HANDSHAKE_ID, ExtendedHandshake, LT_DONTHAVE, LT_DONTHAVE_LOCAL_ID,
+    MAX_EXT_HANDSHAKE_LEN, MAX_EXTENSIONS, UT_METADATA, UT_METADATA_LOCAL_ID, encode_donthave,
+    parse_donthave,
 };
 pub use handshake::Handshake;
 pub use message::{BlockRef, Message, encode_piece_header};

@@ -22,6 +22,7 @@
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
 mod download;
+mod lost;
 mod metadata;
 mod penalty;
 mod receive;

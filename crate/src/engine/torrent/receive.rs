@@ -9,8 +9,8 @@ use crate::engine::bitfield::Bitfield;
 use crate::engine::peer::{MAX_ALLOWED_FAST, MAX_PENDING_HAVES, PeerPieces, Phase};
 use crate::engine::picker::Picker;
 use crate::wire::{
-    EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, MAX_METADATA_SIZE, Message,
-    UT_METADATA_LOCAL_ID,
+    EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, LT_DONTHAVE, LT_DONTHAVE_LOCAL_ID,
+    MAX_METADATA_SIZE, Message, UT_METADATA_LOCAL_ID,
 };
 
 /// A protocol violation: the connection is closed with this reason.
@@ -97,7 +97,11 @@ impl Torrent {
         p.extended = h.supports_extensions() && ours.supports_extensions();
         if p.extended {
             let ext = ExtendedHandshake {
-                m: [("ut_metadata".to_string(), UT_METADATA_LOCAL_ID)].into(),
+                m: [
+                    ("ut_metadata".to_string(), UT_METADATA_LOCAL_ID),
+                    (LT_DONTHAVE.to_string(), LT_DONTHAVE_LOCAL_ID),
+                ]
+                .into(),
                 metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
                 reqq: Some(self.config.max_peer_requests),
                 client: Some(self.config.client_name.clone()),
@@ -301,6 +305,7 @@ impl Torrent {
                 let h = ExtendedHandshake::parse(payload)?;
                 p.peer_ut_metadata = h.ext_id("ut_metadata");
                 p.peer_metadata_size = h.metadata_size;
+                p.peer_lt_donthave = h.ext_id(LT_DONTHAVE);
                 if let Some(q) = h.reqq {
                     // max/min rather than clamp: clamp panics if a config ever made min > max.
                     p.peer_reqq = q.max(1).min(self.config.max_pipeline.max(1));
@@ -309,7 +314,8 @@ impl Torrent {
                 self.on_peer_metadata_support(peer, now);
             }
             UT_METADATA_LOCAL_ID => self.on_metadata_message(peer, payload, now)?,
-            // Extensions we did not offer (e.g. ut_pex, lt_donthave): ignore.
+            LT_DONTHAVE_LOCAL_ID => self.on_donthave(peer, payload)?,
+            // Extensions we did not offer (e.g. ut_pex): ignore.
             _ => {}
         }
         Ok(())
