@@ -59,6 +59,8 @@ enum Step {
     SendMetadata(u64),
     Poll(u64, usize),
     Wait(Duration),
+    /// Storage lost a piece (its stored bytes failed to load or to verify).
+    Lose(u32),
 }
 
 fn any_message() -> impl Strategy<Value = Message> {
@@ -103,6 +105,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         3 => (peer, prop_oneof![Just(0usize), 1usize..100, 1usize..70_000])
             .prop_map(|(p, b)| Step::Poll(p, b)),
         2 => (0u64..40).prop_map(|s| Step::Wait(Duration::from_millis(s * 500))),
+        1 => (0u32..PIECES + 1).prop_map(Step::Lose),
     ]
 }
 
@@ -244,6 +247,7 @@ impl World {
                 }
                 self.now = end;
             }
+            Step::Lose(index) => self.t.lose_piece(*index, self.now),
         }
         while self.t.poll_event().is_some() {}
     }
@@ -265,6 +269,12 @@ impl World {
             let queued = self.t.queued_output(k).unwrap_or(0);
             prop_assert!(queued <= bound, "peer {} has {} bytes queued", k, queued);
         }
+        let stats = self.t.stats();
+        prop_assert_eq!(
+            stats.complete,
+            stats.has_metadata && stats.pieces_verified == stats.num_pieces,
+            "completion disagrees with the verified count"
+        );
         let partial = self.t.debug_partial_bytes();
         prop_assert!(
             partial <= PARTIAL_BUDGET.max(PIECE as u64),
