@@ -21,6 +21,7 @@ function within (ms, what, promise) {
 before(async () => {
   www = mkdtempSync(join(tmpdir(), 'seedcast-signal-interop-'))
   copyFileSync(join(repoRoot, 'tests/signaling/www/interop.html'), join(www, 'index.html'))
+  copyFileSync(join(repoRoot, 'tests/signaling/www/interop.js'), join(www, 'interop.js'))
   copyFileSync(join(repoRoot, 'tests/node_modules/webtorrent/dist/webtorrent.min.js'), join(www, 'webtorrent.min.js'))
   server = await startServer(['--www', www])
   browser = await chromium.launch({
