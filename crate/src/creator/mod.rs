@@ -71,3 +71,6 @@ pub const MAX_NAME_BYTES: usize = 64;
 /// EIP-712 domain name and version.
 pub const DOMAIN_NAME: &str = "Seedcast";
 pub const DOMAIN_VERSION: &str = "1";
+
+#[cfg(test)]
+mod tests;
