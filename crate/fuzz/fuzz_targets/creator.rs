@@ -19,8 +19,8 @@ fuzz_target!(|data: &[u8]| {
             let record = info.creator.clone().expect("the key is present");
             match info.creator_status().expect("the key is present") {
                 CreatorStatus::Verified { address, name } => {
-                    let record = record.expect("a verified record parsed");
-                    assert_eq!((address, name), (record.address, record.name));
+                    let record = record.as_ref().expect("a verified record parsed");
+                    assert_eq!((&address, &name), (&record.address, &record.name));
                 }
                 CreatorStatus::Unverified { .. } => {}
             }
@@ -28,8 +28,14 @@ fuzz_target!(|data: &[u8]| {
                 assert!(record.name.len() <= MAX_NAME_BYTES);
                 let encoded = record.to_bencode().encode();
                 let reparsed = bencode::decode(&encoded).expect("own encoding decodes");
-                assert_eq!(reparsed.get("name").and_then(|v| v.as_str()), Some(record.name.as_str()));
-                assert_eq!(reparsed.get("sig").and_then(|v| v.as_bytes()), Some(&record.signature.0[..]));
+                assert_eq!(
+                    reparsed.get("name").and_then(|v| v.as_str()),
+                    Some(record.name.as_str())
+                );
+                assert_eq!(
+                    reparsed.get("sig").and_then(|v| v.as_bytes()),
+                    Some(&record.signature.0[..])
+                );
             }
         }
         // Only bytes that are not one bencode value (within the depth and count bounds) can

@@ -107,7 +107,7 @@ impl Info {
     }
 
     /// Whether the creator record verifies; `None` when the torrent has no record. Costs a
-    /// signature recovery (tens of microseconds natively), so callers keep the answer.
+    /// secp256k1 public-key recovery each call (sub-millisecond), so callers keep the answer.
     pub fn creator_status(&self) -> Option<CreatorStatus> {
         Some(match self.creator.as_ref()? {
             Ok(record) => record.status(),
