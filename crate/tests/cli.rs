@@ -569,7 +569,7 @@ fn tampered_creator_record_is_shown_unverified() {
 fn creator_options_fail_with_one_error_line() {
     let dir = TempDir::new();
     write(&dir.path("data"), b"x");
-    write(&dir.path("no-prefix.key"), KEY_HEX[2..].as_bytes());
+    write(&dir.path("no-prefix.key"), &KEY_HEX.as_bytes()[2..]);
     write(
         &dir.path("two-lines.key"),
         format!("{KEY_HEX}\n\n").as_bytes(),

@@ -99,7 +99,8 @@ INFO OPTIONS:
     enum Command {
         Help,
         Version,
-        Create(CreateCommand),
+        // Boxed: CreateOptions is large (it can hold a signing key).
+        Create(Box<CreateCommand>),
         Info(InfoCommand),
     }
 
@@ -159,7 +160,7 @@ INFO OPTIONS:
         match command {
             Command::Help => print_stdout(USAGE),
             Command::Version => print_stdout(&format!("seedcast {VERSION}\n")),
-            Command::Create(create) => run_create(create),
+            Command::Create(create) => run_create(*create),
             Command::Info(info) => run_info(info),
         }
     }
@@ -328,12 +329,12 @@ INFO OPTIONS:
             }
             (None, None) => None,
         };
-        Ok(Command::Create(CreateCommand {
+        Ok(Command::Create(Box::new(CreateCommand {
             path,
             output,
             options,
             creator,
-        }))
+        })))
     }
 
     fn parse_info(mut args: Args) -> Result<Command, CliError> {
