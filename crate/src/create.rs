@@ -4,6 +4,14 @@
 //! push the bytes of all files in order through [`TorrentBuilder::update`], then
 //! [`TorrentBuilder::finish`]. Only one piece is buffered (inside SHA-1), never the content.
 //!
+//! A creator record ([`crate::creator`]) is added in a fixed order: the `info` dictionary is
+//! completed without it (all piece hashes known), its canonical encoding is hashed into the
+//! record's `content`, the record is signed (or an external signature checked), and only
+//! then is it inserted into `info`, so the info hash covers the record.
+//! [`TorrentBuilder::finish_unsigned`] stops before the signature, for signers that are
+//! elsewhere (a browser wallet): ask them to sign [`UnsignedTorrent::typed_data_json`], then
+//! [`UnsignedTorrent::finish`] with their signature.
+//!
 //! Output is deterministic: the same options and bytes give a byte-identical torrent (no
 //! creation date unless one is given, canonical key order). The result is re-read with
 //! [`Metainfo::from_bytes`], so a created torrent always passes our own validation.
@@ -14,6 +22,10 @@ use sha1::{Digest, Sha1};
 use thiserror::Error;
 
 use crate::bencode::OwnedValue;
+use crate::creator::{
+    Address, CreatorError, CreatorKey, CreatorRecord, INFO_KEY, Signature, keccak256,
+    typed_data_json,
+};
 use crate::metainfo::path::is_safe_component;
 use crate::metainfo::{
     MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TOTAL_LENGTH, MAX_URL_BYTES, Metainfo,
@@ -43,6 +55,28 @@ pub struct CreateOptions {
     pub created_by: Option<String>,
     /// Seconds since the Unix epoch. Left out unless given, to keep output deterministic.
     pub creation_date: Option<i64>,
+    /// A creator record to sign into `info`.
+    pub creator: Option<CreatorOptions>,
+}
+
+/// Who created the torrent and how the record gets its signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CreatorOptions {
+    /// Display name (may be empty); see [`crate::creator::MAX_NAME_BYTES`].
+    pub name: String,
+    pub signer: CreatorSigner,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreatorSigner {
+    /// Sign here with a local key (RFC 6979: deterministic).
+    Key(CreatorKey),
+    /// A signature made elsewhere (e.g. a wallet) over this torrent's typed data; it must
+    /// verify against `address` and the finished content, or creation fails.
+    Signature {
+        address: Address,
+        signature: Signature,
+    },
 }
 
 /// One file of a folder torrent: its path inside the folder and its exact length.
@@ -81,6 +115,8 @@ pub enum CreateError {
     TooLittleData { received: u64, declared: u64 },
     #[error("created torrent is invalid: {0}")]
     Invalid(#[from] MetainfoError),
+    #[error("{0}")]
+    Creator(#[from] CreatorError),
 }
 
 /// The smallest power of two in [16 KiB, 16 MiB] giving at most 2,000 pieces.
@@ -217,8 +253,16 @@ impl TorrentBuilder {
         self.in_piece = 0;
     }
 
-    /// Completes the last piece and builds the torrent.
+    /// Completes the last piece and builds the torrent, with the creator record of
+    /// `options.creator` if any.
     pub fn finish(mut self) -> Result<Metainfo, CreateError> {
+        let creator = self.options.creator.take();
+        self.finish_unsigned()?.finish(creator.as_ref())
+    }
+
+    /// Completes the last piece and the `info` dictionary, without a creator record
+    /// (`options.creator` is ignored): the content a creator signs is now fixed.
+    pub fn finish_unsigned(mut self) -> Result<UnsignedTorrent, CreateError> {
         if self.received != self.total_length {
             return Err(CreateError::TooLittleData {
                 received: self.received,
@@ -228,14 +272,18 @@ impl TorrentBuilder {
         if self.in_piece > 0 {
             self.finish_piece();
         }
-        let bytes = self.encode();
-        Ok(Metainfo::from_bytes(&bytes)?)
+        let info = self.info_dict();
+        let content = keccak256(&OwnedValue::Dict(info.clone()).encode());
+        Ok(UnsignedTorrent {
+            info,
+            root: root_dict(self.options),
+            content,
+        })
     }
 
-    fn encode(self) -> Vec<u8> {
-        let options = self.options;
+    fn info_dict(&mut self) -> BTreeMap<Vec<u8>, OwnedValue> {
         let mut info = BTreeMap::new();
-        match self.files {
+        match self.files.take() {
             None => {
                 info.insert(key("length"), int(self.total_length));
             }
@@ -252,38 +300,87 @@ impl TorrentBuilder {
                 info.insert(key("files"), OwnedValue::List(list));
             }
         }
-        info.insert(key("name"), OwnedValue::bytes(options.name));
+        info.insert(key("name"), OwnedValue::bytes(self.options.name.as_str()));
         info.insert(key("piece length"), int(u64::from(self.piece_length)));
-        info.insert(key("pieces"), OwnedValue::Bytes(self.pieces));
-        if options.private {
+        let pieces = core::mem::take(&mut self.pieces);
+        info.insert(key("pieces"), OwnedValue::Bytes(pieces));
+        if self.options.private {
             info.insert(key("private"), OwnedValue::Int(1));
         }
-
-        let mut root = BTreeMap::new();
-        if let Some(first) = options.trackers.first() {
-            root.insert(key("announce"), OwnedValue::bytes(first.as_str()));
-            let tiers = options
-                .trackers
-                .iter()
-                .map(|t| OwnedValue::string_list([t]))
-                .collect();
-            root.insert(key("announce-list"), OwnedValue::List(tiers));
-        }
-        if let Some(comment) = options.comment {
-            root.insert(key("comment"), OwnedValue::bytes(comment));
-        }
-        if let Some(created_by) = options.created_by {
-            root.insert(key("created by"), OwnedValue::bytes(created_by));
-        }
-        if let Some(date) = options.creation_date {
-            root.insert(key("creation date"), OwnedValue::Int(date));
-        }
-        root.insert(key("info"), OwnedValue::Dict(info));
-        if !options.web_seeds.is_empty() {
-            root.insert(key("url-list"), OwnedValue::string_list(options.web_seeds));
-        }
-        OwnedValue::Dict(root).encode()
+        info
     }
+}
+
+/// A torrent whose content is final but which has no creator record yet.
+#[derive(Debug, Clone)]
+pub struct UnsignedTorrent {
+    info: BTreeMap<Vec<u8>, OwnedValue>,
+    /// Every top-level key except `info`.
+    root: BTreeMap<Vec<u8>, OwnedValue>,
+    /// Keccak-256 of the canonical `info` encoding: the record's `content`.
+    content: [u8; 32],
+}
+
+impl UnsignedTorrent {
+    /// The `content` a creator record for this torrent signs (see [`crate::creator`]).
+    pub fn content(&self) -> [u8; 32] {
+        self.content
+    }
+
+    /// What a wallet signs (`eth_signTypedData_v4`) to be this torrent's creator.
+    pub fn typed_data_json(&self, address: &Address, name: &str) -> String {
+        typed_data_json(address, name, &self.content)
+    }
+
+    /// The torrent, signed as `creator` says (or without a record for `None`).
+    pub fn finish(self, creator: Option<&CreatorOptions>) -> Result<Metainfo, CreateError> {
+        let Some(creator) = creator else {
+            return self.encode(None);
+        };
+        let record = match &creator.signer {
+            CreatorSigner::Key(key) => CreatorRecord::sign(key, &creator.name, self.content)?,
+            CreatorSigner::Signature { address, signature } => {
+                CreatorRecord::from_signature(*address, &creator.name, self.content, *signature)?
+            }
+        };
+        self.encode(Some(&record))
+    }
+
+    fn encode(mut self, record: Option<&CreatorRecord>) -> Result<Metainfo, CreateError> {
+        if let Some(record) = record {
+            self.info.insert(key(INFO_KEY), record.to_bencode());
+        }
+        self.root.insert(key("info"), OwnedValue::Dict(self.info));
+        let bytes = OwnedValue::Dict(self.root).encode();
+        Ok(Metainfo::from_bytes(&bytes)?)
+    }
+}
+
+/// The top-level keys besides `info`.
+fn root_dict(options: CreateOptions) -> BTreeMap<Vec<u8>, OwnedValue> {
+    let mut root = BTreeMap::new();
+    if let Some(first) = options.trackers.first() {
+        root.insert(key("announce"), OwnedValue::bytes(first.as_str()));
+        let tiers = options
+            .trackers
+            .iter()
+            .map(|t| OwnedValue::string_list([t]))
+            .collect();
+        root.insert(key("announce-list"), OwnedValue::List(tiers));
+    }
+    if let Some(comment) = options.comment {
+        root.insert(key("comment"), OwnedValue::bytes(comment));
+    }
+    if let Some(created_by) = options.created_by {
+        root.insert(key("created by"), OwnedValue::bytes(created_by));
+    }
+    if let Some(date) = options.creation_date {
+        root.insert(key("creation date"), OwnedValue::Int(date));
+    }
+    if !options.web_seeds.is_empty() {
+        root.insert(key("url-list"), OwnedValue::string_list(options.web_seeds));
+    }
+    root
 }
 
 /// Readers rename colliding files (as libtorrent does); a torrent we make has none.

@@ -3,6 +3,7 @@
 //! The arrow of dependencies goes from drivers to the engine, never back:
 //!
 //! * [`bencode`], [`metainfo`], [`magnet`], [`create`] — the torrent formats (BEP 3, 9, 12, 19).
+//! * [`creator`] — creator records: an EIP-712-signed creator identity inside `info`.
 //! * [`wire`] — the peer wire codec (BEP 3, 6, 9, 10) over any byte stream.
 //! * [`engine`] — torrent and peer state machines, picker, choker, storage trait. No sockets,
 //!   clocks or randomness of its own: time and a seed come in as inputs.
@@ -17,6 +18,7 @@
 
 pub mod bencode;
 pub mod create;
+pub mod creator;
 pub mod engine;
 pub mod magnet;
 pub mod metainfo;

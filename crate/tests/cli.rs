@@ -390,3 +390,254 @@ fn bad_input_fails_with_one_error_line() {
         2,
     );
 }
+
+// ---- creators ----------------------------------------------------------------------------
+
+/// web3.js's documented example key; its address is 0x2c7536E3605D9C16a7a3D7b1898e529396a65c23.
+const KEY_HEX: &str = "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318";
+const KEY_ADDRESS: &str = "0x2c7536E3605D9C16a7a3D7b1898e529396a65c23";
+
+#[test]
+fn create_with_creator_key_then_info_json() {
+    let dir = TempDir::new();
+    write(&dir.path("clip.webm"), &content(100_003, 9));
+    write(&dir.path("creator.key"), format!("{KEY_HEX}\n").as_bytes());
+    let out = dir.path("clip.torrent");
+    let created = stdout(&seedcast(&[
+        "create",
+        &dir.path("clip.webm"),
+        "-o",
+        &out,
+        "--creator-key",
+        &dir.path("creator.key"),
+        "--creator-name",
+        "Alice",
+    ]));
+    assert!(
+        created.contains(&format!("creator: Alice <{KEY_ADDRESS}> (verified)")),
+        "{created}"
+    );
+    assert!(!created.contains(&KEY_HEX[2..]), "the key is never printed");
+
+    let info = json(&seedcast(&["info", &out, "--json"]));
+    let creator = &info["creator"];
+    assert_eq!(creator["address"], KEY_ADDRESS);
+    assert_eq!(creator["name"], "Alice");
+    assert_eq!(creator["verified"], true);
+    assert_eq!(creator["error"], Json::Null);
+    let signature = creator["signature"].as_str().unwrap();
+    assert!(signature.starts_with("0x") && signature.len() == 132);
+    let typed = &creator["typed_data"];
+    assert_eq!(typed["primaryType"], "CreatorRecord");
+    assert_eq!(
+        typed["domain"],
+        serde_json::json!({"name": "Seedcast", "version": "1"})
+    );
+    assert_eq!(typed["message"]["creator"], KEY_ADDRESS);
+    assert_eq!(typed["message"]["name"], "Alice");
+    // `content` commits to info without the record: the same file unsigned hashes to it.
+    stdout(&seedcast(&[
+        "create",
+        &dir.path("clip.webm"),
+        "-o",
+        &dir.path("plain.torrent"),
+    ]));
+    let plain = Metainfo::from_bytes(&fs::read(dir.path("plain.torrent")).unwrap()).unwrap();
+    let content = seedcast::creator::keccak256(&plain.info_bytes);
+    assert_eq!(
+        typed["message"]["content"],
+        format!(
+            "0x{}",
+            content
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect::<String>()
+        )
+    );
+    assert_eq!(
+        json(&seedcast(&["info", &dir.path("plain.torrent"), "--json"]))["creator"],
+        Json::Null
+    );
+    let text = stdout(&seedcast(&["info", &out]));
+    assert!(
+        text.contains(&format!("creator:    Alice <{KEY_ADDRESS}> (verified)")),
+        "{text}"
+    );
+}
+
+#[test]
+fn creator_signature_made_elsewhere_is_embedded_only_if_it_verifies() {
+    use seedcast::creator::{Address, CreatorKey, creator_signing_hash};
+    let dir = TempDir::new();
+    write(&dir.path("clip.webm"), &content(70_000, 11));
+    let key = CreatorKey::from_key_file(KEY_HEX).unwrap();
+    let out = dir.path("clip.torrent");
+    let base = [
+        "create",
+        &dir.path("clip.webm"),
+        "-o",
+        &out,
+        "--creator-address",
+        KEY_ADDRESS,
+        "--creator-name",
+        "Alice",
+    ];
+    // Without a signature: the typed data to sign, and no torrent.
+    let typed: Json = serde_json::from_str(&stdout(&seedcast(&base))).unwrap();
+    assert!(!Path::new(&out).exists());
+    let content_hex = typed["message"]["content"].as_str().unwrap();
+    let content: Vec<u8> = (2..66)
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&content_hex[i..i + 2], 16).unwrap())
+        .collect();
+    let address = Address::parse(KEY_ADDRESS).unwrap();
+    let digest = creator_signing_hash(&address, "Alice", &content.try_into().unwrap());
+    let signature = key.sign_prehash(&digest).to_hex();
+
+    let mut signed = base.to_vec();
+    signed.extend(["--creator-signature", &signature]);
+    stdout(&seedcast(&signed));
+    let info = json(&seedcast(&["info", &out, "--json"]));
+    assert_eq!(info["creator"]["verified"], true);
+    assert_eq!(info["creator"]["signature"], signature.as_str());
+    assert_eq!(info["creator"]["typed_data"], typed);
+    fs::remove_file(&out).unwrap();
+
+    // The same signature for another name does not verify: refused, nothing written.
+    let mut renamed = signed.clone();
+    renamed[7] = "Mallory";
+    let error = assert_clean_failure(&seedcast(&renamed), 1);
+    assert!(error.contains("signed by 0x"), "{error}");
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn tampered_creator_record_is_shown_unverified() {
+    let dir = TempDir::new();
+    write(&dir.path("clip.webm"), &content(20_000, 12));
+    write(&dir.path("creator.key"), KEY_HEX.as_bytes());
+    let out = dir.path("clip.torrent");
+    stdout(&seedcast(&[
+        "create",
+        &dir.path("clip.webm"),
+        "-o",
+        &out,
+        "--creator-key",
+        &dir.path("creator.key"),
+        "--creator-name",
+        "Alice",
+    ]));
+    let mut bytes = fs::read(&out).unwrap();
+    let at = bytes
+        .windows(13)
+        .position(|w| w == b"4:name5:Alice")
+        .unwrap();
+    bytes[at + 12] = b'f';
+    fs::write(&out, &bytes).unwrap();
+
+    let info = json(&seedcast(&["info", &out, "--json"]));
+    assert_eq!(info["creator"]["verified"], false);
+    assert_eq!(info["creator"]["name"], "Alicf");
+    assert!(
+        info["creator"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("signed by")
+    );
+    let text = stdout(&seedcast(&["info", &out]));
+    assert!(text.contains("creator:    UNVERIFIED"), "{text}");
+
+    // A malformed record (address of 3 bytes) still loads; only the record is refused.
+    let at = bytes.windows(11).position(|w| w == b"7:address20").unwrap();
+    let mut malformed = bytes[..at].to_vec();
+    malformed.extend_from_slice(b"7:address3:abc");
+    malformed.extend_from_slice(&bytes[at + 11 + 1 + 20..]);
+    fs::write(&out, &malformed).unwrap();
+    let info = json(&seedcast(&["info", &out, "--json"]));
+    assert_eq!(info["length"], 20_000);
+    assert_eq!(info["creator"]["verified"], false);
+    assert_eq!(info["creator"]["address"], Json::Null);
+    assert!(
+        info["creator"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("3 bytes")
+    );
+}
+
+#[test]
+fn creator_options_fail_with_one_error_line() {
+    let dir = TempDir::new();
+    write(&dir.path("data"), b"x");
+    write(&dir.path("no-prefix.key"), &KEY_HEX.as_bytes()[2..]);
+    write(
+        &dir.path("two-lines.key"),
+        format!("{KEY_HEX}\n\n").as_bytes(),
+    );
+    write(
+        &dir.path("zero.key"),
+        format!("0x{}", "0".repeat(64)).as_bytes(),
+    );
+    let data = dir.path("data");
+    let out = dir.path("o.torrent");
+    let create = |extra: &[&str]| {
+        let mut args = vec!["create", &data, "-o", &out];
+        args.extend(extra);
+        seedcast(&args)
+    };
+    for file in ["no-prefix.key", "two-lines.key"] {
+        let error = assert_clean_failure(&create(&["--creator-key", &dir.path(file)]), 1);
+        assert!(error.contains("not a private key"), "{error}");
+        assert!(!error.contains(&KEY_HEX[2..20]), "key not echoed: {error}");
+    }
+    let zero = assert_clean_failure(&create(&["--creator-key", &dir.path("zero.key")]), 1);
+    assert!(zero.contains("out of range"), "{zero}");
+    assert_clean_failure(&create(&["--creator-key", &dir.path("missing.key")]), 1);
+    write(&dir.path("ok.key"), KEY_HEX.as_bytes());
+    let long_name = "n".repeat(65);
+    let long = assert_clean_failure(
+        &create(&[
+            "--creator-key",
+            &dir.path("ok.key"),
+            "--creator-name",
+            &long_name,
+        ]),
+        1,
+    );
+    assert!(long.contains("64-byte"), "{long}");
+    assert!(!Path::new(&out).exists(), "nothing written on failure");
+
+    // Command-line mistakes exit 2.
+    assert_clean_failure(&create(&["--creator-name", "Alice"]), 2);
+    assert_clean_failure(
+        &create(&["--creator-signature", &format!("0x{}", "1b".repeat(65))]),
+        2,
+    );
+    assert_clean_failure(
+        &create(&[
+            "--creator-key",
+            &dir.path("ok.key"),
+            "--creator-address",
+            KEY_ADDRESS,
+        ]),
+        2,
+    );
+    let checksum = assert_clean_failure(
+        &create(&[
+            "--creator-address",
+            &KEY_ADDRESS.replace('E', "e").replace('D', "d"),
+        ]),
+        2,
+    );
+    assert!(checksum.contains("checksum"), "{checksum}");
+    assert_clean_failure(&create(&["--creator-address", "0x1234"]), 2);
+    assert_clean_failure(
+        &create(&[
+            "--creator-address",
+            KEY_ADDRESS,
+            "--creator-signature",
+            "0xzz",
+        ]),
+        2,
+    );
+}

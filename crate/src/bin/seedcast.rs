@@ -21,10 +21,11 @@ mod cli {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
-    use seedcast::create::CreateOptions;
+    use seedcast::create::{CreateOptions, CreatorOptions, CreatorSigner};
+    use seedcast::creator::{Address, CreatorError, CreatorKey, CreatorStatus, Signature};
     use seedcast::magnet::{Magnet, MagnetError};
     use seedcast::metainfo::{MAX_TORRENT_BYTES, Metainfo, MetainfoError};
-    use seedcast::native::{CreateFromPathError, create_from_path};
+    use seedcast::native::{CreateFromPathError, create_from_path, create_unsigned_from_path};
     use serde_json::{Value as Json, json};
     use thiserror::Error;
 
@@ -47,12 +48,21 @@ CREATE OPTIONS:
         --name NAME          torrent name (default: the file or folder name)
         --private            set the private flag (BEP 27)
         --comment TEXT       free-text comment
+        --creator-key FILE   sign a creator record into the torrent with the private key in
+                             FILE (0x and 64 hex digits); see Creators in the README
+        --creator-name NAME  the creator's display name (UTF-8, at most 64 bytes)
+        --creator-address 0x..  sign elsewhere (e.g. a wallet): without --creator-signature,
+                             print the EIP-712 typed data to sign (one JSON line) and write
+                             nothing; with it, embed that signature (it must verify)
+        --creator-signature 0x..  the 65-byte signature of that typed data
     Output is deterministic: no creation date is written.
 
 INFO OPTIONS:
         --json               print one JSON object: info_hash, name, piece_length,
                              num_pieces, length, private, files [{path, length, padding}],
-                             trackers, web_seeds, comment, created_by, creation_date, magnet.
+                             trackers, web_seeds, comment, created_by, creation_date, magnet,
+                             creator (null, or {address, name, verified, typed_data,
+                             signature, error}).
                              For a magnet link, fields that need the metadata are null.
 ";
 
@@ -73,6 +83,8 @@ INFO OPTIONS:
         Magnet(#[from] MagnetError),
         #[error(transparent)]
         Create(#[from] CreateFromPathError),
+        #[error("{}: {source}", path.display())]
+        CreatorKey { path: PathBuf, source: CreatorError },
     }
 
     impl CliError {
@@ -87,7 +99,8 @@ INFO OPTIONS:
     enum Command {
         Help,
         Version,
-        Create(CreateCommand),
+        // Boxed: CreateOptions is large (it can hold a signing key).
+        Create(Box<CreateCommand>),
         Info(InfoCommand),
     }
 
@@ -95,7 +108,23 @@ INFO OPTIONS:
         path: PathBuf,
         output: PathBuf,
         options: CreateOptions,
+        creator: Option<CreatorArgs>,
     }
+
+    /// How `create` gets its creator record.
+    struct CreatorArgs {
+        name: String,
+        source: CreatorSource,
+    }
+
+    enum CreatorSource {
+        KeyFile(PathBuf),
+        /// A signature made elsewhere; `None` asks for the typed data to sign.
+        External(Address, Option<Signature>),
+    }
+
+    /// A key file is one line; anything longer is not a key file (and is not read whole).
+    const MAX_KEY_FILE_BYTES: u64 = 1024;
 
     struct InfoCommand {
         source: OsString,
@@ -131,7 +160,7 @@ INFO OPTIONS:
         match command {
             Command::Help => print_stdout(USAGE),
             Command::Version => print_stdout(&format!("seedcast {VERSION}\n")),
-            Command::Create(create) => run_create(create),
+            Command::Create(create) => run_create(*create),
             Command::Info(info) => run_info(info),
         }
     }
@@ -225,6 +254,10 @@ INFO OPTIONS:
             created_by: Some(format!("seedcast/{VERSION}")),
             ..CreateOptions::default()
         };
+        let mut key_file = None;
+        let mut creator_name = None;
+        let mut creator_address = None;
+        let mut creator_signature = None;
         while let Some(arg) = args.next() {
             match arg.to_str() {
                 Some("-h" | "--help") => return Ok(Command::Help),
@@ -246,6 +279,22 @@ INFO OPTIONS:
                     args.no_value("--private")?;
                     options.private = true;
                 }
+                Some("--creator-key") => {
+                    key_file = Some(PathBuf::from(args.value_for("--creator-key")?))
+                }
+                Some("--creator-name") => creator_name = Some(args.text_for("--creator-name")?),
+                Some("--creator-address") => {
+                    let text = args.text_for("--creator-address")?;
+                    let address = Address::parse(&text)
+                        .map_err(|e| CliError::Usage(format!("--creator-address: {e}")))?;
+                    creator_address = Some(address);
+                }
+                Some("--creator-signature") => {
+                    let text = args.text_for("--creator-signature")?;
+                    let signature = Signature::parse_hex(&text)
+                        .map_err(|e| CliError::Usage(format!("--creator-signature: {e}")))?;
+                    creator_signature = Some(signature);
+                }
                 _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
                 _ if path.is_none() => path = Some(PathBuf::from(arg)),
                 _ => return Err(CliError::Usage("create takes one PATH".into())),
@@ -253,11 +302,39 @@ INFO OPTIONS:
         }
         let path = path.ok_or_else(|| CliError::Usage("create needs a PATH".into()))?;
         let output = output.ok_or_else(|| CliError::Usage("create needs -o OUT.torrent".into()))?;
-        Ok(Command::Create(CreateCommand {
+        let source = match (key_file, creator_address, creator_signature) {
+            (None, None, None) => None,
+            (Some(file), None, None) => Some(CreatorSource::KeyFile(file)),
+            (None, Some(address), signature) => Some(CreatorSource::External(address, signature)),
+            (None, None, Some(_)) => {
+                return Err(CliError::Usage(
+                    "--creator-signature needs --creator-address".into(),
+                ));
+            }
+            (Some(_), _, _) => {
+                return Err(CliError::Usage(
+                    "--creator-key signs here; it cannot be combined with --creator-address or --creator-signature".into(),
+                ));
+            }
+        };
+        let creator = match (source, creator_name) {
+            (Some(source), name) => Some(CreatorArgs {
+                name: name.unwrap_or_default(),
+                source,
+            }),
+            (None, Some(_)) => {
+                return Err(CliError::Usage(
+                    "--creator-name needs --creator-key or --creator-address".into(),
+                ));
+            }
+            (None, None) => None,
+        };
+        Ok(Command::Create(Box::new(CreateCommand {
             path,
             output,
             options,
-        }))
+            creator,
+        })))
     }
 
     fn parse_info(mut args: Args) -> Result<Command, CliError> {
@@ -286,7 +363,25 @@ INFO OPTIONS:
 
     // ---- create --------------------------------------------------------------------------
 
-    fn run_create(command: CreateCommand) -> Result<(), CliError> {
+    fn run_create(mut command: CreateCommand) -> Result<(), CliError> {
+        if let Some(creator) = command.creator {
+            let signer = match creator.source {
+                CreatorSource::KeyFile(path) => CreatorSigner::Key(read_key_file(&path)?),
+                CreatorSource::External(address, Some(signature)) => {
+                    CreatorSigner::Signature { address, signature }
+                }
+                CreatorSource::External(address, None) => {
+                    // Hash first, sign later: print what the signer must sign.
+                    let unsigned = create_unsigned_from_path(&command.path, command.options)?;
+                    let typed_data = unsigned.typed_data_json(&address, &creator.name);
+                    return print_stdout(&format!("{typed_data}\n"));
+                }
+            };
+            command.options.creator = Some(CreatorOptions {
+                name: creator.name,
+                signer,
+            });
+        }
         let torrent = create_from_path(&command.path, command.options)?;
         fs::write(&command.output, torrent.to_bytes()).map_err(|source| CliError::Write {
             path: command.output.clone(),
@@ -300,7 +395,73 @@ INFO OPTIONS:
             human_size(torrent.info.total_length),
             torrent.info.num_pieces(),
             human_size(u64::from(torrent.info.piece_length)),
-        ))
+        ))?;
+        match torrent.info.creator_status() {
+            Some(status) => print_stdout(&format!("creator: {}\n", creator_text(&status))),
+            None => Ok(()),
+        }
+    }
+
+    /// Reads a key file: one line, `0x` and 64 hex digits. Errors never show its contents.
+    fn read_key_file(path: &Path) -> Result<CreatorKey, CliError> {
+        let read_error = |source| CliError::Read {
+            path: path.to_owned(),
+            source,
+        };
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|file| file.take(MAX_KEY_FILE_BYTES).read_to_end(&mut bytes))
+            .map_err(read_error)?;
+        let key_error = |source| CliError::CreatorKey {
+            path: path.to_owned(),
+            source,
+        };
+        let text =
+            std::str::from_utf8(&bytes).map_err(|_| key_error(CreatorError::InvalidKeyFormat))?;
+        CreatorKey::from_key_file(text).map_err(key_error)
+    }
+
+    fn creator_text(status: &CreatorStatus) -> String {
+        match status {
+            CreatorStatus::Verified { address, name } if name.is_empty() => {
+                format!("{address} (verified)")
+            }
+            CreatorStatus::Verified { address, name } => {
+                format!("{} <{address}> (verified)", printable(name))
+            }
+            CreatorStatus::Unverified { reason } => {
+                format!("UNVERIFIED, do not trust or tip: {reason}")
+            }
+        }
+    }
+
+    /// `null`, or the record with everything a wallet library needs to check it alone.
+    fn creator_json(torrent: &Metainfo) -> Json {
+        let Some(status) = torrent.info.creator_status() else {
+            return Json::Null;
+        };
+        let error = match &status {
+            CreatorStatus::Verified { .. } => None,
+            CreatorStatus::Unverified { reason } => Some(reason.to_string()),
+        };
+        match &torrent.info.creator {
+            Some(Ok(record)) => json!({
+                "address": record.address.to_checksum(),
+                "name": record.name,
+                "verified": error.is_none(),
+                "typed_data": record.typed_data(),
+                "signature": record.signature.to_hex(),
+                "error": error,
+            }),
+            _ => json!({
+                "address": null,
+                "name": null,
+                "verified": false,
+                "typed_data": null,
+                "signature": null,
+                "error": error,
+            }),
+        }
     }
 
     // ---- info ----------------------------------------------------------------------------
@@ -370,6 +531,7 @@ INFO OPTIONS:
             "created_by": torrent.created_by,
             "creation_date": torrent.creation_date,
             "magnet": torrent.magnet().to_uri(),
+            "creator": creator_json(torrent),
         });
         let mut out = head.to_string();
         out.pop(); // the closing brace; `files` goes last
@@ -400,6 +562,7 @@ INFO OPTIONS:
             "created_by": null,
             "creation_date": null,
             "magnet": magnet.to_uri(),
+            "creator": null,
         })
     }
 
@@ -427,6 +590,9 @@ INFO OPTIONS:
             ),
         );
         line("private:", if info.private { "yes" } else { "no" });
+        if let Some(status) = info.creator_status() {
+            line("creator:", &creator_text(&status));
+        }
         if let Some(comment) = &torrent.comment {
             line("comment:", comment);
         }

@@ -3,6 +3,7 @@ use super::path::sanitize_component;
 use super::{MAX_FILES, MAX_PIECE_LENGTH, MAX_PIECES, MAX_TORRENT_BYTES, MAX_TOTAL_LENGTH};
 use super::{dedup, v2};
 use crate::bencode::{self, Value};
+use crate::creator::{CreatorError, CreatorRecord, CreatorStatus};
 
 /// The validated contents of a v1 `info` dictionary.
 ///
@@ -21,6 +22,10 @@ pub struct Info {
     pub files: Vec<FileEntry>,
     pub total_length: u64,
     pub private: bool,
+    /// The `seedcast creator` record, if the dictionary has one (see [`crate::creator`]):
+    /// parsed, or why it is malformed. A malformed record never makes the torrent invalid;
+    /// it is reported unverified. Verification is a separate call: [`Info::creator_status`].
+    pub creator: Option<Result<CreatorRecord, CreatorError>>,
 }
 
 /// One file of a torrent.
@@ -101,6 +106,17 @@ impl Info {
         })
     }
 
+    /// Whether the creator record verifies; `None` when the torrent has no record. Costs a
+    /// secp256k1 public-key recovery each call (sub-millisecond), so callers keep the answer.
+    pub fn creator_status(&self) -> Option<CreatorStatus> {
+        Some(match self.creator.as_ref()? {
+            Ok(record) => record.status(),
+            Err(reason) => CreatorStatus::Unverified {
+                reason: reason.clone(),
+            },
+        })
+    }
+
     pub fn piece_hash(&self, index: u32) -> Option<&[u8; 20]> {
         self.pieces.get(usize::try_from(index).ok()?)
     }
@@ -158,6 +174,7 @@ impl Info {
         v2::check_hybrid(info, &files, &name)?;
         dedup::rename_duplicates(&mut files)?;
         let private = info.get("private").and_then(Value::as_int) == Some(1);
+        let creator = CreatorRecord::from_info(info);
         Ok(Info {
             name,
             piece_length,
@@ -165,6 +182,7 @@ impl Info {
             files,
             total_length,
             private,
+            creator,
         })
     }
 }

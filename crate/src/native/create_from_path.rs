@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::create::{CreateError, CreateOptions, FileSpec, TorrentBuilder};
+use crate::create::{CreateError, CreateOptions, FileSpec, TorrentBuilder, UnsignedTorrent};
 use crate::metainfo::Metainfo;
 
 /// Read size while hashing; large enough to keep syscalls cheap, small enough to stay cache-friendly.
@@ -38,11 +38,22 @@ pub enum CreateFromPathError {
 }
 
 /// Creates a torrent of the file or folder at `path`. An empty `options.name` means "use the
-/// file or folder name".
+/// file or folder name". `options.creator`, if any, is signed in after hashing.
 pub fn create_from_path(
     path: &Path,
     mut options: CreateOptions,
 ) -> Result<Metainfo, CreateFromPathError> {
+    let creator = options.creator.take();
+    let unsigned = create_unsigned_from_path(path, options)?;
+    Ok(unsigned.finish(creator.as_ref())?)
+}
+
+/// Hashes the file or folder at `path` into a torrent that still lacks its creator record
+/// (see [`TorrentBuilder::finish_unsigned`]); `options.creator` is ignored.
+pub fn create_unsigned_from_path(
+    path: &Path,
+    mut options: CreateOptions,
+) -> Result<UnsignedTorrent, CreateFromPathError> {
     let root = fs::canonicalize(path).map_err(io_error(path))?;
     if options.name.is_empty() {
         options.name = root
@@ -56,7 +67,7 @@ pub fn create_from_path(
     if metadata.is_file() {
         let mut builder = TorrentBuilder::single_file(options, metadata.len())?;
         hash_file(&root, metadata.len(), &mut builder)?;
-        return Ok(builder.finish()?);
+        return Ok(builder.finish_unsigned()?);
     }
     if !metadata.is_dir() {
         return Err(CreateFromPathError::NotRegular(path.to_owned()));
@@ -68,7 +79,7 @@ pub fn create_from_path(
     for (spec, file_path) in &found {
         hash_file(file_path, spec.length, &mut builder)?;
     }
-    Ok(builder.finish()?)
+    Ok(builder.finish_unsigned()?)
 }
 
 /// Appends every file under `dir` (as `(spec, path on disk)`) in sorted order.

@@ -2,4 +2,4 @@
 
 mod create_from_path;
 
-pub use create_from_path::{CreateFromPathError, create_from_path};
+pub use create_from_path::{CreateFromPathError, create_from_path, create_unsigned_from_path};
