@@ -5,10 +5,11 @@
 //! pieces; each peer's queued output is within its bound; partial pieces' buffers are within
 //! the configured budget. Once every peer has left, availability is zero.
 
+mod fixture;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
-use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::{Bitfield, Config, MemoryStorage, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
@@ -23,21 +24,11 @@ const PEERS: u64 = 3;
 const PARTIAL_BUDGET: u64 = 2 * PIECE as u64;
 
 fn content() -> Vec<u8> {
-    (0..PIECE * PIECES - 1000)
-        .map(|i| (i * 13 % 251) as u8)
-        .collect()
+    fixture::patterned(PIECE * PIECES - 1000, 13)
 }
 
 fn metainfo() -> Metainfo {
-    let data = content();
-    let opts = CreateOptions {
-        name: "inv.bin".into(),
-        piece_length: Some(PIECE),
-        ..Default::default()
-    };
-    let mut b = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
-    b.update(&data).unwrap();
-    b.finish().unwrap()
+    fixture::single_file("inv.bin", PIECE, &content())
 }
 
 #[derive(Debug, Clone)]

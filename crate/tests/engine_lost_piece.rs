@@ -1,11 +1,12 @@
 //! Pieces whose stored bytes are gone (`Torrent::lose_piece`) and BEP 54 `lt_donthave`,
 //! against one scripted peer speaking real wire bytes.
 
+mod fixture;
+
 use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
-use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Storage, StorageError, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
@@ -21,21 +22,11 @@ const PEER: u64 = 1;
 const THEIR_DONTHAVE_ID: u8 = 9;
 
 fn content() -> Vec<u8> {
-    (0..PIECE * PIECES - 1000)
-        .map(|i| (i * 7 % 251) as u8)
-        .collect()
+    fixture::patterned(PIECE * PIECES - 1000, 7)
 }
 
 fn metainfo() -> Metainfo {
-    let data = content();
-    let opts = CreateOptions {
-        name: "t.bin".into(),
-        piece_length: Some(PIECE),
-        ..Default::default()
-    };
-    let mut b = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
-    b.update(&data).unwrap();
-    b.finish().unwrap()
+    fixture::single_file("t.bin", PIECE, &content())
 }
 
 /// Memory storage whose reads answer `Pending` while `loading` is set (a browser store

@@ -1,10 +1,11 @@
 //! The engine against one scripted peer: what it says, and how it treats a hostile peer.
 //! Each test speaks real wire bytes to a `Torrent` and decodes what comes back.
 
+mod fixture;
+
 use std::time::Duration;
 
 use proptest::prelude::*;
-use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::torrent::PENALTY_BASE;
 use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Storage, StorageError, Torrent};
 use seedcast::metainfo::Metainfo;
@@ -19,21 +20,11 @@ const THEM: [u8; 20] = *b"-XX0001-scriptedpeer";
 const PEER: u64 = 1;
 
 fn content() -> Vec<u8> {
-    (0..PIECE * PIECES - 1000)
-        .map(|i| (i * 7 % 251) as u8)
-        .collect()
+    fixture::patterned(PIECE * PIECES - 1000, 7)
 }
 
 fn metainfo() -> Metainfo {
-    let data = content();
-    let opts = CreateOptions {
-        name: "t.bin".into(),
-        piece_length: Some(PIECE),
-        ..Default::default()
-    };
-    let mut b = TorrentBuilder::single_file(opts, data.len() as u64).unwrap();
-    b.update(&data).unwrap();
-    b.finish().unwrap()
+    fixture::single_file("t.bin", PIECE, &content())
 }
 
 struct Harness {
