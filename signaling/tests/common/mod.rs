@@ -167,8 +167,8 @@ impl Client {
     }
 }
 
-/// A bare HTTP/1.1 GET; returns status and body.
-pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+/// A bare HTTP/1.1 GET (`Connection: close`); returns the whole response as text.
+async fn http_exchange(addr: SocketAddr, path: &str) -> String {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
@@ -177,7 +177,12 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
         .await
         .expect("HTTP response in time")
         .unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
+    String::from_utf8_lossy(&response).into_owned()
+}
+
+/// A bare HTTP/1.1 GET; returns status and body.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let response = http_exchange(addr, path).await;
     let status = response
         .split(' ')
         .nth(1)
@@ -192,15 +197,7 @@ pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 /// A bare HTTP/1.1 GET; returns the status and the response headers (names lower-cased).
 pub async fn http_head_of(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>) {
-    let mut stream = TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
-        .await
-        .expect("HTTP response in time")
-        .unwrap();
-    let response = String::from_utf8_lossy(&response).into_owned();
+    let response = http_exchange(addr, path).await;
     let head = response
         .split_once("\r\n\r\n")
         .map_or(&*response, |(h, _)| h);
