@@ -130,6 +130,22 @@ export async function openPage(context, base) {
 }
 
 /** Rejects with `message` if `promise` takes longer than `ms`. */
+/**
+ * Opens a page in `context` that seeds `size` bytes of test content (`seed` picks which) as
+ * `stored.bin` (kept in `window.seed`); resolves with the page, magnet, info hash and SHA-256.
+ */
+export async function seedContent(env, context, size, seed) {
+  const page = await openPage(context, env.signal.base);
+  const info = await page.evaluate(async ({ tracker, size, seed }) => {
+    const content = window.testUtils.makeContent(size, seed);
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+    const torrent = await client.seed(new File([content], 'stored.bin'));
+    window.seed = { client, torrent };
+    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, digest: await window.testUtils.sha256(content) };
+  }, { tracker: env.signal.tracker, size, seed });
+  return { page, ...info };
+}
+
 export async function within(ms, message, promise) {
   let timer;
   const timeout = new Promise((_, rej) => { timer = setTimeout(() => rej(new Error(`${message} (no result within ${ms / 1000} s)`)), ms); });

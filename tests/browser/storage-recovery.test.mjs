@@ -7,22 +7,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { useSignalAndBrowser, newContext, openPage, within, until } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, seedContent, within, until } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const env = useSignalAndBrowser();
-
-async function seeder(context, size, seed) {
-  const page = await openPage(context, env.signal.base);
-  const info = await page.evaluate(async ({ tracker, size, seed }) => {
-    const content = window.testUtils.makeContent(size, seed);
-    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
-    const torrent = await client.seed(new File([content], 'stored.bin'));
-    window.seed = { client, torrent };
-    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, digest: await window.testUtils.sha256(content) };
-  }, { tracker: env.signal.tracker, size, seed });
-  return { page, ...info };
-}
 
 /** Adds `magnet` in `page` (keeping the client and its warnings in `window.dl`). */
 function start(page, magnet, storage) {
@@ -109,7 +97,7 @@ function damage(page, storage, hex, pieceLength, numPieces) {
 for (const storage of ['opfs', 'indexeddb']) {
   test(`a ${storage} copy damaged while the tab was closed is noticed on reload and repaired from the swarm`, { timeout: 180_000 }, async () => {
     const size = 8 * MiB;
-    const a = await seeder(await newContext(env.browser), size, storage === 'opfs' ? 21 : 22);
+    const a = await seedContent(env, await newContext(env.browser), size, storage === 'opfs' ? 21 : 22);
     const b = await openPage(await newContext(env.browser), env.signal.base);
     await start(b, a.magnet, storage);
     const first = await within(90_000, 'the first download did not finish', finish(b));
@@ -146,7 +134,7 @@ for (const storage of ['opfs', 'indexeddb']) {
 
 test('a full IndexedDB is reported as "storage is full" and nothing is lost', { timeout: 180_000 }, async () => {
   const size = 6 * MiB;
-  const a = await seeder(await newContext(env.browser), size, 23);
+  const a = await seedContent(env, await newContext(env.browser), size, 23);
   const context = await newContext(env.browser);
   const b = await openPage(context, env.signal.base);
   // A real quota, made tiny through the DevTools protocol (no test hook in the app).

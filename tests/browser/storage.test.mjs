@@ -3,22 +3,10 @@
 // tab seeds; memory holds only a bounded cache; stored torrents can be listed and cleared.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { useSignalAndBrowser, newContext, openPage, within } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, seedContent, within } from './harness.mjs';
 
 const MiB = 1024 * 1024;
 const env = useSignalAndBrowser();
-
-async function seeder(context, size, seed) {
-  const page = await openPage(context, env.signal.base);
-  const info = await page.evaluate(async ({ tracker, size, seed }) => {
-    const content = window.testUtils.makeContent(size, seed);
-    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
-    const torrent = await client.seed(new File([content], 'stored.bin'));
-    window.seed = { client, torrent };
-    return { magnet: torrent.magnetURI, infoHash: torrent.infoHash, digest: await window.testUtils.sha256(content) };
-  }, { tracker: env.signal.tracker, size, seed });
-  return { page, ...info };
-}
 
 /** Adds `magnet` in `page` and resolves once it is done, with what the page saw. */
 function download(page, magnet, storage) {
@@ -48,7 +36,7 @@ for (const storage of ['opfs', 'indexeddb']) {
   test(`a reload resumes from ${storage} without downloading again, and the resumed tab seeds`, { timeout: 180_000 }, async () => {
     const size = 24 * MiB;
     const seedCtx = await newContext(env.browser);
-    const a = await seeder(seedCtx, size, storage === 'opfs' ? 7 : 8);
+    const a = await seedContent(env, seedCtx, size, storage === 'opfs' ? 7 : 8);
     const viewerCtx = await newContext(env.browser);
     const b = await openPage(viewerCtx, env.signal.base);
     const first = await within(90_000, 'the first download did not finish', download(b, a.magnet, storage));
@@ -109,7 +97,7 @@ for (const storage of ['opfs', 'indexeddb']) {
 
 test('memory holds a bounded cache of pieces, whatever the file size, on both ends', { timeout: 180_000 }, async () => {
   const size = 96 * MiB;
-  const a = await seeder(await newContext(env.browser), size, 9);
+  const a = await seedContent(env, await newContext(env.browser), size, 9);
   const b = await openPage(await newContext(env.browser), env.signal.base);
   const result = await within(150_000, 'the download did not finish', download(b, a.magnet, 'auto'));
   assert.equal(result.digest, a.digest);
