@@ -27,6 +27,19 @@ fn metainfo() -> Metainfo {
     fixture::single_file("t.bin", PIECE, &content())
 }
 
+/// The peer's extension handshake offering ut_metadata (as id 9) with `size` bytes of metadata.
+fn offers_metadata(size: u64) -> Message {
+    let theirs = ExtendedHandshake {
+        m: [("ut_metadata".to_string(), 9)].into(),
+        metadata_size: Some(size),
+        ..Default::default()
+    };
+    Message::Extended {
+        id: EXT_HANDSHAKE_ID,
+        payload: theirs.encode(),
+    }
+}
+
 struct Harness {
     t: Torrent,
     m: Metainfo,
@@ -690,18 +703,7 @@ fn magnet_start_rejects_metadata_that_does_not_match_the_hash() {
     let mut h = Harness::magnet();
     h.connect();
     let size = h.m.info_bytes.len() as u64;
-    let theirs = ExtendedHandshake {
-        m: [("ut_metadata".to_string(), 9)].into(),
-        metadata_size: Some(size),
-        ..Default::default()
-    };
-    let msgs = h.send(&[
-        Message::HaveAll,
-        Message::Extended {
-            id: EXT_HANDSHAKE_ID,
-            payload: theirs.encode(),
-        },
-    ]);
+    let msgs = h.send(&[Message::HaveAll, offers_metadata(size)]);
     assert!(
         msgs.iter().any(|m| matches!(m, Message::Extended { id: 9, payload } if MetadataMsg::parse(payload) == Ok(MetadataMsg::Request { piece: 0 }))),
         "asks for metadata piece 0: {msgs:?}"
@@ -1201,19 +1203,11 @@ fn availability_is_exact_across_the_metadata_arriving() {
     let mut h = Harness::magnet();
     h.connect();
     let size = h.m.info_bytes.len() as u64;
-    let theirs = ExtendedHandshake {
-        m: [("ut_metadata".to_string(), 9)].into(),
-        metadata_size: Some(size),
-        ..Default::default()
-    };
     h.send(&[
         Message::Have { index: 1 },
         Message::Bitfield(vec![0b1100_0000]),
         Message::Have { index: 3 },
-        Message::Extended {
-            id: EXT_HANDSHAKE_ID,
-            payload: theirs.encode(),
-        },
+        offers_metadata(size),
     ]);
     assert_eq!(h.t.debug_availability_total(), 0, "nothing sized yet");
     h.send(&[Message::Extended {
