@@ -37,7 +37,8 @@ test('200 connects and disconnects leave no connections, closures or memory behi
       const id = hex(leecher.peerId);
       for (let i = 0; i < count; i++) {
         const torrent = leecher.add(seed.magnetURI);
-        await event(torrent, 'peer', (e) => e.detail.connected, `cycle ${i}: leecher ${id} never connected`);
+        // 90 s, not 20: a connect has been seen to wait out a 60 s engine penalty (open bug, see the #11 note).
+        await event(torrent, 'peer', (e) => e.detail.connected, `cycle ${i}: leecher ${id} never connected`, 90_000);
         torrent.remove();
         await waitFor(`cycle ${i}: the seeder still lists leecher ${id} after it left`, () => !seed.peers().some((p) => p.peerId === id));
         maxLive = Math.max(maxLive, SeedcastClient.liveConnections());
