@@ -16,9 +16,9 @@ pub const MAX_CHAIN_NAME_CHARS: usize = 64;
 pub const MAX_RPC_URLS: usize = 5;
 /// Longest URL, in bytes: the common browser and server limit for a URL.
 pub const MAX_URL_BYTES: usize = 2048;
-/// Longest chain JSON, in bytes: five maximal RPC URLs, an explorer, a name and an address
-/// fit with room to spare.
-pub const MAX_CHAIN_JSON_BYTES: usize = 16 * 1024;
+/// Longest chain JSON, in bytes: every valid chain fits, however it is written — six maximal
+/// URLs even with every character escaped (2 bytes each) take 24 KiB, the name under 1 KiB.
+pub const MAX_CHAIN_JSON_BYTES: usize = 32 * 1024;
 
 /// Where tips go: the chain and, optionally, the TipJar contract that forwards a tip to its
 /// creator and logs it. `explorer` has no trailing slash.
