@@ -114,7 +114,8 @@ function main (argv) {
   try {
     current = readFileSync(out, 'utf8')
   } catch (error) {
-    throw new Error(`${shown}: ${error.code === 'ENOENT' ? 'missing' : error.message}; run node scripts/compile-tipjar.mjs`)
+    const why = error.code === 'ENOENT' ? 'missing' : error.message
+    throw new Error(`${shown}: ${why}; run node scripts/compile-tipjar.mjs`)
   }
   if (current === text) {
     console.log(`${shown} is up to date`)

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const requireFromTests = createRequire(join(root, 'tests/package.json'))
-const { createPublicClient, createWalletClient, defineChain, formatEther, http } = requireFromTests('viem')
+const { createPublicClient, createWalletClient, defineChain, formatEther, getAddress, http } = requireFromTests('viem')
 const { privateKeyToAccount } = requireFromTests('viem/accounts')
 
 const ARTIFACT_PATH = join(root, 'crate/contracts/TipJar.json')
@@ -92,7 +92,9 @@ async function deploy ({ rpc, keyFile, chainId }) {
     throw new Fail(`cannot reach RPC ${rpc}: ${short(error)}${error.details ? ` (${error.details})` : ''}`)
   }
   console.log(`chain id ${actual}`)
-  if (actual !== chainId) throw new Fail(`RPC ${rpc} is chain ${actual}, not ${chainId} (pass --chain-id ${actual} if intended)`)
+  if (actual !== chainId) {
+    throw new Fail(`RPC ${rpc} is chain ${actual}, not ${chainId} (pass --chain-id ${actual} if intended)`)
+  }
 
   const chain = defineChain({
     id: actual,
@@ -113,7 +115,8 @@ async function deploy ({ rpc, keyFile, chainId }) {
   console.log(`deployer ${account.address}, balance ${formatEther(balance)}`)
   console.log(`estimated gas ${gas} at ${gasPrice} wei/gas = ${formatEther(cost)} (native coin)`)
   if (balance < cost) {
-    throw new Fail(`insufficient funds: ${account.address} has ${formatEther(balance)}, deploying needs about ${formatEther(cost)}`)
+    throw new Fail(`insufficient funds: ${account.address} has ${formatEther(balance)}, ` +
+      `deploying needs about ${formatEther(cost)}`)
   }
 
   const wallet = createWalletClient({ account, chain, transport })
@@ -139,7 +142,7 @@ async function deploy ({ rpc, keyFile, chainId }) {
   if (code?.toLowerCase() !== artifact.deployedBytecode.toLowerCase()) {
     throw new Fail(`code at ${receipt.contractAddress} differs from TipJar.json's deployedBytecode`)
   }
-  console.log(receipt.contractAddress)
+  console.log(getAddress(receipt.contractAddress)) // EIP-55, as a site's chain.tipJar would write it
 }
 
 try {

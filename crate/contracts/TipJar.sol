@@ -5,9 +5,9 @@ pragma solidity 0.8.37;
 /// @notice `tip` forwards the whole value to `creator` in the same call and logs a `Tip` event indexed by creator and
 /// info hash, so a creator's page lists the tips for one work with `eth_getLogs` (topics: Tip, creator, infoHash).
 /// @dev Invariants:
-///  - The contract keeps no state and holds nothing: every wei it receives leaves in the same call, or the call reverts.
-///    There is no receive/fallback, so plain transfers to it revert. (A forced send, e.g. SELFDESTRUCT to it, would sit
-///    here unrecoverable; nobody has a reason to do that, and nothing here reads `address(this).balance`.)
+///  - The contract keeps no state and holds nothing: every wei it receives leaves in the same call, or the call
+///    reverts. There is no receive/fallback, so plain transfers to it revert. (A forced send, e.g. SELFDESTRUCT to
+///    it, would sit here unrecoverable; nobody has a reason to do that, and nothing here reads its balance.)
 ///  - Reentrancy is harmless: a creator contract may call back into `tip` while receiving, but there is no storage to
 ///    corrupt and no balance to drain; a nested call can only forward the value it brings itself.
 ///  - Compiled for the `paris` EVM (no PUSH0 or other Shanghai+ opcodes): BTTC is a Bor (Polygon PoS) fork and we do

@@ -22,7 +22,8 @@ process.on('exit', () => {
  * Starts anvil with `--chain-id chainId` (and `--hardfork` when given; `args` are passed through) and resolves once it
  * answers eth_chainId with that id. `accounts` are anvil's funded, unlocked dev accounts (10000 ETH each) derived from
  * its default mnemonic "test test … junk", read from its startup output: accounts[0] is
- * 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266 with key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80.
+ * 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266
+ * with key 0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80.
  */
 export async function startAnvil ({ chainId = 199, hardfork, args = [] } = {}) {
   const argv = ['--host', '127.0.0.1', '--port', '0', '--chain-id', String(chainId), ...args]
@@ -116,7 +117,8 @@ function jsonRpc (url) {
     })
     const body = await response.json()
     if (body.error) {
-      throw Object.assign(new Error(`${method}: ${body.error.message}`), { code: body.error.code, data: body.error.data })
+      const { code, message, data } = body.error
+      throw Object.assign(new Error(`${method}: ${message}`), { code, data })
     }
     return body.result
   }
