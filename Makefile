@@ -79,11 +79,13 @@ fuzz:
 	  $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 
 # Deploys the checked-in TipJar (crate/contracts/TipJar.json) to a real chain and prints its address last:
-#   make deploy-tipjar RPC=https://rpc.bittorrentchain.io KEY_FILE=deployer.key [CHAIN_ID=199]
+#   make deploy-tipjar RPC=https://rpc.bittorrentchain.io KEY_FILE=deployer.key [CHAIN_ID=199] [DRY_RUN=1]
 # KEY_FILE holds a 0x-prefixed 32-byte hex private key. CHAIN_ID (default 199, BTTC mainnet; Donau is 1029) must match
-# the RPC's. The artifact is checked against a fresh compile first.
+# the RPC's. DRY_RUN=1 prints the estimated cost and sends nothing. The artifact is checked against a fresh compile
+# first.
 CHAIN_ID ?= 199
 deploy-tipjar: setup
-	@test -n "$(RPC)" -a -n "$(KEY_FILE)" || { echo "usage: make deploy-tipjar RPC=URL KEY_FILE=FILE [CHAIN_ID=199]" >&2; exit 2; }
+	@test -n "$(RPC)" -a -n "$(KEY_FILE)" || \
+	  { echo "usage: make deploy-tipjar RPC=URL KEY_FILE=FILE [CHAIN_ID=199] [DRY_RUN=1]" >&2; exit 2; }
 	node scripts/compile-tipjar.mjs --check
-	node scripts/deploy-tipjar.mjs --rpc '$(RPC)' --key-file '$(KEY_FILE)' --chain-id '$(CHAIN_ID)'
+	node scripts/deploy-tipjar.mjs --rpc '$(RPC)' --key-file '$(KEY_FILE)' --chain-id '$(CHAIN_ID)' $(if $(DRY_RUN),--dry-run)

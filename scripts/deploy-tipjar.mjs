@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // Deploys the checked-in TipJar (crate/contracts/TipJar.json) with viem from tests/node_modules.
-//   node scripts/deploy-tipjar.mjs --rpc URL --key-file FILE [--chain-id N]
+//   node scripts/deploy-tipjar.mjs --rpc URL --key-file FILE [--chain-id N] [--dry-run]
 // FILE holds the deployer's 0x-prefixed 32-byte hex private key (never on the command line: it would land in shell
 // history and `ps`). --chain-id defaults to 199 (BTTC mainnet) so a wrong RPC URL is refused before paying anything;
-// pass 1029 for Donau, or the id of a local node. The last line of stdout is the contract address.
+// pass 1029 for Donau, or the id of a local node. --dry-run stops after printing the estimated cost, sending nothing.
+// The last line of stdout is the contract address.
 import { createRequire } from 'node:module'
 import { readFileSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
@@ -22,14 +23,18 @@ const MAX_KEY_FILE_BYTES = 256
 const RPC_TIMEOUT_MS = 30_000
 /** BTTC makes a block every ~2 s; five minutes covers a congested mempool without hanging forever. */
 const RECEIPT_TIMEOUT_MS = 5 * 60_000
-const USAGE = 'usage: deploy-tipjar.mjs --rpc URL --key-file FILE [--chain-id N]'
+const USAGE = 'usage: deploy-tipjar.mjs --rpc URL --key-file FILE [--chain-id N] [--dry-run]'
 
 class Fail extends Error {}
 
 function parseArgs (argv) {
-  const opts = { chainId: DEFAULT_CHAIN_ID }
+  const opts = { chainId: DEFAULT_CHAIN_ID, dryRun: false }
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i]
+    if (flag === '--dry-run') {
+      opts.dryRun = true
+      continue
+    }
     const value = argv[i + 1]
     if (!['--rpc', '--key-file', '--chain-id'].includes(flag)) throw new Fail(`unknown argument ${flag} (${USAGE})`)
     if (value === undefined) throw new Fail(`${flag} needs a value (${USAGE})`)
@@ -79,7 +84,7 @@ function short (error) {
   return String(error.shortMessage ?? error.message).split('\n')[0]
 }
 
-async function deploy ({ rpc, keyFile, chainId }) {
+async function deploy ({ rpc, keyFile, chainId, dryRun }) {
   const artifact = JSON.parse(readFileSync(ARTIFACT_PATH, 'utf8'))
   const account = readAccount(keyFile)
   const transport = http(rpc, { timeout: RPC_TIMEOUT_MS, retryCount: 0 })
@@ -117,6 +122,10 @@ async function deploy ({ rpc, keyFile, chainId }) {
   if (balance < cost) {
     throw new Fail(`insufficient funds: ${account.address} has ${formatEther(balance)}, ` +
       `deploying needs about ${formatEther(cost)}`)
+  }
+  if (dryRun) {
+    console.log('dry run: nothing sent')
+    return
   }
 
   const wallet = createWalletClient({ account, chain, transport })

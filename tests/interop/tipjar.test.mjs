@@ -197,6 +197,17 @@ describe('on a real node: anvil, chain 199, paris rules', () => {
       /^error: cannot reach RPC http:\/\/127\.0\.0\.1:9/)
   })
 
+  test('deploy-tipjar --dry-run prints the estimated cost and sends nothing', async () => {
+    const keyFile = join(dir, 'deployer.key')
+    const nonce = () => publicClient.getTransactionCount({ address: node.accounts[0].address })
+    const before = await nonce()
+    const { stdout } = await run(process.execPath,
+      [deployScript, '--rpc', node.url, '--key-file', keyFile, '--dry-run'])
+    assert.match(stdout, /^estimated gas \d+ at \d+ wei\/gas = [0-9.]+ \(native coin\)$/m)
+    assert.equal(stdout.trim().split('\n').at(-1), 'dry run: nothing sent')
+    assert.equal(await nonce(), before)
+  })
+
   test('a 1.5 BTT tip reaches the creator exactly, nothing stays in the TipJar, logs list it per work', async () => {
     const creator = addressOf('creator')
     const infoHash = '0x' + 'ab'.repeat(20)
