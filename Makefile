@@ -2,14 +2,15 @@
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
 # Others: make bench, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make fuzz,
-# make check-wasm.
+# make check-wasm, make deploy-tipjar.
 
 CARGO ?= cargo
 LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal fuzz
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal fuzz \
+  deploy-tipjar
 
 setup:
 	@bash scripts/setup.sh
@@ -76,3 +77,15 @@ fuzz:
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 	cd signaling/fuzz && for t in ws_frames tracker_request; do mkdir -p corpus/$$t && \
 	  $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
+
+# Deploys the checked-in TipJar (crate/contracts/TipJar.json) to a real chain and prints its address last:
+#   make deploy-tipjar RPC=https://rpc.bittorrentchain.io KEY_FILE=deployer.key [CHAIN_ID=199] [DRY_RUN=1]
+# KEY_FILE holds a 0x-prefixed 32-byte hex private key. CHAIN_ID (default 199, BTTC mainnet; Donau is 1029) must match
+# the RPC's. DRY_RUN=1 prints the estimated cost and sends nothing. The artifact is checked against a fresh compile
+# first.
+CHAIN_ID ?= 199
+deploy-tipjar: setup
+	@test -n "$(RPC)" -a -n "$(KEY_FILE)" || \
+	  { echo "usage: make deploy-tipjar RPC=URL KEY_FILE=FILE [CHAIN_ID=199] [DRY_RUN=1]" >&2; exit 2; }
+	node scripts/compile-tipjar.mjs --check
+	node scripts/deploy-tipjar.mjs --rpc '$(RPC)' --key-file '$(KEY_FILE)' --chain-id '$(CHAIN_ID)' $(if $(DRY_RUN),--dry-run)
