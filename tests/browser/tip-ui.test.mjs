@@ -169,6 +169,20 @@ test('a viewer tips a verified creator 1.5 BTT with the keyboard; names stay tex
   assert.equal(await balance(creator.address) - before, 3n * WEI_PER_BTT / 2n, 'the creator got exactly 1.5 BTT');
   assert.deepEqual(page.errors, []);
   await page.context().close();
+
+  // The embeddable player shows the same creator below the video, on the site's chain: its URL
+  // parameters cannot choose another chain or tip jar. Space on its Tip button opens the dialog
+  // (it is not the player's play/pause key there).
+  const embed = await viewer(magnet, payer.address);
+  await embed.goto(`${env.signal.base}/embed.html?chain=donau&tipJar=0x${'66'.repeat(20)}&explorer=https://evil.example#${magnet}`);
+  await within(60_000, 'the player never showed the creator', embed.waitForSelector('seedcast-player .creator-line', { timeout: 0 }));
+  assert.equal(await embed.$eval('seedcast-player .creator-name', (el) => el.textContent), name);
+  assert.equal(await embed.$eval('seedcast-player .creator-address', (el) => el.href), `https://bttcscan.com/address/${creator.address}`);
+  await embed.focus('seedcast-player .tip-button');
+  await embed.keyboard.press(' ');
+  await embed.waitForSelector('seedcast-player .tip-dialog[open]');
+  assert.match(await embed.$eval('seedcast-player .tip-where', (el) => el.textContent), /BitTorrent Chain \(chain 199\)/);
+  await embed.context().close();
   await seeder.context().close();
 });
 
