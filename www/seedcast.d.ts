@@ -1,6 +1,13 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream };
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage };
+
+/** Why a `tip()` or a creator `seed()` failed: `Error.code`. */
+export type TipErrorCode = 'no-wallet' | 'rejected' | 'wrong-chain' | 'insufficient-funds' | 'unverified-creator' | 'invalid-amount' | 'failed';
+export interface TipError extends Error { code: TipErrorCode }
+
+/** Chain presets (read them after `loadSeedcast()`): mainnet id 199 (default), Donau id 1029. */
+export const chains: { readonly bttc: Chain; readonly donau: Chain };
 
 export function loadSeedcast(): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
@@ -43,6 +50,11 @@ export class SeedcastClient extends EventTarget {
   constructor(options?: ClientOptions);
   readonly peerId: string;
   readonly torrents: SeedcastTorrent[];
+  /** The chain tips go to (`ClientOptions.chain`, validated; BTTC mainnet by default). */
+  readonly chain: Chain;
+  /** Browser wallets (EIP-6963 discovery; `window.ethereum` as the fallback, uuid
+   *  `"window.ethereum"`). */
+  wallets(): Promise<WalletInfo[]>;
   add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
   /** What this site keeps in browser storage (all tabs); stored torrents resume. */
@@ -75,6 +87,12 @@ export class SeedcastTorrent extends EventTarget {
   readonly name: string | undefined;
   readonly magnetURI: string;
   readonly files: SeedcastFile[];
+  /** The creator record inside the torrent (null without one, or until `metadata`). */
+  readonly creator: Creator | null;
+  /** Sends `amount` BTT (a decimal string, at most 18 decimals) to the verified creator from
+   *  a browser wallet (through `chain.tipJar` when set), switching or adding the chain if
+   *  needed; resolves when the transaction is confirmed. Rejects with a `TipError`. */
+  tip(amount: string, options?: TipOptions): Promise<TipResult>;
   torrentFile(): Uint8Array | undefined;
   stats(): TorrentStats;
   peers(): PeerInfo[];

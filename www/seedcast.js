@@ -1,6 +1,6 @@
 // Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
 // Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
-import init, { Client } from './pkg/seedcast.js';
+import init, { Client, chainPreset } from './pkg/seedcast.js';
 import { hostTorrent, forgetTorrent, streamURL } from './stream-host.js';
 
 // Called by the client when wasm stopped a torrent on its own (an `error` event).
@@ -12,6 +12,13 @@ export function loadSeedcast() {
   loading ??= init({ module_or_path: new URL('./pkg/seedcast_bg.wasm', import.meta.url) });
   return loading;
 }
+
+/** Chain presets for `ClientOptions.chain` (read after `loadSeedcast()`): BitTorrent Chain
+ *  mainnet (id 199, the default) and its Donau testnet (id 1029). */
+export const chains = Object.freeze({
+  get bttc() { return chainPreset('bttc'); },
+  get donau() { return chainPreset('donau'); },
+});
 
 /** The tracker of the server this page came from. */
 export function defaultTracker() {
@@ -42,6 +49,12 @@ export class SeedcastClient extends EventTarget {
 
   get peerId() { return this.#wasm.peerId; }
   get torrents() { return [...this.#torrents.values()]; }
+  /** The chain tips go to (`ClientOptions.chain`, validated). */
+  get chain() { return this.#wasm.chain; }
+
+  /** The browser wallets in this page: EIP-6963 announcements (`window.ethereum` when
+   *  none announces), `[{ uuid, name, rdns, icon }]`. */
+  wallets() { return this.#wasm.wallets(); }
 
   /** Downloads from a magnet link or the bytes of a .torrent file. */
   add(source) {
@@ -107,6 +120,10 @@ export class SeedcastTorrent extends EventTarget {
   get infoHash() { return this.#wasm.infoHash; }
   get name() { return this.#wasm.name; }
   get magnetURI() { return this.#wasm.magnetURI; }
+  /** `null` or `{ address, name, verified, reason? }`, known with the metadata. */
+  get creator() { return this.#wasm.creator; }
+  /** Tips the verified creator `amount` BTT (a decimal string) from a browser wallet. */
+  tip(amount, options) { return this.#wasm.tip(amount, options); }
   torrentFile() { return this.#wasm.torrentFile(); }
   stats() { return this.#wasm.stats(); }
   peers() { return this.#wasm.peers(); }

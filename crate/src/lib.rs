@@ -4,6 +4,7 @@
 //!
 //! * [`bencode`], [`metainfo`], [`magnet`], [`create`] — the torrent formats (BEP 3, 9, 12, 19).
 //! * [`creator`] — creator records: an EIP-712-signed creator identity inside `info`.
+//! * [`tip`] — tipping a creator in BTT: amounts, chains, wallet answers, the tip state machine.
 //! * [`wire`] — the peer wire codec (BEP 3, 6, 9, 10) over any byte stream.
 //! * [`engine`] — torrent and peer state machines, picker, choker, storage trait. No sockets,
 //!   clocks or randomness of its own: time and a seed come in as inputs.
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod magnet;
 pub mod metainfo;
 pub mod session;
+pub mod tip;
 pub mod wire;
 
 #[cfg(not(target_arch = "wasm32"))]

@@ -46,7 +46,7 @@ mod address;
 mod content;
 mod eip712;
 mod error;
-mod hex;
+pub(crate) mod hex;
 mod keccak;
 mod key;
 mod record;

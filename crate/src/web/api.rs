@@ -14,11 +14,13 @@ use super::client::{ClientInner, ClientOptions};
 use super::js_glue::{get, now, random_u64};
 use super::storage::SharedStorage;
 use super::swarm::Swarm;
-use super::{files, peer_conn, seed, store};
+use super::wallet::coded_error;
+use super::{files, peer_conn, seed, store, tip, wallet};
 use crate::engine::{Bitfield, Config, Torrent as Engine};
 use crate::magnet::Magnet;
 use crate::metainfo::{InfoHash, Metainfo};
 use crate::session::check_browser_piece_length;
+use crate::tip::{Chain, TipError, TipErrorCode, TipRequest, parse_btt};
 
 const DEFAULT_MAX_PEERS: usize = 30;
 const MAX_MAX_PEERS: usize = 200;
@@ -40,6 +42,11 @@ export interface ClientOptions {
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
   /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
   uploadLimit?: number;
+  /** Where tips go: `'bttc'` (BitTorrent Chain mainnet, id 199; the default), `'donau'`
+   *  (its testnet, id 1029) or a chain of your own (e.g. a local node). `tipJar`: a TipJar
+   *  contract tips are sent through (it forwards them at once and logs them per work);
+   *  without one, tips go straight to the creator. Set by the page, never from a link. */
+  chain?: 'bttc' | 'donau' | ChainInput;
   /** TEST ONLY: corrupt every block this client uploads. */
   testOnlyCorruptUploads?: boolean;
 }
@@ -50,7 +57,30 @@ export interface StoredTorrent {
 export interface SeedOptions {
   /** Torrent name; defaults to the file's or dropped folder's name. */
   name?: string;
+  /** Publish as a creator: the wallet (a uuid or rdns from `wallets()`; default the first)
+   *  signs a creator record with `name` (at most 64 bytes) into the torrent
+   *  (`eth_signTypedData_v4`, no chain switch needed). */
+  creator?: { name: string; wallet?: string };
 }
+export interface ChainInput { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar?: string | null }
+export interface Chain { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar: string | null }
+export interface WalletInfo { uuid: string; name: string; rdns: string; icon: string }
+/** A torrent's creator record. `verified`: its address signed exactly this torrent's content
+ *  and name (only then can it be tipped). `address` (EIP-55) and `name` are null only for a
+ *  record too malformed to read; `reason` says why a record is unverified. */
+export interface Creator { address: string | null; name: string | null; verified: boolean; reason?: string }
+export type TipStage = 'connecting' | 'switching-chain' | 'checking-balance' | 'confirm-in-wallet' | 'confirming';
+export interface TipOptions {
+  /** A wallet's uuid or rdns (see `wallets()`); default the first one found. */
+  wallet?: string;
+  /** At most 280 bytes of UTF-8, public on the chain (in the TipJar's event, or as the
+   *  transaction's data when tipping directly). */
+  message?: string;
+  /** Called with each stage, to show the viewer what is happening. */
+  onStage?: (stage: TipStage) => void;
+}
+/** `amountWei` is a decimal string (wei do not fit a JS number). */
+export interface TipResult { txHash: string; amountWei: string; chainId: number }
 export interface TorrentStats {
   progress: number; length: number | undefined; verified: number;
   numPieces: number; piecesVerified: number;
@@ -166,8 +196,19 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
             ));
         }
     };
+    let chain = match get(options, "chain") {
+        v if v.is_undefined() || v.is_null() => Chain::bttc(),
+        v => {
+            let json = js_sys::JSON::stringify(&v)
+                .ok()
+                .and_then(|s| s.as_string())
+                .ok_or_else(|| fail("`chain` must be \"bttc\", \"donau\" or a chain object"))?;
+            Chain::from_json(&json).map_err(|e| fail(format!("`chain`: {e}")))?
+        }
+    };
     let peer_id = Config::peer_id_from_seed(random_u64());
     Ok(ClientOptions {
+        chain,
         trackers,
         ice_servers,
         max_peers,
@@ -285,6 +326,10 @@ impl Client {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
         let weak = Rc::downgrade(&self.inner);
         let name = get(&options, "name").as_string();
+        let creator = match parse_creator(&get(&options, "creator")) {
+            Ok(c) => c,
+            Err(e) => return Promise::reject(&coded_error(&e)),
+        };
         let (corrupt, trackers) = {
             let Ok(inner) = state(&self.inner) else {
                 return Promise::reject(&fail("seedcast is busy (re-entrant call)").into());
@@ -292,10 +337,39 @@ impl Client {
             (inner.corrupt_uploads, inner.trackers.pinned_urls())
         };
         wasm_bindgen_futures::future_to_promise(async move {
+            // The wallet first: a missing or refusing wallet fails before minutes of hashing.
+            let signer = match creator {
+                Some((creator_name, choice)) => {
+                    let provider = wallet::provider(choice.as_deref())
+                        .await
+                        .map_err(|e| coded_error(&e))?;
+                    let address = tip::account(&provider).await.map_err(|e| coded_error(&e))?;
+                    Some((provider, address, creator_name))
+                }
+                None => None,
+            };
             // Not borrowing the client while hashing: the page stays fully usable.
-            let (meta, source) = seed::create(&input, name, trackers.clone())
+            let (unsigned, source) = seed::create(&input, name, trackers.clone())
                 .await
                 .map_err(|e| JsValue::from(fail(e)))?;
+            let meta = match signer {
+                None => unsigned.finish(None).map_err(|e| JsValue::from(fail(e)))?,
+                Some((provider, address, creator_name)) => {
+                    let creator = tip::sign_record(&provider, address, &creator_name, &unsigned)
+                        .await
+                        .map_err(|e| coded_error(&e))?;
+                    unsigned.finish(Some(&creator)).map_err(|e| {
+                        coded_error(&TipError {
+                            code: TipErrorCode::Failed,
+                            message: format!(
+                                "the wallet's signature does not verify as {} ({e}); \
+                                 smart-contract wallets cannot sign creator records",
+                                address.to_checksum()
+                            ),
+                        })
+                    })?
+                }
+            };
             // Served straight from the user's files: the page holds no copy of the content.
             let storage =
                 SharedStorage::from_blobs(&meta.info_hash.to_hex(), &meta.info, source, corrupt);
@@ -412,6 +486,19 @@ impl Client {
         })
     }
 
+    /// The browser wallets of this page (EIP-6963; `window.ethereum` when none announces).
+    #[wasm_bindgen(unchecked_return_type = "Promise<WalletInfo[]>")]
+    pub fn wallets(&self) -> Promise {
+        wasm_bindgen_futures::future_to_promise(async { Ok(wallet::list().await) })
+    }
+
+    /// The chain tips go to (validated `chain` option).
+    #[wasm_bindgen(getter, unchecked_return_type = "Chain")]
+    pub fn chain(&self) -> Result<JsValue, JsError> {
+        let inner = state(&self.inner)?;
+        chain_to_js(&inner.chain)
+    }
+
     /// Stops everything: torrents, connections, tracker sockets, timers.
     pub fn destroy(&self) {
         if let Ok(mut inner) = state(&self.inner) {
@@ -427,6 +514,37 @@ impl Client {
         inner.insert_swarm(swarm);
         torrent
     }
+}
+
+/// `creator: {name, wallet?}` of `seed()`'s options: `None` when absent.
+fn parse_creator(value: &JsValue) -> Result<Option<(String, Option<String>)>, TipError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    let invalid = |message: &str| TipError {
+        code: TipErrorCode::Failed,
+        message: message.into(),
+    };
+    let name = get(value, "name")
+        .as_string()
+        .ok_or_else(|| invalid("`creator.name` must be a string (it may be empty)"))?;
+    if name.len() > crate::creator::MAX_NAME_BYTES {
+        return Err(invalid(&format!(
+            "`creator.name` is longer than {} bytes",
+            crate::creator::MAX_NAME_BYTES
+        )));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(invalid("`creator.name` may not hold control characters"));
+    }
+    let wallet = match get(value, "wallet") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(
+            v.as_string()
+                .ok_or_else(|| invalid("`creator.wallet` must be a wallet's uuid or rdns"))?,
+        ),
+    };
+    Ok(Some((name, wallet)))
 }
 
 fn ensure_new(inner: &ClientInner, info_hash: &InfoHash) -> Result<(), JsError> {
@@ -472,6 +590,18 @@ fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     all
 }
 
+fn chain_to_js(chain: &Chain) -> Result<JsValue, JsError> {
+    js_sys::JSON::parse(&chain.to_json().to_string()).map_err(|_| fail("unreadable chain"))
+}
+
+/// A chain preset by name (`bttc`, `donau`), as `ClientOptions.chain` takes it.
+#[wasm_bindgen(js_name = chainPreset, unchecked_return_type = "Chain")]
+pub fn chain_preset(name: &str) -> Result<JsValue, JsError> {
+    let chain = Chain::preset(name)
+        .ok_or_else(|| fail(format!("no chain preset `{name}` (bttc, donau)")))?;
+    chain_to_js(&chain)
+}
+
 /// One torrent of a client. Stays valid after `remove()`, but then every call fails.
 #[wasm_bindgen]
 pub struct Torrent {
@@ -487,7 +617,74 @@ impl std::fmt::Debug for Torrent {
     }
 }
 
+type TipStart = (TipRequest, Option<String>, Option<Function>);
+
 impl Torrent {
+    /// Everything a tip needs, checked before any wallet is asked anything.
+    fn tip_request(&self, amount: &JsValue, options: JsValue) -> Result<TipStart, TipError> {
+        let unverified = |message: String| TipError {
+            code: TipErrorCode::UnverifiedCreator,
+            message,
+        };
+        let (creator, chain, info_hash) = self
+            .client
+            .upgrade()
+            .and_then(|rc| {
+                let inner = rc.try_borrow().ok()?;
+                let swarm = inner.swarms.get(&self.hex)?;
+                let known = swarm.engine.info().is_some();
+                Some((
+                    known.then(|| swarm.creator()),
+                    inner.chain.clone(),
+                    swarm.info_hash,
+                ))
+            })
+            .ok_or_else(|| TipError {
+                code: TipErrorCode::Failed,
+                message: "this torrent was removed".into(),
+            })?;
+        let creator = match creator {
+            None => {
+                return Err(unverified(
+                    "the creator is not known until the torrent's metadata arrives".into(),
+                ));
+            }
+            Some(None) => return Err(unverified("this torrent has no creator record".into())),
+            Some(Some(c)) => c,
+        };
+        let Some(recipient) = creator.tip_address() else {
+            return Err(unverified(format!(
+                "the creator record does not verify ({}): tips are disabled",
+                creator.reason.as_deref().unwrap_or("unverified")
+            )));
+        };
+        let amount = amount.as_string().ok_or_else(|| TipError {
+            code: TipErrorCode::InvalidAmount,
+            message: "give the amount as a decimal string of BTT, such as \"1.5\"".into(),
+        })?;
+        let amount_wei = parse_btt(&amount)?;
+        let text = |key: &str| -> Result<Option<String>, TipError> {
+            match get(&options, key) {
+                v if v.is_undefined() || v.is_null() => Ok(None),
+                v => v.as_string().map(Some).ok_or_else(|| TipError {
+                    code: TipErrorCode::Failed,
+                    message: format!("`{key}` must be a string"),
+                }),
+            }
+        };
+        let wallet = text("wallet")?;
+        let message = text("message")?;
+        let on_stage = get(&options, "onStage").dyn_into::<Function>().ok();
+        let request = TipRequest {
+            chain,
+            creator: recipient,
+            info_hash,
+            amount_wei,
+            message,
+        };
+        Ok((request, wallet, on_stage))
+    }
+
     fn with<R>(&self, f: impl FnOnce(&Swarm) -> R) -> Result<R, JsError> {
         let rc = self
             .client
@@ -613,6 +810,44 @@ impl Torrent {
     ) -> Result<super::stream::FileStream, JsError> {
         let handle = super::client::Handle(self.client.clone());
         super::stream::open(handle, &self.hex, file_index, start, end).map_err(fail)
+    }
+
+    /// The creator record inside the torrent: `null` without one (or before the metadata).
+    #[wasm_bindgen(getter, unchecked_return_type = "Creator | null")]
+    pub fn creator(&self) -> Result<JsValue, JsError> {
+        self.with(|s| s.creator().map_or(JsValue::NULL, |c| c.to_js()))
+    }
+
+    /// Tips the torrent's verified creator `amount` BTT (a decimal string) from a browser
+    /// wallet; resolves once the transaction is confirmed (receipt status 1). Rejects with an
+    /// `Error` whose `code` says why (see the README): nothing is sent to an unverified
+    /// creator, and amounts are never floats.
+    #[wasm_bindgen(unchecked_return_type = "Promise<TipResult>")]
+    pub fn tip(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "string")] amount: JsValue,
+        #[wasm_bindgen(unchecked_optional_param_type = "TipOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Promise {
+        match self.tip_request(&amount, options.map_or(JsValue::UNDEFINED, JsValue::from)) {
+            Err(e) => Promise::reject(&coded_error(&e)),
+            Ok((request, choice, on_stage)) => {
+                wasm_bindgen_futures::future_to_promise(async move {
+                    let provider = wallet::provider(choice.as_deref())
+                        .await
+                        .map_err(|e| coded_error(&e))?;
+                    let receipt = tip::run(provider, request, on_stage)
+                        .await
+                        .map_err(|e| coded_error(&e))?;
+                    let out = js_sys::Object::new();
+                    super::js_glue::set(&out, "txHash", receipt.tx_hash);
+                    super::js_glue::set(&out, "amountWei", receipt.amount_wei.to_string());
+                    super::js_glue::set(&out, "chainId", receipt.chain_id as f64);
+                    Ok(out.into())
+                })
+            }
+        }
     }
 
     /// Stops this torrent: tells the trackers, closes its connections, frees its data.

@@ -24,6 +24,7 @@ use super::tracker::{SocketEvent, TrackerSocket, backoff};
 use super::tracker_msg::Id;
 use crate::engine::PeerKey;
 use crate::session::{TrackerId, TrackerSet};
+use crate::tip::Chain;
 
 /// How often timers run: engine ticks, offer expiry, announces, tracker reconnects.
 const TICK: Duration = Duration::from_millis(250);
@@ -56,6 +57,8 @@ pub struct ClientInner {
     pub storage_preference: String,
     /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
     pub upload_limit: Option<u64>,
+    /// Where tips go (`chain`; BTTC mainnet by default). Chosen by the page, never by a link.
+    pub chain: Chain,
     /// The client's own trackers (pinned: open for its lifetime) and those that torrents
     /// brought in (closed when the last torrent using them goes).
     pub trackers: TrackerSet<TrackerState>,
@@ -129,6 +132,7 @@ pub struct ClientOptions {
     pub peer_id: Id,
     /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
     pub upload_limit: Option<u64>,
+    pub chain: Chain,
 }
 
 impl ClientInner {
@@ -147,6 +151,7 @@ impl ClientInner {
                 corrupt_uploads: options.corrupt_uploads,
                 storage_preference: options.storage_preference,
                 upload_limit: options.upload_limit,
+                chain: options.chain,
                 trackers,
                 ignored_signals: 0,
                 swarms: BTreeMap::new(),
@@ -159,6 +164,8 @@ impl ClientInner {
                 destroyed: false,
             })
         });
+        // Wallets announce at page load: listen from the start (see wallet.rs).
+        super::wallet::listen();
         let handle = client.borrow().handle.clone();
         let flush_handle = handle.clone();
         let flush = Closure::<dyn FnMut()>::new(move || deliver_notes(&flush_handle));

@@ -45,6 +45,12 @@ pub fn random_u64() -> u64 {
     u64::from_le_bytes(random_bytes::<8>())
 }
 
+/// Calls `handler` once after `delay` (a plain timer nobody cancels: the caller's promise
+/// settles either way).
+pub fn call_later(handler: &Function, delay: Duration) {
+    let _ = set_timeout(handler, delay.as_secs_f64() * 1000.0);
+}
+
 /// Runs `callback` once the current task finishes (before any timer or I/O event).
 pub fn microtask(callback: &Function) {
     queue_microtask(callback);

@@ -11,11 +11,15 @@
 //! * [`storage`] — the bounded piece cache in front of [`store`] (the page's OPFS /
 //!   IndexedDB worker) or the seeded files; [`resume`] — opening storage, resuming from it.
 //! * [`notes`], [`js_glue`] — event queue, browser helpers.
+//! * [`wallet`] — EIP-6963 discovery and EIP-1193 requests; [`tip`] — runs the core's tip
+//!   state machine on a wallet and has wallets sign creator records; [`creator`] —
+//!   `torrent.creator`.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
 
 pub mod api;
 mod client;
+mod creator;
 mod files;
 mod gc_pacing;
 mod js_glue;
@@ -28,9 +32,11 @@ mod storage;
 mod store;
 mod stream;
 mod swarm;
+mod tip;
 mod tracker;
 mod tracker_msg;
 mod upload_limit;
+mod wallet;
 
 pub use api::{Client, Torrent};
 pub use stream::FileStream;

@@ -9,8 +9,7 @@ use web_sys::{Blob, File, FileList};
 
 use super::js_glue::{error_text, get};
 use super::storage::{BlobPart, BlobSource};
-use crate::create::{CreateOptions, FileSpec, TorrentBuilder};
-use crate::metainfo::Metainfo;
+use crate::create::{CreateOptions, FileSpec, TorrentBuilder, UnsignedTorrent};
 use crate::metainfo::path::sanitize_component;
 
 fn sanitize(name: &str) -> String {
@@ -85,12 +84,13 @@ fn collect_inputs(value: &JsValue, name: Option<&str>) -> Result<Vec<Input>, Str
 }
 
 /// Hashes `value` into a torrent named `name` (default: the file's or folder's name).
-/// Returns the torrent and where its content lies (the files, in torrent order).
+/// Returns the torrent, not yet finished so a creator may sign it, and where its content
+/// lies (the files, in torrent order).
 pub async fn create(
     value: &JsValue,
     name: Option<String>,
     trackers: Vec<String>,
-) -> Result<(Metainfo, BlobSource), String> {
+) -> Result<(UnsignedTorrent, BlobSource), String> {
     let name = name.map(|n| sanitize(&n));
     let inputs = collect_inputs(value, name.as_deref())?;
     if inputs.is_empty() {
@@ -147,8 +147,8 @@ pub async fn create(
             offset = end;
         }
     }
-    let meta = builder.finish().map_err(|e| e.to_string())?;
-    Ok((meta, source))
+    let unsigned = builder.finish_unsigned().map_err(|e| e.to_string())?;
+    Ok((unsigned, source))
 }
 
 async fn read(blob: &Blob, start: f64, end: f64) -> Result<Vec<u8>, String> {

@@ -19,6 +19,7 @@ use js_sys::{ArrayBuffer, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 
 use super::client::Handle;
+use super::creator::CreatorView;
 use super::js_glue::Timeout;
 use super::notes::Note;
 use super::peer_conn::{ConnEvent, PeerConn};
@@ -125,6 +126,8 @@ pub struct Swarm {
     pub streams: Streams,
     /// The client's `uploadLimit`, if any (see `upload_limit.rs`).
     pub upload_limit: Option<TokenBucket>,
+    /// The creator record, verified once when first asked for after the metadata arrived.
+    creator: std::cell::OnceCell<Option<CreatorView>>,
     /// Which open channel is served first by the next `pump`. It moves on every pump: with an
     /// upload limit the first channel can take the whole refill, and a channel never served
     /// would be dropped by the engine as not reading.
@@ -168,7 +171,14 @@ impl Swarm {
             streams: Streams::default(),
             upload_limit: None,
             transmit_turn: 0,
+            creator: std::cell::OnceCell::new(),
         }
+    }
+
+    /// The torrent's creator record (`None` without one, or before the metadata).
+    pub fn creator(&self) -> Option<CreatorView> {
+        let info = self.engine.info()?;
+        self.creator.get_or_init(|| CreatorView::of(info)).clone()
     }
 
     pub fn name(&self) -> Option<String> {
