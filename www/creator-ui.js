@@ -64,7 +64,7 @@ export function errorText(error, chain) {
   const network = chain?.name ?? 'BitTorrent Chain';
   switch (error?.code) {
     case 'no-wallet': return 'No browser wallet found — install one that supports BitTorrent Chain.';
-    case 'rejected': return 'Cancelled in your wallet: nothing was sent.';
+    case 'rejected': return 'Declined in your wallet: nothing was sent or signed.';
     case 'wrong-chain': return `Your wallet is not on ${network} and did not switch to it: nothing was sent.`;
     case 'insufficient-funds': return 'Not enough BTT in this wallet for the amount and the network fee.';
     case 'unverified-creator': return 'Creator record does not verify — tips are disabled.';

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use seedcast_signal::{Config, Limits, chain::Chain, config::load_allow_list};
+use seedcast_signal::{Config, Limits, chain, config::load_allow_list};
 use tokio_util::sync::CancellationToken;
 
 /// WebTorrent-compatible WebSocket tracker that also serves the Seedcast web app.
@@ -131,7 +131,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_timeout: ping_interval * 5 / 2,
         ..Limits::default()
     };
-    let chain = Chain::resolve(&args.chain, args.tip_jar.as_deref())?;
+    let chain = chain::resolve(&args.chain, args.tip_jar.as_deref())?;
     let allow_list = args
         .allow_list
         .as_deref()
@@ -148,14 +148,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         allow_list,
         trust_proxy: args.trust_proxy,
         www_dir,
-        chain,
+        chain: Some(chain),
     };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, max_connections, chain = config.chain.id, tip_jar = ?config.chain.tip_jar, "seedcast-signal listening");
+    tracing::info!(%addr, max_connections, chain = ?config.chain.as_ref().map(|c| c.id), "seedcast-signal listening");
     // The one line meant for a human (and for test scripts): where to point a browser and a client.
     println!("seedcast-signal: open http://{addr}/ — tracker ws://{addr}/announce");
 

@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+use crate::chain::Chain;
 use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
@@ -312,7 +313,12 @@ async fn chain(State(state): State<AppState>) -> Response {
             (header::CONTENT_TYPE, "application/json"),
             (header::CACHE_CONTROL, "no-store"),
         ],
-        state.config.chain.to_json(),
+        state
+            .config
+            .chain
+            .as_ref()
+            .map_or_else(|| Chain::bttc().to_json(), Chain::to_json)
+            .to_string(),
     )
         .into_response()
 }
