@@ -211,8 +211,12 @@ test('publishing from the app signed as a creator: the wallet signs, the card sh
   const creator = anvil.accounts[2];
   const context = await newContext(env.browser);
   await installTestWallet(context, anvil, { account: creator.address, chainId: '0xc7' });
+  // The site's chain.json (what `seedcast-signal --chain donau` serves) decides the chain shown.
+  const donau = { id: 1029, name: 'BitTorrent Chain Donau', rpcUrls: ['https://pre-rpc.bt.io'], explorer: 'https://testscan.bt.io', tipJar: null };
+  await context.route('**/chain.json', (route) => route.fulfill({ contentType: 'application/json', body: JSON.stringify(donau) }));
   const page = await context.newPage();
   await page.goto(`${env.signal.base}/`);
+  await page.waitForFunction(() => document.getElementById('creator-chain').textContent === 'BitTorrent Chain Donau');
   await page.click('#creator-section summary');
   await page.fill('#creator-name', 'Carol <3');
   await page.waitForSelector('#creator-wallets > *');
@@ -220,7 +224,37 @@ test('publishing from the app signed as a creator: the wallet signs, the card sh
   await within(60_000, 'no creator line on the shared torrent', page.waitForSelector('.torrent .creator-line', { timeout: 0 }));
   assert.equal(await page.$eval('.torrent .creator-name', (el) => el.textContent), 'Carol <3');
   assert.equal(await page.$eval('.torrent .creator-address', (el) => el.title), creator.address);
+  assert.equal(await page.$eval('.torrent .creator-address', (el) => el.href), `https://testscan.bt.io/address/${creator.address}`);
+  assert.match(await page.$eval('.torrent .creator-line', (el) => el.textContent), /on BitTorrent Chain Donau/);
   const signed = await page.evaluate(() => window.testWallet.log.filter((r) => r.method === 'eth_signTypedData_v4').length);
   assert.equal(signed, 1, 'the wallet was asked to sign once');
+  await context.close();
+});
+
+test('without a readable chain.json the app uses BitTorrent Chain mainnet and says so in the console', { timeout: 60_000 }, async () => {
+  const context = await newContext(env.browser);
+  await context.route('**/chain.json', (route) => route.fulfill({ status: 500, body: 'down' }));
+  const page = await context.newPage();
+  const warnings = [];
+  page.on('console', (m) => { if (m.type() === 'warning') warnings.push(m.text()); });
+  await page.goto(`${env.signal.base}/`);
+  await within(20_000, 'the app did not start', page.waitForFunction(() => document.getElementById('tracker-status').textContent.startsWith('Connected'), null, { timeout: 0 }));
+  assert.equal(await page.$eval('#creator-chain', (el) => el.textContent), 'BitTorrent Chain');
+  assert.ok(warnings.some((w) => /chain\.json .*default chain/.test(w)), `a console warning: ${warnings.join(' | ')}`);
+  await context.close();
+});
+
+test('declining to sign when publishing as a creator shares nothing and says why', { timeout: 60_000 }, async () => {
+  const context = await newContext(env.browser);
+  await installTestWallet(context, anvil, { account: anvil.accounts[3].address, chainId: '0xc7', reject: ['eth_signTypedData_v4'] });
+  const page = await context.newPage();
+  await page.goto(`${env.signal.base}/`);
+  await page.click('#creator-section summary');
+  await page.fill('#creator-name', 'Dave');
+  await page.waitForSelector('#creator-wallets > *');
+  await page.setInputFiles('#file-input', { name: 'unsigned.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20_000, 5) });
+  await within(30_000, 'no error shown', page.waitForSelector('#errors p', { timeout: 0 }));
+  assert.equal(await page.$eval('#errors p', (el) => el.textContent), 'Could not share: Declined in your wallet: nothing was sent or signed.');
+  assert.equal(await page.$$eval('.torrent', (t) => t.length), 0, 'nothing was shared');
   await context.close();
 });
