@@ -155,11 +155,19 @@ test('a viewer tips a verified creator 1.5 BTT with the keyboard; names stay tex
   await page.focus('.tip-dialog .tip-message');
   await page.keyboard.type('Thanks for the clip');
   const before = await balance(creator.address);
-  await page.focus('.tip-dialog .tip-send');
-  await page.keyboard.press('Enter');
-  const status = await within(60_000, 'the tip did not finish', until(() => page.$eval('.tip-dialog .tip-status', (el) => (el.classList.contains('ok') || el.classList.contains('bad')) && {
+  const outcome = () => within(60_000, 'the tip did not finish', until(() => page.$eval('.tip-dialog .tip-status', (el) => (el.classList.contains('ok') || el.classList.contains('bad')) && {
     ok: el.classList.contains('ok'), text: el.textContent, href: el.querySelector('a')?.href,
   })));
+  // Declined in the wallet first: the dialog says so and stays usable.
+  await page.evaluate(() => window.testWallet.reject.add('eth_sendTransaction'));
+  await page.focus('.tip-dialog .tip-send');
+  await page.keyboard.press('Enter');
+  assert.deepEqual(await outcome(), { ok: false, text: 'Declined in your wallet: nothing was sent or signed.', href: undefined });
+  await page.evaluate(() => window.testWallet.reject.clear());
+  await page.focus('.tip-dialog .tip-send');
+  await page.keyboard.press('Enter');
+  await page.waitForFunction(() => !document.querySelector('.tip-dialog .tip-status').classList.contains('bad'));
+  const status = await outcome();
   assert.ok(status.ok, `the tip succeeded: ${status.text}`);
   assert.match(status.text, /^Sent 1\.5 BTT to /);
   assert.match(status.href, /^https:\/\/bttcscan\.com\/tx\/0x[0-9a-f]{64}$/);
