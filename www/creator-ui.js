@@ -229,7 +229,7 @@ function tipDialog(container, torrent, client, creator, opener) {
       });
       status.classList.add('ok');
       status.replaceChildren(`Sent ${formatBTT(result.amountWei)} BTT to `, el('bdi', {}, creator.name), '. ',
-        explorerLink({ explorer: chain.explorer }, 'tx', result.txHash, 'View the transaction'));
+        explorerLink(chain, 'tx', result.txHash, 'View the transaction'));
     } catch (error) {
       status.classList.add('bad');
       status.textContent = errorText(error, chain);
