@@ -4,6 +4,8 @@
 // Text from torrents and peers is only ever set with textContent, never parsed as HTML.
 import { SeedcastClient, defaultTracker } from './seedcast.js';
 import { showStored } from './stored.js';
+import { withSiteChain } from './chain.js';
+import { showCreator, walletPicker, errorText, byteLength, MAX_NAME_BYTES } from './creator-ui.js';
 import './player.js';
 
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
@@ -42,7 +44,8 @@ async function start() {
   }
   try {
     const iceServers = params.getAll('stun').map((urls) => ({ urls }));
-    client = await SeedcastClient.create({ trackers: [params.get('tracker') ?? defaultTracker()], iceServers });
+    // The chain tips go to is the site's (chain.json), never a URL parameter.
+    client = await withSiteChain((chain) => SeedcastClient.create({ trackers: [params.get('tracker') ?? defaultTracker()], iceServers, chain }));
   } catch (e) {
     showError(`Seedcast could not start: ${e.message}`);
     return;
@@ -66,6 +69,7 @@ async function start() {
       : `Cannot reach the tracker at ${detail.url}, so no new peers can be found. Retrying${detail.retryInSeconds ? ` in ${detail.retryInSeconds} s` : ''}…`;
     el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
+  wireCreator();
   wireSeeding();
   refreshStored = showStored(client);
   wireDownloading();
@@ -79,9 +83,12 @@ function wireSeeding() {
     hashing.hidden = false;
     hashing.textContent = `Preparing ${files.length === 1 ? files[0].name : `${files.length} files`}…`;
     try {
-      show(await client.seed(files));
+      const creator = creatorOptions();
+      if (creator === null) return;
+      if (creator) hashing.textContent += ' Your wallet will ask you to sign the creator record.';
+      show(await client.seed(files, creator ? { creator } : {}));
     } catch (e) {
-      showError(`Could not share: ${e.message}`);
+      showError(`Could not share: ${e.code ? errorText(e, client.chain) : e.message}`);
     } finally {
       hashing.hidden = true;
     }
@@ -90,6 +97,33 @@ function wireSeeding() {
   zone.addEventListener('dragover', (e) => { e.preventDefault(); zone.classList.add('over'); });
   zone.addEventListener('dragleave', () => zone.classList.remove('over'));
   zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); seed([...e.dataTransfer.files]); });
+}
+
+/** "Sign as creator": the wallet to sign with, listed when the section is opened. */
+let creatorWallet = () => undefined;
+function wireCreator() {
+  $('creator-chain').textContent = client.chain.name;
+  $('creator-section').addEventListener('toggle', async (e) => {
+    if (e.target.open) creatorWallet = await walletPicker($('creator-wallets'), client, 'creator-wallet');
+  });
+  const name = $('creator-name');
+  name.addEventListener('input', () => {
+    const n = byteLength(name.value);
+    $('creator-name-count').textContent = n > MAX_NAME_BYTES ? `${n} bytes: at most ${MAX_NAME_BYTES}` : '';
+  });
+}
+
+/** `{ name, wallet }` when sharing signed as a creator, undefined when not, null (after saying
+ *  why) when the name is too long. */
+function creatorOptions() {
+  if (!$('creator-section').open) return undefined;
+  const name = $('creator-name').value.trim();
+  if (!name) return undefined;
+  if (byteLength(name) > MAX_NAME_BYTES) {
+    showError(`Could not share: the creator name is longer than ${MAX_NAME_BYTES} bytes.`);
+    return null;
+  }
+  return { name, wallet: creatorWallet() };
 }
 
 function wireDownloading() {
@@ -168,7 +202,8 @@ function show(torrent) {
       : '';
   };
   const timer = setInterval(() => { refresh(); lonelyHint(); }, 500);
-  torrent.addEventListener('metadata', () => { showShare(); showFiles(); showPlayer(); refresh(); });
+  const creator = () => showCreator(q('.creator'), torrent, client);
+  torrent.addEventListener('metadata', () => { showShare(); showFiles(); showPlayer(); creator(); refresh(); });
   torrent.addEventListener('progress', refresh);
   torrent.addEventListener('peer', refresh);
   torrent.addEventListener('done', () => { showFiles(); refresh(); setTimeout(refreshStored, 500); });
@@ -184,7 +219,7 @@ function show(torrent) {
     $('empty').hidden = $('torrents').children.length > 0;
   });
   q('.remove').addEventListener('click', () => torrent.remove());
-  if (torrent.stats().hasMetadata) { showShare(); showFiles(); showPlayer(); }
+  if (torrent.stats().hasMetadata) { showShare(); showFiles(); showPlayer(); creator(); }
   refresh();
 }
 

@@ -1,6 +1,8 @@
 // embed.html's script: one full-size <seedcast-player> for iframes, from
 // embed.html#magnet:?xt=...  (or ?src=magnet...), with optional ?poster=, ?trackers=, ?file=,
 // ?autoplay, ?muted. A file, not inline, so the page's CSP needs no 'unsafe-inline'.
+// No parameter reaches the chain or tip jar: the player reads those from this site's
+// chain.json (chain.js), so a hostile embed link cannot send tips anywhere else.
 import './player.js';
 
 const params = new URLSearchParams(location.search);

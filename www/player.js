@@ -6,7 +6,10 @@
 //
 // Attributes: src (magnet link), poster, trackers (comma-separated ws:// URLs; default this
 // site's tracker), file (index or name; default the largest playable file), autoplay, muted.
-// Property `torrent` takes a SeedcastTorrent this page already has (e.g. one it seeds).
+// Property `torrent` takes a SeedcastTorrent this page already has (e.g. one it seeds); with
+// property `client` (its SeedcastClient) too, the player also shows the torrent's creator.
+// A torrent with a verified creator record shows the creator and a Tip button below the video
+// (creator-ui.js), on the chain the site chose (chain.js): no attribute can change that chain.
 //
 // Design: every player of a page shares one SeedcastClient per tracker list, and a torrent
 // shared by several players is added once (removed when its last player goes away, unless
@@ -17,6 +20,8 @@
 // from torrents and peers are set as text, never parsed as HTML.
 import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
 import { serviceWorkerReady } from './stream-host.js';
+import { withSiteChain } from './chain.js';
+import { showCreator, CREATOR_CSS } from './creator-ui.js';
 
 const MODULE_URL = new URL(import.meta.url);
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
@@ -27,7 +32,9 @@ const shared = new Map(); // infoHash -> { torrent, users, owned }
 
 function sharedClient(trackers) {
   const key = trackers.join(',');
-  if (!clients.has(key)) clients.set(key, loadSeedcast().then(() => new SeedcastClient({ trackers })));
+  if (!clients.has(key)) {
+    clients.set(key, loadSeedcast().then(() => withSiteChain((chain) => new SeedcastClient({ trackers, chain }))));
+  }
   return clients.get(key);
 }
 
@@ -66,8 +73,7 @@ function magnetHash(src) {
   return undefined;
 }
 
-async function acquire(src, trackers) {
-  const client = await sharedClient(trackers);
+async function acquire(client, src) {
   const hash = magnetHash(src);
   let entry = hash && shared.get(hash);
   if (!entry) {
@@ -113,7 +119,7 @@ video { display: block; width: 100%; height: auto; max-height: var(--seedcast-ma
 .error { margin: 0; padding: 4px 8px; background: #5a1010; }
 .error:empty { display: none; }
 iframe { display: block; width: 100%; aspect-ratio: 16 / 9; border: 0; }
-`;
+${CREATOR_CSS}`;
 let sheet;
 function styleSheet() {
   if (!sheet) { sheet = new CSSStyleSheet(); sheet.replaceSync(STYLE); }
@@ -127,8 +133,10 @@ export class SeedcastPlayer extends HTMLElement {
   #status;
   #bar;
   #error;
+  #creator;
   #torrent;
   #given;
+  #givenClient;
   #file;
   #timer;
   #warmup;
@@ -147,6 +155,8 @@ export class SeedcastPlayer extends HTMLElement {
   get torrent() { return this.#torrent; }
   /** Plays a torrent this page already has (e.g. one it is seeding) instead of `src`. */
   set torrent(torrent) { this.#given = torrent; if (this.isConnected) this.#start(); }
+  /** The SeedcastClient of a `torrent` handed in (shows its creator line and Tip button). */
+  set client(client) { this.#givenClient = client; if (this.isConnected && this.#given) this.#start(); }
   /** The file being played (a SeedcastFile), once the metadata is known. */
   get file() { return this.#file; }
 
@@ -216,7 +226,10 @@ export class SeedcastPlayer extends HTMLElement {
     this.#error = document.createElement('p');
     this.#error.className = 'error';
     this.#error.setAttribute('role', 'alert');
-    this.#root.replaceChildren(this.#video, this.#bar, this.#status, this.#error);
+    // Below the video, never over its controls.
+    this.#creator = document.createElement('div');
+    this.#creator.hidden = true;
+    this.#root.replaceChildren(this.#video, this.#bar, this.#status, this.#creator, this.#error);
     return true;
   }
 
@@ -232,9 +245,11 @@ export class SeedcastPlayer extends HTMLElement {
     mark('start');
     try {
       const trackers = (this.getAttribute('trackers') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-      const torrent = this.#given ?? await acquire(src, trackers.length ? trackers : [defaultTracker()]);
+      const client = this.#given ? this.#givenClient : await sharedClient(trackers.length ? trackers : [defaultTracker()]);
+      const torrent = this.#given ?? await acquire(client, src);
       if (generation !== this.#generation) { if (torrent !== this.#given) release(torrent); return; }
       this.#torrent = torrent;
+      const creator = () => { if (client) showCreator(this.#creator, torrent, client); };
       mark('torrent');
       this.#timer = setInterval(() => this.#refresh(), 500);
       this.#refresh();
@@ -251,6 +266,7 @@ export class SeedcastPlayer extends HTMLElement {
         if (generation !== this.#generation) return;
       }
       mark('metadata');
+      creator();
       const file = pickFile(torrent.files, this.getAttribute('file'));
       if (!file) throw new Error('this torrent has no such file');
       this.#file = file;
@@ -325,6 +341,8 @@ export class SeedcastPlayer extends HTMLElement {
   #key(e) {
     const video = this.#video;
     if (!video || e.defaultPrevented || e.ctrlKey || e.metaKey || e.altKey) return;
+    // Keys typed in the creator line or tip dialog (Space on the Tip button, text) are theirs.
+    if (this.#creator?.contains(e.composedPath()[0])) return;
     switch (e.key) {
       case ' ': case 'k': case 'K': video.paused ? video.play().catch(() => {}) : video.pause(); break;
       case 'ArrowLeft': video.currentTime = Math.max(0, video.currentTime - SEEK_STEP); break;

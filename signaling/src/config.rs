@@ -80,6 +80,9 @@ pub struct Config {
     pub trust_proxy: bool,
     /// Directory of static files served on `/`; `None` serves none.
     pub www_dir: Option<std::path::PathBuf>,
+    /// The chain the web app tips on, served as `/chain.json` (see [`crate::chain`]); `None`: BitTorrent Chain
+    /// mainnet.
+    pub chain: Option<crate::chain::Chain>,
 }
 
 /// Errors reading an allow-list file.

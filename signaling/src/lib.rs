@@ -4,6 +4,7 @@
 //! of the swarm and forwards the answer back. See `README.md` for the protocol and the operator's guide.
 
 pub mod binary_id;
+pub mod chain;
 pub mod client_ip;
 pub mod config;
 mod connection;

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use seedcast_signal::{Config, Limits, config::load_allow_list};
+use seedcast_signal::{Config, Limits, chain, config::load_allow_list};
 use tokio_util::sync::CancellationToken;
 
 /// WebTorrent-compatible WebSocket tracker that also serves the Seedcast web app.
@@ -22,6 +22,16 @@ struct Args {
     /// Take the client address from X-Forwarded-For (only when a proxy you run sits in front).
     #[arg(long)]
     trust_proxy: bool,
+    /// The chain the web app's Tip buttons send BTT on, served as /chain.json: `bttc` (BitTorrent Chain
+    /// mainnet, id 199), `donau` (its testnet, id 1029), or a JSON file of at most 4 KiB
+    /// {"id", "name", "rpcUrls": [...], "explorer", "tipJar"?} (e.g. a local anvil node). Only this flag
+    /// chooses it: no link or page parameter can.
+    #[arg(long, value_name = "bttc|donau|FILE.json", default_value = "bttc")]
+    chain: String,
+    /// Send tips through this TipJar contract (0x and 40 hex digits) on that chain instead of straight to the
+    /// creator; replaces the chain file's tipJar.
+    #[arg(long, value_name = "0x…")]
+    tip_jar: Option<String>,
     /// File of hex info hashes (one per line); when given, only these swarms are tracked.
     #[arg(long, value_name = "FILE")]
     allow_list: Option<PathBuf>,
@@ -121,6 +131,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         idle_timeout: ping_interval * 5 / 2,
         ..Limits::default()
     };
+    let chain = chain::resolve(&args.chain, args.tip_jar.as_deref())?;
     let allow_list = args
         .allow_list
         .as_deref()
@@ -137,13 +148,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         allow_list,
         trust_proxy: args.trust_proxy,
         www_dir,
+        chain: Some(chain),
     };
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, max_connections, "seedcast-signal listening");
+    tracing::info!(%addr, max_connections, chain = ?config.chain.as_ref().map(|c| c.id), "seedcast-signal listening");
     // The one line meant for a human (and for test scripts): where to point a browser and a client.
     println!("seedcast-signal: open http://{addr}/ — tracker ws://{addr}/announce");
 

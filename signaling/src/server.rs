@@ -19,6 +19,7 @@ use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
+use crate::chain::Chain;
 use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
@@ -127,7 +128,8 @@ fn router(state: AppState) -> Router {
         .route("/", get(root))
         .route("/announce", get(announce))
         .route("/stats", get(stats))
-        .route("/metrics", get(metrics));
+        .route("/metrics", get(metrics))
+        .route("/chain.json", get(chain));
     let router = match static_files {
         Some(dir) => router.fallback_service(ServeDir::new(dir)),
         None => router,
@@ -301,6 +303,24 @@ async fn stats(State(state): State<AppState>) -> Response {
 async fn metrics(State(state): State<AppState>) -> Response {
     let body = state.tracker.stats().to_prometheus();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// The operator's chain for the web app's tips. `no-store`: a changed `--chain` takes effect on the next page
+/// load, never mixed with a cached one.
+async fn chain(State(state): State<AppState>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        state
+            .config
+            .chain
+            .as_ref()
+            .map_or_else(|| Chain::bttc().to_json(), Chain::to_json)
+            .to_string(),
+    )
+        .into_response()
 }
 
 /// Removes peers that stopped re-announcing, a few times per TTL.
