@@ -7,55 +7,20 @@
 // creator record reaches the viewer through ut_metadata from the share link).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:net';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, useSignalAndBrowser, newContext, within, until } from './harness.mjs';
 import { installTestWallet } from './test-wallet.mjs';
+import { startAnvil } from '../interop/anvil.mjs';
 
-const ANVIL = resolve(ROOT, 'tests/node_modules/@foundry-rs/anvil-linux-amd64/bin/anvil');
 const SEEDCAST = resolve(ROOT, process.env.SEEDCAST_BIN ?? 'target/debug/seedcast');
 const WEI_PER_BTT = 10n ** 18n;
 
 const env = useSignalAndBrowser();
 let anvil;
 let dir;
-
-function freePort() {
-  return new Promise((res, rej) => {
-    const srv = createServer();
-    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => res(port)); });
-    srv.on('error', rej);
-  });
-}
-
-/** anvil on a free port (inline: tests/interop/anvil.mjs was not in main yet); its funded
- *  accounts are read from what it prints on start. */
-async function startAnvil({ chainId }) {
-  const port = await freePort();
-  const child = spawn(ANVIL, ['--host', '127.0.0.1', '--port', String(port), '--chain-id', String(chainId)], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout.on('data', (d) => { out += d; });
-  child.stderr.on('data', (d) => { out += d; });
-  await within(30_000, `anvil did not start: ${out}`, until(() => /Listening on/.test(out) || child.exitCode !== null, 50));
-  if (child.exitCode !== null) throw new Error(`anvil exited: ${out}`);
-  const addresses = [...out.matchAll(/^\((\d+)\) (0x[0-9a-fA-F]{40}) \(/gm)].map((m) => m[2]);
-  const keys = [...out.matchAll(/^\((\d+)\) (0x[0-9a-f]{64})$/gm)].map((m) => m[2]);
-  const url = `http://127.0.0.1:${port}`;
-  return {
-    url,
-    port,
-    accounts: addresses.map((address, i) => ({ address, privateKey: keys[i] })),
-    async rpc(method, params = []) {
-      const reply = await (await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) })).json();
-      if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
-      return reply.result;
-    },
-    stop: () => new Promise((res) => { if (child.exitCode !== null) return res(); child.once('exit', res); child.kill('SIGTERM'); }),
-  };
-}
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'seedcast-tip-ui-'));
