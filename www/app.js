@@ -5,8 +5,10 @@
 import { SeedcastClient, defaultTracker } from './seedcast.js';
 import { showStored } from './stored.js';
 import { withSiteChain } from './chain.js';
-import { showCreator, walletPicker, errorText, byteLength, MAX_NAME_BYTES } from './creator-ui.js';
+import { showCreator, walletPicker, errorText, byteLength, MAX_NAME_BYTES, adoptTipDialogStyles } from './creator-ui.js';
 import './player.js';
+
+adoptTipDialogStyles();
 
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
 

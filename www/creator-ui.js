@@ -249,16 +249,9 @@ function tipDialog(container, torrent, client, creator, opener) {
   };
 }
 
-/** Styles for the creator line and dialog inside a shadow root (the player); app.css has the
- *  app's copy. */
-export const CREATOR_CSS = `
-.seedcast-creator[hidden] { display: none; }
-.creator-line, .creator-warning { margin: 0; padding: 4px 8px; background: #111; }
-.creator-warning { background: #5a3a00; color: #ffe2a8; }
-.creator-name { font-weight: 600; }
-.creator-address { font-family: ui-monospace, monospace; color: #8cc4ff; }
-.creator-chain { color: #aaa; }
-.tip-button { margin-left: 6px; font: inherit; padding: 2px 12px; border-radius: 4px; border: 1px solid #4a9eff; background: #0a66c2; color: #fff; cursor: pointer; }
+/** Styles of the tip dialog, shared by the app (adopted by the document, see
+ *  `adoptTipDialogStyles`) and the player (its shadow root). */
+export const TIP_DIALOG_CSS = `
 .tip-button:focus-visible, .tip-dialog :focus-visible { outline: 3px solid #4a9eff; outline-offset: 2px; }
 .tip-dialog { max-width: min(28rem, 90vw); color: #1d1d1f; background: #fff; border: 0; border-radius: 8px; font: 14px/1.4 system-ui, sans-serif; }
 .tip-dialog::backdrop { background: rgb(0 0 0 / 50%); }
@@ -271,4 +264,25 @@ export const CREATOR_CSS = `
 .tip-count.over, .tip-status.bad { color: #b00020; }
 .tip-status.ok { color: #146c2e; }
 .wallet-icon { vertical-align: middle; margin: 0 4px; }
+fieldset.wallets label { display: block; }
 `;
+
+/** The player's creator line (on its dark bar) and the dialog, inside its shadow root; the
+ *  app styles its line in app.css. */
+export const CREATOR_CSS = `
+.seedcast-creator[hidden] { display: none; }
+.creator-line, .creator-warning { margin: 0; padding: 4px 8px; background: #111; }
+.creator-warning { background: #5a3a00; color: #ffe2a8; }
+.creator-name { font-weight: 600; }
+.creator-address { font-family: ui-monospace, monospace; color: #8cc4ff; }
+.creator-chain { color: #aaa; }
+.tip-button { margin-left: 6px; font: inherit; padding: 2px 12px; border-radius: 4px; border: 1px solid #4a9eff; background: #0a66c2; color: #fff; cursor: pointer; }
+${TIP_DIALOG_CSS}`;
+
+/** Gives the document the dialog's styles (a constructed sheet: the CSP allows no inline
+ *  styles). Once per document. */
+export function adoptTipDialogStyles(doc = document) {
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(TIP_DIALOG_CSS);
+  doc.adoptedStyleSheets = [...doc.adoptedStyleSheets, sheet];
+}
