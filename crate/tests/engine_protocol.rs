@@ -1226,3 +1226,92 @@ fn availability_is_exact_across_the_metadata_arriving() {
     h.t.handle_disconnect(PEER, h.now);
     assert_eq!(h.t.debug_availability_total(), 0);
 }
+
+/// Connects `THEM` on transport `key` (not the harness's own) and returns the events.
+fn connect_as_them_on(h: &mut Harness, key: u64) -> Vec<Event> {
+    h.t.handle_connect(key, h.now);
+    let mut bytes = Vec::new();
+    Handshake::new(h.m.info_hash.0, THEM).encode_into(&mut bytes);
+    h.t.handle_data(key, &bytes, h.now);
+    std::iter::from_fn(|| h.t.poll_event()).collect()
+}
+
+#[test]
+fn an_honest_peer_that_vanishes_mid_transfer_is_not_penalised() {
+    // A leecher closes its tab while blocks, metadata and rejects wait for it unread, and
+    // requests are still queued: its id may connect again at once.
+    let mut h = Harness::new(true);
+    h.connect();
+    h.enable_metadata_exchange();
+    h.send(&[Message::Interested]);
+    let mut bytes = Vec::new();
+    for piece in 0..2 {
+        Message::Extended {
+            id: UT_METADATA_LOCAL_ID,
+            payload: MetadataMsg::Request { piece }.encode(),
+        }
+        .encode_into(&mut bytes);
+    }
+    for index in 0..PIECES - 1 {
+        for begin in [0, BLOCK_SIZE] {
+            Message::Request(BlockRef {
+                index,
+                begin,
+                length: BLOCK_SIZE,
+            })
+            .encode_into(&mut bytes);
+        }
+    }
+    h.t.handle_data(PEER, &bytes, h.now);
+    // Nothing is taken: the transport is dead but its close has not arrived yet.
+    h.advance_unread(Duration::from_secs(5));
+    assert!(
+        h.t.queued_output(PEER).is_some_and(|n| n > 0),
+        "{:?}",
+        h.events
+    );
+    h.t.handle_disconnect(PEER, h.now);
+    h.drain_events();
+    assert_eq!(h.penalised(), None);
+    assert!(!h.t.refuses_peer(&THEM, h.now));
+    let events = connect_as_them_on(&mut h, 2);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::PeerReady { peer_id, .. } if *peer_id == THEM)),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn a_reconnect_racing_the_old_connections_close_is_not_penalised() {
+    // The peer reconnects before the close of its old connection reached us (a page
+    // re-adding a torrent, a restarted link): the new connection is turned away, the id
+    // is not punished, and once the old close arrives the id connects again.
+    let mut h = Harness::new(true);
+    h.connect();
+    let events = connect_as_them_on(&mut h, 2);
+    assert!(
+        !events
+            .iter()
+            .any(|e| matches!(e, Event::PeerPenalised { .. })),
+        "{events:?}"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Disconnect { peer: 2, reason } if reason.contains("already connected"))),
+        "{events:?}"
+    );
+    assert!(!h.t.refuses_peer(&THEM, h.now));
+    // The old connection is untouched.
+    assert!(h.t.peer_stats(PEER).is_some());
+    h.t.handle_disconnect(PEER, h.now);
+    let events = connect_as_them_on(&mut h, 3);
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::PeerReady { peer: 3, .. })),
+        "{events:?}"
+    );
+}

@@ -28,20 +28,36 @@ test('200 connects and disconnects leave no connections, closures or memory behi
     const hex = (ascii) => [...ascii].map((c) => c.charCodeAt(0).toString(16).padStart(2, '0')).join('');
     const seederClient = await SeedcastClient.create({ trackers: [tracker] });
     const seed = await seederClient.seed(window.testUtils.makeContent(256 * 1024), { name: 'small.bin' });
+    // Warnings say why a cycle is stuck. A penalty is a warning naming its peer (whose offers
+    // are then ignored for a minute): every peer here is honest, so none may be penalised.
+    const warnings = [];
+    const logWarnings = (torrent, by) => torrent.addEventListener('warning', (e) => warnings.push({ by, ...e.detail }));
+    logWarnings(seed, 'seeder');
+    const why = (id) => warnings.filter((w) => w.peerId === id || w.by === `leecher ${id}`).slice(-5)
+      .map((w) => `${w.by}: ${w.message}`).join('; ') || 'no penalty or warning';
     const heap = () => { window.gc(); return performance.memory.usedJSHeapSize; };
 
     // Four leechers in parallel, 50 cycles each: connect, then remove the torrent, then wait
     // until the seeder has noticed.
     let maxLive = 0;
+    let slowestConnect = 0;
     const cycles = async (leecher, count) => {
       const id = hex(leecher.peerId);
       for (let i = 0; i < count; i++) {
         const torrent = leecher.add(seed.magnetURI);
-        // 90 s, not 20: a connect has been seen to wait out a 60 s engine penalty (open bug, see the #11 note).
-        await event(torrent, 'peer', (e) => e.detail.connected, `cycle ${i}: leecher ${id} never connected`, 90_000);
+        logWarnings(torrent, `leecher ${id}`);
+        const start = performance.now();
+        await event(torrent, 'peer', (e) => e.detail.connected, `cycle ${i}: leecher ${id} never connected`)
+          .catch((e) => { throw new Error(`${e.message}; ${why(id)}`); });
+        slowestConnect = Math.max(slowestConnect, performance.now() - start);
         torrent.remove();
         await waitFor(`cycle ${i}: the seeder still lists leecher ${id} after it left`, () => !seed.peers().some((p) => p.peerId === id));
         maxLive = Math.max(maxLive, SeedcastClient.liveConnections());
+        // Chromium counts closed RTCPeerConnections against its limit of 500 per page until
+        // they are garbage-collected, and nothing here prompts a collection: these cycles
+        // create ~1350 in 20 s (measured). Without this, "Cannot create so many
+        // PeerConnections" once stalled every leecher's connect for 19 s.
+        if (i % 10 === 9) window.gc();
       }
     };
     const leechers = await Promise.all([0, 1, 2, 3].map(() => SeedcastClient.create({ trackers: [tracker] })));
@@ -53,8 +69,9 @@ test('200 connects and disconnects leave no connections, closures or memory behi
     const wasmEnd = wasm.memory.buffer.byteLength;
     for (const l of leechers) l.destroy();
     seederClient.destroy();
-    return { maxLive, liveAfterDestroy: SeedcastClient.liveConnections(), heapAfterWarmup, heapEnd, wasmAfterWarmup, wasmEnd };
+    return { maxLive, slowestConnect, penalties: warnings.filter((w) => w.peerId), liveAfterDestroy: SeedcastClient.liveConnections(), heapAfterWarmup, heapEnd, wasmAfterWarmup, wasmEnd };
   }, { tracker: env.signal.tracker }));
+  console.log(`# slowest connect ${(result.slowestConnect / 1000).toFixed(1)} s; penalties: ${JSON.stringify(result.penalties)}`);
   console.log(`# leak check: max live RTCPeerConnections ${result.maxLive}; JS heap after 20 cycles ${(result.heapAfterWarmup / 1e6).toFixed(1)} MB, after 200 ${(result.heapEnd / 1e6).toFixed(1)} MB; wasm memory ${result.wasmAfterWarmup / 2 ** 20} → ${result.wasmEnd / 2 ** 20} MiB`);
   // Live = unanswered offers (at most 10 per torrent: the seeder's and each leecher's, all
   // gathered at once since offers gather in parallel) plus connections under way, including
@@ -62,6 +79,7 @@ test('200 connects and disconnects leave no connections, closures or memory behi
   // reach 200.
   assert.ok(result.maxLive <= 64, `live connections stayed bounded (max ${result.maxLive})`);
   assert.equal(result.liveAfterDestroy, 0, 'destroy() closes every connection');
+  assert.deepEqual(result.penalties, [], 'no honest peer was penalised');
   assert.ok(result.heapEnd - result.heapAfterWarmup < 4e6, `JS heap grew by ${result.heapEnd - result.heapAfterWarmup} bytes over 180 cycles`);
   assert.ok(result.wasmEnd - result.wasmAfterWarmup <= 4 * 2 ** 20, 'wasm memory stayed flat');
 });

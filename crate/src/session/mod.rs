@@ -1,9 +1,10 @@
 //! Session-level decisions shared by the drivers, without I/O: which trackers stay open and
-//! may signal for which torrent ([`trackers`]), and which torrents a driver can hold
-//! ([`limits`]). Pure, so they are unit-tested natively even where only the browser
+//! may signal for which torrent ([`trackers`]), which torrents a driver can hold
+//! ([`limits`]), and which connections to one remote peer it keeps ([`pairing`]). Pure, so they are unit-tested natively even where only the browser
 //! driver uses them.
 
 pub mod limits;
+pub mod pairing;
 pub mod trackers;
 
 pub use limits::{MAX_BROWSER_PIECE_LENGTH, PieceLengthTooLarge, check_browser_piece_length};

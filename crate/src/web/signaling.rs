@@ -18,7 +18,7 @@ use super::client::{ClientInner, Handle, MAX_INTERVAL, MIN_INTERVAL, debug_log};
 use super::js_glue::{random_bytes, set};
 use super::notes::Note;
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
-use super::swarm::{CONNECT_TIMEOUT, Conn, OFFER_TTL, Swarm, hex};
+use super::swarm::{CONNECT_TIMEOUT, Conn, OFFER_TTL, Origin, Swarm, hex};
 use super::tracker_msg::{self, Announce, AnnounceEvent, Id, Incoming};
 use crate::engine::PeerKey;
 use crate::session::TrackerId;
@@ -105,6 +105,7 @@ impl ClientInner {
                     tracker,
                     remote_id: None,
                     offer_id: Some(offer_id),
+                    origin: Origin::Ours(offer_id),
                     deadline: now + OFFER_TTL,
                     open: false,
                     corked: Vec::new(),
@@ -357,6 +358,7 @@ impl ClientInner {
                 tracker,
                 remote_id: Some(remote),
                 offer_id: None,
+                origin: Origin::Theirs(offer_id),
                 deadline: now + CONNECT_TIMEOUT,
                 open: false,
                 corked: Vec::new(),

@@ -28,6 +28,8 @@ use super::stream::Streams;
 use super::tracker_msg::Id;
 use super::upload_limit::TokenBucket;
 use crate::engine::{Event, PeerKey, Torrent};
+pub use crate::session::pairing::Origin;
+use crate::session::pairing::{keeps_new, superseded_by_new_offer, wants_signal};
 use crate::session::{PieceLengthTooLarge, TrackerId, check_browser_piece_length};
 
 /// Unanswered offers are abandoned after this long (WebTorrent uses the same).
@@ -67,6 +69,8 @@ pub struct Conn {
     pub remote_id: Option<Id>,
     /// Set while our offer waits for an answer.
     pub offer_id: Option<Id>,
+    /// The offer this connection is negotiated from (see [`Origin`]).
+    pub origin: Origin,
     pub deadline: Duration,
     pub open: bool,
     /// Small output held back (see [`CORK_BYTES`]); always sent before anything newer.
@@ -208,7 +212,9 @@ impl Swarm {
         self.engine.refuses_peer(remote, now)
     }
 
-    /// Whether we want a connection with `remote` at all (from its offer or its answer).
+    /// Whether we want a connection with `remote` at all (from its offer or its answer):
+    /// not if one is open already; one still being negotiated does not count (see
+    /// `session::pairing`).
     pub fn admit(&self, remote: &Id, our_id: &Id, now: Duration) -> Result<(), &'static str> {
         if remote == our_id {
             return Err("our own offer");
@@ -216,11 +222,11 @@ impl Swarm {
         if self.refuses_peer(remote, now) {
             return Err("peer is refused by the engine");
         }
-        if self
+        let links = self
             .conns
             .values()
-            .any(|c| c.remote_id.as_ref() == Some(remote))
-        {
+            .filter(|c| c.remote_id.as_ref() == Some(remote));
+        if !wants_signal(links.map(|c| c.open)) {
             return Err("already connected to this peer");
         }
         Ok(())
@@ -257,6 +263,13 @@ impl Swarm {
     pub fn insert(&mut self, key: PeerKey, conn: Conn) {
         if let Some(offer_id) = conn.offer_id {
             self.offers.insert(offer_id, key);
+        }
+        if let (Origin::Theirs(_), Some(remote)) = (conn.origin, conn.remote_id) {
+            // The remote's newer offer supersedes older ones we answered that have not opened
+            // (so the engine does not know them, and no offer waits on them).
+            self.conns.retain(|_, c| {
+                c.remote_id != Some(remote) || !superseded_by_new_offer(c.origin, c.open)
+            });
         }
         self.conns.insert(key, conn);
     }
@@ -296,7 +309,7 @@ impl Swarm {
             return;
         };
         match event {
-            ConnEvent::Open => self.on_open(key, now),
+            ConnEvent::Open => self.on_open(key, now, notes),
             ConnEvent::Message(data) => {
                 let Some(buffer) = data.dyn_ref::<ArrayBuffer>() else {
                     self.remove(key, now, "peer sent text on the binary channel", notes);
@@ -315,7 +328,7 @@ impl Swarm {
             }
             ConnEvent::Writable => {}
             ConnEvent::IncomingChannel(channel) => match conn.peer.accept_channel(channel) {
-                Ok(true) => self.on_open(key, now),
+                Ok(true) => self.on_open(key, now, notes),
                 Ok(false) => {}
                 Err(reason) => return self.remove(key, now, reason, notes),
             },
@@ -326,9 +339,26 @@ impl Swarm {
         self.pump(now, notes);
     }
 
-    /// The channel opened: the engine starts the BitTorrent handshake.
-    fn on_open(&mut self, key: PeerKey, now: Duration) {
-        let Some(conn) = self.conns.get_mut(&key).filter(|c| !c.open) else {
+    /// The channel opened: the engine starts the BitTorrent handshake. If a connection with
+    /// the same remote is open already, one of the two closes, the same one at both ends
+    /// (`session::pairing::keeps_new`).
+    fn on_open(&mut self, key: PeerKey, now: Duration, notes: &mut Vec<Note>) {
+        let Some(conn) = self.conns.get(&key).filter(|c| !c.open) else {
+            return;
+        };
+        let (remote, origin) = (conn.remote_id, conn.origin);
+        let twin = self
+            .conns
+            .iter()
+            .find(|(k, c)| **k != key && c.open && remote.is_some() && c.remote_id == remote)
+            .map(|(&k, c)| (k, c.origin));
+        if let Some((twin, twin_origin)) = twin {
+            if !keeps_new(origin, twin_origin) {
+                return self.remove(key, now, "duplicate connection to this peer", notes);
+            }
+            self.remove(twin, now, "duplicate connection to this peer", notes);
+        }
+        let Some(conn) = self.conns.get_mut(&key) else {
             return;
         };
         conn.open = true;
@@ -424,9 +454,14 @@ impl Swarm {
                     super::js_glue::set(&detail, "reason", reason.as_str());
                     notes.push(Note::new(&self.hex, "ban", detail.into()));
                 }
-                // The `Disconnect` that follows carries the reason for the peer note; the
-                // engine refuses the id until `until` (`Torrent::refuses_peer`).
-                Event::PeerPenalised { .. } => {}
+                // The engine refuses the id until `until` (`Torrent::refuses_peer`): said out
+                // loud, since meanwhile that peer's offers and answers are ignored.
+                Event::PeerPenalised {
+                    peer_id,
+                    reason,
+                    until,
+                    ..
+                } => notes.push(penalty_note(&self.hex, &peer_id, &reason, until, now)),
                 Event::Disconnect { peer, reason } => {
                     // The engine already forgot the peer: close without `handle_disconnect`.
                     if let Some(conn) = self.conns.remove(&peer) {
@@ -581,6 +616,26 @@ impl Swarm {
             self.remove(key, now, "torrent removed", &mut ignored);
         }
     }
+}
+
+/// A `warning` whose detail also names the peer, the offence and how long it is refused:
+/// `{ message, peerId, reason, seconds }`.
+fn penalty_note(
+    torrent: &str,
+    peer_id: &[u8; 20],
+    reason: &str,
+    until: Duration,
+    now: Duration,
+) -> Note {
+    let seconds = until.saturating_sub(now).as_secs().max(1);
+    let peer = hex(peer_id);
+    let detail =
+        super::notes::message_detail(&format!("refusing peer {peer} for {seconds} s: {reason}"));
+    let object = detail.unchecked_ref::<js_sys::Object>();
+    super::js_glue::set(object, "peerId", peer.as_str());
+    super::js_glue::set(object, "reason", reason);
+    super::js_glue::set(object, "seconds", seconds as u32);
+    Note::new(torrent, "warning", detail)
 }
 
 pub fn hex(bytes: &[u8]) -> String {
