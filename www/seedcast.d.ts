@@ -17,6 +17,9 @@ export interface TrackerEventDetail { url: string; connected: boolean; message?:
 export interface PeerEventDetail { peerId?: string; connected: boolean; peers: number; reason?: string }
 export interface BanEventDetail { peerId?: string; reason: string }
 export interface MessageDetail { message: string }
+/** A warning; when a peer was penalised (refused for a while for flooding, breaking the
+ *  protocol or not reading) also its id, the reason and for how many seconds. */
+export interface WarningDetail extends MessageDetail { peerId?: string; reason?: string; seconds?: number }
 
 export interface SeedcastClientEventMap { tracker: CustomEvent<TrackerEventDetail> }
 export interface SeedcastTorrentEventMap {
@@ -33,7 +36,7 @@ export interface SeedcastTorrentEventMap {
   /** A peer sent bad data and was banned. */
   ban: CustomEvent<BanEventDetail>;
   /** Something failed but the torrent carries on. */
-  warning: CustomEvent<MessageDetail>;
+  warning: CustomEvent<WarningDetail>;
   /** The torrent cannot go on and was stopped (e.g. its pieces are too large for a browser
    *  tab); `message` says why. It is gone from `client.torrents`; `remove()` still works. */
   error: CustomEvent<MessageDetail>;

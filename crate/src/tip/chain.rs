@@ -29,6 +29,9 @@ pub struct Chain {
     pub rpc_urls: Vec<String>,
     pub explorer: String,
     pub tip_jar: Option<Address>,
+    /// The block the tip jar was deployed in (`tipJarFromBlock`): where counting its tips
+    /// starts. Without it a page counts only recent blocks (see `tip::logs`).
+    pub tip_jar_from_block: Option<u64>,
 }
 
 impl Chain {
@@ -43,6 +46,7 @@ impl Chain {
             ],
             explorer: "https://bttcscan.com".into(),
             tip_jar: None,
+            tip_jar_from_block: None,
         }
     }
 
@@ -54,6 +58,7 @@ impl Chain {
             rpc_urls: vec!["https://pre-rpc.bt.io".into()],
             explorer: "https://testscan.bt.io".into(),
             tip_jar: None,
+            tip_jar_from_block: None,
         }
     }
 
@@ -95,12 +100,19 @@ impl Chain {
                 );
             }
         };
-        if let Some(key) = object
-            .keys()
-            .find(|k| !["id", "name", "rpcUrls", "explorer", "tipJar"].contains(&k.as_str()))
-        {
+        if let Some(key) = object.keys().find(|k| {
+            ![
+                "id",
+                "name",
+                "rpcUrls",
+                "explorer",
+                "tipJar",
+                "tipJarFromBlock",
+            ]
+            .contains(&k.as_str())
+        }) {
             return Err(format!(
-                "chain: unknown field {:?}; expected id, name, rpcUrls, explorer, tipJar",
+                "chain: unknown field {:?}; expected id, name, rpcUrls, explorer, tipJar, tipJarFromBlock",
                 crate::tip::error::one_line(key, 40)
             ));
         }
@@ -110,6 +122,7 @@ impl Chain {
             rpc_urls: rpc_urls(object)?,
             explorer: explorer(object)?,
             tip_jar: tip_jar(object)?,
+            tip_jar_from_block: from_block(object)?,
         })
     }
 
@@ -137,6 +150,7 @@ impl Chain {
             "rpcUrls": self.rpc_urls,
             "explorer": self.explorer,
             "tipJar": self.tip_jar.map(|a| a.to_checksum()),
+            "tipJarFromBlock": self.tip_jar_from_block,
         })
     }
 
@@ -232,6 +246,17 @@ fn tip_jar(object: &Map<String, Value>) -> Result<Option<Address>, String> {
         return Err("chain.tipJar: the zero address cannot be a tip jar".into());
     }
     Ok(Some(address))
+}
+
+fn from_block(object: &Map<String, Value>) -> Result<Option<u64>, String> {
+    match object.get("tipJarFromBlock") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .filter(|n| *n <= MAX_CHAIN_ID)
+            .map(Some)
+            .ok_or_else(|| "chain.tipJarFromBlock: expected a block number".into()),
+    }
 }
 
 /// `url` when it is `http://` or `https://` (any case), a non-empty host, only visible ASCII

@@ -58,6 +58,7 @@ pub mod calldata;
 pub mod chain;
 pub mod error;
 pub mod flow;
+pub mod logs;
 pub mod rpc;
 
 pub use amount::{MAX_TIP_BTT, format_wei, parse_btt, wei_hex};

@@ -62,8 +62,10 @@ export interface SeedOptions {
    *  (`eth_signTypedData_v4`, no chain switch needed). */
   creator?: { name: string; wallet?: string };
 }
-export interface ChainInput { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar?: string | null }
-export interface Chain { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar: string | null }
+/** `tipJarFromBlock`: the TipJar's deployment block, where counting its tips starts
+ *  (default: about the last week of blocks). */
+export interface ChainInput { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar?: string | null; tipJarFromBlock?: number | null }
+export interface Chain { id: number; name: string; rpcUrls: string[]; explorer: string; tipJar: string | null; tipJarFromBlock: number | null }
 export interface WalletInfo { uuid: string; name: string; rdns: string; icon: string }
 /** A torrent's creator record. `verified`: its address signed exactly this torrent's content
  *  and name (only then can it be tipped). `address` (EIP-55) and `name` are null only for a
@@ -79,6 +81,9 @@ export interface TipOptions {
   /** Called with each stage, to show the viewer what is happening. */
   onStage?: (stage: TipStage) => void;
 }
+export interface WorkTips { count: number; totalWei: string; recent: { from: string; amountWei: string; message: string; txHash: string; block: number }[] }
+/** Per hex info hash; `complete` is false while older blocks remain to be read. */
+export interface CreatorTips { works: Record<string, WorkTips>; fromBlock: number | null; toBlock: number | null; complete: boolean }
 /** `amountWei` is a decimal string (wei do not fit a JS number). */
 export interface TipResult { txHash: string; amountWei: string; chainId: number }
 export interface TorrentStats {
@@ -490,6 +495,24 @@ impl Client {
     #[wasm_bindgen(unchecked_return_type = "Promise<WalletInfo[]>")]
     pub fn wallets(&self) -> Promise {
         wasm_bindgen_futures::future_to_promise(async { Ok(wallet::list().await) })
+    }
+
+    /// Tips a creator received per work through the chain's TipJar, from its logs:
+    /// `{works: {<infoHash>: {count, totalWei, recent: [{from, amountWei, message, txHash,
+    /// block}]}}, fromBlock, toBlock, complete}`. Each call reads only blocks not read before
+    /// (at most 12 RPC calls; `complete: false` says older blocks are still to come).
+    #[wasm_bindgen(unchecked_return_type = "Promise<CreatorTips>")]
+    pub fn tips(&self, address: &str) -> Promise {
+        let creator = match crate::creator::Address::parse(address.trim()) {
+            Ok(a) => a,
+            Err(e) => return Promise::reject(&fail(format!("not a creator address: {e}")).into()),
+        };
+        let weak = Rc::downgrade(&self.inner);
+        wasm_bindgen_futures::future_to_promise(async move {
+            super::tips::refresh(weak, creator)
+                .await
+                .map_err(|e| JsValue::from(fail(e)))
+        })
     }
 
     /// The chain tips go to (validated `chain` option).

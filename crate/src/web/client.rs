@@ -25,6 +25,7 @@ use super::tracker_msg::Id;
 use crate::engine::PeerKey;
 use crate::session::{TrackerId, TrackerSet};
 use crate::tip::Chain;
+use crate::tip::logs::TipLedger;
 
 /// How often timers run: engine ticks, offer expiry, announces, tracker reconnects.
 const TICK: Duration = Duration::from_millis(250);
@@ -59,6 +60,8 @@ pub struct ClientInner {
     pub upload_limit: Option<u64>,
     /// Where tips go (`chain`; BTTC mainnet by default). Chosen by the page, never by a link.
     pub chain: Chain,
+    /// Tips counted per creator (`client.tips`), by address; at most `tips::MAX_LEDGERS`.
+    pub tip_ledgers: BTreeMap<[u8; 20], TipLedger>,
     /// The client's own trackers (pinned: open for its lifetime) and those that torrents
     /// brought in (closed when the last torrent using them goes).
     pub trackers: TrackerSet<TrackerState>,
@@ -152,6 +155,7 @@ impl ClientInner {
                 storage_preference: options.storage_preference,
                 upload_limit: options.upload_limit,
                 chain: options.chain,
+                tip_ledgers: BTreeMap::new(),
                 trackers,
                 ignored_signals: 0,
                 swarms: BTreeMap::new(),

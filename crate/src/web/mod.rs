@@ -13,11 +13,13 @@
 //! * [`notes`], [`js_glue`] — event queue, browser helpers.
 //! * [`wallet`] — EIP-6963 discovery and EIP-1193 requests; [`tip`] — runs the core's tip
 //!   state machine on a wallet and has wallets sign creator records; [`creator`] —
-//!   `torrent.creator`.
+//!   `torrent.creator`; [`tips`] — `client.tips()`, tips per work from the TipJar's logs
+//!   over [`chain_rpc`] (JSON-RPC to the site's chain).
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
 
 pub mod api;
+mod chain_rpc;
 mod client;
 mod creator;
 mod files;
@@ -33,6 +35,7 @@ mod store;
 mod stream;
 mod swarm;
 mod tip;
+mod tips;
 mod tracker;
 mod tracker_msg;
 mod upload_limit;
