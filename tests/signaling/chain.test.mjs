@@ -61,7 +61,7 @@ test('--chain donau --tip-jar, and a chain file (a local node), are served as gi
   assert.equal(donau.tipJar, TIP_JAR)
 
   const local = { id: 31337, name: 'Local anvil', rpcUrls: ['http://127.0.0.1:8545'], explorer: 'http://127.0.0.1:4000/' }
-  assert.deepEqual(await chainJson(['--chain', file('local.json', local)]), { ...local, explorer: 'http://127.0.0.1:4000', tipJar: null })
+  assert.deepEqual(await chainJson(['--chain', file('local.json', local)]), { ...local, explorer: 'http://127.0.0.1:4000', tipJar: null, tipJarFromBlock: null })
   // --tip-jar replaces the file's.
   const withJar = await chainJson(['--chain', file('jar.json', { ...local, tipJar: '0x' + '11'.repeat(20) }), '--tip-jar', TIP_JAR])
   assert.equal(withJar.tipJar, TIP_JAR)
