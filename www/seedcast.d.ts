@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage };
+import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips };
 
 /** Why a `tip()` or a creator `seed()` failed: `Error.code`. */
 export type TipErrorCode = 'no-wallet' | 'rejected' | 'wrong-chain' | 'insufficient-funds' | 'unverified-creator' | 'invalid-amount' | 'failed';
@@ -58,6 +58,12 @@ export class SeedcastClient extends EventTarget {
   /** Browser wallets (EIP-6963 discovery; `window.ethereum` as the fallback, uuid
    *  `"window.ethereum"`). */
   wallets(): Promise<WalletInfo[]>;
+  /** A creator's channel on `server` (default: this page's origin), verified in the page
+   *  whatever the server says; `null` when there is none. */
+  channel(address: string, server?: string): Promise<ChannelView | null>;
+  /** Tips `address` received per work through `chain.tipJar`, from the chain's logs
+   *  (`chain.rpcUrls`); a later call reads only newer blocks (and older ones still left). */
+  tips(address: string): Promise<CreatorTips>;
   add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
   /** What this site keeps in browser storage (all tabs); stored torrents resume. */
@@ -96,6 +102,10 @@ export class SeedcastTorrent extends EventTarget {
    *  a browser wallet (through `chain.tipJar` when set), switching or adding the chain if
    *  needed; resolves when the transaction is confirmed. Rejects with a `TipError`. */
   tip(amount: string, options?: TipOptions): Promise<TipResult>;
+  /** Adds this torrent to the wallet account's channel (creating it), signs the new version
+   *  with the wallet and uploads it; rejects with a `TipError` (`no-wallet`, `rejected`,
+   *  `failed`). A torrent with a creator record joins only its creator's channel. */
+  publishToChannel(options?: PublishOptions): Promise<PublishResult>;
   torrentFile(): Uint8Array | undefined;
   stats(): TorrentStats;
   peers(): PeerInfo[];

@@ -56,6 +56,14 @@ export class SeedcastClient extends EventTarget {
    *  none announces), `[{ uuid, name, rdns, icon }]`. */
   wallets() { return this.#wasm.wallets(); }
 
+  /** A creator's channel from `server` (default: this page's origin), verified in wasm:
+   *  `null`, or `{ address, verified, reason?, name?, sequence?, works }`. */
+  channel(address, server) { return this.#wasm.channel(address, server ?? undefined); }
+
+  /** Tips `address` received per work through the chain's TipJar (its logs, read from
+   *  `chain.rpcUrls`); each call reads only new blocks. */
+  tips(address) { return this.#wasm.tips(address); }
+
   /** Downloads from a magnet link or the bytes of a .torrent file. */
   add(source) {
     const handle = typeof source === 'string'
@@ -124,6 +132,8 @@ export class SeedcastTorrent extends EventTarget {
   get creator() { return this.#wasm.creator; }
   /** Tips the verified creator `amount` BTT (a decimal string) from a browser wallet. */
   tip(amount, options) { return this.#wasm.tip(amount, options); }
+  /** Adds this torrent to the wallet account's channel, wallet-signed: `{ url, sequence }`. */
+  publishToChannel(options) { return this.#wasm.publishToChannel(options); }
   torrentFile() { return this.#wasm.torrentFile(); }
   stats() { return this.#wasm.stats(); }
   peers() { return this.#wasm.peers(); }

@@ -84,6 +84,25 @@ export interface TipOptions {
 export interface WorkTips { count: number; totalWei: string; recent: { from: string; amountWei: string; message: string; txHash: string; block: number }[] }
 /** Per hex info hash; `complete` is false while older blocks remain to be read. */
 export interface CreatorTips { works: Record<string, WorkTips>; fromBlock: number | null; toBlock: number | null; complete: boolean }
+/** A creator's channel as verified in the page. `name`, `sequence` and `works` only when
+ *  `verified`; otherwise `reason` says why nothing from it can be trusted. */
+export interface ChannelView {
+  address: string; verified: boolean; reason?: string; name?: string; sequence?: number;
+  works: { infoHash: string; magnet: string; title: string; poster: string | null; published: number }[];
+}
+export interface PublishOptions {
+  /** A wallet's uuid or rdns (default: the first); its account is the channel's creator. */
+  wallet?: string;
+  /** The work's title (default: the torrent's name), at most 200 bytes. */
+  title?: string;
+  /** A `data:image/(jpeg|png|webp);base64,` URI of at most 32 KiB. */
+  poster?: string;
+  /** The channel's display name (default: kept, or empty for a new channel). */
+  name?: string;
+  /** The channel server's origin (default: this page's). */
+  server?: string;
+}
+export interface PublishResult { url: string; sequence: number }
 /** `amountWei` is a decimal string (wei do not fit a JS number). */
 export interface TipResult { txHash: string; amountWei: string; chainId: number }
 export interface TorrentStats {
@@ -515,6 +534,26 @@ impl Client {
         })
     }
 
+    /// The channel of creator `address` on `server` (default: this page's origin), verified
+    /// here whatever the server says: `null` when there is none; `verified: false` (with the
+    /// reason, and no works) when it is not exactly what that address signed.
+    #[wasm_bindgen(unchecked_return_type = "Promise<ChannelView | null>")]
+    pub fn channel(&self, address: &str, server: Option<String>) -> Promise {
+        let parsed = crate::creator::Address::parse(address.trim())
+            .map_err(|e| format!("not a creator address: {e}"))
+            .and_then(|a| Ok((a, super::channels::server_origin(server)?)));
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (address, origin) = parsed.map_err(|e| JsValue::from(fail(e)))?;
+            match super::channels::load(&origin, &address)
+                .await
+                .map_err(|e| JsValue::from(fail(e)))?
+            {
+                None => Ok(JsValue::NULL),
+                Some(checked) => Ok(super::channels::view(&address, &checked)),
+            }
+        })
+    }
+
     /// The chain tips go to (validated `chain` option).
     #[wasm_bindgen(getter, unchecked_return_type = "Chain")]
     pub fn chain(&self) -> Result<JsValue, JsError> {
@@ -641,6 +680,10 @@ impl std::fmt::Debug for Torrent {
 }
 
 type TipStart = (TipRequest, Option<String>, Option<Function>);
+type PublishStart = (String, Option<String>, super::channels::Publish);
+
+/// Most bytes a work's magnet may take (`crate::channel`'s bound).
+const MAX_WORK_MAGNET: usize = crate::channel::MAX_WORK_MAGNET_BYTES;
 
 impl Torrent {
     /// Everything a tip needs, checked before any wallet is asked anything.
@@ -706,6 +749,60 @@ impl Torrent {
             message,
         };
         Ok((request, wallet, on_stage))
+    }
+
+    /// A work from this torrent and the options of `publishToChannel`, checked first.
+    fn publish_request(&self, options: &JsValue) -> Result<PublishStart, TipError> {
+        let failed = |message: String| TipError {
+            code: TipErrorCode::Failed,
+            message,
+        };
+        let text = |key: &str| -> Result<Option<String>, TipError> {
+            match get(options, key) {
+                v if v.is_undefined() || v.is_null() => Ok(None),
+                v => v
+                    .as_string()
+                    .map(Some)
+                    .ok_or_else(|| failed(format!("`{key}` must be a string"))),
+            }
+        };
+        let origin = super::channels::server_origin(text("server")?).map_err(failed)?;
+        let (info_hash, name, trackers, record) = self
+            .with(|s| {
+                s.engine.info().map(|info| {
+                    (
+                        s.info_hash,
+                        info.name.clone(),
+                        s.trackers.clone(),
+                        s.creator(),
+                    )
+                })
+            })
+            .map_err(|_| failed("this torrent was removed".into()))?
+            .ok_or_else(|| failed("the torrent's metadata has not arrived yet".into()))?;
+        // The magnet with as many of the torrent's trackers as fit the channel's bound.
+        let mut magnet = Magnet {
+            info_hash: InfoHash(info_hash),
+            name: Some(name.clone()),
+            trackers,
+            web_seeds: vec![],
+        };
+        while magnet.to_uri().len() > MAX_WORK_MAGNET && magnet.trackers.pop().is_some() {}
+        let title = text("title")?.unwrap_or(name);
+        let published = (js_sys::Date::now() / 1000.0).max(0.0) as u64;
+        let work = crate::channel::Work {
+            info_hash,
+            magnet: magnet.to_uri(),
+            title,
+            poster: text("poster")?,
+            published,
+        };
+        let publish = super::channels::Publish {
+            work,
+            name: text("name")?,
+            record,
+        };
+        Ok((origin, text("wallet")?, publish))
     }
 
     fn with<R>(&self, f: impl FnOnce(&Swarm) -> R) -> Result<R, JsError> {
@@ -871,6 +968,35 @@ impl Torrent {
                 })
             }
         }
+    }
+
+    /// Adds this torrent to the wallet account's channel (creating it), signed by the wallet
+    /// (`eth_signTypedData_v4`) and uploaded to `server` (default: this page's origin).
+    /// Needs the metadata; a torrent with a creator record can only join its creator's channel.
+    /// Resolves with `{url, sequence, address}`; rejects like `tip()` (`no-wallet`,
+    /// `rejected`, `failed`).
+    #[wasm_bindgen(js_name = publishToChannel, unchecked_return_type = "Promise<PublishResult>")]
+    pub fn publish_to_channel(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "PublishOptions")] options: Option<
+            js_sys::Object,
+        >,
+    ) -> Promise {
+        let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        let prepared = self.publish_request(&options);
+        wasm_bindgen_futures::future_to_promise(async move {
+            let (origin, choice, publish) = prepared.map_err(|e| coded_error(&e))?;
+            let provider = wallet::provider(choice.as_deref())
+                .await
+                .map_err(|e| coded_error(&e))?;
+            let (sequence, url) = super::channels::publish(&origin, &provider, publish)
+                .await
+                .map_err(|e| coded_error(&e))?;
+            let out = js_sys::Object::new();
+            super::js_glue::set(&out, "url", url.as_str());
+            super::js_glue::set(&out, "sequence", sequence as f64);
+            Ok(out.into())
+        })
     }
 
     /// Stops this torrent: tells the trackers, closes its connections, frees its data.

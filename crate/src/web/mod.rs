@@ -14,16 +14,20 @@
 //! * [`wallet`] — EIP-6963 discovery and EIP-1193 requests; [`tip`] — runs the core's tip
 //!   state machine on a wallet and has wallets sign creator records; [`creator`] —
 //!   `torrent.creator`; [`tips`] — `client.tips()`, tips per work from the TipJar's logs
-//!   over [`chain_rpc`] (JSON-RPC to the site's chain).
+//!   over [`chain_rpc`] (JSON-RPC to the site's chain); [`channels`] — creator channels
+//!   (verified in the page; publishing a work with a wallet signature); [`http`] — bounded
+//!   `fetch`.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
 
 pub mod api;
 mod chain_rpc;
+mod channels;
 mod client;
 mod creator;
 mod files;
 mod gc_pacing;
+mod http;
 mod js_glue;
 mod notes;
 mod peer_conn;
