@@ -4,6 +4,7 @@
 //!
 //! * [`bencode`], [`metainfo`], [`magnet`], [`create`] — the torrent formats (BEP 3, 9, 12, 19).
 //! * [`creator`] — creator records: an EIP-712-signed creator identity inside `info`.
+//! * [`channel`] — channels: a creator's EIP-712-signed list of works (creator pages).
 //! * [`tip`] — tipping a creator in BTT: amounts, chains, wallet answers, the tip state machine.
 //! * [`wire`] — the peer wire codec (BEP 3, 6, 9, 10) over any byte stream.
 //! * [`engine`] — torrent and peer state machines, picker, choker, storage trait. No sockets,
@@ -18,6 +19,7 @@
 #![warn(missing_debug_implementations)]
 
 pub mod bencode;
+pub mod channel;
 pub mod create;
 pub mod creator;
 pub mod engine;

@@ -60,6 +60,7 @@ pub use error::CreatorError;
 pub use keccak::keccak256;
 pub use key::CreatorKey;
 pub use record::{CreatorRecord, CreatorStatus};
+pub(crate) use record::{check_name, is_hidden_char};
 pub use signature::{SIGNATURE_LEN, Signature, recover};
 pub use typed_data::typed_data_json;
 

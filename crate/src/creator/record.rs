@@ -156,17 +156,20 @@ impl CreatorRecord {
 
 /// A display name: UTF-8, at most [`MAX_NAME_BYTES`], no control characters and no
 /// bidirectional overrides (which could make a name render as something else). May be empty.
-pub(super) fn check_name(bytes: &[u8]) -> Result<&str, CreatorError> {
+pub(crate) fn check_name(bytes: &[u8]) -> Result<&str, CreatorError> {
     if bytes.len() > MAX_NAME_BYTES {
         return Err(CreatorError::NameTooLong(bytes.len()));
     }
     let name = core::str::from_utf8(bytes).map_err(|_| CreatorError::NameNotUtf8)?;
-    let hidden = |c: char| {
-        c.is_control()
-            || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-    };
-    if name.chars().any(hidden) {
+    if name.chars().any(is_hidden_char) {
         return Err(CreatorError::NameNotDisplayable);
     }
     Ok(name)
+}
+
+/// A control character or a bidirectional mark/override: text containing one may render as
+/// something other than what it is, so names and titles refuse them.
+pub(crate) fn is_hidden_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
