@@ -24,7 +24,10 @@ pub async fn serve(www: Option<&Path>, request: Request) -> Response {
     let (Some(www), Some(_)) = (www, page_address(request.uri().path())) else {
         return (StatusCode::NOT_FOUND, "not found\n").into_response();
     };
-    match ServeFile::new(www.join(CREATOR_PAGE)).oneshot(request).await {
+    match ServeFile::new(www.join(CREATOR_PAGE))
+        .oneshot(request)
+        .await
+    {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     }

@@ -24,9 +24,9 @@ use crate::channels::{self, Channels};
 use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
+use crate::creator_page;
 use crate::tracker::Tracker;
 use crate::web_headers::{self, WebHeaders};
-use crate::creator_page;
 
 #[derive(Clone)]
 struct AppState {

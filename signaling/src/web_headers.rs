@@ -40,7 +40,9 @@ impl WebHeaders {
             match rpc_origin(url) {
                 Some(origin) if !origins.contains(&origin) => origins.push(origin),
                 Some(_) => {}
-                None => tracing::warn!(%url, "chain RPC URL left out of connect-src: not a plain http(s) origin"),
+                None => {
+                    tracing::warn!(%url, "chain RPC URL left out of connect-src: not a plain http(s) origin")
+                }
             }
         }
         let extra: String = origins.iter().map(|o| format!(" {o}")).collect();

@@ -54,7 +54,10 @@ async fn put_from(server: &TestServer, ip: &str, address: &Address, body: &str) 
         server.addr,
         "PUT",
         &path(address),
-        &[("X-Forwarded-For", ip), ("Content-Type", "application/json")],
+        &[
+            ("X-Forwarded-For", ip),
+            ("Content-Type", "application/json"),
+        ],
         body.as_bytes(),
     )
     .await
@@ -108,7 +111,10 @@ fn assert_refused(response: &HttpResponse, status: u16, needle: &str) {
         .as_str()
         .unwrap_or_else(|| panic!("no error text: {response:?}"))
         .to_owned();
-    assert!(error.contains(needle), "{error:?} should mention {needle:?}");
+    assert!(
+        error.contains(needle),
+        "{error:?} should mention {needle:?}"
+    );
 }
 
 #[tokio::test]
@@ -135,7 +141,10 @@ async fn put_then_get_round_trip_with_etag_and_cors() {
     assert_eq!(stored.header("access-control-allow-origin"), None);
 
     // Checksummed or lower case, the same manifest, exactly as signed and stored.
-    let lower = format!("/api/channels/{}", address.to_checksum().to_ascii_lowercase());
+    let lower = format!(
+        "/api/channels/{}",
+        address.to_checksum().to_ascii_lowercase()
+    );
     for p in [path(&address), lower] {
         let read = get(&server, &p, &[("Origin", "https://elsewhere.example")]).await;
         assert_eq!(read.status, 200, "{read:?}");
@@ -146,7 +155,11 @@ async fn put_then_get_round_trip_with_etag_and_cors() {
         let etag = read.header("etag").expect("an ETag");
         assert!(etag.starts_with("\"1-") && etag.ends_with('"'), "{etag}");
     }
-    let etag = get(&server, &path(&address), &[]).await.header("etag").unwrap().to_owned();
+    let etag = get(&server, &path(&address), &[])
+        .await
+        .header("etag")
+        .unwrap()
+        .to_owned();
 
     let revalidated = get(&server, &path(&address), &[("If-None-Match", &etag)]).await;
     assert_eq!(revalidated.status, 304, "{revalidated:?}");
@@ -176,11 +189,17 @@ async fn put_then_get_round_trip_with_etag_and_cors() {
     assert_eq!(preflight.status, 204);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
     let methods = preflight.header("access-control-allow-methods").unwrap();
-    assert!(methods.contains("GET") && !methods.contains("PUT"), "{methods}");
+    assert!(
+        methods.contains("GET") && !methods.contains("PUT"),
+        "{methods}"
+    );
     assert_eq!(preflight.header("access-control-allow-credentials"), None);
 
     let metrics = get(&server, "/metrics", &[]).await.body;
-    assert!(metrics.contains("seedcast_signal_channels 1\n"), "{metrics}");
+    assert!(
+        metrics.contains("seedcast_signal_channels 1\n"),
+        "{metrics}"
+    );
     assert!(
         metrics.contains("seedcast_signal_channel_puts_total{result=\"stored\"} 2\n"),
         "{metrics}"
@@ -246,7 +265,11 @@ async fn hostile_uploads_are_refused_without_harming_others() {
     let mut huge: serde_json::Value = serde_json::from_str(&signed(&ada, 9, 1).to_json()).unwrap();
     let one = huge["works"][0].clone();
     huge["works"] = serde_json::Value::Array(vec![one; 3000]);
-    assert_refused(&put(&server, &address, &huge.to_string()).await, 400, "works");
+    assert_refused(
+        &put(&server, &address, &huge.to_string()).await,
+        400,
+        "works",
+    );
 
     // 3 MiB declared: 413 at once, without the body being sent at all.
     let big = declared_put(&server, &path(&address), 3 * 1024 * 1024).await;
@@ -256,7 +279,10 @@ async fn hostile_uploads_are_refused_without_harming_others() {
     assert_eq!(get(&server, &path(&address), &[]).await.status, 404);
     let honest = signed(&ada, 1, 1);
     assert_eq!(put(&server, &address, &honest.to_json()).await.status, 200);
-    assert_eq!(get(&server, &path(&address), &[]).await.body, honest.to_json());
+    assert_eq!(
+        get(&server, &path(&address), &[]).await.body,
+        honest.to_json()
+    );
 
     let malformed = get(&server, "/api/channels/0x1234", &[]).await;
     assert_refused(&malformed, 400, "invalid address");
@@ -297,7 +323,12 @@ async fn floods_get_429_while_other_clients_and_channels_are_served() {
 
     // Per IP: every attempt counts, junk included.
     for _ in 0..3 {
-        assert_eq!(put_from(&server, "198.51.100.1", &ada.address(), "{").await.status, 400);
+        assert_eq!(
+            put_from(&server, "198.51.100.1", &ada.address(), "{")
+                .await
+                .status,
+            400
+        );
     }
     let limited = put_from(&server, "198.51.100.1", &ada.address(), "{").await;
     assert_refused(&limited, 429, "too many channel uploads");
@@ -305,20 +336,38 @@ async fn floods_get_429_while_other_clients_and_channels_are_served() {
     assert!((1..=20).contains(&retry), "{retry}");
     // Another client is served.
     let v1 = signed(&ada, 1, 1);
-    assert_eq!(put_from(&server, "198.51.100.2", &ada.address(), &v1.to_json()).await.status, 200);
+    assert_eq!(
+        put_from(&server, "198.51.100.2", &ada.address(), &v1.to_json())
+            .await
+            .status,
+        200
+    );
 
     // Per address: verified uploads only; a third for Ada is refused from any IP, Bob is still served.
     let v2 = signed(&ada, 2, 1);
-    assert_eq!(put_from(&server, "198.51.100.3", &ada.address(), &v2.to_json()).await.status, 200);
+    assert_eq!(
+        put_from(&server, "198.51.100.3", &ada.address(), &v2.to_json())
+            .await
+            .status,
+        200
+    );
     let v3 = signed(&ada, 3, 1);
     assert_refused(
         &put_from(&server, "198.51.100.4", &ada.address(), &v3.to_json()).await,
         429,
         "too many uploads for this channel",
     );
-    assert_eq!(get(&server, &path(&ada.address()), &[]).await.body, v2.to_json());
+    assert_eq!(
+        get(&server, &path(&ada.address()), &[]).await.body,
+        v2.to_json()
+    );
     let b1 = signed(&bob, 1, 1);
-    assert_eq!(put_from(&server, "198.51.100.4", &bob.address(), &b1.to_json()).await.status, 200);
+    assert_eq!(
+        put_from(&server, "198.51.100.4", &bob.address(), &b1.to_json())
+            .await
+            .status,
+        200
+    );
     server.shutdown.cancel();
 }
 
@@ -349,7 +398,10 @@ async fn concurrent_uploads_keep_the_highest_sequence() {
         .collect();
     for upload in uploads {
         let (sequence, status) = upload.await.unwrap();
-        assert!(status == 200 || status == 409, "sequence {sequence}: {status}");
+        assert!(
+            status == 200 || status == 409,
+            "sequence {sequence}: {status}"
+        );
         if sequence == 20 {
             assert_eq!(status, 200, "the highest sequence is always stored");
         }
@@ -378,7 +430,12 @@ async fn channels_survive_a_restart_on_the_same_data_dir() {
     assert_eq!(read.status, 200, "{read:?}");
     assert_eq!(read.body, v3.to_json());
     // And its sequence is still enforced.
-    assert_eq!(put(&second, &address, &signed(&ada, 2, 1).to_json()).await.status, 409);
+    assert_eq!(
+        put(&second, &address, &signed(&ada, 2, 1).to_json())
+            .await
+            .status,
+        409
+    );
     let stats = second.stats().await;
     assert_eq!(stats["channels"]["channels"], 1, "{stats}");
     second.shutdown.cancel();
@@ -396,7 +453,9 @@ fn a_version_0_database_is_migrated_and_a_newer_one_refused() {
         let conn = rusqlite::Connection::open(&file).unwrap();
         conn.execute_batch("CREATE TABLE notes (text TEXT); INSERT INTO notes VALUES ('kept');")
             .unwrap();
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(version, 0);
     }
     let mut store = Store::open(&dir).unwrap();
@@ -411,14 +470,24 @@ fn a_version_0_database_is_migrated_and_a_newer_one_refused() {
     drop(store);
     {
         let conn = rusqlite::Connection::open(&file).unwrap();
-        let kept: String = conn.query_row("SELECT text FROM notes", [], |r| r.get(0)).unwrap();
+        let kept: String = conn
+            .query_row("SELECT text FROM notes", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(kept, "kept");
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(mode, "wal");
         conn.execute_batch("PRAGMA user_version = 99").unwrap();
     }
-    let error = Store::open(&dir).err().expect("a newer schema is refused").to_string();
-    assert!(error.contains("schema version 99, newer than this server knows"), "{error}");
+    let error = Store::open(&dir)
+        .err()
+        .expect("a newer schema is refused")
+        .to_string();
+    assert!(
+        error.contains("schema version 99, newer than this server knows"),
+        "{error}"
+    );
     assert!(!error.contains('\n'));
     let _ = std::fs::remove_dir_all(dir);
 }

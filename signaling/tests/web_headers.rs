@@ -6,7 +6,8 @@ use common::{Config, TestServer, http_get, http_head_of};
 
 /// A throwaway `www` directory with the pages whose headers differ.
 fn www_dir(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("seedcast-signal-www-{test}-{}", std::process::id()));
+    let dir =
+        std::env::temp_dir().join(format!("seedcast-signal-www-{test}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     for (name, body) in [
         ("index.html", "<!doctype html><title>app</title>"),

@@ -238,18 +238,25 @@ async fn upload(
     channels
         .per_ip
         .try_take(&ip_key(ip), Instant::now())
-        .map_err(|wait| Refusal::rate_limited("too many channel uploads from your address", wait))?;
+        .map_err(|wait| {
+            Refusal::rate_limited("too many channel uploads from your address", wait)
+        })?;
 
     // Bounded memory and threads: at most MAX_CONCURRENT_UPLOADS bodies are read and verified at once.
-    let permit = channels.uploads.acquire().await.map_err(|_| {
-        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "server shutting down")
-    })?;
+    let permit = channels
+        .uploads
+        .acquire()
+        .await
+        .map_err(|_| Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "server shutting down"))?;
     let bytes = tokio::time::timeout(BODY_TIMEOUT, read_body(body))
         .await
         .map_err(|_| {
             Refusal::new(
                 StatusCode::REQUEST_TIMEOUT,
-                format!("the manifest did not arrive within {} s", BODY_TIMEOUT.as_secs()),
+                format!(
+                    "the manifest did not arrive within {} s",
+                    BODY_TIMEOUT.as_secs()
+                ),
             )
         })??;
     // Parsing (up to 2 MiB of JSON) and recovering the signer cost milliseconds of CPU: off the async workers,
@@ -310,10 +317,16 @@ async fn read_body(body: Body) -> Result<Vec<u8>, Refusal> {
     let mut bytes = Vec::new();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| {
-            Refusal::new(StatusCode::BAD_REQUEST, format!("cannot read the body: {e}"))
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                format!("cannot read the body: {e}"),
+            )
         })?;
         if bytes.len() + chunk.len() > MAX_MANIFEST_BYTES {
-            return Err(too_large(format!("more than {}", bytes.len() + chunk.len())));
+            return Err(too_large(format!(
+                "more than {}",
+                bytes.len() + chunk.len()
+            )));
         }
         bytes.extend_from_slice(&chunk);
     }

@@ -88,7 +88,8 @@ fn evict<K: Hash + Eq + Clone>(
     per_token: f64,
     now: Instant,
 ) {
-    let tokens = |b: &Bucket| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() / per_token;
+    let tokens =
+        |b: &Bucket| b.tokens + now.saturating_duration_since(b.at).as_secs_f64() / per_token;
     buckets.retain(|_, b| tokens(b) < burst);
     if buckets.len() >= max_keys
         && let Some(fullest) = buckets

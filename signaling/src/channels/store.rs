@@ -36,11 +36,18 @@ pub enum StoreError {
     #[error("cannot create the data directory {path}: {error}")]
     CreateDir { path: String, error: std::io::Error },
     #[error("channel database {path}: {error}")]
-    Open { path: String, error: rusqlite::Error },
+    Open {
+        path: String,
+        error: rusqlite::Error,
+    },
     #[error(
         "channel database {path} has schema version {found}, newer than this server knows ({known}); run a newer seedcast-signal or another --data directory"
     )]
-    TooNew { path: String, found: i64, known: i64 },
+    TooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
     #[error("channel database: {0}")]
     Sql(#[from] rusqlite::Error),
     #[error("cannot start the channel database thread: {0}")]
@@ -200,7 +207,11 @@ fn migrate(conn: &mut Connection, shown: &str) -> Result<(), StoreError> {
     }
     for (version, step) in MIGRATIONS.iter().enumerate().skip(found.max(0) as usize) {
         tx.execute_batch(step)?;
-        tracing::info!(path = shown, to = version + 1, "migrated the channel database");
+        tracing::info!(
+            path = shown,
+            to = version + 1,
+            "migrated the channel database"
+        );
     }
     // PRAGMA takes no bound parameters; `known` is our own constant.
     tx.execute_batch(&format!("PRAGMA user_version = {known}"))?;
