@@ -334,6 +334,17 @@ async fn floods_get_429_while_other_clients_and_channels_are_served() {
     assert_refused(&limited, 429, "too many channel uploads");
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=20).contains(&retry), "{retry}");
+    // Forgeries for Ada's address, from many IPs, do not use up her allowance (only verified uploads count).
+    let forged = signed(&bob, 9, 1)
+        .to_json()
+        .replace(&bob.address().to_checksum(), &ada.address().to_checksum());
+    for ip in ["203.0.113.1", "203.0.113.2", "203.0.113.3"] {
+        assert_refused(
+            &put_from(&server, ip, &ada.address(), &forged).await,
+            400,
+            "signature does not verify",
+        );
+    }
     // Another client is served.
     let v1 = signed(&ada, 1, 1);
     assert_eq!(
