@@ -15,6 +15,9 @@ fn main() -> std::process::ExitCode {
 
 #[cfg(not(target_arch = "wasm32"))]
 mod cli {
+    mod channel;
+    mod http;
+
     use std::ffi::OsString;
     use std::fs::{self, File};
     use std::io::{self, Read, Write};
@@ -37,6 +40,11 @@ seedcast — a BitTorrent peer for the browser and the command line
 USAGE:
     seedcast create PATH -o OUT.torrent [OPTIONS]
     seedcast info (FILE.torrent | MAGNET) [--json]
+    seedcast channel add --key KEYFILE --server URL [--name NAME] [--title TITLE]
+                         [--poster IMAGE] TORRENT...
+    seedcast channel show --server URL ADDRESS [--json]
+    seedcast channel sign MANIFEST.json (--key KEYFILE | --typed-data | --signature 0x..)
+    seedcast channel verify MANIFEST.json [--json]
     seedcast --help | --version
 
 CREATE OPTIONS:
@@ -64,6 +72,22 @@ INFO OPTIONS:
                              creator (null, or {address, name, verified, typed_data,
                              signature, error}).
                              For a magnet link, fields that need the metadata are null.
+
+CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADDRESS):
+    add      fetch KEYFILE's channel from URL (or start one), add each TORRENT as a work
+             (replacing one with the same info hash), bump the sequence, sign, upload, and
+             print the page URL (last line). A torrent whose creator record names another
+             address is refused.
+        --name NAME          the channel's display name (default: kept, or the torrents'
+                             creator record name for a new channel)
+        --title TITLE        the work's title (one TORRENT only; default: the torrent's name)
+        --poster IMAGE       a JPEG, PNG or WebP poster for the works (at most about 24 KiB)
+    show     fetch, verify and print a channel; --json prints the manifest with
+             \"verified\" and \"error\" added
+    sign     sign a manifest file (with or without a signature) with KEYFILE and print it;
+             --typed-data prints the EIP-712 typed data to sign elsewhere (a wallet);
+             --signature embeds that signature (it must verify)
+    verify   check a manifest file: bounds and signature (exit 1 if it does not verify)
 ";
 
     #[derive(Debug, Error)]
@@ -85,6 +109,9 @@ INFO OPTIONS:
         Create(#[from] CreateFromPathError),
         #[error("{}: {source}", path.display())]
         CreatorKey { path: PathBuf, source: CreatorError },
+        /// Anything else that failed, already one line.
+        #[error("{0}")]
+        Failed(String),
     }
 
     impl CliError {
@@ -102,6 +129,7 @@ INFO OPTIONS:
         // Boxed: CreateOptions is large (it can hold a signing key).
         Create(Box<CreateCommand>),
         Info(InfoCommand),
+        Channel(channel::ChannelCommand),
     }
 
     struct CreateCommand {
@@ -162,6 +190,7 @@ INFO OPTIONS:
             Command::Version => print_stdout(&format!("seedcast {VERSION}\n")),
             Command::Create(create) => run_create(*create),
             Command::Info(info) => run_info(info),
+            Command::Channel(command) => channel::run(command),
         }
     }
 
@@ -231,6 +260,7 @@ INFO OPTIONS:
             Some("-V" | "--version") => Ok(Command::Version),
             Some("create") => parse_create(args),
             Some("info") => parse_info(args),
+            Some("channel") => channel::parse(args).map(Command::Channel),
             _ => Err(CliError::Usage(format!(
                 "unknown command `{}`",
                 first.to_string_lossy()

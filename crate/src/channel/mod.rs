@@ -39,11 +39,13 @@ mod error;
 mod json;
 mod poster;
 mod validate;
+mod work;
 mod work_creator;
 
 pub use eip712::{CHANNEL_TYPE, WORK_TYPE, poster_hash};
 pub use error::ChannelError;
 pub use poster::{POSTER_TYPES, poster_data_uri};
+pub use work::{title_from_name, work_magnet};
 pub use work_creator::check_work_creator;
 
 use crate::creator::{Address, Signature};

@@ -249,6 +249,13 @@ fn magnet_bounds_and_matching_info_hash() {
     assert_eq!(c.validate(), Ok(()));
     c.works[1].magnet.push('a');
     assert!(invalid(&c).starts_with("works[1]: magnet is 2049 bytes"));
+    for bad in ["\u{1b}[2J", " ", "\n", "é"] {
+        c.works[1].magnet = format!("{}&dn={bad}", work(2).magnet);
+        assert!(
+            invalid(&c).contains("characters a URI cannot have"),
+            "{bad:?}"
+        );
+    }
     c.works[1].magnet = "https://example.com/video.webm".into();
     assert!(invalid(&c).contains("not a magnet link"));
     c.works[1].magnet = work(5).magnet;

@@ -63,6 +63,11 @@ fn check_work(work: &Work) -> Result<(), String> {
             work.magnet.len()
         ));
     }
+    // A URI is printable ASCII (RFC 3986; everything else is %-escaped): no spaces, no
+    // control characters that could forge lines in a terminal or a log.
+    if !work.magnet.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("magnet has characters a URI cannot have (spaces, controls, non-ASCII)".into());
+    }
     let magnet = Magnet::parse(&work.magnet).map_err(|e| format!("magnet: {e}"))?;
     if magnet.info_hash != InfoHash(work.info_hash) {
         return Err(format!(
