@@ -682,9 +682,6 @@ impl std::fmt::Debug for Torrent {
 type TipStart = (TipRequest, Option<String>, Option<Function>);
 type PublishStart = (String, Option<String>, super::channels::Publish);
 
-/// Most bytes a work's magnet may take (`crate::channel`'s bound).
-const MAX_WORK_MAGNET: usize = crate::channel::MAX_WORK_MAGNET_BYTES;
-
 impl Torrent {
     /// Everything a tip needs, checked before any wallet is asked anything.
     fn tip_request(&self, amount: &JsValue, options: JsValue) -> Result<TipStart, TipError> {
@@ -780,19 +777,17 @@ impl Torrent {
             })
             .map_err(|_| failed("this torrent was removed".into()))?
             .ok_or_else(|| failed("the torrent's metadata has not arrived yet".into()))?;
-        // The magnet with as many of the torrent's trackers as fit the channel's bound.
-        let mut magnet = Magnet {
+        let magnet = crate::channel::work_magnet(&Magnet {
             info_hash: InfoHash(info_hash),
             name: Some(name.clone()),
             trackers,
             web_seeds: vec![],
-        };
-        while magnet.to_uri().len() > MAX_WORK_MAGNET && magnet.trackers.pop().is_some() {}
-        let title = text("title")?.unwrap_or(name);
+        });
+        let title = text("title")?.unwrap_or_else(|| crate::channel::title_from_name(&name));
         let published = (js_sys::Date::now() / 1000.0).max(0.0) as u64;
         let work = crate::channel::Work {
             info_hash,
-            magnet: magnet.to_uri(),
+            magnet,
             title,
             poster: text("poster")?,
             published,
