@@ -146,6 +146,7 @@ async function deploy ({ rpc, keyFile, chainId, dryRun }) {
   }
   if (receipt.status !== 'success' || !receipt.contractAddress) throw new Fail(`deployment ${hash} reverted`)
   console.log(`gas used ${receipt.gasUsed}, paid ${formatEther(receipt.gasUsed * receipt.effectiveGasPrice)}`)
+  console.log(`deployed in block ${receipt.blockNumber} (a site's chain.tipJarFromBlock: where pages start counting tips)`)
 
   const code = await publicClient.getCode({ address: receipt.contractAddress })
   if (code?.toLowerCase() !== artifact.deployedBytecode.toLowerCase()) {
