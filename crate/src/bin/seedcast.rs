@@ -251,6 +251,10 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
     }
 
     fn parse(items: Vec<OsString>) -> Result<Command, CliError> {
+        // `--help` anywhere (`seedcast channel add --help`) shows the usage, as users expect.
+        if items.iter().any(|a| a == "-h" || a == "--help") {
+            return Ok(Command::Help);
+        }
         let mut args = Args::new(items);
         let Some(first) = args.next() else {
             return Err(CliError::Usage("no command given".into()));
