@@ -3,7 +3,7 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use crate::binary_id::Id20;
+use seedcast::session::tracker_proto::Id20;
 
 /// Tracker limits and timings. `Default` gives values suitable for a public tracker on one machine.
 #[derive(Debug, Clone)]

@@ -26,10 +26,10 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Limits;
 use crate::metrics::Metrics;
 use crate::outbox::{Fault, Outbox};
-use crate::request::{self, Action, ParseLimits, Request};
-use crate::response;
 use crate::tracker::{Connection, Tracker};
 use crate::websocket::{self, Event, FrameError, OP_PING, OP_PONG, OP_TEXT, Reader, close_code};
+use seedcast::session::tracker_proto::request::{self, Action, ParseLimits, Request};
+use seedcast::session::tracker_proto::response;
 
 static NEXT_CONNECTION_ID: AtomicU64 = AtomicU64::new(1);
 

@@ -3,7 +3,6 @@
 //! Clients announce on a WebSocket with WebRTC offers; the tracker relays each offer to one random other peer
 //! of the swarm and forwards the answer back. See `README.md` for the protocol and the operator's guide.
 
-pub mod binary_id;
 pub mod chain;
 pub mod channels;
 pub mod client_ip;
@@ -12,8 +11,6 @@ mod connection;
 mod creator_page;
 pub mod metrics;
 pub mod outbox;
-pub mod request;
-pub mod response;
 mod server;
 pub mod swarm;
 pub mod tracker;

@@ -10,9 +10,9 @@ use std::sync::Arc;
 use rand::Rng;
 use tokio::time::Instant;
 
-use crate::binary_id::Id20;
 use crate::outbox::Outbox;
-use crate::response::SwarmCounts;
+use seedcast::session::tracker_proto::Id20;
+use seedcast::session::tracker_proto::SwarmCounts;
 
 /// Identifies one WebSocket connection for the lifetime of the process.
 pub type ConnId = u64;

@@ -12,13 +12,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::time::Instant;
 
-use crate::binary_id::Id20;
 use crate::config::{Config, Limits};
 use crate::metrics::{Metrics, Stats, SwarmTotals};
 use crate::outbox::{Outbox, Timing};
-use crate::request::{Announce, Answer, Event, Scrape};
-use crate::response::{self, SignalKind, SwarmCounts};
 use crate::swarm::{ConnId, Peer, Swarm};
+use seedcast::session::tracker_proto::Id20;
+use seedcast::session::tracker_proto::request::{Announce, Answer, Event, Scrape};
+use seedcast::session::tracker_proto::response::{self, SignalKind, SwarmCounts};
 
 const SHARDS: usize = 32;
 

@@ -283,7 +283,7 @@ async fn swarm_and_connection_limits_are_enforced() {
 
 #[tokio::test]
 async fn allow_list_refuses_other_info_hashes() {
-    let allowed = seedcast_signal::binary_id::Id20([1; 20]);
+    let allowed = seedcast::session::tracker_proto::Id20([1; 20]);
     let config = Config {
         allow_list: Some([allowed].into_iter().collect()),
         ..Config::default()

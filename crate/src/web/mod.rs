@@ -4,7 +4,7 @@
 //! * [`api`] — the wasm-bindgen classes `Client` and `Torrent`.
 //! * [`client`] — client state and the single entry point for browser callbacks.
 //! * [`signaling`] — announces with complete-SDP offers, answers (WebTorrent protocol).
-//! * [`tracker`] / [`tracker_msg`] — the tracker socket with reconnects; its JSON messages.
+//! * [`tracker`] — the tracker socket with reconnects (its JSON messages: `session::tracker_proto`).
 //! * [`swarm`] — one torrent: engine + connections, the run loop and backpressure.
 //! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
 //! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
@@ -41,7 +41,6 @@ mod swarm;
 mod tip;
 mod tips;
 mod tracker;
-mod tracker_msg;
 mod upload_limit;
 mod wallet;
 

@@ -19,9 +19,12 @@ use super::js_glue::{random_bytes, set};
 use super::notes::Note;
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
 use super::swarm::{CONNECT_TIMEOUT, Conn, OFFER_TTL, Origin, Swarm, hex};
-use super::tracker_msg::{self, Announce, AnnounceEvent, Id, Incoming};
 use crate::engine::PeerKey;
 use crate::session::TrackerId;
+use crate::session::tracker_proto::{
+    AnnounceOut, Event, Id20, IdBytes as Id, OfferOut, TrackerMessage, request_build,
+    response_parse,
+};
 
 fn conn_sink(handle: &Handle, swarm: &str, key: PeerKey) -> EventSink {
     let handle = handle.clone();
@@ -80,7 +83,11 @@ impl ClientInner {
         let Some(slot) = swarm.announces.get_mut(&tracker) else {
             return;
         };
-        let event = (!slot.started).then_some(AnnounceEvent::Started);
+        let event = if slot.started {
+            Event::Update
+        } else {
+            Event::Started
+        };
         slot.started = true;
         slot.next_at = now + slot.interval;
 
@@ -153,27 +160,30 @@ impl ClientInner {
         &mut self,
         hex_id: &str,
         tracker: TrackerId,
-        event: Option<AnnounceEvent>,
+        event: Event,
         offers: Vec<(PeerKey, Id, String)>,
     ) {
         let Some(swarm) = self.swarms.get(hex_id) else {
             return;
         };
         // Offers that expired while gathering are not sent.
-        let offers = offers
-            .into_iter()
+        let offers: Vec<OfferOut<'_>> = offers
+            .iter()
             .filter(|(key, id, _)| swarm.is_offering(*key, id))
-            .map(|(_, id, sdp)| (id, sdp))
+            .map(|(_, id, sdp)| OfferOut {
+                offer_id: Id20(*id),
+                sdp,
+            })
             .collect();
         let stats = swarm.engine.stats();
-        let message = Announce {
-            info_hash: &swarm.info_hash,
-            peer_id: &self.peer_id,
+        let message = AnnounceOut {
+            info_hash: &Id20(swarm.info_hash),
+            peer_id: &Id20(self.peer_id),
             event,
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: bytes_left(swarm),
-            offers,
+            offers: &offers,
         };
         if let Some(socket) = self.tracker_open(tracker) {
             socket.send(&message.to_json());
@@ -181,22 +191,22 @@ impl ClientInner {
     }
 
     pub fn send_stopped(&self, swarm: &Swarm, tracker: TrackerId) {
-        self.send_event(swarm, tracker, AnnounceEvent::Stopped);
+        self.send_event(swarm, tracker, Event::Stopped);
     }
 
-    fn send_event(&self, swarm: &Swarm, tracker: TrackerId, event: AnnounceEvent) {
+    fn send_event(&self, swarm: &Swarm, tracker: TrackerId, event: Event) {
         let Some(socket) = self.tracker_open(tracker) else {
             return;
         };
         let stats = swarm.engine.stats();
-        let message = Announce {
-            info_hash: &swarm.info_hash,
-            peer_id: &self.peer_id,
-            event: Some(event),
+        let message = AnnounceOut {
+            info_hash: &Id20(swarm.info_hash),
+            peer_id: &Id20(self.peer_id),
+            event,
             uploaded: stats.uploaded,
             downloaded: stats.downloaded,
             left: bytes_left(swarm),
-            offers: Vec::new(),
+            offers: &[],
         };
         socket.send(&message.to_json());
     }
@@ -217,7 +227,7 @@ impl ClientInner {
                 // Only trackers where `started` was already sent; the others hear `started`
                 // with `left: 0` on the first announce anyway.
                 if slot.started {
-                    self.send_event(swarm, tracker, AnnounceEvent::Completed);
+                    self.send_event(swarm, tracker, Event::Completed);
                 }
             }
             if let Some(swarm) = self.swarms.get_mut(&hex_id) {
@@ -236,18 +246,18 @@ impl ClientInner {
     }
 
     pub fn on_tracker_message(&mut self, tracker: TrackerId, text: &str, now: Duration) {
-        let message = match tracker_msg::parse(text) {
+        let message = match response_parse::parse(text) {
             Ok(message) => message,
             // Unknown kinds (e.g. scrape replies) and malformed messages are ignored.
             Err(_) => return,
         };
         match message {
-            Incoming::Announced {
+            TrackerMessage::Announced {
                 info_hash,
                 interval,
                 ..
             } => {
-                let Some(swarm) = self.swarms.get_mut(&hex(&info_hash)) else {
+                let Some(swarm) = self.swarms.get_mut(&hex(&info_hash.0)) else {
                     return;
                 };
                 // Only a torrent announced on this tracker has a slot for it.
@@ -257,16 +267,17 @@ impl ClientInner {
                     slot.next_at = now + slot.interval;
                 }
             }
-            Incoming::Failure {
+            TrackerMessage::Failure {
                 info_hash,
                 reason: message,
             }
-            | Incoming::Warning { info_hash, message } => {
+            | TrackerMessage::Warning { info_hash, message } => {
                 let url = self.trackers.url(tracker).unwrap_or_default().to_owned();
                 let text = format!("tracker {url}: {message}");
                 // Shown on a torrent only if it announced there: a tracker may not post on
                 // (or probe for) the others.
                 match info_hash
+                    .map(|h| h.0)
                     .filter(|h| self.trackers.serves(tracker, h))
                     .map(|h| hex(&h))
                     .filter(|h| self.swarms.contains_key(h))
@@ -281,18 +292,32 @@ impl ClientInner {
                     }
                 }
             }
-            Incoming::Offer {
+            TrackerMessage::Offer {
                 info_hash,
                 peer_id,
                 offer_id,
                 sdp,
-            } => self.on_offer(tracker, info_hash, peer_id, offer_id, sdp, now),
-            Incoming::Answer {
+            } => self.on_offer(
+                tracker,
+                info_hash.0,
+                peer_id.0,
+                offer_id.0,
+                sdp.into_owned(),
+                now,
+            ),
+            TrackerMessage::Answer {
                 info_hash,
                 peer_id,
                 offer_id,
                 sdp,
-            } => self.on_answer(tracker, info_hash, peer_id, offer_id, sdp, now),
+            } => self.on_answer(
+                tracker,
+                info_hash.0,
+                peer_id.0,
+                offer_id.0,
+                sdp.into_owned(),
+                now,
+            ),
         }
     }
 
@@ -394,11 +419,11 @@ impl ClientInner {
             return;
         };
         if let Some(socket) = self.tracker_open(tracker) {
-            socket.send(&tracker_msg::answer_json(
-                &swarm.info_hash,
-                &self.peer_id,
-                remote,
-                offer_id,
+            socket.send(&request_build::answer(
+                &Id20(swarm.info_hash),
+                &Id20(self.peer_id),
+                &Id20(*remote),
+                &Id20(*offer_id),
                 sdp,
             ));
         }

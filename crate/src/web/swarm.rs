@@ -25,11 +25,11 @@ use super::notes::Note;
 use super::peer_conn::{ConnEvent, PeerConn};
 use super::storage::SharedStorage;
 use super::stream::Streams;
-use super::tracker_msg::Id;
 use super::upload_limit::TokenBucket;
 use crate::engine::{Event, PeerKey, Torrent};
 pub use crate::session::pairing::Origin;
 use crate::session::pairing::{keeps_new, superseded_by_new_offer, wants_signal};
+use crate::session::tracker_proto::IdBytes as Id;
 use crate::session::{PieceLengthTooLarge, TrackerId, check_browser_piece_length};
 
 /// Unanswered offers are abandoned after this long (WebTorrent uses the same).

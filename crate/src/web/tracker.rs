@@ -11,7 +11,7 @@ use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
 use super::js_glue::{Listener, random_u64};
-use super::tracker_msg::MAX_MESSAGE_CHARS;
+use crate::session::tracker_proto::MAX_MESSAGE_CHARS;
 
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 const MAX_RETRY: Duration = Duration::from_secs(60);

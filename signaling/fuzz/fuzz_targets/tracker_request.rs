@@ -8,9 +8,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use seedcast_signal::binary_id::Id20;
-use seedcast_signal::request::{self, Action, ParseLimits, Request};
-use seedcast_signal::response::{self, SignalKind, SwarmCounts};
+use seedcast::session::tracker_proto::Id20;
+use seedcast::session::tracker_proto::request::{self, Action, ParseLimits, Request};
+use seedcast::session::tracker_proto::response::{self, SignalKind, SwarmCounts};
 use serde_json::Value;
 use serde_json::value::RawValue;
 

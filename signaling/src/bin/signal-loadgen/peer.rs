@@ -1,14 +1,15 @@
 //! One simulated WebTorrent peer: joins its swarm, announces with offers when told to, answers every offer
 //! it receives at once, and timestamps offers and answers (inside the SDP) to measure relay latency.
 
-use std::borrow::Cow;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use serde::Deserialize;
+use seedcast::session::tracker_proto::{
+    AnnounceOut, Event, Id20, OfferOut, TrackerMessage, request_build, response_parse,
+};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -46,18 +47,27 @@ pub enum Command {
 /// 20 ASCII characters each, so they need no escaping and read well in tracker logs.
 pub struct Identity {
     pub index: usize,
-    pub info_hash: String,
-    pub peer_id: String,
+    pub info_hash: Id20,
+    pub peer_id: Id20,
 }
 
 impl Identity {
     pub fn new(index: usize, swarm: usize) -> Self {
         Self {
             index,
-            info_hash: format!("loadgen-swarm{swarm:07}"),
-            peer_id: format!("-LG0001-{index:012}"),
+            info_hash: ascii_id(&format!("loadgen-swarm{swarm:07}")),
+            peer_id: ascii_id(&format!("-LG0001-{index:012}")),
         }
     }
+}
+
+/// The id spelled by 20 ASCII characters (longer text is cut, shorter padded with `0`).
+fn ascii_id(text: &str) -> Id20 {
+    let mut id = [b'0'; 20];
+    for (slot, byte) in id.iter_mut().zip(text.bytes()) {
+        *slot = byte;
+    }
+    Id20(id)
 }
 
 pub async fn connect(server: SocketAddr, url: &str, source: Ipv4Addr) -> anyhow::Result<Socket> {
@@ -76,7 +86,7 @@ pub async fn connect(server: SocketAddr, url: &str, source: Ipv4Addr) -> anyhow:
 /// Joins the swarm; `Err` if the tracker did not accept the announce in time.
 pub async fn join(ws: &mut Socket, me: &Identity) -> anyhow::Result<()> {
     ws.send(Message::Text(
-        announce_json(me, "started", &[], "", Duration::ZERO).into(),
+        announce_json(me, Event::Started, &[], "", Duration::ZERO).into(),
     ))
     .await?;
     loop {
@@ -87,12 +97,12 @@ pub async fn join(ws: &mut Socket, me: &Identity) -> anyhow::Result<()> {
             anyhow::bail!("closed before the announce reply");
         };
         if let Message::Text(text) = message {
-            let incoming: Incoming<'_> = serde_json::from_str(&text)?;
-            if let Some(reason) = incoming.failure {
-                anyhow::bail!("tracker refused the announce: {reason}");
-            }
-            if incoming.complete.is_some() {
-                return Ok(());
+            match response_parse::parse(&text)? {
+                TrackerMessage::Failure { reason, .. } => {
+                    anyhow::bail!("tracker refused the announce: {reason}")
+                }
+                TrackerMessage::Announced { .. } => return Ok(()),
+                _ => {}
             }
         }
     }
@@ -115,15 +125,15 @@ pub async fn run(
                 let sent = match command {
                     Some(Command::Announce) => {
                         announces += 1;
-                        let offer_ids: Vec<String> =
-                            (0..shared.offers_per_announce).map(|i| format!("{:010}{:06}{i:04}", me.index, announces % 1_000_000)).collect();
+                        let offer_ids: Vec<Id20> =
+                            (0..shared.offers_per_announce).map(|i| ascii_id(&format!("{:010}{:06}{i:04}", me.index, announces % 1_000_000))).collect();
                         shared.announces_sent.fetch_add(1, Relaxed);
-                        let json = announce_json(&me, "", &offer_ids, &shared.padding, shared.epoch.elapsed());
+                        let json = announce_json(&me, Event::Update, &offer_ids, &shared.padding, shared.epoch.elapsed());
                         ws.send(Message::Text(json.into())).await
                     }
                     Some(Command::Finish) | None => {
                         finish_deadline = Some(Instant::now() + Duration::from_secs(20));
-                        ws.send(Message::Text(announce_json(&me, "", &[], "", Duration::ZERO).into())).await
+                        ws.send(Message::Text(announce_json(&me, Event::Update, &[], "", Duration::ZERO).into())).await
                     }
                 };
                 if sent.is_err() {
@@ -153,67 +163,47 @@ enum Handled {
     Closed,
 }
 
-#[derive(Deserialize)]
-struct Incoming<'a> {
-    #[serde(borrow)]
-    peer_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    offer_id: Option<Cow<'a, str>>,
-    #[serde(borrow)]
-    offer: Option<Sdp<'a>>,
-    #[serde(borrow)]
-    answer: Option<Sdp<'a>>,
-    complete: Option<u64>,
-    #[serde(rename = "failure reason", borrow)]
-    failure: Option<Cow<'a, str>>,
-}
-
-#[derive(Deserialize)]
-struct Sdp<'a> {
-    #[serde(borrow)]
-    sdp: Cow<'a, str>,
-}
-
 async fn handle(ws: &mut Socket, me: &Identity, text: &str, shared: &Shared) -> Handled {
-    let Ok(incoming) = serde_json::from_str::<Incoming<'_>>(text) else {
+    let Ok(incoming) = response_parse::parse(text) else {
         shared.failures.fetch_add(1, Relaxed);
         return Handled::Other;
     };
     let now = shared.epoch.elapsed();
-    if incoming.failure.is_some() {
-        shared.failures.fetch_add(1, Relaxed);
-        return Handled::Other;
-    }
-    if let Some(offer) = incoming.offer {
-        shared.offers_received.fetch_add(1, Relaxed);
-        if let Some(sent) = timestamp(&offer.sdp) {
-            shared
-                .offer_latency
-                .record(now.as_micros().saturating_sub(sent) as u64);
+    match incoming {
+        TrackerMessage::Failure { .. } => {
+            shared.failures.fetch_add(1, Relaxed);
+            Handled::Other
         }
-        let (Some(from), Some(offer_id)) = (incoming.peer_id, incoming.offer_id) else {
-            return Handled::Other;
-        };
-        let answer = answer_json(me, &from, &offer_id, &shared.padding, now);
-        if ws.send(Message::Text(answer.into())).await.is_err() {
-            return Handled::Closed;
+        TrackerMessage::Offer {
+            peer_id,
+            offer_id,
+            sdp,
+            ..
+        } => {
+            shared.offers_received.fetch_add(1, Relaxed);
+            if let Some(sent) = timestamp(&sdp) {
+                shared
+                    .offer_latency
+                    .record(now.as_micros().saturating_sub(sent) as u64);
+            }
+            let answer = answer_json(me, &peer_id, &offer_id, &shared.padding, now);
+            if ws.send(Message::Text(answer.into())).await.is_err() {
+                return Handled::Closed;
+            }
+            shared.answers_sent.fetch_add(1, Relaxed);
+            Handled::Other
         }
-        shared.answers_sent.fetch_add(1, Relaxed);
-        return Handled::Other;
-    }
-    if let Some(answer) = incoming.answer {
-        shared.answers_received.fetch_add(1, Relaxed);
-        if let Some(sent) = timestamp(&answer.sdp) {
-            shared
-                .answer_latency
-                .record(now.as_micros().saturating_sub(sent) as u64);
+        TrackerMessage::Answer { sdp, .. } => {
+            shared.answers_received.fetch_add(1, Relaxed);
+            if let Some(sent) = timestamp(&sdp) {
+                shared
+                    .answer_latency
+                    .record(now.as_micros().saturating_sub(sent) as u64);
+            }
+            Handled::Other
         }
-        return Handled::Other;
-    }
-    if incoming.complete.is_some() {
-        Handled::Reply
-    } else {
-        Handled::Other
+        TrackerMessage::Announced { .. } => Handled::Reply,
+        TrackerMessage::Warning { .. } => Handled::Other,
     }
 }
 
@@ -223,46 +213,38 @@ fn timestamp(sdp: &str) -> Option<u128> {
     rest[..rest.find('\r')?].parse().ok()
 }
 
+/// A fake SDP carrying its send time (µs since the epoch) in its `t=` line, padded to a realistic size.
+fn sdp(padding: &str, now: Duration) -> String {
+    format!("v=0\r\nt={}\r\n{padding}", now.as_micros())
+}
+
 fn announce_json(
     me: &Identity,
-    event: &str,
-    offer_ids: &[String],
+    event: Event,
+    offer_ids: &[Id20],
     padding: &str,
     now: Duration,
 ) -> String {
-    let mut json = format!(
-        r#"{{"action":"announce","info_hash":"{}","peer_id":"{}","numwant":{},"uploaded":0,"downloaded":0,"left":1000"#,
-        me.info_hash,
-        me.peer_id,
-        offer_ids.len()
-    );
-    if !event.is_empty() {
-        json.push_str(&format!(r#","event":"{event}""#));
+    let sdp = sdp(padding, now);
+    let offers: Vec<OfferOut<'_>> = offer_ids
+        .iter()
+        .map(|&offer_id| OfferOut {
+            offer_id,
+            sdp: &sdp,
+        })
+        .collect();
+    AnnounceOut {
+        info_hash: &me.info_hash,
+        peer_id: &me.peer_id,
+        event,
+        uploaded: 0,
+        downloaded: 0,
+        left: Some(1000),
+        offers: &offers,
     }
-    if !offer_ids.is_empty() {
-        json.push_str(r#","offers":["#);
-        for (i, offer_id) in offer_ids.iter().enumerate() {
-            if i > 0 {
-                json.push(',');
-            }
-            json.push_str(&format!(
-                r#"{{"offer_id":"{offer_id}","offer":{{"type":"offer","sdp":"v=0\r\nt={}\r\n{padding}"}}}}"#,
-                now.as_micros()
-            ));
-        }
-        json.push(']');
-    }
-    json.push('}');
-    json
+    .to_json()
 }
 
-fn answer_json(me: &Identity, to: &str, offer_id: &str, padding: &str, now: Duration) -> String {
-    format!(
-        r#"{{"action":"announce","info_hash":"{}","peer_id":"{}","to_peer_id":{},"offer_id":{},"answer":{{"type":"answer","sdp":"v=0\r\nt={}\r\n{padding}"}}}}"#,
-        me.info_hash,
-        me.peer_id,
-        serde_json::to_string(to).unwrap_or_default(),
-        serde_json::to_string(offer_id).unwrap_or_default(),
-        now.as_micros()
-    )
+fn answer_json(me: &Identity, to: &Id20, offer_id: &Id20, padding: &str, now: Duration) -> String {
+    request_build::answer(&me.info_hash, &me.peer_id, to, offer_id, &sdp(padding, now))
 }

@@ -1,11 +1,23 @@
 //! 20-byte identifiers (`info_hash`, `peer_id`, `offer_id`) as WebTorrent carries them in JSON:
 //! a "binary string" of exactly 20 characters, each code point U+0000..=U+00FF standing for one byte.
+//! Anything else is rejected, never guessed at.
 
 use std::fmt;
 
+use super::json::push_unicode_escape;
+
+/// The bytes of an id, for code that keys its maps by plain arrays.
+pub type IdBytes = [u8; 20];
+
 /// A 20-byte identifier decoded from a binary string.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Id20(pub [u8; 20]);
+pub struct Id20(pub IdBytes);
+
+impl From<IdBytes> for Id20 {
+    fn from(bytes: IdBytes) -> Self {
+        Self(bytes)
+    }
+}
 
 /// Why a JSON string is not a valid 20-byte binary string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -51,12 +63,7 @@ impl Id20 {
             match b {
                 b'"' => out.push_str("\\\""),
                 b'\\' => out.push_str("\\\\"),
-                0x00..=0x1f => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.push_str("\\u00");
-                    out.push(char::from(HEX[usize::from(b >> 4)]));
-                    out.push(char::from(HEX[usize::from(b & 0xf)]));
-                }
+                0x00..=0x1f => push_unicode_escape(out, b),
                 _ => out.push(char::from(b)),
             }
         }

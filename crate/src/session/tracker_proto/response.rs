@@ -1,12 +1,14 @@
-//! Writing tracker messages. Built by hand into one `String` per message: ids need binary-string escaping and
-//! SDP payloads are copied verbatim from the client's JSON, so there is no intermediate value tree.
+//! Writing tracker messages (what a tracker sends). Built by hand into one `String` per message: ids need
+//! binary-string escaping and SDP payloads are copied verbatim from the client's JSON, so there is no
+//! intermediate value tree.
 
 use std::fmt::Write;
 
 use serde_json::value::RawValue;
 
-use crate::binary_id::Id20;
-use crate::request::Action;
+use super::id::Id20;
+use super::json::write_str;
+use super::request::Action;
 
 /// Peer counts of one swarm, as announces and scrapes report them.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -59,7 +61,8 @@ pub enum SignalKind {
     Answer,
 }
 
-/// `{"action":"scrape","files":{<binary info hash>:{complete,incomplete,downloaded},..}}`
+/// `{"action":"scrape","files":{<binary info hash>:{complete,incomplete,downloaded},..}}`. Keys are binary
+/// strings too (WebTorrent indexes the files by them).
 pub fn scrape_reply(files: impl IntoIterator<Item = (Id20, SwarmCounts)>) -> String {
     let mut out = String::with_capacity(64);
     out.push_str(r#"{"action":"scrape","files":{"#);
@@ -75,6 +78,17 @@ pub fn scrape_reply(files: impl IntoIterator<Item = (Id20, SwarmCounts)>) -> Str
         );
     }
     out.push_str("}}");
+    out
+}
+
+/// `{"warning message":..}` with `action` and `info_hash`: advice a client logs, not an error.
+pub fn warning(info_hash: &Id20, message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 96);
+    out.push_str(r#"{"action":"announce","info_hash":"#);
+    info_hash.write_json(&mut out);
+    out.push_str(r#","warning message":"#);
+    write_str(&mut out, message);
+    out.push('}');
     out
 }
 
@@ -95,8 +109,7 @@ pub fn failure(action: Option<Action>, info_hash: Option<&Id20>, reason: &str) -
         out.push(',');
     }
     out.push_str(r#""failure reason":"#);
-    // Serialising a &str cannot fail.
-    out.push_str(&serde_json::to_string(reason).unwrap_or_default());
+    write_str(&mut out, reason);
     out.push('}');
     out
 }
