@@ -32,6 +32,12 @@ fn relay_reads_back(
 ) {
     let raw: &serde_json::value::RawValue = serde_json::from_str(payload).expect("payload is JSON");
     let text = response::relayed_signal(info_hash, from, offer_id, kind, raw);
+    // A payload with a lone surrogate escape (`\uD800`) passes as raw JSON and JavaScript reads it,
+    // but not serde_json's `Value`: the relay carries it verbatim, which is all there is to check.
+    if serde_json::from_str::<serde_json::Value>(payload).is_err() {
+        assert!(text.contains(payload));
+        return;
+    }
     let value: serde_json::Value = serde_json::from_str(&text).expect("relay is JSON");
     let field = if kind == SignalKind::Offer {
         "offer"
@@ -115,11 +121,14 @@ fn as_client_message(text: &str) {
         Ok(Request::Scrape(Scrape::Some(hashes))) => {
             assert!(hashes.len() <= LIMITS.max_scrape_hashes);
             assert!(matches!(
-                request::parse(&request_build::scrape(&hashes), LIMITS),
+                request::parse(&request_build::scrape(Some(&hashes)), LIMITS),
                 Ok(Request::Scrape(Scrape::Some(h))) if h == hashes
             ));
         }
-        Ok(Request::Scrape(Scrape::All)) => {}
+        Ok(Request::Scrape(Scrape::All)) => assert!(matches!(
+            request::parse(&request_build::scrape(None), LIMITS),
+            Ok(Request::Scrape(Scrape::All))
+        )),
     }
 }
 

@@ -101,12 +101,12 @@ pub fn answer(
     out
 }
 
-/// A scrape of some swarms; none means every swarm the tracker will report.
-pub fn scrape(info_hashes: &[Id20]) -> String {
+/// A scrape of some swarms (`Some(&[])`: of none), or of every swarm the tracker will report (`None`).
+pub fn scrape(info_hashes: Option<&[Id20]>) -> String {
     let mut out = String::from(r#"{"action":"scrape""#);
-    if !info_hashes.is_empty() {
+    if let Some(hashes) = info_hashes {
         out.push_str(r#","info_hash":["#);
-        for (i, hash) in info_hashes.iter().enumerate() {
+        for (i, hash) in hashes.iter().enumerate() {
             if i > 0 {
                 out.push(',');
             }
@@ -231,12 +231,15 @@ mod tests {
     #[test]
     fn scrape_reads_back_as_sent() {
         let hashes = [Id20([1; 20]), Id20([2; 20])];
-        let text = scrape(&hashes);
-        assert!(
-            matches!(parse(&text, LIMITS), Ok(Request::Scrape(Scrape::Some(h))) if h == hashes)
-        );
+        for hashes in [&hashes[..], &[]] {
+            let text = scrape(Some(hashes));
+            assert!(
+                matches!(parse(&text, LIMITS), Ok(Request::Scrape(Scrape::Some(h))) if h == hashes),
+                "{text}"
+            );
+        }
         assert!(matches!(
-            parse(&scrape(&[]), LIMITS),
+            parse(&scrape(None), LIMITS),
             Ok(Request::Scrape(Scrape::All))
         ));
     }
