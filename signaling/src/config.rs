@@ -38,6 +38,8 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// Grace period for sockets to close on shutdown.
     pub shutdown_grace: Duration,
+    /// Rate limits on creator channel uploads.
+    pub channels: crate::channels::ChannelLimits,
 }
 
 impl Limits {
@@ -66,6 +68,7 @@ impl Default for Limits {
             idle_timeout: Duration::from_secs(75),
             write_timeout: Duration::from_secs(10),
             shutdown_grace: Duration::from_secs(3),
+            channels: crate::channels::ChannelLimits::default(),
         }
     }
 }
@@ -83,6 +86,8 @@ pub struct Config {
     /// The chain the web app tips on, served as `/chain.json` (see [`crate::chain`]); `None`: BitTorrent Chain
     /// mainnet.
     pub chain: Option<crate::chain::Chain>,
+    /// Directory of the channel database (`channels.sqlite3`); `None` keeps channels in memory only (tests).
+    pub data_dir: Option<std::path::PathBuf>,
 }
 
 /// Errors reading an allow-list file.

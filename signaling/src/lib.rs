@@ -5,9 +5,11 @@
 
 pub mod binary_id;
 pub mod chain;
+pub mod channels;
 pub mod client_ip;
 pub mod config;
 mod connection;
+mod creator_page;
 pub mod metrics;
 pub mod outbox;
 pub mod request;
@@ -19,4 +21,4 @@ pub mod web_headers;
 pub mod websocket;
 
 pub use config::{Config, Limits};
-pub use server::serve;
+pub use server::{serve, serve_with_channels};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use seedcast_signal::channels::{ChannelLimits, Channels, DEFAULT_DATA_DIR, rate_limit::Rate};
 use seedcast_signal::{Config, Limits, chain, config::load_allow_list};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +33,16 @@ struct Args {
     /// creator; replaces the chain file's tipJar.
     #[arg(long, value_name = "0x…")]
     tip_jar: Option<String>,
+    /// Directory of the creator channel database (channels.sqlite3, SQLite in WAL mode; created if missing).
+    /// Relative paths are from the current directory.
+    #[arg(long, value_name = "DIR", default_value = DEFAULT_DATA_DIR)]
+    data: PathBuf,
+    /// Channel uploads (PUT /api/channels/…) one client IP (IPv6: one /64) may make per minute; beyond it 429.
+    #[arg(long, value_name = "N", default_value_t = ChannelLimits::default().per_ip.burst)]
+    channel_puts_per_ip_per_minute: u32,
+    /// Verified channel uploads one creator address may make per hour; beyond it 429.
+    #[arg(long, value_name = "N", default_value_t = ChannelLimits::default().per_address.burst)]
+    channel_puts_per_address_per_hour: u32,
     /// File of hex info hashes (one per line); when given, only these swarms are tracked.
     #[arg(long, value_name = "FILE")]
     allow_list: Option<PathBuf>,
@@ -129,6 +140,17 @@ async fn run(args: Args) -> anyhow::Result<()> {
         peer_ttl: Duration::from_secs(args.peer_ttl_secs.max(1)),
         ping_interval,
         idle_timeout: ping_interval * 5 / 2,
+        channels: ChannelLimits {
+            per_ip: Rate {
+                burst: args.channel_puts_per_ip_per_minute.max(1),
+                per: Duration::from_secs(60),
+            },
+            per_address: Rate {
+                burst: args.channel_puts_per_address_per_hour.max(1),
+                per: Duration::from_secs(3600),
+            },
+            ..ChannelLimits::default()
+        },
         ..Limits::default()
     };
     let chain = chain::resolve(&args.chain, args.tip_jar.as_deref())?;
@@ -149,7 +171,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         trust_proxy: args.trust_proxy,
         www_dir,
         chain: Some(chain),
+        data_dir: Some(args.data.clone()),
     };
+    // Before listening: a database this server cannot use (unwritable, or from a newer version) stops it with
+    // one line, before it announces an address.
+    let channels = Channels::open(&config)?;
+    tracing::info!(database = %seedcast_signal::channels::database_path(&args.data).display(), "channel database open");
 
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -161,7 +188,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
-    seedcast_signal::serve(listener, config, shutdown).await?;
+    seedcast_signal::serve_with_channels(listener, config, channels, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

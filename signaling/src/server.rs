@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, FromRef, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -20,11 +20,13 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 use crate::chain::Chain;
+use crate::channels::{self, Channels};
 use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
+use crate::creator_page;
 use crate::tracker::Tracker;
-use crate::web_headers;
+use crate::web_headers::{self, WebHeaders};
 
 #[derive(Clone)]
 struct AppState {
@@ -32,13 +34,32 @@ struct AppState {
     config: Arc<Config>,
     shutdown: CancellationToken,
     sockets: TaskTracker,
+    channels: Arc<Channels>,
+}
+
+impl FromRef<AppState> for Arc<Channels> {
+    fn from_ref(state: &AppState) -> Self {
+        state.channels.clone()
+    }
 }
 
 /// Serves until `shutdown` is cancelled, then closes every WebSocket with a close frame (waiting up to the
-/// configured grace period) and returns.
+/// configured grace period) and returns. Opens the channel database first (see [`Channels::open`]).
 pub async fn serve(
     listener: TcpListener,
     config: Config,
+    shutdown: CancellationToken,
+) -> io::Result<()> {
+    let channels = Channels::open(&config).map_err(|e| io::Error::other(e.to_string()))?;
+    serve_with_channels(listener, config, channels, shutdown).await
+}
+
+/// [`serve`] with the channel database already open (the binary opens it before listening, so a database it
+/// cannot use stops it before it announces an address).
+pub async fn serve_with_channels(
+    listener: TcpListener,
+    config: Config,
+    channels: Arc<Channels>,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let config = Arc::new(config);
@@ -49,6 +70,7 @@ pub async fn serve(
         config: config.clone(),
         shutdown: shutdown.clone(),
         sockets: sockets.clone(),
+        channels,
     };
     let sweeper = tokio::spawn(expire_peers(tracker, shutdown.clone()));
     let app = router(state);
@@ -123,21 +145,48 @@ async fn serve_http(tcp: TcpStream, peer: SocketAddr, app: Router, shutdown: Can
 }
 
 fn router(state: AppState) -> Router {
-    let static_files = state.config.www_dir.clone();
+    let web_headers = Arc::new(
+        state
+            .config
+            .chain
+            .as_ref()
+            .map_or_else(WebHeaders::default, WebHeaders::new),
+    );
     let router = Router::new()
         .route("/", get(root))
         .route("/announce", get(announce))
         .route("/stats", get(stats))
         .route("/metrics", get(metrics))
-        .route("/chain.json", get(chain));
-    let router = match static_files {
-        Some(dir) => router.fallback_service(ServeDir::new(dir)),
-        None => router,
-    };
+        .route("/chain.json", get(chain))
+        .route(
+            "/api/channels/{address}",
+            get(channels::get_channel)
+                .put(channels::put_channel)
+                .options(channels::preflight),
+        )
+        .fallback(fallback);
     // Security headers on everything, the tracker's answers included (see web_headers).
     router
-        .layer(axum::middleware::from_fn(web_headers::security_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            web_headers,
+            web_headers::security_headers,
+        ))
         .with_state(state)
+}
+
+/// `/@<address>` is a creator's page; every other path is a file of the web app.
+async fn fallback(State(state): State<AppState>, request: Request) -> Response {
+    let www = state.config.www_dir.as_deref();
+    if request.uri().path().starts_with("/@") {
+        return creator_page::serve(www, request).await;
+    }
+    match www {
+        Some(dir) => match ServeDir::new(dir).oneshot(request).await {
+            Ok(response) => response.into_response(),
+            Err(never) => match never {},
+        },
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
 }
 
 /// `/` is both the tracker (for WebSocket upgrades) and the app's index page.
@@ -296,12 +345,15 @@ impl Drop for ConnectionSlot {
 }
 
 async fn stats(State(state): State<AppState>) -> Response {
-    let body = serde_json::to_string(&state.tracker.stats()).unwrap_or_default();
+    let mut stats = serde_json::to_value(state.tracker.stats()).unwrap_or_default();
+    stats["channels"] = serde_json::to_value(state.channels.metrics.stats()).unwrap_or_default();
+    let body = stats.to_string();
     ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 async fn metrics(State(state): State<AppState>) -> Response {
-    let body = state.tracker.stats().to_prometheus();
+    let mut body = state.tracker.stats().to_prometheus();
+    body.push_str(&state.channels.metrics.to_prometheus());
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 

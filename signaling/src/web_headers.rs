@@ -1,10 +1,14 @@
 //! Security headers on every HTTP response: the web app's pages get a Content-Security-Policy that allows
 //! only what the app needs, and may not be framed (clickjacking), except the embeddable player page.
 
-use axum::extract::Request;
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::Response;
+
+use crate::chain::Chain;
 
 /// The one page other sites may put in an `<iframe>` (the `<seedcast-player>` embed).
 pub const EMBED_PAGE: &str = "/embed.html";
@@ -13,43 +17,101 @@ pub const EMBED_PAGE: &str = "/embed.html";
 /// its own stylesheets, WebSocket trackers anywhere (a magnet's `tr=`), blob: URLs for finished files (to
 /// link, play and read back), posters from anywhere, its own service worker and the storage worker (a
 /// blob: worker built from its own script, crate/src/web/piece_store.js). No inline script or style.
-const POLICY: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' blob: ws: wss:; \
-     worker-src 'self' blob:; frame-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; \
-     object-src 'none'";
+/// `connect-src` also gets the operator's chain RPC origins (see [`WebHeaders::new`]).
+const POLICY_HEAD: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
+     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' blob: ws: wss:";
+const POLICY_TAIL: &str = "worker-src 'self' blob:; frame-src 'self'; manifest-src 'self'; base-uri 'none'; \
+     form-action 'self'; object-src 'none'";
 
-/// The full policy for a request path: only [`EMBED_PAGE`] may be framed, by anyone.
-pub fn content_security_policy(path: &str) -> String {
-    let ancestors = if path == EMBED_PAGE { "*" } else { "'none'" };
-    format!("{POLICY}; frame-ancestors {ancestors}")
+/// The headers for this server's chain, computed once at startup.
+#[derive(Debug, Clone)]
+pub struct WebHeaders {
+    /// The policy without `frame-ancestors`.
+    policy: String,
 }
 
-/// Adds the security headers for a response to a request for `path`. Headers a handler set are kept.
-pub fn add_security_headers(path: &str, headers: &mut HeaderMap) {
-    let mut set = |name, value: &str| {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.entry(name).or_insert(value);
+impl WebHeaders {
+    /// The pages (the creator page above all) read tips from the chain's JSON-RPC (`eth_getLogs`) in the
+    /// browser, so the chain's RPC origins join `connect-src`. The chain was validated at startup (http(s)
+    /// URLs); an URL whose origin cannot be written as a CSP source is left out, never spliced in raw.
+    pub fn new(chain: &Chain) -> Self {
+        let mut origins: Vec<String> = Vec::new();
+        for url in &chain.rpc_urls {
+            match rpc_origin(url) {
+                Some(origin) if !origins.contains(&origin) => origins.push(origin),
+                Some(_) => {}
+                None => {
+                    tracing::warn!(%url, "chain RPC URL left out of connect-src: not a plain http(s) origin")
+                }
+            }
         }
-    };
-    // Every response: no content sniffing, and no Referer (page URLs carry magnet links in the fragment and
-    // query: `?src=magnet:...` would otherwise leak to poster hosts and trackers).
-    set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(header::REFERRER_POLICY, "no-referrer");
-    set(
-        header::CONTENT_SECURITY_POLICY,
-        &content_security_policy(path),
-    );
-    if path != EMBED_PAGE {
-        // For browsers that predate `frame-ancestors`.
-        set(header::X_FRAME_OPTIONS, "DENY");
+        let extra: String = origins.iter().map(|o| format!(" {o}")).collect();
+        Self {
+            policy: format!("{POLICY_HEAD}{extra}; {POLICY_TAIL}"),
+        }
+    }
+
+    /// The full policy for a request path: only [`EMBED_PAGE`] may be framed, by anyone.
+    pub fn content_security_policy(&self, path: &str) -> String {
+        let ancestors = if path == EMBED_PAGE { "*" } else { "'none'" };
+        format!("{}; frame-ancestors {ancestors}", self.policy)
+    }
+
+    /// Adds the security headers for a response to a request for `path`. Headers a handler set are kept.
+    pub fn add_security_headers(&self, path: &str, headers: &mut HeaderMap) {
+        let mut set = |name, value: &str| {
+            if let Ok(value) = HeaderValue::from_str(value) {
+                headers.entry(name).or_insert(value);
+            }
+        };
+        // Every response: no content sniffing, and no Referer (page URLs carry magnet links in the fragment and
+        // query: `?src=magnet:...` would otherwise leak to poster hosts and trackers).
+        set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        set(header::REFERRER_POLICY, "no-referrer");
+        set(
+            header::CONTENT_SECURITY_POLICY,
+            &self.content_security_policy(path),
+        );
+        if path != EMBED_PAGE {
+            // For browsers that predate `frame-ancestors`.
+            set(header::X_FRAME_OPTIONS, "DENY");
+        }
     }
 }
 
-/// Axum middleware applying [`add_security_headers`] to every response.
-pub async fn security_headers(request: Request, next: Next) -> Response {
+impl Default for WebHeaders {
+    /// For BitTorrent Chain mainnet, the default chain.
+    fn default() -> Self {
+        Self::new(&Chain::bttc())
+    }
+}
+
+/// `https://host[:port]` of an http(s) URL, if it is one a CSP source expression can name exactly: scheme,
+/// then a host of letters, digits, `.`, `-` (or a bracketed IPv6 address) and an optional port. No userinfo,
+/// and nothing (`;`, `,`, spaces, quotes) that would end or add a directive.
+fn rpc_origin(url: &str) -> Option<String> {
+    let (scheme, rest) = url.split_once("://")?;
+    let scheme = scheme.to_ascii_lowercase();
+    if scheme != "http" && scheme != "https" {
+        return None;
+    }
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']');
+    if authority.is_empty() || !authority.chars().all(allowed) {
+        return None;
+    }
+    Some(format!("{scheme}://{}", authority.to_ascii_lowercase()))
+}
+
+/// Axum middleware applying [`WebHeaders::add_security_headers`] to every response.
+pub async fn security_headers(
+    State(headers): State<Arc<WebHeaders>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    add_security_headers(&path, response.headers_mut());
+    headers.add_security_headers(&path, response.headers_mut());
     response
 }
 
@@ -59,8 +121,9 @@ mod tests {
 
     #[test]
     fn only_the_embed_page_may_be_framed() {
+        let web = WebHeaders::default();
         let mut page = HeaderMap::new();
-        add_security_headers("/", &mut page);
+        web.add_security_headers("/", &mut page);
         assert!(
             page[header::CONTENT_SECURITY_POLICY]
                 .to_str()
@@ -70,7 +133,7 @@ mod tests {
         assert_eq!(page[header::X_FRAME_OPTIONS], "DENY");
 
         let mut embed = HeaderMap::new();
-        add_security_headers(EMBED_PAGE, &mut embed);
+        web.add_security_headers(EMBED_PAGE, &mut embed);
         assert!(
             embed[header::CONTENT_SECURITY_POLICY]
                 .to_str()
@@ -88,7 +151,32 @@ mod tests {
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("sandbox"),
         );
-        add_security_headers("/", &mut headers);
+        WebHeaders::default().add_security_headers("/", &mut headers);
         assert_eq!(headers[header::CONTENT_SECURITY_POLICY], "sandbox");
+    }
+
+    #[test]
+    fn connect_src_names_the_chain_rpc_origins_only() {
+        let mut chain = Chain::bttc();
+        chain.rpc_urls = vec![
+            "https://RPC.example.org/v1/key?x=1".into(),
+            "http://127.0.0.1:8545".into(),
+            "https://rpc.example.org/other".into(),
+            "https://evil.example; script-src *".into(),
+            "https://user@host.example".into(),
+        ];
+        let csp = WebHeaders::new(&chain).content_security_policy("/");
+        assert!(
+            csp.contains(
+                "connect-src 'self' blob: ws: wss: https://rpc.example.org http://127.0.0.1:8545; worker-src"
+            ),
+            "{csp}"
+        );
+        assert!(!csp.contains("evil") && !csp.contains("user@"), "{csp}");
+        let default = WebHeaders::default().content_security_policy("/");
+        assert!(
+            default.contains("https://rpc.bittorrentchain.io https://rpc.bt.io;"),
+            "{default}"
+        );
     }
 }
