@@ -114,6 +114,21 @@ test('publishing from the app as a creator: the wallet signs the record and the 
   published = { url, page };
 });
 
+test('declining in the wallet publishes nothing and says so', { timeout: 60_000 }, async () => {
+  const page = await profilePage(anvil.accounts[4].address);
+  await page.goto(`${signal.base}/`);
+  await page.evaluate(() => window.testWallet.reject.add('eth_signTypedData_v4'));
+  await page.waitForSelector('#publish-wallets > *');
+  await page.fill('#publish-name', 'Eve');
+  await page.setInputFiles('#publish-file', video);
+  await page.click('#publish-button');
+  await within(30_000, 'no refusal shown', page.waitForFunction(() => document.getElementById('publish-status').classList.contains('bad'), null, { timeout: 0 }));
+  assert.equal(await page.$eval('#publish-status', (el) => el.textContent), 'Could not publish: Declined in your wallet: nothing was sent or signed.');
+  assert.ok(await page.$eval('#publish-result', (el) => el.hidden), 'no page link');
+  assert.equal((await fetch(`${signal.base}/api/channels/${anvil.accounts[4].address}`)).status, 404, 'no channel uploaded');
+  await page.context().close();
+});
+
 test('the creator page on a phone: name, verified address, the work plays, a 1.5 BTT tip shows up on it', { timeout: 240_000 }, async () => {
   assert.ok(published, 'published first');
   const page = await profilePage(fan.address, { viewport: PHONE });
