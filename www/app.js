@@ -6,6 +6,7 @@ import { SeedcastClient, defaultTracker } from './seedcast.js';
 import { showStored } from './stored.js';
 import { withSiteChain } from './chain.js';
 import { showCreator, walletPicker, errorText, byteLength, MAX_NAME_BYTES, adoptTipDialogStyles } from './creator-ui.js';
+import { makePoster } from './poster.js';
 import './player.js';
 
 adoptTipDialogStyles();
@@ -72,6 +73,7 @@ async function start() {
     el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
   wireCreator();
+  wirePublish();
   wireSeeding();
   refreshStored = showStored(client);
   wireDownloading();
@@ -112,6 +114,73 @@ function wireCreator() {
   name.addEventListener('input', () => {
     const n = byteLength(name.value);
     $('creator-name-count').textContent = n > MAX_NAME_BYTES ? `${n} bytes: at most ${MAX_NAME_BYTES}` : '';
+  });
+}
+
+/** Most bytes of a work's title (the channel format's bound, crate/src/channel MAX_TITLE_BYTES). */
+const MAX_TITLE_BYTES = 200;
+
+/** "Publish as creator": a video seeded with a wallet-signed creator record, then added to the
+ *  wallet account's channel (signed again) on this server; the page link is shown. */
+function wirePublish() {
+  for (const span of document.querySelectorAll('#publish .chain-name')) span.textContent = client.chain.name;
+  let wallet = () => undefined;
+  walletPicker($('publish-wallets'), client, 'publish-wallet').then((choose) => { wallet = choose; });
+  let file;
+  const choose = (chosen) => {
+    if (!chosen) return;
+    file = chosen;
+    $('publish-file-name').textContent = `Video: ${file.name}`;
+    // A title to start from: the file's name without its extension.
+    if (!$('publish-title').value.trim()) $('publish-title').value = file.name.replace(/\.[^.]*$/, '');
+  };
+  const drop = $('publish-drop');
+  $('publish-file').addEventListener('change', (e) => choose(e.target.files[0]));
+  drop.addEventListener('dragover', (e) => { e.preventDefault(); drop.classList.add('over'); });
+  drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+  drop.addEventListener('drop', (e) => { e.preventDefault(); drop.classList.remove('over'); choose(e.dataTransfer.files[0]); });
+  $('publish-copy').addEventListener('click', () => navigator.clipboard?.writeText($('publish-link').value));
+
+  const status = $('publish-status');
+  const say = (text, bad = false) => { status.textContent = text; status.classList.toggle('bad', bad); };
+  let busy = false;
+  let seeded;
+  $('publish-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    if (busy) return;
+    const name = $('publish-name').value.trim();
+    const title = $('publish-title').value.trim();
+    if (!name) { say('Type your name: fans see it on your page.', true); $('publish-name').focus(); return; }
+    if (byteLength(name) > MAX_NAME_BYTES) { say(`Your name is longer than ${MAX_NAME_BYTES} bytes.`, true); $('publish-name').focus(); return; }
+    if (!file) { say('Choose a video to publish.', true); $('publish-file').focus(); return; }
+    if (!title) { say('Give the video a title.', true); $('publish-title').focus(); return; }
+    if (byteLength(title) > MAX_TITLE_BYTES) { say(`The title is longer than ${MAX_TITLE_BYTES} bytes.`, true); $('publish-title').focus(); return; }
+    busy = true;
+    $('publish-button').disabled = true;
+    $('publish-result').hidden = true;
+    try {
+      say(`Preparing ${file.name}… Your wallet will ask you to sign the creator record.`);
+      // A retry after the channel step failed reuses the torrent already signed and seeded.
+      let torrent = seeded?.file === file && seeded.name === name && client.torrents.includes(seeded.torrent) ? seeded.torrent : null;
+      if (!torrent) {
+        torrent = await client.seed(file, { creator: { name, wallet: wallet() } });
+        seeded = { file, name, torrent };
+        show(torrent);
+      }
+      const poster = await makePoster(file);
+      say('Your wallet will ask you to sign your channel with the new work…');
+      const { url } = await torrent.publishToChannel({ wallet: wallet(), title, name, ...(poster ? { poster } : {}) });
+      say('Published. Keep this tab open while it is new: it shares the video until viewers do.');
+      $('publish-link').value = url;
+      $('publish-open').href = url;
+      $('publish-open').textContent = url;
+      $('publish-result').hidden = false;
+    } catch (error) {
+      say(`Could not publish: ${error.code === 'failed' ? error.message : errorText(error, client.chain)}`, true);
+    } finally {
+      busy = false;
+      $('publish-button').disabled = false;
+    }
   });
 }
 

@@ -45,7 +45,8 @@ function el(tag, props = {}, ...children) {
   return node;
 }
 
-function explorerLink(chain, kind, id, text) {
+/** A link to the chain explorer's page (opens apart, no referrer), or plain text without one. */
+export function explorerLink(chain, kind, id, text) {
   const href = explorerURL(chain, kind, id);
   if (!href) return el('span', {}, text);
   return el('a', { href, target: '_blank', rel: 'noopener noreferrer' }, text);
@@ -158,8 +159,28 @@ export function showCreator(container, torrent, client) {
   });
 }
 
+/** Dialogs opened with `openTipDialog`, by the button that opens them (one each). */
+const openers = new WeakMap();
+
+/**
+ * Opens the tip dialog for `torrent`'s creator from `opener` (a button in `container`), for
+ * pages that place their own Tip buttons (the creator page). The caller has checked that
+ * `torrent.creator` verifies (and names whom the page says it tips): anything else is refused
+ * here too. `onSent(result)` runs after a tip went through.
+ */
+export function openTipDialog(container, torrent, client, opener, { onSent } = {}) {
+  const creator = torrent.creator;
+  if (!creator?.verified) throw new Error('this torrent has no verified creator to tip');
+  let dialog = openers.get(opener);
+  if (!dialog) {
+    dialog = tipDialog(container, torrent, client, creator, opener, onSent);
+    openers.set(opener, dialog);
+  }
+  return dialog.open();
+}
+
 /** The tip dialog: a modal <dialog> (focus moves in, Esc closes, focus returns to `opener`). */
-function tipDialog(container, torrent, client, creator, opener) {
+function tipDialog(container, torrent, client, creator, opener, onSent) {
   const chain = client.chain;
   const id = `seedcast-tip-${++dialogs}`;
   const heading = el('h2', { id: `${id}-title` }, 'Tip ', el('bdi', {}, creator.name));
@@ -230,6 +251,7 @@ function tipDialog(container, torrent, client, creator, opener) {
       status.classList.add('ok');
       status.replaceChildren(`Sent ${formatBTT(result.amountWei)} BTT to `, el('bdi', {}, creator.name), '. ',
         explorerLink(chain, 'tx', result.txHash, 'View the transaction'));
+      onSent?.(result);
     } catch (error) {
       status.classList.add('bad');
       status.textContent = errorText(error, chain);

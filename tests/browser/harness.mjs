@@ -36,14 +36,15 @@ function freePort() {
   });
 }
 
-/** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients. */
-export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '127.0.0.1' } = {}) {
+/** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients;
+ *  `args` are more command-line flags (e.g. `--chain FILE --data DIR`). */
+export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '127.0.0.1', args = [] } = {}) {
   const bin = resolve(ROOT, process.env.SEEDCAST_SIGNAL_BIN ?? 'target/debug/seedcast-signal');
   if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
   if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
   const port = fixedPort ?? await freePort();
   const child = spawn(bin, ['--listen', `${host}:${port}`, '--www', resolve(ROOT, 'www'),
-    '--interval-secs', String(intervalSecs), '--log', 'warn'], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--interval-secs', String(intervalSecs), '--log', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const base = `http://${host}:${port}`;
