@@ -148,13 +148,15 @@ function note(work, text, bad = false) {
   p.classList.toggle('warning', bad);
 }
 
-/** Whether the work's torrent may be tipped: its creator record verifies and names the
- *  channel's address. Otherwise the card says why and loses its Tip button. */
+/** Whether the work's torrent may be tipped: it has no creator record (the tip then goes to
+ *  this verified channel's creator), or its record verifies and names the channel's address.
+ *  Otherwise the card says why and loses its Tip button. */
 function checkCreator(work, torrent) {
   const creator = torrent.creator;
   let problem;
-  if (!creator) problem = 'This work’s torrent carries no creator record, so it cannot be tipped here.';
-  else if (!creator.verified) problem = `⚠ This work’s creator record does not verify${creator.reason ? ` (${creator.reason})` : ''} — tips are disabled for it.`;
+  // No record: the tip goes to this verified channel's creator (the one listing the work).
+  if (!creator) return true;
+  if (!creator.verified) problem = `⚠ This work’s creator record does not verify${creator.reason ? ` (${creator.reason})` : ''} — tips are disabled for it.`;
   else if (creator.address?.toLowerCase() !== channel.address.toLowerCase()) problem = `⚠ This work’s torrent names another creator (${creator.address}) — tips are disabled for it.`;
   if (!problem) return true;
   const card = cards.get(work.infoHash);
@@ -224,7 +226,7 @@ async function tip(work, button) {
   }
   if (!checkCreator(work, torrent)) return;
   openTipDialog(cards.get(work.infoHash), torrent, client, button, {
-    onSent: (result) => refreshTips(result.txHash),
+    channel, onSent: (result) => refreshTips(result.txHash),
   });
 }
 

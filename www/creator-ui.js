@@ -165,11 +165,13 @@ const openers = new WeakMap();
 /**
  * Opens the tip dialog for `torrent`'s creator from `opener` (a button in `container`), for
  * pages that place their own Tip buttons (the creator page). The caller has checked that
- * `torrent.creator` verifies (and names whom the page says it tips): anything else is refused
- * here too. `onSent(result)` runs after a tip went through.
+ * `torrent.creator` verifies (and names whom the page says it tips), or that the torrent has
+ * no record and `channel` (a verified `client.channel()` listing it) is whom it tips. `onSent(result)` runs after a tip went through.
  */
-export function openTipDialog(container, torrent, client, opener, { onSent } = {}) {
-  const creator = torrent.creator;
+export function openTipDialog(container, torrent, client, opener, { onSent, channel } = {}) {
+  // A torrent without a record is tipped to the verified channel listing it (wasm checks
+  // that this client verified such a channel; the page only supplies the name to show).
+  const creator = torrent.creator ?? (channel?.verified ? { address: channel.address, name: channel.name, verified: true } : null);
   if (!creator?.verified) throw new Error('this torrent has no verified creator to tip');
   let dialog = openers.get(opener);
   if (!dialog) {

@@ -100,7 +100,9 @@ export class SeedcastTorrent extends EventTarget {
   readonly creator: Creator | null;
   /** Sends `amount` BTT (a decimal string, at most 18 decimals) to the verified creator from
    *  a browser wallet (through `chain.tipJar` when set), switching or adding the chain if
-   *  needed; resolves when the transaction is confirmed. Rejects with a `TipError`. */
+   *  needed; resolves when the transaction is confirmed. Rejects with a `TipError`. A torrent
+   *  without a creator record goes to the creator of the one channel verified by this client
+   *  (`client.channel()`) that lists it, else `unverified-creator`. */
   tip(amount: string, options?: TipOptions): Promise<TipResult>;
   /** Adds this torrent to the wallet account's channel (creating it), signs the new version
    *  with the wallet and uploads it; rejects with a `TipError` (`no-wallet`, `rejected`,

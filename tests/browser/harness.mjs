@@ -43,8 +43,11 @@ export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '1
   if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
   if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
   const port = fixedPort ?? await freePort();
+  // Channels go to a fresh temporary database unless the test names one (never ./seedcast-data).
+  const dataDir = args.includes('--data') ? null : mkdtempSync(join(tmpdir(), 'seedcast-signal-data-'));
   const child = spawn(bin, ['--listen', `${host}:${port}`, '--www', resolve(ROOT, 'www'),
-    '--interval-secs', String(intervalSecs), '--log', 'warn', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+    '--interval-secs', String(intervalSecs), '--log', 'warn', ...(dataDir ? ['--data', dataDir] : []), ...args],
+  { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-4000); });
   const base = `http://${host}:${port}`;
@@ -62,9 +65,10 @@ export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '1
     stats: async () => (await fetch(`${base}/stats`)).json(),
     /** Stops the server: SIGTERM, then SIGKILL if it has not exited within 5 s. */
     stop: () => new Promise((res) => {
-      if (child.exitCode !== null || child.signalCode !== null) return res();
+      const done = () => { if (dataDir) rmSync(dataDir, { recursive: true, force: true }); res(); };
+      if (child.exitCode !== null || child.signalCode !== null) return done();
       const force = setTimeout(() => child.kill('SIGKILL'), 5000);
-      child.on('exit', () => { clearTimeout(force); res(); });
+      child.on('exit', () => { clearTimeout(force); done(); });
       child.kill('SIGTERM');
     }),
   };

@@ -262,3 +262,40 @@ test('WebTorrent swarms a creator torrent as usual, and passes the record on to 
   }));
   assert.equal(done, wtDigest);
 });
+
+test('a work without a creator record is tipped to the creator of the verified channel that lists it', { timeout: 120_000 }, async () => {
+  // A plain torrent (no record) seeded by a page, added to the creator's channel with the CLI.
+  const seeder = await walletPage(null);
+  const plain = await seeder.evaluate(async ({ tracker }) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+    const torrent = await client.seed(new File([window.testUtils.makeContent(300_000, 11)], 'plain.bin'));
+    window.keepPlain = { client, torrent };
+    return { magnet: torrent.magnetURI, torrentFile: [...torrent.torrentFile()] };
+  }, { tracker: env.signal.tracker });
+  const torrentPath = join(dir, 'plain.torrent');
+  const keyFile = join(dir, 'creator.key');
+  writeFileSync(torrentPath, Buffer.from(plain.torrentFile));
+  writeFileSync(keyFile, `${creator.privateKey}\n`);
+  const add = spawnSync(process.env.SEEDCAST_BIN ?? join(ROOT, 'target/debug/seedcast'),
+    ['channel', 'add', '--key', keyFile, '--server', env.signal.base, '--name', 'Ada', torrentPath], { encoding: 'utf8' });
+  assert.equal(add.status, 0, add.stderr);
+
+  const page = await walletPage({});
+  const before = await balance(creator.address);
+  const result = await page.evaluate(async ({ magnet, tracker, address }) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+    const torrent = client.add(magnet);
+    if (!torrent.stats().hasMetadata) await new Promise((res) => torrent.addEventListener('metadata', res, { once: true }));
+    const attempt = () => torrent.tip('1').then((ok) => ({ ok }), (e) => ({ code: e.code, message: e.message }));
+    const withoutChannel = await attempt();
+    const requestsBefore = window.testWallet.log.length;
+    const channel = await client.channel(address);
+    return { creator: torrent.creator, withoutChannel, requestsBefore, channel: channel.verified, withChannel: await attempt() };
+  }, { magnet: plain.magnet, tracker: env.signal.tracker, address: creator.address });
+  assert.equal(result.creator, null);
+  assert.equal(result.withoutChannel.code, 'unverified-creator', 'no record and no verified channel: nobody to pay');
+  assert.equal(result.requestsBefore, 0, 'the wallet was not asked');
+  assert.equal(result.channel, true);
+  assert.ok(result.withChannel.ok, `tip failed: ${result.withChannel.code} ${result.withChannel.message}`);
+  assert.equal(await balance(creator.address) - before, WEI, 'the channel\'s creator received exactly 1 BTT');
+});

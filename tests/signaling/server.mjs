@@ -1,7 +1,8 @@
 // Starts the seedcast-signal binary for a test and finds its port from the line it prints on start.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { dirname, resolve } from 'node:path'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
@@ -19,10 +20,14 @@ export function serverBinary () {
  * `openFiles` runs it under that open-file limit (soft and hard).
  */
 export function startServer (extraArgs = [], { openFiles } = {}) {
-  const args = ['--listen', '127.0.0.1:0', '--log', 'warn', ...extraArgs]
+  // Channels go to a fresh temporary database unless the test names one (never ./seedcast-data).
+  const dataDir = extraArgs.includes('--data') ? null : mkdtempSync(join(tmpdir(), 'seedcast-signal-data-'))
+  const data = dataDir ? ['--data', dataDir] : []
+  const args = ['--listen', '127.0.0.1:0', '--log', 'warn', ...data, ...extraArgs]
   const child = openFiles
     ? spawn('sh', ['-c', `ulimit -n ${Number(openFiles)} && exec "$0" "$@"`, serverBinary(), ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(serverBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  if (dataDir) child.once('exit', () => rmSync(dataDir, { recursive: true, force: true }))
   let stderr = ''
   child.stderr.on('data', chunk => { stderr += chunk })
   return new Promise((resolve, reject) => {

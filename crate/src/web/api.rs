@@ -542,6 +542,7 @@ impl Client {
         let parsed = crate::creator::Address::parse(address.trim())
             .map_err(|e| format!("not a creator address: {e}"))
             .and_then(|a| Ok((a, super::channels::server_origin(server)?)));
+        let weak = Rc::downgrade(&self.inner);
         wasm_bindgen_futures::future_to_promise(async move {
             let (address, origin) = parsed.map_err(|e| JsValue::from(fail(e)))?;
             match super::channels::load(&origin, &address)
@@ -549,7 +550,14 @@ impl Client {
                 .map_err(|e| JsValue::from(fail(e)))?
             {
                 None => Ok(JsValue::NULL),
-                Some(checked) => Ok(super::channels::view(&address, &checked)),
+                Some(checked) => {
+                    if let (Ok(signed), Some(rc)) = (&checked, weak.upgrade()) {
+                        if let Ok(mut inner) = rc.try_borrow_mut() {
+                            super::channels::remember_works(&mut inner.channel_creators, signed);
+                        }
+                    }
+                    Ok(super::channels::view(&address, &checked))
+                }
             }
         })
     }
@@ -689,7 +697,7 @@ impl Torrent {
             code: TipErrorCode::UnverifiedCreator,
             message,
         };
-        let (creator, chain, info_hash) = self
+        let (creator, chain, info_hash, listed_by) = self
             .client
             .upgrade()
             .and_then(|rc| {
@@ -700,6 +708,7 @@ impl Torrent {
                     known.then(|| swarm.creator()),
                     inner.chain.clone(),
                     swarm.info_hash,
+                    inner.channel_creators.get(&swarm.info_hash).copied(),
                 ))
             })
             .ok_or_else(|| TipError {
@@ -712,15 +721,25 @@ impl Torrent {
                     "the creator is not known until the torrent's metadata arrives".into(),
                 ));
             }
-            Some(None) => return Err(unverified("this torrent has no creator record".into())),
-            Some(Some(c)) => c,
+            // No record in the torrent: the creator whose verified channel (loaded in this
+            // client) lists this work, if exactly one does.
+            Some(None) => match listed_by {
+                Some(Some(address)) => address,
+                Some(None) => {
+                    return Err(unverified(
+                        "this torrent has no creator record and two channels list it".into(),
+                    ));
+                }
+                None => return Err(unverified("this torrent has no creator record".into())),
+            },
+            Some(Some(c)) => c.tip_address().ok_or_else(|| {
+                unverified(format!(
+                    "the creator record does not verify ({}): tips are disabled",
+                    c.reason.as_deref().unwrap_or("unverified")
+                ))
+            })?,
         };
-        let Some(recipient) = creator.tip_address() else {
-            return Err(unverified(format!(
-                "the creator record does not verify ({}): tips are disabled",
-                creator.reason.as_deref().unwrap_or("unverified")
-            )));
-        };
+        let recipient = creator;
         let amount = amount.as_string().ok_or_else(|| TipError {
             code: TipErrorCode::InvalidAmount,
             message: "give the amount as a decimal string of BTT, such as \"1.5\"".into(),
@@ -934,7 +953,9 @@ impl Torrent {
     }
 
     /// Tips the torrent's verified creator `amount` BTT (a decimal string) from a browser
-    /// wallet; resolves once the transaction is confirmed (receipt status 1). Rejects with an
+    /// wallet; resolves once the transaction is confirmed (receipt status 1). A torrent with no
+    /// creator record is tipped to the creator of the one verified channel (loaded with
+    /// `client.channel`) that lists it. Rejects with an
     /// `Error` whose `code` says why (see the README): nothing is sent to an unverified
     /// creator, and amounts are never floats.
     #[wasm_bindgen(unchecked_return_type = "Promise<TipResult>")]

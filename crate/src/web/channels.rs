@@ -104,6 +104,30 @@ pub fn view(address: &Address, checked: &Result<SignedChannel, String>) -> JsVal
     out.into()
 }
 
+/// Most works remembered from verified channels (a creator page loads one channel; 200 works).
+pub const MAX_REMEMBERED_WORKS: usize = 10_000;
+
+/// Notes which creator's verified channel lists each of its works; a work two channels list
+/// is remembered as ambiguous (nobody can be tipped for it through a channel).
+pub fn remember_works(
+    known: &mut std::collections::BTreeMap<[u8; 20], Option<Address>>,
+    signed: &SignedChannel,
+) {
+    let owner = signed.channel.address;
+    for work in &signed.channel.works {
+        match known.get(&work.info_hash) {
+            Some(Some(other)) if *other != owner => {
+                known.insert(work.info_hash, None);
+            }
+            Some(_) => {}
+            None if known.len() < MAX_REMEMBERED_WORKS => {
+                known.insert(work.info_hash, Some(owner));
+            }
+            None => {}
+        }
+    }
+}
+
 /// A work to publish, gathered from a torrent with its metadata.
 pub struct Publish {
     pub work: Work,

@@ -60,6 +60,10 @@ pub struct ClientInner {
     pub upload_limit: Option<u64>,
     /// Where tips go (`chain`; BTTC mainnet by default). Chosen by the page, never by a link.
     pub chain: Chain,
+    /// Works listed by channels verified in this client (`client.channel`): info hash → the
+    /// channel's address, or `None` when two verified channels list the same work. A torrent
+    /// without a creator record may be tipped to that address (see `Torrent::tip`).
+    pub channel_creators: BTreeMap<[u8; 20], Option<crate::creator::Address>>,
     /// Tips counted per creator (`client.tips`), by address; at most `tips::MAX_LEDGERS`.
     pub tip_ledgers: BTreeMap<[u8; 20], TipLedger>,
     /// The client's own trackers (pinned: open for its lifetime) and those that torrents
@@ -156,6 +160,7 @@ impl ClientInner {
                 upload_limit: options.upload_limit,
                 chain: options.chain,
                 tip_ledgers: BTreeMap::new(),
+                channel_creators: BTreeMap::new(),
                 trackers,
                 ignored_signals: 0,
                 swarms: BTreeMap::new(),
