@@ -1,9 +1,11 @@
 //! Runs the built `seedcast` binary the way a user would.
 
+mod temp_dir;
+use temp_dir::TempDir;
+
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use seedcast::metainfo::Metainfo;
 use serde_json::Value as Json;
@@ -26,30 +28,6 @@ fn stdout(output: &Output) -> String {
 
 fn json(output: &Output) -> Json {
     serde_json::from_str(&stdout(output)).expect("one JSON object")
-}
-
-/// A fresh directory per test, removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new() -> Self {
-        static NEXT: AtomicU32 = AtomicU32::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("seedcast-cli-{}-{n}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        Self(dir)
-    }
-
-    fn path(&self, name: &str) -> String {
-        self.0.join(name).to_str().unwrap().to_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Deterministic pseudo-random bytes (xorshift), so failures reproduce.
