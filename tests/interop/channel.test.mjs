@@ -3,7 +3,6 @@
 //      (SEEDCAST_BIN overrides the binary)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -11,7 +10,7 @@ import { join } from 'node:path'
 import { keccak256, recoverTypedDataAddress, toBytes, verifyTypedData, zeroHash } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 
-import { pseudoRandomBytes, seedcast, seedcastBin, seedcastJson } from './formats-fixtures.mjs'
+import { pseudoRandomBytes, seedcast, seedcastFails, seedcastJson } from './formats-fixtures.mjs'
 
 const root = mkdtempSync(join(tmpdir(), 'seedcast-channel-'))
 process.on('exit', () => rmSync(root, { recursive: true, force: true }))
@@ -23,17 +22,6 @@ const alice = privateKeyToAccount(aliceKey)
 const bob = privateKeyToAccount(bobKey)
 const keyFile = join(root, 'alice.key')
 writeFileSync(keyFile, aliceKey + '\n')
-
-/** Runs seedcast expecting exit 1; returns its stderr and stdout. */
-function seedcastFails (...args) {
-  try {
-    execFileSync(seedcastBin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  } catch (error) {
-    assert.equal(error.status, 1, error.stderr)
-    return { stderr: error.stderr, stdout: error.stdout }
-  }
-  assert.fail(`seedcast ${args.join(' ')} succeeded`)
-}
 
 /** Two works made by the CLI from real torrents; the first with a PNG poster. */
 function works () {

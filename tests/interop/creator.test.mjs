@@ -3,7 +3,6 @@
 //      (SEEDCAST_BIN overrides the binary)
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { execFileSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -13,7 +12,7 @@ import parseTorrent from 'parse-torrent'
 import { getAddress, keccak256, recoverTypedDataAddress, verifyTypedData } from 'viem'
 import { privateKeyToAccount } from 'viem/accounts'
 
-import { pseudoRandomBytes, seedcast, seedcastBin, seedcastJson } from './formats-fixtures.mjs'
+import { pseudoRandomBytes, seedcast, seedcastFails, seedcastJson } from './formats-fixtures.mjs'
 
 const root = mkdtempSync(join(tmpdir(), 'seedcast-creator-'))
 process.on('exit', () => rmSync(root, { recursive: true, force: true }))
@@ -27,16 +26,6 @@ const alice = privateKeyToAccount(aliceKey)
 const bob = privateKeyToAccount(bobKey)
 const keyFile = join(root, 'alice.key')
 writeFileSync(keyFile, aliceKey + '\n')
-
-/** Runs seedcast expecting failure; returns its stderr. */
-function seedcastFails (...args) {
-  try {
-    execFileSync(seedcastBin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
-  } catch (error) {
-    return error.stderr
-  }
-  assert.fail(`seedcast ${args.join(' ')} succeeded`)
-}
 
 /** eth_signTypedData_v4's object minus EIP712Domain, which viem derives from the domain itself. */
 function forViem (typedData) {
@@ -92,9 +81,9 @@ test('a signature made by viem embeds with --creator-signature and verifies in s
 
   // A signature by someone else, or for another name, is refused at creation.
   const mallorySignature = await alice.signTypedData(forViem(typedData))
-  assert.match(seedcastFails(...base, '--creator-signature', mallorySignature), /^error: .*signed by 0x/)
+  assert.match(seedcastFails(...base, '--creator-signature', mallorySignature).stderr, /^error: .*signed by 0x/)
   const otherName = await bob.signTypedData(forViem({ ...typedData, message: { ...typedData.message, name: 'Bobby' } }))
-  assert.match(seedcastFails(...base, '--creator-signature', otherName), /^error: .*signed by 0x/)
+  assert.match(seedcastFails(...base, '--creator-signature', otherName).stderr, /^error: .*signed by 0x/)
 })
 
 test('a tampered record is unverified in seedcast and recovers another address in viem', async () => {
@@ -120,7 +109,7 @@ test('key files are strict and never echoed', () => {
   const bad = join(root, 'bad.key')
   const secret = aliceKey.slice(2)
   writeFileSync(bad, secret + '\n') // no 0x prefix
-  const stderr = seedcastFails('create', video, '-o', join(root, 'x.torrent'), '--creator-key', bad)
+  const { stderr } = seedcastFails('create', video, '-o', join(root, 'x.torrent'), '--creator-key', bad)
   assert.match(stderr, /^error: .*not a private key/)
   assert.equal(stderr.trim().split('\n').length, 1)
   assert.ok(!stderr.includes(secret.slice(0, 16)), 'the key is not printed')

@@ -22,6 +22,18 @@ export function seedcastJson (...args) {
   return JSON.parse(seedcast(...args, '--json'))
 }
 
+/** Runs seedcast expecting it to fail with exit status 1 (a failure, not a usage mistake);
+ *  returns its stderr and stdout. */
+export function seedcastFails (...args) {
+  try {
+    execFileSync(seedcastBin, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  } catch (error) {
+    if (error.status !== 1) throw new Error(`seedcast ${args.join(' ')} exited ${error.status}: ${error.stderr}`)
+    return { stderr: error.stderr, stdout: error.stdout }
+  }
+  throw new Error(`seedcast ${args.join(' ')} succeeded`)
+}
+
 /** Deterministic pseudo-random bytes (xorshift32), so a failure reproduces exactly. */
 export function pseudoRandomBytes (length, seed) {
   const bytes = new Uint8Array(length)
