@@ -1,30 +1,14 @@
 //! Runs the built `seedcast` binary the way a user would.
 
-mod temp_dir;
-use temp_dir::TempDir;
+mod cli_support;
+use cli_support::{TempDir, assert_clean_failure, seedcast, stdout};
 
 use std::fs;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use seedcast::metainfo::Metainfo;
 use serde_json::Value as Json;
-
-fn seedcast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seedcast"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 fn json(output: &Output) -> Json {
     serde_json::from_str(&stdout(output)).expect("one JSON object")
@@ -47,24 +31,6 @@ fn write(path: &str, bytes: &[u8]) {
     let path = Path::new(path);
     fs::create_dir_all(path.parent().unwrap()).unwrap();
     fs::write(path, bytes).unwrap();
-}
-
-/// Asserts the failure contract: non-zero exit, exactly one `error:` line, no panic output.
-fn assert_clean_failure(output: &Output, expected_code: i32) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(
-        output.status.code(),
-        Some(expected_code),
-        "stderr: {stderr}"
-    );
-    assert_eq!(stderr.lines().count(), 1, "one line: {stderr:?}");
-    assert!(stderr.starts_with("error: "), "{stderr:?}");
-    assert!(
-        !stderr.contains("panicked") && !stderr.contains("RUST_BACKTRACE"),
-        "{stderr:?}"
-    );
-    assert!(output.stdout.is_empty());
-    stderr
 }
 
 #[test]

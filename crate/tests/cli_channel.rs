@@ -1,13 +1,12 @@
 //! `seedcast channel …` against a stand-in for seedcast-signal: a local HTTP server that
 //! records each request and answers with canned responses, in order.
 
-mod temp_dir;
-use temp_dir::TempDir;
+mod cli_support;
+use cli_support::{TempDir, assert_clean_failure, seedcast, stdout};
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
 use seedcast::channel::{Channel, SignedChannel, Work};
@@ -83,31 +82,6 @@ impl FakeServer {
     fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
-}
-
-fn seedcast(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_seedcast"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
-
-/// Exit 1 and exactly one `error:` line; returns it.
-fn failure(output: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert_eq!(output.status.code(), Some(1), "stderr: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{stderr:?}");
-    assert!(stderr.starts_with("error: "), "{stderr:?}");
-    stderr
 }
 
 fn key(label: &str) -> CreatorKey {
@@ -298,15 +272,18 @@ fn server_refusals_are_one_error_line() {
         (429, "slow down\n", "server answered 429: slow down"),
     ] {
         let server = FakeServer::start(vec![(404, String::new()), (status, body.into())]);
-        let error = failure(&seedcast(&[
-            "channel",
-            "add",
-            "--key",
-            &key,
-            "--server",
-            &server.url,
-            &path,
-        ]));
+        let error = assert_clean_failure(
+            &seedcast(&[
+                "channel",
+                "add",
+                "--key",
+                &key,
+                "--server",
+                &server.url,
+                &path,
+            ]),
+            1,
+        );
         assert!(error.contains(expected), "{error}");
         assert_eq!(server.requests().len(), 2);
     }
@@ -344,15 +321,18 @@ fn a_served_channel_that_is_not_ours_is_not_built_on() {
         ("{\"address\":1}".to_owned(), "invalid channel manifest"),
     ] {
         let server = FakeServer::start(vec![(200, served)]);
-        let error = failure(&seedcast(&[
-            "channel",
-            "add",
-            "--key",
-            &key_file(&dir, "ada"),
-            "--server",
-            &server.url,
-            &path,
-        ]));
+        let error = assert_clean_failure(
+            &seedcast(&[
+                "channel",
+                "add",
+                "--key",
+                &key_file(&dir, "ada"),
+                "--server",
+                &server.url,
+                &path,
+            ]),
+            1,
+        );
         assert!(error.contains(expected), "{error}");
         assert!(
             server.requests().iter().all(|r| r.method == "GET"),
@@ -366,15 +346,18 @@ fn a_torrent_naming_another_creator_is_refused_before_any_request() {
     let dir = TempDir::new();
     let (path, _) = torrent(&dir, "bobs.webm", 6, Some(&key("bob")));
     let server = FakeServer::start(vec![]);
-    let error = failure(&seedcast(&[
-        "channel",
-        "add",
-        "--key",
-        &key_file(&dir, "ada"),
-        "--server",
-        &server.url,
-        &path,
-    ]));
+    let error = assert_clean_failure(
+        &seedcast(&[
+            "channel",
+            "add",
+            "--key",
+            &key_file(&dir, "ada"),
+            "--server",
+            &server.url,
+            &path,
+        ]),
+        1,
+    );
     assert!(
         error.contains(&key("bob").address().to_checksum()),
         "{error}"
@@ -390,17 +373,20 @@ fn a_torrent_naming_another_creator_is_refused_before_any_request() {
     jpeg[..3].copy_from_slice(&[0xff, 0xd8, 0xff]);
     fs::write(&big, jpeg).unwrap();
     for (poster, expected) in [(gif, "not a JPEG, PNG or WebP"), (big, "make it smaller")] {
-        let error = failure(&seedcast(&[
-            "channel",
-            "add",
-            "--key",
-            &key_file(&dir, "ada"),
-            "--server",
-            &server.url,
-            "--poster",
-            &poster,
-            &path,
-        ]));
+        let error = assert_clean_failure(
+            &seedcast(&[
+                "channel",
+                "add",
+                "--key",
+                &key_file(&dir, "ada"),
+                "--server",
+                &server.url,
+                "--poster",
+                &poster,
+                &path,
+            ]),
+            1,
+        );
         assert!(error.contains(expected), "{error}");
     }
     assert!(server.requests().is_empty());
@@ -459,13 +445,10 @@ fn show_prints_a_verified_summary_or_the_manifest_with_the_verdict() {
     .unwrap();
     assert_eq!(json["verified"], false);
     assert!(json["error"].as_str().unwrap().contains("signed by"));
-    let error = failure(&seedcast(&[
-        "channel",
-        "show",
-        "--server",
-        &server.url,
-        &address,
-    ]));
+    let error = assert_clean_failure(
+        &seedcast(&["channel", "show", "--server", &server.url, &address]),
+        1,
+    );
     assert!(error.contains("has no channel for"), "{error}");
 }
 
@@ -512,24 +495,24 @@ fn sign_and_verify_manifest_files() {
     assert_eq!(embedded, signed);
     let wrong = key("bob").sign_prehash(&channel.signing_hash()).to_hex();
     assert!(
-        failure(&seedcast(&[
-            "channel",
-            "sign",
-            &unsigned,
-            "--signature",
-            &wrong
-        ]))
+        assert_clean_failure(
+            &seedcast(&["channel", "sign", &unsigned, "--signature", &wrong]),
+            1
+        )
         .contains("does not verify")
     );
     // Someone else's key does not sign Ada's manifest.
     assert!(
-        failure(&seedcast(&[
-            "channel",
-            "sign",
-            &unsigned,
-            "--key",
-            &key_file(&dir, "bob")
-        ]))
+        assert_clean_failure(
+            &seedcast(&[
+                "channel",
+                "sign",
+                &unsigned,
+                "--key",
+                &key_file(&dir, "bob")
+            ]),
+            1
+        )
         .contains("the key is")
     );
 
@@ -597,14 +580,17 @@ fn an_unreachable_server_is_one_error_line() {
         .local_addr()
         .unwrap()
         .port();
-    let error = failure(&seedcast(&[
-        "channel",
-        "add",
-        "--key",
-        &key_file(&dir, "ada"),
-        "--server",
-        &format!("http://127.0.0.1:{port}"),
-        &path,
-    ]));
+    let error = assert_clean_failure(
+        &seedcast(&[
+            "channel",
+            "add",
+            "--key",
+            &key_file(&dir, "ada"),
+            "--server",
+            &format!("http://127.0.0.1:{port}"),
+            &path,
+        ]),
+        1,
+    );
     assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
 }
