@@ -167,51 +167,24 @@ impl Client {
     }
 }
 
-/// A bare HTTP/1.1 GET (`Connection: close`); returns the whole response as text.
-async fn http_exchange(addr: SocketAddr, path: &str) -> String {
+/// A bare HTTP/1.1 GET (`Connection: close`).
+async fn http_exchange(addr: SocketAddr, path: &str) -> HttpResponse {
     let mut stream = TcpStream::connect(addr).await.expect("connect");
     let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    tokio::time::timeout(PATIENCE, stream.read_to_end(&mut response))
-        .await
-        .expect("HTTP response in time")
-        .unwrap();
-    String::from_utf8_lossy(&response).into_owned()
+    read_response(stream).await
 }
 
 /// A bare HTTP/1.1 GET; returns status and body.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
     let response = http_exchange(addr, path).await;
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
+    (response.status, response.body)
 }
 
 /// A bare HTTP/1.1 GET; returns the status and the response headers (names lower-cased).
 pub async fn http_head_of(addr: SocketAddr, path: &str) -> (u16, Vec<(String, String)>) {
     let response = http_exchange(addr, path).await;
-    let head = response
-        .split_once("\r\n\r\n")
-        .map_or(&*response, |(h, _)| h);
-    let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .and_then(|l| l.split(' ').nth(1))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers)
+    (response.status, response.headers)
 }
 
 /// A parsed HTTP response: status, headers (names lower-cased) and body.
