@@ -3,12 +3,11 @@
 
 use std::time::Duration;
 
-use js_sys::{Array, Function, Object, Promise};
+use js_sys::{Function, Object, Promise};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-use super::js_glue::{call_later, error_text, get, set};
+use super::js_glue::{error_text, get, set, within};
 
 /// Longest one request may take (connect, headers and body).
 pub const TIMEOUT: Duration = Duration::from_secs(15);
@@ -64,18 +63,9 @@ pub async fn fetch_text(
 }
 
 async fn with_timeout(promise: Promise) -> Result<JsValue, String> {
-    let timeout = Promise::new(&mut |_, reject| {
-        let reject = reject.clone();
-        let seconds = TIMEOUT.as_secs();
-        let cb = Closure::once_into_js(move || {
-            let _ = reject.call1(
-                &JsValue::NULL,
-                &JsValue::from_str(&format!("no answer within {seconds} s")),
-            );
-        });
-        call_later(cb.unchecked_ref(), TIMEOUT);
-    });
-    JsFuture::from(Promise::race(&Array::of2(&promise, &timeout)))
+    let seconds = TIMEOUT.as_secs();
+    let reason = JsValue::from_str(&format!("no answer within {seconds} s"));
+    within(promise, TIMEOUT, reason)
         .await
         .map_err(|e| error_text(&e))
 }

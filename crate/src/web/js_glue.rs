@@ -51,6 +51,33 @@ pub fn call_later(handler: &Function, delay: Duration) {
     let _ = set_timeout(handler, delay.as_secs_f64() * 1000.0);
 }
 
+/// Resolves after `delay` (a browser timer).
+pub async fn sleep(delay: Duration) {
+    let promise = js_sys::Promise::new(&mut |resolve, _| call_later(&resolve, delay));
+    let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+}
+
+/// Awaits `promise`, or rejects with `reason` once `limit` has passed without it settling
+/// (the promise itself is left to settle unobserved).
+pub async fn within(
+    promise: js_sys::Promise,
+    limit: Duration,
+    reason: JsValue,
+) -> Result<JsValue, JsValue> {
+    let timeout = js_sys::Promise::new(&mut |_, reject| {
+        let reject = reject.clone();
+        let reason = reason.clone();
+        let cb = Closure::once_into_js(move || {
+            let _ = reject.call1(&JsValue::NULL, &reason);
+        });
+        call_later(cb.unchecked_ref(), limit);
+    });
+    wasm_bindgen_futures::JsFuture::from(js_sys::Promise::race(&js_sys::Array::of2(
+        &promise, &timeout,
+    )))
+    .await
+}
+
 /// Runs `callback` once the current task finishes (before any timer or I/O event).
 pub fn microtask(callback: &Function) {
     queue_microtask(callback);

@@ -41,7 +41,7 @@ pub async fn run(
                 flow.on_result(answer.as_deref().map_err(String::as_str), now_ms())
             }
             Step::Wait { millis } => {
-                wallet::sleep(Duration::from_millis(u64::from(millis))).await;
+                super::js_glue::sleep(Duration::from_millis(u64::from(millis))).await;
                 flow.on_wait_over(now_ms())
             }
             Step::Done(receipt) => return Ok(receipt),

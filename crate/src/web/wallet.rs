@@ -18,7 +18,6 @@ use std::time::Duration;
 use js_sys::{Array, Function, JSON, Object, Promise, Reflect};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
 use super::js_glue::{get, set};
 use crate::tip::{TipError, TipErrorCode};
@@ -127,7 +126,7 @@ async fn discover() -> Vec<Wallet> {
         if let Ok(event) = web_sys::Event::new("eip6963:requestProvider") {
             let _ = window.dispatch_event(&event);
         }
-        sleep(ANNOUNCE_WAIT).await;
+        super::js_glue::sleep(ANNOUNCE_WAIT).await;
     }
     let mut known = WALLETS.with(|w| w.borrow().clone().unwrap_or_default());
     if known.is_empty() {
@@ -234,20 +233,12 @@ pub async fn request(provider: &JsValue, method: &str, params: &str) -> Result<S
     } else {
         READ_TIMEOUT
     };
-    let timeout = Promise::new(&mut |_, reject| {
-        let seconds = limit.as_secs();
-        let message = error_json(
-            None,
-            &format!("the wallet did not answer {method} within {seconds} s"),
-        );
-        let reject = reject.clone();
-        let cb = Closure::once_into_js(move || {
-            let _ = reject.call1(&JsValue::NULL, &JsValue::from_str(&message));
-        });
-        super::js_glue::call_later(cb.unchecked_ref(), limit);
-    });
-    let race = Promise::race(&Array::of2(&promise, &timeout));
-    match JsFuture::from(race).await {
+    let seconds = limit.as_secs();
+    let timed_out = error_json(
+        None,
+        &format!("the wallet did not answer {method} within {seconds} s"),
+    );
+    match super::js_glue::within(promise, limit, JsValue::from_str(&timed_out)).await {
         Ok(value) => Ok(to_json(&value)),
         // Our own timeout rejects with a ready JSON string; a wallet with an error object.
         Err(e) => Err(e.as_string().unwrap_or_else(|| describe_error(&e))),
@@ -300,12 +291,6 @@ fn error_json(code: Option<i64>, message: &str) -> String {
     }
     set(&out, "message", message);
     to_json(&out)
-}
-
-/// Resolves after `delay` (a browser timer).
-pub async fn sleep(delay: Duration) {
-    let promise = Promise::new(&mut |resolve, _| super::js_glue::call_later(&resolve, delay));
-    let _ = JsFuture::from(promise).await;
 }
 
 /// An `Error` with a `code` property, as `tip()` and `seed()` reject with.
