@@ -688,6 +688,18 @@ impl std::fmt::Debug for Torrent {
 }
 
 type TipStart = (TipRequest, Option<String>, Option<Function>);
+
+/// `options[key]` of `tip()`/`publishToChannel()`: absent or null → `None`; not a string →
+/// a `failed` error naming the key.
+fn optional_string(options: &JsValue, key: &str) -> Result<Option<String>, TipError> {
+    match get(options, key) {
+        v if v.is_undefined() || v.is_null() => Ok(None),
+        v => v.as_string().map(Some).ok_or_else(|| TipError {
+            code: TipErrorCode::Failed,
+            message: format!("`{key}` must be a string"),
+        }),
+    }
+}
 type PublishStart = (String, Option<String>, super::channels::Publish);
 
 impl Torrent {
@@ -745,15 +757,7 @@ impl Torrent {
             message: "give the amount as a decimal string of BTT, such as \"1.5\"".into(),
         })?;
         let amount_wei = parse_btt(&amount)?;
-        let text = |key: &str| -> Result<Option<String>, TipError> {
-            match get(&options, key) {
-                v if v.is_undefined() || v.is_null() => Ok(None),
-                v => v.as_string().map(Some).ok_or_else(|| TipError {
-                    code: TipErrorCode::Failed,
-                    message: format!("`{key}` must be a string"),
-                }),
-            }
-        };
+        let text = |key: &str| optional_string(&options, key);
         let wallet = text("wallet")?;
         let message = text("message")?;
         let on_stage = get(&options, "onStage").dyn_into::<Function>().ok();
@@ -773,15 +777,7 @@ impl Torrent {
             code: TipErrorCode::Failed,
             message,
         };
-        let text = |key: &str| -> Result<Option<String>, TipError> {
-            match get(options, key) {
-                v if v.is_undefined() || v.is_null() => Ok(None),
-                v => v
-                    .as_string()
-                    .map(Some)
-                    .ok_or_else(|| failed(format!("`{key}` must be a string"))),
-            }
-        };
+        let text = |key: &str| optional_string(options, key);
         let origin = super::channels::server_origin(text("server")?).map_err(failed)?;
         let (info_hash, name, trackers, record) = self
             .with(|s| {

@@ -7,9 +7,9 @@ use wasm_bindgen::JsValue;
 
 use super::http::fetch_text;
 use super::js_glue::{get, set};
-use super::{tip, wallet};
+use super::tip;
 use crate::channel::{Channel, MAX_MANIFEST_BYTES, SignedChannel, Work};
-use crate::creator::{Address, Signature};
+use crate::creator::Address;
 use crate::tip::{TipError, TipErrorCode};
 
 /// The server a page's channels live on: `server` if given (an http(s) origin), else the
@@ -167,16 +167,7 @@ pub async fn publish(
     channel.upsert_work(publish.work);
     channel.sequence += 1;
     channel.validate().map_err(|e| failed(e.to_string()))?;
-    let params = serde_json::json!([address.to_checksum(), channel.typed_data_json()]).to_string();
-    let answer = wallet::request(provider, "eth_signTypedData_v4", &params)
-        .await
-        .map_err(|e| crate::tip::classify_sign_error(&e))?;
-    let signature = serde_json::from_str::<String>(&answer)
-        .ok()
-        .and_then(|s| Signature::parse_hex(&s).ok())
-        .ok_or_else(|| {
-            failed("the wallet answered the signature request with no signature".into())
-        })?;
+    let signature = tip::sign_typed_data(provider, &address, &channel.typed_data_json()).await?;
     let signed = channel
         .with_signature(signature)
         .map_err(|e| failed(format!("the wallet's signature does not verify ({e})")))?;

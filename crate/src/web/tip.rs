@@ -63,16 +63,14 @@ pub async fn account(provider: &JsValue) -> Result<Address, TipError> {
     })
 }
 
-/// Has `address` sign the record of `unsigned` under `name` (`eth_signTypedData_v4`, so the
-/// wallet shows the creator what they sign) and checks the signature before using it.
-pub async fn sign_record(
+/// Has the wallet's `address` sign `typed_data` (`eth_signTypedData_v4`, so the wallet shows
+/// what is signed). The caller verifies the signature against what it built.
+pub async fn sign_typed_data(
     provider: &JsValue,
-    address: Address,
-    name: &str,
-    unsigned: &UnsignedTorrent,
-) -> Result<CreatorOptions, TipError> {
-    let typed = unsigned.typed_data_json(&address, name);
-    let params = serde_json::json!([address.to_checksum(), typed]).to_string();
+    address: &Address,
+    typed_data: &str,
+) -> Result<Signature, TipError> {
+    let params = serde_json::json!([address.to_checksum(), typed_data]).to_string();
     let answer = wallet::request(provider, "eth_signTypedData_v4", &params)
         .await
         .map_err(|e| crate::tip::classify_sign_error(&e))?;
@@ -83,8 +81,24 @@ pub async fn sign_record(
     let text: String = serde_json::from_str(&answer).map_err(|_| {
         failed("the wallet answered the signature request with no signature".into())
     })?;
-    let signature = Signature::parse_hex(&text)
-        .map_err(|e| failed(format!("the wallet's signature is unusable: {e}")))?;
+    Signature::parse_hex(&text)
+        .map_err(|e| failed(format!("the wallet's signature is unusable: {e}")))
+}
+
+/// Has `address` sign the record of `unsigned` under `name` (`eth_signTypedData_v4`, so the
+/// wallet shows the creator what they sign) and checks the signature before using it.
+pub async fn sign_record(
+    provider: &JsValue,
+    address: Address,
+    name: &str,
+    unsigned: &UnsignedTorrent,
+) -> Result<CreatorOptions, TipError> {
+    let signature = sign_typed_data(
+        provider,
+        &address,
+        &unsigned.typed_data_json(&address, name),
+    )
+    .await?;
     Ok(CreatorOptions {
         name: name.to_owned(),
         signer: CreatorSigner::Signature { address, signature },
