@@ -1,7 +1,7 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make fuzz,
+# Others: make bench, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
 # make check-wasm, make deploy-tipjar.
 
 CARGO ?= cargo
@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal fuzz \
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal bench-native fuzz \
   deploy-tipjar
 
 setup:
@@ -63,6 +63,15 @@ bench-stream: wasm
 bench-memory: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-memory.mjs
+
+# The native peer beside the browser: browser → browser, native → browser and browser → native in one run,
+# MB/s and CPU per MiB (browser process tree + native process); MIB=64 REPS=3 by default (~3 minutes).
+MIB ?= 64
+bench-native: wasm
+	$(CARGO) build --release -p seedcast --bin seedcast
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_BIN=$(TARGET_DIR)/release/seedcast SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal \
+	  node tests/browser/bench-native.mjs $(MIB)
 
 # seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
 # STEADY_RATE=..., BURST_RATE=...; see signaling/README.md).

@@ -4,47 +4,11 @@
 // process tree, and peak renderer RSS. Usage: node tests/browser/bench.mjs [MiB ...]
 // (default 64 256). Needs www/pkg (scripts/build-wasm.sh) and seedcast-signal.
 // SEEDCAST_STORAGE=memory|opfs|indexeddb picks the downloader's storage (default auto).
-import { readFileSync, readdirSync } from 'node:fs';
 import { startSignal, launchPersistentWithPid, openPage, within } from './harness.mjs';
+import { tree, cpuMs } from './proc.mjs';
 
 const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
 const SIZES_MIB = sizes.length ? sizes : [64, 256];
-const CLK_TCK = 100; // Linux USER_HZ
-
-/** pid -> { ppid, cpuTicks, rssKiB, renderer } for every process. */
-function processTable() {
-  const table = new Map();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const status = readFileSync(`/proc/${name}/status`, 'utf8');
-      const rss = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-      const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
-      table.set(Number(name), {
-        ppid: Number(fields[1]),
-        cpuTicks: Number(fields[11]) + Number(fields[12]),
-        rssKiB: rss,
-        renderer: cmdline.includes('--type=renderer'),
-      });
-    } catch { /* exited meanwhile */ }
-  }
-  return table;
-}
-
-function tree(rootPid) {
-  const table = processTable();
-  const members = new Set([rootPid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const [pid, p] of table) if (!members.has(pid) && members.has(p.ppid)) { members.add(pid); grew = true; }
-  }
-  return [...members].map((pid) => ({ pid, ...table.get(pid) })).filter((p) => p.ppid !== undefined);
-}
-
-const cpuMs = (pid) => tree(pid).reduce((sum, p) => sum + p.cpuTicks, 0) * (1000 / CLK_TCK);
-
 const seedcast = {
   name: 'seedcast',
   async seed(page, tracker, size) {

@@ -1,7 +1,9 @@
 // Per-process readings from /proc for benchmarks: the renderer processes under a browser.
 import { readFileSync, readdirSync } from 'node:fs';
 
-/** pid -> { ppid, rssKiB, renderer } for every process. */
+const CLK_TCK = 100; // Linux USER_HZ
+
+/** pid -> { ppid, cpuTicks, rssKiB, renderer } for every process. */
 function processTable() {
   const table = new Map();
   for (const name of readdirSync('/proc')) {
@@ -13,6 +15,7 @@ function processTable() {
       const cmdline = readFileSync(`/proc/${name}/cmdline`, 'utf8');
       table.set(Number(name), {
         ppid: Number(fields[1]),
+        cpuTicks: Number(fields[11]) + Number(fields[12]),
         rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
         renderer: cmdline.includes('--type=renderer'),
       });
@@ -21,16 +24,22 @@ function processTable() {
   return table;
 }
 
-/** The renderer processes in the tree under `rootPid`: [{ pid, rssKiB }]. */
-export function renderers(rootPid) {
+/** Every process in the tree under `rootPid` (itself included): [{ pid, ppid, cpuTicks, rssKiB, renderer }]. */
+export function tree(rootPid) {
   const table = processTable();
   const members = new Set([rootPid]);
   for (let grew = true; grew;) {
     grew = false;
     for (const [pid, p] of table) if (!members.has(pid) && members.has(p.ppid)) { members.add(pid); grew = true; }
   }
-  return [...members].map((pid) => ({ pid, ...table.get(pid) })).filter((p) => p.renderer);
+  return [...members].map((pid) => ({ pid, ...table.get(pid) })).filter((p) => p.ppid !== undefined);
 }
+
+/** The renderer processes in the tree under `rootPid`: [{ pid, rssKiB, … }]. */
+export const renderers = (rootPid) => tree(rootPid).filter((p) => p.renderer);
+
+/** CPU time (user + system) used so far by the whole process tree under `rootPid`, in milliseconds. */
+export const cpuMs = (rootPid) => tree(rootPid).reduce((sum, p) => sum + p.cpuTicks, 0) * (1000 / CLK_TCK);
 
 /** Diagnostics: Chromium's own accounting of a renderer's memory (a memory-infra dump taken
  *  through `page`'s DevTools session), as `[name, MiB]` rows for allocators three levels
