@@ -95,6 +95,8 @@ pub struct Node {
 struct Pc {
     /// The other end, once the SDP exchange named it.
     remote: Option<(NodeId, ConnId)>,
+    /// The channel's `open` was delivered: data arrives only after it, as in a browser.
+    open: bool,
 }
 
 #[derive(Debug)]
@@ -108,6 +110,8 @@ enum Input {
     Data(NodeId, ConnId, Vec<u8>),
     Buffered(NodeId, ConnId),
     ChannelClosed(NodeId, ConnId),
+    /// Goes to the back of the queue once: happens after what is queued now.
+    Later(Box<Input>),
 }
 
 pub struct Net {
@@ -115,6 +119,8 @@ pub struct Net {
     pub nodes: Vec<Node>,
     pub relays: BTreeMap<String, Relay>,
     pcs: BTreeMap<(NodeId, ConnId), Pc>,
+    /// Data sent to an end whose channel has not opened yet, delivered right after it opens.
+    early: BTreeMap<(NodeId, ConnId), Vec<Vec<u8>>>,
     queue: VecDeque<Input>,
     pub metainfo: Metainfo,
     pub content: Vec<u8>,
@@ -164,6 +170,7 @@ impl Net {
             nodes: Vec::new(),
             relays,
             pcs: BTreeMap::new(),
+            early: BTreeMap::new(),
             queue: VecDeque::new(),
             metainfo,
             content,
@@ -347,6 +354,10 @@ impl Net {
     }
 
     fn deliver(&mut self, input: Input) {
+        let input = match input {
+            Input::Later(input) => return self.queue.push_back(*input),
+            input => input,
+        };
         let now = self.now;
         let node = match &input {
             Input::TrackerOpen(n, _)
@@ -358,6 +369,7 @@ impl Net {
             | Input::Data(n, _, _)
             | Input::Buffered(n, _)
             | Input::ChannelClosed(n, _) => *n,
+            Input::Later(_) => return,
         };
         let n = &mut self.nodes[node];
         let s = &mut n.session;
@@ -369,11 +381,24 @@ impl Net {
             Input::ConnFailed(_, c) => s.handle_conn_failed(c, "bad SDP", now),
             Input::ChannelOpen(_, c) => {
                 n.opened.push(c);
-                s.handle_channel_open(c, now)
+                s.handle_channel_open(c, now);
+                if let Some(pc) = self.pcs.get_mut(&(node, c)) {
+                    pc.open = true;
+                }
+                for bytes in self
+                    .early
+                    .remove(&(node, c))
+                    .unwrap_or_default()
+                    .into_iter()
+                    .rev()
+                {
+                    self.queue.push_front(Input::Data(node, c, bytes));
+                }
             }
             Input::Data(_, c, bytes) => s.handle_channel_data(c, &bytes, now),
             Input::Buffered(_, c) => s.handle_buffered(c, 0, now),
             Input::ChannelClosed(_, c) => s.handle_channel_closed(c, now),
+            Input::Later(_) => {}
         }
         self.drain(node);
     }
@@ -418,7 +443,13 @@ impl Net {
                 }
             }
             Output::CreateOffer { conn } => {
-                self.pcs.insert((node, conn), Pc { remote: None });
+                self.pcs.insert(
+                    (node, conn),
+                    Pc {
+                        remote: None,
+                        open: false,
+                    },
+                );
                 let sdp = format!("v=0\r\ns=harness offer {node} {conn}\r\n");
                 self.queue.push_back(Input::LocalSdp(node, conn, sdp));
             }
@@ -428,13 +459,20 @@ impl Net {
                         (node, conn),
                         Pc {
                             remote: Some(remote),
+                            open: false,
                         },
                     );
                     let answer = format!("v=0\r\ns=harness answer {node} {conn}\r\n");
                     self.queue.push_back(Input::LocalSdp(node, conn, answer));
                 }
                 None => {
-                    self.pcs.insert((node, conn), Pc { remote: None });
+                    self.pcs.insert(
+                        (node, conn),
+                        Pc {
+                            remote: None,
+                            open: false,
+                        },
+                    );
                     self.queue.push_back(Input::ConnFailed(node, conn));
                 }
             },
@@ -451,9 +489,12 @@ impl Net {
                         .is_some_and(|p| p.remote == Some((node, conn)))
                 });
                 match remote {
+                    // The offerer's channel opens first, the answerer's a moment later, so
+                    // two crossed connections open in opposite orders at the two ends.
                     Some(r) if linked => {
                         self.queue.push_back(Input::ChannelOpen(node, conn));
-                        self.queue.push_back(Input::ChannelOpen(r.0, r.1));
+                        let later = Input::ChannelOpen(r.0, r.1);
+                        self.queue.push_back(Input::Later(Box::new(later)));
                     }
                     _ => self.queue.push_back(Input::ConnFailed(node, conn)),
                 }
@@ -461,7 +502,11 @@ impl Net {
             Output::Send { conn, bytes } => {
                 self.nodes[node].sent.push((self.now, conn, bytes.len()));
                 if let Some(remote) = self.linked(node, conn) {
-                    self.queue.push_back(Input::Data(remote.0, remote.1, bytes));
+                    if self.pcs.get(&remote).is_some_and(|p| p.open) {
+                        self.queue.push_back(Input::Data(remote.0, remote.1, bytes));
+                    } else {
+                        self.early.entry(remote).or_default().push(bytes);
+                    }
                 }
                 self.queue.push_back(Input::Buffered(node, conn));
             }
@@ -471,6 +516,7 @@ impl Net {
                         .push_back(Input::ChannelClosed(remote.0, remote.1));
                 }
                 self.pcs.remove(&(node, conn));
+                self.early.remove(&(node, conn));
             }
             Output::Event(event) => self.nodes[node].events.push((self.now, event)),
         }
