@@ -454,3 +454,87 @@ impl WithLimit for seedcast::session::SessionConfig {
         self
     }
 }
+
+mod hostile_text {
+    //! Arbitrary text from a tracker: never a panic, and nothing for a torrent that tracker
+    //! does not serve.
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const MINE: [u8; 20] = [0x4d; 20];
+
+    /// Valid messages of every kind for both torrents, to be mangled.
+    fn templates(honest: [u8; 20]) -> Vec<String> {
+        let mut out = Vec::new();
+        for hash in [honest, MINE] {
+            let h = json_id(&seedcast::session::tracker_proto::Id20(hash));
+            out.push(format!(
+                r#"{{"action":"announce","info_hash":{h},"peer_id":"-XX0001-strangerpeer","offer_id":"aaaaaaaaaaaaaaaaaaaa","offer":{{"type":"offer","sdp":"v=0"}}}}"#
+            ));
+            out.push(format!(
+                r#"{{"action":"announce","info_hash":{h},"peer_id":"-XX0001-strangerpeer","offer_id":"aaaaaaaaaaaaaaaaaaaa","answer":{{"type":"answer","sdp":"v=0"}}}}"#
+            ));
+            out.push(format!(
+                r#"{{"action":"announce","info_hash":{h},"interval":120,"complete":1}}"#
+            ));
+            out.push(format!(r#"{{"failure reason":"no","info_hash":{h}}}"#));
+        }
+        out
+    }
+
+    fn message(honest: [u8; 20]) -> impl Strategy<Value = String> {
+        let mangled = (
+            0..8usize,
+            prop::collection::vec((any::<usize>(), any::<char>(), 0..3u8), 0..6),
+        )
+            .prop_map(move |(which, edits)| {
+                let t = templates(honest);
+                let mut chars: Vec<char> = t[which % t.len()].chars().collect();
+                for (at, c, op) in edits {
+                    let i = at % (chars.len() + 1);
+                    match op {
+                        0 if i < chars.len() => chars[i] = c,
+                        1 if i < chars.len() => {
+                            chars.remove(i);
+                        }
+                        _ => chars.insert(i, c),
+                    }
+                }
+                chars.into_iter().collect::<String>()
+            });
+        prop_oneof![any::<String>(), mangled]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn tracker_text_never_panics_nor_acts_for_other_torrents(
+            texts in prop::collection::vec(message(Net::new(16 * 1024, 16 * 1024).info_hash()), 1..12)
+        ) {
+            let mut net = Net::new(16 * 1024, 16 * 1024);
+            let node = net.add_magnet_leecher(session_config(0));
+            let hostile = hostile_setup(&mut net, node, MINE);
+            for text in &texts {
+                let before = net.nodes[node].outputs.len();
+                net.with(node, |s, now| s.handle_tracker_message(hostile, text, now));
+                let session = &net.nodes[node].session;
+                for (_, output) in &net.nodes[node].outputs[before..] {
+                    match output {
+                        Output::AcceptOffer { conn, .. } => {
+                            prop_assert_eq!(session.conn_torrent(*conn), Some(MINE));
+                        }
+                        Output::Event(SessionEvent::Warning { torrent, .. }) => {
+                            prop_assert!(torrent.is_none() || *torrent == Some(MINE));
+                        }
+                        // A newer offer from the same peer supersedes the older one.
+                        Output::Close { .. } => {}
+                        other => prop_assert!(false, "unexpected {:?}", other),
+                    }
+                }
+            }
+            let session = &net.nodes[node].session;
+            prop_assert!(session.poll_timeout().is_some_and(|t| t >= net.now));
+        }
+    }
+}

@@ -220,6 +220,11 @@ impl Session {
             .unwrap_or_default()
     }
 
+    /// The torrent connection `conn` belongs to, while it exists.
+    pub fn conn_torrent(&self, conn: ConnId) -> Option<TorrentId> {
+        self.torrent_of(conn)
+    }
+
     /// The tracker's URL while the session uses it.
     pub fn tracker_url(&self, tracker: TrackerId) -> Option<&str> {
         self.trackers.url(tracker)
