@@ -538,3 +538,89 @@ mod hostile_text {
         }
     }
 }
+
+#[test]
+fn small_output_is_corked_once_blocks_flow_unless_a_stream_waits() {
+    use seedcast::session::core::{CORK_AFTER, CORK_BYTES, CORK_DELAY};
+    // The times of the leecher's small sends once the first MiB arrived.
+    let run = |stream_waiting: bool| {
+        let mut net = Net::new(3 * 1024 * 1024, 64 * 1024);
+        net.add_seeder(session_config(0));
+        let leecher = net.add_leecher(session_config(1));
+        let hash = net.info_hash();
+        net.with(leecher, |s, _| s.set_stream_waiting(&hash, stream_waiting));
+        let mut flowing_since = None;
+        assert!(net.run_until(60 * SECOND, |n| {
+            let received = n.nodes[leecher]
+                .session
+                .torrent(&hash)
+                .unwrap()
+                .stats()
+                .downloaded;
+            if flowing_since.is_none() && received >= CORK_AFTER {
+                flowing_since = Some(n.nodes[leecher].sent.len());
+            }
+            completed(n, leecher)
+        }));
+        let later = &net.nodes[leecher].sent[flowing_since.unwrap()..];
+        let small: Vec<Duration> = later
+            .iter()
+            .filter(|s| s.2 < CORK_BYTES)
+            .map(|s| s.0)
+            .collect();
+        assert!(small.len() > 3, "{later:?}");
+        small
+    };
+    // The harness has no latency: data and the requests it prompts happen at one instant,
+    // so uncorked requests go out at once and corked ones each wait out the delay.
+    let corked = run(false);
+    assert!(
+        corked.windows(2).all(|w| w[1] - w[0] >= CORK_DELAY),
+        "{corked:?}"
+    );
+    let plain = run(true);
+    assert!(plain.iter().all(|t| *t < CORK_DELAY), "{plain:?}");
+}
+
+#[test]
+fn pieces_too_large_for_a_tab_are_refused_or_stopped() {
+    let mut net = Net::new(64 * 1024, 32 * 1024 * 1024);
+    let mut native = session_config(0);
+    native.browser_limits = false;
+    net.add_seeder(native);
+    // A .torrent with such pieces is refused at once.
+    let tab = net.add_node(session_config(1));
+    let engine = Torrent::new(
+        net.metainfo.info_hash,
+        net.metainfo.info.clone(),
+        net.metainfo.info_bytes.clone(),
+        Box::new(MemoryStorage::new()),
+        None,
+        net.nodes[tab].session.engine_config(&net.info_hash()),
+        net.now,
+    );
+    let refused = net.nodes[tab]
+        .session
+        .add_torrent(engine, &[TRACKER.to_owned()], net.now);
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "pieces of 32 MiB are too large for a browser tab (at most 16 MiB)"
+    );
+    // A magnet link learns it from the metadata, and the torrent stops.
+    let leecher = net.add_magnet_leecher(session_config(2));
+    let hash = net.info_hash();
+    let stopped = |n: &Net| {
+        !n.events_where(leecher, |e| {
+            matches!(e, SessionEvent::TorrentStopped { .. })
+        })
+        .is_empty()
+    };
+    assert!(net.run_until(60 * SECOND, stopped));
+    assert!(net.nodes[leecher].session.torrent(&hash).is_none());
+    assert!(
+        net.events_where(leecher, |e| matches!(e, SessionEvent::MetadataReady { .. }))
+            .is_empty()
+    );
+    let last = net.relays[TRACKER].announces_from(leecher);
+    assert_eq!(last.last().and_then(|h| h.event), Some(Event::Stopped));
+}
