@@ -624,3 +624,41 @@ fn pieces_too_large_for_a_tab_are_refused_or_stopped() {
     let last = net.relays[TRACKER].announces_from(leecher);
     assert_eq!(last.last().and_then(|h| h.event), Some(Event::Stopped));
 }
+
+#[test]
+fn news_from_a_closed_tracker_socket_is_ignored() {
+    use seedcast::session::tracker_proto::Id20;
+    use seedcast::session::tracker_proto::response::{self, SignalKind};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_seeder(session_config(0));
+    net.run_for(SECOND);
+    let tracker = net.tracker_id(node, TRACKER);
+    let payload =
+        serde_json::value::RawValue::from_string(r#"{"type":"offer","sdp":"v=0"}"#.into()).unwrap();
+    let offer = response::relayed_signal(
+        &Id20(net.info_hash()),
+        &Id20(*b"-XX0001-strangerpeer"),
+        &Id20([9; 20]),
+        SignalKind::Offer,
+        &payload,
+    );
+    let accepts = |n: &Net| {
+        n.outputs_where(node, |o| matches!(o, Output::AcceptOffer { .. }))
+            .len()
+    };
+    net.drop_tracker(TRACKER, false);
+    net.run_for(SECOND / 2);
+    // The socket closed; a message it still had in flight arrives.
+    net.with(node, |s, now| {
+        s.handle_tracker_message(tracker, &offer, now)
+    });
+    assert_eq!(accepts(&net), 0);
+    // The same offer on the reconnected socket is answered.
+    net.relay(TRACKER).up = true;
+    net.run_for(10 * SECOND);
+    net.with(node, |s, now| {
+        s.handle_tracker_message(tracker, &offer, now)
+    });
+    assert_eq!(accepts(&net), 1);
+}

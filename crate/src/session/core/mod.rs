@@ -31,8 +31,8 @@ use crate::session::trackers::{TorrentId, TrackerId, TrackerSet};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
-    DEFAULT_INTERVAL, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS, MIN_INTERVAL,
-    OFFER_GATHER_WAIT,
+    DEFAULT_INTERVAL, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES,
+    MIN_INTERVAL, OFFER_GATHER_WAIT,
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
@@ -144,7 +144,8 @@ impl Session {
         let mut urls: Vec<&str> = Vec::new();
         for url in trackers.iter().map(|u| u.trim()) {
             let websocket = url.starts_with("ws://") || url.starts_with("wss://");
-            if websocket && !urls.contains(&url) && urls.len() < MAX_TORRENT_TRACKERS {
+            let usable = websocket && url.len() <= MAX_TRACKER_URL_BYTES;
+            if usable && !urls.contains(&url) && urls.len() < MAX_TORRENT_TRACKERS {
                 urls.push(url);
             }
         }
