@@ -235,7 +235,7 @@ impl Swarm {
         let Some(conn) = self.conns.get_mut(&key).filter(|c| c.open) else {
             return;
         };
-        conn.received += bytes.len() as u64;
+        conn.received = conn.received.saturating_add(bytes.len() as u64);
         self.engine.handle_data(key, bytes, now);
     }
 
