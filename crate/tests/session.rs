@@ -662,3 +662,26 @@ fn news_from_a_closed_tracker_socket_is_ignored() {
     });
     assert_eq!(accepts(&net), 1);
 }
+
+#[test]
+fn max_peers_bounds_open_and_signaling_connections() {
+    let mut net = Net::new(256 * 1024, 16 * 1024);
+    let mut config = session_config(0);
+    config.max_peers = 1;
+    // Everyone's offers go out at once: the seeder answers one leecher's offer while its own
+    // offer is still out, and then another leecher answers that.
+    net.relay(TRACKER).hold_offers = true;
+    let seeder = net.add_seeder(config);
+    // Leechers with the .torrent: they trade pieces among themselves too.
+    let leechers: Vec<NodeId> = (1..4).map(|i| net.add_leecher(session_config(i))).collect();
+    net.run_for(SECOND);
+    net.relay(TRACKER).hold_offers = false;
+    net.release_offers(TRACKER);
+    let mut most = 0;
+    let done = net.run_until(300 * SECOND, |n| {
+        most = most.max(open_conns(n, seeder).len());
+        leechers.iter().all(|&l| completed(n, l))
+    });
+    assert!(done, "the swarm did not finish");
+    assert_eq!(most, 1, "the seeder held more than one peer");
+}
