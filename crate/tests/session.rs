@@ -685,3 +685,63 @@ fn max_peers_bounds_open_and_signaling_connections() {
     assert!(done, "the swarm did not finish");
     assert_eq!(most, 1, "the seeder held more than one peer");
 }
+
+#[test]
+fn the_upload_limit_is_shared_by_all_torrents() {
+    use seedcast::engine::Bitfield;
+    use session_harness::{SharedStorage, content, make_torrent};
+    const RATE: u64 = 64 * 1024;
+    const BLOCK: f64 = 16.0 * 1024.0 + 13.0;
+
+    let mut net = Net::new(256 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(RATE)));
+    let first = net.add_leecher(session_config(1));
+    // A second torrent on the same seeder, fetched by another node.
+    let data = content(256 * 1024, 99);
+    let other = make_torrent(&data, 16 * 1024);
+    let engine = Torrent::new(
+        other.info_hash,
+        other.info.clone(),
+        other.info_bytes.clone(),
+        Box::new(MemoryStorage::from_content(&data, other.info.piece_length)),
+        Some(Bitfield::full(other.info.num_pieces())),
+        net.nodes[seeder].session.engine_config(&other.info_hash.0),
+        net.now,
+    );
+    net.add_torrent(seeder, engine, &[TRACKER]);
+    let second = net.add_node(session_config(2));
+    let storage = SharedStorage::default();
+    let engine = Torrent::new(
+        other.info_hash,
+        other.info.clone(),
+        other.info_bytes.clone(),
+        Box::new(storage.clone()),
+        None,
+        net.nodes[second].session.engine_config(&other.info_hash.0),
+        net.now,
+    );
+    net.add_torrent(second, engine, &[TRACKER]);
+    let second_done = |n: &Net| {
+        n.nodes[second]
+            .session
+            .torrent(&other.info_hash.0)
+            .is_some_and(|t| t.is_complete())
+    };
+    assert!(net.run_until(120 * SECOND, |n| completed(n, first) && second_done(n)));
+    assert_eq!(
+        storage.borrow().content(other.info.num_pieces()),
+        Some(data)
+    );
+
+    let sent = &net.nodes[seeder].sent;
+    let start = sent[0].0;
+    let mut total = 0usize;
+    for (at, _, len) in sent {
+        total += len;
+        let allowed = 3.0 * BLOCK + RATE as f64 * (*at - start).as_secs_f64();
+        assert!(total as f64 <= allowed, "{total} bytes by {at:?}");
+    }
+    // Both downloads took turns: 512 KiB in all at 64 KiB/s.
+    let floor = Duration::from_secs_f64((512.0 * 1024.0 - 3.0 * BLOCK) / RATE as f64);
+    assert!(net.now - start >= floor, "took only {:?}", net.now - start);
+}
