@@ -50,13 +50,17 @@ fn a_magnet_download_over_the_tracker_protocol() {
         vec![SessionEvent::Completed { torrent: hash }]
     );
     // The leecher said so to the tracker, after its `started`.
-    let events: Vec<Event> = net.relays[TRACKER]
-        .announces_from(leecher)
+    let announces = net.relays[TRACKER].announces_from(leecher);
+    let events: Vec<(Event, Option<bool>)> = announces
         .iter()
-        .filter_map(|h| h.event)
+        .map(|h| (h.event.unwrap(), h.seeder))
         .collect();
-    assert_eq!(events.first(), Some(&Event::Started));
-    assert!(events.contains(&Event::Completed), "{events:?}");
+    // `left` unknown (not 0) before the metadata, 0 once complete.
+    assert_eq!(events.first(), Some(&(Event::Started, Some(false))));
+    assert!(
+        events.contains(&(Event::Completed, Some(true))),
+        "{events:?}"
+    );
     // One connection between the two, until both were seeding.
     let seeder_id = session_config(seeder).peer_id;
     let connected = net.events_where(leecher, |e| matches!(e, SessionEvent::PeerConnected { .. }));
