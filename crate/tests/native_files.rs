@@ -94,7 +94,7 @@ fn folder_torrent(name: &str, entries: &[Entry<'_>]) -> (Metainfo, Vec<u8>) {
             }
         }
     }
-    let pieces: Vec<u8> = data.chunks(PIECE).flat_map(|c| Sha1::digest(c)).collect();
+    let pieces: Vec<u8> = data.chunks(PIECE).flat_map(Sha1::digest).collect();
     let info = dict(vec![
         ("files", V::List(files)),
         ("name", V::from(name)),
