@@ -333,9 +333,10 @@ fn a_magnet_rerun_uses_the_saved_metadata_and_resumes() {
     // What the engine does once the metadata is fetched and verified.
     let mut storage =
         FileStorage::awaiting_metadata(&out, ResumeStore::new(&out, torrent.info_hash));
-    storage
+    let held = storage
         .metadata_ready(&torrent.info, &torrent.info_bytes)
         .unwrap();
+    assert_eq!(held, Some(Bitfield::new(torrent.info.num_pieces())));
     assert_eq!(fs::metadata(out.join("album/d.bin")).unwrap().len(), 20_000);
     storage
         .write_piece(4, data.chunks(PIECE).nth(4).unwrap())
@@ -493,4 +494,42 @@ fn download_trackers_merge_without_duplicates() {
     args.trackers = vec![" ".into()];
     let err = prepare_download(&args, Config::default(), Duration::ZERO).unwrap_err();
     assert!(matches!(err, PrepareError::BadTracker(_)), "{err}");
+}
+
+#[test]
+fn a_magnet_without_saved_state_finds_finished_files_when_the_metadata_arrives() {
+    let tmp = Tmp::new();
+    let (torrent, data) = album();
+    let out = tmp.join("out");
+    download_pieces(&out, &torrent, &data, &[1, 2, 4]);
+    fs::remove_dir_all(out.join(".seedcast")).unwrap();
+    let magnet = torrent.magnet().to_uri();
+    assert!(download(&magnet, &out).unwrap().engine.info().is_none());
+    let store = ResumeStore::new(&out, torrent.info_hash);
+    let mut storage = FileStorage::awaiting_metadata(&out, store.clone());
+    let held = storage
+        .metadata_ready(&torrent.info, &torrent.info_bytes)
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.iter_ones().collect::<Vec<_>>(), [1, 2, 4]);
+    // Saved at once: the next run starts with the metadata and the same pieces.
+    assert_eq!(have(&download(&magnet, &out).unwrap()), [1, 2, 4]);
+}
+
+#[test]
+fn a_symlinked_file_pointing_outside_is_refused() {
+    let tmp = Tmp::new();
+    let out = tmp.join("out");
+    let secret = content(100, 9);
+    fs::write(tmp.join("secret"), &secret).unwrap();
+    fs::create_dir_all(out.join("x")).unwrap();
+    std::os::unix::fs::symlink(tmp.join("secret"), out.join("x/f.bin")).unwrap();
+    // A torrent whose piece hash matches the file outside: writing through the link would
+    // overwrite it, and keeping it would serve it.
+    let (torrent, _) = folder_torrent("x", &[Entry::File("f.bin", secret)]);
+    let err = download(&write_torrent(&tmp, &torrent), &out).unwrap_err();
+    assert!(
+        matches!(err, PrepareError::Files(FilesError::Outside(_))),
+        "{err}"
+    );
 }

@@ -17,7 +17,7 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::engine::{Storage, StorageError};
+use crate::engine::{Bitfield, Storage, StorageError};
 use crate::metainfo::Info;
 use crate::metainfo::path::is_safe_component;
 
@@ -354,22 +354,42 @@ impl Storage for FileStorage {
         })
     }
 
-    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+    /// A magnet download learns its files: what an earlier run left there is verified (see
+    /// [`ResumeStore::verify`]), the files are allocated, and the .torrent and resume record
+    /// saved so a rerun needs no metadata.
+    fn metadata_ready(
+        &mut self,
+        info: &Info,
+        info_bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
         let Some(dir) = self.dir.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         if self.layout.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let backend = |e: FilesError| StorageError::Backend(e.to_string());
         let layout = Layout::for_download(&dir, info).map_err(backend)?;
-        allocate(&dir, &layout).map_err(backend)?;
-        if let Some(resume) = &self.resume {
-            resume
-                .save_torrent(info_bytes)
-                .map_err(|e| StorageError::Backend(format!("saving the torrent: {e}")))?;
+        self.layout = Some(layout.clone());
+        let resume = self.resume.clone();
+        let have = match &resume {
+            Some(resume) => resume.verify(self, info),
+            None => Bitfield::new(info.num_pieces()),
+        };
+        // Allocation refuses anything resolving outside DIR (a symlink planted there), so
+        // what verify may have read through one is never kept or served.
+        if let Err(e) = allocate(&dir, &layout) {
+            // Never write through a layout that failed its checks.
+            self.layout = None;
+            self.open.clear();
+            return Err(backend(e));
         }
-        self.layout = Some(layout);
-        Ok(())
+        if let Some(resume) = &resume {
+            let saved = resume
+                .save_torrent(info_bytes)
+                .and_then(|()| resume.save_record(&have, &layout));
+            saved.map_err(|e| StorageError::Backend(format!("saving resume state: {e}")))?;
+        }
+        Ok(Some(have))
     }
 }

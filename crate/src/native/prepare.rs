@@ -159,7 +159,9 @@ pub fn prepare_download(
         Some(torrent) => {
             let layout = Layout::for_download(&args.out_dir, &torrent.info)?;
             let mut storage = FileStorage::download(&args.out_dir, layout.clone());
-            // Before allocating: allocation makes every file full-length.
+            // Before allocating: allocation makes every file full-length. Allocation then
+            // refuses a layout resolving outside DIR, so nothing read through a planted
+            // symlink is kept.
             let have = store.verify(&mut storage, &torrent.info);
             allocate(&args.out_dir, &layout)?;
             let state_error = |source| PrepareError::Write {
