@@ -447,6 +447,30 @@ fn seeding_reads_the_original_files_and_writes_the_torrent_first() {
     assert_eq!(block, expected);
     assert!(storage.write_piece(0, &[0; PIECE]).is_err());
     assert_eq!(fs::read(share.join("a.bin")).unwrap(), content(10_000, 1));
+
+    // a.bin is edited while seeding: its bytes are no longer served; b.bin's still are.
+    let mtime = fs::metadata(share.join("a.bin"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let mut edited = content(10_000, 1);
+    edited[5] ^= 1;
+    fs::write(share.join("a.bin"), &edited).unwrap();
+    let file = fs::File::options()
+        .write(true)
+        .open(share.join("a.bin"))
+        .unwrap();
+    file.set_modified(mtime + Duration::from_secs(1)).unwrap();
+    drop(file);
+    block.clear();
+    let err = storage.read_block(0, 0, 100, &mut block).unwrap_err();
+    assert!(
+        err.to_string().contains("changed since it was hashed"),
+        "{err}"
+    );
+    assert!(block.is_empty());
+    storage.read_block(1, 0, 100, &mut block).unwrap();
+    assert_eq!(block, content(30_000, 2)[PIECE - 10_000..][..100]);
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::engine::{Bitfield, Storage, StorageError};
 use crate::metainfo::Info;
 use crate::metainfo::path::is_safe_component;
 
-use super::resume::ResumeStore;
+use super::resume::{FileState, ResumeStore, state_of};
 
 /// Open file handles kept at once: a torrent may list up to `MAX_FILES` (262,144) files, far
 /// over the usual limit of 1,024 descriptors, which the peer's sockets share.
@@ -196,6 +196,9 @@ pub struct FileStorage {
     resume: Option<ResumeStore>,
     /// Most recently used last; at most `MAX_OPEN_FILES`.
     open: Vec<(usize, File)>,
+    /// Seeding: each file's length and mtime when it was hashed. A file that differs now was
+    /// edited: its bytes are not served (peers would get data failing its hash and ban us).
+    hashed: Vec<Option<FileState>>,
 }
 
 impl FileStorage {
@@ -206,6 +209,7 @@ impl FileStorage {
             dir: Some(dir.to_path_buf()),
             resume: None,
             open: Vec::new(),
+            hashed: Vec::new(),
         }
     }
 
@@ -218,16 +222,24 @@ impl FileStorage {
             dir: Some(dir.to_path_buf()),
             resume: Some(resume),
             open: Vec::new(),
+            hashed: Vec::new(),
         }
     }
 
-    /// Read-only storage over the files a seed hashed.
+    /// Read-only storage over the files a seed hashed; call it right after hashing (their
+    /// current length and mtime are what is served; a file edited later is refused).
     pub fn seed(layout: Layout) -> FileStorage {
+        let hashed = layout
+            .files
+            .iter()
+            .map(|f| fs::metadata(&f.path).ok().and_then(|m| state_of(&m)))
+            .collect();
         FileStorage {
             layout: Some(layout),
             dir: None,
             resume: None,
             open: Vec::new(),
+            hashed,
         }
     }
 
@@ -256,6 +268,15 @@ impl FileStorage {
             if self.is_padding(file) {
                 buffer[range].fill(0);
                 continue;
+            }
+            let seeding = self.dir.is_none();
+            let hashed = self.hashed.get(file).copied().flatten();
+            let handle = self.handle(file)?;
+            if seeding && handle.metadata().ok().and_then(|m| state_of(&m)) != hashed {
+                return Err(io::Error::other(format!(
+                    "{} changed since it was hashed; run seed again to share the new version",
+                    self.path_of(file)
+                )));
             }
             self.handle(file)?.read_exact_at(&mut buffer[range], at)?;
         }

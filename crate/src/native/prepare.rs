@@ -1,5 +1,10 @@
 //! Turning `seed` and `download` arguments into a torrent ready for the session: hashed or
 //! parsed, files opened, what is already on disk verified, an engine built over them.
+//!
+//! Driver use: `let p = prepare_seed(&args, engine_config, now)?` (or `prepare_download`),
+//! print `p.magnet` as stdout's first line, `session.add_torrent(p.engine, &p.trackers, now)`;
+//! for a download, `p.resume.save(engine)` every [`super::resume::SAVE_INTERVAL`] and at exit;
+//! show progress with [`super::progress::Progress::show`]. Both functions block (hashing).
 
 use std::fs::File;
 use std::io::{self, Read};
