@@ -295,11 +295,13 @@ impl FileStorage {
             self.open.push(entry);
         } else {
             let path = &self.layout.as_ref().expect("laid out").files[index].path;
-            let file = OpenOptions::new()
-                .read(true)
-                .write(self.dir.is_some())
-                .open(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let open = |write| OpenOptions::new().read(true).write(write).open(path);
+            let file = match open(self.dir.is_some()) {
+                // A finished download made read-only can still be seeded.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => open(false),
+                other => other,
+            }
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             if self.open.len() == MAX_OPEN_FILES {
                 self.open.remove(0);
             }

@@ -247,3 +247,25 @@ fn read_torrent_file(path: &Path) -> Result<Vec<u8>, PrepareError> {
         .map_err(read_error)?;
     Ok(bytes)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_trackers_are_deduplicated_trimmed_and_bounded() {
+        let known = vec!["wss://a/".to_string(), "wss://b/".to_string()];
+        let extra: Vec<String> = (0..MAX_URLS + 50)
+            .map(|i| format!(" wss://t{}/ ", i % (MAX_URLS + 10)))
+            .chain(["wss://a/".to_string()])
+            .collect();
+        let merged = merge_trackers(&known, &extra).unwrap();
+        assert_eq!(merged.len(), MAX_URLS);
+        assert_eq!(&merged[..3], ["wss://a/", "wss://b/", "wss://t0/"]);
+        let too_long = vec![format!("wss://{}", "x".repeat(MAX_URL_BYTES))];
+        assert!(matches!(
+            merge_trackers(&known, &too_long),
+            Err(PrepareError::BadTracker(_))
+        ));
+    }
+}
