@@ -56,7 +56,10 @@ enum Step {
     /// A web seed claims a run of up to this many bytes.
     Claim(u64),
     /// A web seed answers a piece (the real one, or a corrupted one).
-    WebSeedPiece { index: u32, corrupt: bool },
+    WebSeedPiece {
+        index: u32,
+        corrupt: bool,
+    },
     /// A web seed's fetch failed: its claims are released.
     Release(u32, u32),
 }

@@ -171,7 +171,10 @@ fn a_bad_piece_is_refused_and_its_claim_goes_back_to_the_peers() {
 #[test]
 fn released_and_expired_claims_are_free_again() {
     let mut h = Harness::new();
-    assert_eq!(h.t.webseed_claim(2 * PIECE as u64, Duration::ZERO), Some(0..2));
+    assert_eq!(
+        h.t.webseed_claim(2 * PIECE as u64, Duration::ZERO),
+        Some(0..2)
+    );
     h.t.webseed_release(0..1, Duration::ZERO);
     assert_eq!(h.t.webseed_claimed(), vec![1]);
     // Piece 1's claim expires on the engine's own timer.
@@ -198,7 +201,8 @@ fn a_piece_the_web_seed_finishes_first_cancels_the_peers_requests() {
     let asked = h.connect_seed(Duration::ZERO);
     let first = asked[0];
     // The claim expired or was never made: the data is still good and taken.
-    h.t.webseed_piece(first, &piece(first), Duration::ZERO).unwrap();
+    h.t.webseed_piece(first, &piece(first), Duration::ZERO)
+        .unwrap();
     while let Some(bytes) = h.t.poll_transmit(PEER, 1 << 20) {
         h.decoder.push(&bytes);
     }

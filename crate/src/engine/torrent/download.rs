@@ -220,7 +220,9 @@ impl Torrent {
             }
         }
         if let Some(evidence) = self.suspects.remove(&index) {
-            let good = data.chunks(BLOCK_SIZE as usize).map(|c| Sha1::digest(c).into());
+            let good = data
+                .chunks(BLOCK_SIZE as usize)
+                .map(|c| Sha1::digest(c).into());
             for ((sender, bad), ok) in evidence.iter().zip(good) {
                 let ok: [u8; 20] = ok;
                 if *bad != ok && self.peers.contains_key(sender) {

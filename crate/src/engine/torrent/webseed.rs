@@ -25,7 +25,11 @@ pub enum WebSeedPieceError {
     #[error("piece {index} is out of range")]
     OutOfRange { index: u32 },
     #[error("piece {index} has {got} bytes, expected {expected}")]
-    WrongLength { index: u32, expected: u32, got: usize },
+    WrongLength {
+        index: u32,
+        expected: u32,
+        got: usize,
+    },
     #[error("piece {index} failed its hash check")]
     HashMismatch { index: u32 },
     #[error("piece {index} could not be stored: {message}")]
@@ -81,7 +85,9 @@ impl Torrent {
     /// True if a claimed piece is also being assembled or held (never, by the invariant).
     #[doc(hidden)]
     pub fn debug_claims_overlap(&self) -> bool {
-        self.meta.as_ref().is_some_and(|m| m.picker.claims_overlap())
+        self.meta
+            .as_ref()
+            .is_some_and(|m| m.picker.claims_overlap())
     }
 
     /// A whole piece from a web seed. Hash-checked: a verified piece is stored and reported
