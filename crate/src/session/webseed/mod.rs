@@ -29,7 +29,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use crate::engine::{Torrent, WebSeedPieceError};
-use crate::metainfo::Info;
+use crate::metainfo::{Info, piece_size};
 
 pub use http::{
     ContentRange, MAX_HEADER_BYTES, MAX_RETRY_AFTER, parse_content_range, parse_retry_after,
@@ -255,23 +255,24 @@ impl WebSeeds {
 
     /// The next request to make, if any.
     pub fn poll_request(&mut self, torrent: &mut Torrent, now: Duration) -> Option<WebSeedRequest> {
-        let info = torrent.info()?.clone();
+        torrent.info()?;
         if self.in_flight() >= MAX_REQUESTS_IN_FLIGHT {
             return None;
         }
         // Jobs under way come first: their claims keep peers away from those pieces.
         if let Some(j) = self.jobs.iter().position(|j| j.request.is_none()) {
-            return self.issue(j, &info, now);
+            return self.issue(j, torrent.info()?, now);
         }
         if torrent.is_complete() || !self.wanted(torrent, now) {
             return None;
         }
         let seed = self.pick_seed(now)?;
         let pieces = torrent.webseed_claim(RUN_BYTES, now)?;
-        let bytes = run_bytes(&info, &pieces);
+        let info = torrent.info()?;
+        let bytes = run_bytes(info, &pieces);
         let mut job = Job {
             seed,
-            parts: parts(&info, &pieces),
+            parts: parts(info, &pieces),
             pieces,
             next: 0,
             // Fits: a run is at most RUN_BYTES or one piece.
@@ -281,11 +282,11 @@ impl WebSeeds {
         skip_padding(&mut job);
         if job.next == job.parts.len() {
             // Nothing but padding: zeros, no request needed.
-            self.deliver(torrent, job, &info, now);
+            self.deliver(torrent, job, now);
             return self.poll_request(torrent, now);
         }
         self.jobs.push(job);
-        self.issue(self.jobs.len() - 1, &info, now)
+        self.issue(self.jobs.len() - 1, torrent.info()?, now)
     }
 
     /// The server answered request `id` (any status).
@@ -297,13 +298,12 @@ impl WebSeeds {
         now: Duration,
     ) {
         let Some(j) = self.job_of(id) else { return };
-        let Some(info) = torrent.info().cloned() else {
-            return;
-        };
         let job = &self.jobs[j];
         let part = job.parts[job.next].clone();
-        let file_len = info.files[part.file].length;
         let seed = job.seed;
+        let Some(file_len) = torrent.info().map(|i| i.files[part.file].length) else {
+            return;
+        };
         let body = match check_response(&part.range, file_len, response) {
             Ok(body) => body,
             Err(Verdict::Retry {
@@ -329,7 +329,7 @@ impl WebSeeds {
         skip_padding(job);
         if job.next == job.parts.len() {
             let job = self.jobs.swap_remove(j);
-            self.deliver(torrent, job, &info, now);
+            self.deliver(torrent, job, now);
         }
     }
 
@@ -431,11 +431,15 @@ impl WebSeeds {
     }
 
     /// Hands every piece of a finished job to the engine; a bad one drops the seed.
-    fn deliver(&mut self, torrent: &mut Torrent, job: Job, info: &Info, now: Duration) {
+    fn deliver(&mut self, torrent: &mut Torrent, job: Job, now: Duration) {
+        let Some((piece_length, total)) = torrent.info().map(|i| (i.piece_length, i.total_length))
+        else {
+            return;
+        };
         let mut offset = 0usize;
         let mut bad = None;
         for index in job.pieces.clone() {
-            let size = info.piece_size(index) as usize;
+            let size = piece_size(piece_length, total, index) as usize;
             let piece = &job.buf[offset..offset + size];
             offset += size;
             match torrent.webseed_piece(index, piece, now) {
