@@ -292,10 +292,12 @@ impl Client {
             now(),
         );
         let trackers = merged(&magnet.trackers, &inner);
-        let torrent = self.insert(
-            &mut inner,
-            Swarm::new(engine, storage, magnet.name, trackers),
-        );
+        let mut swarm = Swarm::new(engine, storage, magnet.name, trackers);
+        let refused = super::webseed::add_urls(&mut swarm.webseeds, &magnet.web_seeds);
+        let torrent = self.insert(&mut inner, swarm);
+        for message in refused {
+            inner.notify(super::notes::Note::warning(&torrent.hex, message));
+        }
         inner.open_storage(&torrent.hex);
         Ok(torrent)
     }
@@ -321,7 +323,12 @@ impl Client {
             engine_config(&inner),
             now(),
         );
-        let torrent = self.insert(&mut inner, Swarm::new(engine, storage, None, trackers));
+        let mut swarm = Swarm::new(engine, storage, None, trackers);
+        let refused = super::webseed::add_urls(&mut swarm.webseeds, &meta.web_seeds);
+        let torrent = self.insert(&mut inner, swarm);
+        for message in refused {
+            inner.notify(super::notes::Note::warning(&torrent.hex, message));
+        }
         inner.open_storage(&torrent.hex);
         inner.notify(super::notes::Note::new(
             &torrent.hex,

@@ -52,6 +52,7 @@ pub fn stats(swarm: &Swarm) -> JsValue {
         "unverifiedPieces",
         swarm.storage.unverified_pieces() as u32,
     );
+    set(&out, "webSeeds", super::webseed::stats(&swarm.webseeds));
     out.into()
 }
 
