@@ -85,11 +85,11 @@ pub fn on_result(
 async fn fetch_range(request: &WebSeedRequest) -> Result<WebSeedResponse, String> {
     let controller = construct("AbortController")?;
     let result = fetch_inner(request, &controller).await;
-    if result.is_err() {
-        // Stop the transfer: the browser would otherwise keep downloading into nothing.
-        if let Ok(abort) = get(&controller, "abort").dyn_into::<Function>() {
-            let _ = abort.call0(&controller);
-        }
+    // Whatever is left of the transfer (a failure, a body not read or read only in part) is
+    // stopped: the browser would otherwise keep downloading into nothing. After a complete
+    // read this does nothing.
+    if let Ok(abort) = get(&controller, "abort").dyn_into::<Function>() {
+        let _ = abort.call0(&controller);
     }
     result
 }
