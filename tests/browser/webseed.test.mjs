@@ -174,3 +174,21 @@ test('a server that ignores Range: a small file is used whole, a large one drops
     whole.close();
   }
 });
+
+test("a magnet's ws= web seeds are used (listed in stats; refused ones are warnings)", { timeout: 60_000 }, async () => {
+  const page = await openPage(await newContext(env.browser), env.signal.base);
+  const seen = await page.evaluate(async (tracker) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
+    const warnings = [];
+    const ws = encodeURIComponent('http://127.0.0.1:1/seed/');
+    const bad = encodeURIComponent('ftp://127.0.0.1/x');
+    const t = client.add(`magnet:?xt=urn:btih:${'ab'.repeat(20)}&ws=${ws}&ws=${bad}`);
+    t.addEventListener('warning', (e) => warnings.push(e.detail.message));
+    // Warnings arrive from a microtask: wait for the one expected.
+    while (!warnings.length) await new Promise((r) => setTimeout(r, 20));
+    return { urls: t.stats().webSeeds.map((s) => s.url), warnings };
+  }, env.signal.tracker);
+  assert.deepEqual(seen.urls, ['http://127.0.0.1:1/seed/']);
+  assert.ok(seen.warnings.some((w) => w.includes('ftp://127.0.0.1/x')), JSON.stringify(seen.warnings));
+  await page.context().close();
+});
