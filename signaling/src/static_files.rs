@@ -16,7 +16,7 @@ use tower::ServiceExt;
 use tower_http::services::ServeDir;
 
 /// Headers a cross-origin page may read besides the CORS-safelisted ones.
-pub const EXPOSED_HEADERS: &str = "Content-Range, Content-Length, Accept-Ranges";
+pub const EXPOSED_HEADERS: &str = "Content-Range, Content-Length, Accept-Ranges, Retry-After";
 
 /// Serves a file of `dir` for `request`.
 pub async fn serve(dir: &Path, mut request: Request) -> Response {

@@ -5,6 +5,8 @@
 //!
 //! The server must allow the page to read the answer: `Access-Control-Allow-Origin` (e.g. `*`)
 //! and `Access-Control-Expose-Headers: Content-Range, Content-Length` (README, "Web seeds").
+//! Without `Content-Range` exposed, the length and the hash check decide; without `Retry-After`,
+//! the default backoff applies.
 
 use std::time::Duration;
 
