@@ -131,6 +131,8 @@ test('a single-file torrent with no peers downloads from seedcast-signal --www a
   assert.equal(stats.peers, 0);
   assert.equal(stats.webSeeds.length, 1);
   assert.ok(stats.webSeeds[0].downloaded >= 3 * 1024 * 1024, JSON.stringify(stats.webSeeds));
+  assert.equal(stats.webSeeds[0].state, 'ready');
+  assert.equal(typeof stats.webSeeds[0].downloadSpeed, 'number');
 });
 
 test('a multi-file torrent downloads from a web seed (URL/name/path, encoded)', { timeout: 120_000 }, async () => {

@@ -204,7 +204,7 @@ fn construct(name: &str) -> Result<JsValue, String> {
     js_sys::Reflect::construct(&ctor, &js_sys::Array::new()).map_err(|e| error_text(&e))
 }
 
-/// The web seeds for the torrent's stats: `[{ url, state, downloaded, inFlight }]`.
+/// The web seeds for the torrent's stats: `[{ url, state, downloaded, downloadSpeed, inFlight }]`.
 pub fn stats(webseeds: &WebSeeds) -> JsValue {
     let list = js_sys::Array::new();
     for s in webseeds.stats() {
@@ -217,6 +217,7 @@ pub fn stats(webseeds: &WebSeeds) -> JsValue {
         };
         set(&out, "state", state);
         set(&out, "downloaded", s.downloaded as f64);
+        set(&out, "downloadSpeed", s.download_rate);
         set(&out, "inFlight", s.in_flight as u32);
         list.push(&out);
     }

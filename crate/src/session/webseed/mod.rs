@@ -28,6 +28,7 @@ use std::collections::VecDeque;
 use std::ops::Range;
 use std::time::Duration;
 
+use crate::engine::rate::RateMeter;
 use crate::engine::{Torrent, WebSeedPieceError};
 use crate::metainfo::{Info, piece_size};
 
@@ -64,7 +65,8 @@ pub const MAX_FAILURES: u32 = 5;
 pub const SLOW_PEERS_BYTES_PER_S: f64 = 256.0 * 1024.0;
 /// … once they have been slow for this long (a new peer's rate starts at zero).
 pub const SLOW_FOR: Duration = Duration::from_secs(5);
-/// How often the "are peers slow" question is asked again while web seeds wait.
+/// How often the "are peers slow" question is asked again while web seeds wait, and how often
+/// the seeds' download rates are updated while they transfer.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Identifies a web seed of one torrent (its index; never reused).
@@ -140,6 +142,8 @@ pub struct WebSeedStats {
     pub state: SeedState,
     /// Payload bytes received from it (before hash checks).
     pub downloaded: u64,
+    /// Bytes per second (moving average, updated every [`CHECK_INTERVAL`]).
+    pub download_rate: f64,
     pub in_flight: usize,
 }
 
@@ -149,6 +153,7 @@ struct Seed {
     state: SeedState,
     failures: u32,
     downloaded: u64,
+    rate: RateMeter,
 }
 
 /// A claimed run being fetched by one seed.
@@ -173,6 +178,9 @@ pub struct WebSeeds {
     next_id: RequestId,
     slow_since: Option<Duration>,
     next_check: Option<Duration>,
+    /// When the rates were last updated, and whether bytes came since.
+    rates_at: Duration,
+    unticked: bool,
 }
 
 impl WebSeeds {
@@ -195,6 +203,7 @@ impl WebSeeds {
             state: SeedState::Ready,
             failures: 0,
             downloaded: 0,
+            rate: RateMeter::default(),
         });
         Ok(self.seeds.len() - 1)
     }
@@ -212,6 +221,7 @@ impl WebSeeds {
                 url: s.url.clone(),
                 state: s.state.clone(),
                 downloaded: s.downloaded,
+                download_rate: rate_of(s),
                 in_flight: self.in_flight_for(i),
             })
             .collect()
@@ -229,7 +239,20 @@ impl WebSeeds {
             SeedState::Backoff { until } => Some(until),
             _ => None,
         });
-        deadlines.chain(backoffs).chain(self.next_check).min()
+        // Rates settle back to zero after a transfer, then stop asking for ticks.
+        let measuring =
+            !self.jobs.is_empty() || self.unticked || self.seeds.iter().any(|s| rate_of(s) > 0.0);
+        let rates = measuring.then_some(self.rates_at + CHECK_INTERVAL);
+        deadlines
+            .chain(backoffs)
+            .chain(self.next_check)
+            .chain(rates)
+            .min()
+    }
+
+    /// Sum of the seeds' download rates (bytes/s), e.g. to add to the peers' rate.
+    pub fn download_rate(&self) -> f64 {
+        self.seeds.iter().map(rate_of).sum()
     }
 
     /// Fails requests past their deadline and ends backoffs. Call [`WebSeeds::poll_request`]
@@ -250,6 +273,14 @@ impl WebSeeds {
         }
         if self.next_check.is_some_and(|t| t <= now) {
             self.next_check = None;
+        }
+        let elapsed = now.saturating_sub(self.rates_at);
+        if elapsed >= CHECK_INTERVAL {
+            self.rates_at = now;
+            self.unticked = false;
+            for s in &mut self.seeds {
+                s.rate.tick(elapsed);
+            }
         }
     }
 
@@ -321,6 +352,8 @@ impl WebSeeds {
             }
         };
         self.seeds[seed].downloaded += body.len() as u64;
+        self.seeds[seed].rate.add(body.len() as u64);
+        self.unticked = true;
         self.seeds[seed].failures = 0;
         let job = &mut self.jobs[j];
         job.buf[part.offset..part.offset + body.len()].copy_from_slice(&body);
@@ -506,6 +539,12 @@ impl WebSeeds {
             self.abandon(torrent, j, now);
         }
     }
+}
+
+/// A seed's rate; the moving average only decays towards zero, so under a byte a second is zero.
+fn rate_of(s: &Seed) -> f64 {
+    let rate = s.rate.rate();
+    if rate < 1.0 { 0.0 } else { rate }
 }
 
 /// Moves a job past pad parts (zeros, already in its buffer).

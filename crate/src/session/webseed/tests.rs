@@ -399,8 +399,13 @@ fn a_request_past_its_deadline_fails_and_its_late_answer_is_ignored() {
     let mut w = WebSeeds::new();
     w.add("http://h/f.bin").unwrap();
     let r = w.poll_request(&mut t, Duration::ZERO).unwrap();
-    assert_eq!(w.poll_timeout(), Some(REQUEST_TIMEOUT));
-    w.handle_timeout(&mut t, REQUEST_TIMEOUT);
+    let mut now = Duration::ZERO;
+    while now < REQUEST_TIMEOUT {
+        assert!(matches!(w.stats()[0].state, SeedState::Ready), "at {now:?}");
+        now = w.poll_timeout().expect("the deadline is scheduled");
+        w.handle_timeout(&mut t, now);
+    }
+    assert_eq!(now, REQUEST_TIMEOUT);
     assert!(matches!(w.stats()[0].state, SeedState::Backoff { .. }));
     assert!(t.webseed_claimed().is_empty());
     let files = BTreeMap::from([("http://h/f.bin".to_string(), data)]);
@@ -427,6 +432,31 @@ fn requests_in_flight_are_bounded_per_torrent_and_per_seed() {
         more += 1;
     }
     assert_eq!(one.len() + more, MAX_REQUESTS_IN_FLIGHT);
+}
+
+#[test]
+fn download_rates_follow_the_bytes_and_settle_to_zero() {
+    let data = bytes(8 * PIECE as usize, 4);
+    let m = single("f.bin", &data);
+    let mut t = engine(&m);
+    let mut w = WebSeeds::new();
+    w.add("http://h/f.bin").unwrap();
+    let files = BTreeMap::from([("http://h/f.bin".to_string(), data.clone())]);
+    drive(&mut w, &mut t, Duration::ZERO, |r| honest(&files, r));
+    assert!(t.is_complete());
+    // A rate is an average over ticks: the next tick (1 s later) shows the whole file.
+    assert_eq!(w.poll_timeout(), Some(CHECK_INTERVAL));
+    w.handle_timeout(&mut t, CHECK_INTERVAL);
+    assert_eq!(w.stats()[0].download_rate, data.len() as f64);
+    assert_eq!(w.download_rate(), data.len() as f64);
+    // Idle afterwards: the average decays to zero and the ticks stop.
+    let mut ticks = 0;
+    while let Some(at) = w.poll_timeout() {
+        w.handle_timeout(&mut t, at);
+        ticks += 1;
+        assert!(ticks < 100, "rate ticks never stop");
+    }
+    assert_eq!(w.download_rate(), 0.0);
 }
 
 // ---- when to use web seeds ------------------------------------------------------------------
