@@ -493,6 +493,58 @@ fn web_seeds_wait_while_peers_are_fast_enough_and_step_in_when_they_are_slow() {
     );
 }
 
+#[test]
+fn web_seeds_stay_idle_while_peers_are_fast() {
+    let data = bytes(64 * PIECE as usize, 6);
+    let m = single("f.bin", &data);
+    let mut t = engine(&m);
+    t.handle_connect(1, Duration::ZERO);
+    let mut hello = Vec::new();
+    Handshake::new(m.info_hash.0, *b"-XX0001-fastpeer0000").encode_into(&mut hello);
+    Message::Bitfield(crate::engine::Bitfield::full(64).as_bytes().to_vec())
+        .encode_into(&mut hello);
+    Message::Unchoke.encode_into(&mut hello);
+    t.handle_data(1, &hello, Duration::ZERO);
+    // The peer answers every request at once: 32 blocks (512 KiB) in the first second.
+    let mut decoder = crate::wire::Decoder::new();
+    let mut served = 0;
+    while served < 32 {
+        while let Some(out) = t.poll_transmit(1, 1 << 20) {
+            decoder.push(&out);
+        }
+        let mut answers = Vec::new();
+        while let Ok(Some(frame)) = decoder.next() {
+            let crate::wire::Frame::Message(Message::Request(b)) = frame else {
+                continue;
+            };
+            let start = (b.index * PIECE + b.begin) as usize;
+            Message::Piece {
+                index: b.index,
+                begin: b.begin,
+                data: data[start..start + b.length as usize].to_vec(),
+            }
+            .encode_into(&mut answers);
+            served += 1;
+        }
+        assert!(!answers.is_empty(), "no requests after {served} blocks");
+        t.handle_data(1, &answers, Duration::from_millis(500));
+    }
+    t.handle_timeout(Duration::from_secs(1));
+    assert!(
+        t.stats().download_rate >= SLOW_PEERS_BYTES_PER_S,
+        "{}",
+        t.stats().download_rate
+    );
+    let mut w = WebSeeds::new();
+    w.add("http://h/f.bin").unwrap();
+    for s in 1..=2 * SLOW_FOR.as_secs() {
+        assert!(
+            w.poll_request(&mut t, Duration::from_secs(s)).is_none(),
+            "at {s} s"
+        );
+    }
+}
+
 // ---- untrusted headers ----------------------------------------------------------------------
 
 #[test]
