@@ -115,6 +115,12 @@ export interface TorrentStats {
    *  `unsavedBytes`: verified bytes not yet written to browser storage (a tab closed now
    *  would have to download them again). */
   storage: string; cachedBytes: number; unsavedBytes: number;
+  /** BEP 19 web seeds; `state` is `ready`, `backoff` or `dropped: <reason>`. `downloadSpeed`
+   *  above counts them too. */
+  webSeeds: WebSeedInfo[];
+}
+export interface WebSeedInfo {
+  url: string; state: string; downloaded: number; downloadSpeed: number; inFlight: number;
 }
 export interface FileInfo {
   index: number; name: string; path: string; length: number; offset: number;
