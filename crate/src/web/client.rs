@@ -404,6 +404,21 @@ impl ClientInner {
         self.notes = notes;
     }
 
+    /// A web seed request of swarm `hex` finished (see `webseed.rs`).
+    pub fn on_webseed(
+        &mut self,
+        hex: &str,
+        id: u64,
+        result: Result<crate::session::webseed::WebSeedResponse, String>,
+    ) {
+        let mut notes = std::mem::take(&mut self.notes);
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            super::webseed::on_result(swarm, id, result, &mut notes);
+        }
+        self.notes = notes;
+        self.announce_completions();
+    }
+
     /// Routes an event of connection `key` of swarm `hex`.
     pub fn on_conn_event(&mut self, hex: &str, key: PeerKey, event: ConnEvent) {
         let now = now();

@@ -19,6 +19,7 @@
 //!   `fetch`.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
+//! * [`webseed`] — BEP 19 web seeds: `fetch` with `Range` for `session::webseed`.
 
 pub mod api;
 mod chain_rpc;
@@ -43,6 +44,7 @@ mod tips;
 mod tracker;
 mod upload_limit;
 mod wallet;
+mod webseed;
 
 pub use api::{Client, Torrent};
 pub use stream::FileStream;

@@ -30,6 +30,7 @@ use crate::engine::{Event, PeerKey, Torrent};
 pub use crate::session::pairing::Origin;
 use crate::session::pairing::{keeps_new, superseded_by_new_offer, wants_signal};
 use crate::session::tracker_proto::IdBytes as Id;
+use crate::session::webseed::WebSeeds;
 use crate::session::{PieceLengthTooLarge, TrackerId, check_browser_piece_length};
 
 /// Unanswered offers are abandoned after this long (WebTorrent uses the same).
@@ -136,6 +137,8 @@ pub struct Swarm {
     /// upload limit the first channel can take the whole refill, and a channel never served
     /// would be dropped by the engine as not reading.
     transmit_turn: usize,
+    /// BEP 19 web seeds (a torrent's `url-list`, a magnet's `ws=`); run by `webseed.rs`.
+    pub webseeds: WebSeeds,
 }
 
 impl std::fmt::Debug for Swarm {
@@ -175,6 +178,7 @@ impl Swarm {
             streams: Streams::default(),
             upload_limit: None,
             transmit_turn: 0,
+            webseeds: WebSeeds::new(),
             creator: std::cell::OnceCell::new(),
         }
     }
@@ -399,6 +403,7 @@ impl Swarm {
             self.engine.handle_timeout(now);
         }
         self.expire(now, notes);
+        super::webseed::drive(self, now, notes);
         self.pump(now, notes);
     }
 
