@@ -8,10 +8,10 @@ use super::{Event, Meta, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::metadata_fetch::Outcome;
-use crate::engine::peer::{MAX_LATE_METADATA, PeerPieces};
+use crate::engine::peer::{MAX_LATE_METADATA, PeerPieces, Phase};
 use crate::engine::picker::Picker;
 use crate::metainfo::Info;
-use crate::wire::{METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
+use crate::wire::{EXT_HANDSHAKE_ID, METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
 
 /// Metadata pieces asked of one peer at a time.
 const METADATA_PIPELINE: usize = 2;
@@ -190,6 +190,7 @@ impl Torrent {
                     }),
                 }
                 self.install_metadata(info, bytes);
+                self.announce_metadata_size();
                 self.events.push_back(Event::MetadataReady);
                 if self.is_complete() {
                     // Everything was already in storage: nothing will verify later to say so.
@@ -202,6 +203,22 @@ impl Torrent {
             Err(e) => self.events.push_back(Event::StorageError {
                 message: format!("the metadata matching the info hash is invalid: {e}"),
             }),
+        }
+    }
+
+    /// Our first extension handshake said nothing of the metadata: we had none. Peers that
+    /// connected meanwhile and still lack it would never ask us (WebTorrent and our own
+    /// engine fetch only from peers that announced `metadata_size`), so a later handshake
+    /// (BEP 10 allows one) now tells them its size. Peers that announced a size have it.
+    fn announce_metadata_size(&mut self) {
+        let payload = self.our_ext_handshake().encode();
+        for p in self.peers.values_mut() {
+            if p.phase == Phase::Active && p.extended && p.peer_metadata_size.is_none() {
+                p.send(&Message::Extended {
+                    id: EXT_HANDSHAKE_ID,
+                    payload: payload.clone(),
+                });
+            }
         }
     }
 
