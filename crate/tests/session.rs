@@ -749,3 +749,59 @@ fn the_upload_limit_is_shared_by_all_torrents() {
     let floor = Duration::from_secs_f64((512.0 * 1024.0 - 3.0 * BLOCK) / RATE as f64);
     assert!(net.now - start >= floor, "took only {:?}", net.now - start);
 }
+
+#[test]
+fn two_seeds_do_not_reconnect_after_dropping_each_other() {
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    assert!(net.run_until(60 * SECOND, |n| completed(n, leecher)));
+    // The "both sides are seeding" drop, then several announces each (every 120 s): the
+    // tracker keeps relaying each one's offers to the other.
+    let done = net.now;
+    net.run_for(400 * SECOND);
+    let seeds = |node: NodeId| {
+        net.nodes[node]
+            .events
+            .iter()
+            .filter(|(at, e)| *at > done && matches!(e, SessionEvent::PeerConnected { .. }))
+            .count()
+    };
+    assert_eq!(
+        (seeds(seeder), seeds(leecher)),
+        (0, 0),
+        "two seeds connected again"
+    );
+    assert!(open_conns(&net, seeder).is_empty() && open_conns(&net, leecher).is_empty());
+    let offers_heard = net.relays[TRACKER]
+        .heard
+        .iter()
+        .filter(|h| h.at > done && !h.offer_ids.is_empty())
+        .count();
+    assert!(offers_heard > 0, "the tracker relayed offers meanwhile");
+}
+
+#[test]
+fn a_seed_that_connects_to_a_seed_is_dropped_at_once() {
+    // Two seeds that never dropped each other before (nothing remembered): the connection
+    // closes as soon as each sees the other's full piece list.
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    let first = net.add_seeder(session_config(0));
+    let second = net.add_seeder(session_config(1));
+    net.run_for(30 * SECOND);
+    let connected = net.events_where(first, |e| matches!(e, SessionEvent::PeerConnected { .. }));
+    assert!(!connected.is_empty(), "they met");
+    assert!(open_conns(&net, first).is_empty() && open_conns(&net, second).is_empty());
+    let reasons: Vec<String> = net.nodes[first]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons.iter().all(|r| r == "both sides are seeding"),
+        "{reasons:?}"
+    );
+}

@@ -211,7 +211,7 @@ impl Torrent {
         if self.is_complete() && !self.completed_announced {
             self.completed_announced = true;
             self.events.push_back(Event::Completed);
-            self.drop_fellow_seeds();
+            self.drop_fellow_seeds(now);
         }
     }
 
@@ -244,19 +244,6 @@ impl Torrent {
             if has_it && p.am_interested {
                 self.update_interest(k);
             }
-        }
-    }
-
-    /// Two seeds have nothing to trade: close those connections once we are complete.
-    fn drop_fellow_seeds(&mut self) {
-        let seeds: Vec<PeerKey> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.is_seed())
-            .map(|(&k, _)| k)
-            .collect();
-        for k in seeds {
-            self.disconnect(k, "both sides are seeding");
         }
     }
 }

@@ -195,6 +195,7 @@ impl Torrent {
                 if self.is_complete() {
                     // Everything was already in storage: nothing will verify later to say so.
                     self.events.push_back(Event::Completed);
+                    self.drop_fellow_seeds(now);
                 }
                 self.fill_all_requests(now);
             }

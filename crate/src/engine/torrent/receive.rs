@@ -127,6 +127,10 @@ impl Torrent {
         // BEP 3 wants the piece list first, but real clients send the extension handshake
         // before it; what matters is that there is at most one.
         let first = !p.got_bitfield;
+        let piece_list = matches!(
+            msg,
+            Message::Have { .. } | Message::Bitfield(_) | Message::HaveAll
+        );
         match msg {
             Message::KeepAlive
             | Message::Port(_)
@@ -201,6 +205,9 @@ impl Torrent {
                 }
             }
             Message::Extended { id, payload } => self.on_extended(peer, id, &payload, now)?,
+        }
+        if piece_list {
+            self.drop_if_fellow_seed(peer, now);
         }
         Ok(())
     }
