@@ -49,6 +49,23 @@ impl Torrent {
         wanted.clamp(self.config.min_pipeline.min(max), max)
     }
 
+    /// Whether the requests in flight to `peer` keep it sending for at least `span` at its
+    /// measured download rate, so a new request may wait that long without the peer running
+    /// dry. False while no rate is measured (a connection's first second): the pipeline is
+    /// then the configured minimum whatever the link can carry.
+    pub fn pipeline_covers(&self, peer: PeerKey, span: Duration) -> bool {
+        let Some(p) = self.peers.get(&peer) else {
+            return false;
+        };
+        let rate = p.download.rate();
+        let in_flight: u64 = p
+            .outstanding
+            .iter()
+            .map(|o| u64::from(o.block.length))
+            .sum();
+        rate > 0.0 && in_flight as f64 >= rate * span.as_secs_f64()
+    }
+
     /// Tops up the request pipeline to `peer`.
     pub(super) fn fill_requests(&mut self, peer: PeerKey, now: Duration) {
         if self.downloads_held {
