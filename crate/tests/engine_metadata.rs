@@ -73,7 +73,8 @@ impl Magnet {
         self.connect_announcing(peer, Some(size));
     }
 
-    /// Connects `peer`, which takes ut_metadata and announces `size` (`None`: no metadata).
+    /// Connects `peer`, which takes ut_metadata and announces `size`; `None`: it has no
+    /// metadata, and so no pieces either.
     fn connect_announcing(&mut self, peer: u64, size: Option<u64>) {
         self.t.handle_connect(peer, self.now);
         self.decoders.insert(peer, Decoder::new());
@@ -89,7 +90,19 @@ impl Magnet {
             payload: ext.encode(),
         }
         .encode_into(&mut bytes);
-        Message::HaveAll.encode_into(&mut bytes);
+        let pieces = if size.is_some() {
+            Message::HaveAll
+        } else {
+            Message::HaveNone
+        };
+        pieces.encode_into(&mut bytes);
+        self.t.handle_data(peer, &bytes, self.now);
+        self.pump();
+    }
+
+    fn send_message(&mut self, peer: u64, msg: Message) {
+        let mut bytes = Vec::new();
+        msg.encode_into(&mut bytes);
         self.t.handle_data(peer, &bytes, self.now);
         self.pump();
     }
@@ -493,4 +506,67 @@ fn peers_that_connected_before_we_had_the_metadata_are_told_its_size() {
         }
     }
     assert_eq!(sizes, vec![Some(size)], "a later handshake with the size");
+}
+
+#[test]
+fn a_peer_that_got_the_metadata_after_its_handshake_is_asked_once_it_shows_pieces() {
+    let mut h = Magnet::new(metainfo(8));
+    // WebTorrent announces the size only in its first extension handshake, never again.
+    h.connect_announcing(1, None);
+    assert!(h.take_asked(1).is_empty());
+    // It cannot hold a piece without the info: ask it, and learn the size from the reply.
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0], "asked once it showed a piece");
+    h.send(1, h.piece(0, false));
+    h.serve(1, false);
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+    assert!(h.banned().is_empty());
+}
+
+#[test]
+fn a_peer_that_refuses_the_probe_is_asked_again_only_after_a_while() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.send(1, MetadataMsg::Reject { piece: 0 });
+    h.send_message(1, Message::Have { index: 4 });
+    assert!(
+        h.take_asked(1).is_empty(),
+        "a refusal is not asked again at once"
+    );
+    h.advance(Duration::from_secs(31));
+    h.send_message(1, Message::Have { index: 5 });
+    assert_eq!(h.take_asked(1), vec![0], "asked again later");
+    assert!(h.t.peer_stats(1).is_some(), "still connected");
+}
+
+#[test]
+fn a_probe_answered_after_it_timed_out_is_not_punished() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.advance(Config::default().metadata_request_timeout + Duration::from_secs(1));
+    h.send(1, h.piece(0, false));
+    assert!(
+        h.t.peer_stats(1).is_some(),
+        "a slow reply is not a violation"
+    );
+    assert!(h.take_asked(1).is_empty());
+}
+
+#[test]
+fn an_unanswered_probe_is_sent_again_after_a_while() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.advance(Duration::from_secs(31));
+    h.send_message(1, Message::Have { index: 4 });
+    assert_eq!(
+        h.take_asked(1),
+        vec![0],
+        "the lost probe does not block the next"
+    );
 }

@@ -208,6 +208,7 @@ impl Torrent {
         }
         if piece_list {
             self.drop_if_fellow_seed(peer, now);
+            self.probe_metadata(peer, now);
         }
         Ok(())
     }
