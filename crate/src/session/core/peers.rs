@@ -125,8 +125,7 @@ impl Swarm {
     /// Whether we want a connection with `remote` at all (from its offer or its answer):
     /// not ourselves, not a peer the engine refuses (banned, or penalised: its signals are
     /// ignored, not spent on) or would drop as a fellow seed, not one we have an open
-    /// connection with; one still being
-    /// negotiated does not count (see `session::pairing`).
+    /// connection with; one still being negotiated does not count (see `session::pairing`).
     pub fn admit(&self, remote: &Id, our_id: &Id, now: Duration) -> Result<(), &'static str> {
         if remote == our_id {
             return Err("our own offer");
