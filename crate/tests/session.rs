@@ -850,3 +850,38 @@ fn corking_does_not_slow_a_download_whose_request_pipeline_is_shallow() {
         "{corked_4:?} corked, {plain_4:?} not"
     );
 }
+
+#[test]
+fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_met() {
+    let mut net = Net::new(256 * 1024, 16 * 1024);
+    let first = net.add_magnet_leecher(session_config(0));
+    // Room for one peer only: once it meets `first` it never talks to the seeder.
+    let mut one_peer = session_config(1);
+    one_peer.max_peers = 1;
+    let second = net.add_magnet_leecher(one_peer);
+    assert!(
+        net.run_until(60 * SECOND, |n| !open_conns(n, first).is_empty()
+            && !open_conns(n, second).is_empty()),
+        "the leechers never met"
+    );
+    // Neither has the metadata when they meet; the seeder turns up afterwards.
+    let seeder = net.add_seeder(session_config(2));
+    assert!(
+        net.run_until(300 * SECOND, |n| completed(n, first)
+            && completed(n, second)),
+        "the second leecher never got the metadata from the first"
+    );
+    assert_eq!(
+        net.stored_content(second).as_deref(),
+        Some(&net.content[..])
+    );
+    let seeder_id = session_config(seeder).peer_id;
+    let met_seeder = net.events_where(
+        second,
+        |e| matches!(e, SessionEvent::PeerConnected { peer_id, .. } if *peer_id == seeder_id),
+    );
+    assert!(
+        met_seeder.is_empty(),
+        "its only source was the first leecher"
+    );
+}
