@@ -70,13 +70,19 @@ impl Magnet {
 
     /// Connects `peer`, which has everything and announces metadata of `size` bytes.
     fn connect(&mut self, peer: u64, size: u64) {
+        self.connect_announcing(peer, Some(size));
+    }
+
+    /// Connects `peer`, which takes ut_metadata and announces `size`; `None`: it has no
+    /// metadata, and so no pieces either.
+    fn connect_announcing(&mut self, peer: u64, size: Option<u64>) {
         self.t.handle_connect(peer, self.now);
         self.decoders.insert(peer, Decoder::new());
         let mut bytes = Vec::new();
         Handshake::new(self.m.info_hash.0, peer_id(peer)).encode_into(&mut bytes);
         let ext = ExtendedHandshake {
             m: [("ut_metadata".to_string(), THEIR_UT_METADATA)].into(),
-            metadata_size: Some(size),
+            metadata_size: size,
             ..Default::default()
         };
         Message::Extended {
@@ -84,7 +90,31 @@ impl Magnet {
             payload: ext.encode(),
         }
         .encode_into(&mut bytes);
-        Message::HaveAll.encode_into(&mut bytes);
+        let pieces = if size.is_some() {
+            Message::HaveAll
+        } else {
+            Message::HaveNone
+        };
+        pieces.encode_into(&mut bytes);
+        self.t.handle_data(peer, &bytes, self.now);
+        self.pump();
+    }
+
+    fn send_message(&mut self, peer: u64, msg: Message) {
+        let mut bytes = Vec::new();
+        msg.encode_into(&mut bytes);
+        self.t.handle_data(peer, &bytes, self.now);
+        self.pump();
+    }
+
+    /// `peer` sends a later extension handshake (BEP 10).
+    fn ext_handshake(&mut self, peer: u64, ext: ExtendedHandshake) {
+        let mut bytes = Vec::new();
+        Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload: ext.encode(),
+        }
+        .encode_into(&mut bytes);
         self.t.handle_data(peer, &bytes, self.now);
         self.pump();
     }
@@ -401,5 +431,142 @@ fn a_storage_refusing_the_info_is_reported() {
         h.events
             .iter()
             .any(|e| matches!(e, Event::StorageError { message } if message.contains("disk full")))
+    );
+}
+
+#[test]
+fn a_peer_announcing_the_metadata_size_in_a_later_handshake_is_asked_for_it() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    // It connected before it had the metadata: nothing to ask it for yet.
+    h.connect_announcing(1, None);
+    assert!(h.take_asked(1).is_empty());
+    // Once it has the info it says so in a later handshake that lists only what changed:
+    // BEP 10's `m` is additive, so its ut_metadata id still stands.
+    h.ext_handshake(
+        1,
+        ExtendedHandshake {
+            metadata_size: Some(size),
+            ..Default::default()
+        },
+    );
+    assert_eq!(h.take_asked(1), vec![0], "asked once it announced a size");
+    h.send(1, h.piece(0, false));
+    h.serve(1, false);
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+    assert!(h.events.contains(&Event::MetadataReady));
+}
+
+#[test]
+fn a_later_handshake_turning_ut_metadata_off_stops_the_requests() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.ext_handshake(
+        1,
+        ExtendedHandshake {
+            m: [("ut_metadata".to_string(), 0)].into(),
+            ..Default::default()
+        },
+    );
+    let size = h.m.info_bytes.len() as u64;
+    h.ext_handshake(
+        1,
+        ExtendedHandshake {
+            metadata_size: Some(size),
+            ..Default::default()
+        },
+    );
+    assert!(h.take_asked(1).is_empty(), "ut_metadata was turned off");
+}
+
+#[test]
+fn peers_that_connected_before_we_had_the_metadata_are_told_its_size() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    // Peer 1 has no metadata; peer 2 serves it.
+    h.connect_announcing(1, None);
+    // From here on, what peer 1 is sent is read here rather than by `pump`.
+    let mut later = h.decoders.remove(&1).unwrap();
+    h.connect(2, size);
+    h.serve(2, false);
+    assert!(h.events.contains(&Event::MetadataReady));
+    while let Some(bytes) = h.t.poll_transmit(1, 1 << 20) {
+        later.push(&bytes);
+    }
+    let mut sizes = Vec::new();
+    while let Ok(Some(frame)) = later.next() {
+        if let Frame::Message(Message::Extended {
+            id: EXT_HANDSHAKE_ID,
+            payload,
+        }) = frame
+        {
+            let ext = ExtendedHandshake::parse(&payload).unwrap();
+            assert_eq!(ext.m.get("ut_metadata"), Some(&UT_METADATA_LOCAL_ID));
+            sizes.push(ext.metadata_size);
+        }
+    }
+    assert_eq!(sizes, vec![Some(size)], "a later handshake with the size");
+}
+
+#[test]
+fn a_peer_that_got_the_metadata_after_its_handshake_is_asked_once_it_shows_pieces() {
+    let mut h = Magnet::new(metainfo(8));
+    // WebTorrent announces the size only in its first extension handshake, never again.
+    h.connect_announcing(1, None);
+    assert!(h.take_asked(1).is_empty());
+    // It cannot hold a piece without the info: ask it, and learn the size from the reply.
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0], "asked once it showed a piece");
+    h.send(1, h.piece(0, false));
+    h.serve(1, false);
+    assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+    assert!(h.banned().is_empty());
+}
+
+#[test]
+fn a_peer_that_refuses_the_probe_is_asked_again_only_after_a_while() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.send(1, MetadataMsg::Reject { piece: 0 });
+    h.send_message(1, Message::Have { index: 4 });
+    assert!(
+        h.take_asked(1).is_empty(),
+        "a refusal is not asked again at once"
+    );
+    h.advance(Duration::from_secs(31));
+    h.send_message(1, Message::Have { index: 5 });
+    assert_eq!(h.take_asked(1), vec![0], "asked again later");
+    assert!(h.t.peer_stats(1).is_some(), "still connected");
+}
+
+#[test]
+fn a_probe_answered_after_it_timed_out_is_not_punished() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.advance(Config::default().metadata_request_timeout + Duration::from_secs(1));
+    h.send(1, h.piece(0, false));
+    assert!(
+        h.t.peer_stats(1).is_some(),
+        "a slow reply is not a violation"
+    );
+    assert!(h.take_asked(1).is_empty());
+}
+
+#[test]
+fn an_unanswered_probe_is_sent_again_after_a_while() {
+    let mut h = Magnet::new(metainfo(8));
+    h.connect_announcing(1, None);
+    h.send_message(1, Message::Have { index: 3 });
+    assert_eq!(h.take_asked(1), vec![0]);
+    h.advance(Duration::from_secs(31));
+    h.send_message(1, Message::Have { index: 4 });
+    assert_eq!(
+        h.take_asked(1),
+        vec![0],
+        "the lost probe does not block the next"
     );
 }

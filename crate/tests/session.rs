@@ -546,10 +546,12 @@ mod hostile_text {
 #[test]
 fn small_output_is_corked_once_blocks_flow_unless_a_stream_waits() {
     use seedcast::session::core::{CORK_AFTER, CORK_BYTES, CORK_DELAY};
-    // The times of the leecher's small sends once the first MiB arrived.
+    // The times of the leecher's small sends once the first MiB arrived and a rate is
+    // measured, and the times the seeder sent something. The seeder uploads at 2 MiB/s:
+    // time passes and the leecher measures a rate (corking waits for one, `CORK_PIPELINE`).
     let run = |stream_waiting: bool| {
-        let mut net = Net::new(3 * 1024 * 1024, 64 * 1024);
-        net.add_seeder(session_config(0));
+        let mut net = Net::new(6 * 1024 * 1024, 64 * 1024);
+        let seeder = net.add_seeder(session_config(0).with_limit(Some(2 * 1024 * 1024)));
         let leecher = net.add_leecher(session_config(1));
         let hash = net.info_hash();
         net.with(leecher, |s, _| s.set_stream_waiting(&hash, stream_waiting));
@@ -561,7 +563,8 @@ fn small_output_is_corked_once_blocks_flow_unless_a_stream_waits() {
                 .unwrap()
                 .stats()
                 .downloaded;
-            if flowing_since.is_none() && received >= CORK_AFTER {
+            // The engine measures the first rate at its one-second tick.
+            if flowing_since.is_none() && received >= CORK_AFTER && n.now >= SECOND {
                 flowing_since = Some(n.nodes[leecher].sent.len());
             }
             completed(n, leecher)
@@ -573,17 +576,21 @@ fn small_output_is_corked_once_blocks_flow_unless_a_stream_waits() {
             .map(|s| s.0)
             .collect();
         assert!(small.len() > 3, "{later:?}");
-        small
+        let seeder_sent: Vec<Duration> = net.nodes[seeder].sent.iter().map(|s| s.0).collect();
+        (small, seeder_sent)
     };
     // The harness has no latency: data and the requests it prompts happen at one instant,
-    // so uncorked requests go out at once and corked ones each wait out the delay.
-    let corked = run(false);
+    // so uncorked requests go out as blocks arrive and corked ones each wait out the delay.
+    let (corked, _) = run(false);
     assert!(
         corked.windows(2).all(|w| w[1] - w[0] >= CORK_DELAY),
         "{corked:?}"
     );
-    let plain = run(true);
-    assert!(plain.iter().all(|t| *t < CORK_DELAY), "{plain:?}");
+    let (plain, arrivals) = run(true);
+    assert!(
+        plain.iter().all(|t| arrivals.binary_search(t).is_ok()),
+        "{plain:?}"
+    );
 }
 
 #[test]
@@ -748,4 +755,133 @@ fn the_upload_limit_is_shared_by_all_torrents() {
     // Both downloads took turns: 512 KiB in all at 64 KiB/s.
     let floor = Duration::from_secs_f64((512.0 * 1024.0 - 3.0 * BLOCK) / RATE as f64);
     assert!(net.now - start >= floor, "took only {:?}", net.now - start);
+}
+
+#[test]
+fn two_seeds_do_not_reconnect_after_dropping_each_other() {
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    assert!(net.run_until(60 * SECOND, |n| completed(n, leecher)));
+    // The "both sides are seeding" drop, then several announces each (every 120 s): the
+    // tracker keeps relaying each one's offers to the other.
+    let done = net.now;
+    net.run_for(400 * SECOND);
+    let seeds = |node: NodeId| {
+        net.nodes[node]
+            .events
+            .iter()
+            .filter(|(at, e)| *at > done && matches!(e, SessionEvent::PeerConnected { .. }))
+            .count()
+    };
+    assert_eq!(
+        (seeds(seeder), seeds(leecher)),
+        (0, 0),
+        "two seeds connected again"
+    );
+    assert!(open_conns(&net, seeder).is_empty() && open_conns(&net, leecher).is_empty());
+    let offers_heard = net.relays[TRACKER]
+        .heard
+        .iter()
+        .filter(|h| h.at > done && !h.offer_ids.is_empty())
+        .count();
+    assert!(offers_heard > 0, "the tracker relayed offers meanwhile");
+}
+
+#[test]
+fn a_seed_that_connects_to_a_seed_is_dropped_at_once() {
+    // Two seeds that never dropped each other before (nothing remembered): the connection
+    // closes as soon as each sees the other's full piece list.
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    let first = net.add_seeder(session_config(0));
+    let second = net.add_seeder(session_config(1));
+    net.run_for(30 * SECOND);
+    let connected = net.events_where(first, |e| matches!(e, SessionEvent::PeerConnected { .. }));
+    assert!(!connected.is_empty(), "they met");
+    assert!(open_conns(&net, first).is_empty() && open_conns(&net, second).is_empty());
+    let reasons: Vec<String> = net.nodes[first]
+        .events
+        .iter()
+        .filter_map(|(_, e)| match e {
+            SessionEvent::PeerDisconnected { reason, .. } => Some(reason.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        reasons.iter().all(|r| r == "both sides are seeding"),
+        "{reasons:?}"
+    );
+}
+
+/// Virtual time until the leecher has every piece, with corking on (`stream_waiting` false)
+/// or off.
+fn download_time(len: usize, limit: Option<u64>, stream_waiting: bool) -> Duration {
+    let mut net = Net::new(len, 16 * 1024);
+    net.add_seeder(session_config(0).with_limit(limit));
+    let leecher = net.add_leecher(session_config(1));
+    let hash = net.info_hash();
+    net.with(leecher, |s, _| s.set_stream_waiting(&hash, stream_waiting));
+    assert!(net.run_until(600 * SECOND, |n| completed(n, leecher)));
+    net.now
+}
+
+#[test]
+fn corking_does_not_slow_a_download_whose_request_pipeline_is_shallow() {
+    use seedcast::session::core::CORK_DELAY;
+    const MIB: usize = 1024 * 1024;
+    // No latency, no limit: the whole download happens at one instant without corking. At
+    // start the pipeline is the minimum (no rate measured yet); held for the cork delay each
+    // round, those few requests used to pace the download at one round per 25 ms.
+    let plain = download_time(4 * MIB, None, true);
+    let corked = download_time(4 * MIB, None, false);
+    // A link of 4 MiB/s (the seeder's upload limit).
+    let limit = Some(4 * MIB as u64);
+    let plain_4 = download_time(8 * MIB, limit, true);
+    let corked_4 = download_time(8 * MIB, limit, false);
+    eprintln!("unlimited: {plain:?} plain, {corked:?} corked; 4 MiB/s: {plain_4:?}, {corked_4:?}");
+    assert!(
+        corked <= plain + CORK_DELAY,
+        "{corked:?} corked, {plain:?} not"
+    );
+    // Once the rate is measured the pipeline covers a second, and corking its requests
+    // costs at most a cork delay or two at the end.
+    assert!(
+        corked_4 <= plain_4 + 2 * CORK_DELAY,
+        "{corked_4:?} corked, {plain_4:?} not"
+    );
+}
+
+#[test]
+fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_met() {
+    let mut net = Net::new(256 * 1024, 16 * 1024);
+    let first = net.add_magnet_leecher(session_config(0));
+    // Room for one peer only: once it meets `first` it never talks to the seeder.
+    let mut one_peer = session_config(1);
+    one_peer.max_peers = 1;
+    let second = net.add_magnet_leecher(one_peer);
+    assert!(
+        net.run_until(60 * SECOND, |n| !open_conns(n, first).is_empty()
+            && !open_conns(n, second).is_empty()),
+        "the leechers never met"
+    );
+    // Neither has the metadata when they meet; the seeder turns up afterwards.
+    let seeder = net.add_seeder(session_config(2));
+    assert!(
+        net.run_until(300 * SECOND, |n| completed(n, first)
+            && completed(n, second)),
+        "the second leecher never got the metadata from the first"
+    );
+    assert_eq!(
+        net.stored_content(second).as_deref(),
+        Some(&net.content[..])
+    );
+    let seeder_id = session_config(seeder).peer_id;
+    let met_seeder = net.events_where(
+        second,
+        |e| matches!(e, SessionEvent::PeerConnected { peer_id, .. } if *peer_id == seeder_id),
+    );
+    assert!(
+        met_seeder.is_empty(),
+        "its only source was the first leecher"
+    );
 }

@@ -103,3 +103,29 @@ fn a_peer_announcing_a_wrong_metadata_size_does_not_stall_a_magnet_leecher() {
         sim.banned_by(magnet)
     );
 }
+
+#[test]
+fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_connected() {
+    let mut sim = Sim::new(2 * MIB, Some(16 * 1024), 23);
+    let first = sim.add_magnet_leecher(4 * MIB_S);
+    let second = sim.add_magnet_leecher(4 * MIB_S);
+    // They meet while neither has the metadata: both extension handshakes announce no size.
+    sim.connect(first, second, link(10));
+    let met = Duration::from_secs(1);
+    sim.run_until(met, |_| false);
+    assert!(sim.nodes[first].metadata_at.is_none() && sim.nodes[second].metadata_at.is_none());
+    // Only `first` ever meets the seeder; `second`'s one source is `first`.
+    let seeder = sim.add_seeder(4 * MIB_S);
+    sim.connect(seeder, first, link(10));
+    assert!(
+        sim.run_until(Duration::from_secs(60), |s| s.nodes[second]
+            .metadata_at
+            .is_some()),
+        "the second leecher never got the metadata from the first"
+    );
+    assert!(
+        sim.run_to_completion(Duration::from_secs(120)),
+        "the second leecher did not finish"
+    );
+    assert!(sim.has_content(second), "wrong or missing data");
+}

@@ -77,6 +77,11 @@ pub struct PeerState {
     pub extended: bool,
     pub peer_ut_metadata: Option<u8>,
     pub peer_metadata_size: Option<u64>,
+    /// When we last asked this peer, which announced no metadata size, for metadata piece 0
+    /// to learn the size from the reply (`Torrent::probe_metadata`).
+    pub metadata_probe_at: Option<Duration>,
+    /// That request is unanswered.
+    pub metadata_probing: bool,
     /// The id the peer wants BEP 54 `lt_donthave` messages sent as, if it offered it.
     pub peer_lt_donthave: Option<u8>,
     /// How many requests the peer says it queues (BEP 10 `reqq`).
@@ -142,6 +147,8 @@ impl PeerState {
             extended: false,
             peer_ut_metadata: None,
             peer_metadata_size: None,
+            metadata_probe_at: None,
+            metadata_probing: false,
             peer_lt_donthave: None,
             peer_reqq: 250,
             client: None,
@@ -195,6 +202,21 @@ impl PeerState {
         match &self.pieces {
             PeerPieces::Known(b) => Some(b),
             PeerPieces::Pending { .. } => None,
+        }
+    }
+
+    /// True if the peer announced any piece (known or still pending the metadata).
+    pub fn shows_pieces(&self) -> bool {
+        match &self.pieces {
+            PeerPieces::Known(b) => b.count() > 0,
+            PeerPieces::Pending {
+                bitfield,
+                all,
+                haves,
+            } => {
+                *all || !haves.is_empty()
+                    || bitfield.as_ref().is_some_and(|b| b.iter().any(|&x| x != 0))
+            }
         }
     }
 

@@ -49,6 +49,23 @@ impl Torrent {
         wanted.clamp(self.config.min_pipeline.min(max), max)
     }
 
+    /// Whether the requests in flight to `peer` keep it sending for at least `span` at its
+    /// measured download rate, so a new request may wait that long without the peer running
+    /// dry. False while no rate is measured (a connection's first second): the pipeline is
+    /// then the configured minimum whatever the link can carry.
+    pub fn pipeline_covers(&self, peer: PeerKey, span: Duration) -> bool {
+        let Some(p) = self.peers.get(&peer) else {
+            return false;
+        };
+        let rate = p.download.rate();
+        let in_flight: u64 = p
+            .outstanding
+            .iter()
+            .map(|o| u64::from(o.block.length))
+            .sum();
+        rate > 0.0 && in_flight as f64 >= rate * span.as_secs_f64()
+    }
+
     /// Tops up the request pipeline to `peer`.
     pub(super) fn fill_requests(&mut self, peer: PeerKey, now: Duration) {
         if self.downloads_held {
@@ -234,7 +251,7 @@ impl Torrent {
         if self.is_complete() && !self.completed_announced {
             self.completed_announced = true;
             self.events.push_back(Event::Completed);
-            self.drop_fellow_seeds();
+            self.drop_fellow_seeds(now);
         }
     }
 
@@ -267,19 +284,6 @@ impl Torrent {
             if has_it && p.am_interested {
                 self.update_interest(k);
             }
-        }
-    }
-
-    /// Two seeds have nothing to trade: close those connections once we are complete.
-    fn drop_fellow_seeds(&mut self) {
-        let seeds: Vec<PeerKey> = self
-            .peers
-            .iter()
-            .filter(|(_, p)| p.is_seed())
-            .map(|(&k, _)| k)
-            .collect();
-        for k in seeds {
-            self.disconnect(k, "both sides are seeding");
         }
     }
 }

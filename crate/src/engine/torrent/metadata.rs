@@ -8,15 +8,18 @@ use super::{Event, Meta, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
 use crate::engine::metadata_fetch::Outcome;
-use crate::engine::peer::{MAX_LATE_METADATA, PeerPieces};
+use crate::engine::peer::{MAX_LATE_METADATA, PeerPieces, Phase};
 use crate::engine::picker::Picker;
 use crate::metainfo::Info;
-use crate::wire::{METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
+use crate::wire::{EXT_HANDSHAKE_ID, METADATA_PIECE_SIZE, Message, MetadataMsg, WireError};
 
 /// Metadata pieces asked of one peer at a time.
 const METADATA_PIPELINE: usize = 2;
 /// A peer may ask for the whole metadata this many times over before we stop answering.
 const METADATA_REPLY_ALLOWANCE: u32 = 4;
+/// A peer that shows pieces but announced no metadata size is asked for it at most this
+/// often (a refusal costs it one small message per interval).
+const METADATA_PROBE_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Torrent {
     /// Called after a peer's extension handshake: ask it for metadata if we need some.
@@ -43,6 +46,34 @@ impl Torrent {
             }
             Err(e) => self.disconnect(peer, e.to_string()),
         }
+    }
+
+    /// `peer` announced no metadata size yet shows pieces, which it cannot hold without the
+    /// info: it got the metadata after its extension handshake. WebTorrent never sends a
+    /// second handshake, so, as libtorrent does, ask it for piece 0: the reply's
+    /// `total_size` is the size it would have announced.
+    pub(super) fn probe_metadata(&mut self, peer: PeerKey, now: Duration) {
+        if self.meta.is_some() {
+            return;
+        }
+        let Some(p) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let Some(their_id) = p.peer_ut_metadata else {
+            return;
+        };
+        let recent = p
+            .metadata_probe_at
+            .is_some_and(|at| now.saturating_sub(at) < METADATA_PROBE_INTERVAL);
+        if p.peer_metadata_size.is_some() || p.metadata_probing || recent || !p.shows_pieces() {
+            return;
+        }
+        p.metadata_probing = true;
+        p.metadata_probe_at = Some(now);
+        p.send(&Message::Extended {
+            id: their_id,
+            payload: MetadataMsg::Request { piece: 0 }.encode(),
+        });
     }
 
     fn request_metadata(&mut self, peer: PeerKey, now: Duration) {
@@ -93,6 +124,14 @@ impl Torrent {
                 self.serve_metadata(peer, piece);
             }
             MetadataMsg::Reject { piece } => {
+                if let Some(p) = self.peers.get_mut(&peer)
+                    && p.metadata_probing
+                    && piece == 0
+                {
+                    // It has no metadata to give after all; asked again after an interval.
+                    p.metadata_probing = false;
+                    return Ok(());
+                }
                 if let Some(p) = self.peers.get_mut(&peer) {
                     p.metadata_requests.retain(|(x, _)| *x != piece);
                 }
@@ -111,6 +150,16 @@ impl Torrent {
                 let Some(p) = self.peers.get_mut(&peer) else {
                     return Ok(());
                 };
+                if p.metadata_probing && piece == 0 {
+                    // The answer to a probe: its size as if announced. The bytes are fetched
+                    // again like any source's, so the size checks and blame stay in one place.
+                    p.metadata_probing = false;
+                    if p.peer_metadata_size.is_none() {
+                        p.peer_metadata_size = Some(total_size);
+                        self.on_peer_metadata_support(peer, now);
+                    }
+                    return Ok(());
+                }
                 let Some(pos) = p.metadata_requests.iter().position(|(x, _)| *x == piece) else {
                     if let Some(late) = p.metadata_late.iter().position(|x| *x == piece) {
                         // The answer to a request that timed out: slow, not hostile.
@@ -190,10 +239,12 @@ impl Torrent {
                     }),
                 }
                 self.install_metadata(info, bytes);
+                self.announce_metadata_size();
                 self.events.push_back(Event::MetadataReady);
                 if self.is_complete() {
                     // Everything was already in storage: nothing will verify later to say so.
                     self.events.push_back(Event::Completed);
+                    self.drop_fellow_seeds(now);
                 }
                 self.fill_all_requests(now);
             }
@@ -202,6 +253,22 @@ impl Torrent {
             Err(e) => self.events.push_back(Event::StorageError {
                 message: format!("the metadata matching the info hash is invalid: {e}"),
             }),
+        }
+    }
+
+    /// Our first extension handshake said nothing of the metadata: we had none. Peers that
+    /// connected meanwhile and still lack it would never ask us (WebTorrent and our own
+    /// engine fetch only from peers that announced `metadata_size`), so a later handshake
+    /// (BEP 10 allows one) now tells them its size. Peers that announced a size have it.
+    fn announce_metadata_size(&mut self) {
+        let payload = self.our_ext_handshake().encode();
+        for p in self.peers.values_mut() {
+            if p.phase == Phase::Active && p.extended && p.peer_metadata_size.is_none() {
+                p.send(&Message::Extended {
+                    id: EXT_HANDSHAKE_ID,
+                    payload: payload.clone(),
+                });
+            }
         }
     }
 
@@ -215,6 +282,16 @@ impl Torrent {
         // (a size dropped, a copy checked) must not hold a pipeline place forever.
         for p in self.peers.values_mut() {
             let late = &mut p.metadata_late;
+            if p.metadata_probing
+                && p.metadata_probe_at
+                    .is_some_and(|at| now.saturating_sub(at) >= timeout)
+            {
+                p.metadata_probing = false;
+                if late.len() == MAX_LATE_METADATA {
+                    late.remove(0);
+                }
+                late.push(0);
+            }
             p.metadata_requests.retain(|&(piece, at)| {
                 let fresh = now.saturating_sub(at) < timeout;
                 if !fresh {

@@ -11,7 +11,8 @@
 //!    free buffer space as the budget: that is the backpressure; it returns at most the
 //!    budget, or one block message alone when that is larger than the whole budget).
 //! 3. Before offering or answering a connection, ask [`Torrent::refuses_peer`]: banned and
-//!    penalised ids are refused at the handshake anyway.
+//!    penalised ids are refused at the handshake anyway; and [`Torrent::is_fellow_seed`]:
+//!    a seed dropped while we are complete would be dropped again.
 //!
 //! Per-peer bounds: queued output ([`Torrent::queued_output_bound`]), queued and refused
 //! requests and queued rejects (`upload.rs`), output left untaken for
@@ -22,6 +23,7 @@
 //! Time is a `Duration` since any fixed origin the driver picks, and must not go backwards.
 
 mod download;
+mod fellow_seeds;
 mod lost;
 mod metadata;
 mod penalty;
@@ -44,6 +46,8 @@ use super::rng::Rng;
 use super::storage::Storage;
 use crate::metainfo::{Info, InfoHash};
 use crate::wire::Handshake;
+use fellow_seeds::FellowSeeds;
+pub use fellow_seeds::{FELLOW_SEED_MEMORY, MAX_FELLOW_SEEDS};
 use penalty::Penalties;
 pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
 pub use webseed::{WEBSEED_CLAIM_TIMEOUT, WebSeedPieceError};
@@ -144,6 +148,8 @@ pub struct Torrent {
     peers: BTreeMap<PeerKey, PeerState>,
     /// Banned and penalised peer ids, bounded.
     penalties: Penalties,
+    /// Seeds we dropped while complete, bounded.
+    fellow_seeds: FellowSeeds,
     /// Evidence for pieces that failed with several contributors: per block, who sent it and
     /// its SHA-1. When the piece later verifies, senders of differing blocks are banned.
     suspects: BTreeMap<u32, Vec<(PeerKey, [u8; 20])>>,
@@ -208,6 +214,7 @@ impl Torrent {
             initial_have: None,
             peers: BTreeMap::new(),
             penalties: Penalties::default(),
+            fellow_seeds: FellowSeeds::default(),
             suspects: BTreeMap::new(),
             choker,
             rng,

@@ -86,6 +86,7 @@ impl Torrent {
         {
             return Err(Violation("already connected to this peer id".into()));
         }
+        let our_ext_handshake = self.our_ext_handshake();
         let Some(p) = self.peers.get_mut(&peer) else {
             return Ok(());
         };
@@ -96,20 +97,9 @@ impl Torrent {
         p.fast = h.supports_fast() && ours.supports_fast();
         p.extended = h.supports_extensions() && ours.supports_extensions();
         if p.extended {
-            let ext = ExtendedHandshake {
-                m: [
-                    ("ut_metadata".to_string(), UT_METADATA_LOCAL_ID),
-                    (LT_DONTHAVE.to_string(), LT_DONTHAVE_LOCAL_ID),
-                ]
-                .into(),
-                metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
-                reqq: Some(self.config.max_peer_requests),
-                client: Some(self.config.client_name.clone()),
-                ..Default::default()
-            };
             p.send(&Message::Extended {
                 id: EXT_HANDSHAKE_ID,
-                payload: ext.encode(),
+                payload: our_ext_handshake.encode(),
             });
         }
         // Our pieces: the bitfield must be the first message after the handshake.
@@ -137,6 +127,10 @@ impl Torrent {
         // BEP 3 wants the piece list first, but real clients send the extension handshake
         // before it; what matters is that there is at most one.
         let first = !p.got_bitfield;
+        let piece_list = matches!(
+            msg,
+            Message::Have { .. } | Message::Bitfield(_) | Message::HaveAll
+        );
         match msg {
             Message::KeepAlive
             | Message::Port(_)
@@ -211,6 +205,10 @@ impl Torrent {
                 }
             }
             Message::Extended { id, payload } => self.on_extended(peer, id, &payload, now)?,
+        }
+        if piece_list {
+            self.drop_if_fellow_seed(peer, now);
+            self.probe_metadata(peer, now);
         }
         Ok(())
     }
@@ -303,14 +301,25 @@ impl Torrent {
         match id {
             EXT_HANDSHAKE_ID => {
                 let h = ExtendedHandshake::parse(payload)?;
-                p.peer_ut_metadata = h.ext_id("ut_metadata");
-                p.peer_metadata_size = h.metadata_size;
-                p.peer_lt_donthave = h.ext_id(LT_DONTHAVE);
+                // BEP 10: `m` in a later handshake is additive. A name with id 0 turns that
+                // extension off; a name left out keeps its id. A later handshake may also add
+                // `metadata_size` (a peer that got the info after we connected).
+                if let Some(&id) = h.m.get("ut_metadata") {
+                    p.peer_ut_metadata = (id != 0).then_some(id);
+                }
+                if let Some(&id) = h.m.get(LT_DONTHAVE) {
+                    p.peer_lt_donthave = (id != 0).then_some(id);
+                }
+                if h.metadata_size.is_some() {
+                    p.peer_metadata_size = h.metadata_size;
+                }
                 if let Some(q) = h.reqq {
                     // max/min rather than clamp: clamp panics if a config ever made min > max.
                     p.peer_reqq = q.max(1).min(self.config.max_pipeline.max(1));
                 }
-                p.client = h.client.clone();
+                if h.client.is_some() {
+                    p.client = h.client.clone();
+                }
                 self.on_peer_metadata_support(peer, now);
             }
             UT_METADATA_LOCAL_ID => self.on_metadata_message(peer, payload, now)?,
@@ -328,4 +337,22 @@ fn replace_peer_pieces(picker: &mut Picker, old: &mut Bitfield, new: Bitfield) {
     picker.remove_peer_pieces(old);
     picker.add_peer_pieces(&new);
     *old = new;
+}
+
+impl Torrent {
+    /// Our extension handshake (BEP 10): the extensions we take and, once we have the info,
+    /// its size (BEP 9), so a peer that needs the metadata knows it may ask us for it.
+    pub(super) fn our_ext_handshake(&self) -> ExtendedHandshake {
+        ExtendedHandshake {
+            m: [
+                ("ut_metadata".to_string(), UT_METADATA_LOCAL_ID),
+                (LT_DONTHAVE.to_string(), LT_DONTHAVE_LOCAL_ID),
+            ]
+            .into(),
+            metadata_size: self.meta.as_ref().map(|m| m.info_bytes.len() as u64),
+            reqq: Some(self.config.max_peer_requests),
+            client: Some(self.config.client_name.clone()),
+            ..Default::default()
+        }
+    }
 }

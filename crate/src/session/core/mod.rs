@@ -48,7 +48,7 @@ pub use announce::{
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
-pub use transmit::{CORK_AFTER, CORK_BYTES, CORK_DELAY, HIGH_WATER, MIN_SEND};
+pub use transmit::{CORK_AFTER, CORK_BYTES, CORK_DELAY, CORK_PIPELINE, HIGH_WATER, MIN_SEND};
 
 use peers::Swarm;
 use tracker_conns::TrackerConn;

@@ -124,14 +124,17 @@ impl Swarm {
 
     /// Whether we want a connection with `remote` at all (from its offer or its answer):
     /// not ourselves, not a peer the engine refuses (banned, or penalised: its signals are
-    /// ignored, not spent on), not one we have an open connection with; one still being
-    /// negotiated does not count (see `session::pairing`).
+    /// ignored, not spent on) or would drop as a fellow seed, not one we have an open
+    /// connection with; one still being negotiated does not count (see `session::pairing`).
     pub fn admit(&self, remote: &Id, our_id: &Id, now: Duration) -> Result<(), &'static str> {
         if remote == our_id {
             return Err("our own offer");
         }
         if self.engine.refuses_peer(remote, now) {
             return Err("peer is refused by the engine");
+        }
+        if self.engine.is_fellow_seed(remote, now) {
+            return Err("both sides are seeding");
         }
         let links = self
             .conns

@@ -26,6 +26,11 @@ pub const CORK_DELAY: Duration = Duration::from_millis(25);
 /// handshake, metadata and first requests go out at once, as do requests while a file
 /// stream waits for a piece (a video is starting or seeking).
 pub const CORK_AFTER: u64 = 1024 * 1024;
+/// ... and only while the requests in flight keep the peer sending this long at its measured
+/// rate (`Torrent::pipeline_covers`): the cork delay, a round trip and a margin. Before a
+/// rate is measured the pipeline is a few blocks; held back 25 ms per round they used to
+/// pace a fast link to a few blocks per 25 ms until the first rate tick.
+pub const CORK_PIPELINE: Duration = Duration::from_millis(250);
 
 impl Session {
     /// Runs every torrent's loop, starting with a different torrent each time (they share the
@@ -172,11 +177,12 @@ impl Session {
             if let Some(bucket) = &mut self.upload {
                 bucket.take(bytes.len());
             }
-            let stream_waiting = swarm.stream_waiting;
+            let may_cork =
+                !swarm.stream_waiting && swarm.engine.pipeline_covers(key, CORK_PIPELINE);
             let Some(conn) = swarm.conns.get_mut(&key) else {
                 return;
             };
-            let cork = conn.received >= CORK_AFTER && !stream_waiting;
+            let cork = may_cork && conn.received >= CORK_AFTER;
             if cork && conn.corked.len() + bytes.len() < CORK_BYTES {
                 conn.corked.extend_from_slice(&bytes);
                 self.cork_at.get_or_insert(now + CORK_DELAY);
