@@ -208,14 +208,15 @@ fn our_extension_handshake_offers_lt_donthave() {
 fn a_lost_piece_is_announced_refused_downloaded_again_and_completes_again() {
     let mut h = Harness::new(true);
     h.connect(true);
-    // The peer has everything too, and wants a block of piece 2 that is still loading.
+    // The peer has every piece but the first (a fellow seed would be dropped), and wants a
+    // block of piece 2 that is still loading.
     let block = BlockRef {
         index: 2,
         begin: 0,
         length: BLOCK_SIZE,
     };
     h.loading.set(true);
-    let msgs = h.send(&[Message::HaveAll, Message::Interested]);
+    let msgs = h.send(&[Message::Bitfield(vec![0x70]), Message::Interested]);
     assert!(msgs.contains(&Message::Unchoke));
     assert!(h.send(&[Message::Request(block)]).is_empty(), "queued");
     assert!(h.t.is_complete());

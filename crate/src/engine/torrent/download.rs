@@ -219,7 +219,7 @@ impl Torrent {
 
     /// A piece passed its hash check and is in storage (from peers or a web seed): mark it,
     /// settle earlier suspicions with the good copy, and tell the peers.
-    pub(super) fn store_verified(&mut self, index: u32, data: &[u8], _now: Duration) {
+    pub(super) fn store_verified(&mut self, index: u32, data: &[u8], now: Duration) {
         let Some(m) = &mut self.meta else { return };
         m.picker.mark_have(index);
         self.events.push_back(Event::PieceVerified { index });
