@@ -4,10 +4,16 @@
 //! driver uses them. [`tracker_proto`] is the WebTorrent tracker protocol itself, shared with
 //! `seedcast-signal`.
 
+pub mod backoff;
+pub mod core;
 pub mod limits;
 pub mod pairing;
 pub mod tracker_proto;
 pub mod trackers;
+pub mod upload_limit;
 
+pub use self::core::{
+    AddError, ConnId, Output, Session, SessionConfig, SessionEvent, TrackerState,
+};
 pub use limits::{MAX_BROWSER_PIECE_LENGTH, PieceLengthTooLarge, check_browser_piece_length};
 pub use trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};

@@ -1,0 +1,217 @@
+//! The engine run loop for every torrent: after each input, drain the engine's events (into
+//! [`SessionEvent`]s, `Close`s and announces), then move bytes from the engine to every open
+//! channel within its backpressure budget and the session's upload limit.
+
+use std::time::Duration;
+
+use super::{ConnId, Output, Session, SessionEvent};
+use crate::engine::Event;
+use crate::session::limits::check_browser_piece_length;
+use crate::session::trackers::TorrentId;
+
+/// Keep at most this many bytes queued in a channel. Enough to cover the bandwidth-delay
+/// product of a fast link; more only adds latency to control messages, and bursts: with
+/// 1 MiB a streaming seeder's channel sat full and undrained for 0.5-2 s at a time under
+/// load (measured in `make bench-stream` with TRACE=1), which made seeks wait that long.
+pub const HIGH_WATER: usize = 256 * 1024;
+/// Don't bother transmitting into less free space than one block message.
+pub const MIN_SEND: usize = 16 * 1024 + 13;
+/// Output smaller than this (requests, haves: no block data) is corked for up to
+/// [`CORK_DELAY`] so several go out in one message. A downloading page otherwise sends a few
+/// requests after every incoming 240 KiB message, and each `send` there costs ~1 ms of main
+/// thread (profiled, 256 MiB download). The request pipeline covers far more than the delay.
+pub const CORK_BYTES: usize = 2048;
+pub const CORK_DELAY: Duration = Duration::from_millis(25);
+/// Corking starts once this much has arrived on a connection (blocks are flowing): the
+/// handshake, metadata and first requests go out at once, as do requests while a file
+/// stream waits for a piece (a video is starting or seeking).
+pub const CORK_AFTER: u64 = 1024 * 1024;
+
+impl Session {
+    /// Runs every torrent's loop, starting with a different torrent each time (they share the
+    /// upload bucket).
+    pub(super) fn pump_all(&mut self, now: Duration) {
+        let mut ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
+        if !ids.is_empty() {
+            self.torrent_turn = self.torrent_turn.wrapping_add(1);
+            let first = self.torrent_turn % ids.len();
+            ids.rotate_left(first);
+        }
+        for id in ids {
+            self.pump(&id, now);
+        }
+    }
+
+    /// Drains `torrent`'s engine events, then transmits to every open channel with room.
+    pub(super) fn pump(&mut self, torrent: &TorrentId, now: Duration) {
+        if let Some(reason) = self.drain_events(torrent, now) {
+            // Requesting would allocate piece buffers the driver cannot afford.
+            self.remove_torrent(torrent, now);
+            self.event(SessionEvent::TorrentStopped {
+                torrent: *torrent,
+                reason,
+            });
+            return;
+        }
+        let Some(swarm) = self.torrents.get_mut(torrent) else {
+            return;
+        };
+        let mut keys: Vec<ConnId> = swarm.open_keys().collect();
+        if !keys.is_empty() {
+            swarm.transmit_turn = swarm.transmit_turn.wrapping_add(1);
+            let first = swarm.transmit_turn % keys.len();
+            keys.rotate_left(first);
+        }
+        for key in keys {
+            self.transmit(torrent, key, now);
+        }
+    }
+
+    /// Engine events to session events; returns why the torrent must stop, if it must.
+    fn drain_events(&mut self, torrent: &TorrentId, now: Duration) -> Option<String> {
+        let browser_limits = self.config.browser_limits;
+        let mut completed = false;
+        let mut stop = None;
+        let swarm = self.torrents.get_mut(torrent)?;
+        while let Some(event) = swarm.engine.poll_event() {
+            let id = *torrent;
+            let event = match event {
+                Event::PeerReady { peer, peer_id } => SessionEvent::PeerConnected {
+                    torrent: id,
+                    conn: peer,
+                    peer_id,
+                },
+                Event::MetadataReady => {
+                    let too_large = swarm
+                        .engine
+                        .info()
+                        .map(|i| check_browser_piece_length(i.piece_length));
+                    if let (true, Some(Err(e))) = (browser_limits, too_large) {
+                        stop = Some(format!("torrent stopped: {e}"));
+                        continue;
+                    }
+                    SessionEvent::MetadataReady { torrent: id }
+                }
+                Event::PieceVerified { index } => {
+                    SessionEvent::PieceVerified { torrent: id, index }
+                }
+                Event::PieceFailed { index } => SessionEvent::Warning {
+                    torrent: Some(id),
+                    message: format!("piece {index} failed its hash check; fetching it again"),
+                },
+                Event::Completed => {
+                    completed = true;
+                    SessionEvent::Completed { torrent: id }
+                }
+                // The engine remembers the id (`refuses_peer`): its signals are ignored.
+                Event::PeerBanned {
+                    peer_id, reason, ..
+                } => SessionEvent::PeerBanned {
+                    torrent: id,
+                    peer_id,
+                    reason,
+                },
+                Event::PeerPenalised {
+                    peer_id,
+                    reason,
+                    until,
+                    ..
+                } => SessionEvent::PeerPenalised {
+                    torrent: id,
+                    peer_id,
+                    reason,
+                    seconds: until.saturating_sub(now).as_secs().max(1),
+                },
+                Event::Disconnect { peer, reason } => {
+                    // The engine already forgot the peer: close without `handle_disconnect`.
+                    swarm.forget(peer, reason, &mut self.outputs);
+                    continue;
+                }
+                Event::StorageError { message } => SessionEvent::StorageError {
+                    torrent: id,
+                    message,
+                },
+            };
+            self.outputs.push_back(Output::Event(event));
+        }
+        if stop.is_none() && completed {
+            self.announce_completed(torrent);
+        }
+        stop
+    }
+
+    /// Moves bytes from the engine to one channel until its buffer reaches the high-water mark
+    /// (the driver's `handle_buffered` calls us again) or the upload bucket runs dry (the
+    /// upload wake-up does).
+    fn transmit(&mut self, torrent: &TorrentId, key: ConnId, now: Duration) {
+        loop {
+            let Some(swarm) = self.torrents.get_mut(torrent) else {
+                return;
+            };
+            let Some(conn) = swarm.conns.get(&key).filter(|c| c.open) else {
+                return;
+            };
+            let free = HIGH_WATER.saturating_sub(conn.buffered + conn.corked.len());
+            if free < MIN_SEND {
+                return;
+            }
+            let mut budget = free;
+            if let Some(bucket) = &mut self.upload {
+                let allowed = bucket.available(now);
+                if allowed < MIN_SEND {
+                    if swarm.engine.wants_transmit(key) {
+                        self.upload_wake = Some(now + bucket.wait_for(MIN_SEND));
+                    }
+                    return;
+                }
+                budget = budget.min(allowed);
+            }
+            let Some(bytes) = swarm.engine.poll_transmit(key, budget) else {
+                return;
+            };
+            if let Some(bucket) = &mut self.upload {
+                bucket.take(bytes.len());
+            }
+            let stream_waiting = swarm.stream_waiting;
+            let Some(conn) = swarm.conns.get_mut(&key) else {
+                return;
+            };
+            let cork = conn.received >= CORK_AFTER && !stream_waiting;
+            if cork && conn.corked.len() + bytes.len() < CORK_BYTES {
+                conn.corked.extend_from_slice(&bytes);
+                self.cork_at.get_or_insert(now + CORK_DELAY);
+                return;
+            }
+            let out = if conn.corked.is_empty() {
+                bytes
+            } else {
+                let mut out = std::mem::take(&mut conn.corked);
+                out.extend_from_slice(&bytes);
+                out
+            };
+            conn.buffered += out.len();
+            self.outputs.push_back(Output::Send {
+                conn: key,
+                bytes: out,
+            });
+        }
+    }
+
+    /// Sends every connection's corked bytes (their delay is over).
+    pub(super) fn uncork(&mut self) {
+        self.cork_at = None;
+        for swarm in self.torrents.values_mut() {
+            for (&key, conn) in &mut swarm.conns {
+                if conn.corked.is_empty() {
+                    continue;
+                }
+                let out = std::mem::take(&mut conn.corked);
+                conn.buffered += out.len();
+                self.outputs.push_back(Output::Send {
+                    conn: key,
+                    bytes: out,
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,456 @@
+//! The sans-IO `Session` end to end, natively: whole downloads over the WebTorrent tracker
+//! protocol through an in-memory relay and data channels (see `session_harness`), and the
+//! edge cases the browser driver met (expired offers, crossed offers, hostile trackers,
+//! reconnects, the upload limit, removal).
+
+mod session_harness;
+
+use std::time::Duration;
+
+use seedcast::engine::{MemoryStorage, Torrent};
+use seedcast::metainfo::InfoHash;
+use seedcast::session::core::{MAX_INTERVAL, MIN_INTERVAL, OFFER_TTL};
+use seedcast::session::tracker_proto::Event;
+use seedcast::session::{Output, SessionEvent, TrackerState};
+use session_harness::{Net, NodeId, TRACKER, session_config};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn completed(net: &Net, node: NodeId) -> bool {
+    net.is_complete(node)
+}
+
+fn open_conns(net: &Net, node: NodeId) -> Vec<u64> {
+    net.nodes[node].session.open_conns(&net.info_hash())
+}
+
+#[test]
+fn a_magnet_download_over_the_tracker_protocol() {
+    let mut net = Net::new(300 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let leecher = net.add_magnet_leecher(session_config(1));
+    assert!(
+        net.run_until(60 * SECOND, |n| completed(n, leecher)),
+        "no download"
+    );
+
+    assert_eq!(
+        net.stored_content(leecher).as_deref(),
+        Some(&net.content[..])
+    );
+    let hash = net.info_hash();
+    let verified = net.events_where(leecher, |e| matches!(e, SessionEvent::PieceVerified { .. }));
+    assert_eq!(verified.len(), net.metainfo.info.num_pieces() as usize);
+    assert_eq!(
+        net.events_where(leecher, |e| matches!(e, SessionEvent::MetadataReady { .. })),
+        vec![SessionEvent::MetadataReady { torrent: hash }]
+    );
+    assert_eq!(
+        net.events_where(leecher, |e| matches!(e, SessionEvent::Completed { .. })),
+        vec![SessionEvent::Completed { torrent: hash }]
+    );
+    // The leecher said so to the tracker, after its `started`.
+    let events: Vec<Event> = net.relays[TRACKER]
+        .announces_from(leecher)
+        .iter()
+        .filter_map(|h| h.event)
+        .collect();
+    assert_eq!(events.first(), Some(&Event::Started));
+    assert!(events.contains(&Event::Completed), "{events:?}");
+    // One connection between the two, until both were seeding.
+    let seeder_id = session_config(seeder).peer_id;
+    let connected = net.events_where(leecher, |e| matches!(e, SessionEvent::PeerConnected { .. }));
+    let [SessionEvent::PeerConnected { conn, peer_id, .. }] = connected[..] else {
+        panic!("{connected:?}")
+    };
+    assert_eq!(peer_id, seeder_id);
+    net.run_for(SECOND);
+    assert!(open_conns(&net, seeder).is_empty() && open_conns(&net, leecher).is_empty());
+    assert_eq!(
+        net.events_where(leecher, |e| matches!(
+            e,
+            SessionEvent::PeerDisconnected { .. }
+        )),
+        vec![SessionEvent::PeerDisconnected {
+            torrent: hash,
+            conn,
+            reason: "both sides are seeding".into()
+        }]
+    );
+    assert_eq!(
+        net.nodes[leecher]
+            .session
+            .torrent(&hash)
+            .unwrap()
+            .stats()
+            .peers,
+        0
+    );
+}
+
+#[test]
+fn three_peers_all_finish() {
+    let mut net = Net::new(256 * 1024, 16 * 1024);
+    net.add_seeder(session_config(0));
+    let first = net.add_magnet_leecher(session_config(1));
+    let second = net.add_magnet_leecher(session_config(2));
+    assert!(
+        net.run_until(120 * SECOND, |n| completed(n, first)
+            && completed(n, second)),
+        "not everyone finished"
+    );
+    for node in [first, second] {
+        assert_eq!(net.stored_content(node).as_deref(), Some(&net.content[..]));
+        // Everyone talked to both others.
+        let mut peers: Vec<[u8; 20]> = net.nodes[node]
+            .events
+            .iter()
+            .filter_map(|(_, e)| match e {
+                SessionEvent::PeerConnected { peer_id, .. } => Some(*peer_id),
+                _ => None,
+            })
+            .collect();
+        peers.sort();
+        peers.dedup();
+        assert_eq!(peers.len(), 2, "node {node}");
+    }
+}
+
+#[test]
+fn unanswered_offers_expire_after_50_s_and_new_ones_go_out() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.relay(TRACKER).interval = 20;
+    let alone = net.add_seeder(session_config(0));
+    net.run_for(85 * SECOND);
+
+    let announces = net.relays[TRACKER].announces_from(alone);
+    let shape: Vec<(u64, usize)> = announces
+        .iter()
+        .map(|h| (h.at.as_secs(), h.offer_ids.len()))
+        .collect();
+    // 5 per announce, at most 10 pending: the third announce has no room; the first five
+    // expire at 50 s, so the fourth carries 5 again.
+    assert_eq!(shape, vec![(0, 5), (20, 5), (40, 0), (60, 5), (80, 5)]);
+    let first: Vec<_> = announces[0].offer_ids.clone();
+    assert!(announces[3].offer_ids.iter().all(|id| !first.contains(id)));
+    // The first batch's connections closed exactly at the TTL.
+    let closes = net.outputs_where(alone, |o| matches!(o, Output::Close { .. }));
+    assert_eq!(closes.len(), 10, "both earlier batches expired by 85 s");
+    assert_eq!(closes[0].0, OFFER_TTL);
+    assert_eq!(closes[5].0, 20 * SECOND + OFFER_TTL);
+}
+
+#[test]
+fn crossed_offers_end_in_one_connection() {
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    net.relay(TRACKER).hold_offers = true;
+    let a = net.add_seeder(session_config(0));
+    let b = net.add_leecher(session_config(1));
+    net.run_for(SECOND);
+    // Both announced with offers; each now gets the other's offer and answers it before
+    // either answer arrives.
+    net.relay(TRACKER).hold_offers = false;
+    net.release_offers(TRACKER);
+    let both_opened = |n: &Net| n.nodes[a].opened.len() == 2 && n.nodes[b].opened.len() == 2;
+    assert!(
+        net.run_until(10 * SECOND, both_opened),
+        "the offers did not cross"
+    );
+    let (ca, cb) = (open_conns(&net, a), open_conns(&net, b));
+    assert_eq!((ca.len(), cb.len()), (1, 1), "one connection stays");
+    assert_eq!(
+        net.remote_of(a, ca[0]),
+        Some((b, cb[0])),
+        "the same one at both ends"
+    );
+    for node in [a, b] {
+        let closed: Vec<u64> = net.nodes[node]
+            .opened
+            .iter()
+            .copied()
+            .filter(|c| {
+                net.nodes[node]
+                    .outputs
+                    .iter()
+                    .any(|(_, o)| *o == Output::Close { conn: *c })
+            })
+            .collect();
+        assert_eq!(closed.len(), 1, "node {node} closed exactly the other one");
+    }
+    // The connection that stayed carries the download.
+    assert!(net.run_until(60 * SECOND, |n| completed(n, b)));
+}
+
+#[test]
+fn tracker_close_reconnects_with_backoff_and_starts_again() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_seeder(session_config(0));
+    net.run_for(SECOND);
+    let tracker = net.tracker_id(node, TRACKER);
+    net.drop_tracker(TRACKER, false);
+    net.run_for(10 * SECOND);
+    let connects: Vec<Duration> = net
+        .outputs_where(node, |o| matches!(o, Output::ConnectTracker { .. }))
+        .into_iter()
+        .map(|(t, _)| t)
+        .collect();
+    let retries: Vec<Duration> = net
+        .events_where(node, |e| {
+            matches!(
+                e,
+                SessionEvent::Tracker {
+                    state: TrackerState::Closed { .. },
+                    ..
+                }
+            )
+        })
+        .into_iter()
+        .filter_map(|e| match e {
+            SessionEvent::Tracker {
+                state: TrackerState::Closed { retry_in },
+                tracker: t,
+                ..
+            } if t == tracker => Some(retry_in),
+            _ => None,
+        })
+        .collect();
+    // 2 s then 4 s, ±25 %: attempts at ~1+2 and ~3+4 s, none at once.
+    assert!(retries.len() >= 2, "{retries:?}");
+    assert!(
+        (1500..=2500).contains(&retries[0].as_millis()),
+        "{retries:?}"
+    );
+    assert!(
+        (3000..=5000).contains(&retries[1].as_millis()),
+        "{retries:?}"
+    );
+    assert_eq!(connects[0], Duration::ZERO);
+    assert_eq!(connects[1], SECOND + retries[0]);
+    assert_eq!(connects[2], connects[1] + retries[1]);
+    // Back up: the next attempt opens and announces `started` again.
+    let heard_before = net.relays[TRACKER].announces_from(node).len();
+    net.relay(TRACKER).up = true;
+    net.run_for(70 * SECOND);
+    let announces = net.relays[TRACKER].announces_from(node);
+    assert_eq!(announces[heard_before].event, Some(Event::Started));
+    assert!(announces[heard_before].at > connects[2]);
+}
+
+#[test]
+fn the_upload_limit_caps_bytes_per_second() {
+    const RATE: u64 = 64 * 1024;
+    const BLOCK: f64 = 16.0 * 1024.0 + 13.0;
+    let run = |limit: Option<u64>| {
+        let mut net = Net::new(512 * 1024, 16 * 1024);
+        let seeder = net.add_seeder(session_config(0).with_limit(limit));
+        let leecher = net.add_leecher(session_config(1));
+        assert!(net.run_until(120 * SECOND, |n| completed(n, leecher)));
+        let start = net.nodes[seeder].sent[0].0;
+        (net.now - start, net.nodes[seeder].sent.clone())
+    };
+    let (unlimited, _) = run(None);
+    assert!(unlimited < SECOND, "took {unlimited:?} without a limit");
+    let (limited, sent) = run(Some(RATE));
+    let start = sent[0].0;
+    let mut total = 0usize;
+    for (at, _, len) in &sent {
+        total += len;
+        // The burst (two blocks), the rate since the start, and one block of overshoot.
+        let allowed = 3.0 * BLOCK + RATE as f64 * (*at - start).as_secs_f64();
+        assert!(total as f64 <= allowed, "{total} bytes by {at:?}");
+    }
+    let floor = Duration::from_secs_f64((512.0 * 1024.0 - 3.0 * BLOCK) / RATE as f64);
+    assert!(
+        limited >= floor,
+        "512 KiB at 64 KiB/s took only {limited:?}"
+    );
+    assert!(limited < floor + 3 * SECOND, "took {limited:?}");
+}
+
+#[test]
+fn remove_torrent_says_stopped_and_closes_its_connections() {
+    let mut net = Net::new(128 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    let hash = net.info_hash();
+    let downloading = |n: &Net| {
+        n.events_where(leecher, |e| matches!(e, SessionEvent::PieceVerified { .. }))
+            .len()
+            >= 2
+    };
+    assert!(net.run_until(60 * SECOND, downloading));
+    assert!(!completed(&net, leecher));
+    let conns = open_conns(&net, leecher);
+    assert_eq!(conns.len(), 1);
+    let tracker = net.tracker_id(leecher, TRACKER);
+    net.with(leecher, |s, now| s.remove_torrent(&hash, now));
+    net.run_for(SECOND);
+
+    let last = net.relays[TRACKER].announces_from(leecher);
+    assert_eq!(last.last().and_then(|h| h.event), Some(Event::Stopped));
+    let after: Vec<Output> = net
+        .outputs_where(leecher, |o| {
+            matches!(o, Output::Close { .. } | Output::CloseTracker { .. })
+        })
+        .into_iter()
+        .map(|(_, o)| o)
+        .collect();
+    assert!(after.contains(&Output::Close { conn: conns[0] }));
+    assert!(
+        after.contains(&Output::CloseTracker { tracker }),
+        "nobody else uses it"
+    );
+    assert!(
+        open_conns(&net, seeder).is_empty(),
+        "the seeder saw the channel close"
+    );
+    assert_eq!(
+        net.events_where(seeder, |e| matches!(
+            e,
+            SessionEvent::PeerDisconnected { .. }
+        ))
+        .len(),
+        1
+    );
+    assert!(net.nodes[leecher].session.torrent(&hash).is_none());
+}
+
+/// A session with torrent `honest` announced on [`TRACKER`] and `mine` on a hostile tracker,
+/// both open; returns the hostile tracker's id.
+fn hostile_setup(net: &mut Net, node: NodeId, mine: [u8; 20]) -> u32 {
+    let hostile = "wss://hostile.test";
+    let config = net.nodes[node].session.engine_config(&mine);
+    let engine = Torrent::from_info_hash(
+        InfoHash(mine),
+        Box::new(MemoryStorage::new()),
+        config,
+        net.now,
+    );
+    net.add_torrent(node, engine, &[hostile]);
+    net.run_for(SECOND);
+    net.tracker_id(node, hostile)
+}
+
+#[test]
+fn a_hostile_tracker_changes_nothing() {
+    use seedcast::session::tracker_proto::Id20;
+    use seedcast::session::tracker_proto::response::{self, SignalKind};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_magnet_leecher(session_config(0));
+    let mine = [0x4d; 20];
+    let hostile = hostile_setup(&mut net, node, mine);
+    let honest_hash = Id20(net.info_hash());
+    let our_id = Id20(session_config(0).peer_id);
+    let stranger = Id20(*b"-XX0001-strangerpeer");
+    let payload = |kind: &str| -> Box<serde_json::value::RawValue> {
+        serde_json::value::RawValue::from_string(format!(r#"{{"type":"{kind}","sdp":"v=0"}}"#))
+            .unwrap()
+    };
+    let offer_for = |hash: &Id20, from: &Id20| {
+        response::relayed_signal(
+            hash,
+            from,
+            &Id20([9; 20]),
+            SignalKind::Offer,
+            &payload("offer"),
+        )
+    };
+    let answer_for = |hash: &Id20, from: &Id20, offer: [u8; 20]| {
+        response::relayed_signal(
+            hash,
+            from,
+            &Id20(offer),
+            SignalKind::Answer,
+            &payload("answer"),
+        )
+    };
+    let huge = format!(r#"{{"action":"announce","x":"{}"}}"#, "a".repeat(300_000));
+    let messages = vec![
+        "".to_owned(),
+        "garbage \u{0} \u{ffff}".to_owned(),
+        "[1,2,3]".to_owned(),
+        "{\"action\":\"announce\"".to_owned(),
+        huge,
+        r#"{"action":"announce","info_hash":"short","interval":5}"#.to_owned(),
+        // Huge and negative numbers.
+        format!(
+            r#"{{"action":"announce","info_hash":{},"interval":1e308,"complete":-1}}"#,
+            json_id(&honest_hash)
+        ),
+        // An offer and an answer for the torrent not announced on this tracker.
+        offer_for(&honest_hash, &stranger),
+        answer_for(&honest_hash, &stranger, [1; 20]),
+        // Answers to offers we never made.
+        answer_for(&Id20(mine), &stranger, [2; 20]),
+        // Our own peer id.
+        offer_for(&Id20(mine), &our_id),
+        // A failure for the other torrent: not shown on it.
+        response::failure(None, Some(&honest_hash), "you are banned"),
+    ];
+    let before = net.nodes[node].outputs.len();
+    let ignored_before = net.nodes[node].session.ignored_signals();
+    for text in &messages {
+        net.with(node, |s, now| s.handle_tracker_message(hostile, text, now));
+    }
+    let outputs: Vec<Output> = net.nodes[node].outputs[before..]
+        .iter()
+        .map(|(_, o)| o.clone())
+        .collect();
+    assert_eq!(
+        outputs,
+        vec![Output::Event(SessionEvent::Warning {
+            torrent: None,
+            message: "tracker wss://hostile.test: you are banned".into()
+        })]
+    );
+    assert_eq!(
+        net.nodes[node].session.ignored_signals(),
+        ignored_before + 4
+    );
+
+    // A stranger's offer for our torrent there is answered (so the above could have failed).
+    net.with(node, |s, now| {
+        s.handle_tracker_message(hostile, &offer_for(&Id20(mine), &stranger), now)
+    });
+    assert!(
+        net.nodes[node].outputs[before..]
+            .iter()
+            .any(|(_, o)| matches!(o, Output::AcceptOffer { .. }))
+    );
+}
+
+#[test]
+fn a_tracker_interval_is_clamped() {
+    for (interval, expected) in [(u32::MAX as u64, MAX_INTERVAL), (0, MIN_INTERVAL)] {
+        let mut net = Net::new(64 * 1024, 16 * 1024);
+        net.relay(TRACKER).interval = interval;
+        // A complete seeder: no lonely re-announces.
+        let node = net.add_seeder(session_config(0));
+        net.run_for(MAX_INTERVAL + 10 * SECOND);
+        let times: Vec<Duration> = net.relays[TRACKER]
+            .announces_from(node)
+            .iter()
+            .map(|h| h.at)
+            .collect();
+        assert!(times.len() >= 2, "{times:?}");
+        assert_eq!(times[1] - times[0], expected, "interval {interval}");
+    }
+}
+
+fn json_id(id: &seedcast::session::tracker_proto::Id20) -> String {
+    let mut out = String::new();
+    id.write_json(&mut out);
+    out
+}
+
+trait WithLimit {
+    fn with_limit(self, limit: Option<u64>) -> Self;
+}
+
+impl WithLimit for seedcast::session::SessionConfig {
+    fn with_limit(mut self, limit: Option<u64>) -> Self {
+        self.upload_limit = limit;
+        self
+    }
+}
