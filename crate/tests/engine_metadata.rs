@@ -2,12 +2,14 @@
 //! a wrong metadata size, refuse, leave, or send lying metadata must not stall the download,
 //! and only a peer proven to have lied is banned.
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::Duration;
 
 use seedcast::create::{CreateOptions, TorrentBuilder};
-use seedcast::engine::{Config, Event, MemoryStorage, Torrent};
-use seedcast::metainfo::Metainfo;
+use seedcast::engine::{Config, Event, MemoryStorage, Storage, StorageError, Torrent};
+use seedcast::metainfo::{Info, Metainfo};
 use seedcast::wire::{
     Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, METADATA_PIECE_SIZE, Message,
     MetadataMsg, UT_METADATA_LOCAL_ID,
@@ -51,12 +53,11 @@ struct Magnet {
 
 impl Magnet {
     fn new(m: Metainfo) -> Magnet {
-        let t = Torrent::from_info_hash(
-            m.info_hash,
-            Box::new(MemoryStorage::new()),
-            Config::default(),
-            Duration::ZERO,
-        );
+        Self::with_storage(m, Box::new(MemoryStorage::new()))
+    }
+
+    fn with_storage(m: Metainfo, storage: Box<dyn Storage>) -> Magnet {
+        let t = Torrent::from_info_hash(m.info_hash, storage, Config::default(), Duration::ZERO);
         Magnet {
             t,
             m,
@@ -311,4 +312,60 @@ fn a_metadata_reply_arriving_after_its_request_timed_out_is_not_punished() {
         h.serve(1, false);
     }
     assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
+}
+
+/// Remembers the `info` it was told about; refuses it when `fail` (a disk that cannot hold it).
+#[derive(Default)]
+struct LayoutStorage {
+    told: Vec<(String, Vec<u8>)>,
+    fail: bool,
+}
+
+impl Storage for LayoutStorage {
+    fn write_piece(&mut self, _: u32, _: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
+    fn read_block(&mut self, i: u32, _: u32, _: u32, _: &mut Vec<u8>) -> Result<(), StorageError> {
+        Err(StorageError::Missing(i))
+    }
+    fn metadata_ready(&mut self, info: &Info, bytes: &[u8]) -> Result<(), StorageError> {
+        self.told.push((info.name.clone(), bytes.to_vec()));
+        match self.fail {
+            true => Err(StorageError::Backend("disk full".into())),
+            false => Ok(()),
+        }
+    }
+}
+
+#[test]
+fn storage_learns_the_info_once_the_magnet_metadata_is_verified() {
+    let storage = Rc::new(RefCell::new(LayoutStorage::default()));
+    let mut h = Magnet::with_storage(metainfo(8), Box::new(storage.clone()));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    assert!(storage.borrow().told.is_empty(), "nothing known yet");
+    h.serve(1, false);
+    assert_eq!(
+        storage.borrow().told,
+        vec![("m.bin".to_string(), h.m.info_bytes.clone())],
+        "told exactly once, with the verified bytes"
+    );
+    assert!(h.events.contains(&Event::MetadataReady));
+}
+
+#[test]
+fn a_storage_refusing_the_info_is_reported() {
+    let storage = Rc::new(RefCell::new(LayoutStorage {
+        fail: true,
+        ..Default::default()
+    }));
+    let mut h = Magnet::with_storage(metainfo(8), Box::new(storage.clone()));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.serve(1, false);
+    assert!(
+        h.events
+            .iter()
+            .any(|e| matches!(e, Event::StorageError { message } if message.contains("disk full")))
+    );
 }

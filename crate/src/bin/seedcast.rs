@@ -24,10 +24,14 @@ mod cli {
     use std::path::{Path, PathBuf};
     use std::process::ExitCode;
 
-    use seedcast::create::{CreateOptions, CreatorOptions, CreatorSigner};
-    use seedcast::creator::{Address, CreatorError, CreatorKey, CreatorStatus, Signature};
+    use seedcast::create::{CreateOptions, CreatorOptions};
+    use seedcast::creator::{Address, CreatorKey, CreatorStatus, Signature};
     use seedcast::magnet::{Magnet, MagnetError};
     use seedcast::metainfo::{MAX_TORRENT_BYTES, Metainfo, MetainfoError};
+    use seedcast::native::args::{
+        CreatorArgs, CreatorSource, DownloadArgs, KeyFileError, SeedArgs,
+    };
+    use seedcast::native::run::RunError;
     use seedcast::native::{CreateFromPathError, create_from_path, create_unsigned_from_path};
     use serde_json::{Value as Json, json};
     use thiserror::Error;
@@ -39,6 +43,10 @@ seedcast — a BitTorrent peer for the browser and the command line
 
 USAGE:
     seedcast create PATH -o OUT.torrent [OPTIONS]
+    seedcast seed PATH [--tracker URL]... [--name N] [--torrent-out FILE]
+                       [--upload-limit BYTES_PER_S] [CREATE OPTIONS]
+    seedcast download (MAGNET | FILE.torrent) [-o DIR] [--tracker URL]...
+                       [--exit-when-done] [--upload-limit BYTES_PER_S]
     seedcast info (FILE.torrent | MAGNET) [--json]
     seedcast channel add --key KEYFILE --server URL [--name NAME] [--title TITLE]
                          [--poster IMAGE] TORRENT...
@@ -65,6 +73,8 @@ CREATE OPTIONS:
         --creator-signature 0x..  the 65-byte signature of that typed data
     Output is deterministic: no creation date is written.
 
+SEED and DOWNLOAD: see `seedcast seed --help` and `seedcast download --help`.
+
 INFO OPTIONS:
         --json               print one JSON object: info_hash, name, piece_length,
                              num_pieces, length, private, files [{path, length, padding}],
@@ -90,6 +100,47 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
     verify   check a manifest file: bounds and signature (exit 1 if it does not verify)
 ";
 
+    const SEED_USAGE: &str = "\
+seedcast seed — share a file or folder with browsers and other peers
+
+USAGE:
+    seedcast seed PATH [--tracker URL]... [--name N] [--torrent-out FILE]
+                       [--upload-limit BYTES_PER_S] [CREATOR OPTIONS] [--piece-length BYTES]
+
+Hashes PATH (one file or one folder: one torrent), writes --torrent-out, prints the magnet
+link as the only line of stdout, then seeds until interrupted (Ctrl-C or SIGTERM; exit 0).
+Progress and logs go to stderr.
+
+OPTIONS:
+        --tracker URL        WebTorrent tracker (wss://...); repeat for more. Each goes into
+                             the torrent and the magnet link (tr=)
+        --name NAME          torrent name (default: the file or folder name)
+        --torrent-out FILE   write the .torrent here before seeding starts
+        --upload-limit BYTES_PER_S  upload at most this many bytes per second in total
+        --piece-length BYTES power of two from 16384 to 268435456 (default: automatic)
+        --creator-key FILE, --creator-name NAME, --creator-address 0x..,
+        --creator-signature 0x..  sign a creator record, as `seedcast create` does
+                             (--creator-address alone prints the typed data and exits)
+";
+
+    const DOWNLOAD_USAGE: &str = "\
+seedcast download — download a torrent, then seed it
+
+USAGE:
+    seedcast download (MAGNET | FILE.torrent) [-o DIR] [--tracker URL]...
+                      [--exit-when-done] [--upload-limit BYTES_PER_S]
+
+Downloads into DIR/NAME (a folder torrent: DIR/NAME/PATH...), verifying every piece, then
+seeds until interrupted (Ctrl-C or SIGTERM; exit 0). Running it again over a finished or
+partial download resumes without downloading again (state in DIR/.seedcast/).
+
+OPTIONS:
+    -o, --output DIR         where to put the files (default: the current folder)
+        --tracker URL        also announce on this tracker; repeat for more
+        --exit-when-done     exit 0 once every piece is verified and written
+        --upload-limit BYTES_PER_S  upload at most this many bytes per second in total
+";
+
     #[derive(Debug, Error)]
     enum CliError {
         #[error("{0} (see `seedcast --help`)")]
@@ -107,8 +158,10 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
         Magnet(#[from] MagnetError),
         #[error(transparent)]
         Create(#[from] CreateFromPathError),
-        #[error("{}: {source}", path.display())]
-        CreatorKey { path: PathBuf, source: CreatorError },
+        #[error(transparent)]
+        KeyFile(#[from] KeyFileError),
+        #[error(transparent)]
+        Run(#[from] RunError),
         /// Anything else that failed, already one line.
         #[error("{0}")]
         Failed(String),
@@ -124,12 +177,14 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
     }
 
     enum Command {
-        Help,
+        Help(&'static str),
         Version,
         // Boxed: CreateOptions is large (it can hold a signing key).
         Create(Box<CreateCommand>),
         Info(InfoCommand),
         Channel(channel::ChannelCommand),
+        Seed(Box<SeedArgs>),
+        Download(DownloadArgs),
     }
 
     struct CreateCommand {
@@ -138,21 +193,6 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
         options: CreateOptions,
         creator: Option<CreatorArgs>,
     }
-
-    /// How `create` gets its creator record.
-    struct CreatorArgs {
-        name: String,
-        source: CreatorSource,
-    }
-
-    enum CreatorSource {
-        KeyFile(PathBuf),
-        /// A signature made elsewhere; `None` asks for the typed data to sign.
-        External(Address, Option<Signature>),
-    }
-
-    /// A key file is one line; anything longer is not a key file (and is not read whole).
-    const MAX_KEY_FILE_BYTES: u64 = 1024;
 
     struct InfoCommand {
         source: OsString,
@@ -186,11 +226,13 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
 
     fn run(command: Command) -> Result<(), CliError> {
         match command {
-            Command::Help => print_stdout(USAGE),
+            Command::Help(usage) => print_stdout(usage),
             Command::Version => print_stdout(&format!("seedcast {VERSION}\n")),
             Command::Create(create) => run_create(*create),
             Command::Info(info) => run_info(info),
             Command::Channel(command) => channel::run(command),
+            Command::Seed(args) => run_seed(*args),
+            Command::Download(args) => Ok(seedcast::native::run::download(args)?),
         }
     }
 
@@ -251,19 +293,26 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
     }
 
     fn parse(items: Vec<OsString>) -> Result<Command, CliError> {
-        // `--help` anywhere (`seedcast channel add --help`) shows the usage, as users expect.
+        // `--help` anywhere (`seedcast channel add --help`) shows the usage, as users expect:
+        // the command's own for `seed` and `download`.
         if items.iter().any(|a| a == "-h" || a == "--help") {
-            return Ok(Command::Help);
+            return Ok(Command::Help(match items[0].to_str() {
+                Some("seed") => SEED_USAGE,
+                Some("download") => DOWNLOAD_USAGE,
+                _ => USAGE,
+            }));
         }
         let mut args = Args::new(items);
         let Some(first) = args.next() else {
             return Err(CliError::Usage("no command given".into()));
         };
         match first.to_str() {
-            Some("-h" | "--help" | "help") => Ok(Command::Help),
+            Some("-h" | "--help" | "help") => Ok(Command::Help(USAGE)),
             Some("-V" | "--version") => Ok(Command::Version),
             Some("create") => parse_create(args),
             Some("info") => parse_info(args),
+            Some("seed") => parse_seed(args),
+            Some("download") => parse_download(args),
             Some("channel") => channel::parse(args).map(Command::Channel),
             _ => Err(CliError::Usage(format!(
                 "unknown command `{}`",
@@ -281,6 +330,87 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
             .is_some_and(|a| a.starts_with('-') && a.len() > 1)
     }
 
+    /// The creator options `create` and `seed` share, collected flag by flag.
+    #[derive(Default)]
+    struct CreatorFlags {
+        key_file: Option<PathBuf>,
+        name: Option<String>,
+        address: Option<Address>,
+        signature: Option<Signature>,
+    }
+
+    impl CreatorFlags {
+        /// Takes `flag` (and its value) if it is a creator option; `false` if it is not one.
+        fn take(&mut self, flag: &str, args: &mut Args) -> Result<bool, CliError> {
+            match flag {
+                "--creator-key" => {
+                    self.key_file = Some(PathBuf::from(args.value_for("--creator-key")?))
+                }
+                "--creator-name" => self.name = Some(args.text_for("--creator-name")?),
+                "--creator-address" => {
+                    let text = args.text_for("--creator-address")?;
+                    let address = Address::parse(&text)
+                        .map_err(|e| CliError::Usage(format!("--creator-address: {e}")))?;
+                    self.address = Some(address);
+                }
+                "--creator-signature" => {
+                    let text = args.text_for("--creator-signature")?;
+                    let signature = Signature::parse_hex(&text)
+                        .map_err(|e| CliError::Usage(format!("--creator-signature: {e}")))?;
+                    self.signature = Some(signature);
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        }
+
+        fn finish(self) -> Result<Option<CreatorArgs>, CliError> {
+            let source = match (self.key_file, self.address, self.signature) {
+                (None, None, None) => None,
+                (Some(file), None, None) => Some(CreatorSource::KeyFile(file)),
+                (None, Some(address), signature) => {
+                    Some(CreatorSource::External(address, signature))
+                }
+                (None, None, Some(_)) => {
+                    return Err(CliError::Usage(
+                        "--creator-signature needs --creator-address".into(),
+                    ));
+                }
+                (Some(_), _, _) => {
+                    return Err(CliError::Usage(
+                        "--creator-key signs here; it cannot be combined with --creator-address or --creator-signature".into(),
+                    ));
+                }
+            };
+            match (source, self.name) {
+                (Some(source), name) => Ok(Some(CreatorArgs {
+                    name: name.unwrap_or_default(),
+                    source,
+                })),
+                (None, Some(_)) => Err(CliError::Usage(
+                    "--creator-name needs --creator-key or --creator-address".into(),
+                )),
+                (None, None) => Ok(None),
+            }
+        }
+    }
+
+    fn parse_piece_length(args: &mut Args) -> Result<u32, CliError> {
+        let text = args.text_for("--piece-length")?;
+        text.parse().map_err(|_| {
+            CliError::Usage(format!("--piece-length `{text}` is not a number of bytes"))
+        })
+    }
+
+    fn parse_upload_limit(args: &mut Args) -> Result<u64, CliError> {
+        let text = args.text_for("--upload-limit")?;
+        text.parse().ok().filter(|&limit| limit > 0).ok_or_else(|| {
+            CliError::Usage(format!(
+                "--upload-limit `{text}` is not a positive number of bytes per second"
+            ))
+        })
+    }
+
     fn parse_create(mut args: Args) -> Result<Command, CliError> {
         let mut path = None;
         let mut output = None;
@@ -288,13 +418,10 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
             created_by: Some(format!("seedcast/{VERSION}")),
             ..CreateOptions::default()
         };
-        let mut key_file = None;
-        let mut creator_name = None;
-        let mut creator_address = None;
-        let mut creator_signature = None;
+        let mut creator = CreatorFlags::default();
         while let Some(arg) = args.next() {
             match arg.to_str() {
-                Some("-h" | "--help") => return Ok(Command::Help),
+                Some("-h" | "--help") => return Ok(Command::Help(USAGE)),
                 Some("-o" | "--output") => {
                     output = Some(PathBuf::from(args.value_for("--output")?))
                 }
@@ -303,32 +430,13 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
                 Some("--name") => options.name = args.text_for("--name")?,
                 Some("--comment") => options.comment = Some(args.text_for("--comment")?),
                 Some("--piece-length") => {
-                    let text = args.text_for("--piece-length")?;
-                    let length = text.parse().map_err(|_| {
-                        CliError::Usage(format!("--piece-length `{text}` is not a number of bytes"))
-                    })?;
-                    options.piece_length = Some(length);
+                    options.piece_length = Some(parse_piece_length(&mut args)?)
                 }
                 Some("--private") => {
                     args.no_value("--private")?;
                     options.private = true;
                 }
-                Some("--creator-key") => {
-                    key_file = Some(PathBuf::from(args.value_for("--creator-key")?))
-                }
-                Some("--creator-name") => creator_name = Some(args.text_for("--creator-name")?),
-                Some("--creator-address") => {
-                    let text = args.text_for("--creator-address")?;
-                    let address = Address::parse(&text)
-                        .map_err(|e| CliError::Usage(format!("--creator-address: {e}")))?;
-                    creator_address = Some(address);
-                }
-                Some("--creator-signature") => {
-                    let text = args.text_for("--creator-signature")?;
-                    let signature = Signature::parse_hex(&text)
-                        .map_err(|e| CliError::Usage(format!("--creator-signature: {e}")))?;
-                    creator_signature = Some(signature);
-                }
+                Some(flag) if creator.take(flag, &mut args)? => {}
                 _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
                 _ if path.is_none() => path = Some(PathBuf::from(arg)),
                 _ => return Err(CliError::Usage("create takes one PATH".into())),
@@ -336,33 +444,7 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
         }
         let path = path.ok_or_else(|| CliError::Usage("create needs a PATH".into()))?;
         let output = output.ok_or_else(|| CliError::Usage("create needs -o OUT.torrent".into()))?;
-        let source = match (key_file, creator_address, creator_signature) {
-            (None, None, None) => None,
-            (Some(file), None, None) => Some(CreatorSource::KeyFile(file)),
-            (None, Some(address), signature) => Some(CreatorSource::External(address, signature)),
-            (None, None, Some(_)) => {
-                return Err(CliError::Usage(
-                    "--creator-signature needs --creator-address".into(),
-                ));
-            }
-            (Some(_), _, _) => {
-                return Err(CliError::Usage(
-                    "--creator-key signs here; it cannot be combined with --creator-address or --creator-signature".into(),
-                ));
-            }
-        };
-        let creator = match (source, creator_name) {
-            (Some(source), name) => Some(CreatorArgs {
-                name: name.unwrap_or_default(),
-                source,
-            }),
-            (None, Some(_)) => {
-                return Err(CliError::Usage(
-                    "--creator-name needs --creator-key or --creator-address".into(),
-                ));
-            }
-            (None, None) => None,
-        };
+        let creator = creator.finish()?;
         Ok(Command::Create(Box::new(CreateCommand {
             path,
             output,
@@ -371,12 +453,84 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
         })))
     }
 
+    fn parse_seed(mut args: Args) -> Result<Command, CliError> {
+        let mut path = None;
+        let mut seed = SeedArgs {
+            path: PathBuf::new(),
+            trackers: Vec::new(),
+            name: None,
+            torrent_out: None,
+            upload_limit: None,
+            creator: None,
+            piece_length: None,
+        };
+        let mut creator = CreatorFlags::default();
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("--tracker") => seed.trackers.push(args.text_for("--tracker")?),
+                Some("--name") => seed.name = Some(args.text_for("--name")?),
+                Some("--torrent-out") => {
+                    seed.torrent_out = Some(PathBuf::from(args.value_for("--torrent-out")?))
+                }
+                Some("--upload-limit") => seed.upload_limit = Some(parse_upload_limit(&mut args)?),
+                Some("--piece-length") => seed.piece_length = Some(parse_piece_length(&mut args)?),
+                Some(flag) if creator.take(flag, &mut args)? => {}
+                _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
+                _ if path.is_none() => path = Some(PathBuf::from(arg)),
+                _ => return Err(CliError::Usage("seed takes one PATH".into())),
+            }
+        }
+        seed.path = path.ok_or_else(|| CliError::Usage("seed needs a PATH".into()))?;
+        seed.creator = creator.finish()?;
+        Ok(Command::Seed(Box::new(seed)))
+    }
+
+    fn parse_download(mut args: Args) -> Result<Command, CliError> {
+        let mut source = None;
+        let mut download = DownloadArgs {
+            source: String::new(),
+            out_dir: PathBuf::from("."),
+            trackers: Vec::new(),
+            exit_when_done: false,
+            upload_limit: None,
+        };
+        while let Some(arg) = args.next() {
+            match arg.to_str() {
+                Some("-o" | "--output") => {
+                    download.out_dir = PathBuf::from(args.value_for("--output")?)
+                }
+                Some("--tracker") => download.trackers.push(args.text_for("--tracker")?),
+                Some("--exit-when-done") => {
+                    args.no_value("--exit-when-done")?;
+                    download.exit_when_done = true;
+                }
+                Some("--upload-limit") => {
+                    download.upload_limit = Some(parse_upload_limit(&mut args)?)
+                }
+                _ if is_flag(&arg) => return Err(unknown_flag(&arg)),
+                _ if source.is_none() => source = Some(arg),
+                _ => {
+                    return Err(CliError::Usage(
+                        "download takes one magnet link or torrent file".into(),
+                    ));
+                }
+            }
+        }
+        let source = source.ok_or_else(|| {
+            CliError::Usage("download needs a magnet link or torrent file".into())
+        })?;
+        download.source = source
+            .into_string()
+            .map_err(|_| CliError::Usage("the torrent file path is not valid UTF-8".into()))?;
+        Ok(Command::Download(download))
+    }
+
     fn parse_info(mut args: Args) -> Result<Command, CliError> {
         let mut source = None;
         let mut json = false;
         while let Some(arg) = args.next() {
             match arg.to_str() {
-                Some("-h" | "--help") => return Ok(Command::Help),
+                Some("-h" | "--help") => return Ok(Command::Help(USAGE)),
                 Some("--json") => {
                     args.no_value("--json")?;
                     json = true;
@@ -399,17 +553,8 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
 
     fn run_create(mut command: CreateCommand) -> Result<(), CliError> {
         if let Some(creator) = command.creator {
-            let signer = match creator.source {
-                CreatorSource::KeyFile(path) => CreatorSigner::Key(read_key_file(&path)?),
-                CreatorSource::External(address, Some(signature)) => {
-                    CreatorSigner::Signature { address, signature }
-                }
-                CreatorSource::External(address, None) => {
-                    // Hash first, sign later: print what the signer must sign.
-                    let unsigned = create_unsigned_from_path(&command.path, command.options)?;
-                    let typed_data = unsigned.typed_data_json(&address, &creator.name);
-                    return print_stdout(&format!("{typed_data}\n"));
-                }
+            let Some(signer) = creator.signer()? else {
+                return print_typed_data(&command.path, command.options, &creator);
             };
             command.options.creator = Some(CreatorOptions {
                 name: creator.name,
@@ -436,23 +581,37 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
         }
     }
 
+    /// Hash first, sign later: prints what the signer (`--creator-address`) must sign.
+    fn print_typed_data(
+        path: &Path,
+        options: CreateOptions,
+        creator: &CreatorArgs,
+    ) -> Result<(), CliError> {
+        let CreatorSource::External(address, _) = &creator.source else {
+            return Err(CliError::Failed(
+                "typed data needs --creator-address".into(),
+            ));
+        };
+        let unsigned = create_unsigned_from_path(path, options)?;
+        let typed_data = unsigned.typed_data_json(address, &creator.name);
+        print_stdout(&format!("{typed_data}\n"))
+    }
+
+    // ---- seed ----------------------------------------------------------------------------
+
+    fn run_seed(args: SeedArgs) -> Result<(), CliError> {
+        if let Some(creator) = &args.creator {
+            if matches!(creator.source, CreatorSource::External(_, None)) {
+                let options = seedcast::native::prepare::create_options(&args, None);
+                return print_typed_data(&args.path, options, creator);
+            }
+        }
+        Ok(seedcast::native::run::seed(args)?)
+    }
+
     /// Reads a key file: one line, `0x` and 64 hex digits. Errors never show its contents.
     fn read_key_file(path: &Path) -> Result<CreatorKey, CliError> {
-        let read_error = |source| CliError::Read {
-            path: path.to_owned(),
-            source,
-        };
-        let mut bytes = Vec::new();
-        File::open(path)
-            .and_then(|file| file.take(MAX_KEY_FILE_BYTES).read_to_end(&mut bytes))
-            .map_err(read_error)?;
-        let key_error = |source| CliError::CreatorKey {
-            path: path.to_owned(),
-            source,
-        };
-        let text =
-            std::str::from_utf8(&bytes).map_err(|_| key_error(CreatorError::InvalidKeyFormat))?;
-        CreatorKey::from_key_file(text).map_err(key_error)
+        Ok(seedcast::native::args::read_key_file(path)?)
     }
 
     fn creator_text(status: &CreatorStatus) -> String {

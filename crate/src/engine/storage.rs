@@ -5,6 +5,8 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use crate::metainfo::Info;
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StorageError {
     #[error("piece {0} is not in storage")]
@@ -41,6 +43,14 @@ pub trait Storage {
     /// The hint for piece `index` no longer holds (the peer cancelled, was choked or left):
     /// a backend may drop a load it has not started. Reads stay correct either way.
     fn unprefetch(&mut self, _index: u32) {}
+    /// The torrent's `info` has just been downloaded and verified (a magnet start): a backend
+    /// that lays pieces out by it (files on disk) prepares them now, before any write. Not
+    /// called for torrents built with their `info` ([`crate::engine::Torrent::new`]). An error
+    /// is reported as [`crate::engine::Event::StorageError`]; the torrent runs on, and writes
+    /// fail piece by piece.
+    fn metadata_ready(&mut self, _info: &Info, _info_bytes: &[u8]) -> Result<(), StorageError> {
+        Ok(())
+    }
 }
 
 /// The `len` bytes at `begin` of `piece` (piece `index`), or `OutOfRange`: for backends
@@ -130,6 +140,9 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn unprefetch(&mut self, index: u32) {
         (**self).unprefetch(index)
     }
+    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+        (**self).metadata_ready(info, info_bytes)
+    }
 }
 
 /// A store shared between the engine and its driver on one thread (the browser, the
@@ -152,6 +165,9 @@ impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
     }
     fn unprefetch(&mut self, index: u32) {
         self.borrow_mut().unprefetch(index)
+    }
+    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+        self.borrow_mut().metadata_ready(info, info_bytes)
     }
 }
 

@@ -1,143 +1,111 @@
-//! `seedcast seed` and `seedcast download`: prepare one torrent, start the session and the
-//! [`Driver`] on a tokio runtime, and run until a signal (or, with `--exit-when-done`, until
-//! every piece is verified and written). stdout carries only the magnet link of `seed`;
-//! everything else goes to stderr.
+//! `seedcast seed` and `seedcast download`: prepare one torrent ([`super::prepare`]), start the
+//! session and the [`Driver`] on a tokio runtime, and run until SIGINT/SIGTERM (or, with
+//! `--exit-when-done`, until every piece is verified and written). stdout carries only the
+//! magnet link of `seed`; progress and logs go to stderr ([`super::progress`]).
 
-use std::cell::RefCell;
-use std::io::Write;
-use std::path::PathBuf;
-use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 
 use super::args::{DownloadArgs, SeedArgs};
 use super::driver::{Driver, DriverError, Flow, Observer, shutdown_signal};
+use super::prepare::{PrepareError, Prepared, prepare_download, prepare_seed};
+use super::progress::{Progress, View};
+use super::resume::ResumeStore;
 use super::rtc::{RtcConfig, RtcConfigError};
-use super::standin;
-use crate::engine::{self, MemoryStorage};
+use crate::engine;
 use crate::session::{AddError, Session, SessionConfig, SessionEvent, TorrentId, TrackerState};
 
 /// Connections per torrent (open + being negotiated), as the browser's default.
 pub const MAX_PEERS: usize = 30;
-/// The progress line is printed at most this often (and only when something changed).
-const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+/// A download's resume record is saved this often (and at exit): a crash loses at most this
+/// much verification work, which the next run re-verifies anyway.
+const RESUME_EVERY: Duration = Duration::from_secs(15);
 
 /// Why `seed` or `download` stopped with an error (one line).
 #[derive(Debug, Error)]
 pub enum RunError {
-    #[error("{0}")]
-    Prepare(String),
-    #[error("{0}")]
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    #[error(transparent)]
     Network(#[from] RtcConfigError),
     #[error("cannot start the runtime: {0}")]
     Runtime(std::io::Error),
     #[error("cannot add the torrent: {0}")]
     Add(#[from] AddError),
-    #[error("{0}")]
+    #[error(transparent)]
     Driver(#[from] DriverError),
-    #[error("cannot write the download: {0}")]
-    Write(String),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
+    #[error("storage: {0}")]
+    Storage(String),
+    #[error("cannot save the resume state: {0}")]
+    Resume(std::io::Error),
 }
 
 /// Seeds `args.path` until SIGINT/SIGTERM.
 pub fn seed(args: SeedArgs) -> Result<(), RunError> {
-    let rtc = RtcConfig::from_env()?;
-    let creator = match &args.creator {
-        None => None,
-        Some(c) => match c.signer().map_err(|e| RunError::Prepare(e.to_string()))? {
-            Some(signer) => Some(crate::create::CreatorOptions {
-                name: c.name.clone(),
-                signer,
-            }),
-            None => {
-                return Err(RunError::Prepare(
-                    "seed needs a creator key or signature (--creator-key, or --creator-address with --creator-signature)".into(),
-                ));
-            }
-        },
-    };
-    let options = create_options(&args, creator);
-    let runtime = runtime()?;
-    let _guard = runtime.enter();
-    let mut driver = Driver::new(rtc, |now| Session::new(session_config(args.upload_limit), now));
-    let now = driver.now();
-    let session = driver.session();
-    let prepared = standin::prepare_seed(
-        &args.path,
-        options,
-        args.torrent_out.as_deref(),
-        |h| session.engine_config(&h.0),
-        now,
-    )
-    .map_err(RunError::Prepare)?;
-    // The magnet is the first and only line on stdout.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", prepared.magnet)
-        .and_then(|()| stdout.flush())
-        .map_err(RunError::Stdout)?;
-    drop(stdout);
-    let id = driver
-        .session_mut()
-        .add_torrent(prepared.torrent, &prepared.trackers, now)?;
-    let mut observer = Cli::new(id, false, None, PathBuf::new());
-    runtime.block_on(driver.run(&mut observer, shutdown_signal()))?;
-    observer.result
+    start(args.upload_limit, false, |session, now| {
+        // One torrent per process: the session's random seed is all its engine needs (the
+        // info hash, which `engine_config` would mix in, is only known after hashing).
+        let prepared = prepare_seed(&args, session.engine_config(&[0; 20]), now)?;
+        // The magnet is the first and only line on stdout, before anything can fail late.
+        use std::io::Write;
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", prepared.magnet)
+            .and_then(|()| stdout.flush())
+            .map_err(RunError::Stdout)?;
+        Ok(prepared)
+    })
 }
 
-/// Downloads `args.source` into `args.out_dir/NAME`, then seeds until SIGINT/SIGTERM unless
-/// `args.exit_when_done`.
+/// Downloads `args.source` into `args.out_dir/NAME`, verifying every piece, then seeds until
+/// SIGINT/SIGTERM, or exits once done with `args.exit_when_done`.
 pub fn download(args: DownloadArgs) -> Result<(), RunError> {
+    start(args.upload_limit, args.exit_when_done, |session, now| {
+        Ok(prepare_download(
+            &args,
+            session.engine_config(&[0; 20]),
+            now,
+        )?)
+    })
+}
+
+/// The shared body: runtime, session, one torrent, the loop, resume saved at exit.
+fn start(
+    upload_limit: Option<u64>,
+    exit_when_done: bool,
+    prepare: impl FnOnce(&Session, Duration) -> Result<Prepared, RunError>,
+) -> Result<(), RunError> {
     let rtc = RtcConfig::from_env()?;
-    let runtime = runtime()?;
-    let _guard = runtime.enter();
-    let mut driver = Driver::new(rtc, |now| Session::new(session_config(args.upload_limit), now));
-    let now = driver.now();
-    let session = driver.session();
-    let prepared = standin::prepare_download(
-        &args.source,
-        &args.trackers,
-        |h| session.engine_config(&h.0),
-        now,
-    )
-    .map_err(RunError::Prepare)?;
-    let id = driver
-        .session_mut()
-        .add_torrent(prepared.torrent, &prepared.trackers, now)?;
-    let mut observer = Cli::new(id, args.exit_when_done, prepared.memory, args.out_dir.clone());
-    // A torrent that is complete from the start (resume) is done at once.
-    if observer.on_tick(driver.session()) == Flow::Stop {
-        return observer.result;
-    }
-    runtime.block_on(driver.run(&mut observer, shutdown_signal()))?;
-    observer.result
-}
-
-fn create_options(
-    args: &SeedArgs,
-    creator: Option<crate::create::CreatorOptions>,
-) -> crate::create::CreateOptions {
-    crate::create::CreateOptions {
-        name: args.name.clone().unwrap_or_default(),
-        piece_length: args.piece_length,
-        trackers: args.trackers.clone(),
-        created_by: Some(concat!("seedcast/", env!("CARGO_PKG_VERSION")).to_owned()),
-        creator,
-        ..Default::default()
-    }
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, RunError> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-        .map_err(RunError::Runtime)
+        .map_err(RunError::Runtime)?;
+    let _entered = runtime.enter();
+    let mut driver = Driver::new(rtc, |now| Session::new(session_config(upload_limit), now));
+    let now = driver.now();
+    let prepared = prepare(driver.session(), now)?;
+    let trackers = prepared.trackers.clone();
+    let id = driver
+        .session_mut()
+        .add_torrent(prepared.engine, &trackers, now)?;
+    let mut cli = Cli::new(id, exit_when_done, prepared.name, prepared.resume);
+    // Done from the start (a finished download run again): exit without connecting.
+    let result = if cli.on_tick(driver.session()) == Flow::Stop {
+        Ok(())
+    } else {
+        runtime.block_on(driver.run(&mut cli, shutdown_signal()))
+    };
+    cli.progress.finish();
+    let saved = cli.save_resume(driver.session());
+    result?;
+    cli.failure.map_or(Ok(()), Err)?;
+    saved
 }
 
-/// A fresh peer id and seed per process (time and pid): two runs on one host must not
-/// share a peer id, or trackers and peers take one for the other.
+/// A fresh peer id and seed per process (time and pid): two runs on one host must not share
+/// a peer id, or trackers and peers take one for the other.
 fn session_config(upload_limit: Option<u64>) -> SessionConfig {
     use sha1::Digest;
     let nanos = std::time::SystemTime::now()
@@ -158,53 +126,65 @@ fn session_config(upload_limit: Option<u64>) -> SessionConfig {
     }
 }
 
-/// What the commands show and when they stop.
+/// What the commands show, save and when they stop.
 struct Cli {
     torrent: TorrentId,
     exit_when_done: bool,
-    memory: Option<Rc<RefCell<MemoryStorage>>>,
-    out_dir: PathBuf,
-    written: bool,
-    last_line: Option<String>,
-    last_progress: Option<std::time::Instant>,
-    result: Result<(), RunError>,
+    /// The magnet's `dn` until the metadata is known.
+    name: Option<String>,
+    resume: Option<ResumeStore>,
+    last_resume: Instant,
+    progress: Progress,
+    line: usize,
+    announced_done: bool,
+    failure: Option<RunError>,
 }
 
 impl Cli {
     fn new(
         torrent: TorrentId,
         exit_when_done: bool,
-        memory: Option<Rc<RefCell<MemoryStorage>>>,
-        out_dir: PathBuf,
+        name: Option<String>,
+        resume: Option<ResumeStore>,
     ) -> Cli {
+        let mut progress = Progress::new();
+        let line = progress.add();
         Cli {
             torrent,
             exit_when_done,
-            memory,
-            out_dir,
-            written: false,
-            last_line: None,
-            last_progress: None,
-            result: Ok(()),
+            name,
+            resume,
+            last_resume: Instant::now(),
+            progress,
+            line,
+            announced_done: false,
+            failure: None,
         }
     }
 
-    /// Every piece is verified (and, for the in-memory stand-in, written out).
-    fn finished(&mut self, session: &Session) -> Flow {
-        let Some(torrent) = session.torrent(&self.torrent) else {
-            return Flow::Continue;
-        };
-        if !torrent.is_complete() {
+    fn save_resume(&mut self, session: &Session) -> Result<(), RunError> {
+        self.last_resume = Instant::now();
+        match (&self.resume, session.torrent(&self.torrent)) {
+            (Some(store), Some(engine)) => store.save(engine).map_err(RunError::Resume),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every piece verified — and written: the storage writes a piece before the engine
+    /// counts it.
+    fn done(&mut self, session: &Session) -> Flow {
+        let complete = session
+            .torrent(&self.torrent)
+            .is_some_and(engine::Torrent::is_complete);
+        if !complete {
             return Flow::Continue;
         }
-        if !self.written {
-            self.written = true;
-            if let Some(memory) = &self.memory {
-                if let Err(e) = standin::write_out(torrent, memory, &self.out_dir) {
-                    self.result = Err(RunError::Write(e));
-                    return Flow::Stop;
-                }
-                log("download complete");
+        if !self.announced_done && self.resume.is_some() {
+            self.announced_done = true;
+            self.progress
+                .log("download complete: every piece verified and written");
+            if let Err(e) = self.save_resume(session) {
+                self.progress.log(&format!("warning: {e}"));
             }
         }
         if self.exit_when_done {
@@ -217,32 +197,43 @@ impl Cli {
 
 impl Observer for Cli {
     fn on_event(&mut self, session: &Session, event: &SessionEvent) -> Flow {
+        let log = |text: String| self.progress.log(&text);
         match event {
             SessionEvent::Tracker { url, state, .. } => match state {
-                TrackerState::Open => log(&format!("tracker {url}: connected")),
-                TrackerState::Closed { retry_in } => log(&format!(
+                TrackerState::Open => log(format!("tracker {url}: connected")),
+                TrackerState::Closed { retry_in } => log(format!(
                     "tracker {url}: closed, retrying in {}s",
-                    retry_in.as_secs()
+                    retry_in.as_secs().max(1)
                 )),
-                TrackerState::Failed(message) => log(&format!("tracker {url}: {message}")),
+                TrackerState::Failed(message) => log(format!("tracker {url}: {message}")),
                 _ => {}
             },
             SessionEvent::MetadataReady { .. } => {
                 if let Some(info) = session.torrent(&self.torrent).and_then(|t| t.info()) {
-                    log(&format!(
-                        "metadata: {} ({} bytes, {} files)",
+                    log(format!(
+                        "metadata: {} ({} bytes in {} files)",
                         info.name,
                         info.total_length,
-                        info.files.len()
+                        info.files.iter().filter(|f| !f.padding).count()
                     ));
                 }
             }
-            SessionEvent::PeerConnected { peer_id, .. } => {
-                log(&format!("peer connected: {}", String::from_utf8_lossy(&peer_id[..8])))
+            SessionEvent::PeerConnected { peer_id, .. } => log(format!(
+                "peer connected: {}",
+                String::from_utf8_lossy(&peer_id[..8])
+            )),
+            SessionEvent::PeerBanned { reason, .. } => log(format!("peer banned: {reason}")),
+            SessionEvent::Warning { message, .. } => log(format!("warning: {message}")),
+            SessionEvent::StorageError { message, .. } => {
+                // A download that cannot write cannot finish: stop with the reason.
+                self.failure = Some(RunError::Storage(message.clone()));
+                return Flow::Stop;
             }
-            SessionEvent::Warning { message, .. } => log(&format!("warning: {message}")),
-            SessionEvent::StorageError { message, .. } => log(&format!("storage error: {message}")),
-            SessionEvent::Completed { .. } => return self.finished(session),
+            SessionEvent::Completed { .. } => return self.done(session),
+            SessionEvent::TorrentStopped { reason, .. } => {
+                self.failure = Some(RunError::Storage(reason.clone()));
+                return Flow::Stop;
+            }
             _ => {}
         }
         Flow::Continue
@@ -250,35 +241,25 @@ impl Observer for Cli {
 
     fn on_tick(&mut self, session: &Session) -> Flow {
         if let Some(torrent) = session.torrent(&self.torrent) {
-            let due = self
-                .last_progress
-                .is_none_or(|t| t.elapsed() >= PROGRESS_EVERY);
-            if due {
-                let line = progress_line(torrent);
-                if self.last_line.as_deref() != Some(&line) {
-                    log(&line);
-                    self.last_line = Some(line);
-                }
-                self.last_progress = Some(std::time::Instant::now());
+            let stats = torrent.stats();
+            let info = torrent.info();
+            let name = info
+                .map(|i| i.name.as_str())
+                .or(self.name.as_deref())
+                .unwrap_or("(metadata pending)");
+            let view = View {
+                name,
+                stats: &stats,
+                total_length: info.map(|i| i.total_length),
+                piece_length: info.map(|i| i.piece_length),
+            };
+            self.progress.update(self.line, &view, Instant::now());
+        }
+        if self.last_resume.elapsed() >= RESUME_EVERY {
+            if let Err(e) = self.save_resume(session) {
+                self.progress.log(&format!("warning: {e}"));
             }
         }
-        self.finished(session)
+        self.done(session)
     }
-}
-
-fn progress_line(torrent: &engine::Torrent) -> String {
-    let s = torrent.stats();
-    let name = torrent.info().map_or("(metadata pending)", |i| i.name.as_str());
-    format!(
-        "{name}: {}/{} pieces, {} peers, down {:.0} KiB/s, up {:.0} KiB/s",
-        s.pieces_verified,
-        s.num_pieces,
-        s.peers,
-        s.download_rate / 1024.0,
-        s.upload_rate / 1024.0
-    )
-}
-
-fn log(line: &str) {
-    eprintln!("{line}");
 }

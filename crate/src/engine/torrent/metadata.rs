@@ -182,6 +182,11 @@ impl Torrent {
     fn metadata_verified(&mut self, bytes: Vec<u8>, now: Duration) {
         match Info::from_bytes(&bytes) {
             Ok(info) => {
+                if let Err(e) = self.storage.metadata_ready(&info, &bytes) {
+                    self.events.push_back(Event::StorageError {
+                        message: e.to_string(),
+                    });
+                }
                 self.install_metadata(info, bytes);
                 self.events.push_back(Event::MetadataReady);
                 self.fill_all_requests(now);
