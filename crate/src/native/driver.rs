@@ -130,8 +130,8 @@ impl Driver {
                 break;
             }
             let deadline = self.session.poll_timeout().map(|d| self.origin + d);
+            // Unbiased: a flood of channel data must not starve the timer or the signal.
             let flow = tokio::select! {
-                biased;
                 () = &mut shutdown => Flow::Stop,
                 event = self.conn_rx.recv() => {
                     let (conn, event) = event.ok_or(DriverError::QueueClosed)?;
@@ -143,15 +143,16 @@ impl Driver {
                     self.tracker_event(serial, event);
                     Flow::Continue
                 }
-                () = sleep_until(deadline) => {
-                    let now = self.now();
-                    self.session.handle_timeout(now);
-                    Flow::Continue
-                }
+                // Handled below, with timers that came due while events kept arriving.
+                () = sleep_until(deadline) => Flow::Continue,
                 _ = tick.tick() => observer.on_tick(&self.session),
             };
             if flow == Flow::Stop {
                 break;
+            }
+            if deadline.is_some_and(|at| at <= Instant::now()) {
+                let now = self.now();
+                self.session.handle_timeout(now);
             }
         }
         self.shutdown(observer).await;
