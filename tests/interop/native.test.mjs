@@ -167,4 +167,10 @@ test('native seeder to native downloader, a two-file folder', { timeout: 180_000
   assert.equal(sha256(readFileSync(join(out, 'album', 'one.bin'))), sha256(first));
   assert.equal(sha256(readFileSync(join(out, 'album', 'disc 2', 'two.bin'))), sha256(second));
   await stopGracefully(seeder);
+
+  // Run again with nobody seeding: it can only finish from what is on disk (resume).
+  const again = run(['download', seeder.magnet, '-o', out, '--exit-when-done'], t);
+  const rerun = await within(30_000, 'a rerun over a finished download did not exit', again.exited);
+  assert.equal(rerun.code, 0, again.out.stderr);
+  assert.equal(sha256(readFileSync(join(out, 'album', 'one.bin'))), sha256(first));
 });
