@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ROOT, useSignalAndBrowser, newContext, openPage, within } from '../browser/harness.mjs';
+import { ROOT, startSignal, useSignalAndBrowser, newContext, openPage, until, within } from '../browser/harness.mjs';
 
 const SEEDCAST = resolve(ROOT, process.env.SEEDCAST_BIN ?? 'target/debug/seedcast');
 // Loopback only, no multicast socket: what works on any test host (see toolchain notes).
@@ -48,9 +48,9 @@ function run(args, t) {
 }
 
 /** `seedcast seed PATH --tracker T`; resolves once the magnet (first stdout line) is printed. */
-async function nativeSeed(t, path, extra = []) {
+async function nativeSeed(t, path, extra = [], tracker = env.signal.tracker) {
   assert.ok(existsSync(SEEDCAST), `seedcast not found at ${SEEDCAST} (build it or set SEEDCAST_BIN)`);
-  const proc = run(['seed', path, '--tracker', env.signal.tracker, ...extra], t);
+  const proc = run(['seed', path, '--tracker', tracker, ...extra], t);
   const magnet = await within(60_000, 'seed printed no magnet', new Promise((res, rej) => {
     const check = () => { const nl = proc.out.stdout.indexOf('\n'); if (nl >= 0) res(proc.out.stdout.slice(0, nl)); };
     proc.child.stdout.on('data', check);
@@ -173,4 +173,20 @@ test('native seeder to native downloader, a two-file folder', { timeout: 180_000
   const rerun = await within(30_000, 'a rerun over a finished download did not exit', again.exited);
   assert.equal(rerun.code, 0, again.out.stderr);
   assert.equal(sha256(readFileSync(join(out, 'album', 'one.bin'))), sha256(first));
+});
+
+test('a seeder stopped by SIGTERM tells the tracker and exits 0', { timeout: 60_000 }, async (t) => {
+  // Its own tracker with a long interval: the only announces are `started` and `stopped`.
+  const signal = await startSignal({ intervalSecs: 600 });
+  t.after(() => signal.stop());
+  const dir = tempDir(t);
+  const file = join(dir, 'short-lived.bin');
+  writeFileSync(file, makeContent(100_000, 9));
+  const seeder = await nativeSeed(t, file, [], signal.tracker);
+  await within(20_000, 'the seeder never announced', until(async () => (await signal.stats()).seeders === 1));
+  assert.equal((await signal.stats()).announces, 1);
+  await stopGracefully(seeder);
+  const stats = await signal.stats();
+  assert.equal(stats.announces, 2, 'a `stopped` announce was sent before exiting');
+  assert.equal(stats.seeders, 0);
 });
