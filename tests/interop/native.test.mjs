@@ -190,3 +190,25 @@ test('a seeder stopped by SIGTERM tells the tracker and exits 0', { timeout: 60_
   assert.equal(stats.announces, 2, 'a `stopped` announce was sent before exiting');
   assert.equal(stats.seeders, 0);
 });
+
+test('--upload-limit caps what a seeder sends', { timeout: 120_000 }, async (t) => {
+  const dir = tempDir(t);
+  const size = 1536 * 1024;
+  const limit = 256 * 1024;
+  const content = makeContent(size, 5);
+  const file = join(dir, 'limited.bin');
+  writeFileSync(file, content);
+  const seeder = await nativeSeed(t, file, ['--upload-limit', String(limit)]);
+  const out = join(dir, 'out');
+  const started = Date.now();
+  const proc = run(['download', seeder.magnet, '-o', out, '--exit-when-done'], t);
+  const { code } = await within(90_000, 'the limited download did not finish', proc.exited);
+  const seconds = (Date.now() - started) / 1000;
+  assert.equal(code, 0, proc.out.stderr);
+  assert.equal(sha256(readFileSync(join(out, 'limited.bin'))), sha256(content));
+  // Everything but a quarter-second burst goes at the limit (unlimited, this takes ~1 s).
+  const floor = (size - limit / 4) / limit;
+  t.diagnostic(`${size} bytes at ${limit} B/s took ${seconds.toFixed(1)} s (floor ${floor.toFixed(1)} s)`);
+  assert.ok(seconds >= floor * 0.95, `took ${seconds} s, faster than the limit allows`);
+  await stopGracefully(seeder);
+});
