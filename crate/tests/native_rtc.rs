@@ -95,8 +95,8 @@ async fn two_native_connections_carry_a_byte_stream() {
         "split at the remote's max message size"
     );
 
-    // Dropping one side closes the other.
-    drop(offerer);
+    // Closing one side closes the other, and both tasks end (nothing is left running).
+    let offerer_task = offerer.close();
     loop {
         match next(&mut rx).await {
             (2, ConnEvent::Closed(_)) => break,
@@ -104,5 +104,12 @@ async fn two_native_connections_carry_a_byte_stream() {
             (1, _) => {} // the dropped side reports nothing the driver would read
             other => panic!("expected the answerer to close, got {other:?}"),
         }
+    }
+    let answerer_task = answerer.close();
+    for task in [offerer_task, answerer_task] {
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .expect("the connection task ends")
+            .expect("and does not panic");
     }
 }

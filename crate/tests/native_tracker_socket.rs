@@ -47,7 +47,10 @@ async fn reports_open_messages_and_close() {
     socket.send("{\"action\":\"announce\"}".into());
     assert_eq!(
         next(&mut rx).await,
-        (7, TrackerEvent::Message("echo {\"action\":\"announce\"}".into()))
+        (
+            7,
+            TrackerEvent::Message("echo {\"action\":\"announce\"}".into())
+        )
     );
     match next(&mut rx).await {
         (7, TrackerEvent::Closed(reason)) => assert!(reason.contains("closed by the tracker")),
@@ -62,7 +65,10 @@ async fn an_oversized_message_closes_the_socket() {
     let socket = TrackerSocket::connect(1, url, tx);
     assert_eq!(next(&mut rx).await, (1, TrackerEvent::Open));
     socket.send("hi".into());
-    assert_eq!(next(&mut rx).await, (1, TrackerEvent::Message("echo hi".into())));
+    assert_eq!(
+        next(&mut rx).await,
+        (1, TrackerEvent::Message("echo hi".into()))
+    );
     match next(&mut rx).await {
         (1, TrackerEvent::Closed(reason)) => assert!(
             reason.to_lowercase().contains("size") || reason.to_lowercase().contains("long"),
