@@ -299,6 +299,10 @@ impl Driver {
         for (_, c) in self.conns.drain().collect::<Vec<_>>() {
             self.closing(c.close());
         }
+        // Nobody reads connection news any more: a task waiting to report into a full queue
+        // fails at once and closes its connection, instead of waiting out the grace period.
+        // (Tracker news stays open: a socket must not stop before its `stopped` is sent.)
+        self.conn_rx.close();
         for (_, (_, socket)) in self.trackers.drain().collect::<Vec<_>>() {
             self.closing(socket.close());
         }
