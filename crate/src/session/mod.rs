@@ -1,8 +1,11 @@
-//! Session-level decisions shared by the drivers, without I/O: which trackers stay open and
-//! may signal for which torrent ([`trackers`]), which torrents a driver can hold
-//! ([`limits`]), and which connections to one remote peer it keeps ([`pairing`]). Pure, so they are unit-tested natively even where only the browser
-//! driver uses them. [`tracker_proto`] is the WebTorrent tracker protocol itself, shared with
-//! `seedcast-signal`.
+//! The session layer, without I/O: [`Session`] ([`core`]) runs many torrents, the WebTorrent
+//! trackers they announce on and the data-channel connections that feed their engines; a
+//! driver (browser or native) feeds it inputs and runs its outputs. Its parts are pure and
+//! unit-tested natively: which trackers stay open and may signal for which torrent
+//! ([`trackers`]), which torrents a driver can hold ([`limits`]), which connections to one
+//! remote peer it keeps ([`pairing`]), reconnect delays ([`backoff`]) and the upload limit
+//! ([`upload_limit`]). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared
+//! with `seedcast-signal`.
 
 pub mod backoff;
 pub mod core;

@@ -34,6 +34,8 @@ pub struct Heard {
     /// `None` for an answer.
     pub event: Option<Event>,
     pub offer_ids: Vec<[u8; 20]>,
+    /// `left` was 0 (`None`: no `left`, or an answer).
+    pub seeder: Option<bool>,
 }
 
 /// A swarm at a relay: peer id → the socket it announced on.
@@ -551,6 +553,7 @@ impl Net {
                         info_hash: a.info_hash.0,
                         event: Some(a.event),
                         offer_ids: a.offers.iter().map(|o| o.offer_id.0).collect(),
+                        seeder: a.seeder,
                     });
                     let swarm = relay.swarms.entry(a.info_hash.0).or_default();
                     if a.event == Event::Stopped {
@@ -572,6 +575,7 @@ impl Net {
                         info_hash: a.info_hash.0,
                         event: None,
                         offer_ids: vec![a.offer_id.0],
+                        seeder: None,
                     });
                     let to = relay
                         .swarms

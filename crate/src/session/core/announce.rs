@@ -30,6 +30,9 @@ pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 pub const OFFER_GATHER_WAIT: Duration = Duration::from_secs(10);
 /// Most trackers one torrent announces on: each costs a socket and an announce per interval.
 pub const MAX_TORRENT_TRACKERS: usize = 10;
+/// Longer tracker URLs (from a torrent file or a link) are not used: real ones are short, and
+/// each is kept, shown and sent to the driver.
+pub const MAX_TRACKER_URL_BYTES: usize = 2048;
 
 /// Per tracker a torrent uses: when it announces there next.
 #[derive(Debug, Clone)]
@@ -237,8 +240,10 @@ impl Session {
     /// One text frame from a tracker. Malformed and unknown messages (scrape replies …) are
     /// ignored; see `tracker_proto::response_parse` for the bounds.
     pub(super) fn on_tracker_text(&mut self, tracker: TrackerId, text: &str, now: Duration) {
-        if self.trackers.url(tracker).is_none() {
-            return; // a tracker we closed
+        if !self.tracker_is_open(tracker) {
+            // A tracker we closed, or late news from its previous socket (the id stays
+            // the same across reconnects).
+            return;
         }
         let Ok(message) = response_parse::parse(text) else {
             return;

@@ -5,13 +5,25 @@
 //! [`Session::handle_timeout`] at [`Session::poll_timeout`]. Everything a test would want to
 //! check is decided here.
 //!
+//! A driver's loop, in short:
+//!
+//! ```text
+//! session.add_torrent(engine, &trackers, now)?;
+//! loop {
+//!     while let Some(output) = session.poll_output() { run(output) } // sockets, SDP, sends
+//!     wait for I/O or session.poll_timeout();
+//!     feed it: handle_tracker_*, handle_local_sdp, handle_channel_*, handle_buffered, or
+//!     handle_timeout(now) once the timeout has come
+//! }
+//! ```
+//!
 //! Time is a `Duration` since any origin the driver picks; it must not go backwards. No
 //! clocks and no randomness of its own: offer ids and backoff jitter come from
 //! [`SessionConfig::seed`].
 //!
-//! Parts: [`tracker_conns`] (sockets and reconnects), [`announce`] (when and what to
-//! announce, tracker replies), [`signals`] (relayed offers and answers, our SDP), [`peers`]
-//! (one torrent's connections and admission), [`transmit`] (the engine run loop: events out,
+//! Parts: `tracker_conns` (sockets and reconnects), `announce` (when and what to
+//! announce, tracker replies), `signals` (relayed offers and answers, our SDP), `peers`
+//! (one torrent's connections and admission), `transmit` (the engine run loop: events out,
 //! bytes out within backpressure, corking, the upload limit).
 
 mod announce;
@@ -31,8 +43,8 @@ use crate::session::trackers::{TorrentId, TrackerId, TrackerSet};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
-    DEFAULT_INTERVAL, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS, MIN_INTERVAL,
-    OFFER_GATHER_WAIT,
+    DEFAULT_INTERVAL, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES,
+    MIN_INTERVAL, OFFER_GATHER_WAIT,
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
@@ -68,7 +80,7 @@ pub struct SessionConfig {
 ///
 /// Invariants:
 /// * a connection id lives in at most one torrent's peer set, and ids are never reused;
-/// * each torrent's engine knows exactly its open connections (see [`peers`]);
+/// * each torrent's engine knows exactly its open connections (see `peers`);
 /// * a torrent has an announce slot for tracker `t` iff `trackers.serves(t, torrent)`.
 #[derive(Debug)]
 pub struct Session {
@@ -144,7 +156,8 @@ impl Session {
         let mut urls: Vec<&str> = Vec::new();
         for url in trackers.iter().map(|u| u.trim()) {
             let websocket = url.starts_with("ws://") || url.starts_with("wss://");
-            if websocket && !urls.contains(&url) && urls.len() < MAX_TORRENT_TRACKERS {
+            let usable = websocket && url.len() <= MAX_TRACKER_URL_BYTES;
+            if usable && !urls.contains(&url) && urls.len() < MAX_TORRENT_TRACKERS {
                 urls.push(url);
             }
         }
@@ -218,6 +231,11 @@ impl Session {
             .get(torrent)
             .map(|s| s.open_keys().collect())
             .unwrap_or_default()
+    }
+
+    /// The torrent connection `conn` belongs to, while it exists.
+    pub fn conn_torrent(&self, conn: ConnId) -> Option<TorrentId> {
+        self.torrent_of(conn)
     }
 
     /// The tracker's URL while the session uses it.

@@ -143,8 +143,9 @@ impl Swarm {
         Ok(())
     }
 
-    /// Whether answering one more offer stays within `max_peers` (our own unanswered offers
-    /// have their separate budget, [`MAX_PENDING_OFFERS`]).
+    /// Whether one more connection (answering an offer, or applying an answer to ours) stays
+    /// within `max_peers` open or signaling (our own unanswered offers have their separate
+    /// budget, [`MAX_PENDING_OFFERS`]).
     pub fn has_room(&self, max_peers: usize) -> bool {
         self.conns.values().filter(|c| c.offer_id.is_none()).count() < max_peers
     }
@@ -235,7 +236,7 @@ impl Swarm {
         let Some(conn) = self.conns.get_mut(&key).filter(|c| c.open) else {
             return;
         };
-        conn.received += bytes.len() as u64;
+        conn.received = conn.received.saturating_add(bytes.len() as u64);
         self.engine.handle_data(key, bytes, now);
     }
 

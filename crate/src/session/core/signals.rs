@@ -74,11 +74,16 @@ impl Session {
         if self.check_signal(tracker, &s, now).is_err() {
             return self.ignore_signal();
         }
+        let max_peers = self.config.max_peers;
         let Some(swarm) = self.torrents.get_mut(&s.info_hash) else {
             return;
         };
         if swarm.offer_key(&s.offer_id, tracker).is_none() {
             return self.ignore_signal(); // not to an offer we sent there
+        }
+        if !swarm.has_room(max_peers) {
+            // Offers answered meanwhile filled the torrent; this offer expires unused.
+            return self.ignore_signal();
         }
         let Some(conn) = swarm.take_offer(&s.offer_id, s.remote, now) else {
             return;

@@ -151,7 +151,7 @@ impl Session {
             let Some(conn) = swarm.conns.get(&key).filter(|c| c.open) else {
                 return;
             };
-            let free = HIGH_WATER.saturating_sub(conn.buffered + conn.corked.len());
+            let free = HIGH_WATER.saturating_sub(conn.buffered.saturating_add(conn.corked.len()));
             if free < MIN_SEND {
                 return;
             }
@@ -189,7 +189,7 @@ impl Session {
                 out.extend_from_slice(&bytes);
                 out
             };
-            conn.buffered += out.len();
+            conn.buffered = conn.buffered.saturating_add(out.len());
             self.outputs.push_back(Output::Send {
                 conn: key,
                 bytes: out,
@@ -206,7 +206,7 @@ impl Session {
                     continue;
                 }
                 let out = std::mem::take(&mut conn.corked);
-                conn.buffered += out.len();
+                conn.buffered = conn.buffered.saturating_add(out.len());
                 self.outputs.push_back(Output::Send {
                     conn: key,
                     bytes: out,
