@@ -8,7 +8,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use seedcast::create::{CreateOptions, TorrentBuilder};
-use seedcast::engine::{Config, Event, MemoryStorage, Storage, StorageError, Torrent};
+use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Storage, StorageError, Torrent};
 use seedcast::metainfo::{Info, Metainfo};
 use seedcast::wire::{
     Decoder, EXT_HANDSHAKE_ID, ExtendedHandshake, Frame, Handshake, METADATA_PIECE_SIZE, Message,
@@ -314,10 +314,12 @@ fn a_metadata_reply_arriving_after_its_request_timed_out_is_not_punished() {
     assert_eq!(h.t.info_bytes(), Some(&h.m.info_bytes[..]));
 }
 
-/// Remembers the `info` it was told about; refuses it when `fail` (a disk that cannot hold it).
+/// Remembers the `info` it was told about and answers that it holds `held` (files of an
+/// earlier run); refuses it when `fail` (a disk that cannot hold it).
 #[derive(Default)]
 struct LayoutStorage {
     told: Vec<(String, Vec<u8>)>,
+    held: Vec<u32>,
     fail: bool,
 }
 
@@ -328,18 +330,29 @@ impl Storage for LayoutStorage {
     fn read_block(&mut self, i: u32, _: u32, _: u32, _: &mut Vec<u8>) -> Result<(), StorageError> {
         Err(StorageError::Missing(i))
     }
-    fn metadata_ready(&mut self, info: &Info, bytes: &[u8]) -> Result<(), StorageError> {
+    fn metadata_ready(
+        &mut self,
+        info: &Info,
+        bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
         self.told.push((info.name.clone(), bytes.to_vec()));
-        match self.fail {
-            true => Err(StorageError::Backend("disk full".into())),
-            false => Ok(()),
+        if self.fail {
+            return Err(StorageError::Backend("disk full".into()));
         }
+        let mut have = Bitfield::new(info.num_pieces());
+        for &i in &self.held {
+            have.set(i);
+        }
+        Ok(Some(have))
     }
 }
 
 #[test]
 fn storage_learns_the_info_once_the_magnet_metadata_is_verified() {
-    let storage = Rc::new(RefCell::new(LayoutStorage::default()));
+    let storage = Rc::new(RefCell::new(LayoutStorage {
+        held: vec![0, 5],
+        ..Default::default()
+    }));
     let mut h = Magnet::with_storage(metainfo(8), Box::new(storage.clone()));
     let size = h.m.info_bytes.len() as u64;
     h.connect(1, size);
@@ -351,6 +364,27 @@ fn storage_learns_the_info_once_the_magnet_metadata_is_verified() {
         "told exactly once, with the verified bytes"
     );
     assert!(h.events.contains(&Event::MetadataReady));
+    let have: Vec<u32> = h.t.have().unwrap().iter_ones().collect();
+    assert_eq!(
+        have,
+        [0, 5],
+        "what the storage already held is not downloaded"
+    );
+    assert!(!h.events.contains(&Event::Completed));
+}
+
+#[test]
+fn a_magnet_whose_pieces_are_all_held_already_is_completed_at_once() {
+    let storage = Rc::new(RefCell::new(LayoutStorage {
+        held: (0..8).collect(),
+        ..Default::default()
+    }));
+    let mut h = Magnet::with_storage(metainfo(8), Box::new(storage));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.serve(1, false);
+    assert!(h.t.is_complete());
+    assert!(h.events.contains(&Event::Completed));
 }
 
 #[test]

@@ -333,9 +333,10 @@ fn a_magnet_rerun_uses_the_saved_metadata_and_resumes() {
     // What the engine does once the metadata is fetched and verified.
     let mut storage =
         FileStorage::awaiting_metadata(&out, ResumeStore::new(&out, torrent.info_hash));
-    storage
+    let held = storage
         .metadata_ready(&torrent.info, &torrent.info_bytes)
         .unwrap();
+    assert_eq!(held, Some(Bitfield::new(torrent.info.num_pieces())));
     assert_eq!(fs::metadata(out.join("album/d.bin")).unwrap().len(), 20_000);
     storage
         .write_piece(4, data.chunks(PIECE).nth(4).unwrap())
@@ -446,6 +447,30 @@ fn seeding_reads_the_original_files_and_writes_the_torrent_first() {
     assert_eq!(block, expected);
     assert!(storage.write_piece(0, &[0; PIECE]).is_err());
     assert_eq!(fs::read(share.join("a.bin")).unwrap(), content(10_000, 1));
+
+    // a.bin is edited while seeding: its bytes are no longer served; b.bin's still are.
+    let mtime = fs::metadata(share.join("a.bin"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    let mut edited = content(10_000, 1);
+    edited[5] ^= 1;
+    fs::write(share.join("a.bin"), &edited).unwrap();
+    let file = fs::File::options()
+        .write(true)
+        .open(share.join("a.bin"))
+        .unwrap();
+    file.set_modified(mtime + Duration::from_secs(1)).unwrap();
+    drop(file);
+    block.clear();
+    let err = storage.read_block(0, 0, 100, &mut block).unwrap_err();
+    assert!(
+        err.to_string().contains("changed since it was hashed"),
+        "{err}"
+    );
+    assert!(block.is_empty());
+    storage.read_block(1, 0, 100, &mut block).unwrap();
+    assert_eq!(block, content(30_000, 2)[PIECE - 10_000..][..100]);
 }
 
 #[test]
@@ -493,4 +518,42 @@ fn download_trackers_merge_without_duplicates() {
     args.trackers = vec![" ".into()];
     let err = prepare_download(&args, Config::default(), Duration::ZERO).unwrap_err();
     assert!(matches!(err, PrepareError::BadTracker(_)), "{err}");
+}
+
+#[test]
+fn a_magnet_without_saved_state_finds_finished_files_when_the_metadata_arrives() {
+    let tmp = Tmp::new();
+    let (torrent, data) = album();
+    let out = tmp.join("out");
+    download_pieces(&out, &torrent, &data, &[1, 2, 4]);
+    fs::remove_dir_all(out.join(".seedcast")).unwrap();
+    let magnet = torrent.magnet().to_uri();
+    assert!(download(&magnet, &out).unwrap().engine.info().is_none());
+    let store = ResumeStore::new(&out, torrent.info_hash);
+    let mut storage = FileStorage::awaiting_metadata(&out, store.clone());
+    let held = storage
+        .metadata_ready(&torrent.info, &torrent.info_bytes)
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.iter_ones().collect::<Vec<_>>(), [1, 2, 4]);
+    // Saved at once: the next run starts with the metadata and the same pieces.
+    assert_eq!(have(&download(&magnet, &out).unwrap()), [1, 2, 4]);
+}
+
+#[test]
+fn a_symlinked_file_pointing_outside_is_refused() {
+    let tmp = Tmp::new();
+    let out = tmp.join("out");
+    let secret = content(100, 9);
+    fs::write(tmp.join("secret"), &secret).unwrap();
+    fs::create_dir_all(out.join("x")).unwrap();
+    std::os::unix::fs::symlink(tmp.join("secret"), out.join("x/f.bin")).unwrap();
+    // A torrent whose piece hash matches the file outside: writing through the link would
+    // overwrite it, and keeping it would serve it.
+    let (torrent, _) = folder_torrent("x", &[Entry::File("f.bin", secret)]);
+    let err = download(&write_torrent(&tmp, &torrent), &out).unwrap_err();
+    assert!(
+        matches!(err, PrepareError::Files(FilesError::Outside(_))),
+        "{err}"
+    );
 }

@@ -5,6 +5,7 @@ use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 
+use super::bitfield::Bitfield;
 use crate::metainfo::Info;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,12 +45,17 @@ pub trait Storage {
     /// a backend may drop a load it has not started. Reads stay correct either way.
     fn unprefetch(&mut self, _index: u32) {}
     /// The torrent's `info` has just been downloaded and verified (a magnet start): a backend
-    /// that lays pieces out by it (files on disk) prepares them now, before any write. Not
-    /// called for torrents built with their `info` ([`crate::engine::Torrent::new`]). An error
-    /// is reported as [`crate::engine::Event::StorageError`]; the torrent runs on, and writes
-    /// fail piece by piece.
-    fn metadata_ready(&mut self, _info: &Info, _info_bytes: &[u8]) -> Result<(), StorageError> {
-        Ok(())
+    /// that lays pieces out by it (files on disk) prepares them now, before any write, and
+    /// returns the pieces it already holds VERIFIED (files of an earlier run), if any; they
+    /// are not downloaded. Not called for torrents built with their `info`
+    /// ([`crate::engine::Torrent::new`] takes `have` instead). An error is reported as
+    /// [`crate::engine::Event::StorageError`]; the torrent runs on, and writes fail piece by piece.
+    fn metadata_ready(
+        &mut self,
+        _info: &Info,
+        _info_bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
+        Ok(None)
     }
 }
 
@@ -140,7 +146,11 @@ impl<S: Storage + ?Sized> Storage for Box<S> {
     fn unprefetch(&mut self, index: u32) {
         (**self).unprefetch(index)
     }
-    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+    fn metadata_ready(
+        &mut self,
+        info: &Info,
+        info_bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
         (**self).metadata_ready(info, info_bytes)
     }
 }
@@ -166,7 +176,11 @@ impl<S: Storage + ?Sized> Storage for Rc<RefCell<S>> {
     fn unprefetch(&mut self, index: u32) {
         self.borrow_mut().unprefetch(index)
     }
-    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+    fn metadata_ready(
+        &mut self,
+        info: &Info,
+        info_bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
         self.borrow_mut().metadata_ready(info, info_bytes)
     }
 }

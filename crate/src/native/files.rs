@@ -17,11 +17,11 @@ use std::path::{Component, Path, PathBuf};
 
 use thiserror::Error;
 
-use crate::engine::{Storage, StorageError};
+use crate::engine::{Bitfield, Storage, StorageError};
 use crate::metainfo::Info;
 use crate::metainfo::path::is_safe_component;
 
-use super::resume::ResumeStore;
+use super::resume::{FileState, ResumeStore, state_of};
 
 /// Open file handles kept at once: a torrent may list up to `MAX_FILES` (262,144) files, far
 /// over the usual limit of 1,024 descriptors, which the peer's sockets share.
@@ -196,6 +196,9 @@ pub struct FileStorage {
     resume: Option<ResumeStore>,
     /// Most recently used last; at most `MAX_OPEN_FILES`.
     open: Vec<(usize, File)>,
+    /// Seeding: each file's length and mtime when it was hashed. A file that differs now was
+    /// edited: its bytes are not served (peers would get data failing its hash and ban us).
+    hashed: Vec<Option<FileState>>,
 }
 
 impl FileStorage {
@@ -206,6 +209,7 @@ impl FileStorage {
             dir: Some(dir.to_path_buf()),
             resume: None,
             open: Vec::new(),
+            hashed: Vec::new(),
         }
     }
 
@@ -218,16 +222,24 @@ impl FileStorage {
             dir: Some(dir.to_path_buf()),
             resume: Some(resume),
             open: Vec::new(),
+            hashed: Vec::new(),
         }
     }
 
-    /// Read-only storage over the files a seed hashed.
+    /// Read-only storage over the files a seed hashed; call it right after hashing (their
+    /// current length and mtime are what is served; a file edited later is refused).
     pub fn seed(layout: Layout) -> FileStorage {
+        let hashed = layout
+            .files
+            .iter()
+            .map(|f| fs::metadata(&f.path).ok().and_then(|m| state_of(&m)))
+            .collect();
         FileStorage {
             layout: Some(layout),
             dir: None,
             resume: None,
             open: Vec::new(),
+            hashed,
         }
     }
 
@@ -257,6 +269,15 @@ impl FileStorage {
                 buffer[range].fill(0);
                 continue;
             }
+            let seeding = self.dir.is_none();
+            let hashed = self.hashed.get(file).copied().flatten();
+            let handle = self.handle(file)?;
+            if seeding && handle.metadata().ok().and_then(|m| state_of(&m)) != hashed {
+                return Err(io::Error::other(format!(
+                    "{} changed since it was hashed; run seed again to share the new version",
+                    self.path_of(file)
+                )));
+            }
             self.handle(file)?.read_exact_at(&mut buffer[range], at)?;
         }
         Ok(())
@@ -274,11 +295,13 @@ impl FileStorage {
             self.open.push(entry);
         } else {
             let path = &self.layout.as_ref().expect("laid out").files[index].path;
-            let file = OpenOptions::new()
-                .read(true)
-                .write(self.dir.is_some())
-                .open(path)
-                .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+            let open = |write| OpenOptions::new().read(true).write(write).open(path);
+            let file = match open(self.dir.is_some()) {
+                // A finished download made read-only can still be seeded.
+                Err(e) if e.kind() == io::ErrorKind::PermissionDenied => open(false),
+                other => other,
+            }
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
             if self.open.len() == MAX_OPEN_FILES {
                 self.open.remove(0);
             }
@@ -354,22 +377,42 @@ impl Storage for FileStorage {
         })
     }
 
-    fn metadata_ready(&mut self, info: &Info, info_bytes: &[u8]) -> Result<(), StorageError> {
+    /// A magnet download learns its files: what an earlier run left there is verified (see
+    /// [`ResumeStore::verify`]), the files are allocated, and the .torrent and resume record
+    /// saved so a rerun needs no metadata.
+    fn metadata_ready(
+        &mut self,
+        info: &Info,
+        info_bytes: &[u8],
+    ) -> Result<Option<Bitfield>, StorageError> {
         let Some(dir) = self.dir.clone() else {
-            return Ok(());
+            return Ok(None);
         };
         if self.layout.is_some() {
-            return Ok(());
+            return Ok(None);
         }
         let backend = |e: FilesError| StorageError::Backend(e.to_string());
         let layout = Layout::for_download(&dir, info).map_err(backend)?;
-        allocate(&dir, &layout).map_err(backend)?;
-        if let Some(resume) = &self.resume {
-            resume
-                .save_torrent(info_bytes)
-                .map_err(|e| StorageError::Backend(format!("saving the torrent: {e}")))?;
+        self.layout = Some(layout.clone());
+        let resume = self.resume.clone();
+        let have = match &resume {
+            Some(resume) => resume.verify(self, info),
+            None => Bitfield::new(info.num_pieces()),
+        };
+        // Allocation refuses anything resolving outside DIR (a symlink planted there), so
+        // what verify may have read through one is never kept or served.
+        if let Err(e) = allocate(&dir, &layout) {
+            // Never write through a layout that failed its checks.
+            self.layout = None;
+            self.open.clear();
+            return Err(backend(e));
         }
-        self.layout = Some(layout);
-        Ok(())
+        if let Some(resume) = &resume {
+            let saved = resume
+                .save_torrent(info_bytes)
+                .and_then(|()| resume.save_record(&have, &layout));
+            saved.map_err(|e| StorageError::Backend(format!("saving resume state: {e}")))?;
+        }
+        Ok(Some(have))
     }
 }

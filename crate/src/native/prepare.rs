@@ -1,5 +1,10 @@
 //! Turning `seed` and `download` arguments into a torrent ready for the session: hashed or
 //! parsed, files opened, what is already on disk verified, an engine built over them.
+//!
+//! Driver use: `let p = prepare_seed(&args, engine_config, now)?` (or `prepare_download`),
+//! print `p.magnet` as stdout's first line, `session.add_torrent(p.engine, &p.trackers, now)`;
+//! for a download, `p.resume.save(engine)` every [`super::resume::SAVE_INTERVAL`] and at exit;
+//! show progress with [`super::progress::Progress::show`]. Both functions block (hashing).
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -159,7 +164,9 @@ pub fn prepare_download(
         Some(torrent) => {
             let layout = Layout::for_download(&args.out_dir, &torrent.info)?;
             let mut storage = FileStorage::download(&args.out_dir, layout.clone());
-            // Before allocating: allocation makes every file full-length.
+            // Before allocating: allocation makes every file full-length. Allocation then
+            // refuses a layout resolving outside DIR, so nothing read through a planted
+            // symlink is kept.
             let have = store.verify(&mut storage, &torrent.info);
             allocate(&args.out_dir, &layout)?;
             let state_error = |source| PrepareError::Write {
@@ -239,4 +246,26 @@ fn read_torrent_file(path: &Path) -> Result<Vec<u8>, PrepareError> {
         })
         .map_err(read_error)?;
     Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merged_trackers_are_deduplicated_trimmed_and_bounded() {
+        let known = vec!["wss://a/".to_string(), "wss://b/".to_string()];
+        let extra: Vec<String> = (0..MAX_URLS + 50)
+            .map(|i| format!(" wss://t{}/ ", i % (MAX_URLS + 10)))
+            .chain(["wss://a/".to_string()])
+            .collect();
+        let merged = merge_trackers(&known, &extra).unwrap();
+        assert_eq!(merged.len(), MAX_URLS);
+        assert_eq!(&merged[..3], ["wss://a/", "wss://b/", "wss://t0/"]);
+        let too_long = vec![format!("wss://{}", "x".repeat(MAX_URL_BYTES))];
+        assert!(matches!(
+            merge_trackers(&known, &too_long),
+            Err(PrepareError::BadTracker(_))
+        ));
+    }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::engine::TorrentStats;
+use crate::engine::{Torrent, TorrentStats};
 
 /// Plain lines are for logs and CI output: often enough to see it move, rarely enough to read.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -132,6 +132,19 @@ impl Progress {
                 }
             }
         }
+    }
+
+    /// Shows `engine` on line `handle`; `name` is shown until the metadata gives the real one.
+    pub fn show(&mut self, handle: usize, name: &str, engine: &Torrent, now: Instant) {
+        let stats = engine.stats();
+        let info = engine.info();
+        let view = View {
+            name: info.map_or(name, |i| i.name.as_str()),
+            stats: &stats,
+            total_length: info.map(|i| i.total_length),
+            piece_length: info.map(|i| i.piece_length),
+        };
+        self.update(handle, &view, now);
     }
 
     /// Prints `text` (one line) above the bars, or as a plain line.

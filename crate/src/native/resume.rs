@@ -26,11 +26,14 @@ use super::files::{FileStorage, Layout};
 /// Largest resume record read: one entry of about 40 bytes per file, for up to `MAX_FILES`
 /// (262,144) files, plus a hex bitfield of up to `MAX_PIECES` bits (256 KiB).
 pub const MAX_RESUME_BYTES: u64 = 16 * 1024 * 1024;
+/// How often a driver saves the record while downloading: a crash loses at most this much
+/// bookkeeping, and pieces written since are found again anyway (their files changed).
+pub const SAVE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(30);
 /// The folder inside DIR holding resume state.
 pub const STATE_DIR: &str = ".seedcast";
 
 /// A file's length and modification time (seconds, nanoseconds since the Unix epoch).
-type FileState = (u64, u64, u32);
+pub(super) type FileState = (u64, u64, u32);
 
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -181,7 +184,14 @@ impl ResumeStore {
 }
 
 fn file_state(path: &Path) -> Option<FileState> {
-    let metadata = fs::metadata(path).ok().filter(|m| m.is_file())?;
+    state_of(&fs::metadata(path).ok()?)
+}
+
+/// A regular file's length and modification time.
+pub(super) fn state_of(metadata: &fs::Metadata) -> Option<FileState> {
+    if !metadata.is_file() {
+        return None;
+    }
     let mtime = metadata.modified().ok()?.duration_since(UNIX_EPOCH).ok()?;
     Some((metadata.len(), mtime.as_secs(), mtime.subsec_nanos()))
 }

@@ -182,13 +182,19 @@ impl Torrent {
     fn metadata_verified(&mut self, bytes: Vec<u8>, now: Duration) {
         match Info::from_bytes(&bytes) {
             Ok(info) => {
-                if let Err(e) = self.storage.metadata_ready(&info, &bytes) {
-                    self.events.push_back(Event::StorageError {
+                match self.storage.metadata_ready(&info, &bytes) {
+                    // Checked against the piece count by install_metadata.
+                    Ok(have) => self.initial_have = have,
+                    Err(e) => self.events.push_back(Event::StorageError {
                         message: e.to_string(),
-                    });
+                    }),
                 }
                 self.install_metadata(info, bytes);
                 self.events.push_back(Event::MetadataReady);
+                if self.is_complete() {
+                    // Everything was already in storage: nothing will verify later to say so.
+                    self.events.push_back(Event::Completed);
+                }
                 self.fill_all_requests(now);
             }
             // The magnet names bytes that are not a valid info dictionary: every sender was
