@@ -10,17 +10,14 @@ use thiserror::Error;
 use super::args::{DownloadArgs, SeedArgs};
 use super::driver::{Driver, DriverError, Flow, Observer, shutdown_signal};
 use super::prepare::{PrepareError, Prepared, prepare_download, prepare_seed};
-use super::progress::{Progress, View};
-use super::resume::ResumeStore;
+use super::progress::Progress;
+use super::resume::{ResumeStore, SAVE_INTERVAL};
 use super::rtc::{RtcConfig, RtcConfigError};
 use crate::engine;
 use crate::session::{AddError, Session, SessionConfig, SessionEvent, TorrentId, TrackerState};
 
 /// Connections per torrent (open + being negotiated), as the browser's default.
 pub const MAX_PEERS: usize = 30;
-/// A download's resume record is saved this often (and at exit): a crash loses at most this
-/// much verification work, which the next run re-verifies anyway.
-const RESUME_EVERY: Duration = Duration::from_secs(15);
 
 /// Why `seed` or `download` stopped with an error (one line).
 #[derive(Debug, Error)]
@@ -241,21 +238,10 @@ impl Observer for Cli {
 
     fn on_tick(&mut self, session: &Session) -> Flow {
         if let Some(torrent) = session.torrent(&self.torrent) {
-            let stats = torrent.stats();
-            let info = torrent.info();
-            let name = info
-                .map(|i| i.name.as_str())
-                .or(self.name.as_deref())
-                .unwrap_or("(metadata pending)");
-            let view = View {
-                name,
-                stats: &stats,
-                total_length: info.map(|i| i.total_length),
-                piece_length: info.map(|i| i.piece_length),
-            };
-            self.progress.update(self.line, &view, Instant::now());
+            let name = self.name.as_deref().unwrap_or("(metadata pending)");
+            self.progress.show(self.line, name, torrent, Instant::now());
         }
-        if self.last_resume.elapsed() >= RESUME_EVERY {
+        if self.last_resume.elapsed() >= SAVE_INTERVAL {
             if let Err(e) = self.save_resume(session) {
                 self.progress.log(&format!("warning: {e}"));
             }
