@@ -460,6 +460,10 @@ impl Task {
                 self.open = true;
                 self.emit(ConnEvent::Open).await
             }
+            // The byte stream is binary; text means a confused or hostile peer (as in web/).
+            Some(DataChannelEvent::OnMessage(message)) if message.is_string => {
+                Err("peer sent text on the binary channel".into())
+            }
             Some(DataChannelEvent::OnMessage(message)) => {
                 self.emit(ConnEvent::Data(message.data.to_vec())).await
             }
