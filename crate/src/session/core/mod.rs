@@ -39,7 +39,7 @@ use std::time::Duration;
 use crate::engine::rng::Rng;
 use crate::engine::{self, PeerKey};
 use crate::session::limits::check_browser_piece_length;
-use crate::session::trackers::{TorrentId, TrackerId, TrackerSet};
+use crate::session::trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
@@ -143,6 +143,27 @@ impl Session {
         trackers: &[String],
         now: Duration,
     ) -> Result<TorrentId, AddError> {
+        self.add(engine, trackers, false, now)
+    }
+
+    /// [`Session::add_torrent`], held from the start (see [`Session::hold_torrent`]): for a
+    /// driver that must first learn what its storage holds.
+    pub fn add_held_torrent(
+        &mut self,
+        engine: engine::Torrent,
+        trackers: &[String],
+        now: Duration,
+    ) -> Result<TorrentId, AddError> {
+        self.add(engine, trackers, true, now)
+    }
+
+    fn add(
+        &mut self,
+        engine: engine::Torrent,
+        trackers: &[String],
+        held: bool,
+        now: Duration,
+    ) -> Result<TorrentId, AddError> {
         let id = engine.info_hash().0;
         if self.torrents.contains_key(&id) {
             return Err(AddError::Duplicate);
@@ -153,6 +174,7 @@ impl Session {
             check_browser_piece_length(info.piece_length)?;
         }
         let mut swarm = Swarm::new(id, engine);
+        swarm.held = held;
         let mut urls: Vec<&str> = Vec::new();
         for url in trackers.iter().map(|u| u.trim()) {
             let websocket = url.starts_with("ws://") || url.starts_with("wss://");
@@ -223,6 +245,60 @@ impl Session {
         if let Some(swarm) = self.torrents.get_mut(torrent) {
             swarm.stream_waiting = waiting;
         }
+    }
+
+    /// Holds (or releases) `torrent`: while held it announces nothing and answers no offer,
+    /// so it has no connections (e.g. while the driver opens its storage, before
+    /// [`Session::replace_engine`]). Releasing announces at once where due.
+    pub fn hold_torrent(&mut self, torrent: &TorrentId, held: bool, now: Duration) {
+        if let Some(swarm) = self.torrents.get_mut(torrent) {
+            swarm.held = held;
+        }
+        if !held {
+            self.announce_due(now);
+        }
+    }
+
+    /// Replaces `torrent`'s engine (e.g. with one resumed from storage). Its connections are
+    /// closed first (the new engine knows none of them). An engine whose pieces are too large
+    /// for a browser (with `browser_limits`) stops the torrent: `TorrentStopped`.
+    pub fn replace_engine(
+        &mut self,
+        torrent: &TorrentId,
+        engine: engine::Torrent,
+        now: Duration,
+    ) -> Result<(), AddError> {
+        let Some(swarm) = self.torrents.get_mut(torrent) else {
+            return Ok(());
+        };
+        swarm.close_all(now, &mut self.outputs);
+        swarm.engine = engine;
+        if self.config.browser_limits
+            && let Some(info) = self.torrents.get(torrent).and_then(|s| s.engine.info())
+            && let Err(e) = check_browser_piece_length(info.piece_length)
+        {
+            self.remove_torrent(torrent, now);
+            self.event(SessionEvent::TorrentStopped {
+                torrent: *torrent,
+                reason: format!("torrent stopped: {e}"),
+            });
+            return Err(e.into());
+        }
+        self.pump(torrent, now);
+        Ok(())
+    }
+
+    /// Keeps tracker `url` open for the session's lifetime, with or without torrents (a page's
+    /// own trackers). Torrents naming it share the socket.
+    pub fn pin_tracker(&mut self, url: &str, now: Duration) -> Result<TrackerId, TrackersFull> {
+        let id = self.trackers.pin(url.trim())?;
+        self.connect_due(now);
+        Ok(id)
+    }
+
+    /// The pinned trackers' URLs, in the order they were pinned.
+    pub fn pinned_trackers(&self) -> Vec<String> {
+        self.trackers.pinned_urls()
     }
 
     /// Open connections of `torrent` (the data channel is open and the engine knows the peer).

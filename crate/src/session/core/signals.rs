@@ -35,6 +35,9 @@ impl Session {
             return Err("its torrent is not announced on that tracker");
         }
         let swarm = self.torrents.get(&s.info_hash).ok_or("no such torrent")?;
+        if swarm.held {
+            return Err("its torrent is held (storage opening)");
+        }
         swarm.admit(&s.remote, &self.config.peer_id, now)
     }
 
