@@ -749,3 +749,148 @@ fn the_upload_limit_is_shared_by_all_torrents() {
     let floor = Duration::from_secs_f64((512.0 * 1024.0 - 3.0 * BLOCK) / RATE as f64);
     assert!(net.now - start >= floor, "took only {:?}", net.now - start);
 }
+
+/// A torrent whose storage is still opening (the browser resumes from it) is added held:
+/// no announce, no answer to offers, no connection. The driver then swaps in the engine it
+/// resumed, releases it, and the first announce says `started` with what that engine has.
+#[test]
+fn a_held_torrent_waits_then_announces_what_its_resumed_engine_has() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let node = net.add_node(session_config(1));
+    let hash = net.info_hash();
+    let config = net.nodes[node].session.engine_config(&hash);
+    let magnet = Torrent::from_info_hash(
+        net.metainfo.info_hash,
+        Box::new(MemoryStorage::new()),
+        config.clone(),
+        net.now,
+    );
+    let trackers = [TRACKER.to_owned()];
+    net.with(node, |s, now| s.add_held_torrent(magnet, &trackers, now))
+        .expect("added");
+    // The seeder announces too, and its offers reach the held node: none is answered.
+    net.run_for(30 * SECOND);
+    assert!(net.relays[TRACKER].announces_from(node).is_empty());
+    assert!(open_conns(&net, node).is_empty());
+    assert!(open_conns(&net, seeder).is_empty());
+    assert!(
+        net.outputs_where(node, |o| matches!(o, Output::AcceptOffer { .. }))
+            .is_empty()
+    );
+
+    // What the storage held: every piece.
+    let info = net.metainfo.info.clone();
+    let resumed = Torrent::new(
+        net.metainfo.info_hash,
+        info.clone(),
+        net.metainfo.info_bytes.clone(),
+        Box::new(MemoryStorage::from_content(&net.content, info.piece_length)),
+        Some(seedcast::engine::Bitfield::full(info.num_pieces())),
+        config,
+        net.now,
+    );
+    net.with(node, |s, now| s.replace_engine(&hash, resumed, now))
+        .expect("replaced");
+    net.with(node, |s, now| s.hold_torrent(&hash, false, now));
+    net.run_for(SECOND);
+    let announces = net.relays[TRACKER].announces_from(node);
+    assert_eq!(announces[0].event, Some(Event::Started));
+    assert_eq!(
+        announces[0].seeder,
+        Some(true),
+        "left: 0 from the resumed engine"
+    );
+    assert!(completed(&net, node));
+}
+
+/// Swapping the engine closes the torrent's connections (the new engine knows none), and
+/// one whose pieces a tab cannot hold stops the torrent.
+#[test]
+fn replace_engine_closes_connections_and_stops_on_pieces_too_large() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    let hash = net.info_hash();
+    assert!(net.run_until(30 * SECOND, |n| !open_conns(n, leecher).is_empty()));
+    let conns = open_conns(&net, leecher);
+
+    let big = Net::new(64 * 1024, 32 * 1024 * 1024);
+    let config = net.nodes[leecher].session.engine_config(&hash);
+    let engine = Torrent::new(
+        net.metainfo.info_hash,
+        big.metainfo.info.clone(),
+        big.metainfo.info_bytes.clone(),
+        Box::new(MemoryStorage::new()),
+        None,
+        config,
+        net.now,
+    );
+    let refused = net.with(leecher, |s, now| s.replace_engine(&hash, engine, now));
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "pieces of 32 MiB are too large for a browser tab (at most 16 MiB)"
+    );
+    let closes = net.outputs_where(leecher, |o| matches!(o, Output::Close { .. }));
+    for conn in conns {
+        assert!(closes.iter().any(|(_, o)| *o == Output::Close { conn }));
+    }
+    assert!(net.nodes[leecher].session.torrent(&hash).is_none());
+    assert_eq!(
+        net.events_where(leecher, |e| matches!(
+            e,
+            SessionEvent::TorrentStopped { .. }
+        ))
+        .len(),
+        1
+    );
+}
+
+/// A page's own tracker is connected with no torrent, and stays open when the last torrent
+/// on it goes (a torrent's own tracker would close).
+#[test]
+fn a_pinned_tracker_opens_without_torrents_and_outlives_them() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_node(session_config(0));
+    let pinned = net
+        .with(node, |s, now| s.pin_tracker(TRACKER, now))
+        .expect("pinned");
+    net.run_for(SECOND);
+    assert_eq!(net.tracker_id(node, TRACKER), pinned);
+    assert_eq!(
+        net.nodes[node].session.pinned_trackers(),
+        vec![TRACKER.to_owned()]
+    );
+    let opened = net.events_where(node, |e| {
+        matches!(
+            e,
+            SessionEvent::Tracker {
+                state: TrackerState::Open,
+                ..
+            }
+        )
+    });
+    assert_eq!(opened.len(), 1);
+
+    let hash = net.info_hash();
+    let config = net.nodes[node].session.engine_config(&hash);
+    let engine = Torrent::from_info_hash(
+        net.metainfo.info_hash,
+        Box::new(MemoryStorage::new()),
+        config,
+        net.now,
+    );
+    net.add_torrent(node, engine, &[TRACKER]);
+    net.run_for(SECOND);
+    assert_eq!(
+        net.relays[TRACKER].announces_from(node)[0].event,
+        Some(Event::Started),
+        "the open pinned socket carries the torrent's announces"
+    );
+    net.with(node, |s, now| s.remove_torrent(&hash, now));
+    net.run_for(SECOND);
+    assert!(
+        net.outputs_where(node, |o| matches!(o, Output::CloseTracker { .. }))
+            .is_empty()
+    );
+}

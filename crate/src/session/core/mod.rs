@@ -430,7 +430,8 @@ impl Session {
             let announces = s
                 .announces
                 .iter()
-                .filter(|(t, _)| self.tracker_is_open(**t))
+                // A held torrent announces nothing: its due slots wait for the release.
+                .filter(|(t, _)| !s.held && self.tracker_is_open(**t))
                 .map(|(_, slot)| slot.next_at);
             let conns = s.conns.values().filter(|c| !c.open).map(|c| c.deadline);
             let pending = s.pending.iter().map(|p| p.deadline);
