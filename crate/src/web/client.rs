@@ -216,6 +216,8 @@ impl ClientInner {
         };
         added.map_err(|e| e.to_string())?;
         self.swarms.insert(swarm.hex.clone(), swarm);
+        // Called from the API, not a browser callback: run what the session wants now.
+        self.run();
         Ok(())
     }
 
@@ -227,6 +229,7 @@ impl ClientInner {
         };
         self.session.remove_torrent(&swarm.info_hash, now());
         self.release(swarm);
+        self.run();
     }
 
     /// Frees a removed torrent's browser side.
@@ -282,6 +285,7 @@ impl ClientInner {
             self.run_output(output);
         }
         self.arm_timer();
+        self.schedule_flush();
     }
 
     fn arm_timer(&mut self) {
