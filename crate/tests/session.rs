@@ -894,3 +894,36 @@ fn a_pinned_tracker_opens_without_torrents_and_outlives_them() {
             .is_empty()
     );
 }
+
+/// A tracker whose socket never opens (a black-holed host) is given up after
+/// `TRACKER_OPEN_TIMEOUT` and retried with the backoff; once it answers, the torrent announces.
+#[test]
+fn a_tracker_socket_that_never_opens_is_given_up_and_retried() {
+    use seedcast::session::core::TRACKER_OPEN_TIMEOUT;
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.relay(TRACKER).silent = true;
+    let node = net.add_seeder(session_config(0));
+    let tracker = net.tracker_id(node, TRACKER);
+    net.run_for(TRACKER_OPEN_TIMEOUT + SECOND);
+    let closes = net.outputs_where(node, |o| *o == Output::CloseTracker { tracker });
+    assert_eq!(closes.len(), 1);
+    assert_eq!(closes[0].0, TRACKER_OPEN_TIMEOUT, "given up at the deadline");
+    let closed = net.events_where(node, |e| {
+        matches!(
+            e,
+            SessionEvent::Tracker {
+                state: TrackerState::Closed { .. },
+                ..
+            }
+        )
+    });
+    assert_eq!(closed.len(), 1);
+
+    net.relay(TRACKER).silent = false;
+    net.run_for(10 * SECOND);
+    let connects = net.outputs_where(node, |o| matches!(o, Output::ConnectTracker { .. }));
+    assert_eq!(connects.len(), 2, "one retry after the backoff");
+    let announces = net.relays[TRACKER].announces_from(node);
+    assert_eq!(announces[0].event, Some(Event::Started));
+}

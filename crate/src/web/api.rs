@@ -40,7 +40,7 @@ export interface ClientOptions {
    *  `opfs`, `indexeddb` or `memory`. Stored pieces survive reloads and are seeded; memory
    *  holds only a bounded cache (4 MiB, or 4 pieces if larger) of them. The first client of a page picks. */
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
-  /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
+  /** Most bytes per second this client uploads (all torrents and peers together); default unlimited. */
   uploadLimit?: number;
   /** Where tips go: `'bttc'` (BitTorrent Chain mainnet, id 199; the default), `'donau'`
    *  (its testnet, id 1029) or a chain of your own (e.g. a local node). `tipJar`: a TipJar

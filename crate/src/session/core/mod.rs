@@ -48,6 +48,7 @@ pub use announce::{
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
+pub use tracker_conns::TRACKER_OPEN_TIMEOUT;
 pub use transmit::{CORK_AFTER, CORK_BYTES, CORK_DELAY, HIGH_WATER, MIN_SEND};
 
 use peers::Swarm;
@@ -390,6 +391,7 @@ impl Session {
     }
 
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.expire_connecting(now);
         self.connect_due(now);
         for swarm in self.torrents.values_mut() {
             if now >= swarm.engine.poll_timeout() {
