@@ -23,7 +23,7 @@ use super::swarm::Swarm;
 use super::tracker::TrackerSocket;
 use crate::engine::Torrent as Engine;
 use crate::session::tracker_proto::IdBytes as Id;
-use crate::session::{ConnId, Session, SessionConfig, TrackerId};
+use crate::session::{ConnId, Output, Session, SessionConfig, TrackerId};
 use crate::tip::Chain;
 use crate::tip::logs::TipLedger;
 
@@ -281,8 +281,27 @@ impl ClientInner {
                 engine.hold_downloads(held, now);
             }
         }
-        while let Some(output) = self.session.poll_output() {
-            self.run_output(output);
+        // After sending, the session hears the channels' real buffered amounts: it counts
+        // what it sent, and `bufferedamountlow` fires only after the amount was above
+        // `LOW_WATER`, so small sends (an upload limit) would otherwise add up to a full
+        // channel that never drains in its eyes. Terminates: each round only sends while
+        // the real amount is below the high-water mark.
+        loop {
+            let mut sent = std::collections::BTreeSet::new();
+            while let Some(output) = self.session.poll_output() {
+                if let Output::Send { conn, .. } = &output {
+                    sent.insert(*conn);
+                }
+                self.run_output(output);
+            }
+            if sent.is_empty() {
+                break;
+            }
+            for conn in sent {
+                if let Some(buffered) = self.conns.get(&conn).map(PeerConn::buffered) {
+                    self.session.handle_buffered(conn, buffered, now);
+                }
+            }
         }
         self.arm_timer();
         self.schedule_flush();
