@@ -82,7 +82,7 @@ bench-signal: setup
 FUZZ_SECONDS ?= 60
 fuzz:
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install cargo-fuzz
-	cd crate/fuzz && for t in bencode metainfo creator wire tip channel tracker_proto session_tracker; do \
+	cd crate/fuzz && for t in bencode metainfo creator wire tip channel tracker_proto session_tracker webseed_headers; do \
 	  $(CARGO) +nightly fuzz run $$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done
 	cd signaling/fuzz && for t in ws_frames tracker_request; do mkdir -p corpus/$$t && \
 	  $(CARGO) +nightly fuzz run $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECONDS) || exit 1; done

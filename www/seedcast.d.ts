@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips };
+import type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips };
 
 /** Why a `tip()` or a creator `seed()` failed: `Error.code`. */
 export type TipErrorCode = 'no-wallet' | 'rejected' | 'wrong-chain' | 'insufficient-funds' | 'unverified-creator' | 'invalid-amount' | 'failed';

@@ -3,7 +3,8 @@
 //!
 //! After every step: the picker's availability equals the sum of the connected peers' known
 //! pieces; each peer's queued output is within its bound; partial pieces' buffers are within
-//! the configured budget. Once every peer has left, availability is zero.
+//! the configured budget; no piece claimed by a web seed is also being assembled from peers or
+//! verified. Once every peer has left, availability is zero.
 
 mod fixture;
 
@@ -52,6 +53,15 @@ enum Step {
     Wait(Duration),
     /// Storage lost a piece (its stored bytes failed to load or to verify).
     Lose(u32),
+    /// A web seed claims a run of up to this many bytes.
+    Claim(u64),
+    /// A web seed answers a piece (the real one, or a corrupted one).
+    WebSeedPiece {
+        index: u32,
+        corrupt: bool,
+    },
+    /// A web seed's fetch failed: its claims are released.
+    Release(u32, u32),
 }
 
 fn any_message() -> impl Strategy<Value = Message> {
@@ -97,6 +107,10 @@ fn any_step() -> impl Strategy<Value = Step> {
             .prop_map(|(p, b)| Step::Poll(p, b)),
         2 => (0u64..40).prop_map(|s| Step::Wait(Duration::from_millis(s * 500))),
         1 => (0u32..PIECES + 1).prop_map(Step::Lose),
+        2 => (0u64..(3 * PIECE as u64)).prop_map(Step::Claim),
+        2 => (0u32..PIECES + 1, proptest::bool::weighted(0.2))
+            .prop_map(|(index, corrupt)| Step::WebSeedPiece { index, corrupt }),
+        1 => (0u32..PIECES, 0u32..PIECES + 1).prop_map(|(a, b)| Step::Release(a, b)),
     ]
 }
 
@@ -239,6 +253,21 @@ impl World {
                 self.now = end;
             }
             Step::Lose(index) => self.t.lose_piece(*index, self.now),
+            Step::Claim(max) => {
+                if let Some(run) = self.t.webseed_claim(*max, self.now) {
+                    assert!(!run.is_empty(), "an empty claim");
+                }
+            }
+            Step::WebSeedPiece { index, corrupt } => {
+                let start = (*index * PIECE) as usize;
+                let end = (start + PIECE as usize).min(self.data.len());
+                let mut data = self.data.get(start..end).unwrap_or_default().to_vec();
+                if *corrupt && !data.is_empty() {
+                    data[0] ^= 1;
+                }
+                let _ = self.t.webseed_piece(*index, &data, self.now);
+            }
+            Step::Release(a, b) => self.t.webseed_release(*a..*b, self.now),
         }
         while self.t.poll_event().is_some() {}
     }
@@ -265,6 +294,10 @@ impl World {
             stats.complete,
             stats.has_metadata && stats.pieces_verified == stats.num_pieces,
             "completion disagrees with the verified count"
+        );
+        prop_assert!(
+            !self.t.debug_claims_overlap(),
+            "a web seed claim is also partial or verified"
         );
         let partial = self.t.debug_partial_bytes();
         prop_assert!(

@@ -908,7 +908,10 @@ fn a_tracker_socket_that_never_opens_is_given_up_and_retried() {
     net.run_for(TRACKER_OPEN_TIMEOUT + SECOND);
     let closes = net.outputs_where(node, |o| *o == Output::CloseTracker { tracker });
     assert_eq!(closes.len(), 1);
-    assert_eq!(closes[0].0, TRACKER_OPEN_TIMEOUT, "given up at the deadline");
+    assert_eq!(
+        closes[0].0, TRACKER_OPEN_TIMEOUT,
+        "given up at the deadline"
+    );
     let closed = net.events_where(node, |e| {
         matches!(
             e,

@@ -12,6 +12,7 @@ mod creator_page;
 pub mod metrics;
 pub mod outbox;
 mod server;
+pub mod static_files;
 pub mod swarm;
 pub mod tracker;
 pub mod web_headers;

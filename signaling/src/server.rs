@@ -17,7 +17,6 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tower::ServiceExt;
-use tower_http::services::ServeDir;
 
 use crate::chain::Chain;
 use crate::channels::{self, Channels};
@@ -25,6 +24,7 @@ use crate::client_ip::client_ip;
 use crate::config::Config;
 use crate::connection;
 use crate::creator_page;
+use crate::static_files;
 use crate::tracker::Tracker;
 use crate::web_headers::{self, WebHeaders};
 
@@ -181,10 +181,7 @@ async fn fallback(State(state): State<AppState>, request: Request) -> Response {
         return creator_page::serve(www, request).await;
     }
     match www {
-        Some(dir) => match ServeDir::new(dir).oneshot(request).await {
-            Ok(response) => response.into_response(),
-            Err(never) => match never {},
-        },
+        Some(dir) => static_files::serve(dir, request).await,
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }
@@ -195,10 +192,7 @@ async fn root(state: State<AppState>, peer: ConnectInfo<SocketAddr>, request: Re
         return upgrade(state, peer, request).await;
     }
     match &state.config.www_dir {
-        Some(dir) => match ServeDir::new(dir).oneshot(request).await {
-            Ok(response) => response.into_response(),
-            Err(never) => match never {},
-        },
+        Some(dir) => static_files::serve(dir, request).await,
         None => (
             StatusCode::NOT_FOUND,
             "no web app configured; the tracker is at ws://this-host/announce\n",

@@ -17,9 +17,11 @@ pub const EMBED_PAGE: &str = "/embed.html";
 /// its own stylesheets, WebSocket trackers anywhere (a magnet's `tr=`), blob: URLs for finished files (to
 /// link, play and read back), posters from anywhere, its own service worker and the storage worker (a
 /// blob: worker built from its own script, crate/src/web/piece_store.js). No inline script or style.
-/// `connect-src` also gets the operator's chain RPC origins (see [`WebHeaders::new`]).
+/// `connect-src` also allows any http(s) origin: BEP 19 web seeds (a torrent's `url-list`, a magnet's `ws=`)
+/// live on any host, as trackers do (`ws: wss:` already reach anywhere, so this opens no new way out), and the
+/// operator's chain RPC origins are listed too (see [`WebHeaders::new`]).
 const POLICY_HEAD: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
-     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' blob: ws: wss:";
+     img-src 'self' blob: data: https:; media-src 'self' blob:; connect-src 'self' blob: ws: wss: http: https:";
 const POLICY_TAIL: &str = "worker-src 'self' blob:; frame-src 'self'; manifest-src 'self'; base-uri 'none'; \
      form-action 'self'; object-src 'none'";
 
@@ -168,7 +170,7 @@ mod tests {
         let csp = WebHeaders::new(&chain).content_security_policy("/");
         assert!(
             csp.contains(
-                "connect-src 'self' blob: ws: wss: https://rpc.example.org http://127.0.0.1:8545; worker-src"
+                "connect-src 'self' blob: ws: wss: http: https: https://rpc.example.org http://127.0.0.1:8545; worker-src"
             ),
             "{csp}"
         );

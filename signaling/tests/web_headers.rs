@@ -103,7 +103,7 @@ async fn creator_pages_and_the_chain_rpc_in_connect_src() {
         let csp = header(&headers, "content-security-policy").unwrap();
         assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
         assert!(
-            csp.contains("connect-src 'self' blob: ws: wss: https://rpc.bittorrentchain.io https://rpc.bt.io;"),
+            csp.contains("connect-src 'self' blob: ws: wss: http: https: https://rpc.bittorrentchain.io https://rpc.bt.io;"),
             "mainnet RPC by default: {csp}"
         );
     }
@@ -130,7 +130,7 @@ async fn creator_pages_and_the_chain_rpc_in_connect_src() {
         let (_, headers) = http_head_of(local.addr, path).await;
         let csp = header(&headers, "content-security-policy").unwrap();
         assert!(
-            csp.contains("connect-src 'self' blob: ws: wss: http://127.0.0.1:8545;"),
+            csp.contains("connect-src 'self' blob: ws: wss: http: https: http://127.0.0.1:8545;"),
             "{path}: {csp}"
         );
         assert!(!csp.contains("bittorrentchain"), "{csp}");

@@ -37,15 +37,16 @@ function freePort() {
 }
 
 /** Starts seedcast-signal on a free port; `intervalSecs` is the announce interval it tells clients;
- *  `args` are more command-line flags (e.g. `--chain FILE --data DIR`). */
-export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '127.0.0.1', args = [] } = {}) {
+ *  `args` are more command-line flags (e.g. `--chain FILE --data DIR`); `www` is the directory it
+ *  serves (default: the app in `www/`; another one makes it e.g. a web seed). */
+export async function startSignal({ intervalSecs = 5, port: fixedPort, host = '127.0.0.1', args = [], www = resolve(ROOT, 'www') } = {}) {
   const bin = resolve(ROOT, process.env.SEEDCAST_SIGNAL_BIN ?? 'target/debug/seedcast-signal');
   if (!existsSync(bin)) throw new Error(`seedcast-signal not found at ${bin} (build it or set SEEDCAST_SIGNAL_BIN)`);
   if (!existsSync(resolve(ROOT, 'www/pkg/seedcast_bg.wasm'))) throw new Error('www/pkg is missing: run scripts/build-wasm.sh');
   const port = fixedPort ?? await freePort();
   // Channels go to a fresh temporary database unless the test names one (never ./seedcast-data).
   const dataDir = args.includes('--data') ? null : mkdtempSync(join(tmpdir(), 'seedcast-signal-data-'));
-  const child = spawn(bin, ['--listen', `${host}:${port}`, '--www', resolve(ROOT, 'www'),
+  const child = spawn(bin, ['--listen', `${host}:${port}`, '--www', www,
     '--interval-secs', String(intervalSecs), '--log', 'warn', ...(dataDir ? ['--data', dataDir] : []), ...args],
   { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';

@@ -22,4 +22,6 @@ pub type PeerKey = u64;
 pub use bitfield::Bitfield;
 pub use config::Config;
 pub use storage::{LoadQueue, MemoryStorage, Storage, StorageError, block_of};
-pub use torrent::{Event, PeerStats, Torrent, TorrentStats};
+pub use torrent::{
+    Event, PeerStats, Torrent, TorrentStats, WEBSEED_CLAIM_TIMEOUT, WebSeedPieceError,
+};

@@ -7,7 +7,9 @@
 //!   and one [`BlockState`] per 16 KiB block;
 //! * **complete** — every block received; the torrent takes the buffer with [`Picker::take_complete`]
 //!   and verifies it, then calls [`Picker::mark_have`] or [`Picker::mark_failed`] (back to missing);
-//! * **have** — verified and in storage.
+//! * **have** — verified and in storage;
+//! * **claimed** — missing, not partial, and claimed by a web seed ([`Picker::claim`]): no peer
+//!   is asked for it until the claim is released (fetched, failed or expired).
 //!
 //! Order of preference when picking for a peer: (1) pieces in a streaming window, in reading
 //! order, with overdue blocks of the first pieces re-requested from a second peer (deadlines);
@@ -109,6 +111,9 @@ pub struct Picker {
     /// Sum of the partial pieces' full sizes (reserved for their growing buffers). Invariant:
     /// equals the sum of `piece_size` over `partial`.
     partial_bytes: u64,
+    /// Pieces a web seed is fetching, with when the claim expires. Invariant: a claimed
+    /// piece is neither have nor partial.
+    claimed: BTreeMap<u32, Duration>,
 }
 
 impl Picker {
@@ -138,6 +143,7 @@ impl Picker {
             stream_deadline: Duration::from_secs(2),
             max_partial_bytes: u64::MAX,
             partial_bytes: 0,
+            claimed: BTreeMap::new(),
         }
     }
 
@@ -317,7 +323,7 @@ impl Picker {
                 let bit = candidates.leading_zeros();
                 candidates &= !(0x80 >> bit);
                 let index = byte_index as u32 * 8 + bit;
-                if self.partial.contains_key(&index) {
+                if self.partial.contains_key(&index) || self.claimed.contains_key(&index) {
                     continue;
                 }
                 let key = (
@@ -344,7 +350,7 @@ impl Picker {
         urgent: bool,
         out: &mut Vec<BlockRef>,
     ) {
-        if self.have.get(index) || !peer_has.get(index) {
+        if self.have.get(index) || !peer_has.get(index) || self.claimed.contains_key(&index) {
             return;
         }
         let size = self.piece_size(index);
@@ -497,6 +503,7 @@ impl Picker {
         self.have.set(index);
         self.remove_partial(index);
         self.failed_before.remove(&index);
+        self.claimed.remove(&index);
     }
 
     /// A verified piece's stored bytes are gone: it is missing again (and picked again).
@@ -566,6 +573,63 @@ impl Picker {
                 p.exclusive = false;
             }
         }
+    }
+
+    // ---- web seed claims -----------------------------------------------------------------
+
+    /// True if nobody is fetching `index` and we lack it: not have, not partial, not claimed.
+    pub fn is_free(&self, index: u32) -> bool {
+        index < self.num_pieces()
+            && !self.have.get(index)
+            && !self.partial.contains_key(&index)
+            && !self.claimed.contains_key(&index)
+    }
+
+    /// The first free piece a web seed should fetch: the streaming windows' pieces in reading
+    /// order, then the lowest free index (web seeds serve long contiguous runs best).
+    pub fn first_free(&self) -> Option<u32> {
+        self.windows
+            .values()
+            .flat_map(|w| w.clone())
+            .find(|&i| self.is_free(i))
+            .or_else(|| (0..self.num_pieces()).find(|&i| self.is_free(i)))
+    }
+
+    /// Claims a free piece for a web seed until `expires`. Returns false if it was not free.
+    pub fn claim(&mut self, index: u32, expires: Duration) -> bool {
+        if !self.is_free(index) {
+            return false;
+        }
+        self.claimed.insert(index, expires);
+        true
+    }
+
+    /// Releases a claim (fetched, failed or given up). Returns whether it was claimed.
+    pub fn unclaim(&mut self, index: u32) -> bool {
+        self.claimed.remove(&index).is_some()
+    }
+
+    pub fn is_claimed(&self, index: u32) -> bool {
+        self.claimed.contains_key(&index)
+    }
+
+    /// Releases every claim that expired at or before `now`; returns how many.
+    pub fn expire_claims(&mut self, now: Duration) -> usize {
+        let before = self.claimed.len();
+        self.claimed.retain(|_, expires| *expires > now);
+        before - self.claimed.len()
+    }
+
+    /// Claimed pieces, in order (for invariant checks and stats).
+    pub fn claimed(&self) -> impl Iterator<Item = u32> + '_ {
+        self.claimed.keys().copied()
+    }
+
+    /// True if some claimed piece is also partial or have (the invariant says never).
+    pub fn claims_overlap(&self) -> bool {
+        self.claimed
+            .keys()
+            .any(|i| self.have.get(*i) || self.partial.contains_key(i))
     }
 
     /// Number of pieces being assembled (each holds the bytes received so far).

@@ -3,8 +3,8 @@
 //! driver (browser or native) feeds it inputs and runs its outputs. Its parts are pure and
 //! unit-tested natively: which trackers stay open and may signal for which torrent
 //! ([`trackers`]), which torrents a driver can hold ([`limits`]), which connections to one
-//! remote peer it keeps ([`pairing`]), reconnect delays ([`backoff`]) and the upload limit
-//! ([`upload_limit`]). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared
+//! remote peer it keeps ([`pairing`]), reconnect delays ([`backoff`]), the upload limit
+//! ([`upload_limit`]) and web seeds ([`webseed`], BEP 19). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared
 //! with `seedcast-signal`.
 
 pub mod backoff;
@@ -14,6 +14,7 @@ pub mod pairing;
 pub mod tracker_proto;
 pub mod trackers;
 pub mod upload_limit;
+pub mod webseed;
 
 pub use self::core::{
     AddError, ConnId, Output, Session, SessionConfig, SessionEvent, TrackerState,

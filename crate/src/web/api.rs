@@ -115,6 +115,12 @@ export interface TorrentStats {
    *  `unsavedBytes`: verified bytes not yet written to browser storage (a tab closed now
    *  would have to download them again). */
   storage: string; cachedBytes: number; unsavedBytes: number;
+  /** BEP 19 web seeds; `state` is `ready`, `backoff` or `dropped: <reason>`. `downloadSpeed`
+   *  above counts them too. */
+  webSeeds: WebSeedInfo[];
+}
+export interface WebSeedInfo {
+  url: string; state: string; downloaded: number; downloadSpeed: number; inFlight: number;
 }
 export interface FileInfo {
   index: number; name: string; path: string; length: number; offset: number;
@@ -292,8 +298,12 @@ impl Client {
             now(),
         );
         let trackers = merged(&magnet.trackers, &inner);
-        let swarm = Swarm::new(magnet.info_hash.0, storage, magnet.name, trackers);
+        let mut swarm = Swarm::new(magnet.info_hash.0, storage, magnet.name, trackers);
+        let refused = super::webseed::add_urls(&mut swarm.webseeds, &magnet.web_seeds);
         let torrent = self.insert(&mut inner, swarm, engine, true)?;
+        for message in refused {
+            inner.notify(super::notes::Note::warning(&torrent.hex, message));
+        }
         inner.open_storage(&torrent.hex);
         Ok(torrent)
     }
@@ -319,8 +329,12 @@ impl Client {
             inner.session.engine_config(&meta.info_hash.0),
             now(),
         );
-        let swarm = Swarm::new(meta.info_hash.0, storage, None, trackers);
+        let mut swarm = Swarm::new(meta.info_hash.0, storage, None, trackers);
+        let refused = super::webseed::add_urls(&mut swarm.webseeds, &meta.web_seeds);
         let torrent = self.insert(&mut inner, swarm, engine, true)?;
+        for message in refused {
+            inner.notify(super::notes::Note::warning(&torrent.hex, message));
+        }
         inner.open_storage(&torrent.hex);
         inner.notify(super::notes::Note::new(
             &torrent.hex,

@@ -99,12 +99,18 @@ impl Handle {
 extern "C" {
     #[wasm_bindgen(js_namespace = console, js_name = error)]
     fn console_error(message: &str);
+    #[wasm_bindgen(js_namespace = console, js_name = debug)]
+    fn console_debug(message: &str);
     #[wasm_bindgen(js_name = setTimeout)]
     fn set_timeout(callback: &JsValue, ms: i32);
 }
 
 fn web_sys_console_error(message: &str) {
     console_error(message);
+}
+
+pub fn debug_log(message: &str) {
+    console_debug(message);
 }
 
 pub struct ClientOptions {
@@ -281,6 +287,13 @@ impl ClientInner {
                 engine.hold_downloads(held, now);
             }
         }
+        let handle = self.handle.clone();
+        for swarm in self.swarms.values_mut() {
+            if let Some(engine) = self.session.torrent_mut(&swarm.info_hash) {
+                let notes = super::webseed::drive(engine, swarm, &handle, now);
+                self.notes.extend(notes);
+            }
+        }
         // After sending, the session hears the channels' real buffered amounts: it counts
         // what it sent, and `bufferedamountlow` fires only after the amount was above
         // `LOW_WATER`, so small sends (an upload limit) would otherwise add up to a full
@@ -307,8 +320,33 @@ impl ClientInner {
         self.schedule_flush();
     }
 
+    /// A web seed request of torrent `hex` finished (see `webseed.rs`).
+    pub fn on_webseed(
+        &mut self,
+        hex: &str,
+        id: u64,
+        result: Result<crate::session::webseed::WebSeedResponse, String>,
+    ) {
+        let now = now();
+        if let Some((engine, swarm)) = self.parts(hex) {
+            super::webseed::on_result(engine, swarm, id, result, now);
+        }
+        // The engine's new pieces go out as events and `have`s.
+        self.session.handle_timeout(now);
+    }
+
     fn arm_timer(&mut self) {
-        let Some(at) = self.session.poll_timeout() else {
+        let webseeds = self
+            .swarms
+            .values()
+            .filter_map(|s| s.webseeds.poll_timeout());
+        let Some(at) = self
+            .session
+            .poll_timeout()
+            .into_iter()
+            .chain(webseeds)
+            .min()
+        else {
             self.timer = None;
             return;
         };

@@ -40,7 +40,12 @@ pub fn stats(engine: &Engine, swarm: &Swarm) -> JsValue {
     set(&out, "downloaded", s.downloaded as f64);
     set(&out, "uploaded", s.uploaded as f64);
     set(&out, "wasted", s.wasted as f64);
-    set(&out, "downloadSpeed", s.download_rate);
+    // Peers and web seeds together: what the user sees arriving.
+    set(
+        &out,
+        "downloadSpeed",
+        s.download_rate + swarm.webseeds.download_rate(),
+    );
     set(&out, "uploadSpeed", s.upload_rate);
     set(&out, "peers", s.peers as u32);
     set(&out, "done", s.complete);
@@ -53,6 +58,7 @@ pub fn stats(engine: &Engine, swarm: &Swarm) -> JsValue {
         "unverifiedPieces",
         swarm.storage.unverified_pieces() as u32,
     );
+    set(&out, "webSeeds", super::webseed::stats(&swarm.webseeds));
     out.into()
 }
 

@@ -20,6 +20,7 @@
 //!   `fetch`.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
 //!   service worker behind `<video>`.
+//! * [`webseed`] — BEP 19 web seeds: `fetch` with `Range` for `session::webseed`.
 
 pub mod api;
 mod chain_rpc;
@@ -44,6 +45,7 @@ mod tip;
 mod tips;
 mod tracker;
 mod wallet;
+mod webseed;
 
 pub use api::{Client, Torrent};
 pub use stream::FileStream;

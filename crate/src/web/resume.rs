@@ -31,6 +31,9 @@ impl ClientInner {
     /// Starts opening the storage of swarm `hex` (added held); it announces once that is
     /// done.
     pub fn open_storage(&mut self, hex: &str) {
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.storage_ready = false;
+        }
         let (handle, hex, preference) = (
             self.handle.clone(),
             hex.to_owned(),
@@ -144,6 +147,9 @@ impl ClientInner {
             if self.session.replace_engine(&info_hash, fresh, now).is_err() {
                 return true;
             }
+        }
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.storage_ready = true;
         }
         self.session.hold_torrent(&info_hash, false, now);
         true

@@ -2,6 +2,7 @@
 //! Its engine and connections live in the client's `Session` (by the same info hash).
 
 use crate::engine::Torrent as Engine;
+use crate::session::webseed::WebSeeds;
 
 use super::creator::CreatorView;
 use super::storage::SharedStorage;
@@ -21,6 +22,11 @@ pub struct Swarm {
     pub streams: Streams,
     /// The creator record, verified once when first asked for after the metadata arrived.
     creator: std::cell::OnceCell<Option<CreatorView>>,
+    /// BEP 19 web seeds (a torrent's `url-list`, a magnet's `ws=`); run by `webseed.rs`.
+    pub webseeds: WebSeeds,
+    /// False while the browser storage is being opened (the torrent is held in the session
+    /// meanwhile, see `resume.rs`): web seeds wait too.
+    pub storage_ready: bool,
 }
 
 impl std::fmt::Debug for Swarm {
@@ -47,6 +53,8 @@ impl Swarm {
             storage_kind: "memory",
             streams: Streams::default(),
             creator: std::cell::OnceCell::new(),
+            webseeds: WebSeeds::new(),
+            storage_ready: true,
         }
     }
 

@@ -197,12 +197,35 @@ impl Torrent {
             });
             return;
         }
+        self.store_verified(index, &partial.data, now);
+    }
+
+    /// A piece passed its hash check and is in storage (from peers or a web seed): mark it,
+    /// settle earlier suspicions with the good copy, and tell the peers.
+    pub(super) fn store_verified(&mut self, index: u32, data: &[u8], _now: Duration) {
+        let Some(m) = &mut self.meta else { return };
         m.picker.mark_have(index);
         self.events.push_back(Event::PieceVerified { index });
+        // Requests still out for it (a web seed finished it first) are withdrawn.
+        for p in self.peers.values_mut() {
+            let stale: Vec<BlockRef> = p
+                .outstanding
+                .iter()
+                .filter(|o| o.block.index == index)
+                .map(|o| o.block)
+                .collect();
+            for block in stale {
+                p.take_outstanding(&block);
+                p.send(&Message::Cancel(block));
+            }
+        }
         if let Some(evidence) = self.suspects.remove(&index) {
-            let good = block_hashes(&partial.data, &partial.blocks);
-            for ((sender, bad), (_, ok)) in evidence.iter().zip(&good) {
-                if bad != ok && self.peers.contains_key(sender) {
+            let good = data
+                .chunks(BLOCK_SIZE as usize)
+                .map(|c| Sha1::digest(c).into());
+            for ((sender, bad), ok) in evidence.iter().zip(good) {
+                let ok: [u8; 20] = ok;
+                if *bad != ok && self.peers.contains_key(sender) {
                     self.ban(*sender, format!("sent a corrupt block of piece {index}"));
                 }
             }

@@ -28,6 +28,7 @@ mod penalty;
 mod receive;
 mod timers;
 mod upload;
+mod webseed;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
@@ -45,6 +46,7 @@ use crate::metainfo::{Info, InfoHash};
 use crate::wire::Handshake;
 use penalty::Penalties;
 pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
+pub use webseed::{WEBSEED_CLAIM_TIMEOUT, WebSeedPieceError};
 
 /// Something the driver should know or do.
 #[derive(Debug, Clone, PartialEq, Eq)]

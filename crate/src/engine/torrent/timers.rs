@@ -77,6 +77,10 @@ impl Torrent {
             }
         }
         self.expire_metadata_requests(now);
+        // A web seed that never answered cannot pin its pieces.
+        if let Some(m) = &mut self.meta {
+            m.picker.expire_claims(now);
+        }
         self.fill_all_requests(now);
     }
 

@@ -106,9 +106,9 @@ impl Session {
     /// Gives up sockets that did not open in time: closed, then retried like any close.
     pub(super) fn expire_connecting(&mut self, now: Duration) {
         for id in self.trackers.ids() {
-            let late = self.trackers.get(id).is_some_and(|t| {
-                matches!(t.phase, Phase::Connecting { deadline } if now >= deadline)
-            });
+            let late = self.trackers.get(id).is_some_and(
+                |t| matches!(t.phase, Phase::Connecting { deadline } if now >= deadline),
+            );
             if late {
                 self.outputs.push_back(Output::CloseTracker { tracker: id });
                 self.tracker_closed(id, now);
