@@ -930,3 +930,41 @@ fn a_tracker_socket_that_never_opens_is_given_up_and_retried() {
     let announces = net.relays[TRACKER].announces_from(node);
     assert_eq!(announces[0].event, Some(Event::Started));
 }
+
+/// Each ignored offer or answer says why (the browser logs it at debug level).
+#[test]
+fn an_ignored_signal_says_why() {
+    use seedcast::session::tracker_proto::Id20;
+    use seedcast::session::tracker_proto::response::{self, SignalKind};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_magnet_leecher(session_config(0));
+    let mine = [0x4d; 20];
+    let hostile = hostile_setup(&mut net, node, mine);
+    let payload = |kind: &str| {
+        serde_json::value::RawValue::from_string(format!(r#"{{"type":"{kind}","sdp":"v=0"}}"#))
+            .unwrap()
+    };
+    let stranger = Id20(*b"-XX0001-strangerpeer");
+    let signal = |hash: [u8; 20], kind: SignalKind, name: &str| {
+        response::relayed_signal(&Id20(hash), &stranger, &Id20([3; 20]), kind, &payload(name))
+    };
+    assert_eq!(net.nodes[node].session.last_ignored_signal(), None);
+    let honest = net.info_hash();
+    let offer = signal(honest, SignalKind::Offer, "offer");
+    net.with(node, |s, now| {
+        s.handle_tracker_message(hostile, &offer, now)
+    });
+    assert_eq!(
+        net.nodes[node].session.last_ignored_signal(),
+        Some(("offer", "its torrent is not announced on that tracker"))
+    );
+    let answer = signal(mine, SignalKind::Answer, "answer");
+    net.with(node, |s, now| {
+        s.handle_tracker_message(hostile, &answer, now)
+    });
+    assert_eq!(
+        net.nodes[node].session.last_ignored_signal(),
+        Some(("answer", "not to an offer sent there"))
+    );
+}

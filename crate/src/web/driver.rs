@@ -90,7 +90,22 @@ impl ClientInner {
         let now = now();
         match event {
             SocketEvent::Open => self.session.handle_tracker_open(tracker, now),
-            SocketEvent::Text(text) => self.session.handle_tracker_message(tracker, &text, now),
+            SocketEvent::Text(text) => {
+                let before = self.session.ignored_signals();
+                self.session.handle_tracker_message(tracker, &text, now);
+                let after = self.session.ignored_signals();
+                if let Some((kind, reason)) = self.session.last_ignored_signal()
+                    && after > before
+                {
+                    let url = self
+                        .session
+                        .tracker_url(tracker)
+                        .unwrap_or("a closed tracker");
+                    super::client::debug_log(&format!(
+                        "seedcast: ignored an {kind} relayed by {url}: {reason} ({after} ignored so far)"
+                    ));
+                }
+            }
             SocketEvent::Closed(reason) => {
                 // Dropping the socket frees its listeners (this one included, after it returns).
                 self.sockets.remove(&tracker);

@@ -99,6 +99,8 @@ pub struct Session {
     /// Which torrent transmits first on the next round (the upload bucket is shared).
     torrent_turn: usize,
     ignored_signals: u64,
+    /// The kind ("offer" or "answer") and reason of the last ignored signal.
+    last_ignored: Option<(&'static str, &'static str)>,
 }
 
 impl Session {
@@ -115,6 +117,7 @@ impl Session {
             cork_at: None,
             torrent_turn: 0,
             ignored_signals: 0,
+            last_ignored: None,
         }
     }
 
@@ -452,6 +455,12 @@ impl Session {
     /// Relayed offers and answers ignored so far (wrong tracker, refused peer, unknown offer …).
     pub fn ignored_signals(&self) -> u64 {
         self.ignored_signals
+    }
+
+    /// The last ignored offer or answer: its kind (`"offer"`, `"answer"`) and why (for the
+    /// driver's debug log).
+    pub fn last_ignored_signal(&self) -> Option<(&'static str, &'static str)> {
+        self.last_ignored
     }
 
     // ---- shared internals ----
