@@ -46,7 +46,7 @@ export interface SeedcastTorrentEventMap {
 
 export class SeedcastClient extends EventTarget {
   /** Options (ClientOptions in ./pkg/seedcast.d.ts): `trackers`, `iceServers`, `maxPeers`, and
-   *  `uploadLimit` — most bytes per second each torrent uploads to all its peers together
+   *  `uploadLimit` — most bytes per second the client uploads (all torrents and peers together)
    *  (a token bucket; default unlimited). */
   static create(options?: ClientOptions): Promise<SeedcastClient>;
   /** Needs `loadSeedcast()` to have resolved. `trackers` defaults to [defaultTracker()]. */

@@ -883,5 +883,221 @@ fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_met(
     assert!(
         met_seeder.is_empty(),
         "its only source was the first leecher"
+/// A torrent whose storage is still opening (the browser resumes from it) is added held:
+/// no announce, no answer to offers, no connection. The driver then swaps in the engine it
+/// resumed, releases it, and the first announce says `started` with what that engine has.
+#[test]
+fn a_held_torrent_waits_then_announces_what_its_resumed_engine_has() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let node = net.add_node(session_config(1));
+    let hash = net.info_hash();
+    let config = net.nodes[node].session.engine_config(&hash);
+    let magnet = Torrent::from_info_hash(
+        net.metainfo.info_hash,
+        Box::new(MemoryStorage::new()),
+        config.clone(),
+        net.now,
+    );
+    let trackers = [TRACKER.to_owned()];
+    net.with(node, |s, now| s.add_held_torrent(magnet, &trackers, now))
+        .expect("added");
+    // The seeder announces too, and its offers reach the held node: none is answered.
+    net.run_for(30 * SECOND);
+    assert!(net.relays[TRACKER].announces_from(node).is_empty());
+    assert!(open_conns(&net, node).is_empty());
+    assert!(open_conns(&net, seeder).is_empty());
+    assert!(
+        net.outputs_where(node, |o| matches!(o, Output::AcceptOffer { .. }))
+            .is_empty()
+    );
+
+    // What the storage held: every piece.
+    let info = net.metainfo.info.clone();
+    let resumed = Torrent::new(
+        net.metainfo.info_hash,
+        info.clone(),
+        net.metainfo.info_bytes.clone(),
+        Box::new(MemoryStorage::from_content(&net.content, info.piece_length)),
+        Some(seedcast::engine::Bitfield::full(info.num_pieces())),
+        config,
+        net.now,
+    );
+    net.with(node, |s, now| s.replace_engine(&hash, resumed, now))
+        .expect("replaced");
+    net.with(node, |s, now| s.hold_torrent(&hash, false, now));
+    net.run_for(SECOND);
+    let announces = net.relays[TRACKER].announces_from(node);
+    assert_eq!(announces[0].event, Some(Event::Started));
+    assert_eq!(
+        announces[0].seeder,
+        Some(true),
+        "left: 0 from the resumed engine"
+    );
+    assert!(completed(&net, node));
+}
+
+/// Swapping the engine closes the torrent's connections (the new engine knows none), and
+/// one whose pieces a tab cannot hold stops the torrent.
+#[test]
+fn replace_engine_closes_connections_and_stops_on_pieces_too_large() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    let hash = net.info_hash();
+    assert!(net.run_until(30 * SECOND, |n| !open_conns(n, leecher).is_empty()));
+    let conns = open_conns(&net, leecher);
+
+    let big = Net::new(64 * 1024, 32 * 1024 * 1024);
+    let config = net.nodes[leecher].session.engine_config(&hash);
+    let engine = Torrent::new(
+        net.metainfo.info_hash,
+        big.metainfo.info.clone(),
+        big.metainfo.info_bytes.clone(),
+        Box::new(MemoryStorage::new()),
+        None,
+        config,
+        net.now,
+    );
+    let refused = net.with(leecher, |s, now| s.replace_engine(&hash, engine, now));
+    assert_eq!(
+        refused.unwrap_err().to_string(),
+        "pieces of 32 MiB are too large for a browser tab (at most 16 MiB)"
+    );
+    let closes = net.outputs_where(leecher, |o| matches!(o, Output::Close { .. }));
+    for conn in conns {
+        assert!(closes.iter().any(|(_, o)| *o == Output::Close { conn }));
+    }
+    assert!(net.nodes[leecher].session.torrent(&hash).is_none());
+    assert_eq!(
+        net.events_where(leecher, |e| matches!(
+            e,
+            SessionEvent::TorrentStopped { .. }
+        ))
+        .len(),
+        1
+    );
+}
+
+/// A page's own tracker is connected with no torrent, and stays open when the last torrent
+/// on it goes (a torrent's own tracker would close).
+#[test]
+fn a_pinned_tracker_opens_without_torrents_and_outlives_them() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_node(session_config(0));
+    let pinned = net
+        .with(node, |s, now| s.pin_tracker(TRACKER, now))
+        .expect("pinned");
+    net.run_for(SECOND);
+    assert_eq!(net.tracker_id(node, TRACKER), pinned);
+    assert_eq!(
+        net.nodes[node].session.pinned_trackers(),
+        vec![TRACKER.to_owned()]
+    );
+    let opened = net.events_where(node, |e| {
+        matches!(
+            e,
+            SessionEvent::Tracker {
+                state: TrackerState::Open,
+                ..
+            }
+        )
+    });
+    assert_eq!(opened.len(), 1);
+
+    let hash = net.info_hash();
+    let config = net.nodes[node].session.engine_config(&hash);
+    let engine = Torrent::from_info_hash(
+        net.metainfo.info_hash,
+        Box::new(MemoryStorage::new()),
+        config,
+        net.now,
+    );
+    net.add_torrent(node, engine, &[TRACKER]);
+    net.run_for(SECOND);
+    assert_eq!(
+        net.relays[TRACKER].announces_from(node)[0].event,
+        Some(Event::Started),
+        "the open pinned socket carries the torrent's announces"
+    );
+    net.with(node, |s, now| s.remove_torrent(&hash, now));
+    net.run_for(SECOND);
+    assert!(
+        net.outputs_where(node, |o| matches!(o, Output::CloseTracker { .. }))
+            .is_empty()
+    );
+}
+
+/// A tracker whose socket never opens (a black-holed host) is given up after
+/// `TRACKER_OPEN_TIMEOUT` and retried with the backoff; once it answers, the torrent announces.
+#[test]
+fn a_tracker_socket_that_never_opens_is_given_up_and_retried() {
+    use seedcast::session::core::TRACKER_OPEN_TIMEOUT;
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.relay(TRACKER).silent = true;
+    let node = net.add_seeder(session_config(0));
+    let tracker = net.tracker_id(node, TRACKER);
+    net.run_for(TRACKER_OPEN_TIMEOUT + SECOND);
+    let closes = net.outputs_where(node, |o| *o == Output::CloseTracker { tracker });
+    assert_eq!(closes.len(), 1);
+    assert_eq!(
+        closes[0].0, TRACKER_OPEN_TIMEOUT,
+        "given up at the deadline"
+    );
+    let closed = net.events_where(node, |e| {
+        matches!(
+            e,
+            SessionEvent::Tracker {
+                state: TrackerState::Closed { .. },
+                ..
+            }
+        )
+    });
+    assert_eq!(closed.len(), 1);
+
+    net.relay(TRACKER).silent = false;
+    net.run_for(10 * SECOND);
+    let connects = net.outputs_where(node, |o| matches!(o, Output::ConnectTracker { .. }));
+    assert_eq!(connects.len(), 2, "one retry after the backoff");
+    let announces = net.relays[TRACKER].announces_from(node);
+    assert_eq!(announces[0].event, Some(Event::Started));
+}
+
+/// Each ignored offer or answer says why (the browser logs it at debug level).
+#[test]
+fn an_ignored_signal_says_why() {
+    use seedcast::session::tracker_proto::Id20;
+    use seedcast::session::tracker_proto::response::{self, SignalKind};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_magnet_leecher(session_config(0));
+    let mine = [0x4d; 20];
+    let hostile = hostile_setup(&mut net, node, mine);
+    let payload = |kind: &str| {
+        serde_json::value::RawValue::from_string(format!(r#"{{"type":"{kind}","sdp":"v=0"}}"#))
+            .unwrap()
+    };
+    let stranger = Id20(*b"-XX0001-strangerpeer");
+    let signal = |hash: [u8; 20], kind: SignalKind, name: &str| {
+        response::relayed_signal(&Id20(hash), &stranger, &Id20([3; 20]), kind, &payload(name))
+    };
+    assert_eq!(net.nodes[node].session.last_ignored_signal(), None);
+    let honest = net.info_hash();
+    let offer = signal(honest, SignalKind::Offer, "offer");
+    net.with(node, |s, now| {
+        s.handle_tracker_message(hostile, &offer, now)
+    });
+    assert_eq!(
+        net.nodes[node].session.last_ignored_signal(),
+        Some(("offer", "its torrent is not announced on that tracker"))
+    );
+    let answer = signal(mine, SignalKind::Answer, "answer");
+    net.with(node, |s, now| {
+        s.handle_tracker_message(hostile, &answer, now)
+    });
+    assert_eq!(
+        net.nodes[node].session.last_ignored_signal(),
+        Some(("answer", "not to an offer sent there"))
     );
 }

@@ -40,7 +40,7 @@ export interface ClientOptions {
    *  `opfs`, `indexeddb` or `memory`. Stored pieces survive reloads and are seeded; memory
    *  holds only a bounded cache (4 MiB, or 4 pieces if larger) of them. The first client of a page picks. */
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
-  /** Most bytes per second each torrent uploads (all peers together); default unlimited. */
+  /** Most bytes per second this client uploads (all torrents and peers together); default unlimited. */
   uploadLimit?: number;
   /** Where tips go: `'bttc'` (BitTorrent Chain mainnet, id 199; the default), `'donau'`
    *  (its testnet, id 1029) or a chain of your own (e.g. a local node). `tipJar`: a TipJar
@@ -294,13 +294,13 @@ impl Client {
         let engine = Engine::from_info_hash(
             magnet.info_hash,
             Box::new(storage.clone()),
-            engine_config(&inner),
+            inner.session.engine_config(&magnet.info_hash.0),
             now(),
         );
         let trackers = merged(&magnet.trackers, &inner);
-        let mut swarm = Swarm::new(engine, storage, magnet.name, trackers);
+        let mut swarm = Swarm::new(magnet.info_hash.0, storage, magnet.name, trackers);
         let refused = super::webseed::add_urls(&mut swarm.webseeds, &magnet.web_seeds);
-        let torrent = self.insert(&mut inner, swarm);
+        let torrent = self.insert(&mut inner, swarm, engine, true)?;
         for message in refused {
             inner.notify(super::notes::Note::warning(&torrent.hex, message));
         }
@@ -326,12 +326,12 @@ impl Client {
             meta.info_bytes,
             Box::new(storage.clone()),
             None,
-            engine_config(&inner),
+            inner.session.engine_config(&meta.info_hash.0),
             now(),
         );
-        let mut swarm = Swarm::new(engine, storage, None, trackers);
+        let mut swarm = Swarm::new(meta.info_hash.0, storage, None, trackers);
         let refused = super::webseed::add_urls(&mut swarm.webseeds, &meta.web_seeds);
-        let torrent = self.insert(&mut inner, swarm);
+        let torrent = self.insert(&mut inner, swarm, engine, true)?;
         for message in refused {
             inner.notify(super::notes::Note::warning(&torrent.hex, message));
         }
@@ -371,7 +371,7 @@ impl Client {
             let Ok(inner) = state(&self.inner) else {
                 return Promise::reject(&fail("seedcast is busy (re-entrant call)").into());
             };
-            (inner.corrupt_uploads, inner.trackers.pinned_urls())
+            (inner.corrupt_uploads, inner.session.pinned_trackers())
         };
         wasm_bindgen_futures::future_to_promise(async move {
             // The wallet first: a missing or refusing wallet fails before minutes of hashing.
@@ -416,23 +416,26 @@ impl Client {
             let mut inner = state(&rc).map_err(JsValue::from)?;
             ensure_new(&inner, &meta.info_hash).map_err(JsValue::from)?;
             let have = Bitfield::full(meta.info.num_pieces());
+            let info_hash = meta.info_hash.0;
             let engine = Engine::new(
                 meta.info_hash,
                 meta.info,
                 meta.info_bytes,
                 Box::new(storage.clone()),
                 Some(have),
-                engine_config(&inner),
+                inner.session.engine_config(&info_hash),
                 now(),
             );
-            let mut swarm = Swarm::new(engine, storage, None, trackers);
+            let mut swarm = Swarm::new(info_hash, storage, None, trackers);
             swarm.storage_kind = "files";
             let torrent = Torrent {
                 client: weak.clone(),
                 hex: swarm.hex.clone(),
             };
             // No events: the resolved promise is the news that the torrent is ready and complete.
-            inner.insert_swarm(swarm);
+            inner
+                .insert_swarm(swarm, engine, false)
+                .map_err(|e| JsValue::from(fail(e)))?;
             Ok(torrent.into())
         })
     }
@@ -589,13 +592,20 @@ impl Client {
         }
     }
 
-    fn insert(&self, inner: &mut ClientInner, swarm: Swarm) -> Torrent {
+    /// Adds a download, held until its storage is open (`open_storage`).
+    fn insert(
+        &self,
+        inner: &mut ClientInner,
+        swarm: Swarm,
+        engine: Engine,
+        held: bool,
+    ) -> Result<Torrent, JsError> {
         let torrent = Torrent {
             client: Rc::downgrade(&self.inner),
             hex: swarm.hex.clone(),
         };
-        inner.insert_swarm(swarm);
-        torrent
+        inner.insert_swarm(swarm, engine, held).map_err(fail)?;
+        Ok(torrent)
     }
 }
 
@@ -640,10 +650,9 @@ fn ensure_new(inner: &ClientInner, info_hash: &InfoHash) -> Result<(), JsError> 
     Ok(())
 }
 
-pub(super) fn engine_config(inner: &ClientInner) -> Config {
+/// The template for every torrent's engine (the session sets the peer id and a seed).
+pub(super) fn engine_template() -> Config {
     Config {
-        peer_id: inner.peer_id,
-        seed: random_u64(),
         // A data channel buffers generously and its first rate sample comes only after a
         // second: start with 1 MiB of requests in flight instead of 64 KiB (measured: 64 MiB
         // between two pages went from ~11 to ~20 MB/s). NOTE: the engine's pipeline clamp
@@ -660,7 +669,7 @@ const MAX_TORRENT_TRACKERS: usize = 32;
 
 fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
     let mut all: Vec<String> = Vec::new();
-    let configured = inner.trackers.pinned_urls();
+    let configured = inner.session.pinned_trackers();
     let own = own
         .iter()
         .filter(|u| u.len() <= MAX_URL_CHARS)
@@ -728,9 +737,10 @@ impl Torrent {
             .and_then(|rc| {
                 let inner = rc.try_borrow().ok()?;
                 let swarm = inner.swarms.get(&self.hex)?;
-                let known = swarm.engine.info().is_some();
+                let engine = inner.engine(&self.hex)?;
+                let known = engine.info().is_some();
                 Some((
-                    known.then(|| swarm.creator()),
+                    known.then(|| swarm.creator(engine)),
                     inner.chain.clone(),
                     swarm.info_hash,
                     inner.channel_creators.get(&swarm.info_hash).copied(),
@@ -793,13 +803,13 @@ impl Torrent {
         let text = |key: &str| optional_string(options, key);
         let origin = super::channels::server_origin(text("server")?).map_err(failed)?;
         let (info_hash, name, trackers, record) = self
-            .with(|s| {
-                s.engine.info().map(|info| {
+            .with(|e, s| {
+                e.info().map(|info| {
                     (
                         s.info_hash,
                         info.name.clone(),
                         s.trackers.clone(),
-                        s.creator(),
+                        s.creator(e),
                     )
                 })
             })
@@ -828,17 +838,20 @@ impl Torrent {
         Ok((origin, text("wallet")?, publish))
     }
 
-    fn with<R>(&self, f: impl FnOnce(&Swarm) -> R) -> Result<R, JsError> {
+    fn with<R>(&self, f: impl FnOnce(&Engine, &Swarm) -> R) -> Result<R, JsError> {
+        self.with_client(|inner| {
+            let swarm = inner.swarms.get(&self.hex)?;
+            Some(f(inner.engine(&self.hex)?, swarm))
+        })
+    }
+
+    fn with_client<R>(&self, f: impl FnOnce(&ClientInner) -> Option<R>) -> Result<R, JsError> {
         let rc = self
             .client
             .upgrade()
             .ok_or_else(|| fail("the client was destroyed"))?;
         let inner = rc.try_borrow().map_err(|_| fail("the client is busy"))?;
-        let swarm = inner
-            .swarms
-            .get(&self.hex)
-            .ok_or_else(|| fail("this torrent was removed"))?;
-        Ok(f(swarm))
+        f(&inner).ok_or_else(|| fail("this torrent was removed"))
     }
 }
 
@@ -853,15 +866,15 @@ impl Torrent {
     /// The name from the metadata, or from the magnet link until the metadata arrives.
     #[wasm_bindgen(getter)]
     pub fn name(&self) -> Option<String> {
-        self.with(Swarm::name).ok().flatten()
+        self.with(|e, s| s.name(e)).ok().flatten()
     }
 
     #[wasm_bindgen(getter, js_name = magnetURI)]
     pub fn magnet_uri(&self) -> Result<String, JsError> {
-        self.with(|s| {
+        self.with(|e, s| {
             let magnet = Magnet {
                 info_hash: InfoHash(s.info_hash),
-                name: s.name(),
+                name: s.name(e),
                 trackers: s.trackers.clone(),
                 web_seeds: vec![],
             };
@@ -872,8 +885,8 @@ impl Torrent {
     /// The .torrent file, once the metadata is known.
     #[wasm_bindgen(js_name = torrentFile)]
     pub fn torrent_file(&self) -> Result<Option<Vec<u8>>, JsError> {
-        self.with(|s| {
-            let (info, info_bytes) = (s.engine.info()?.clone(), s.engine.info_bytes()?.to_vec());
+        self.with(|e, s| {
+            let (info, info_bytes) = (e.info()?.clone(), e.info_bytes()?.to_vec());
             let meta = Metainfo {
                 info,
                 info_hash: InfoHash(s.info_hash),
@@ -901,7 +914,11 @@ impl Torrent {
 
     #[wasm_bindgen(unchecked_return_type = "PeerInfo[]")]
     pub fn peers(&self) -> Result<JsValue, JsError> {
-        self.with(files::peers)
+        self.with_client(|inner| {
+            let engine = inner.engine(&self.hex)?;
+            let info_hash = inner.swarms.get(&self.hex)?.info_hash;
+            Some(files::peers(engine, inner.session.open_conns(&info_hash)))
+        })
     }
 
     /// One byte per piece: 1 = verified, 0 = not yet (empty before the metadata).
@@ -912,7 +929,7 @@ impl Torrent {
     /// A finished file's content (read from storage).
     #[wasm_bindgen(js_name = fileBytes, unchecked_return_type = "Promise<Uint8Array>")]
     pub fn file_bytes(&self, index: u32) -> Promise {
-        let plan = self.with(|s| files::plan(s, index));
+        let plan = self.with(|e, s| files::plan(e, s, index));
         wasm_bindgen_futures::future_to_promise(async move {
             let plan = plan
                 .map_err(JsValue::from)?
@@ -928,7 +945,7 @@ impl Torrent {
     /// of the page's memory (the browser keeps Blob data itself).
     #[wasm_bindgen(js_name = fileBlob, unchecked_return_type = "Promise<Blob>")]
     pub fn file_blob(&self, index: u32, mime: Option<String>) -> Promise {
-        let plan = self.with(|s| files::plan(s, index));
+        let plan = self.with(|e, s| files::plan(e, s, index));
         wasm_bindgen_futures::future_to_promise(async move {
             let plan = plan
                 .map_err(JsValue::from)?
@@ -958,7 +975,7 @@ impl Torrent {
     /// The creator record inside the torrent: `null` without one (or before the metadata).
     #[wasm_bindgen(getter, unchecked_return_type = "Creator | null")]
     pub fn creator(&self) -> Result<JsValue, JsError> {
-        self.with(|s| s.creator().map_or(JsValue::NULL, |c| c.to_js()))
+        self.with(|e, s| s.creator(e).map_or(JsValue::NULL, |c| c.to_js()))
     }
 
     /// Tips the torrent's verified creator `amount` BTT (a decimal string) from a browser

@@ -1,63 +1,39 @@
 //! The client's state and its event loop: every browser callback enters through
-//! [`Handle::with`], updates the state, and leaves notifications to be delivered later.
+//! [`Handle::with`], feeds the client's [`Session`] an input, and then the session's outputs
+//! run (`driver.rs`) and its events become notifications, delivered later.
 //!
-//! Ownership: `ClientInner` owns the swarms, which own their connections, which own their
-//! closures; the tracker sockets and timers likewise. Closures hold only a `Weak` handle, so
-//! there are no reference cycles and dropping the client (or `destroy`) frees everything.
-//! A closure may be dropped while it runs (a `close` event removing its own connection):
-//! wasm-bindgen defers the actual free until the call returns.
+//! Ownership: `ClientInner` owns the session, the peer connections and tracker sockets it
+//! asked for (each owning its closures) and the one timer. Closures hold only a `Weak`
+//! handle, so there are no reference cycles and dropping the client (or `destroy`) frees
+//! everything. A closure may be dropped while it runs (a `close` event removing its own
+//! connection): wasm-bindgen defers the actual free until the call returns.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::{Rc, Weak};
-use std::time::Duration;
 
 use js_sys::Function;
 use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::Closure;
 
-use super::js_glue::{Interval, microtask, now};
-use super::notes::{Note, message_detail};
-use super::peer_conn::ConnEvent;
-use super::swarm::{AnnounceSlot, Swarm};
-use super::tracker::{SocketEvent, TrackerSocket, backoff};
-use crate::engine::PeerKey;
+use super::js_glue::{Timeout, microtask, now};
+use super::notes::Note;
+use super::peer_conn::PeerConn;
+use super::swarm::Swarm;
+use super::tracker::TrackerSocket;
+use crate::engine::Torrent as Engine;
 use crate::session::tracker_proto::IdBytes as Id;
-use crate::session::{TrackerId, TrackerSet};
+use crate::session::{ConnId, Output, Session, SessionConfig, TrackerId};
 use crate::tip::Chain;
 use crate::tip::logs::TipLedger;
-
-/// How often timers run: engine ticks, offer expiry, announces, tracker reconnects.
-const TICK: Duration = Duration::from_millis(250);
-/// Announce interval until the tracker tells us one.
-pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(120);
-/// Bounds on the interval a tracker may ask for.
-pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
-pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
-/// Most tracker sockets per client: the client's own plus those torrents bring in.
-pub const MAX_CLIENT_TRACKERS: usize = 16;
-/// While a download has no peer, announce again this soon (new offers find new peers).
-pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
-
-/// The driver's side of one tracker (see [`TrackerSet`] for who uses it). Dropping it
-/// closes the socket, and with the entry gone nothing reconnects.
-#[derive(Default)]
-pub struct TrackerState {
-    pub socket: Option<TrackerSocket>,
-    pub failures: u32,
-    pub retry_at: Duration,
-}
 
 pub struct ClientInner {
     pub handle: Handle,
     pub peer_id: Id,
     pub ice_servers: JsValue,
-    pub max_peers: usize,
     pub corrupt_uploads: bool,
     /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
     pub storage_preference: String,
-    /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
-    pub upload_limit: Option<u64>,
     /// Where tips go (`chain`; BTTC mainnet by default). Chosen by the page, never by a link.
     pub chain: Chain,
     /// Works listed by channels verified in this client (`client.channel`): info hash → the
@@ -66,19 +42,25 @@ pub struct ClientInner {
     pub channel_creators: BTreeMap<[u8; 20], Option<crate::creator::Address>>,
     /// Tips counted per creator (`client.tips`), by address; at most `tips::MAX_LEDGERS`.
     pub tip_ledgers: BTreeMap<[u8; 20], TipLedger>,
-    /// The client's own trackers (pinned: open for its lifetime) and those that torrents
-    /// brought in (closed when the last torrent using them goes).
-    pub trackers: TrackerSet<TrackerState>,
-    /// Relayed offers and answers ignored (wrong tracker, refused peer, …): for debugging.
-    pub ignored_signals: u64,
-    /// By hex info hash.
+    /// Torrents, trackers and connections, without I/O: it decides, this driver runs it.
+    pub session: Session,
+    /// The browser side of each torrent, by hex info hash.
     pub swarms: BTreeMap<String, Swarm>,
-    next_key: PeerKey,
+    /// The peer connections the session asked for (`CreateOffer`/`AcceptOffer`).
+    pub(super) conns: BTreeMap<ConnId, PeerConn>,
+    /// Remote peer ids of connected peers (for `peer` notes).
+    pub(super) peer_ids: BTreeMap<ConnId, [u8; 20]>,
+    /// The tracker sockets the session asked for, and why each last closed.
+    pub(super) sockets: BTreeMap<TrackerId, TrackerSocket>,
+    pub(super) close_reasons: BTreeMap<TrackerId, String>,
+    /// Scratch buffer for incoming channel messages (reused).
+    pub(super) inbox: Vec<u8>,
+    /// The one timer, armed at the session's `poll_timeout`.
+    timer: Option<(std::time::Duration, Timeout)>,
     pub(super) notes: Vec<Note>,
     flush_queued: bool,
     listener: Option<Function>,
     flush: Option<Closure<dyn FnMut()>>,
-    ticker: Option<Interval>,
     /// Set by `destroy`: nothing may be added afterwards.
     pub destroyed: bool,
 }
@@ -96,7 +78,8 @@ impl std::fmt::Debug for ClientInner {
 pub struct Handle(pub Weak<RefCell<ClientInner>>);
 
 impl Handle {
-    /// Runs `f` on the client if it still exists, then schedules notification delivery.
+    /// Runs `f` on the client if it still exists, then runs the session's outputs and
+    /// schedules notification delivery.
     pub fn with<R>(&self, f: impl FnOnce(&mut ClientInner) -> R) -> Option<R> {
         let rc = self.0.upgrade()?;
         let Ok(mut inner) = rc.try_borrow_mut() else {
@@ -106,7 +89,7 @@ impl Handle {
             return None;
         };
         let result = f(&mut inner);
-        inner.stop_unusable();
+        inner.run();
         inner.schedule_flush();
         Some(result)
     }
@@ -137,55 +120,60 @@ pub struct ClientOptions {
     pub corrupt_uploads: bool,
     pub storage_preference: String,
     pub peer_id: Id,
-    /// Bytes per second each torrent may upload (`uploadLimit`); `None` = unlimited.
+    /// Bytes per second the client may upload (`uploadLimit`); `None` = unlimited.
     pub upload_limit: Option<u64>,
     pub chain: Chain,
 }
 
 impl ClientInner {
     pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
+        let now = now();
+        let config = SessionConfig {
+            peer_id: options.peer_id,
+            seed: super::js_glue::random_u64(),
+            max_peers: options.max_peers,
+            upload_limit: options.upload_limit,
+            browser_limits: true,
+            engine: super::api::engine_template(),
+        };
+        let mut session = Session::new(config, now);
+        for url in &options.trackers {
+            // The page's own list is checked (at most 10) before it gets here.
+            let _ = session.pin_tracker(url, now);
+        }
         let client = Rc::new_cyclic(|weak: &Weak<RefCell<ClientInner>>| {
-            let mut trackers = TrackerSet::new(MAX_CLIENT_TRACKERS);
-            for url in &options.trackers {
-                // The page's own list is checked (at most 10) before it gets here.
-                let _ = trackers.pin(url);
-            }
             RefCell::new(ClientInner {
                 handle: Handle(weak.clone()),
                 peer_id: options.peer_id,
                 ice_servers: options.ice_servers,
-                max_peers: options.max_peers,
                 corrupt_uploads: options.corrupt_uploads,
                 storage_preference: options.storage_preference,
-                upload_limit: options.upload_limit,
                 chain: options.chain,
                 tip_ledgers: BTreeMap::new(),
                 channel_creators: BTreeMap::new(),
-                trackers,
-                ignored_signals: 0,
+                session,
                 swarms: BTreeMap::new(),
-                next_key: 1,
+                conns: BTreeMap::new(),
+                peer_ids: BTreeMap::new(),
+                sockets: BTreeMap::new(),
+                close_reasons: BTreeMap::new(),
+                inbox: Vec::new(),
+                timer: None,
                 notes: Vec::new(),
                 flush_queued: false,
                 listener: None,
                 flush: None,
-                ticker: None,
                 destroyed: false,
             })
         });
         // Wallets announce at page load: listen from the start (see wallet.rs).
         super::wallet::listen();
         let handle = client.borrow().handle.clone();
-        let flush_handle = handle.clone();
-        let flush = Closure::<dyn FnMut()>::new(move || deliver_notes(&flush_handle));
-        let ticker = Interval::new(TICK, move || {
-            handle.with(|c| c.tick());
-        });
+        let flush = Closure::<dyn FnMut()>::new(move || deliver_notes(&handle));
         {
             let mut inner = client.borrow_mut();
             inner.flush = Some(flush);
-            inner.ticker = Some(ticker);
-            inner.tick();
+            inner.run();
         }
         client
     }
@@ -199,10 +187,6 @@ impl ClientInner {
         self.schedule_flush();
     }
 
-    pub fn notes_mut(&mut self) -> &mut Vec<Note> {
-        &mut self.notes
-    }
-
     fn schedule_flush(&mut self) {
         if self.flush_queued || self.notes.is_empty() {
             return;
@@ -213,221 +197,171 @@ impl ClientInner {
         }
     }
 
-    pub fn next_peer_key(&mut self) -> PeerKey {
-        self.next_key += 1;
-        self.next_key
+    /// The engine and the browser side of torrent `hex`, together.
+    pub fn parts(&mut self, hex: &str) -> Option<(&mut Engine, &mut Swarm)> {
+        let swarm = self.swarms.get_mut(hex)?;
+        let engine = self.session.torrent_mut(&swarm.info_hash)?;
+        Some((engine, swarm))
     }
 
-    /// Adds a swarm and schedules its first announce on each of its trackers. Trackers the
-    /// torrent names (a magnet's `tr=`, a .torrent's announce list) that the client does not
-    /// know yet are added, if they are WebSocket trackers and within [`MAX_CLIENT_TRACKERS`];
-    /// each tracker then counts this torrent among its users until it is removed.
-    pub fn insert_swarm(&mut self, mut swarm: Swarm) {
+    /// The engine of torrent `hex`.
+    pub fn engine(&self, hex: &str) -> Option<&Engine> {
+        self.session.torrent(&self.swarms.get(hex)?.info_hash)
+    }
+
+    /// Adds a torrent: its engine goes to the session, which announces it on its trackers
+    /// (those the torrent names and the page's own); `held` until its storage is open (see
+    /// `resume.rs`).
+    pub fn insert_swarm(&mut self, swarm: Swarm, engine: Engine, held: bool) -> Result<(), String> {
         let now = now();
-        swarm.handle = Some(self.handle.clone());
         swarm.storage.set_waker(self.storage_waker(&swarm.hex));
-        swarm.upload_limit = self.upload_limit.map(super::upload_limit::TokenBucket::new);
-        for url in &swarm.trackers {
-            if !(url.starts_with("ws://") || url.starts_with("wss://")) {
-                continue;
-            }
-            match self.trackers.acquire(url, swarm.info_hash) {
-                Ok(id) => {
-                    swarm.announces.insert(id, AnnounceSlot::new(now));
-                }
-                Err(full) => self.notify(Note::warning(
-                    &swarm.hex,
-                    format!("tracker {url} is not used: {full}"),
-                )),
-            }
-        }
+        let added = if held {
+            self.session.add_held_torrent(engine, &swarm.trackers, now)
+        } else {
+            self.session.add_torrent(engine, &swarm.trackers, now)
+        };
+        added.map_err(|e| e.to_string())?;
         self.swarms.insert(swarm.hex.clone(), swarm);
-        self.connect_due(now);
-        self.announce_due(now);
+        // Called from the API, not a browser callback: run what the session wants now.
+        self.run();
+        Ok(())
     }
 
-    /// Removes a swarm: tells its trackers we stopped, closes every connection, and closes
-    /// the trackers no other torrent uses.
+    /// Removes a torrent: the session says `stopped` to its trackers and closes its
+    /// connections; its stored files are released.
     pub fn remove_swarm(&mut self, hex: &str) {
-        let Some(mut swarm) = self.swarms.remove(hex) else {
+        let Some(swarm) = self.swarms.remove(hex) else {
             return;
         };
-        for &tracker in swarm.announces.keys() {
-            self.send_stopped(&swarm, tracker);
-        }
-        // Dropping a tracker's state closes its socket (after the `stopped` just queued).
-        drop(self.trackers.release(&swarm.info_hash));
-        swarm.close_all(now());
+        self.session.remove_torrent(&swarm.info_hash, now());
+        self.release(swarm);
+        self.run();
+    }
+
+    /// Frees a removed torrent's browser side.
+    pub(super) fn release(&mut self, swarm: Swarm) {
         if swarm.storage.is_persistent() {
             // The pieces stay stored (a later visit resumes); the files are released so
             // another tab can open them.
-            let hex = hex.to_owned();
+            let hex = swarm.hex.clone();
             wasm_bindgen_futures::spawn_local(async move {
                 let _ = super::store::close(&hex).await;
             });
         }
-        self.notes.retain(|n| n.torrent.as_deref() != Some(hex));
+        self.notes
+            .retain(|n| n.torrent.as_deref() != Some(&swarm.hex));
     }
 
-    /// Stops torrents whose metadata (from peers, or stored by an older version) has pieces
-    /// too large for this page to hold: the page gets an `error` event. Runs after every
-    /// callback, so such a torrent never outlives the callback that taught us its metadata
-    /// (and its swarm sends no requests meanwhile, see `Swarm::unusable`).
-    fn stop_unusable(&mut self) {
-        let unusable: Vec<(String, String)> = self
-            .swarms
-            .values()
-            .filter_map(|s| Some((s.hex.clone(), s.unusable()?.to_string())))
-            .collect();
-        for (hex, reason) in unusable {
-            self.remove_swarm(&hex);
-            let message = format!("torrent stopped: {reason}");
-            self.notes
-                .push(Note::new(&hex, "error", message_detail(&message)));
-        }
-    }
-
-    /// Frees everything: swarms, sockets, timers. Pending notifications are dropped.
+    /// Frees everything: torrents, sockets, connections, the timer. Pending notifications
+    /// are dropped.
     pub fn destroy(&mut self) {
         let hexes: Vec<String> = self.swarms.keys().cloned().collect();
         for hex in hexes {
             self.remove_swarm(&hex);
         }
+        // The `stopped` announces go out before the sockets close.
+        self.run();
         self.destroyed = true;
-        drop(self.trackers.drain());
-        self.ticker = None;
+        self.sockets.clear();
+        self.conns.clear();
+        self.timer = None;
         self.listener = None;
         self.notes.clear();
     }
 
-    // ---- timers -------------------------------------------------------------------------
-
-    fn tick(&mut self) {
+    /// After every input: tells the session what the browser side knows (storage
+    /// backpressure, waiting streams), runs its outputs, and arms the timer at its next
+    /// deadline.
+    pub(super) fn run(&mut self) {
+        if self.destroyed {
+            return;
+        }
         let now = now();
-        self.connect_due(now);
-        let mut notes = std::mem::take(&mut self.notes);
-        for swarm in self.swarms.values_mut() {
-            swarm.tick(now, &mut notes);
-            // A download with nobody to talk to goes looking again soon.
-            if !swarm.engine.is_complete() && swarm.open_peers() == 0 {
-                for slot in swarm.announces.values_mut() {
-                    slot.next_at = slot.next_at.min(now + LONELY_REANNOUNCE);
-                }
+        for swarm in self.swarms.values() {
+            let waiting = swarm.streams.waiting();
+            self.session.set_stream_waiting(&swarm.info_hash, waiting);
+            if let Some(engine) = self.session.torrent_mut(&swarm.info_hash) {
+                // Storage backpressure: no new requests while verified pieces wait to be
+                // written.
+                let held = swarm.storage.should_hold_downloads(engine.downloads_held());
+                engine.hold_downloads(held, now);
             }
         }
-        self.notes = notes;
-        self.announce_due(now);
-    }
-
-    // ---- trackers -----------------------------------------------------------------------
-
-    /// (Re)connects the trackers without a socket whose retry time has come.
-    fn connect_due(&mut self, now: Duration) {
-        for id in self.trackers.ids() {
-            let due = self
-                .trackers
-                .get(id)
-                .is_some_and(|t| t.socket.is_none() && now >= t.retry_at);
-            if due {
-                self.connect_tracker(id, now);
-            }
-        }
-    }
-
-    fn connect_tracker(&mut self, id: TrackerId, now: Duration) {
         let handle = self.handle.clone();
-        let sink = Rc::new(move |event: SocketEvent| {
-            handle.with(|c| c.on_socket_event(id, event));
-        });
-        let url = self.trackers.url(id).unwrap_or_default().to_owned();
-        let Some(tracker) = self.trackers.get_mut(id) else {
-            return;
-        };
-        match TrackerSocket::connect(&url, sink) {
-            Ok(socket) => tracker.socket = Some(socket),
-            Err(message) => {
-                tracker.failures += 1;
-                tracker.retry_at = now + Duration::from_secs(3600);
-                self.notes
-                    .push(tracker_note(&url, false, Some(&message), None));
+        for swarm in self.swarms.values_mut() {
+            if let Some(engine) = self.session.torrent_mut(&swarm.info_hash) {
+                let notes = super::webseed::drive(engine, swarm, &handle, now);
+                self.notes.extend(notes);
             }
         }
-    }
-
-    /// News from tracker `id`'s socket; ignored if that tracker was closed meanwhile.
-    fn on_socket_event(&mut self, id: TrackerId, event: SocketEvent) {
-        let now = now();
-        let url = self.trackers.url(id).unwrap_or_default().to_owned();
-        let Some(tracker) = self.trackers.get_mut(id) else {
-            return;
-        };
-        match event {
-            SocketEvent::Open => {
-                tracker.failures = 0;
-                self.notes.push(tracker_note(&url, true, None, None));
-                for swarm in self.swarms.values_mut() {
-                    if let Some(slot) = swarm.announces.get_mut(&id) {
-                        slot.started = false;
-                        slot.next_at = now;
-                    }
+        // After sending, the session hears the channels' real buffered amounts: it counts
+        // what it sent, and `bufferedamountlow` fires only after the amount was above
+        // `LOW_WATER`, so small sends (an upload limit) would otherwise add up to a full
+        // channel that never drains in its eyes. Terminates: each round only sends while
+        // the real amount is below the high-water mark.
+        loop {
+            let mut sent = std::collections::BTreeSet::new();
+            while let Some(output) = self.session.poll_output() {
+                if let Output::Send { conn, .. } = &output {
+                    sent.insert(*conn);
                 }
-                self.announce_due(now);
+                self.run_output(output);
             }
-            SocketEvent::Text(text) => self.on_tracker_message(id, &text, now),
-            SocketEvent::Closed(reason) => {
-                // Dropping the socket frees its listeners (this one included, after it returns).
-                tracker.socket = None;
-                tracker.failures += 1;
-                let delay = backoff(tracker.failures);
-                tracker.retry_at = now + delay;
-                let note = tracker_note(&url, false, Some(&reason), Some(delay));
-                self.notes.push(note);
+            if sent.is_empty() {
+                break;
+            }
+            for conn in sent {
+                if let Some(buffered) = self.conns.get(&conn).map(PeerConn::buffered) {
+                    self.session.handle_buffered(conn, buffered, now);
+                }
             }
         }
+        self.arm_timer();
+        self.schedule_flush();
     }
 
-    pub fn tracker_open(&self, id: TrackerId) -> Option<&TrackerSocket> {
-        self.trackers
-            .get(id)?
-            .socket
-            .as_ref()
-            .filter(|s| s.is_open())
-    }
-
-    /// The cork timer of swarm `hex` fired.
-    pub fn uncork(&mut self, hex: &str) {
-        let now = now();
-        let mut notes = std::mem::take(&mut self.notes);
-        if let Some(swarm) = self.swarms.get_mut(hex) {
-            swarm.uncork(now, &mut notes);
-        }
-        self.notes = notes;
-    }
-
-    /// A web seed request of swarm `hex` finished (see `webseed.rs`).
+    /// A web seed request of torrent `hex` finished (see `webseed.rs`).
     pub fn on_webseed(
         &mut self,
         hex: &str,
         id: u64,
         result: Result<crate::session::webseed::WebSeedResponse, String>,
     ) {
-        let mut notes = std::mem::take(&mut self.notes);
-        if let Some(swarm) = self.swarms.get_mut(hex) {
-            super::webseed::on_result(swarm, id, result, &mut notes);
+        let now = now();
+        if let Some((engine, swarm)) = self.parts(hex) {
+            super::webseed::on_result(engine, swarm, id, result, now);
         }
-        self.notes = notes;
-        self.announce_completions();
+        // The engine's new pieces go out as events and `have`s.
+        self.session.handle_timeout(now);
     }
 
-    /// Routes an event of connection `key` of swarm `hex`.
-    pub fn on_conn_event(&mut self, hex: &str, key: PeerKey, event: ConnEvent) {
-        let now = now();
-        let mut notes = std::mem::take(&mut self.notes);
-        if let Some(swarm) = self.swarms.get_mut(hex) {
-            swarm.on_conn_event(key, event, now, &mut notes);
+    fn arm_timer(&mut self) {
+        let webseeds = self
+            .swarms
+            .values()
+            .filter_map(|s| s.webseeds.poll_timeout());
+        let Some(at) = self
+            .session
+            .poll_timeout()
+            .into_iter()
+            .chain(webseeds)
+            .min()
+        else {
+            self.timer = None;
+            return;
+        };
+        if self.timer.as_ref().is_some_and(|(armed, _)| *armed == at) {
+            return;
         }
-        self.notes = notes;
-        self.announce_completions();
+        let handle = self.handle.clone();
+        let delay = at.saturating_sub(now());
+        let timeout = Timeout::new(delay, move || {
+            handle.with(|c| {
+                c.timer = None;
+                c.session.handle_timeout(now());
+            });
+        });
+        self.timer = Some((at, timeout));
     }
 }
 
@@ -464,22 +398,4 @@ fn deliver_notes(handle: &Handle) {
             ));
         }
     }
-}
-
-fn tracker_note(
-    url: &str,
-    connected: bool,
-    message: Option<&str>,
-    retry: Option<Duration>,
-) -> Note {
-    let detail = js_sys::Object::new();
-    super::js_glue::set(&detail, "url", url);
-    super::js_glue::set(&detail, "connected", connected);
-    if let Some(message) = message {
-        super::js_glue::set(&detail, "message", message);
-    }
-    if let Some(retry) = retry {
-        super::js_glue::set(&detail, "retryInSeconds", retry.as_secs_f64().round());
-    }
-    Note::client("tracker", detail.into())
 }

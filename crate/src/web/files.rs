@@ -8,14 +8,15 @@ use web_sys::{Blob, BlobPropertyBag};
 use super::js_glue::set;
 use super::storage::SharedStorage;
 use super::swarm::{Swarm, hex};
+use crate::engine::Torrent as Engine;
 use crate::metainfo::Info;
 
 /// Largest file handed to JavaScript as one `Uint8Array` (typed arrays are limited anyway);
 /// bigger files are read as a `Blob`, which is assembled from per-piece parts.
 const MAX_BYTES_FILE: u64 = 2 * 1024 * 1024 * 1024;
 
-fn verified_bytes_in(swarm: &Swarm, info: &Info, start: u64, length: u64) -> u64 {
-    let Some(have) = swarm.engine.have() else {
+fn verified_bytes_in(engine: &Engine, info: &Info, start: u64, length: u64) -> u64 {
+    let Some(have) = engine.have() else {
         return 0;
     };
     info.piece_spans(start, start + length)
@@ -24,12 +25,12 @@ fn verified_bytes_in(swarm: &Swarm, info: &Info, start: u64, length: u64) -> u64
         .sum()
 }
 
-pub fn stats(swarm: &Swarm) -> JsValue {
-    let s = swarm.engine.stats();
-    let info = swarm.engine.info();
+pub fn stats(engine: &Engine, swarm: &Swarm) -> JsValue {
+    let s = engine.stats();
+    let info = engine.info();
     let out = Object::new();
     let length = info.map(|i| i.total_length);
-    let verified = info.map_or(0, |i| verified_bytes_in(swarm, i, 0, i.total_length));
+    let verified = info.map_or(0, |i| verified_bytes_in(engine, i, 0, i.total_length));
     let progress = length.map_or(0.0, |l| verified as f64 / l as f64);
     set(&out, "progress", progress);
     set(&out, "length", length.map(|l| l as f64));
@@ -61,10 +62,11 @@ pub fn stats(swarm: &Swarm) -> JsValue {
     out.into()
 }
 
-pub fn peers(swarm: &Swarm) -> JsValue {
+/// `open_keys`: the torrent's open connections (`Session::open_conns`).
+pub fn peers(engine: &Engine, open_keys: Vec<crate::session::ConnId>) -> JsValue {
     let list = Array::new();
-    for key in swarm.open_keys() {
-        let Some(p) = swarm.engine.peer_stats(key) else {
+    for key in open_keys {
+        let Some(p) = engine.peer_stats(key) else {
             continue;
         };
         let Some(id) = p.peer_id else { continue }; // still handshaking
@@ -82,13 +84,13 @@ pub fn peers(swarm: &Swarm) -> JsValue {
 }
 
 /// Files of the torrent (BEP 47 padding files left out; `index` is the torrent's own index).
-pub fn files(swarm: &Swarm) -> JsValue {
+pub fn files(engine: &Engine, _: &Swarm) -> JsValue {
     let list = Array::new();
-    let Some(info) = swarm.engine.info() else {
+    let Some(info) = engine.info() else {
         return list.into();
     };
     for (index, file) in info.files.iter().enumerate().filter(|(_, f)| !f.padding) {
-        let verified = verified_bytes_in(swarm, info, file.start, file.length);
+        let verified = verified_bytes_in(engine, info, file.start, file.length);
         let out = Object::new();
         set(&out, "index", index as u32);
         set(&out, "name", file.path.last().cloned().unwrap_or_default());
@@ -111,8 +113,8 @@ pub fn files(swarm: &Swarm) -> JsValue {
 }
 
 /// One 0/1 byte per piece: 1 = verified.
-pub fn piece_map(swarm: &Swarm) -> Vec<u8> {
-    let Some(have) = swarm.engine.have() else {
+pub fn piece_map(engine: &Engine, _: &Swarm) -> Vec<u8> {
+    let Some(have) = engine.have() else {
         return Vec::new();
     };
     (0..have.len()).map(|i| u8::from(have.get(i))).collect()
@@ -127,16 +129,15 @@ pub struct ReadPlan {
 }
 
 /// Plans reading file `index`. Fails unless every piece the file touches is verified.
-pub fn plan(swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
-    let info = swarm
-        .engine
+pub fn plan(engine: &Engine, swarm: &Swarm, index: u32) -> Result<ReadPlan, String> {
+    let info = engine
         .info()
         .ok_or("the torrent's metadata has not arrived yet")?;
     let file = info
         .files
         .get(index as usize)
         .ok_or_else(|| format!("the torrent has no file {index}"))?;
-    if verified_bytes_in(swarm, info, file.start, file.length) != file.length {
+    if verified_bytes_in(engine, info, file.start, file.length) != file.length {
         return Err(format!(
             "`{}` has not finished downloading",
             file.path_string()

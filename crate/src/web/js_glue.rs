@@ -17,10 +17,6 @@ extern "C" {
     fn set_timeout(handler: &Function, ms: f64) -> JsValue;
     #[wasm_bindgen(js_name = clearTimeout)]
     fn clear_timeout(id: &JsValue);
-    #[wasm_bindgen(js_name = setInterval)]
-    fn set_interval(handler: &Function, ms: f64) -> JsValue;
-    #[wasm_bindgen(js_name = clearInterval)]
-    fn clear_interval(id: &JsValue);
     #[wasm_bindgen(js_name = queueMicrotask)]
     fn queue_microtask(callback: &Function);
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
@@ -121,38 +117,6 @@ impl std::fmt::Debug for Listener {
         f.debug_struct("Listener")
             .field("kind", &self.kind)
             .finish()
-    }
-}
-
-/// A repeating timer, cleared when dropped.
-pub struct Interval {
-    id: JsValue,
-    _closure: Closure<dyn FnMut()>,
-}
-
-impl Interval {
-    pub fn new(period: Duration, handler: impl FnMut() + 'static) -> Interval {
-        let closure = Closure::<dyn FnMut()>::new(handler);
-        let id = set_interval(
-            closure.as_ref().unchecked_ref(),
-            period.as_secs_f64() * 1000.0,
-        );
-        Interval {
-            id,
-            _closure: closure,
-        }
-    }
-}
-
-impl Drop for Interval {
-    fn drop(&mut self) {
-        clear_interval(&self.id);
-    }
-}
-
-impl std::fmt::Debug for Interval {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Interval")
     }
 }
 

@@ -2,10 +2,11 @@
 //! signals through WebTorrent-compatible WebSocket trackers, and exposes a JavaScript API.
 //!
 //! * [`api`] — the wasm-bindgen classes `Client` and `Torrent`.
-//! * [`client`] — client state and the single entry point for browser callbacks.
-//! * [`signaling`] — announces with complete-SDP offers, answers (WebTorrent protocol).
-//! * [`tracker`] — the tracker socket with reconnects (its JSON messages: `session::tracker_proto`).
-//! * [`swarm`] — one torrent: engine + connections, the run loop and backpressure.
+//! * [`client`] — client state, the `Session` it drives, the single entry point for browser
+//!   callbacks; [`driver`] — runs the session's outputs (sockets, peer connections, sends);
+//!   [`events`] — the session's events as the page's notes.
+//! * [`tracker`] — one tracker WebSocket (its JSON messages: `session::tracker_proto`).
+//! * [`swarm`] — one torrent's browser side: storage, streams, names.
 //! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
 //! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
 //! * [`storage`] — the bounded piece cache in front of [`store`] (the page's OPFS /
@@ -18,7 +19,7 @@
 //!   (verified in the page; publishing a work with a wallet signature); [`http`] — bounded
 //!   `fetch`.
 //! * [`stream`] — `FileStream`: reading a file as it downloads (streaming windows), for the
-//!   service worker behind `<video>`; [`upload_limit`] — the `uploadLimit` token bucket.
+//!   service worker behind `<video>`.
 //! * [`webseed`] — BEP 19 web seeds: `fetch` with `Range` for `session::webseed`.
 
 pub mod api;
@@ -26,6 +27,8 @@ mod chain_rpc;
 mod channels;
 mod client;
 mod creator;
+mod driver;
+mod events;
 mod files;
 mod gc_pacing;
 mod http;
@@ -34,7 +37,6 @@ mod notes;
 mod peer_conn;
 mod resume;
 mod seed;
-mod signaling;
 mod storage;
 mod store;
 mod stream;
@@ -42,7 +44,6 @@ mod swarm;
 mod tip;
 mod tips;
 mod tracker;
-mod upload_limit;
 mod wallet;
 mod webseed;
 

@@ -232,11 +232,6 @@ impl PeerConn {
             .map_or(0, |c| c.buffered_amount() as usize)
     }
 
-    /// Largest single channel message, in bytes.
-    pub fn max_message(&self) -> usize {
-        self.max_message
-    }
-
     /// Sends bytes of the stream, split into messages the remote accepts.
     pub fn send(&self, bytes: &[u8]) -> Result<(), String> {
         let channel = self.channel.as_ref().ok_or("no data channel")?;

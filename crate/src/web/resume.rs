@@ -1,8 +1,8 @@
 //! Opening a torrent's browser storage, and resuming from what is already there.
 //!
-//! A download (magnet or .torrent) starts with `storage_ready = false`: it does not
-//! announce, so no peer connects, until the storage worker has said what it holds. Then
-//! the engine is rebuilt with the stored `info` (a magnet skips the metadata exchange) and
+//! A download (magnet or .torrent) starts held in the session (`Session::hold_torrent`): it
+//! does not announce, so no peer connects, until the storage worker has said what it holds.
+//! Then the engine is rebuilt with the stored `info` (a magnet skips the metadata exchange) and
 //! the stored pieces as `have` — safe because the engine has no peers yet.
 //!
 //! Stored pieces are trusted for `have` but not for their bytes: a crash, a full disk, the
@@ -28,12 +28,12 @@ use crate::engine::{Bitfield, Torrent as Engine};
 use crate::metainfo::{Info, InfoHash};
 
 impl ClientInner {
-    /// Starts opening the storage of swarm `hex`; it announces once that is done.
+    /// Starts opening the storage of swarm `hex` (added held); it announces once that is
+    /// done.
     pub fn open_storage(&mut self, hex: &str) {
-        let Some(swarm) = self.swarms.get_mut(hex) else {
-            return;
-        };
-        swarm.storage_ready = false;
+        if let Some(swarm) = self.swarms.get_mut(hex) {
+            swarm.storage_ready = false;
+        }
         let (handle, hex, preference) = (
             self.handle.clone(),
             hex.to_owned(),
@@ -57,18 +57,21 @@ impl ClientInner {
     /// Returns false if the swarm is gone.
     fn storage_opened(&mut self, hex: &str, kind: Kind, result: Result<Stored, String>) -> bool {
         let now = now();
-        let config = super::api::engine_config(self);
-        let Some(swarm) = self.swarms.get_mut(hex) else {
+        let Some(info_hash) = self.swarms.get(hex).map(|s| s.info_hash) else {
             return false;
         };
+        let config = self.session.engine_config(&info_hash);
+        let Some((engine, swarm)) = self.parts(hex) else {
+            return false;
+        };
+        let mut resumed_engine = None;
         match result {
             Ok(stored) if kind != Kind::Memory => {
                 swarm.storage_kind = kind.name();
-                let known = swarm
-                    .engine
+                let known = engine
                     .info()
                     .cloned()
-                    .zip(swarm.engine.info_bytes().map(<[u8]>::to_vec));
+                    .zip(engine.info_bytes().map(<[u8]>::to_vec));
                 let had_metadata = known.is_some();
                 let from_store = stored
                     .info
@@ -90,9 +93,10 @@ impl ClientInner {
                     }
                     let resumed = have.count();
                     swarm.storage.verify_stored(have.iter_ones().collect());
+                    let mut complete = engine.is_complete();
                     if resumed > 0 || !had_metadata {
                         let starts = swarm.streams.start_offsets(&info);
-                        swarm.engine = Engine::new(
+                        let mut fresh = Engine::new(
                             InfoHash(swarm.info_hash),
                             info,
                             info_bytes,
@@ -104,12 +108,16 @@ impl ClientInner {
                         // Streams opened meanwhile (a player starts one at once) keep their
                         // windows in the new engine, and their reads look again.
                         for (reader, offset) in starts {
-                            swarm.engine.set_reader(reader, offset, now);
+                            fresh.set_reader(reader, offset, now);
                         }
                         swarm.streams.storage_resumed();
-                    }
-                    if !stored_info {
-                        swarm.save_info();
+                        complete = fresh.is_complete();
+                        if !stored_info {
+                            swarm.save_info(&fresh);
+                        }
+                        resumed_engine = Some(fresh);
+                    } else if !stored_info {
+                        swarm.save_info(engine);
                     }
                     let notes = &mut self.notes;
                     if !had_metadata {
@@ -119,7 +127,7 @@ impl ClientInner {
                     if resumed > 0 {
                         notes.push(Note::new(hex, "progress", JsValue::UNDEFINED));
                     }
-                    if swarm.engine.is_complete() {
+                    if complete {
                         notes.push(Note::new(hex, "done", JsValue::UNDEFINED));
                     }
                 }
@@ -133,10 +141,17 @@ impl ClientInner {
                 ));
             }
         }
+        if let Some(fresh) = resumed_engine {
+            // Pieces too large for a tab (metadata stored by an older version) stop the
+            // torrent: the session says `TorrentStopped`.
+            if self.session.replace_engine(&info_hash, fresh, now).is_err() {
+                return true;
+            }
+        }
         if let Some(swarm) = self.swarms.get_mut(hex) {
             swarm.storage_ready = true;
         }
-        self.announce_due(now);
+        self.session.hold_torrent(&info_hash, false, now);
         true
     }
 
@@ -151,12 +166,12 @@ impl ClientInner {
     fn on_storage_news(&mut self, hex: &str, news: StorageNews) {
         let now = now();
         let mut notes = std::mem::take(&mut self.notes);
-        if let Some(swarm) = self.swarms.get_mut(hex) {
+        if let Some((engine, swarm)) = self.parts(hex) {
             match news {
                 StorageNews::Failed(message) => notes.push(Note::warning(hex, message)),
                 StorageNews::Lost { pieces, message } => {
                     for &index in &pieces {
-                        swarm.engine.lose_piece(index, now);
+                        engine.lose_piece(index, now);
                     }
                     if swarm.storage.is_persistent() {
                         let hex = hex.to_owned();
@@ -170,9 +185,10 @@ impl ClientInner {
                 }
                 StorageNews::Loaded | StorageNews::Written => {}
             }
-            swarm.pump(now, &mut notes);
         }
         self.notes = notes;
+        // The engine may want to send or request again (a load landed, a write freed room).
+        self.session.handle_timeout(now);
     }
 }
 

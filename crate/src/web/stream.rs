@@ -17,7 +17,7 @@
 //!   downloading. Cached pieces are copied straight from wasm memory into the chunk; others
 //!   are loaded from the store (async), so nothing is borrowed across an `await`.
 //! * A read of a missing piece (or before the metadata) parks one waiter, a JS promise
-//!   resolver kept in the swarm's [`Streams`]. `Swarm::pump` wakes it on `PieceVerified` /
+//!   resolver kept in the swarm's [`Streams`]. the client (`events.rs`) wakes it on `PieceVerified` /
 //!   `MetadataReady`; the read then re-checks everything from scratch, so a wake-up is only
 //!   ever a hint and spurious ones are harmless.
 //!
@@ -38,9 +38,9 @@ use wasm_bindgen_futures::JsFuture;
 
 use super::client::{ClientInner, Handle};
 use super::js_glue::now;
-use super::notes::Note;
 use super::store;
 use super::swarm::Swarm;
+use crate::engine::Torrent as Engine;
 
 /// Most open streams per torrent (a media element uses one or two at a time).
 pub const MAX_STREAMS: usize = 8;
@@ -110,7 +110,7 @@ impl Streams {
         self.open.iter().any(|o| o.reader == reader)
     }
 
-    /// Where each stream opened before the metadata starts, in torrent offsets: `Swarm::pump`
+    /// Where each stream opened before the metadata starts, in torrent offsets: the client
     /// points the engine's windows there as soon as the metadata arrives, before the first
     /// requests go out.
     pub fn start_offsets(&self, info: &crate::metainfo::Info) -> Vec<(u64, u64)> {
@@ -155,12 +155,12 @@ impl Streams {
         promise
     }
 
-    /// Wakes the reads waiting for `index` (called from `Swarm::pump`).
+    /// Wakes the reads waiting for `index` (called from the client).
     pub fn piece_verified(&mut self, index: u32) {
         self.wake(|w| w.piece == Some(index));
     }
 
-    /// Wakes the reads waiting for the metadata (called from `Swarm::pump`).
+    /// Wakes the reads waiting for the metadata (called from the client).
     pub fn metadata_ready(&mut self) {
         self.wake(|w| w.piece.is_none());
     }
@@ -233,18 +233,15 @@ enum Step {
     },
 }
 
-/// Runs `f` on swarm `hex` with the client's notification queue, so engine output can be
-/// pumped out at once.
+/// Runs `f` on torrent `hex` (its engine and browser side), then lets the session act on
+/// what the engine now wants (requests for a moved window go out at once).
 fn with_swarm<R>(
     inner: &mut ClientInner,
     hex: &str,
-    f: impl FnOnce(&mut Swarm, &mut Vec<Note>) -> R,
+    f: impl FnOnce(&mut Engine, &mut Swarm) -> R,
 ) -> Option<R> {
-    let mut notes = std::mem::take(inner.notes_mut());
-    let result = inner.swarms.get_mut(hex).map(|s| f(s, &mut notes));
-    let queued = inner.notes_mut();
-    notes.append(queued);
-    *queued = notes;
+    let result = inner.parts(hex).map(|(engine, swarm)| f(engine, swarm));
+    inner.session.handle_timeout(now());
     result
 }
 
@@ -284,16 +281,15 @@ pub fn open(
     });
     let opened = handle
         .with(|c| {
-            with_swarm(c, hex, |swarm, notes| -> Result<(), String> {
-                if swarm.engine.info().is_some() {
-                    let (pos, _) = core.resolve(swarm)?;
+            with_swarm(c, hex, |engine, swarm| -> Result<(), String> {
+                if engine.info().is_some() {
+                    let (pos, _) = core.resolve(engine)?;
                     if let Some(old) = swarm.streams.open(reader, file_index, start) {
-                        swarm.engine.remove_reader(old);
+                        engine.remove_reader(old);
                     }
-                    swarm.engine.set_reader(reader, pos, now());
-                    swarm.pump(now(), notes);
+                    engine.set_reader(reader, pos, now());
                 } else if let Some(old) = swarm.streams.open(reader, file_index, start) {
-                    swarm.engine.remove_reader(old);
+                    engine.remove_reader(old);
                 }
                 Ok(())
             })
@@ -306,12 +302,11 @@ pub fn open(
 
 impl Core {
     /// The stream's `[position, end)` in torrent offsets (computed once, needs metadata).
-    fn resolve(&self, swarm: &Swarm) -> Result<(u64, u64), String> {
+    fn resolve(&self, engine: &Engine) -> Result<(u64, u64), String> {
         if let Some(span) = self.span.get() {
             return Ok(span);
         }
-        let info = swarm
-            .engine
+        let info = engine
             .info()
             .ok_or("the torrent's metadata has not arrived yet")?;
         let file = info
@@ -334,22 +329,22 @@ impl Core {
     }
 
     /// What the next read has to do, decided with the client borrowed.
-    fn step(&self, swarm: &mut Swarm, notes: &mut Vec<Note>) -> Result<Step, String> {
+    fn step(&self, engine: &mut Engine, swarm: &mut Swarm) -> Result<Step, String> {
         if !swarm.streams.is_open(self.reader) {
             return Err(format!(
                 "this stream was closed to make room for a newer one (at most {MAX_STREAMS} per torrent)"
             ));
         }
         swarm.streams.touch(self.reader);
-        if swarm.engine.info().is_none() {
+        if engine.info().is_none() {
             return Ok(Step::Wait(swarm.streams.wait(self.reader, None)));
         }
-        let (pos, end) = self.resolve(swarm)?;
+        let (pos, end) = self.resolve(engine)?;
         if pos >= end {
             return Ok(Step::Done);
         }
-        let info = swarm.engine.info().ok_or("the metadata disappeared")?;
-        let have = swarm.engine.have();
+        let info = engine.info().ok_or("the metadata disappeared")?;
+        let have = engine.have();
         let pl = u64::from(info.piece_length);
         let piece = (pos / pl) as u32;
         // Gather the verified pieces from `pos` on, up to MAX_CHUNK: with small pieces one
@@ -373,14 +368,13 @@ impl Core {
         }
         // Make sure the window covers the position (also after metadata just arrived).
         let now = now();
-        swarm.engine.set_reader(self.reader, pos, now);
-        swarm.pump(now, notes);
+        engine.set_reader(self.reader, pos, now);
         Ok(Step::Wait(swarm.streams.wait(self.reader, Some(piece))))
     }
 
     fn with_client<R>(
         &self,
-        f: impl FnOnce(&mut Swarm, &mut Vec<Note>) -> Result<R, String>,
+        f: impl FnOnce(&mut Engine, &mut Swarm) -> Result<R, String>,
     ) -> Result<R, String> {
         if self.handle.0.upgrade().is_none() {
             return Err("the client was destroyed".into());
@@ -396,7 +390,7 @@ impl Core {
             if self.closed.get() {
                 return Ok(None);
             }
-            match self.with_client(|swarm, notes| self.step(swarm, notes))? {
+            match self.with_client(|engine, swarm| self.step(engine, swarm))? {
                 Step::Done => return Ok(None),
                 Step::Wait(promise) => {
                     JsFuture::from(promise)
@@ -417,8 +411,8 @@ impl Core {
                         {
                             // Its stored bytes turned out bad and it is being fetched again
                             // (storage.rs, "Trust"): wait for it like any missing piece.
-                            lost = self.with_client(|swarm, _| {
-                                Ok(!swarm.engine.have().is_some_and(|h| h.get(piece)))
+                            lost = self.with_client(|engine, _| {
+                                Ok(!engine.have().is_some_and(|h| h.get(piece)))
                             })?;
                             if !lost {
                                 return Err(e);
@@ -436,10 +430,9 @@ impl Core {
                     }
                     let pos = self.advance(u64::from(size));
                     // Move the window along with the reader (not a jump: nothing cancelled).
-                    self.with_client(|swarm, notes| {
+                    self.with_client(|engine, swarm| {
                         if swarm.streams.is_open(self.reader) {
-                            swarm.engine.set_reader(self.reader, pos, now());
-                            swarm.pump(now(), notes);
+                            engine.set_reader(self.reader, pos, now());
                         }
                         Ok(())
                     })?;
@@ -512,9 +505,9 @@ impl Core {
             return;
         }
         self.handle.with(|c| {
-            with_swarm(c, &self.hex, |swarm, _| {
+            with_swarm(c, &self.hex, |engine, swarm| {
                 if swarm.streams.close(self.reader) {
-                    swarm.engine.remove_reader(self.reader);
+                    engine.remove_reader(self.reader);
                 }
             })
         });

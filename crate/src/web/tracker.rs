@@ -1,20 +1,14 @@
-//! One WebSocket tracker connection, shared by every torrent of a client, with reconnects.
-//!
-//! The socket owns its listeners; dropping it (on close, on `destroy`) frees them. The
-//! client reconnects after an exponential backoff with jitter so a restarted tracker is not
-//! hit by every page at the same instant.
+//! One WebSocket tracker connection, shared by every torrent of a client (the session
+//! decides when to connect and reconnect). The socket owns its listeners; dropping it (on
+//! close, on `destroy`) frees them.
 
 use std::rc::Rc;
-use std::time::Duration;
 
 use wasm_bindgen::JsCast;
 use web_sys::{CloseEvent, MessageEvent, WebSocket};
 
-use super::js_glue::{Listener, random_u64};
+use super::js_glue::Listener;
 use crate::session::tracker_proto::MAX_MESSAGE_CHARS;
-
-const FIRST_RETRY: Duration = Duration::from_secs(1);
-const MAX_RETRY: Duration = Duration::from_secs(60);
 
 /// What a tracker socket reports to the client.
 pub enum SocketEvent {
@@ -89,13 +83,4 @@ impl Drop for TrackerSocket {
     fn drop(&mut self) {
         let _ = self.ws.close();
     }
-}
-
-/// Delay before reconnect attempt `failures` (1, 2, 4 … 60 s, ±25 % jitter).
-pub fn backoff(failures: u32) -> Duration {
-    let base = FIRST_RETRY
-        .saturating_mul(1 << failures.min(6))
-        .min(MAX_RETRY);
-    let jitter = 0.75 + (random_u64() % 1000) as f64 / 2000.0;
-    base.mul_f64(jitter)
 }

@@ -14,9 +14,11 @@ use js_sys::{Function, Object, Promise, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
+use super::client::Handle;
 use super::js_glue::{error_text, get, now, set, within};
 use super::notes::Note;
 use super::swarm::Swarm;
+use crate::engine::Torrent as Engine;
 use crate::session::webseed::{
     REQUEST_TIMEOUT, WebSeedEvent, WebSeedRequest, WebSeedResponse, WebSeeds,
 };
@@ -31,13 +33,15 @@ pub fn add_urls(webseeds: &mut WebSeeds, urls: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Runs the web seeds of `swarm`: timeouts, events as notes, and new requests.
-pub fn drive(swarm: &mut Swarm, now: Duration, notes: &mut Vec<Note>) {
-    if swarm.webseeds.is_empty() || !swarm.storage_ready || swarm.unusable().is_some() {
-        return;
+/// Runs the web seeds of a torrent: timeouts, events as notes, and new requests (their
+/// answers come back through `ClientInner::on_webseed`).
+pub fn drive(engine: &mut Engine, swarm: &mut Swarm, handle: &Handle, now: Duration) -> Vec<Note> {
+    let mut notes = Vec::new();
+    if swarm.webseeds.is_empty() || !swarm.storage_ready {
+        return notes;
     }
     if swarm.webseeds.poll_timeout().is_some_and(|t| t <= now) {
-        swarm.webseeds.handle_timeout(&mut swarm.engine, now);
+        swarm.webseeds.handle_timeout(engine, now);
     }
     while let Some(event) = swarm.webseeds.poll_event() {
         match event {
@@ -50,10 +54,7 @@ pub fn drive(swarm: &mut Swarm, now: Duration, notes: &mut Vec<Note>) {
             }
         }
     }
-    let Some(handle) = swarm.handle.clone() else {
-        return;
-    };
-    while let Some(request) = swarm.webseeds.poll_request(&mut swarm.engine, now) {
+    while let Some(request) = swarm.webseeds.poll_request(engine, now) {
         let handle = handle.clone();
         let hex = swarm.hex.clone();
         wasm_bindgen_futures::spawn_local(async move {
@@ -61,26 +62,21 @@ pub fn drive(swarm: &mut Swarm, now: Duration, notes: &mut Vec<Note>) {
             handle.with(|c| c.on_webseed(&hex, request.id, result));
         });
     }
+    notes
 }
 
-/// Hands an answer (or failure) to the swarm's web seeds, then runs the swarm.
+/// Hands an answer (or failure) to the torrent's web seeds.
 pub fn on_result(
+    engine: &mut Engine,
     swarm: &mut Swarm,
     id: u64,
     result: Result<WebSeedResponse, String>,
-    notes: &mut Vec<Note>,
+    now: Duration,
 ) {
-    let now = now();
     match result {
-        Ok(response) => swarm
-            .webseeds
-            .handle_response(&mut swarm.engine, id, response, now),
-        Err(reason) => swarm
-            .webseeds
-            .handle_failed(&mut swarm.engine, id, &reason, now),
+        Ok(response) => swarm.webseeds.handle_response(engine, id, response, now),
+        Err(reason) => swarm.webseeds.handle_failed(engine, id, &reason, now),
     }
-    drive(swarm, now, notes);
-    swarm.pump(now, notes);
 }
 
 /// One `GET` with `Range`, bounded in time and size.

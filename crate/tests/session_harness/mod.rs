@@ -49,6 +49,8 @@ pub struct Relay {
     pub interval: u64,
     /// Offers are held until [`Net::release_offers`] (to cross them on purpose).
     pub hold_offers: bool,
+    /// Connects are never answered (a black-holed host): the socket neither opens nor closes.
+    pub silent: bool,
     held: Vec<(NodeId, TrackerId, String)>,
     /// Swarm → peer id → the socket it announced on.
     swarms: BTreeMap<[u8; 20], Peers>,
@@ -63,6 +65,7 @@ impl Relay {
             up: true,
             interval: 120,
             hold_offers: false,
+            silent: false,
             held: Vec::new(),
             swarms: BTreeMap::new(),
             heard: Vec::new(),
@@ -418,7 +421,9 @@ impl Net {
             Output::ConnectTracker { tracker, url } => {
                 self.nodes[node].tracker_ids.insert(url.clone(), tracker);
                 let relay = self.relay(&url);
-                if relay.up {
+                if relay.silent {
+                    // Nothing comes back.
+                } else if relay.up {
                     relay.sockets.insert((node, tracker));
                     self.queue.push_back(Input::TrackerOpen(node, tracker));
                 } else {

@@ -71,6 +71,7 @@ impl Session {
         let due: Vec<(TorrentId, TrackerId)> = self
             .torrents
             .values()
+            .filter(|s| !s.held)
             .flat_map(|s| {
                 s.announces
                     .iter()

@@ -39,7 +39,7 @@ use std::time::Duration;
 use crate::engine::rng::Rng;
 use crate::engine::{self, PeerKey};
 use crate::session::limits::check_browser_piece_length;
-use crate::session::trackers::{TorrentId, TrackerId, TrackerSet};
+use crate::session::trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
@@ -48,6 +48,7 @@ pub use announce::{
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
+pub use tracker_conns::TRACKER_OPEN_TIMEOUT;
 pub use transmit::{CORK_AFTER, CORK_BYTES, CORK_DELAY, CORK_PIPELINE, HIGH_WATER, MIN_SEND};
 
 use peers::Swarm;
@@ -98,6 +99,8 @@ pub struct Session {
     /// Which torrent transmits first on the next round (the upload bucket is shared).
     torrent_turn: usize,
     ignored_signals: u64,
+    /// The kind ("offer" or "answer") and reason of the last ignored signal.
+    last_ignored: Option<(&'static str, &'static str)>,
 }
 
 impl Session {
@@ -114,6 +117,7 @@ impl Session {
             cork_at: None,
             torrent_turn: 0,
             ignored_signals: 0,
+            last_ignored: None,
         }
     }
 
@@ -143,6 +147,27 @@ impl Session {
         trackers: &[String],
         now: Duration,
     ) -> Result<TorrentId, AddError> {
+        self.add(engine, trackers, false, now)
+    }
+
+    /// [`Session::add_torrent`], held from the start (see [`Session::hold_torrent`]): for a
+    /// driver that must first learn what its storage holds.
+    pub fn add_held_torrent(
+        &mut self,
+        engine: engine::Torrent,
+        trackers: &[String],
+        now: Duration,
+    ) -> Result<TorrentId, AddError> {
+        self.add(engine, trackers, true, now)
+    }
+
+    fn add(
+        &mut self,
+        engine: engine::Torrent,
+        trackers: &[String],
+        held: bool,
+        now: Duration,
+    ) -> Result<TorrentId, AddError> {
         let id = engine.info_hash().0;
         if self.torrents.contains_key(&id) {
             return Err(AddError::Duplicate);
@@ -153,6 +178,7 @@ impl Session {
             check_browser_piece_length(info.piece_length)?;
         }
         let mut swarm = Swarm::new(id, engine);
+        swarm.held = held;
         let mut urls: Vec<&str> = Vec::new();
         for url in trackers.iter().map(|u| u.trim()) {
             let websocket = url.starts_with("ws://") || url.starts_with("wss://");
@@ -223,6 +249,60 @@ impl Session {
         if let Some(swarm) = self.torrents.get_mut(torrent) {
             swarm.stream_waiting = waiting;
         }
+    }
+
+    /// Holds (or releases) `torrent`: while held it announces nothing and answers no offer,
+    /// so it has no connections (e.g. while the driver opens its storage, before
+    /// [`Session::replace_engine`]). Releasing announces at once where due.
+    pub fn hold_torrent(&mut self, torrent: &TorrentId, held: bool, now: Duration) {
+        if let Some(swarm) = self.torrents.get_mut(torrent) {
+            swarm.held = held;
+        }
+        if !held {
+            self.announce_due(now);
+        }
+    }
+
+    /// Replaces `torrent`'s engine (e.g. with one resumed from storage). Its connections are
+    /// closed first (the new engine knows none of them). An engine whose pieces are too large
+    /// for a browser (with `browser_limits`) stops the torrent: `TorrentStopped`.
+    pub fn replace_engine(
+        &mut self,
+        torrent: &TorrentId,
+        engine: engine::Torrent,
+        now: Duration,
+    ) -> Result<(), AddError> {
+        let Some(swarm) = self.torrents.get_mut(torrent) else {
+            return Ok(());
+        };
+        swarm.close_all(now, &mut self.outputs);
+        swarm.engine = engine;
+        if self.config.browser_limits
+            && let Some(info) = self.torrents.get(torrent).and_then(|s| s.engine.info())
+            && let Err(e) = check_browser_piece_length(info.piece_length)
+        {
+            self.remove_torrent(torrent, now);
+            self.event(SessionEvent::TorrentStopped {
+                torrent: *torrent,
+                reason: format!("torrent stopped: {e}"),
+            });
+            return Err(e.into());
+        }
+        self.pump(torrent, now);
+        Ok(())
+    }
+
+    /// Keeps tracker `url` open for the session's lifetime, with or without torrents (a page's
+    /// own trackers). Torrents naming it share the socket.
+    pub fn pin_tracker(&mut self, url: &str, now: Duration) -> Result<TrackerId, TrackersFull> {
+        let id = self.trackers.pin(url.trim())?;
+        self.connect_due(now);
+        Ok(id)
+    }
+
+    /// The pinned trackers' URLs, in the order they were pinned.
+    pub fn pinned_trackers(&self) -> Vec<String> {
+        self.trackers.pinned_urls()
     }
 
     /// Open connections of `torrent` (the data channel is open and the engine knows the peer).
@@ -314,6 +394,7 @@ impl Session {
     }
 
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.expire_connecting(now);
         self.connect_due(now);
         for swarm in self.torrents.values_mut() {
             if now >= swarm.engine.poll_timeout() {
@@ -354,7 +435,8 @@ impl Session {
             let announces = s
                 .announces
                 .iter()
-                .filter(|(t, _)| self.tracker_is_open(**t))
+                // A held torrent announces nothing: its due slots wait for the release.
+                .filter(|(t, _)| !s.held && self.tracker_is_open(**t))
                 .map(|(_, slot)| slot.next_at);
             let conns = s.conns.values().filter(|c| !c.open).map(|c| c.deadline);
             let pending = s.pending.iter().map(|p| p.deadline);
@@ -373,6 +455,12 @@ impl Session {
     /// Relayed offers and answers ignored so far (wrong tracker, refused peer, unknown offer …).
     pub fn ignored_signals(&self) -> u64 {
         self.ignored_signals
+    }
+
+    /// The last ignored offer or answer: its kind (`"offer"`, `"answer"`) and why (for the
+    /// driver's debug log).
+    pub fn last_ignored_signal(&self) -> Option<(&'static str, &'static str)> {
+        self.last_ignored
     }
 
     // ---- shared internals ----

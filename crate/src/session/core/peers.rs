@@ -93,6 +93,9 @@ pub(super) struct Swarm {
     pub transmit_turn: usize,
     /// A file stream waits for a piece: nothing is corked.
     pub stream_waiting: bool,
+    /// Set by the driver while it opens the torrent's storage: no announces and no answers
+    /// until it knows what is stored (a resumed torrent announces as such).
+    pub held: bool,
 }
 
 impl Swarm {
@@ -106,6 +109,7 @@ impl Swarm {
             pending: Vec::new(),
             transmit_turn: 0,
             stream_waiting: false,
+            held: false,
         }
     }
 

@@ -35,16 +35,20 @@ impl Session {
             return Err("its torrent is not announced on that tracker");
         }
         let swarm = self.torrents.get(&s.info_hash).ok_or("no such torrent")?;
+        if swarm.held {
+            return Err("its torrent is held (storage opening)");
+        }
         swarm.admit(&s.remote, &self.config.peer_id, now)
     }
 
-    fn ignore_signal(&mut self) {
+    fn ignore_signal(&mut self, kind: &'static str, reason: &'static str) {
         self.ignored_signals = self.ignored_signals.saturating_add(1);
+        self.last_ignored = Some((kind, reason));
     }
 
     pub(super) fn on_offer(&mut self, tracker: TrackerId, s: Signal, now: Duration) {
-        if self.check_signal(tracker, &s, now).is_err() {
-            return self.ignore_signal();
+        if let Err(reason) = self.check_signal(tracker, &s, now) {
+            return self.ignore_signal("offer", reason);
         }
         let max_peers = self.config.max_peers;
         if !self
@@ -52,7 +56,7 @@ impl Session {
             .get(&s.info_hash)
             .is_some_and(|swarm| swarm.has_room(max_peers))
         {
-            return self.ignore_signal();
+            return self.ignore_signal("offer", "no room for another peer");
         }
         let conn = self.next_conn_id();
         let Some(swarm) = self.torrents.get_mut(&s.info_hash) else {
@@ -71,19 +75,19 @@ impl Session {
 
     /// Refused answers leave the offer pending: another peer may still answer it.
     pub(super) fn on_answer(&mut self, tracker: TrackerId, s: Signal, now: Duration) {
-        if self.check_signal(tracker, &s, now).is_err() {
-            return self.ignore_signal();
+        if let Err(reason) = self.check_signal(tracker, &s, now) {
+            return self.ignore_signal("answer", reason);
         }
         let max_peers = self.config.max_peers;
         let Some(swarm) = self.torrents.get_mut(&s.info_hash) else {
             return;
         };
         if swarm.offer_key(&s.offer_id, tracker).is_none() {
-            return self.ignore_signal(); // not to an offer we sent there
+            return self.ignore_signal("answer", "not to an offer sent there");
         }
         if !swarm.has_room(max_peers) {
             // Offers answered meanwhile filled the torrent; this offer expires unused.
-            return self.ignore_signal();
+            return self.ignore_signal("answer", "no room for another peer");
         }
         let Some(conn) = swarm.take_offer(&s.offer_id, s.remote, now) else {
             return;

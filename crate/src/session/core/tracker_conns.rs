@@ -8,6 +8,11 @@ use super::{Output, Session, SessionEvent, TrackerState};
 use crate::session::backoff::backoff;
 use crate::session::trackers::TrackerId;
 
+/// A socket that has not opened this long after `ConnectTracker` is given up (closed, then
+/// retried with the backoff): a black-holed host can keep a browser or native connect
+/// pending for minutes, and meanwhile its torrents would announce nowhere.
+pub const TRACKER_OPEN_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// The session's side of one tracker socket.
 #[derive(Debug, Default)]
 pub(in crate::session) struct TrackerConn {
@@ -21,7 +26,10 @@ enum Phase {
     /// New: connect now.
     #[default]
     Idle,
-    Connecting,
+    Connecting {
+        /// Given up then (see [`TRACKER_OPEN_TIMEOUT`]).
+        deadline: Duration,
+    },
     Open,
     Waiting {
         retry_at: Duration,
@@ -35,13 +43,15 @@ impl Session {
             let due = self.trackers.get(id).is_some_and(|t| match t.phase {
                 Phase::Idle => true,
                 Phase::Waiting { retry_at } => now >= retry_at,
-                Phase::Connecting | Phase::Open => false,
+                Phase::Connecting { .. } | Phase::Open => false,
             });
             if !due {
                 continue;
             }
             if let Some(t) = self.trackers.get_mut(id) {
-                t.phase = Phase::Connecting;
+                t.phase = Phase::Connecting {
+                    deadline: now + TRACKER_OPEN_TIMEOUT,
+                };
             }
             let url = self.trackers.url(id).unwrap_or_default().to_owned();
             self.outputs.push_back(Output::ConnectTracker {
@@ -56,7 +66,7 @@ impl Session {
         let Some(t) = self
             .trackers
             .get_mut(id)
-            .filter(|t| t.phase == Phase::Connecting)
+            .filter(|t| matches!(t.phase, Phase::Connecting { .. }))
         else {
             return; // late news from a socket we closed, or a second `open`
         };
@@ -78,7 +88,7 @@ impl Session {
         let Some(t) = self
             .trackers
             .get_mut(id)
-            .filter(|t| matches!(t.phase, Phase::Connecting | Phase::Open))
+            .filter(|t| matches!(t.phase, Phase::Connecting { .. } | Phase::Open))
         else {
             return;
         };
@@ -93,19 +103,33 @@ impl Session {
         self.abort_pending(id, now);
     }
 
+    /// Gives up sockets that did not open in time: closed, then retried like any close.
+    pub(super) fn expire_connecting(&mut self, now: Duration) {
+        for id in self.trackers.ids() {
+            let late = self.trackers.get(id).is_some_and(
+                |t| matches!(t.phase, Phase::Connecting { deadline } if now >= deadline),
+            );
+            if late {
+                self.outputs.push_back(Output::CloseTracker { tracker: id });
+                self.tracker_closed(id, now);
+            }
+        }
+    }
+
     pub(super) fn tracker_is_open(&self, id: TrackerId) -> bool {
         self.trackers
             .get(id)
             .is_some_and(|t| t.phase == Phase::Open)
     }
 
-    /// When closed trackers reconnect.
+    /// When closed trackers reconnect, and when pending connects are given up.
     pub(super) fn reconnect_times(&self) -> impl Iterator<Item = Duration> + '_ {
         self.trackers
             .ids()
             .into_iter()
             .filter_map(|id| match self.trackers.get(id)?.phase {
                 Phase::Waiting { retry_at } => Some(retry_at),
+                Phase::Connecting { deadline } => Some(deadline),
                 _ => None,
             })
     }

@@ -1,0 +1,207 @@
+//! Runs the session's outputs in the browser: WebSockets for trackers, RTCPeerConnections
+//! for offers and answers, sends and closes; and feeds what they report back as inputs.
+//!
+//! Each step that awaits the browser (SDP creation, ICE gathering) runs as a local task that
+//! holds only a weak client handle and the connection's id; the session ignores news of a
+//! connection it already closed.
+
+use std::rc::Rc;
+
+use js_sys::{ArrayBuffer, Uint8Array};
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::spawn_local;
+
+use super::client::{ClientInner, Handle};
+use super::js_glue::now;
+use super::notes::Note;
+use super::peer_conn::{ConnEvent, EventSink, PeerConn};
+use super::tracker::{SocketEvent, TrackerSocket};
+use crate::session::{ConnId, Output, TrackerId};
+
+fn conn_sink(handle: &Handle, conn: ConnId) -> EventSink {
+    let handle = handle.clone();
+    Rc::new(move |event: ConnEvent| {
+        handle.with(|c| c.on_conn_event(conn, event));
+    })
+}
+
+impl ClientInner {
+    pub(super) fn run_output(&mut self, output: Output) {
+        match output {
+            Output::ConnectTracker { tracker, url } => self.connect_tracker(tracker, &url),
+            Output::CloseTracker { tracker } => {
+                // Dropping the socket closes it (after anything already sent).
+                self.sockets.remove(&tracker);
+                self.close_reasons.remove(&tracker);
+            }
+            Output::SendToTracker { tracker, text } => {
+                if let Some(socket) = self.sockets.get(&tracker) {
+                    socket.send(&text);
+                }
+            }
+            Output::CreateOffer { conn } => self.create_offer(conn),
+            Output::AcceptOffer { conn, sdp } => self.accept_offer(conn, sdp),
+            Output::AcceptAnswer { conn, sdp } => {
+                let Some(peer) = self.conns.get(&conn) else {
+                    return;
+                };
+                let (pc, _) = peer.signaling_handles();
+                let handle = self.handle.clone();
+                spawn_local(async move {
+                    if let Err(e) = PeerConn::accept_answer(pc, sdp).await {
+                        let reason = format!("peer's answer was refused: {e}");
+                        handle.with(|c| c.session.handle_conn_failed(conn, &reason, now()));
+                    }
+                });
+            }
+            Output::Send { conn, bytes } => {
+                let sent = self.conns.get(&conn).map(|p| p.send(&bytes));
+                if let Some(Err(reason)) = sent {
+                    self.session.handle_conn_failed(conn, &reason, now());
+                }
+            }
+            Output::Close { conn } => {
+                // Dropping it removes its listeners and closes channel and connection.
+                self.conns.remove(&conn);
+            }
+            Output::Event(event) => self.on_session_event(event),
+        }
+    }
+
+    fn connect_tracker(&mut self, tracker: TrackerId, url: &str) {
+        let handle = self.handle.clone();
+        let sink = Rc::new(move |event: SocketEvent| {
+            handle.with(|c| c.on_socket_event(tracker, event));
+        });
+        match TrackerSocket::connect(url, sink) {
+            Ok(socket) => {
+                self.sockets.insert(tracker, socket);
+            }
+            Err(message) => {
+                // The session retries after its backoff; the page hears why.
+                self.close_reasons.insert(tracker, message);
+                self.session.handle_tracker_closed(tracker, now());
+            }
+        }
+    }
+
+    /// News from tracker `id`'s socket; the session ignores it if it closed that tracker.
+    fn on_socket_event(&mut self, tracker: TrackerId, event: SocketEvent) {
+        let now = now();
+        match event {
+            SocketEvent::Open => self.session.handle_tracker_open(tracker, now),
+            SocketEvent::Text(text) => {
+                let before = self.session.ignored_signals();
+                self.session.handle_tracker_message(tracker, &text, now);
+                let after = self.session.ignored_signals();
+                if let Some((kind, reason)) = self.session.last_ignored_signal()
+                    && after > before
+                {
+                    let url = self
+                        .session
+                        .tracker_url(tracker)
+                        .unwrap_or("a closed tracker");
+                    super::client::debug_log(&format!(
+                        "seedcast: ignored an {kind} relayed by {url}: {reason} ({after} ignored so far)"
+                    ));
+                }
+            }
+            SocketEvent::Closed(reason) => {
+                // Dropping the socket frees its listeners (this one included, after it returns).
+                self.sockets.remove(&tracker);
+                self.close_reasons.insert(tracker, reason);
+                self.session.handle_tracker_closed(tracker, now);
+            }
+        }
+    }
+
+    fn new_peer(&mut self, conn: ConnId, offerer: bool) -> Option<&PeerConn> {
+        match PeerConn::new(&self.ice_servers, offerer, conn_sink(&self.handle, conn)) {
+            Ok(peer) => {
+                self.conns.insert(conn, peer);
+                self.conns.get(&conn)
+            }
+            Err(message) => {
+                if let Some(torrent) = self.session.conn_torrent(conn) {
+                    self.notes
+                        .push(Note::warning(&super::swarm::hex(&torrent), message.clone()));
+                }
+                self.session.handle_conn_failed(conn, &message, now());
+                None
+            }
+        }
+    }
+
+    fn create_offer(&mut self, conn: ConnId) {
+        let Some(peer) = self.new_peer(conn, true) else {
+            return;
+        };
+        let (pc, gathered) = peer.signaling_handles();
+        let handle = self.handle.clone();
+        spawn_local(async move {
+            match PeerConn::create_offer(pc, gathered).await {
+                Ok(sdp) => handle.with(|c| c.session.handle_local_sdp(conn, sdp, now())),
+                Err(e) => {
+                    let reason = format!("could not create an offer: {e}");
+                    handle.with(|c| c.session.handle_conn_failed(conn, &reason, now()))
+                }
+            };
+        });
+    }
+
+    fn accept_offer(&mut self, conn: ConnId, sdp: String) {
+        let Some(peer) = self.new_peer(conn, false) else {
+            return;
+        };
+        let (pc, gathered) = peer.signaling_handles();
+        let handle = self.handle.clone();
+        spawn_local(async move {
+            match PeerConn::create_answer(pc, gathered, sdp).await {
+                Ok(answer) => handle.with(|c| c.session.handle_local_sdp(conn, answer, now())),
+                Err(e) => {
+                    let reason = format!("could not answer an offer: {e}");
+                    handle.with(|c| c.session.handle_conn_failed(conn, &reason, now()))
+                }
+            };
+        });
+    }
+
+    /// An event of connection `conn` (ignored once the session closed it).
+    fn on_conn_event(&mut self, conn: ConnId, event: ConnEvent) {
+        let now = now();
+        let Some(peer) = self.conns.get_mut(&conn) else {
+            return;
+        };
+        match event {
+            ConnEvent::Open => {
+                peer.on_open();
+                self.session.handle_channel_open(conn, now);
+            }
+            ConnEvent::Message(data) => {
+                let Some(buffer) = data.dyn_ref::<ArrayBuffer>() else {
+                    let reason = "peer sent text on the binary channel";
+                    return self.session.handle_conn_failed(conn, reason, now);
+                };
+                let view = Uint8Array::new(buffer);
+                super::gc_pacing::received(u64::from(view.length()));
+                // One copy from the JS heap into wasm memory, into a reused buffer.
+                self.inbox.resize(view.length() as usize, 0);
+                view.copy_to(&mut self.inbox);
+                self.session.handle_channel_data(conn, &self.inbox, now);
+            }
+            ConnEvent::Writable => {
+                let buffered = peer.buffered();
+                self.session.handle_buffered(conn, buffered, now);
+            }
+            ConnEvent::IncomingChannel(channel) => match peer.accept_channel(channel) {
+                Ok(true) => {
+                    peer.on_open();
+                    self.session.handle_channel_open(conn, now);
+                }
+                Ok(false) => {}
+                Err(reason) => self.session.handle_conn_failed(conn, reason, now),
+            },
+            ConnEvent::Closed(reason) => self.session.handle_conn_failed(conn, reason, now),
+        }
+    }
+}
