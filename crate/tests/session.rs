@@ -883,6 +883,9 @@ fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_met(
     assert!(
         met_seeder.is_empty(),
         "its only source was the first leecher"
+    );
+}
+
 /// A torrent whose storage is still opening (the browser resumes from it) is added held:
 /// no announce, no answer to offers, no connection. The driver then swaps in the engine it
 /// resumed, releases it, and the first announce says `started` with what that engine has.

@@ -100,7 +100,19 @@ CHANNEL (a creator's signed list of works, served by seedcast-signal at URL/@ADD
     verify   check a manifest file: bounds and signature (exit 1 if it does not verify)
 ";
 
-    const SEED_USAGE: &str = "\
+    /// The network settings `seed` and `download` read (see `native::rtc::RtcConfig::from_env`).
+    macro_rules! network_env_usage {
+        () => {
+            "
+ENVIRONMENT (WebRTC network settings):
+    SEEDCAST_UDP_BIND      comma-separated IP:PORT to bind (default 0.0.0.0:0,127.0.0.1:0)
+    SEEDCAST_MDNS          query (resolve browsers' .local candidates; default) or off
+    SEEDCAST_ICE_SERVERS   comma-separated stun:/turn: URLs (default: none)
+"
+        };
+    }
+
+    const SEED_USAGE: &str = concat!("\
 seedcast seed — share a file or folder with browsers and other peers
 
 USAGE:
@@ -121,9 +133,11 @@ OPTIONS:
         --creator-key FILE, --creator-name NAME, --creator-address 0x..,
         --creator-signature 0x..  sign a creator record, as `seedcast create` does
                              (--creator-address alone prints the typed data and exits)
-";
+",
+        network_env_usage!()
+    );
 
-    const DOWNLOAD_USAGE: &str = "\
+    const DOWNLOAD_USAGE: &str = concat!("\
 seedcast download — download a torrent, then seed it
 
 USAGE:
@@ -139,7 +153,9 @@ OPTIONS:
         --tracker URL        also announce on this tracker; repeat for more
         --exit-when-done     exit 0 once every piece is verified and written
         --upload-limit BYTES_PER_S  upload at most this many bytes per second in total
-";
+",
+        network_env_usage!()
+    );
 
     #[derive(Debug, Error)]
     enum CliError {
