@@ -145,3 +145,30 @@ test('a lying web seed is dropped and the download completes from a good one', {
   assert.equal(dropped.length, 1, `one drop line for the liar; stderr: ${r.stderr}`);
   assert.ok(!r.stderr.includes(`web seed ${signal.base}/big.bin dropped`), r.stderr);
 });
+
+test('SIGTERM during a web seed request that never answers exits promptly', { timeout: 120_000 }, async (t) => {
+  const dir = tempDir(t);
+  const content = makeContent(256 * 1024, 0x51ee9);
+  writeFileSync(join(dir, 'slow.bin'), content);
+  // Takes the request and never answers (the fetch's own timeout is 45 s).
+  let asked;
+  const askedOnce = new Promise((res) => { asked = res; });
+  const held = [];
+  const slow = createServer((req, res) => { held.push(res); asked(); });
+  await new Promise((res) => slow.listen(0, '127.0.0.1', res));
+  t.after(() => { for (const r of held) r.destroy(); slow.closeAllConnections(); return new Promise((res) => slow.close(res)); });
+  const torrent = join(dir, 'slow.torrent');
+  await create(t, join(dir, 'slow.bin'), torrent, [`http://127.0.0.1:${slow.address().port}/slow.bin`]);
+
+  const child = spawn(SEEDCAST, ['download', torrent, '-o', join(dir, 'out')], { env: NATIVE_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => { stderr = (stderr + d).slice(-20_000); });
+  t.after(() => { if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL'); });
+  const exited = new Promise((res) => child.on('exit', (code, signal) => res({ code, signal })));
+  await within(30_000, 'the web seed was never asked', askedOnce);
+  child.kill('SIGTERM');
+  // Well under the request's 45 s timeout, with room for a slow host.
+  const { code, signal } = await within(10_000, `no exit after SIGTERM; stderr: ${stderr}`, exited);
+  assert.equal(signal, null, stderr);
+  assert.equal(code, 0, stderr);
+});

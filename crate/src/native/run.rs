@@ -80,7 +80,7 @@ fn start(
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    let _entered = runtime.enter();
+    let entered = runtime.enter();
     let mut driver = Driver::new(rtc, |now| Session::new(session_config(upload_limit), now));
     let now = driver.now();
     let prepared = prepare(driver.session(), now)?;
@@ -100,6 +100,12 @@ fn start(
     };
     cli.progress.finish();
     let saved = cli.save_resume(driver.session());
+    // Web seed requests still running on the blocking pool (a slow server) cannot be
+    // cancelled, and dropping the runtime would wait for them (up to their REQUEST_TIMEOUT);
+    // their answers are not needed any more, so they are left behind.
+    drop(driver);
+    drop(entered);
+    runtime.shutdown_background();
     result?;
     cli.failure.map_or(Ok(()), Err)?;
     saved
