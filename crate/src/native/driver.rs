@@ -20,7 +20,12 @@ use tokio::time::Instant;
 
 use super::rtc::{Conn, ConnEvent, RtcConfig};
 use super::tracker_socket::{TrackerEvent, TrackerSocket};
-use crate::session::{ConnId, Output, Session, SessionEvent, TrackerId};
+use super::webseed_http::fetch_range;
+use crate::session::webseed::{RequestId, WebSeedEvent, WebSeedResponse, WebSeeds};
+use crate::session::{ConnId, Output, Session, SessionEvent, TorrentId, TrackerId};
+
+/// A web seed's answer (or why there is none), for the torrent's [`WebSeeds`].
+type WebSeedResult = (TorrentId, RequestId, Result<WebSeedResponse, String>);
 
 /// Queued events from connections and trackers. Bounded so a flood (a fast peer, a chatty
 /// tracker) waits in the kernel and SCTP windows rather than in our memory.
@@ -46,6 +51,8 @@ pub enum Flow {
 pub trait Observer {
     fn on_event(&mut self, session: &Session, event: &SessionEvent) -> Flow;
     fn on_tick(&mut self, session: &Session) -> Flow;
+    /// A web seed was dropped or backs off (for a log line).
+    fn on_webseed(&mut self, _torrent: &TorrentId, _event: &WebSeedEvent) {}
 }
 
 /// Why the loop ended other than by a stop.
@@ -71,6 +78,10 @@ pub struct Driver {
     conn_rx: mpsc::Receiver<(ConnId, ConnEvent)>,
     tracker_tx: mpsc::Sender<(u64, TrackerEvent)>,
     tracker_rx: mpsc::Receiver<(u64, TrackerEvent)>,
+    /// Web seeds (BEP 19) per torrent: the planner decides, the driver fetches.
+    webseeds: HashMap<TorrentId, WebSeeds>,
+    webseed_tx: mpsc::Sender<WebSeedResult>,
+    webseed_rx: mpsc::Receiver<WebSeedResult>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -87,6 +98,7 @@ impl Driver {
     pub fn new(rtc: RtcConfig, make_session: impl FnOnce(Duration) -> Session) -> Driver {
         let (conn_tx, conn_rx) = mpsc::channel(EVENT_QUEUE);
         let (tracker_tx, tracker_rx) = mpsc::channel(EVENT_QUEUE);
+        let (webseed_tx, webseed_rx) = mpsc::channel(EVENT_QUEUE);
         Driver {
             session: make_session(Duration::ZERO),
             origin: Instant::now(),
@@ -99,7 +111,22 @@ impl Driver {
             conn_rx,
             tracker_tx,
             tracker_rx,
+            webseeds: HashMap::new(),
+            webseed_tx,
+            webseed_rx,
         }
+    }
+
+    /// Uses `urls` (a torrent's `url-list`, a magnet's `ws=`) as web seeds of `torrent`;
+    /// returns one warning line per URL refused.
+    pub fn add_web_seeds(&mut self, torrent: TorrentId, urls: &[String]) -> Vec<String> {
+        let seeds = self.webseeds.entry(torrent).or_default();
+        urls.iter()
+            .filter_map(|url| {
+                let e = seeds.add(url).err()?;
+                Some(format!("web seed {url:.200} is not used: {e}"))
+            })
+            .collect()
     }
 
     /// Time for the session: monotonic, since [`Driver::new`].
@@ -126,10 +153,11 @@ impl Driver {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            self.drive_webseeds(observer);
             if self.run_outputs(observer) == Flow::Stop {
                 break;
             }
-            let deadline = self.session.poll_timeout().map(|d| self.origin + d);
+            let deadline = self.poll_timeout().map(|d| self.origin + d);
             // Unbiased: a flood of channel data must not starve the timer or the signal.
             let flow = tokio::select! {
                 () = &mut shutdown => Flow::Stop,
@@ -143,6 +171,11 @@ impl Driver {
                     self.tracker_event(serial, event);
                     Flow::Continue
                 }
+                result = self.webseed_rx.recv() => {
+                    let (torrent, id, result) = result.ok_or(DriverError::QueueClosed)?;
+                    self.webseed_result(torrent, id, result);
+                    Flow::Continue
+                }
                 // Handled below, with timers that came due while events kept arriving.
                 () = sleep_until(deadline) => Flow::Continue,
                 _ = tick.tick() => observer.on_tick(&self.session),
@@ -152,11 +185,78 @@ impl Driver {
             }
             if deadline.is_some_and(|at| at <= Instant::now()) {
                 let now = self.now();
+                for (id, seeds) in &mut self.webseeds {
+                    if seeds.poll_timeout().is_some_and(|t| t <= now) {
+                        if let Some(engine) = self.session.torrent_mut(id) {
+                            seeds.handle_timeout(engine, now);
+                        }
+                    }
+                }
                 self.session.handle_timeout(now);
             }
         }
         self.shutdown(observer).await;
         Ok(())
+    }
+
+    /// The session's next timer or a web seed's, whichever is first.
+    fn poll_timeout(&self) -> Option<Duration> {
+        let seeds = self.webseeds.values().filter_map(WebSeeds::poll_timeout);
+        self.session.poll_timeout().into_iter().chain(seeds).min()
+    }
+
+    /// Shows the web seeds' events and starts the requests their planners want, each a
+    /// blocking GET on tokio's blocking pool reporting back over `webseed_tx`.
+    fn drive_webseeds(&mut self, observer: &mut dyn Observer) {
+        let now = self.now();
+        for (id, seeds) in &mut self.webseeds {
+            while let Some(event) = seeds.poll_event() {
+                observer.on_webseed(id, &event);
+            }
+            let Some(engine) = self.session.torrent_mut(id) else {
+                continue; // removed: its requests' answers are ignored
+            };
+            while let Some(request) = seeds.poll_request(engine, now) {
+                let tx = self.webseed_tx.clone();
+                let torrent = *id;
+                tokio::task::spawn_blocking(move || {
+                    let len = request.range.end - request.range.start;
+                    let result =
+                        fetch_range(&request.url, request.range.start, len, request.max_body).map(
+                            |r| WebSeedResponse {
+                                status: r.status,
+                                content_range: r.content_range,
+                                retry_after: r.retry_after,
+                                body: r.body,
+                            },
+                        );
+                    // Closed at shutdown: the answer is not needed any more.
+                    let _ = tx.blocking_send((torrent, request.id, result));
+                });
+            }
+        }
+    }
+
+    /// Hands a web seed's answer to its planner (which gives verified pieces to the engine),
+    /// then lets the session transmit what the engine now wants (`have`s, completion).
+    fn webseed_result(
+        &mut self,
+        torrent: TorrentId,
+        id: RequestId,
+        result: Result<WebSeedResponse, String>,
+    ) {
+        let now = self.now();
+        let (Some(seeds), Some(engine)) = (
+            self.webseeds.get_mut(&torrent),
+            self.session.torrent_mut(&torrent),
+        ) else {
+            return;
+        };
+        match result {
+            Ok(response) => seeds.handle_response(engine, id, response, now),
+            Err(reason) => seeds.handle_failed(engine, id, &reason, now),
+        }
+        self.session.handle_timeout(now);
     }
 
     /// Runs every output the session has; `Stop` if the observer asked for it.
@@ -303,6 +403,7 @@ impl Driver {
         // fails at once and closes its connection, instead of waiting out the grace period.
         // (Tracker news stays open: a socket must not stop before its `stopped` is sent.)
         self.conn_rx.close();
+        self.webseed_rx.close();
         for (_, (_, socket)) in self.trackers.drain().collect::<Vec<_>>() {
             self.closing(socket.close());
         }

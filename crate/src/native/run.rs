@@ -14,6 +14,7 @@ use super::progress::Progress;
 use super::resume::{ResumeStore, SAVE_INTERVAL};
 use super::rtc::{RtcConfig, RtcConfigError};
 use crate::engine;
+use crate::session::webseed::WebSeedEvent;
 use crate::session::{AddError, Session, SessionConfig, SessionEvent, TorrentId, TrackerState};
 
 /// Connections per torrent (open + being negotiated), as the browser's default.
@@ -79,7 +80,7 @@ fn start(
         .enable_all()
         .build()
         .map_err(RunError::Runtime)?;
-    let _entered = runtime.enter();
+    let entered = runtime.enter();
     let mut driver = Driver::new(rtc, |now| Session::new(session_config(upload_limit), now));
     let now = driver.now();
     let prepared = prepare(driver.session(), now)?;
@@ -88,6 +89,9 @@ fn start(
         .session_mut()
         .add_torrent(prepared.engine, &trackers, now)?;
     let mut cli = Cli::new(id, exit_when_done, prepared.name, prepared.resume);
+    for warning in driver.add_web_seeds(id, &prepared.web_seeds) {
+        cli.progress.log(&format!("warning: {warning}"));
+    }
     // Done from the start (a finished download run again): exit without connecting.
     let result = if cli.on_tick(driver.session()) == Flow::Stop {
         Ok(())
@@ -96,6 +100,12 @@ fn start(
     };
     cli.progress.finish();
     let saved = cli.save_resume(driver.session());
+    // Web seed requests still running on the blocking pool (a slow server) cannot be
+    // cancelled, and dropping the runtime would wait for them (up to their REQUEST_TIMEOUT);
+    // their answers are not needed any more, so they are left behind.
+    drop(driver);
+    drop(entered);
+    runtime.shutdown_background();
     result?;
     cli.failure.map_or(Ok(()), Err)?;
     saved
@@ -234,6 +244,18 @@ impl Observer for Cli {
             _ => {}
         }
         Flow::Continue
+    }
+
+    fn on_webseed(&mut self, _torrent: &TorrentId, event: &WebSeedEvent) {
+        let line = match event {
+            WebSeedEvent::Dropped { url, reason, .. } => {
+                format!("web seed {url:.200} dropped: {reason}")
+            }
+            WebSeedEvent::Backoff { url, reason, .. } => {
+                format!("web seed {url:.200}: {reason}; trying again later")
+            }
+        };
+        self.progress.log(&line);
     }
 
     fn on_tick(&mut self, session: &Session) -> Flow {
