@@ -112,7 +112,8 @@ ENVIRONMENT (WebRTC network settings):
         };
     }
 
-    const SEED_USAGE: &str = concat!("\
+    const SEED_USAGE: &str = concat!(
+        "\
 seedcast seed — share a file or folder with browsers and other peers
 
 USAGE:
@@ -137,7 +138,8 @@ OPTIONS:
         network_env_usage!()
     );
 
-    const DOWNLOAD_USAGE: &str = concat!("\
+    const DOWNLOAD_USAGE: &str = concat!(
+        "\
 seedcast download — download a torrent, then seed it
 
 USAGE:
