@@ -8,30 +8,20 @@
 // included). Seeders have hashed before any clock starts. Pages download into memory.
 // Usage: node tests/browser/bench-native.mjs [MiB] (default 64); REPS=3. Needs www/pkg, seedcast and seedcast-signal.
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { ROOT, startSignal, launchPersistentWithPid, openPage, within } from './harness.mjs';
 import { cpuMs } from './proc.mjs';
+import { makeContent, sha256 } from '../content.mjs';
 
 const SIZE_MIB = Number(process.argv[2]) || 64;
 const SIZE = SIZE_MIB * 2 ** 20;
 const REPS = Number(process.env.REPS) || 3;
 const SEEDCAST = resolve(ROOT, process.env.SEEDCAST_BIN ?? 'target/release/seedcast');
 
-/** The same bytes as the pages' `testUtils.makeContent(size)` (xorshift32, seed 0x12345678). */
-function makeContent(size, seed = 0x12345678) {
-  const bytes = new Uint8Array(size);
-  const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; words[i] = x >>> 0; }
-  for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
-  return bytes;
-}
 
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 async function pageSeed(page, tracker) {
   return page.evaluate(async ({ tracker, size }) => {

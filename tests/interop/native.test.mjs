@@ -7,11 +7,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, startSignal, useSignalAndBrowser, newContext, openPage, until, within } from '../browser/harness.mjs';
+import { makeContent, sha256 } from '../content.mjs';
 
 const SEEDCAST = resolve(ROOT, process.env.SEEDCAST_BIN ?? 'target/debug/seedcast');
 // Loopback only, no multicast socket: what works on any test host (see toolchain notes).
@@ -19,16 +19,6 @@ const NATIVE_ENV = { ...process.env, SEEDCAST_UDP_BIND: '127.0.0.1:0', SEEDCAST_
 
 const env = useSignalAndBrowser();
 
-/** The same deterministic bytes as the pages' `testUtils.makeContent` (xorshift32). */
-function makeContent(size, seed = 0x12345678) {
-  const bytes = new Uint8Array(size);
-  const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; words[i] = x >>> 0; }
-  for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
-  return bytes;
-}
-const sha256 = (bytes) => createHash('sha256').update(bytes).digest('hex');
 
 function tempDir(t) {
   const dir = mkdtempSync(join(tmpdir(), 'seedcast-native-'));
