@@ -31,6 +31,7 @@ mod cli {
     use seedcast::native::args::{
         CreatorArgs, CreatorSource, DownloadArgs, KeyFileError, SeedArgs,
     };
+    use seedcast::native::progress::{human_size, printable};
     use seedcast::native::run::RunError;
     use seedcast::native::{CreateFromPathError, create_from_path, create_unsigned_from_path};
     use serde_json::{Value as Json, json};
@@ -849,27 +850,5 @@ OPTIONS:
         }
         line("magnet:", &magnet.to_uri());
         out
-    }
-
-    /// Untrusted text made safe for a terminal: control characters (escape sequences, newlines)
-    /// are shown as `?` so a torrent cannot rewrite the screen or forge extra lines.
-    fn printable(text: &str) -> String {
-        text.chars()
-            .map(|c| if c.is_control() { '?' } else { c })
-            .collect()
-    }
-
-    fn human_size(bytes: u64) -> String {
-        const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
-        if bytes < 1024 {
-            return format!("{bytes} B");
-        }
-        let mut value = bytes as f64 / 1024.0;
-        let mut unit = 0;
-        while value >= 1024.0 && unit + 1 < UNITS.len() {
-            value /= 1024.0;
-            unit += 1;
-        }
-        format!("{value:.1} {}", UNITS[unit])
     }
 }

@@ -223,7 +223,8 @@ fn human_duration(d: Duration) -> String {
     }
 }
 
-fn human_size(bytes: u64) -> String {
+/// `bytes` for people: `512 B`, `1.5 MiB`, … (also the CLI's `info`).
+pub fn human_size(bytes: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if bytes < 1024 {
         return format!("{bytes} B");
@@ -238,8 +239,8 @@ fn human_size(bytes: u64) -> String {
 }
 
 /// Control characters (escape sequences, newlines) from a torrent or peer become `?`, so
-/// nothing can rewrite the screen or forge lines.
-fn printable(text: &str) -> String {
+/// nothing can rewrite the screen or forge lines (also the CLI's `info`).
+pub fn printable(text: &str) -> String {
     text.chars()
         .map(|c| if c.is_control() { '?' } else { c })
         .collect()
