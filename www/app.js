@@ -17,6 +17,10 @@ const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 let client;
 let refreshStored = () => {};
+/** Resolves with the client once it is created (null if it could not start): files chosen
+ *  or dropped while the wasm still loads are seeded then, not lost. */
+let clientStarted;
+const clientReady = new Promise((resolve) => { clientStarted = resolve; });
 
 function showError(message) {
   const p = document.createElement('p');
@@ -41,8 +45,10 @@ function shareLink(magnet) {
 }
 
 async function start() {
+  wireSeeding();
   if (typeof RTCPeerConnection === 'undefined') {
     showError('This browser cannot make WebRTC connections, so it cannot share or download here. Try a current Chrome, Firefox or Safari.');
+    clientStarted(null);
     return;
   }
   try {
@@ -51,8 +57,10 @@ async function start() {
     client = await withSiteChain((chain) => SeedcastClient.create({ trackers: [params.get('tracker') ?? defaultTracker()], iceServers, chain }));
   } catch (e) {
     showError(`Seedcast could not start: ${e.message}`);
+    clientStarted(null);
     return;
   }
+  clientStarted(client);
   // The page's own tracker decides the status line; trackers that shared links bring in
   // (a magnet's tr=) only add a note when they cannot be reached.
   const primary = params.get('tracker') ?? defaultTracker();
@@ -74,7 +82,6 @@ async function start() {
   });
   wireCreator();
   wirePublish();
-  wireSeeding();
   refreshStored = showStored(client);
   wireDownloading();
 }
@@ -87,6 +94,7 @@ function wireSeeding() {
     hashing.hidden = false;
     hashing.textContent = `Preparing ${files.length === 1 ? files[0].name : `${files.length} files`}…`;
     try {
+      if (!(await clientReady)) return;
       const creator = creatorOptions();
       if (creator === null) return;
       if (creator) hashing.textContent += ' Your wallet will ask you to sign the creator record.';

@@ -77,6 +77,18 @@ test('a local file name a torrent cannot hold is sanitised, and sharing still wo
   await page.context().close();
 });
 
+test('a file chosen while the app is still loading is shared once it is ready', { timeout: 180_000 }, async () => {
+  const page = await (await env.browser.newContext()).newPage();
+  // A slow network: the wasm arrives 3 s after the page has loaded.
+  await page.route('**/*.wasm', async (route) => { await new Promise((r) => setTimeout(r, 3_000)); await route.continue(); });
+  await page.goto(`${env.signal.base}/`);
+  await page.setInputFiles('#file-input', { name: 'early.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(30_000, 7) });
+  const link = await within(30_000, 'the file chosen early was never shared', until(() => page.$eval('.share-link', (el) => el.value).catch(() => '')));
+  assert.match(link, /magnet:\?xt=urn:btih:[0-9a-f]{40}/);
+  assert.equal(await page.$eval('.torrent .name', (el) => el.textContent), 'early.bin');
+  await page.context().close();
+});
+
 test('the app lists what it stored, and Delete removes the stored copy and the download', { timeout: 180_000 }, async () => {
   const seeder = await (await env.browser.newContext()).newPage();
   await seeder.goto(`${env.signal.base}/`);
