@@ -11,6 +11,7 @@ pub mod backoff;
 pub mod core;
 pub mod limits;
 pub mod pairing;
+pub mod piece_cache;
 pub mod tracker_proto;
 pub mod trackers;
 pub mod upload_limit;
