@@ -354,9 +354,12 @@ fn the_background_check_walks_resumed_pieces_in_bounded_steps() {
     assert!(c.check_run(12, 1, piece_of(&data, piece, 12)).is_empty());
     let mut steps = Vec::new();
     while let Some((first, count)) = c.next_verify_step() {
+        let left = c.unverified_pieces();
         let start = (first * piece) as usize;
         let bytes = &data[start..start + (count * piece) as usize];
         assert!(c.check_run(first, count, bytes).is_empty());
+        // A step in flight still counts: a page waiting for 0 waits for its result.
+        assert_eq!(c.unverified_pieces(), left - count as usize);
         steps.push((first, count));
     }
     // At most 1 MiB (4 pieces) per step, consecutive pieces only.

@@ -178,6 +178,8 @@ pub struct PieceCache {
     lost: HashSet<u32>,
     /// Resumed pieces the background pass has still to check, in order.
     verify_todo: VecDeque<u32>,
+    /// The step of the background pass being read now, `(first, count)`.
+    verify_step: Option<(u32, u32)>,
     /// Pieces whose load failed: the next read reports it (once).
     failed: HashMap<u32, String>,
     /// A write failed: later pieces stay in memory (nothing lost), one warning only.
@@ -209,6 +211,7 @@ impl PieceCache {
             verified: HashSet::new(),
             lost: HashSet::new(),
             verify_todo: VecDeque::new(),
+            verify_step: None,
             failed: HashMap::new(),
             write_failed: false,
             unwritten: Vec::new(),
@@ -277,11 +280,6 @@ impl PieceCache {
     /// Verified bytes waiting to be written to the store (0: a reload loses nothing).
     pub fn unsaved_bytes(&self) -> usize {
         self.unpersisted_bytes
-    }
-
-    /// Resumed pieces not yet re-checked by the background pass (0 once all are).
-    pub fn unverified_pieces(&self) -> usize {
-        self.verify_todo.len()
     }
 
     /// Bytes of verified pieces held in memory now.

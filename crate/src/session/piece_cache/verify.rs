@@ -105,12 +105,26 @@ impl PieceCache {
         pieces.sort_unstable();
         pieces.dedup();
         self.verify_todo = pieces.into();
+        self.verify_step = None;
+    }
+
+    /// Resumed pieces not yet re-checked: those still queued for the background pass and
+    /// those of its current step that are neither verified nor lost yet (0 once all are).
+    pub fn unverified_pieces(&self) -> usize {
+        let in_step = self.verify_step.map_or(0, |(first, count)| {
+            (first..first + count)
+                .filter(|i| !self.verified.contains(i) && !self.lost.contains(i))
+                .count()
+        });
+        self.verify_todo.len() + in_step
     }
 
     /// The next run of the background check: consecutive pieces not yet verified nor lost,
     /// at most [`VERIFY_STEP_BYTES`] (one piece if larger). The driver reads it, checks it
     /// like any load (`check_run`, `lose_stored`), pauses, and asks again; `None` when done.
     pub fn next_verify_step(&mut self) -> Option<(u32, u32)> {
+        // The previous step is over (checked, lost, or unreadable for now).
+        self.verify_step = None;
         let layout = self.layout?;
         while let Some(&i) = self.verify_todo.front() {
             if self.verified.contains(&i) || self.lost.contains(&i) {
@@ -135,6 +149,7 @@ impl PieceCache {
             bytes += size;
             count += 1;
         }
+        self.verify_step = Some((first, count));
         Some((first, count))
     }
 }
