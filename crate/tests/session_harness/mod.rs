@@ -129,6 +129,8 @@ pub struct Net {
     queue: VecDeque<Input>,
     pub metainfo: Metainfo,
     pub content: Vec<u8>,
+    /// Keep every output for `outputs_where` (off for long benchmark runs).
+    pub record_outputs: bool,
 }
 
 /// Deterministic pseudo-random content.
@@ -179,6 +181,7 @@ impl Net {
             queue: VecDeque::new(),
             metainfo,
             content,
+            record_outputs: true,
         }
     }
 
@@ -411,7 +414,9 @@ impl Net {
     /// Runs every output of `node`'s session.
     fn drain(&mut self, node: NodeId) {
         while let Some(output) = self.nodes[node].session.poll_output() {
-            self.nodes[node].outputs.push((self.now, output.clone()));
+            if self.record_outputs {
+                self.nodes[node].outputs.push((self.now, output.clone()));
+            }
             self.run_output(node, output);
         }
     }

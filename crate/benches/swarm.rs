@@ -1,0 +1,122 @@
+//! Swarm benchmark in the session simulator: one upload-limited seeder and N upload-limited
+//! leechers, all starting at once through a WebTorrent tracker relay, run to completion on a
+//! virtual clock (`crate/tests/session_harness`: in-order channels, no latency, the session's
+//! own upload bucket as each node's uplink). Prints the time until every leecher is done
+//! against the fluid-model bound T* = max(F/U_seed, N·F/(U_seed + N·U_leech)), how many times
+//! the seeder sent the content, and each leecher's upload rate as a share of its limit while
+//! others still needed data.
+//!
+//! `make bench-swarm` (or `cargo bench -p seedcast --bench swarm`). Deterministic: the same
+//! seeds give the same numbers; SEEDS=n runs n different seeds per scenario.
+
+#[path = "../tests/session_harness/mod.rs"]
+mod session_harness;
+
+use std::time::Duration;
+
+use seedcast::create::auto_piece_length;
+use session_harness::{Net, session_config};
+
+struct Scenario {
+    name: &'static str,
+    mib: usize,
+    seed_rate: u64,
+    leechers: usize,
+    leech_rate: u64,
+}
+
+const SCENARIOS: &[Scenario] = &[
+    Scenario {
+        name: "1 seeder 1.5 MB/s, 4 leechers 1.0 MB/s, 24 MiB",
+        mib: 24,
+        seed_rate: 1_500_000,
+        leechers: 4,
+        leech_rate: 1_000_000,
+    },
+    Scenario {
+        name: "1 seeder 1.0 MB/s, 8 leechers 0.5 MB/s, 16 MiB",
+        mib: 16,
+        seed_rate: 1_000_000,
+        leechers: 8,
+        leech_rate: 500_000,
+    },
+    Scenario {
+        name: "1 seeder 0.5 MB/s, 4 leechers 2.0 MB/s, 16 MiB (seeder-bound)",
+        mib: 16,
+        seed_rate: 500_000,
+        leechers: 4,
+        leech_rate: 2_000_000,
+    },
+];
+
+struct Outcome {
+    all_done: Duration,
+    seeder_copies: f64,
+    /// Per leecher: bytes uploaded / (limit × time until the last leecher finished).
+    leecher_share: Vec<f64>,
+}
+
+fn run(s: &Scenario, seed: u64) -> Outcome {
+    let len = s.mib * 1024 * 1024;
+    let mut net = Net::new(len, auto_piece_length(len as u64));
+    net.record_outputs = false;
+    let config = |node: usize, rate: u64| {
+        let mut c = session_config(node + seed as usize * 100);
+        c.upload_limit = Some(rate);
+        c
+    };
+    let seeder = net.add_seeder(config(0, s.seed_rate));
+    let leechers: Vec<usize> = (1..=s.leechers)
+        .map(|i| net.add_leecher(config(i, s.leech_rate)))
+        .collect();
+    let done = net.run_until(Duration::from_secs(3600), |net| {
+        leechers.iter().all(|&l| net.is_complete(l))
+    });
+    assert!(done, "{}: the leechers did not finish within an hour", s.name);
+    let all_done = net.now;
+    let hash = net.info_hash();
+    let uploaded = |net: &mut Net, node| {
+        net.with(node, |session, _| session.torrent(&hash).map_or(0, |t| t.stats().uploaded))
+    };
+    let seeder_copies = uploaded(&mut net, seeder) as f64 / len as f64;
+    let leecher_share = leechers
+        .iter()
+        .map(|&l| uploaded(&mut net, l) as f64 / (s.leech_rate as f64 * all_done.as_secs_f64()))
+        .collect();
+    Outcome {
+        all_done,
+        seeder_copies,
+        leecher_share,
+    }
+}
+
+fn main() {
+    let seeds: u64 = std::env::var("SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(3);
+    println!("swarm (session simulator): time until every leecher is done vs the fluid bound T*");
+    for s in SCENARIOS {
+        let f = (s.mib * 1024 * 1024) as f64;
+        let n = s.leechers as f64;
+        let t_star = (f / s.seed_rate as f64)
+            .max(n * f / (s.seed_rate as f64 + n * s.leech_rate as f64));
+        println!("\n{}  (T* = {t_star:.1} s)", s.name);
+        for seed in 0..seeds {
+            let o = run(s, seed);
+            let t = o.all_done.as_secs_f64();
+            let shares: Vec<String> = o
+                .leecher_share
+                .iter()
+                .map(|x| format!("{:.0}%", x * 100.0))
+                .collect();
+            println!(
+                "  seed {seed}: all done {t:6.1} s = {:.2}× T*; seeder sent the content {:.2}×; \
+                 leecher upload / limit: {}",
+                t / t_star,
+                o.seeder_copies,
+                shares.join(" ")
+            );
+        }
+    }
+}
