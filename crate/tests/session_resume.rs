@@ -13,6 +13,7 @@ use seedcast::session::resume::{
 };
 use seedcast::session::stream::StreamSet;
 use sha1::{Digest, Sha1};
+use std::time::Duration;
 
 const PIECE: u32 = 16 * 1024;
 
@@ -198,31 +199,31 @@ fn untrusted_stored_lists_only_claim_pieces_of_the_torrent() {
 fn a_rebuild_keeps_the_streams_reader_offsets() {
     let (hash, metadata) = torrent();
     let mut streams: StreamSet<()> = StreamSet::default();
-    streams.open(u64::MAX, 1, 100); // file b starts at 4 pieces
-    streams.open(u64::MAX - 1, 0, 0);
+    // File b starts at piece 4: this stream reads from piece 6.
+    streams.open(u64::MAX, 1, 2 * u64::from(PIECE) + 100);
     let stored = Stored {
         info: Some(&metadata.bytes),
-        pieces: &[4],
+        pieces: &[0],
     };
     let plan = resume(&hash, magnet(), stored, &streams).expect("resumes");
     let readers = plan.rebuild.expect("rebuilt");
-    assert_eq!(
-        readers,
-        vec![(u64::MAX, 4 * u64::from(PIECE) + 100), (u64::MAX - 1, 0)]
-    );
-    let engine = rebuild_engine(
+    assert_eq!(readers, vec![(u64::MAX, 6 * u64::from(PIECE) + 100)]);
+    let mut engine = rebuild_engine(
         InfoHash(hash),
         plan.metadata,
         plan.have,
         &readers,
         Box::new(MemoryStorage::new()),
         Config::default(),
-        std::time::Duration::ZERO,
+        Duration::ZERO,
     );
     assert_eq!(
         engine.have().map(|h| h.iter_ones().collect()),
-        Some(vec![4])
+        Some(vec![0])
     );
+    // The rebuilt engine fetches the stream's window first (else piece 1, the first missing).
+    let run = engine.webseed_claim(u64::from(PIECE), Duration::ZERO);
+    assert_eq!(run.map(|r| r.start), Some(6));
 }
 
 #[test]
