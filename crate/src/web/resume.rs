@@ -101,7 +101,7 @@ impl ClientInner {
                             config,
                             now,
                         );
-                        // Streams opened meanwhile keep their windows (above) and their reads
+                        // Streams opened meanwhile keep their windows (`readers`) and their reads
                         // look again.
                         swarm.streams.storage_resumed();
                         if plan.save_info {
