@@ -355,6 +355,34 @@ fn a_magnet_rerun_uses_the_saved_metadata_and_resumes() {
 }
 
 #[test]
+fn a_saved_torrent_of_another_info_hash_is_not_used() {
+    let tmp = Tmp::new();
+    let (ours, _) = album();
+    let (theirs, _) = folder_torrent("album", &[Entry::File("a.bin", content(10_000, 9))]);
+    let out = tmp.join("out");
+    // Another torrent's metadata sits where ours would be saved: a magnet rerun must not
+    // believe it (its SHA-1 is not our info hash) and fetches the metadata again.
+    let mine = ResumeStore::new(&out, ours.info_hash);
+    ResumeStore::new(&out, theirs.info_hash)
+        .save_torrent(&theirs.info_bytes)
+        .unwrap();
+    fs::rename(
+        ResumeStore::new(&out, theirs.info_hash).torrent_path(),
+        mine.torrent_path(),
+    )
+    .unwrap();
+    assert!(mine.load_torrent().is_none());
+    let prepared = download(&ours.magnet().to_uri(), &out).unwrap();
+    assert!(prepared.engine.info().is_none());
+    // Our own saved metadata is used.
+    mine.save_torrent(&ours.info_bytes).unwrap();
+    assert_eq!(
+        mine.load_torrent().map(|m| m.info_hash),
+        Some(ours.info_hash)
+    );
+}
+
+#[test]
 fn hostile_paths_stay_inside_the_download_folder() {
     let tmp = Tmp::new();
     let out = tmp.join("out");

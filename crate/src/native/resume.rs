@@ -6,9 +6,9 @@
 //!
 //! On start a piece is hash-checked when its files all exist at full length and either the
 //! record claims it, or there is no usable record, or one of its files changed since the
-//! record was written (pieces written after the last save are found that way too). A piece
-//! the record does not claim, in files that did not change, is not read: it was never
-//! downloaded. Nothing is believed without its SHA-1.
+//! record was written (`session::resume::check_on_start`, shared policy). A piece the record
+//! does not claim, in files that did not change, is not read: it was never downloaded.
+//! Nothing is believed without its SHA-1.
 
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
@@ -20,6 +20,7 @@ use sha1::{Digest, Sha1};
 
 use crate::engine::{Bitfield, Torrent};
 use crate::metainfo::{Info, InfoHash, MAX_TORRENT_BYTES, Metainfo};
+use crate::session::resume::{Claim, check_on_start, is_info_of};
 
 use super::files::{FileStorage, Layout};
 
@@ -86,9 +87,10 @@ impl ResumeStore {
     /// The saved .torrent, if there is one of this info hash (bounded, fully validated).
     pub fn load_torrent(&self) -> Option<Metainfo> {
         let bytes = read_bounded(&self.torrent_path(), MAX_TORRENT_BYTES as u64)?;
+        // The same check as the browser's stored metadata: its bytes must hash to the info hash.
         Metainfo::from_bytes(&bytes)
             .ok()
-            .filter(|m| m.info_hash == self.info_hash)
+            .filter(|m| is_info_of(&self.info_hash.0, &m.info_bytes))
     }
 
     /// Records the engine's verified pieces and the files' current state. Does nothing before
@@ -160,18 +162,16 @@ impl ResumeStore {
             let complete = files
                 .iter()
                 .all(|&f| now[f].is_some_and(|s| s.0 == layout.files[f].length));
-            if !complete {
-                continue;
-            }
-            let check = match &record {
-                None => true,
-                Some((claimed, states)) => {
-                    claimed.get(index)
-                        || files
-                            .iter()
-                            .any(|&f| !layout.files[f].padding && now[f] != Some(states[f]))
-                }
+            let claim = match &record {
+                None => Claim::NoRecord,
+                Some((claimed, states)) => Claim::Record {
+                    claimed: claimed.get(index),
+                    files_changed: files
+                        .iter()
+                        .any(|&f| !layout.files[f].padding && now[f] != Some(states[f])),
+                },
             };
+            let check = check_on_start(complete, claim);
             if check
                 && storage.read_piece(index, &mut buffer).is_ok()
                 && info.piece_hash(index) == Some(&Sha1::digest(&buffer).into())

@@ -4,7 +4,8 @@
 //! unit-tested natively: which trackers stay open and may signal for which torrent
 //! ([`trackers`]), which torrents a driver can hold ([`limits`]), which connections to one
 //! remote peer it keeps ([`pairing`]), reconnect delays ([`backoff`]), the upload limit
-//! ([`upload_limit`]) and web seeds ([`webseed`], BEP 19). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared
+//! ([`upload_limit`]), web seeds ([`webseed`], BEP 19), streaming reads ([`stream`]) and
+//! resuming from stored state ([`resume`]). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared
 //! with `seedcast-signal`.
 
 pub mod backoff;
@@ -12,6 +13,8 @@ pub mod core;
 pub mod limits;
 pub mod pairing;
 pub mod piece_cache;
+pub mod resume;
+pub mod stream;
 pub mod tracker_proto;
 pub mod trackers;
 pub mod upload_limit;

@@ -1,4 +1,5 @@
-//! Opening a torrent's browser storage, and resuming from what is already there.
+//! Opening a torrent's browser storage, and resuming from what is already there (the policy,
+//! shared with the native driver, is `crate::session::resume`; this is the store I/O).
 //!
 //! A download (magnet or .torrent) starts held in the session (`Session::hold_torrent`): it
 //! does not announce, so no peer connects, until the storage worker has said what it holds.
@@ -16,7 +17,6 @@
 
 use std::rc::Rc;
 
-use sha1::{Digest, Sha1};
 use wasm_bindgen::JsValue;
 
 use super::client::ClientInner;
@@ -24,8 +24,10 @@ use super::js_glue::now;
 use super::notes::Note;
 use super::storage::StorageNews;
 use super::store::{self, Kind, Stored};
-use crate::engine::{Bitfield, Torrent as Engine};
-use crate::metainfo::{Info, InfoHash};
+use crate::metainfo::InfoHash;
+use crate::session::resume::{
+    Current, Metadata, ResumeEvent, Stored as StoredState, rebuild_engine, resume,
+};
 
 impl ClientInner {
     /// Starts opening the storage of swarm `hex` (added held); it announces once that is
@@ -68,67 +70,56 @@ impl ClientInner {
         match result {
             Ok(stored) if kind != Kind::Memory => {
                 swarm.storage_kind = kind.name();
-                let known = engine
-                    .info()
-                    .cloned()
-                    .zip(engine.info_bytes().map(<[u8]>::to_vec));
-                let had_metadata = known.is_some();
-                let from_store = stored
-                    .info
-                    .as_deref()
-                    .and_then(|bytes| verified_info(&swarm.info_hash, bytes));
-                let stored_info = stored.info.is_some();
-                let metadata = known.or(from_store);
+                let current = Current {
+                    metadata: engine
+                        .info()
+                        .cloned()
+                        .zip(engine.info_bytes().map(<[u8]>::to_vec))
+                        .map(|(info, bytes)| Metadata { info, bytes }),
+                    complete: engine.is_complete(),
+                };
+                let stored = StoredState {
+                    info: stored.info.as_deref(),
+                    pieces: &stored.pieces,
+                };
+                let plan = resume(&swarm.info_hash, current, stored, swarm.streams.set());
                 // The layout first: pieces already in memory are written as the store is
                 // switched on, and a write needs the piece length.
-                if let Some((info, _)) = &metadata {
-                    swarm.storage.set_layout(info);
+                if let Some(plan) = &plan {
+                    swarm.storage.set_layout(&plan.metadata.info);
                 }
                 swarm.storage.use_store();
-                if let Some((info, info_bytes)) = metadata {
-                    let n = info.num_pieces();
-                    let mut have = Bitfield::new(n);
-                    for &p in stored.pieces.iter().filter(|&&p| p < n) {
-                        have.set(p);
-                    }
-                    let resumed = have.count();
-                    swarm.storage.verify_stored(have.iter_ones().collect());
-                    let mut complete = engine.is_complete();
-                    if resumed > 0 || !had_metadata {
-                        let starts = swarm.streams.start_offsets(&info);
-                        let mut fresh = Engine::new(
+                if let Some(plan) = plan {
+                    swarm.storage.verify_stored(plan.have.iter_ones().collect());
+                    if let Some(readers) = plan.rebuild {
+                        let fresh = rebuild_engine(
                             InfoHash(swarm.info_hash),
-                            info,
-                            info_bytes,
+                            plan.metadata,
+                            plan.have,
+                            &readers,
                             Box::new(swarm.storage.clone()),
-                            Some(have),
                             config,
                             now,
                         );
-                        // Streams opened meanwhile (a player starts one at once) keep their
-                        // windows in the new engine, and their reads look again.
-                        for (reader, offset) in starts {
-                            fresh.set_reader(reader, offset, now);
-                        }
+                        // Streams opened meanwhile keep their windows (`readers`) and their reads
+                        // look again.
                         swarm.streams.storage_resumed();
-                        complete = fresh.is_complete();
-                        if !stored_info {
+                        if plan.save_info {
                             swarm.save_info(&fresh);
                         }
                         resumed_engine = Some(fresh);
-                    } else if !stored_info {
+                    } else if plan.save_info {
                         swarm.save_info(engine);
                     }
-                    let notes = &mut self.notes;
-                    if !had_metadata {
-                        notes.push(Note::new(hex, "metadata", JsValue::UNDEFINED));
-                        notes.push(Note::new(hex, "ready", JsValue::UNDEFINED));
-                    }
-                    if resumed > 0 {
-                        notes.push(Note::new(hex, "progress", JsValue::UNDEFINED));
-                    }
-                    if complete {
-                        notes.push(Note::new(hex, "done", JsValue::UNDEFINED));
+                    for event in plan.events {
+                        let kinds: &[&'static str] = match event {
+                            ResumeEvent::MetadataReady => &["metadata", "ready"],
+                            ResumeEvent::Progress => &["progress"],
+                            ResumeEvent::Done => &["done"],
+                        };
+                        for &kind in kinds {
+                            self.notes.push(Note::new(hex, kind, JsValue::UNDEFINED));
+                        }
                     }
                 }
             }
@@ -190,15 +181,4 @@ impl ClientInner {
         // The engine may want to send or request again (a load landed, a write freed room).
         self.session.handle_timeout(now);
     }
-}
-
-/// The stored `info` dictionary, if it still hashes to the torrent's info hash.
-fn verified_info(info_hash: &[u8; 20], bytes: &[u8]) -> Option<(Info, Vec<u8>)> {
-    let hash: [u8; 20] = Sha1::digest(bytes).into();
-    if &hash != info_hash {
-        return None;
-    }
-    Info::from_bytes(bytes)
-        .ok()
-        .map(|info| (info, bytes.to_vec()))
 }

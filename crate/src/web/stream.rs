@@ -2,32 +2,27 @@
 //! `Torrent.openStream(fileIndex, start, end)`, used by the service worker (`www/sw.js`) to
 //! answer a `<video>` element's range requests.
 //!
+//! The browser-independent part (the open streams of a torrent, reader ids, range
+//! resolution and chunk planning) is `crate::session::stream`; this is the wasm class, its
+//! promises, and copying verified bytes from storage into the chunk.
+//!
 //! Design:
 //! * Each stream is an engine *reader* (`Torrent::set_reader`): the pieces just after its
 //!   position form a streaming window that the picker serves first, with deadlines; newer
-//!   streams' windows come first (reader ids count down). The
-//!   reader moves forward as chunks are consumed; a new stream at another offset (a seek)
-//!   gets its own window at once, and closing a stream (`close()`, the worker's `cancel()`,
-//!   or dropping the object) releases its window with `remove_reader`.
-//! * `next()` resolves with the next chunk as soon as its first piece is verified: the
-//!   verified run of pieces from the position on, at most [`MAX_CHUNK`] bytes, as a JS array
-//!   over a recycled buffer (transferable; the caller may hand the buffer back with the next
-//!   `next(spare)`, so streaming makes no garbage per chunk). Small pieces are batched
-//!   because every chunk costs a page↔worker round trip on a main thread that is also busy
-//!   downloading. Cached pieces are copied straight from wasm memory into the chunk; others
-//!   are loaded from the store (async), so nothing is borrowed across an `await`.
+//!   streams' windows come first (reader ids count down). The reader moves forward as
+//!   chunks are consumed; a new stream at another offset (a seek) gets its own window at
+//!   once, and closing a stream (`close()`, the worker's `cancel()`, or dropping the object)
+//!   releases its window with `remove_reader`.
+//! * `next()` resolves with the next chunk as soon as its first piece is verified (see
+//!   `plan_chunk`), as a JS array over a recycled buffer (transferable; the caller may hand
+//!   the buffer back with the next `next(spare)`, so streaming makes no garbage per chunk).
+//!   Cached pieces are copied straight from wasm memory into the chunk; others are loaded
+//!   from the store (async), so nothing is borrowed across an `await`.
 //! * A read of a missing piece (or before the metadata) parks one waiter, a JS promise
-//!   resolver kept in the swarm's [`Streams`]. the client (`events.rs`) wakes it on `PieceVerified` /
-//!   `MetadataReady`; the read then re-checks everything from scratch, so a wake-up is only
-//!   ever a hint and spurious ones are harmless.
-//!
-//! Bounds and invariants:
-//! * at most [`MAX_STREAMS`] per torrent: opening one more closes the least recently used
-//!   (its next read fails with a clear error), so an abandoned request cannot pin a window;
-//! * at most one pending `next()` per stream, hence at most one waiter per stream;
-//! * the swarm's `Streams` knows exactly the readers registered with the engine; removing a
-//!   torrent drops its `Streams`, which wakes every waiter, and their reads then fail with
-//!   "this torrent was removed".
+//!   resolver kept in the swarm's [`Streams`]; the client (`events.rs`) wakes it on
+//!   `PieceVerified` / `MetadataReady`, and the read then re-checks everything from scratch.
+//!   Removing a torrent drops its `Streams`, which wakes every waiter, and their reads then
+//!   fail with "this torrent was removed".
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
@@ -41,47 +36,32 @@ use super::js_glue::now;
 use super::store;
 use super::swarm::Swarm;
 use crate::engine::Torrent as Engine;
-
-/// Most open streams per torrent (a media element uses one or two at a time).
-pub const MAX_STREAMS: usize = 8;
-/// Largest chunk `next()` returns.
-pub const MAX_CHUNK: u64 = 1024 * 1024;
+use crate::session::stream::{self as plan, Chunk, ReaderIds, StreamError, StreamSet};
 
 thread_local! {
-    /// Reader ids, unique in this page (hence per client and per torrent), counting DOWN:
-    /// the picker serves streaming windows in ascending reader id, so the newest stream (the
-    /// one a media element opened after a seek) is served before older ones that may linger.
-    static NEXT_READER: Cell<u64> = const { Cell::new(u64::MAX) };
+    /// One allocator per page, hence ids unique per client and per torrent (counting down:
+    /// see `ReaderIds`).
+    static READER_IDS: RefCell<ReaderIds> = const { RefCell::new(ReaderIds::new()) };
 }
 
-struct Waiter {
-    reader: u64,
-    /// `None`: waiting for the metadata.
-    piece: Option<u32>,
-    resolve: Function,
-}
-
-/// The streams of one swarm: their engine readers (least recently used first) and the
-/// waiters of their pending reads.
+/// The streams of one swarm ([`StreamSet`]) with JS promise resolvers as waiters: this
+/// resolves the waiters the set wakes. Resolving runs no JavaScript now (reactions are
+/// microtasks), so it is safe while the client is borrowed.
 #[derive(Default)]
-pub struct Streams {
-    open: Vec<Open>,
-    waiters: Vec<Waiter>,
-}
-
-/// An open stream: its reader and where in which file it starts.
-struct Open {
-    reader: u64,
-    file: u32,
-    start: u64,
-}
+pub struct Streams(StreamSet<Function>);
 
 impl std::fmt::Debug for Streams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Streams")
-            .field("open", &self.open.len())
-            .field("waiters", &self.waiters.len())
+            .field("open", &self.0.len())
+            .field("waiting", &self.0.waiting())
             .finish()
+    }
+}
+
+fn resolve_all(woken: Vec<Function>) {
+    for resolve in woken {
+        let _ = resolve.call0(&JsValue::UNDEFINED);
     }
 }
 
@@ -89,106 +69,69 @@ impl Streams {
     /// Registers `reader`; returns a reader closed to make room (the caller removes it from
     /// the engine).
     fn open(&mut self, reader: u64, file: u32, start: u64) -> Option<u64> {
-        let evicted = (self.open.len() >= MAX_STREAMS).then(|| self.open.remove(0).reader);
-        if let Some(old) = evicted {
-            self.wake(|w| w.reader == old);
-        }
-        self.open.push(Open {
-            reader,
-            file,
-            start,
-        });
-        evicted
+        let evicted = self.0.open(reader, file, start)?;
+        resolve_all(evicted.woken);
+        Some(evicted.reader)
     }
 
     /// Whether some read waits for a piece (the swarm then sends requests without delay).
     pub fn waiting(&self) -> bool {
-        !self.waiters.is_empty()
+        self.0.waiting()
     }
 
     fn is_open(&self, reader: u64) -> bool {
-        self.open.iter().any(|o| o.reader == reader)
-    }
-
-    /// Where each stream opened before the metadata starts, in torrent offsets: the client
-    /// points the engine's windows there as soon as the metadata arrives, before the first
-    /// requests go out.
-    pub fn start_offsets(&self, info: &crate::metainfo::Info) -> Vec<(u64, u64)> {
-        self.open
-            .iter()
-            .filter_map(|o| {
-                let file = info.files.get(o.file as usize)?;
-                Some((o.reader, file.start + o.start.min(file.length)))
-            })
-            .collect()
+        self.0.is_open(reader)
     }
 
     fn touch(&mut self, reader: u64) {
-        if let Some(i) = self.open.iter().position(|o| o.reader == reader) {
-            let r = self.open.remove(i);
-            self.open.push(r);
-        }
+        self.0.touch(reader);
+    }
+
+    /// See [`StreamSet::start_offsets`].
+    pub fn start_offsets(&self, info: &crate::metainfo::Info) -> Vec<(u64, u64)> {
+        self.0.start_offsets(info)
+    }
+
+    /// The set itself (for the session's resume policy).
+    pub fn set(&self) -> &StreamSet<Function> {
+        &self.0
     }
 
     /// Forgets `reader` and wakes its pending read; false if it was not open.
     fn close(&mut self, reader: u64) -> bool {
-        let Some(i) = self.open.iter().position(|o| o.reader == reader) else {
-            return false;
-        };
-        self.open.remove(i);
-        self.wake(|w| w.reader == reader);
-        true
+        self.0.close(reader).map(resolve_all).is_some()
     }
 
     /// A promise resolved when `piece` is verified (or the metadata arrives, for `None`).
     fn wait(&mut self, reader: u64, piece: Option<u32>) -> Promise {
-        self.wake(|w| w.reader == reader); // at most one waiter per stream
         let mut resolve = None;
         let promise = Promise::new(&mut |res, _rej| resolve = Some(res));
         if let Some(resolve) = resolve {
-            self.waiters.push(Waiter {
-                reader,
-                piece,
-                resolve,
-            });
+            resolve_all(self.0.wait(reader, piece, resolve));
         }
         promise
     }
 
     /// Wakes the reads waiting for `index` (called from the client).
     pub fn piece_verified(&mut self, index: u32) {
-        self.wake(|w| w.piece == Some(index));
+        resolve_all(self.0.piece_verified(index));
     }
 
     /// Wakes the reads waiting for the metadata (called from the client).
     pub fn metadata_ready(&mut self) {
-        self.wake(|w| w.piece.is_none());
+        resolve_all(self.0.metadata_ready());
     }
 
-    /// The engine was rebuilt from browser storage (pieces and maybe the metadata appeared
-    /// at once, with no `PieceVerified` events): every waiting read looks again.
+    /// The engine was rebuilt from browser storage: every waiting read looks again.
     pub fn storage_resumed(&mut self) {
-        self.wake(|_| true);
-    }
-
-    /// Resolving runs no JavaScript now (reactions are microtasks), so this is safe while
-    /// the client is borrowed.
-    fn wake(&mut self, which: impl Fn(&Waiter) -> bool) {
-        let mut i = 0;
-        while i < self.waiters.len() {
-            if which(&self.waiters[i]) {
-                let w = self.waiters.swap_remove(i);
-                let _ = w.resolve.call0(&JsValue::UNDEFINED);
-            } else {
-                i += 1;
-            }
-        }
+        resolve_all(self.0.storage_resumed());
     }
 }
 
 impl Drop for Streams {
+    /// The torrent is removed: every read wakes and fails with "this torrent was removed".
     fn drop(&mut self) {
-        self.wake(|_| true);
+        resolve_all(self.0.wake_all());
     }
 }
 
@@ -254,19 +197,8 @@ pub fn open(
     start: f64,
     end: Option<f64>,
 ) -> Result<FileStream, String> {
-    let offset = |v: f64, what: &str| {
-        if v.is_finite() && v >= 0.0 && v.fract() == 0.0 && v < 2f64.powi(53) {
-            Ok(v as u64)
-        } else {
-            Err(format!("`{what}` must be a whole number of bytes from 0"))
-        }
-    };
-    let start = offset(start, "start")?;
-    let end = end.map(|e| offset(e, "end")).transpose()?;
-    if end.is_some_and(|e| e < start) {
-        return Err("`end` is before `start`".into());
-    }
-    let reader = NEXT_READER.with(|n| n.replace(n.get() - 1));
+    let (start, end) = plan::range(start, end).map_err(|e| e.to_string())?;
+    let reader = READER_IDS.with(|ids| ids.borrow_mut().next_id());
     let core = Rc::new(Core {
         handle: handle.clone(),
         hex: hex.to_owned(),
@@ -309,21 +241,8 @@ impl Core {
         let info = engine
             .info()
             .ok_or("the torrent's metadata has not arrived yet")?;
-        let file = info
-            .files
-            .get(self.file_index as usize)
-            .filter(|f| !f.padding)
-            .ok_or_else(|| format!("the torrent has no file {}", self.file_index))?;
-        if self.start > file.length || (self.start == file.length && file.length > 0) {
-            return Err(format!(
-                "`start` {} is past the end of the file ({} bytes)",
-                self.start, file.length
-            ));
-        }
-        let end = self
-            .end
-            .map_or(file.length, |e| e.saturating_add(1).min(file.length));
-        let span = (file.start + self.start, file.start + end);
+        let span = plan::resolve(info, self.file_index, self.start, self.end)
+            .map_err(|e| e.to_string())?;
         self.span.set(Some(span));
         Ok(span)
     }
@@ -331,45 +250,26 @@ impl Core {
     /// What the next read has to do, decided with the client borrowed.
     fn step(&self, engine: &mut Engine, swarm: &mut Swarm) -> Result<Step, String> {
         if !swarm.streams.is_open(self.reader) {
-            return Err(format!(
-                "this stream was closed to make room for a newer one (at most {MAX_STREAMS} per torrent)"
-            ));
+            return Err(StreamError::Evicted.to_string());
         }
         swarm.streams.touch(self.reader);
         if engine.info().is_none() {
             return Ok(Step::Wait(swarm.streams.wait(self.reader, None)));
         }
         let (pos, end) = self.resolve(engine)?;
-        if pos >= end {
-            return Ok(Step::Done);
-        }
         let info = engine.info().ok_or("the metadata disappeared")?;
-        let have = engine.have();
-        let pl = u64::from(info.piece_length);
-        let piece = (pos / pl) as u32;
-        // Gather the verified pieces from `pos` on, up to MAX_CHUNK: with small pieces one
-        // message per piece would make the page↔worker round trips the bottleneck.
-        let mut parts = Vec::new();
-        let mut total = 0;
-        for (p, from, to) in info.piece_spans(pos, end) {
-            if total >= MAX_CHUNK || !have.is_some_and(|h| h.get(p)) {
-                break;
-            }
-            // Fits: at most MAX_CHUNK past `from`, and `to` is a u32 anyway.
-            let to = u64::from(to).min(u64::from(from) + (MAX_CHUNK - total)) as u32;
-            parts.push((p, from, to));
-            total += u64::from(to - from);
-        }
-        if !parts.is_empty() {
-            return Ok(Step::Read {
+        match plan::plan_chunk(info, engine.have(), pos, end) {
+            Chunk::Done => Ok(Step::Done),
+            Chunk::Read(parts) => Ok(Step::Read {
                 parts,
                 storage: swarm.storage.clone(),
-            });
+            }),
+            Chunk::Wait(piece) => {
+                // Make sure the window covers the position (also after metadata just arrived).
+                engine.set_reader(self.reader, pos, now());
+                Ok(Step::Wait(swarm.streams.wait(self.reader, Some(piece))))
+            }
         }
-        // Make sure the window covers the position (also after metadata just arrived).
-        let now = now();
-        engine.set_reader(self.reader, pos, now);
-        Ok(Step::Wait(swarm.streams.wait(self.reader, Some(piece))))
     }
 
     fn with_client<R>(
