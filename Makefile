@@ -1,7 +1,7 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
+# Others: make bench, make bench-swarm, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
 # make check-wasm, make deploy-tipjar.
 
 CARGO ?= cargo
@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-browser bench-stream bench-memory bench-signal bench-native fuzz \
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-swarm bench-browser bench-stream bench-memory bench-signal bench-native fuzz \
   deploy-tipjar
 
 setup:
@@ -44,6 +44,11 @@ bench: setup
 	$(CARGO) bench -p seedcast --bench wire
 	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
 	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
+
+# One upload-limited seeder and several upload-limited leechers in the session simulator
+# (virtual clock, a few seconds): time until all are done vs the fluid bound T*. SEEDS=3.
+bench-swarm: setup
+	$(CARGO) bench -p seedcast --bench swarm
 
 # seedcast vs WebTorrent between two pages of one Chromium (64 and 256 MiB); a few minutes.
 bench-browser: wasm

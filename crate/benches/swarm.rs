@@ -72,11 +72,17 @@ fn run(s: &Scenario, seed: u64) -> Outcome {
     let done = net.run_until(Duration::from_secs(3600), |net| {
         leechers.iter().all(|&l| net.is_complete(l))
     });
-    assert!(done, "{}: the leechers did not finish within an hour", s.name);
+    assert!(
+        done,
+        "{}: the leechers did not finish within an hour",
+        s.name
+    );
     let all_done = net.now;
     let hash = net.info_hash();
     let uploaded = |net: &mut Net, node| {
-        net.with(node, |session, _| session.torrent(&hash).map_or(0, |t| t.stats().uploaded))
+        net.with(node, |session, _| {
+            session.torrent(&hash).map_or(0, |t| t.stats().uploaded)
+        })
     };
     let seeder_copies = uploaded(&mut net, seeder) as f64 / len as f64;
     let leecher_share = leechers
@@ -99,8 +105,8 @@ fn main() {
     for s in SCENARIOS {
         let f = (s.mib * 1024 * 1024) as f64;
         let n = s.leechers as f64;
-        let t_star = (f / s.seed_rate as f64)
-            .max(n * f / (s.seed_rate as f64 + n * s.leech_rate as f64));
+        let t_star =
+            (f / s.seed_rate as f64).max(n * f / (s.seed_rate as f64 + n * s.leech_rate as f64));
         println!("\n{}  (T* = {t_star:.1} s)", s.name);
         for seed in 0..seeds {
             let o = run(s, seed);

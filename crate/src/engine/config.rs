@@ -13,6 +13,9 @@ pub struct Config {
     pub client_name: String,
     /// Regular upload slots (plus one optimistic).
     pub upload_slots: usize,
+    /// The same while seeding: more, so a seed's upload reaches more peers at once (see
+    /// `choker.rs` for the measurement).
+    pub seed_upload_slots: usize,
     pub tick_interval: Duration,
     pub rechoke_interval: Duration,
     pub handshake_timeout: Duration,
@@ -54,6 +57,7 @@ impl Default for Config {
             seed: 0x5eed_ca57,
             client_name: concat!("Seedcast ", env!("CARGO_PKG_VERSION")).to_string(),
             upload_slots: 4,
+            seed_upload_slots: 8,
             tick_interval: Duration::from_secs(1),
             rechoke_interval: Duration::from_secs(10),
             handshake_timeout: Duration::from_secs(10),

@@ -201,7 +201,7 @@ impl Torrent {
         now: Duration,
     ) -> Self {
         let rng = Rng::new(config.seed);
-        let choker = Choker::new(config.upload_slots);
+        let choker = Choker::new(config.upload_slots, config.seed_upload_slots);
         Torrent {
             next_tick: now + config.tick_interval,
             next_rechoke: now + config.rechoke_interval,

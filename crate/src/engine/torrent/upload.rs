@@ -206,7 +206,7 @@ impl Torrent {
             return;
         }
         let unchoked = self.peers.values().filter(|p| !p.am_choking).count();
-        if self.choker.has_free_slot(unchoked) {
+        if self.choker.has_free_slot(unchoked, self.is_complete()) {
             self.set_choke(peer, false);
         }
     }
