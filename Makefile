@@ -45,10 +45,14 @@ bench: setup
 	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
 	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
 
-# One upload-limited seeder and several upload-limited leechers in the session simulator
-# (virtual clock, a few seconds): time until all are done vs the fluid bound T*. SEEDS=3.
-bench-swarm: setup
+# One upload-limited seeder and several upload-limited leechers: in the session simulator
+# (virtual clock, seconds; SEEDS=3), then in Chromium, Seedcast vs WebTorrent (sequential and
+# rarest-first) in the same run (~5 minutes; MIB=24 LEECHERS=4 SEED_RATE LEECH_RATE REPS=2).
+# Time until all are done vs the fluid bound T*.
+bench-swarm: wasm
 	$(CARGO) bench -p seedcast --bench swarm
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-swarm.mjs
 
 # seedcast vs WebTorrent between two pages of one Chromium (64 and 256 MiB); a few minutes.
 bench-browser: wasm

@@ -50,7 +50,8 @@ pub enum Flow {
 /// What the driver's owner wants to see: every event, and a periodic look at the session.
 pub trait Observer {
     fn on_event(&mut self, session: &Session, event: &SessionEvent) -> Flow;
-    fn on_tick(&mut self, session: &Session) -> Flow;
+    /// `web_seeds`: each torrent's web seeds (for progress displays).
+    fn on_tick(&mut self, session: &Session, web_seeds: &HashMap<TorrentId, WebSeeds>) -> Flow;
     /// A web seed was dropped or backs off (for a log line).
     fn on_webseed(&mut self, _torrent: &TorrentId, _event: &WebSeedEvent) {}
 }
@@ -178,7 +179,7 @@ impl Driver {
                 }
                 // Handled below, with timers that came due while events kept arriving.
                 () = sleep_until(deadline) => Flow::Continue,
-                _ = tick.tick() => observer.on_tick(&self.session),
+                _ = tick.tick() => observer.on_tick(&self.session, &self.webseeds),
             };
             if flow == Flow::Stop {
                 break;

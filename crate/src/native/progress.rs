@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::engine::{Torrent, TorrentStats};
+use crate::session::webseed::{SeedState, WebSeeds};
 
 /// Plain lines are for logs and CI output: often enough to see it move, rarely enough to read.
 pub const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
@@ -27,6 +28,10 @@ pub struct View<'a> {
     /// `None` until a magnet's metadata is known.
     pub total_length: Option<u64>,
     pub piece_length: Option<u32>,
+    /// Web seeds usable now, and what they all bring in (bytes/s): a download from web seeds
+    /// alone has no peers and no peer rate, and must not look stalled.
+    pub web_seeds: usize,
+    pub web_rate: f64,
 }
 
 impl View<'_> {
@@ -134,8 +139,16 @@ impl Progress {
         }
     }
 
-    /// Shows `engine` on line `handle`; `name` is shown until the metadata gives the real one.
-    pub fn show(&mut self, handle: usize, name: &str, engine: &Torrent, now: Instant) {
+    /// Shows `engine` (and its web seeds) on line `handle`; `name` is shown until the metadata
+    /// gives the real one.
+    pub fn show(
+        &mut self,
+        handle: usize,
+        name: &str,
+        engine: &Torrent,
+        web_seeds: Option<&WebSeeds>,
+        now: Instant,
+    ) {
         let stats = engine.stats();
         let info = engine.info();
         let view = View {
@@ -143,6 +156,13 @@ impl Progress {
             stats: &stats,
             total_length: info.map(|i| i.total_length),
             piece_length: info.map(|i| i.piece_length),
+            web_seeds: web_seeds.map_or(0, |w| {
+                w.stats()
+                    .iter()
+                    .filter(|s| s.state == SeedState::Ready)
+                    .count()
+            }),
+            web_rate: web_seeds.map_or(0.0, WebSeeds::download_rate),
         };
         self.update(handle, &view, now);
     }
@@ -189,13 +209,18 @@ pub fn plain_line(view: &View<'_>) -> String {
 /// Rates, peers and what comes next (ETA, seeding, or waiting for metadata).
 fn status(view: &View<'_>) -> String {
     let s = view.stats;
-    let rates = format!(
+    let down = s.download_rate + view.web_rate;
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let mut rates = format!(
         "down {}/s, up {}/s, {} peer{}",
-        human_size(s.download_rate as u64),
+        human_size(down as u64),
         human_size(s.upload_rate as u64),
         s.peers,
-        if s.peers == 1 { "" } else { "s" }
+        plural(s.peers)
     );
+    if view.web_seeds > 0 {
+        rates += &format!(" + {} web seed{}", view.web_seeds, plural(view.web_seeds));
+    }
     let Some(total) = view.total_length else {
         return format!("fetching metadata, {rates}");
     };
@@ -203,7 +228,7 @@ fn status(view: &View<'_>) -> String {
         return format!("seeding, {rates}");
     }
     let remaining = total - view.verified_bytes();
-    match eta(remaining, s.download_rate) {
+    match eta(remaining, down) {
         Some(eta) => format!("{rates}, ETA {}", human_duration(eta)),
         None => format!("{rates}, ETA unknown"),
     }
@@ -269,7 +294,21 @@ mod tests {
             stats,
             total_length: total,
             piece_length: Some(1 << 20),
+            web_seeds: 0,
+            web_rate: 0.0,
         }
+    }
+
+    #[test]
+    fn a_download_from_web_seeds_alone_shows_their_rate_and_an_eta() {
+        let s = stats(50, 0.0, 0.0, 0, false);
+        let mut v = view("a", &s, Some(100 << 20));
+        v.web_seeds = 1;
+        v.web_rate = 2.0 * 1048576.0;
+        assert_eq!(
+            plain_line(&v),
+            "a: 50.0% of 100.0 MiB, down 2.0 MiB/s, up 0 B/s, 0 peers + 1 web seed, ETA 25s"
+        );
     }
 
     #[test]

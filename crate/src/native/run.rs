@@ -3,6 +3,7 @@
 //! `--exit-when-done`, until every piece is verified and written). stdout carries only the
 //! magnet link of `seed`; progress and logs go to stderr ([`super::progress`]).
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use thiserror::Error;
@@ -14,7 +15,7 @@ use super::progress::Progress;
 use super::resume::{ResumeStore, SAVE_INTERVAL};
 use super::rtc::{RtcConfig, RtcConfigError};
 use crate::engine;
-use crate::session::webseed::WebSeedEvent;
+use crate::session::webseed::{WebSeedEvent, WebSeeds};
 use crate::session::{AddError, Session, SessionConfig, SessionEvent, TorrentId, TrackerState};
 
 /// Connections per torrent (open + being negotiated), as the browser's default.
@@ -93,7 +94,7 @@ fn start(
         cli.progress.log(&format!("warning: {warning}"));
     }
     // Done from the start (a finished download run again): exit without connecting.
-    let result = if cli.on_tick(driver.session()) == Flow::Stop {
+    let result = if cli.on_tick(driver.session(), &HashMap::new()) == Flow::Stop {
         Ok(())
     } else {
         runtime.block_on(driver.run(&mut cli, shutdown_signal()))
@@ -258,10 +259,12 @@ impl Observer for Cli {
         self.progress.log(&line);
     }
 
-    fn on_tick(&mut self, session: &Session) -> Flow {
+    fn on_tick(&mut self, session: &Session, web_seeds: &HashMap<TorrentId, WebSeeds>) -> Flow {
         if let Some(torrent) = session.torrent(&self.torrent) {
             let name = self.name.as_deref().unwrap_or("(metadata pending)");
-            self.progress.show(self.line, name, torrent, Instant::now());
+            let web = web_seeds.get(&self.torrent);
+            self.progress
+                .show(self.line, name, torrent, web, Instant::now());
         }
         if self.last_resume.elapsed() >= SAVE_INTERVAL {
             if let Err(e) = self.save_resume(session) {

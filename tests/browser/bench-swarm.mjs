@@ -1,0 +1,155 @@
+// Swarm benchmark in Chromium: one upload-limited seeder and N upload-limited leechers, each
+// page in its own browser profile, all in memory, through one seedcast-signal. Seedcast and
+// WebTorrent 3 (its default "sequential" piece strategy, and "rarest") run one after the other
+// in the same invocation, on the same content and limits. The clock starts in Node just before
+// the leechers' `add()` calls go out (all at once, from the magnet: metadata included) and stops
+// at the last leecher's `done`, read from each page's Date.now() (one machine clock).
+// Prints the time against the fluid-model bound T* = max(F/U_seed, N·F/(U_seed + N·U_leech)),
+// how many copies of the content the seeder sent, and each leecher's upload as a share of its
+// limit over the run. Usage: node tests/browser/bench-swarm.mjs
+// Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2).
+import { startSignal, launchBrowser, newContext, openPage, within } from './harness.mjs';
+
+const MIB = Number(process.env.MIB) || 24;
+const SIZE = MIB * 2 ** 20;
+const LEECHERS = Number(process.env.LEECHERS) || 4;
+const SEED_RATE = Number(process.env.SEED_RATE) || 1_500_000;
+const LEECH_RATE = Number(process.env.LEECH_RATE) || 1_000_000;
+const REPS = Number(process.env.REPS) || 2;
+const T_STAR = Math.max(SIZE / SEED_RATE, (LEECHERS * SIZE) / (SEED_RATE + LEECHERS * LEECH_RATE));
+
+const seedcast = {
+  name: 'Seedcast',
+  async seed(page, tracker) {
+    return page.evaluate(async ({ tracker, size, rate }) => {
+      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], uploadLimit: rate, storage: 'memory' });
+      const torrent = await client.seed(new File([window.testUtils.makeContent(size)], 'swarm.bin'));
+      window.swarm = { client, torrent };
+      return torrent.magnetURI;
+    }, { tracker, size: SIZE, rate: SEED_RATE });
+  },
+  /** Creates the client (not timed), then returns a function that starts the download. */
+  async prepare(page, tracker) {
+    await page.evaluate(async ({ tracker, rate }) => {
+      window.swarm = { client: await window.Seedcast.SeedcastClient.create({ trackers: [tracker], uploadLimit: rate, storage: 'memory' }) };
+    }, { tracker, rate: LEECH_RATE });
+    return (magnet) => page.evaluate((magnet) => {
+      const torrent = window.swarm.client.add(magnet);
+      window.swarm.torrent = torrent;
+      torrent.addEventListener('done', () => { window.swarm.doneAt = Date.now(); });
+    }, magnet);
+  },
+  uploaded: (page) => page.evaluate(() => window.swarm.torrent.stats().uploaded),
+};
+
+/** Loads WebTorrent into the page with an in-page memory chunk store (abstract-chunk-store),
+ *  like Seedcast's `storage: 'memory'` (WebTorrent's browser default is OPFS). */
+async function loadWebTorrent(page) {
+  await page.evaluate(async () => {
+    window.WebTorrent = (await import('/webtorrent.min.js')).default;
+    window.MemoryStore = class {
+      constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
+      put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
+      get(i, opts, cb) {
+        if (typeof opts === 'function') { cb = opts; opts = null; }
+        const buf = this.chunks[i];
+        if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
+        const offset = opts?.offset ?? 0;
+        const length = opts?.length ?? buf.length - offset;
+        queueMicrotask(() => cb(null, buf.subarray(offset, offset + length)));
+      }
+      close(cb) { queueMicrotask(() => cb?.(null)); }
+      destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
+    };
+  });
+}
+
+function webtorrent(strategy) {
+  return {
+    name: `WebTorrent 3.0.21 (${strategy})`,
+    async seed(page, tracker) {
+      await loadWebTorrent(page);
+      return page.evaluate(async ({ tracker, size, rate }) => {
+        const client = new window.WebTorrent({ uploadLimit: rate, tracker: { rtcConfig: { iceServers: [] } } });
+        const file = new File([window.testUtils.makeContent(size)], 'swarm.bin');
+        const torrent = await new Promise((res) => client.seed(file, { announce: [tracker], store: window.MemoryStore }, res));
+        window.swarm = { client, torrent };
+        return torrent.magnetURI;
+      }, { tracker, size: SIZE, rate: SEED_RATE });
+    },
+    async prepare(page, tracker) {
+      await loadWebTorrent(page);
+      await page.evaluate((rate) => {
+        window.swarm = { client: new window.WebTorrent({ uploadLimit: rate, tracker: { rtcConfig: { iceServers: [] } } }) };
+      }, LEECH_RATE);
+      return (magnet) => page.evaluate(({ magnet, tracker, strategy }) => {
+        const torrent = window.swarm.client.add(magnet, { announce: [tracker], strategy, store: window.MemoryStore });
+        window.swarm.torrent = torrent;
+        torrent.on('done', () => { window.swarm.doneAt = Date.now(); });
+      }, { magnet, tracker, strategy });
+    },
+    uploaded: (page) => page.evaluate(() => window.swarm.torrent.uploaded),
+  };
+}
+
+async function run(impl, browser, signal) {
+  const contexts = [];
+  const page = async () => {
+    const context = await newContext(browser);
+    contexts.push(context);
+    return openPage(context, signal.base);
+  };
+  try {
+    const seeder = await page();
+    const magnet = await within(120_000, `${impl.name}: seeding did not start`, impl.seed(seeder, signal.tracker));
+    const leechers = [];
+    for (let i = 0; i < LEECHERS; i++) leechers.push(await page());
+    const starts = await Promise.all(leechers.map((p) => impl.prepare(p, signal.tracker)));
+    const t0 = Date.now();
+    await Promise.all(starts.map((start) => start(magnet)));
+    const limitMs = Math.max(180_000, T_STAR * 8_000);
+    const done = await within(limitMs, `${impl.name}: the leechers did not all finish`, (async () => {
+      for (;;) {
+        const at = await Promise.all(leechers.map((p) => p.evaluate(() => window.swarm.doneAt ?? null)));
+        if (at.every((t) => t !== null)) return at;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })());
+    const seconds = (Math.max(...done) - t0) / 1000;
+    const seederSent = (await impl.uploaded(seeder)) / SIZE;
+    const shares = await Promise.all(leechers.map(async (p) => (await impl.uploaded(p)) / (LEECH_RATE * seconds)));
+    return { seconds, seederSent, shares };
+  } finally {
+    await Promise.all(contexts.map((c) => c.close().catch(() => {})));
+  }
+}
+
+const signal = await startSignal();
+const browser = await launchBrowser();
+const impls = [seedcast, webtorrent('sequential'), webtorrent('rarest')];
+const results = new Map(impls.map((i) => [i.name, []]));
+console.log(`swarm in Chromium: 1 seeder at ${SEED_RATE / 1e6} MB/s, ${LEECHERS} leechers at ${LEECH_RATE / 1e6} MB/s, ${MIB} MiB, all in memory (T* = ${T_STAR.toFixed(1)} s)`);
+try {
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const impl of impls) {
+      try {
+        const r = await run(impl, browser, signal);
+        results.get(impl.name).push(r.seconds);
+        console.log(`  run ${rep} ${impl.name.padEnd(32)} all done ${r.seconds.toFixed(1).padStart(6)} s = ${(r.seconds / T_STAR).toFixed(2)}× T*; `
+          + `seeder sent the content ${r.seederSent.toFixed(2)}×; leecher upload / limit: ${r.shares.map((s) => `${Math.round(s * 100)}%`).join(' ')}`);
+      } catch (e) {
+        console.log(`  run ${rep} ${impl.name.padEnd(32)} failed: ${e.message}`);
+      }
+    }
+  }
+  const ours = results.get(seedcast.name);
+  for (const impl of impls.slice(1)) {
+    const theirs = results.get(impl.name);
+    if (!ours.length || !theirs.length) continue;
+    const ratios = ours.flatMap((a) => theirs.map((b) => a / b));
+    console.log(`Seedcast / ${impl.name}: ×${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (time until all leechers are done; lower is better)`);
+  }
+} finally {
+  await browser.close();
+  await signal.stop();
+}
