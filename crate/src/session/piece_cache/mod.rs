@@ -77,6 +77,9 @@ pub const MAX_RUN_BYTES: u32 = 1024 * 1024;
 /// wasm memory only piece by piece, where needed).
 pub trait RunBytes {
     fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Replaces `out`'s contents with bytes `from..to` (`to <= len()`).
     fn copy_to(&self, from: usize, to: usize, out: &mut Vec<u8>);
 }
