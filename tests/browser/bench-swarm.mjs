@@ -7,7 +7,7 @@
 // Prints the time against the fluid-model bound T* = max(F/U_seed, N·F/(U_seed + N·U_leech)),
 // how many copies of the content the seeder sent, and each leecher's upload as a share of its
 // limit over the run. Usage: node tests/browser/bench-swarm.mjs
-// Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2).
+// Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2), CLIENTS.
 import { startSignal, launchBrowser, newContext, openPage, within } from './harness.mjs';
 
 const MIB = Number(process.env.MIB) || 24;
@@ -126,7 +126,9 @@ async function run(impl, browser, signal) {
 
 const signal = await startSignal();
 const browser = await launchBrowser();
-const impls = [seedcast, webtorrent('sequential'), webtorrent('rarest')];
+// CLIENTS=seedcast runs only Seedcast (for A/B runs of a change); default: all three.
+const impls = [seedcast, webtorrent('sequential'), webtorrent('rarest')]
+  .filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 const results = new Map(impls.map((i) => [i.name, []]));
 console.log(`swarm in Chromium: 1 seeder at ${SEED_RATE / 1e6} MB/s, ${LEECHERS} leechers at ${LEECH_RATE / 1e6} MB/s, ${MIB} MiB, all in memory (T* = ${T_STAR.toFixed(1)} s)`);
 try {
