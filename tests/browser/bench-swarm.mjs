@@ -37,6 +37,8 @@ const seedcast = {
       const torrent = window.swarm.client.add(magnet);
       window.swarm.torrent = torrent;
       torrent.addEventListener('done', () => { window.swarm.doneAt = Date.now(); });
+      torrent.addEventListener('metadata', () => { window.swarm.metadataAt = Date.now(); });
+      torrent.addEventListener('progress', () => { window.swarm.firstPieceAt ??= Date.now(); });
     }, magnet);
   },
   uploaded: (page) => page.evaluate(() => window.swarm.torrent.stats().uploaded),
@@ -116,6 +118,13 @@ async function run(impl, browser, signal) {
       }
     })());
     const seconds = (Math.max(...done) - t0) / 1000;
+    if (process.env.DETAIL) {
+      for (const p of leechers) {
+        const d = await p.evaluate(() => ({ m: window.swarm.metadataAt, f: window.swarm.firstPieceAt, d: window.swarm.doneAt }));
+        const s = (t) => (t ? ((t - t0) / 1000).toFixed(2) : '-');
+        console.log(`    leecher: metadata ${s(d.m)} s, first piece ${s(d.f)} s, done ${s(d.d)} s`);
+      }
+    }
     const seederSent = (await impl.uploaded(seeder)) / SIZE;
     const shares = await Promise.all(leechers.map(async (p) => (await impl.uploaded(p)) / (LEECH_RATE * seconds)));
     return { seconds, seederSent, shares };
