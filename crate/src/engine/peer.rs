@@ -224,6 +224,22 @@ impl PeerState {
         self.known_pieces().is_some_and(Bitfield::is_full)
     }
 
+    /// Withdraws our requests for blocks of piece `index` (sending `cancel` for each) and
+    /// returns them, for the picker to release.
+    pub fn cancel_piece(&mut self, index: u32) -> Vec<BlockRef> {
+        let stale: Vec<BlockRef> = self
+            .outstanding
+            .iter()
+            .filter(|o| o.block.index == index)
+            .map(|o| o.block)
+            .collect();
+        self.outstanding.retain(|o| o.block.index != index);
+        for block in &stale {
+            self.send(&Message::Cancel(*block));
+        }
+        stale
+    }
+
     pub fn take_outstanding(&mut self, block: &BlockRef) -> bool {
         match self.outstanding.iter().position(|o| o.block == *block) {
             Some(i) => {

@@ -225,16 +225,7 @@ impl Torrent {
         self.events.push_back(Event::PieceVerified { index });
         // Requests still out for it (a web seed finished it first) are withdrawn.
         for p in self.peers.values_mut() {
-            let stale: Vec<BlockRef> = p
-                .outstanding
-                .iter()
-                .filter(|o| o.block.index == index)
-                .map(|o| o.block)
-                .collect();
-            for block in stale {
-                p.take_outstanding(&block);
-                p.send(&Message::Cancel(block));
-            }
+            p.cancel_piece(index);
         }
         if let Some(evidence) = self.suspects.remove(&index) {
             let good = data

@@ -79,16 +79,7 @@ impl Torrent {
                 return Ok(());
             }
         }
-        let stale: Vec<BlockRef> = p
-            .outstanding
-            .iter()
-            .filter(|o| o.block.index == index)
-            .map(|o| o.block)
-            .collect();
-        p.outstanding.retain(|o| o.block.index != index);
-        for b in &stale {
-            p.send(&Message::Cancel(*b));
-        }
+        let stale = p.cancel_piece(index);
         if let Some(m) = &mut self.meta {
             m.picker.remove_have(index);
             for b in stale {
