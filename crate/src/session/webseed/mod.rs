@@ -499,14 +499,7 @@ impl WebSeeds {
         s.failures += 1;
         if s.failures >= MAX_FAILURES {
             let reason = format!("{} failures in a row, last: {reason}", s.failures);
-            s.state = SeedState::Dropped {
-                reason: reason.clone(),
-            };
-            self.events.push_back(WebSeedEvent::Dropped {
-                seed,
-                url: s.url.clone(),
-                reason,
-            });
+            self.mark_dropped(seed, reason);
             return;
         }
         let backoff = BACKOFF_BASE
@@ -522,11 +515,9 @@ impl WebSeeds {
         });
     }
 
-    fn drop_seed(&mut self, torrent: &mut Torrent, seed: SeedId, reason: String, now: Duration) {
+    /// Marks `seed` dropped for good and says so (once: callers check it was not dropped).
+    fn mark_dropped(&mut self, seed: SeedId, reason: String) {
         let s = &mut self.seeds[seed];
-        if matches!(s.state, SeedState::Dropped { .. }) {
-            return;
-        }
         s.state = SeedState::Dropped {
             reason: reason.clone(),
         };
@@ -535,6 +526,13 @@ impl WebSeeds {
             url: s.url.clone(),
             reason,
         });
+    }
+
+    fn drop_seed(&mut self, torrent: &mut Torrent, seed: SeedId, reason: String, now: Duration) {
+        if matches!(self.seeds[seed].state, SeedState::Dropped { .. }) {
+            return;
+        }
+        self.mark_dropped(seed, reason);
         while let Some(j) = self.jobs.iter().position(|j| j.seed == seed) {
             self.abandon(torrent, j, now);
         }
