@@ -10,10 +10,12 @@
 use std::path::Path;
 
 use axum::extract::Request;
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
 use tower_http::services::ServeDir;
+
+use crate::web_headers::allow_any_origin;
 
 /// Headers a cross-origin page may read besides the CORS-safelisted ones.
 pub const EXPOSED_HEADERS: &str = "Content-Range, Content-Length, Accept-Ranges, Retry-After";
@@ -32,14 +34,6 @@ pub async fn serve(dir: &Path, mut request: Request) -> Response {
         Ok(response) => response.into_response(),
         Err(never) => match never {},
     };
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static(EXPOSED_HEADERS),
-    );
+    allow_any_origin(response.headers_mut(), EXPOSED_HEADERS);
     response
 }

@@ -10,6 +10,19 @@ use axum::response::Response;
 
 use crate::chain::Chain;
 
+/// Lets pages of any origin read a response and the `exposed` headers: for public content that no request
+/// authenticates by cookie (static files a web seed serves, signed channel manifests).
+pub fn allow_any_origin(headers: &mut HeaderMap, exposed: &'static str) {
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(exposed),
+    );
+}
+
 /// The one page other sites may put in an `<iframe>` (the `<seedcast-player>` embed).
 pub const EMBED_PAGE: &str = "/embed.html";
 

@@ -79,15 +79,7 @@ fn path_address(uri: &Uri) -> Result<Address, Refusal> {
 
 /// Reads for any origin: the manifest is public and signed, and no request carries credentials.
 fn allow_any_origin(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(
-        header::ACCESS_CONTROL_ALLOW_ORIGIN,
-        HeaderValue::from_static("*"),
-    );
-    headers.insert(
-        header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("ETag"),
-    );
+    crate::web_headers::allow_any_origin(response.headers_mut(), "ETag");
 }
 
 /// `OPTIONS /api/channels/<address>`: the CORS preflight allows GET and HEAD (with `If-None-Match`) from any
