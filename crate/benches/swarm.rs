@@ -79,15 +79,17 @@ fn run(s: &Scenario, seed: u64) -> Outcome {
     );
     let all_done = net.now;
     let hash = net.info_hash();
-    let uploaded = |net: &mut Net, node| {
-        net.with(node, |session, _| {
-            session.torrent(&hash).map_or(0, |t| t.stats().uploaded)
-        })
+    // Read only: `Net::with` would also run the session's outputs.
+    let uploaded = |net: &Net, node: usize| {
+        net.nodes[node]
+            .session
+            .torrent(&hash)
+            .map_or(0, |t| t.stats().uploaded)
     };
-    let seeder_copies = uploaded(&mut net, seeder) as f64 / len as f64;
+    let seeder_copies = uploaded(&net, seeder) as f64 / len as f64;
     let leecher_share = leechers
         .iter()
-        .map(|&l| uploaded(&mut net, l) as f64 / (s.leech_rate as f64 * all_done.as_secs_f64()))
+        .map(|&l| uploaded(&net, l) as f64 / (s.leech_rate as f64 * all_done.as_secs_f64()))
         .collect();
     Outcome {
         all_done,

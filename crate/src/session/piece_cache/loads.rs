@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::{Backend, Layout, MAX_LOADS, MAX_RUN_BYTES, PieceCache, RunBytes, StorageNews};
+use super::{Backend, MAX_LOADS, MAX_RUN_BYTES, PieceCache, RunBytes, StorageNews};
 
 /// A backend read of consecutive pieces `first..first + count` (`bytes` in all), in flight
 /// until [`PieceCache::load_landed`].
@@ -119,7 +119,7 @@ impl PieceCache {
             return;
         }
         let mut piece = Vec::new();
-        for (i, from, to) in layout_split(layout, run) {
+        for (i, from, to) in layout.split(run.first, run.count) {
             if !self.lost.contains(&i) {
                 bytes.copy_to(from, to, &mut piece);
                 self.insert(i, Rc::from(&piece[..]), true);
@@ -167,8 +167,4 @@ impl PieceCache {
     pub fn loads_in_flight(&self) -> usize {
         self.loads_in_flight
     }
-}
-
-fn layout_split(layout: Layout, run: LoadRun) -> Vec<(u32, usize, usize)> {
-    layout.split(run.first, run.count).collect()
 }
