@@ -1,5 +1,5 @@
-// Deterministic test content on the Node side: the same bytes as the pages' `testUtils.makeContent`
-// (tests/browser/harness.mjs installs that copy into every page, where it must be self-contained).
+// Deterministic test content, in Node and (tests/browser/harness.mjs sends `makeContent`'s source into
+// every page as `testUtils.makeContent`) in the pages: it must stay self-contained.
 import { createHash } from 'node:crypto';
 
 /** `size` pseudo-random bytes (xorshift32 from `seed`), identical in Node and in every test page. */

@@ -8,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
+import { makeContent } from '../content.mjs';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const WEBTORRENT_JS = resolve(ROOT, 'tests/node_modules/webtorrent/dist/webtorrent.min.js');
@@ -171,24 +172,18 @@ export async function until(fn, everyMs = 200) {
   }
 }
 
-/** Helpers installed in every test page as `window.testUtils`. */
-function pageHelpers() {
+/** Helpers installed in every test page as `window.testUtils`; `makeContent` is the Node one
+ *  (tests/content.mjs), its source sent into the page, so both make the same bytes. */
+function pageHelpers(makeContent) {
   window.testUtils = {
-    /** Deterministic pseudo-random content (xorshift32), identical in every page. */
-    makeContent(size, seed = 0x12345678) {
-      const bytes = new Uint8Array(size);
-      const words = new Uint32Array(bytes.buffer, 0, size >>> 2);
-      let x = seed >>> 0 || 1;
-      for (let i = 0; i < words.length; i++) { x ^= x << 13; x ^= x >>> 17; x ^= x << 5; words[i] = x >>> 0; }
-      for (let i = words.length * 4; i < size; i++) bytes[i] = i & 0xff;
-      return bytes;
-    },
+    makeContent,
     async sha256(bytes) {
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
       return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
     },
   };
 }
+const PAGE_HELPERS = `(${pageHelpers})(${makeContent});`;
 
 /** A fresh browser profile whose pages get `window.testUtils` (and WebTorrent on request). */
 export async function newContext(browser) {
@@ -196,7 +191,7 @@ export async function newContext(browser) {
 }
 
 async function prepareContext(context) {
-  await context.addInitScript(pageHelpers);
+  await context.addInitScript({ content: PAGE_HELPERS });
   await context.route('**/webtorrent.min.js', (route) => route.fulfill({ path: WEBTORRENT_JS, contentType: 'text/javascript' }));
   return context;
 }
