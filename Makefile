@@ -54,14 +54,15 @@ bench-swarm: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-swarm.mjs
 
-# seedcast vs WebTorrent between two pages of one Chromium (64 and 256 MiB); a few minutes.
+# Seedcast vs WebTorrent vs the raw data channel between two pages of one Chromium: both stores,
+# seeder unlimited / 2 MB/s / 500 kB/s, cold and warm clocks, ratios (~8 minutes; REPS=2 MIB=64 RATES STORES).
 bench-browser: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
 
-# Streaming a 60 s 720p MP4: seedcast's player vs WebTorrent's service-worker server vs plain
-# HTTP, seeder unlimited and limited to 2 MB/s; first frame, seek resume, viewer RSS (~5 min).
-# REPS=5 LIMIT=2000000 by default.
+# Streaming a 60 s 720p MP4: Seedcast's player vs WebTorrent's service-worker server vs plain
+# HTTP, both stores, seeder unlimited / 2 MB/s / 500 kB/s; cold and warm first frame, seek, viewer
+# RSS (~12 min; REPS=3 LIMITS STORES).
 bench-stream: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-stream.mjs

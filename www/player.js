@@ -5,7 +5,8 @@
 //   <seedcast-player src="magnet:?xt=urn:btih:..." poster="poster.jpg"></seedcast-player>
 //
 // Attributes: src (magnet link), poster, trackers (comma-separated ws:// URLs; default this
-// site's tracker), file (index or name; default the largest playable file), autoplay, muted.
+// site's tracker), file (index or name; default the largest playable file), autoplay, muted,
+// storage (`memory` keeps pieces in the tab only; default: the client's persistent store).
 // Property `torrent` takes a SeedcastTorrent this page already has (e.g. one it seeds); with
 // property `client` (its SeedcastClient) too, the player also shows the torrent's creator.
 // A torrent with a verified creator record shows the creator and a Tip button below the video
@@ -27,13 +28,13 @@ const MODULE_URL = new URL(import.meta.url);
 const PLAYABLE = /\.(mp4|m4v|mov|webm|mkv|mp3|m4a|ogg|ogv|oga|opus|wav|flac)$/i;
 const SEEK_STEP = 5;
 
-const clients = new Map(); // tracker list -> Promise<SeedcastClient>
+const clients = new Map(); // tracker list and storage -> Promise<SeedcastClient>
 const shared = new Map(); // infoHash -> { torrent, users, owned }
 
-function sharedClient(trackers) {
-  const key = trackers.join(',');
+function sharedClient(trackers, storage) {
+  const key = `${trackers.join(',')}|${storage ?? ''}`;
   if (!clients.has(key)) {
-    clients.set(key, loadSeedcast().then(() => withSiteChain((chain) => new SeedcastClient({ trackers, chain }))));
+    clients.set(key, loadSeedcast().then(() => withSiteChain((chain) => new SeedcastClient({ trackers, chain, ...(storage ? { storage } : {}) }))));
   }
   return clients.get(key);
 }
@@ -195,7 +196,7 @@ export class SeedcastPlayer extends HTMLElement {
       // The service worker can only serve the origin it comes from: embed that origin's page.
       const frame = document.createElement('iframe');
       const params = new URLSearchParams();
-      for (const a of ['poster', 'trackers', 'file', 'autoplay', 'muted']) if (this.hasAttribute(a)) params.set(a, this.getAttribute(a) ?? '');
+      for (const a of ['poster', 'trackers', 'file', 'autoplay', 'muted', 'storage']) if (this.hasAttribute(a)) params.set(a, this.getAttribute(a) ?? '');
       // The fragment carries the magnet as written (embed.html does not decode it); a `#` in it
       // would end the fragment, and %23 reads the same to the magnet parser.
       frame.src = `${new URL('embed.html', MODULE_URL).href}?${params}#${(this.getAttribute('src') ?? '').replaceAll('#', '%23')}`;
@@ -245,7 +246,7 @@ export class SeedcastPlayer extends HTMLElement {
     mark('start');
     try {
       const trackers = (this.getAttribute('trackers') ?? '').split(',').map((t) => t.trim()).filter(Boolean);
-      const client = this.#given ? this.#givenClient : await sharedClient(trackers.length ? trackers : [defaultTracker()]);
+      const client = this.#given ? this.#givenClient : await sharedClient(trackers.length ? trackers : [defaultTracker()], this.getAttribute('storage') || undefined);
       const torrent = this.#given ?? await acquire(client, src);
       if (generation !== this.#generation) { if (torrent !== this.#given) release(torrent); return; }
       this.#torrent = torrent;

@@ -1,14 +1,20 @@
 // Benchmark: streaming a 60 s 720p MP4 (faststart) into a <video>, side by side in one run:
-//   seedcast   — a seedcast page seeds; the viewer opens embed.html#magnet (<seedcast-player>)
+//   Seedcast   — a Seedcast page seeds; the viewer plays it with <seedcast-player> (embed.html)
 //   WebTorrent — a WebTorrent 3.0.21 page seeds; the viewer streams through WebTorrent's own
 //                service-worker server (client.createServer({ controller }), sw.min.js at /)
 //   HTTP       — the same file from a plain HTTP server with range support (the baseline)
-// Each repetition opens the link in a fresh browser profile and measures: time from
-// navigation to the first presented frame (requestVideoFrameCallback), time from setting
-// currentTime to 75% to the first frame presented there, and the viewer renderer's peak RSS.
-// Conditions: seeder/server unlimited, and limited to LIMIT bytes/s (so the seek target has
-// not arrived yet when seeking). Prints medians and ratios.
-//   node tests/browser/bench-stream.mjs          (REPS=5 LIMIT=2000000 by default)
+// Every view is a fresh browser profile, measured two ways:
+//   cold — from the viewer's navigation to the first presented frame (requestVideoFrameCallback):
+//          bundle or wasm load and service-worker registration included;
+//   warm — the page loaded, the client made and the service worker controlling it first; from
+//          the moment the link is handed over (player src / client.add / video.src) to the frame.
+// Then, after 1.5 s of playback, from setting currentTime to 75% to the first frame there, and
+// the viewer renderer's peak RSS. Conditions: seeder (or HTTP server) unlimited, limited to
+// 2 MB/s and to 500 kB/s; both clients on their persistent default store and both in memory.
+// Prints every view, medians, and Seedcast/WebTorrent ratios of the first-frame overhead over
+// plain HTTP (first frame minus HTTP's) and of the seek time.
+//   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
+//   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,http").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -19,9 +25,9 @@ import { ROOT, startSignal, launchBrowserWithPid, newContext, openPage, within }
 import { renderers } from './proc.mjs';
 import { serveFile } from './media-server.mjs';
 
-const REPS = Number(process.env.REPS ?? 5);
-const LIMIT = Number(process.env.LIMIT ?? 2_000_000);
-const ONLY = process.env.BENCH_ONLY; // e.g. "seedcast" for tuning runs
+const REPS = Number(process.env.REPS) || 3;
+const LIMITS = (process.env.LIMITS ?? '0,2000000,500000').split(',').map(Number);
+const STORES = (process.env.STORES ?? 'persistent,memory').split(',');
 const WT_DIST = resolve(ROOT, 'tests/node_modules/webtorrent/dist');
 
 const dir = mkdtempSync(join(tmpdir(), 'seedcast-bench-stream-'));
@@ -35,10 +41,11 @@ console.log(`video: ${(SIZE / 1e6).toFixed(1)} MB`);
 
 // ---- a plain HTTP server: the baseline video, and WebTorrent's viewer page + worker at / ----
 
+// `?m=magnet&t=tracker&memory&warm`: warm waits for `window.startStream()` to add the torrent.
 const WT_VIEWER = `<!doctype html><meta charset="utf-8"><title>WebTorrent viewer</title><body><script type="module">
 import WebTorrent from '/webtorrent.min.js';
-const [magnet, tracker] = JSON.parse(decodeURIComponent(location.hash.slice(1)));
-// The worker registers while the torrent is found (as in seedcast's player).
+const q = new URLSearchParams(location.search);
+// The worker registers while the torrent is found (as in Seedcast's player).
 const worker = (async () => {
   const registration = await navigator.serviceWorker.register('/sw.min.js', { scope: '/' });
   await navigator.serviceWorker.ready;
@@ -48,26 +55,45 @@ const worker = (async () => {
 const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
 const video = Object.assign(document.createElement('video'), { muted: true, autoplay: true, controls: true });
 document.body.append(video);
-client.add(magnet, { announce: [tracker] }, async (torrent) => {
+class MemoryStore {
+  constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
+  put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
+  get(i, opts, cb) {
+    if (typeof opts === 'function') { cb = opts; opts = null; }
+    const buf = this.chunks[i];
+    if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
+    const offset = opts?.offset ?? 0;
+    queueMicrotask(() => cb(null, buf.subarray(offset, offset + (opts?.length ?? buf.length - offset))));
+  }
+  close(cb) { queueMicrotask(() => cb?.(null)); }
+  destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
+}
+const start = () => client.add(q.get('m'), { announce: [q.get('t')], ...(q.has('memory') ? { store: MemoryStore } : {}) }, async (torrent) => {
   client.createServer({ controller: await worker });
   torrent.files.find((f) => f.name.endsWith('.mp4')).streamTo(video);
 });
+if (q.has('warm')) {
+  await worker;
+  window.startStream = () => { const t0 = performance.now(); start(); return t0; };
+} else start();
 </script>`;
+// `?limited=N` serves the video at N bytes/s; `?warm` waits for `window.startStream()`.
 const HTTP_VIEWER = `<!doctype html><meta charset="utf-8"><title>HTTP viewer</title><body>
-<video muted autoplay controls src="/video.mp4"></video>`;
-
-function sendFile(req, res, limit) {
-  serveFile(req, res, VIDEO, SIZE, 'video/mp4', limit);
-}
+<video muted autoplay controls></video><script type="module">
+const q = new URLSearchParams(location.search);
+const src = q.has('limited') ? '/video.mp4?limited=' + q.get('limited') : '/video.mp4';
+const video = document.querySelector('video');
+if (q.has('warm')) window.startStream = () => { const t0 = performance.now(); video.src = src; return t0; };
+else video.src = src;
+</script>`;
 
 function startHttp() {
   const server = createServer((req, res) => {
-    const path = new URL(req.url, 'http://x').pathname;
-    const limited = new URL(req.url, 'http://x').searchParams.has('limited');
-    if (path === '/video.mp4') return sendFile(req, res, limited ? LIMIT : 0);
-    const pages = { '/wt.html': WT_VIEWER, '/http.html': HTTP_VIEWER.replace('/video.mp4', limited ? '/video.mp4?limited' : '/video.mp4') };
-    if (pages[path]) { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(pages[path]); return; }
-    const dist = { '/webtorrent.min.js': 'webtorrent.min.js', '/sw.min.js': 'sw.min.js' }[path];
+    const url = new URL(req.url, 'http://x');
+    if (url.pathname === '/video.mp4') return serveFile(req, res, VIDEO, SIZE, 'video/mp4', Number(url.searchParams.get('limited')) || 0);
+    const pages = { '/wt.html': WT_VIEWER, '/http.html': HTTP_VIEWER };
+    if (pages[url.pathname]) { res.writeHead(200, { 'Content-Type': 'text/html' }); res.end(pages[url.pathname]); return; }
+    const dist = { '/webtorrent.min.js': 'webtorrent.min.js', '/sw.min.js': 'sw.min.js' }[url.pathname];
     if (dist) { res.writeHead(200, { 'Content-Type': 'text/javascript' }); res.end(readFileSync(join(WT_DIST, dist))); return; }
     res.writeHead(404); res.end();
   });
@@ -76,26 +102,29 @@ function startHttp() {
 
 // ---- measuring in the viewer page ----
 
-/** Installed in every viewer page: hooks the first <video> (also inside open shadow roots) and
- *  records the first presented frame, plus `window.benchSeek(fraction)`. */
+/** Installed in every viewer page: hooks the <video> (also inside the player's open shadow root)
+ *  and records its first presented frame; `bench.rearm()` hooks the current one again (the warm
+ *  view: the player makes a new <video> per link); `window.benchSeek(fraction)`. */
 function frameProbe() {
+  let generation = 0;
   window.bench = { firstFrame: null };
-  window.seedcastTrace = [];
   const find = () => document.querySelector('video')
     ?? document.querySelector('seedcast-player')?.shadowRoot?.querySelector('video');
-  const hook = () => {
+  const hook = (mine) => {
+    if (mine !== generation) return;
     const video = find();
-    if (!video) return requestAnimationFrame(hook);
+    if (!video) return requestAnimationFrame(() => hook(mine));
     window.bench.video = video;
-    video.requestVideoFrameCallback((now) => { window.bench.firstFrame = now; });
+    video.requestVideoFrameCallback((now) => { if (mine === generation) window.bench.firstFrame ??= now; });
   };
-  requestAnimationFrame(hook);
+  window.bench.rearm = () => { generation++; window.bench.firstFrame = null; hook(generation); };
+  requestAnimationFrame(() => hook(generation));
   window.benchSeek = (fraction) => new Promise((resolve) => {
     const video = window.bench.video;
     const target = video.duration * fraction;
     const start = performance.now();
     const onFrame = (now, meta) => {
-      if (meta.mediaTime >= target - 0.5) resolve({ ms: now - start, target });
+      if (meta.mediaTime >= target - 0.5) resolve(now - start);
       else video.requestVideoFrameCallback(onFrame);
     };
     video.currentTime = target;
@@ -105,51 +134,72 @@ function frameProbe() {
 
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : NaN; };
 
-async function seedcastSeeder(browser, signal, limit) {
+/** A seeder page of `impl` in its own profile; resolves with the magnet link and `close()`. */
+async function startSeeder(impl, browser, signal, limit, store) {
   const context = await newContext(browser);
   await context.route('**/bench-media/video.mp4', (route) => route.fulfill({ path: VIDEO }));
   const page = await openPage(context, signal.base);
-  const magnet = await page.evaluate(async (limit) => {
-    const client = await window.Seedcast.SeedcastClient.create(limit ? { uploadLimit: limit } : {});
-    window.keep = client;
-    const bytes = new Uint8Array(await (await fetch('/bench-media/video.mp4')).arrayBuffer());
-    return (await client.seed(new File([bytes], 'bench-720p.mp4'))).magnetURI;
-  }, limit);
-  if (process.env.TRACE) {
-    // Diagnostics: the seeder's upload progress every 50 ms (wall clock), printed around slow seeks.
-    await page.evaluate(() => {
-      window.upTrace = [];
-      setInterval(() => {
-        const t = window.keep.torrents[0];
-        if (t && window.upTrace.length < 20_000) window.upTrace.push([Date.now(), t.stats().uploaded, t.stats().cachedBytes]);
-      }, 50);
-    });
-  }
-  return { magnet, page, close: () => context.close() };
-}
-
-async function webtorrentSeeder(browser, signal, limit) {
-  const context = await newContext(browser);
-  await context.route('**/bench-media/video.mp4', (route) => route.fulfill({ path: VIDEO }));
-  const page = await openPage(context, signal.base);
-  const magnet = await page.evaluate(async ({ tracker, limit }) => {
-    const WebTorrent = (await import('/webtorrent.min.js')).default;
-    const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, ...(limit ? { uploadLimit: limit } : {}) });
-    window.keep = client;
+  const magnet = await page.evaluate(async ({ impl, tracker, limit, memory }) => {
     const bytes = new Uint8Array(await (await fetch('/bench-media/video.mp4')).arrayBuffer());
     const file = new File([bytes], 'bench-720p.mp4');
-    return new Promise((res) => client.seed(file, { announce: [tracker] }, (t) => res(t.magnetURI)));
-  }, { tracker: signal.tracker, limit });
+    const upload = limit ? { uploadLimit: limit } : {};
+    if (impl === 'seedcast') {
+      const client = await window.Seedcast.SeedcastClient.create({ ...upload, ...(memory ? { storage: 'memory' } : {}) });
+      window.keep = client;
+      return (await client.seed(file)).magnetURI;
+    }
+    const WebTorrent = (await import('/webtorrent.min.js')).default;
+    const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, ...upload });
+    window.keep = client;
+    const store = memory ? { store: class {
+      constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
+      put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
+      get(i, opts, cb) {
+        if (typeof opts === 'function') { cb = opts; opts = null; }
+        const buf = this.chunks[i];
+        if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
+        const offset = opts?.offset ?? 0;
+        queueMicrotask(() => cb(null, buf.subarray(offset, offset + (opts?.length ?? buf.length - offset))));
+      }
+      close(cb) { queueMicrotask(() => cb?.(null)); }
+      destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
+    } } : {};
+    return new Promise((res) => client.seed(file, { announce: [tracker], ...store }, (t) => res(t.magnetURI)));
+  }, { impl: impl.name === 'Seedcast' ? 'seedcast' : 'webtorrent', tracker: signal.tracker, limit, memory: store === 'memory' });
   return { magnet, close: () => context.close() };
 }
 
 const IMPLS = [
-  { name: 'seedcast', seeder: seedcastSeeder, url: (s, http, signal, limited) => `${signal.base}/embed.html?muted&autoplay#${s.magnet}` },
-  { name: 'WebTorrent 3.0.21', seeder: webtorrentSeeder, url: (s, http, signal) => `${http.base}/wt.html#${encodeURIComponent(JSON.stringify([s.magnet, signal.tracker]))}` },
-  { name: 'plain HTTP', seeder: null, url: (s, http, signal, limited) => `${http.base}/http.html${limited ? '?limited' : ''}` },
-].filter((i) => !ONLY || i.name.startsWith(ONLY));
+  {
+    name: 'Seedcast',
+    url: ({ magnet, signal, store, warm }) => `${signal.base}/embed.html?muted&autoplay${store === 'memory' ? '&storage=memory' : ''}${warm ? '' : `#${magnet}`}`,
+    // Warm: the service worker controls the page and the player's shared client exists (made
+    // for a link nobody seeds); the link is then handed to the player.
+    warmUp: (page, magnet) => page.evaluate(async (magnet) => {
+      const { serviceWorkerReady } = await import('/stream-host.js');
+      await serviceWorkerReady();
+      const player = document.querySelector('seedcast-player');
+      const hex = [...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      player.setAttribute('src', `magnet:?xt=urn:btih:${hex}`);
+      while (!player.torrent) await new Promise((r) => setTimeout(r, 10));
+      window.startStream = () => { const t0 = performance.now(); player.setAttribute('src', magnet); return t0; };
+    }, magnet),
+  },
+  {
+    name: 'WebTorrent 3.0.21',
+    url: ({ magnet, signal, http, store, warm }) => `${http.base}/wt.html?${new URLSearchParams({ m: magnet, t: signal.tracker })}${store === 'memory' ? '&memory' : ''}${warm ? '&warm' : ''}`,
+    warmUp: (page) => page.waitForFunction(() => window.startStream, null, { timeout: 30_000 }),
+  },
+  {
+    name: 'plain HTTP',
+    http: true,
+    url: ({ http, limit, warm }) => `${http.base}/http.html?${limit ? `limited=${limit}` : ''}${warm ? '&warm' : ''}`,
+    warmUp: (page) => page.waitForFunction(() => window.startStream, null, { timeout: 30_000 }),
+  },
+].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 
-async function viewOnce(browser, pid, url, seederPage) {
+/** One view in a fresh profile: the first frame (cold or warm), then a seek; ms and MiB. */
+async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
   await context.addInitScript(frameProbe);
@@ -161,31 +211,16 @@ async function viewOnce(browser, pid, url, seederPage) {
     for (const p of renderers(pid)) if (!before.has(p.pid)) peakRss = Math.max(peakRss, p.rssKiB);
   }, 100);
   try {
-    await page.goto(url);
-    const firstFrame = await within(60_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
-    const marks = await page.evaluate(() => performance.getEntriesByType('mark')
-      .map((m) => `${m.name.replace('seedcast-player:', '')} ${m.startTime.toFixed(0)}`).join(', '));
-    await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
-    const seekWall = Date.now();
-    const seek = await within(60_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
-    if (process.env.TRACE && seek.ms > 400) {
-      if (seederPage) {
-        const up = await seederPage.evaluate((t) => window.upTrace.filter(([at]) => at > t - 300 && at < t + 3000)
-          .map(([at, bytes, cached], i, all) => `${at - t} +${i ? ((bytes - all[i - 1][1]) / 1024).toFixed(0) : 0}K c${(cached / 2 ** 20).toFixed(1)}M`).join(' | '), seekWall);
-        console.log(`seeder uploads around the seek (ms from the seek: KiB sent since the last sample, its cache): ${up}`);
-      }
-      console.log(await page.evaluate((t) => {
-        let chunks = 0;
-        const lines = window.seedcastTrace.filter((l) => {
-          const at = Number(l.split(' ')[0]);
-          if (at < t - 300) return false;
-          return !l.includes(' chunk ') || chunks++ < 3;
-        });
-        return `seek at ${t.toFixed(0)}:\n    ${lines.join('\n    ')}`;
-      }, await page.evaluate(() => performance.now()) - seek.ms));
+    await page.goto(impl.url({ ...where, warm }));
+    let t0 = 0;
+    if (warm) {
+      await within(30_000, `${impl.name}: the page did not get ready (${errors.join('; ')})`, impl.warmUp(page, where.magnet));
+      t0 = await page.evaluate(() => { const t0 = window.startStream(); window.bench.rearm(); return t0; });
     }
-    await page.waitForTimeout(1500);
-    return { firstFrame, seek: seek.ms, rssMiB: peakRss / 1024, marks };
+    const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
+    await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
+    const seek = await within(90_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
+    return { firstFrame: frameAt - t0, seek, rssMiB: peakRss / 1024 };
   } finally {
     clearInterval(sampler);
     await context.close();
@@ -195,19 +230,35 @@ async function viewOnce(browser, pid, url, seederPage) {
 const signal = await startSignal();
 const http = await startHttp();
 const { browser, pid, close } = await launchBrowserWithPid();
-const rows = [];
+const rows = []; // { impl, limit, store, cold: [], warm: [], seek: [], rss: [] }
+const limitLabel = (limit) => (limit ? `${limit / 1e6} MB/s` : 'unlimited');
 try {
-  for (const limited of [false, true]) {
-    for (const impl of IMPLS) {
-      const seeder = impl.seeder ? await impl.seeder(browser, signal, limited ? LIMIT : 0) : null;
-      const runs = [];
-      for (let rep = 0; rep < REPS; rep++) {
-        const r = await viewOnce(browser, pid, impl.url(seeder, http, signal, limited), seeder?.page);
-        runs.push(r);
-        console.log(`  ${impl.name.padEnd(18)} ${limited ? `limited ${LIMIT / 1e6} MB/s` : 'unlimited'.padEnd(16)} rep ${rep + 1}: first frame ${r.firstFrame.toFixed(0)} ms, seek ${r.seek.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(0)} MiB${r.marks ? ` (${r.marks})` : ''}`);
+  for (const limit of LIMITS) {
+    for (const store of STORES) {
+      for (const impl of IMPLS) {
+        if (impl.http && store !== STORES[0]) continue; // HTTP has no store: once per limit
+        const seeder = impl.http ? null : await startSeeder(impl, browser, signal, limit, store);
+        const row = { impl: impl.name, limit, store: impl.http ? '-' : store, cold: [], warm: [], seek: [], rss: [] };
+        try {
+          for (let rep = 1; rep <= REPS; rep++) {
+            for (const warm of [false, true]) {
+              try {
+                const r = await viewOnce(browser, pid, impl, { magnet: seeder?.magnet, signal, http, store, limit }, warm);
+                row[warm ? 'warm' : 'cold'].push(r.firstFrame);
+                row.seek.push(r.seek);
+                row.rss.push(r.rssMiB);
+                console.log(`  ${impl.name.padEnd(18)} ${limitLabel(limit).padEnd(10)} ${row.store.padEnd(10)} rep ${rep} ${warm ? 'warm' : 'cold'}: `
+                  + `first frame ${r.firstFrame.toFixed(0)} ms, seek ${r.seek.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(0)} MiB`);
+              } catch (e) {
+                console.log(`  ${impl.name.padEnd(18)} ${limitLabel(limit).padEnd(10)} ${row.store.padEnd(10)} rep ${rep} ${warm ? 'warm' : 'cold'}: failed: ${e.message}`);
+              }
+            }
+          }
+        } finally {
+          await seeder?.close();
+        }
+        rows.push(row);
       }
-      await seeder?.close();
-      rows.push({ impl: impl.name, limited, firstFrame: median(runs.map((r) => r.firstFrame)), seek: median(runs.map((r) => r.seek)), rss: median(runs.map((r) => r.rssMiB)) });
     }
   }
 } finally {
@@ -217,16 +268,24 @@ try {
   rmSync(dir, { recursive: true, force: true });
 }
 
-console.log(`\nmedians of ${REPS} runs, 60 s 720p MP4 (${(SIZE / 1e6).toFixed(1)} MB), loopback`);
-console.log('| seeder upload | client | first frame | seek to 75% → frame | viewer renderer RSS (peak) |');
-console.log('| --- | --- | --- | --- | --- |');
+const ms = (xs) => (xs.length ? `${median(xs).toFixed(0)} (${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)})` : '-');
+console.log(`\nmedians (min–max) of ${REPS} views each, 60 s 720p MP4 (${(SIZE / 1e6).toFixed(1)} MB), loopback; ms`);
+console.log('| seeder upload | store | client | first frame, cold | first frame, warm | seek to 75% → frame | viewer RSS MiB |');
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
-  console.log(`| ${r.limited ? `${LIMIT / 1e6} MB/s` : 'unlimited'} | ${r.impl} | ${r.firstFrame.toFixed(0)} ms | ${r.seek.toFixed(0)} ms | ${r.rss.toFixed(0)} MiB |`);
+  console.log(`| ${limitLabel(r.limit)} | ${r.store} | ${r.impl} | ${ms(r.cold)} | ${ms(r.warm)} | ${ms(r.seek)} | ${r.rss.length ? median(r.rss).toFixed(0) : '-'} |`);
 }
-for (const limited of [false, true]) {
-  const s = rows.find((r) => r.impl === 'seedcast' && r.limited === limited);
-  const w = rows.find((r) => r.impl.startsWith('WebTorrent') && r.limited === limited);
-  if (s && w) {
-    console.log(`seedcast/WebTorrent (${limited ? 'limited' : 'unlimited'}): first frame ×${(s.firstFrame / w.firstFrame).toFixed(2)}, seek ×${(s.seek / w.seek).toFixed(2)}, RSS ×${(s.rss / w.rss).toFixed(2)} (target ≤ ×0.5 for both times)`);
+console.log('\nSeedcast / WebTorrent: first-frame overhead over plain HTTP (median minus HTTP\'s median; target ≤ ×0.6), seek (target ≤ ×0.5), RSS');
+for (const limit of LIMITS) {
+  const httpRow = rows.find((r) => r.impl === 'plain HTTP' && r.limit === limit);
+  for (const store of STORES) {
+    const s = rows.find((r) => r.impl === 'Seedcast' && r.limit === limit && r.store === store);
+    const w = rows.find((r) => r.impl.startsWith('WebTorrent') && r.limit === limit && r.store === store);
+    if (!s || !w || !httpRow) continue;
+    const over = (k) => {
+      const a = median(s[k]) - median(httpRow[k]), b = median(w[k]) - median(httpRow[k]);
+      return `${a.toFixed(0)} vs ${b.toFixed(0)} ms = ×${(a / b).toFixed(2)}`;
+    };
+    console.log(`  ${limitLabel(limit).padEnd(10)} ${store.padEnd(10)} cold ${over('cold')}; warm ${over('warm')}; seek ×${(median(s.seek) / median(w.seek)).toFixed(2)}; RSS ×${(median(s.rss) / median(w.rss)).toFixed(2)}`);
   }
 }

@@ -1,108 +1,307 @@
-// Benchmark: one file between two pages of one headless Chromium (a real on-disk profile,
-// pages of two origins), seedcast vs WebTorrent,
-// side by side in the same run. Prints MB/s, CPU milliseconds per MiB of the whole browser
-// process tree, and peak renderer RSS. Usage: node tests/browser/bench.mjs [MiB ...]
-// (default 64 256). Needs www/pkg (scripts/build-wasm.sh) and seedcast-signal.
-// SEEDCAST_STORAGE=memory|opfs|indexeddb picks the downloader's storage (default auto).
-import { startSignal, launchPersistentWithPid, openPage, within } from './harness.mjs';
+// Transfer benchmark: one file from one page to another (two origins of one headless Chromium
+// with a real on-disk profile), Seedcast vs WebTorrent 3.0.21 side by side, with the raw
+// RTCDataChannel between the same two kinds of page as the floor, all in the same run.
+//
+// Fairness (as ../shared/notes/benchmarks.md asks):
+// - both clients run in the same scenarios: their persistent default store (Seedcast: OPFS;
+//   WebTorrent: its browser default) and both in memory (Seedcast `storage: 'memory'`,
+//   WebTorrent an in-page memory chunk store); seeder unlimited, and upload-limited by each
+//   client's own `uploadLimit` (2 MB/s and 500 kB/s by default);
+// - both clocks are read the same way for both: "cold" from the downloader page's navigation
+//   (module/bundle and wasm load, client set-up included) and "warm" from the `add()` call,
+//   both up to the `done` event, on one machine clock (Date.now in Node and in the page);
+// - every run gets a fresh browser and profile; the clients alternate within a repetition;
+// - CPU is the whole browser process tree's (both pages) from `add()` to `done`, per MiB;
+//   RSS is the downloader renderer's peak.
+// Prints every run, then per scenario the ranges and Seedcast/WebTorrent ratios over all pairs
+// of runs. Usage: node tests/browser/bench.mjs. Env: REPS (2), MIB (64, unlimited scenarios),
+// RATES ("0,2000000,500000" bytes/s), STORES ("memory,persistent"), CLIENTS (e.g. "seedcast").
+import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ROOT, startSignal, launchPersistentWithPid, within } from './harness.mjs';
 import { tree, cpuMs } from './proc.mjs';
 
-const sizes = process.argv.slice(2).map(Number).filter((n) => n > 0);
-const SIZES_MIB = sizes.length ? sizes : [64, 256];
+const REPS = Number(process.env.REPS) || 2;
+const MIB = Number(process.env.MIB) || 64;
+const RATES = (process.env.RATES ?? '0,2000000,500000').split(',').map(Number);
+const STORES = (process.env.STORES ?? 'memory,persistent').split(',');
+// A limited seeder's file is sized to take ~8 s at its limit: long enough to reach steady
+// state, short enough for several scenarios in one run.
+const sizeFor = (rate) => (rate ? Math.max(1, Math.round((rate * 8.4) / 2 ** 20)) : MIB) * 2 ** 20;
+const RAW_MESSAGES = [16 * 1024, 256 * 1024]; // WebTorrent's block size; Seedcast's largest message
+
+/** The page both clients start from (nothing loaded); the clients load their own code into it.
+ *  It is served by seedcast-signal (a copy of www/ with this page added): a page fulfilled by
+ *  the test instead would count as a public address, and Chromium's local-network checks
+ *  would then block its connections to the loopback tracker. */
+const BLANK = '<!doctype html><meta charset="utf-8"><title>bench</title><body>';
+const WWW = mkdtempSync(join(tmpdir(), 'seedcast-bench-www-'));
+cpSync(join(ROOT, 'www'), WWW, { recursive: true });
+writeFileSync(join(WWW, 'bench-blank.html'), BLANK);
+
 const seedcast = {
-  name: 'seedcast',
-  async seed(page, tracker, size) {
-    return page.evaluate(async ({ tracker, size }) => {
-      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker] });
-      window.keep = client;
-      const magnet = (await client.seed(new File([window.testUtils.makeContent(size)], 'bench.bin'))).magnetURI;
-      window.gc?.(); // the generated content is garbage now: page memory is the client's own
-      return magnet;
-    }, { tracker, size });
-  },
-  async download(page, tracker, magnet) {
-    return page.evaluate(async ({ tracker, magnet, storage }) => {
-      const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage });
-      const torrent = client.add(magnet);
-      await new Promise((res) => torrent.addEventListener('done', res));
-      return torrent.stats().verified;
-    }, { tracker, magnet, storage: process.env.SEEDCAST_STORAGE ?? 'auto' });
-  },
+  name: 'Seedcast',
+  load: (page) => page.evaluate(async () => {
+    window.Seedcast = await import('/seedcast.js');
+    await window.Seedcast.loadSeedcast();
+  }),
+  seed: (page, { tracker, size, rate, store }) => page.evaluate(async ({ tracker, size, rate, storage }) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage, ...(rate ? { uploadLimit: rate } : {}) });
+    const torrent = await client.seed(new File([window.testUtils.makeContent(size)], 'bench.bin'));
+    window.bench = { client, torrent };
+    window.gc?.(); // the generated content is garbage now: page memory is the client's own
+    return torrent.magnetURI;
+  }, { tracker, size, rate, storage: store === 'memory' ? 'memory' : 'auto' }),
+  create: (page, { tracker, store }) => page.evaluate(async ({ tracker, storage }) => {
+    window.bench = { client: await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage }) };
+  }, { tracker, storage: store === 'memory' ? 'memory' : 'auto' }),
+  add: (page, { magnet }) => page.evaluate((magnet) => new Promise((resolve, reject) => {
+    const addAt = Date.now();
+    const torrent = window.bench.client.add(magnet);
+    torrent.addEventListener('done', () => resolve({ addAt, doneAt: Date.now(), bytes: torrent.stats().verified }));
+    torrent.addEventListener('error', (e) => reject(new Error(e.detail?.message ?? 'torrent error')));
+  }), magnet),
 };
+
+/** WebTorrent's module, and an in-page memory chunk store (abstract-chunk-store) for the
+ *  memory scenarios (its browser default store is persistent). */
+const loadWebTorrent = (page) => page.evaluate(async () => {
+  window.WebTorrent = (await import('/webtorrent.min.js')).default;
+  window.MemoryStore = class {
+    constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
+    put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
+    get(i, opts, cb) {
+      if (typeof opts === 'function') { cb = opts; opts = null; }
+      const buf = this.chunks[i];
+      if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
+      const offset = opts?.offset ?? 0;
+      const length = opts?.length ?? buf.length - offset;
+      queueMicrotask(() => cb(null, buf.subarray(offset, offset + length)));
+    }
+    close(cb) { queueMicrotask(() => cb?.(null)); }
+    destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
+  };
+});
 
 const webtorrent = {
   name: 'WebTorrent 3.0.21',
-  async seed(page, tracker, size) {
-    return page.evaluate(async ({ tracker, size }) => {
-      const WebTorrent = (await import('/webtorrent.min.js')).default;
-      const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-      window.keep = client;
-      const file = new File([window.testUtils.makeContent(size)], 'bench.bin');
-      const magnet = await new Promise((res) => client.seed(file, { announce: [tracker] }, (t) => res(t.magnetURI)));
-      window.gc?.();
-      return magnet;
-    }, { tracker, size });
-  },
-  async download(page, tracker, magnet) {
-    return page.evaluate(async ({ tracker, magnet }) => {
-      const WebTorrent = (await import('/webtorrent.min.js')).default;
-      const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
-      const torrent = client.add(magnet, { announce: [tracker] });
-      await new Promise((res, rej) => { torrent.on('done', res); torrent.on('error', rej); });
-      return torrent.downloaded;
-    }, { tracker, magnet });
-  },
+  load: loadWebTorrent,
+  seed: (page, { tracker, size, rate, store }) => page.evaluate(async ({ tracker, size, rate, memory }) => {
+    const client = new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, ...(rate ? { uploadLimit: rate } : {}) });
+    const file = new File([window.testUtils.makeContent(size)], 'bench.bin');
+    const torrent = await new Promise((res, rej) => {
+      client.seed(file, { announce: [tracker], ...(memory ? { store: window.MemoryStore } : {}) }, res);
+      client.on('error', rej);
+    });
+    window.bench = { client, torrent };
+    window.gc?.();
+    return torrent.magnetURI;
+  }, { tracker, size, rate, memory: store === 'memory' }),
+  create: (page) => page.evaluate(() => {
+    window.bench = { client: new window.WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } }) };
+  }),
+  add: (page, { magnet, tracker, store }) => page.evaluate(({ magnet, tracker, memory }) => new Promise((resolve, reject) => {
+    const addAt = Date.now();
+    const torrent = window.bench.client.add(magnet, { announce: [tracker], ...(memory ? { store: window.MemoryStore } : {}) });
+    torrent.on('done', () => resolve({ addAt, doneAt: Date.now(), bytes: torrent.downloaded }));
+    torrent.on('error', (e) => reject(new Error(String(e?.message ?? e))));
+  }), { magnet, tracker, memory: store === 'memory' }),
 };
 
-async function run(impl, sizeMiB, signal, otherOrigin) {
-  // One browser with an on-disk profile, as a user has. The two pages are of different
-  // origins (127.0.0.1 and 127.0.0.2), so each has its own storage: WebTorrent would
-  // otherwise find the seeder's pieces in the shared origin storage and skip the network.
-  const { context, pid, close } = await launchPersistentWithPid();
+/** A fresh browser with an on-disk profile; `blank(base)` opens the empty page on an origin. */
+async function freshBrowser() {
+  const browser = await launchPersistentWithPid();
+  const open = async (base) => {
+    const page = await browser.context.newPage();
+    await page.goto(`${base}/bench-blank.html`);
+    return page;
+  };
+  return { ...browser, open };
+}
+
+/** Samples the peak RSS of the renderers that are not in `exclude` (the downloader's). */
+function rssSampler(pid, exclude) {
+  let peak = 0;
+  const timer = setInterval(() => {
+    for (const p of tree(pid)) if (p.renderer && !exclude.has(p.pid)) peak = Math.max(peak, p.rssKiB);
+  }, 200);
+  return () => { clearInterval(timer); return peak / 1024; };
+}
+
+async function runClient(impl, scenario, signal, otherOrigin) {
+  const { size, rate, store } = scenario;
+  const browser = await freshBrowser();
   try {
-    const seeder = await openPage(context, signal.base);
-    const seederRenderers = new Set(tree(pid).filter((p) => p.renderer).map((p) => p.pid));
-    const leecher = await openPage(context, otherOrigin.base);
-    const magnet = await within(300_000, `${impl.name} did not finish hashing ${sizeMiB} MiB`, impl.seed(seeder, signal.tracker, sizeMiB * 2 ** 20));
-    // Peak RSS of the seeder's renderer(s) and of the downloader's (the other origin's).
-    let seederPeak = 0, leecherPeak = 0;
-    const sampler = setInterval(() => {
-      for (const p of tree(pid)) {
-        if (!p.renderer) continue;
-        if (seederRenderers.has(p.pid)) seederPeak = Math.max(seederPeak, p.rssKiB);
-        else leecherPeak = Math.max(leecherPeak, p.rssKiB);
-      }
-    }, 200);
-    const cpuBefore = cpuMs(pid);
-    const start = performance.now();
-    const bytes = await within(600_000, `${impl.name} did not finish downloading ${sizeMiB} MiB`, impl.download(leecher, signal.tracker, magnet));
-    const seconds = (performance.now() - start) / 1000;
-    const cpu = cpuMs(pid) - cpuBefore;
-    clearInterval(sampler);
-    if (bytes < sizeMiB * 2 ** 20) throw new Error(`${impl.name} downloaded only ${bytes} bytes`);
-    return { impl: impl.name, sizeMiB, mbps: (sizeMiB * 2 ** 20) / 1e6 / seconds, cpuPerMiB: cpu / sizeMiB, seederRssMiB: seederPeak / 1024, leecherRssMiB: leecherPeak / 1024 };
+    // The seeder: its own origin, loaded and hashed before any clock starts.
+    const seeder = await browser.open(signal.base);
+    await impl.load(seeder);
+    const magnet = await within(300_000, `${impl.name}: seeding did not start`, impl.seed(seeder, { tracker: signal.tracker, size, rate, store }));
+    const seederRenderers = new Set(tree(browser.pid).filter((p) => p.renderer).map((p) => p.pid));
+    const stopRss = rssSampler(browser.pid, seederRenderers);
+    // The downloader: a new tab navigates to the other origin's empty page (cold clock starts).
+    const leecher = await browser.context.newPage();
+    const navAt = Date.now();
+    await leecher.goto(`${otherOrigin.base}/bench-blank.html`);
+    await impl.load(leecher);
+    await impl.create(leecher, { tracker: signal.tracker, store });
+    const cpuBefore = cpuMs(browser.pid);
+    const limitMs = Math.max(120_000, (rate ? size / rate : 10) * 10_000);
+    const r = await within(limitMs, `${impl.name} did not finish ${size / 2 ** 20} MiB`, impl.add(leecher, { magnet, tracker: signal.tracker, store }));
+    const cpu = cpuMs(browser.pid) - cpuBefore;
+    const rss = stopRss();
+    if (r.bytes < size) throw new Error(`${impl.name} downloaded only ${r.bytes} of ${size} bytes`);
+    const mib = size / 2 ** 20;
+    return { cold: (r.doneAt - navAt) / 1000, warm: (r.doneAt - r.addAt) / 1000, mbps: size / 1e6 / ((r.doneAt - r.addAt) / 1000), cpuPerMiB: cpu / mib, rss };
   } finally {
-    await close();
+    await browser.close();
   }
 }
 
-// BENCH_ONLY=seedcast skips WebTorrent (for quick tuning runs; comparisons need both).
-const IMPLS = [seedcast, webtorrent].filter((i) => !process.env.BENCH_ONLY || i.name.startsWith(process.env.BENCH_ONLY));
-const signal = await startSignal();
-// Serves the same pages from a second origin (its tracker is not used).
-const otherOrigin = await startSignal({ host: '127.0.0.2' });
-const results = [];
+/** The floor: one RTCDataChannel between pages of the two origins, `size` bytes in messages
+ *  of `message` bytes, the send buffer kept between 256 KiB and 1 MiB (the channel is never idle). */
+async function runRaw(message, size, signal, otherOrigin) {
+  const browser = await freshBrowser();
+  try {
+    const sender = await browser.open(signal.base);
+    const receiver = await browser.open(otherOrigin.base);
+    const offer = await sender.evaluate(async () => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      const channel = pc.createDataChannel('raw');
+      channel.binaryType = 'arraybuffer';
+      window.raw = { pc, channel, open: new Promise((r) => channel.addEventListener('open', r, { once: true })) };
+      await pc.setLocalDescription(await pc.createOffer());
+      await new Promise((r) => { // complete SDP, as both clients signal it
+        if (pc.iceGatheringState === 'complete') r();
+        pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') r(); });
+      });
+      return pc.localDescription.sdp;
+    });
+    const answer = await receiver.evaluate(async ({ offer, size }) => {
+      const pc = new RTCPeerConnection({ iceServers: [] });
+      window.raw = { pc };
+      window.raw.done = new Promise((resolve) => pc.addEventListener('datachannel', ({ channel }) => {
+        channel.binaryType = 'arraybuffer';
+        let got = 0;
+        channel.addEventListener('message', ({ data }) => {
+          got += data.byteLength;
+          if (got >= size) resolve(Date.now());
+        });
+      }));
+      await pc.setRemoteDescription({ type: 'offer', sdp: offer });
+      await pc.setLocalDescription(await pc.createAnswer());
+      await new Promise((r) => {
+        if (pc.iceGatheringState === 'complete') r();
+        pc.addEventListener('icegatheringstatechange', () => { if (pc.iceGatheringState === 'complete') r(); });
+      });
+      return pc.localDescription.sdp;
+    }, { offer, size });
+    await sender.evaluate(async (answer) => {
+      await window.raw.pc.setRemoteDescription({ type: 'answer', sdp: answer });
+      await window.raw.open;
+    }, answer);
+    const cpuBefore = cpuMs(browser.pid);
+    const startAt = await sender.evaluate(({ message, size }) => {
+      const { channel } = window.raw;
+      const chunk = new Uint8Array(message); // SCTP does not compress: the bytes do not matter
+      let sent = 0;
+      channel.bufferedAmountLowThreshold = 256 * 1024;
+      const pump = () => {
+        while (sent < size && channel.bufferedAmount < 1024 * 1024) {
+          const n = Math.min(message, size - sent);
+          channel.send(n === message ? chunk : chunk.subarray(0, n));
+          sent += n;
+        }
+      };
+      channel.addEventListener('bufferedamountlow', pump);
+      const startAt = Date.now();
+      pump();
+      return startAt;
+    }, { message, size });
+    const doneAt = await within(120_000, 'the raw channel did not deliver', receiver.evaluate(() => window.raw.done));
+    const cpu = cpuMs(browser.pid) - cpuBefore;
+    const seconds = (doneAt - startAt) / 1000;
+    return { mbps: size / 1e6 / seconds, cpuPerMiB: cpu / (size / 2 ** 20) };
+  } finally {
+    await browser.close();
+  }
+}
+
+const range = (xs, digits = 1) => {
+  const lo = Math.min(...xs), hi = Math.max(...xs);
+  return lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
+};
+/** Ratios a/b over every pair of runs, as "×lo–hi". */
+const ratios = (as, bs) => `×${range(as.flatMap((a) => bs.map((b) => a / b)), 2)}`;
+
+const impls = [seedcast, webtorrent].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
+const signal = await startSignal({ www: WWW });
+// Serves the same files from a second origin (its own tracker is not used): the downloader's
+// storage is then separate from the seeder's, as between two users.
+const otherOrigin = await startSignal({ host: '127.0.0.2', www: WWW });
+const scenarios = RATES.flatMap((rate) => STORES.map((store) => ({ rate, store, size: sizeFor(rate) })));
+const label = (s) => `${s.size / 2 ** 20} MiB, seeder ${s.rate ? `${s.rate / 1e6} MB/s` : 'unlimited'}, ${s.store}`;
+const results = new Map(scenarios.map((s) => [label(s), new Map(impls.map((i) => [i.name, []]))]));
+const raw = new Map(RAW_MESSAGES.map((m) => [m, []]));
+console.log(`transfer in Chromium, ${REPS} repetitions; cold = from the downloader's navigation, warm = from add(), both to done`);
 try {
-  for (const sizeMiB of SIZES_MIB) {
-    for (const impl of IMPLS) {
-      const r = await run(impl, sizeMiB, signal, otherOrigin);
-      results.push(r);
-      console.log(`${r.impl.padEnd(18)} ${String(sizeMiB).padStart(4)} MiB  ${r.mbps.toFixed(1).padStart(6)} MB/s  ${r.cpuPerMiB.toFixed(0).padStart(5)} ms CPU/MiB  peak renderer RSS: downloader ${r.leecherRssMiB.toFixed(0)} MiB, seeder ${r.seederRssMiB.toFixed(0)} MiB`);
+  for (let rep = 1; rep <= REPS; rep++) {
+    for (const message of RAW_MESSAGES) {
+      const r = await runRaw(message, MIB * 2 ** 20, signal, otherOrigin);
+      raw.get(message).push(r);
+      console.log(`  run ${rep} raw channel, ${message / 1024} KiB messages, ${MIB} MiB: ${r.mbps.toFixed(1)} MB/s, ${r.cpuPerMiB.toFixed(0)} ms CPU/MiB`);
     }
-    const [s, w] = results.slice(-2);
-    if (IMPLS.length === 2) console.log(`  seedcast/WebTorrent at ${sizeMiB} MiB: throughput ×${(s.mbps / w.mbps).toFixed(2)}, CPU per MiB ×${(s.cpuPerMiB / w.cpuPerMiB).toFixed(2)}`);
+    for (const scenario of scenarios) {
+      for (const impl of rep % 2 ? impls : [...impls].reverse()) {
+        try {
+          const r = await runClient(impl, scenario, signal, otherOrigin);
+          results.get(label(scenario)).get(impl.name).push(r);
+          console.log(`  run ${rep} ${label(scenario).padEnd(38)} ${impl.name.padEnd(18)} cold ${r.cold.toFixed(2)} s, warm ${r.warm.toFixed(2)} s `
+            + `(${r.mbps.toFixed(1)} MB/s), ${r.cpuPerMiB.toFixed(0)} ms CPU/MiB, downloader RSS ${r.rss.toFixed(0)} MiB`);
+        } catch (e) {
+          console.log(`  run ${rep} ${label(scenario).padEnd(38)} ${impl.name.padEnd(18)} failed: ${e.message}`);
+        }
+      }
+    }
   }
 } finally {
   await signal.stop();
   await otherOrigin.stop();
+  rmSync(WWW, { recursive: true, force: true });
+}
+
+console.log(`\n| scenario | client | cold s | warm s | MB/s (warm) | CPU ms/MiB | downloader RSS MiB |`);
+console.log('| --- | --- | --- | --- | --- | --- | --- |');
+for (const [message, runs] of raw) {
+  if (runs.length) console.log(`| ${MIB} MiB, no client | raw channel, ${message / 1024} KiB messages | | | ${range(runs.map((r) => r.mbps))} | ${range(runs.map((r) => r.cpuPerMiB), 0)} | |`);
+}
+for (const [name, byImpl] of results) {
+  for (const [impl, runs] of byImpl) {
+    if (!runs.length) continue;
+    const pick = (k, d) => range(runs.map((r) => r[k]), d);
+    console.log(`| ${name} | ${impl} | ${pick('cold', 2)} | ${pick('warm', 2)} | ${pick('mbps')} | ${pick('cpuPerMiB', 0)} | ${pick('rss', 0)} |`);
+  }
+}
+const [ours, theirs] = [seedcast.name, webtorrent.name];
+console.log('\nSeedcast / WebTorrent over all pairs of runs (time and CPU: lower is better for Seedcast; throughput: higher):');
+for (const [name, byImpl] of results) {
+  const a = byImpl.get(ours) ?? [], b = byImpl.get(theirs) ?? [];
+  if (!a.length || !b.length) continue;
+  const col = (k) => ratios(a.map((r) => r[k]), b.map((r) => r[k]));
+  console.log(`  ${name.padEnd(38)} cold time ${col('cold')}, warm time ${col('warm')}, throughput ${col('mbps')}, CPU/MiB ${col('cpuPerMiB')}, RSS ${col('rss')}`);
+}
+const floor = raw.get(256 * 1024) ?? [];
+for (const [name, byImpl] of results) {
+  const a = byImpl.get(ours) ?? [];
+  if (!a.length || !floor.length || !name.includes('unlimited')) continue;
+  console.log(`  ${name.padEnd(38)} Seedcast / raw channel at 256 KiB: CPU/MiB ${ratios(a.map((r) => r.cpuPerMiB), floor.map((r) => r.cpuPerMiB))}, throughput ${ratios(a.map((r) => r.mbps), floor.map((r) => r.mbps))}`);
+}
+// A limited seeder's floor is F / limit; a client can only beat it by sending faster than the
+// limit it was given, so each client's average rate over the download is shown against it.
+for (const s of scenarios.filter((s) => s.rate)) {
+  for (const [impl, runs] of results.get(label(s))) {
+    if (!runs.length) continue;
+    console.log(`  ${label(s).padEnd(38)} ${impl}: warm time / the limit's floor (${(s.size / s.rate).toFixed(1)} s) ${ratios(runs.map((r) => r.warm), [s.size / s.rate])}; `
+      + `seeder's average rate / its limit ${ratios(runs.map((r) => s.size / r.warm), [s.rate])}`);
+  }
 }

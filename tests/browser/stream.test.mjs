@@ -59,20 +59,21 @@ async function seeder(names, options = {}) {
 }
 
 /** A page in its own profile with one muted <seedcast-player> per magnet, all playing. */
-async function viewer(magnets) {
+async function viewer(magnets, attrs = {}) {
   const page = await openPage(await newContext(env.browser), env.signal.base);
-  await page.evaluate(async (magnets) => {
+  await page.evaluate(async ({ magnets, attrs }) => {
     window.seedcastTrace = []; // stream-host.js logs stream opens, chunks and closes here
     await import('/player.js');
     window.players = magnets.map((src) => {
       const player = document.createElement('seedcast-player');
       player.setAttribute('muted', '');
       player.setAttribute('src', src);
+      for (const [name, value] of Object.entries(attrs)) player.setAttribute(name, value);
       player.addEventListener('ready', () => player.video.play().catch((e) => { window.playError = e.message; }));
       document.body.append(player);
       return player;
     });
-  }, magnets);
+  }, { magnets, attrs });
   return page;
 }
 
@@ -233,10 +234,11 @@ test('playback starts while only part of the file has arrived (seeder limited to
   await c.context().close();
 });
 
-test('two players on one page: a WebM and a non-faststart MP4 both play', { timeout: 180_000 }, async () => {
+test('two players on one page (storage="memory"): a WebM and a non-faststart MP4 both play', { timeout: 180_000 }, async () => {
   const { page: a, magnets } = await seeder(['clip.webm', 'moov-at-end.mp4']);
-  const b = await viewer(magnets);
+  const b = await viewer(magnets, { storage: 'memory' });
   await plays(b, 0, 'the WebM');
+  assert.deepEqual(await b.evaluate(() => window.players.map((p) => p.torrent.stats().storage)), ['memory', 'memory']);
   await plays(b, 1, 'the second player (MP4)');
   await seeksTo(b, 1, 0.75, 'the non-faststart MP4');
   assert.equal(await b.evaluate(() => window.players[0].shadowRoot.querySelector('video').currentSrc.endsWith('/clip.webm')), true);
