@@ -55,19 +55,7 @@ const worker = (async () => {
 const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } } });
 const video = Object.assign(document.createElement('video'), { muted: true, autoplay: true, controls: true });
 document.body.append(video);
-class MemoryStore {
-  constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
-  put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
-  get(i, opts, cb) {
-    if (typeof opts === 'function') { cb = opts; opts = null; }
-    const buf = this.chunks[i];
-    if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
-    const offset = opts?.offset ?? 0;
-    queueMicrotask(() => cb(null, buf.subarray(offset, offset + (opts?.length ?? buf.length - offset))));
-  }
-  close(cb) { queueMicrotask(() => cb?.(null)); }
-  destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
-}
+const MemoryStore = window.testUtils.MemoryStore; // tests/browser/harness.mjs
 const start = () => client.add(q.get('m'), { announce: [q.get('t')], ...(q.has('memory') ? { store: MemoryStore } : {}) }, async (torrent) => {
   client.createServer({ controller: await worker });
   torrent.files.find((f) => f.name.endsWith('.mp4')).streamTo(video);
@@ -151,19 +139,7 @@ async function startSeeder(impl, browser, signal, limit, store) {
     const WebTorrent = (await import('/webtorrent.min.js')).default;
     const client = new WebTorrent({ tracker: { rtcConfig: { iceServers: [] } }, ...upload });
     window.keep = client;
-    const store = memory ? { store: class {
-      constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
-      put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
-      get(i, opts, cb) {
-        if (typeof opts === 'function') { cb = opts; opts = null; }
-        const buf = this.chunks[i];
-        if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
-        const offset = opts?.offset ?? 0;
-        queueMicrotask(() => cb(null, buf.subarray(offset, offset + (opts?.length ?? buf.length - offset))));
-      }
-      close(cb) { queueMicrotask(() => cb?.(null)); }
-      destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
-    } } : {};
+    const store = memory ? { store: window.testUtils.MemoryStore } : {};
     return new Promise((res) => client.seed(file, { announce: [tracker], ...store }, (t) => res(t.magnetURI)));
   }, { impl: impl.name === 'Seedcast' ? 'seedcast' : 'webtorrent', tracker: signal.tracker, limit, memory: store === 'memory' });
   return { magnet, close: () => context.close() };

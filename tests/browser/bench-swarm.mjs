@@ -44,25 +44,12 @@ const seedcast = {
   uploaded: (page) => page.evaluate(() => window.swarm.torrent.stats().uploaded),
 };
 
-/** Loads WebTorrent into the page with an in-page memory chunk store (abstract-chunk-store),
- *  like Seedcast's `storage: 'memory'` (WebTorrent's browser default is OPFS). */
+/** Loads WebTorrent into the page; its memory store is the harness's `testUtils.MemoryStore`
+ *  (like Seedcast's `storage: 'memory'`; WebTorrent's browser default is OPFS). */
 async function loadWebTorrent(page) {
   await page.evaluate(async () => {
     window.WebTorrent = (await import('/webtorrent.min.js')).default;
-    window.MemoryStore = class {
-      constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
-      put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
-      get(i, opts, cb) {
-        if (typeof opts === 'function') { cb = opts; opts = null; }
-        const buf = this.chunks[i];
-        if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
-        const offset = opts?.offset ?? 0;
-        const length = opts?.length ?? buf.length - offset;
-        queueMicrotask(() => cb(null, buf.subarray(offset, offset + length)));
-      }
-      close(cb) { queueMicrotask(() => cb?.(null)); }
-      destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
-    };
+    window.MemoryStore = window.testUtils.MemoryStore;
   });
 }
 
@@ -153,9 +140,9 @@ try {
       }
     }
   }
-  const ours = results.get(seedcast.name);
+  const ours = results.get(seedcast.name) ?? []; // CLIENTS may leave Seedcast out
   for (const impl of impls.slice(1)) {
-    const theirs = results.get(impl.name);
+    const theirs = results.get(impl.name) ?? [];
     if (!ours.length || !theirs.length) continue;
     const ratios = ours.flatMap((a) => theirs.map((b) => a / b));
     console.log(`Seedcast / ${impl.name}: ×${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)} (time until all leechers are done; lower is better)`);

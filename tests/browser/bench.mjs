@@ -64,24 +64,10 @@ const seedcast = {
   }), magnet),
 };
 
-/** WebTorrent's module, and an in-page memory chunk store (abstract-chunk-store) for the
- *  memory scenarios (its browser default store is persistent). */
+/** WebTorrent's module; its memory store is the harness's in-page chunk store. */
 const loadWebTorrent = (page) => page.evaluate(async () => {
   window.WebTorrent = (await import('/webtorrent.min.js')).default;
-  window.MemoryStore = class {
-    constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
-    put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
-    get(i, opts, cb) {
-      if (typeof opts === 'function') { cb = opts; opts = null; }
-      const buf = this.chunks[i];
-      if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
-      const offset = opts?.offset ?? 0;
-      const length = opts?.length ?? buf.length - offset;
-      queueMicrotask(() => cb(null, buf.subarray(offset, offset + length)));
-    }
-    close(cb) { queueMicrotask(() => cb?.(null)); }
-    destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
-  };
+  window.MemoryStore = window.testUtils.MemoryStore;
 });
 
 const webtorrent = {

@@ -177,6 +177,21 @@ export async function until(fn, everyMs = 200) {
 function pageHelpers(makeContent) {
   window.testUtils = {
     makeContent,
+    /** WebTorrent's chunk store kept in the page (abstract-chunk-store), for benchmarks that
+     *  compare it with Seedcast's `storage: 'memory'` (WebTorrent's browser default is persistent). */
+    MemoryStore: class {
+      constructor(chunkLength) { this.chunkLength = Number(chunkLength); this.chunks = []; }
+      put(i, buf, cb) { this.chunks[i] = buf; queueMicrotask(() => cb?.(null)); }
+      get(i, opts, cb) {
+        if (typeof opts === 'function') { cb = opts; opts = null; }
+        const buf = this.chunks[i];
+        if (!buf) { queueMicrotask(() => cb(new Error('Chunk not found'))); return; }
+        const offset = opts?.offset ?? 0;
+        queueMicrotask(() => cb(null, buf.subarray(offset, offset + (opts?.length ?? buf.length - offset))));
+      }
+      close(cb) { queueMicrotask(() => cb?.(null)); }
+      destroy(cb) { this.chunks = []; queueMicrotask(() => cb?.(null)); }
+    },
     async sha256(bytes) {
       const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));
       return [...digest].map((b) => b.toString(16).padStart(2, '0')).join('');
