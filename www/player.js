@@ -21,7 +21,7 @@
 // from torrents and peers are set as text, never parsed as HTML.
 import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
 import { serviceWorkerReady } from './stream-host.js';
-import { withSiteChain } from './chain.js';
+import { siteChain, withSiteChain } from './chain.js';
 import { showCreator, CREATOR_CSS } from './creator-ui.js';
 
 const MODULE_URL = new URL(import.meta.url);
@@ -34,7 +34,9 @@ const shared = new Map(); // infoHash -> { torrent, users, owned }
 function sharedClient(trackers, storage) {
   const key = `${trackers.join(',')}|${storage ?? ''}`;
   if (!clients.has(key)) {
-    clients.set(key, loadSeedcast().then(() => withSiteChain((chain) => new SeedcastClient({ trackers, chain, ...(storage ? { storage } : {}) }))));
+    // chain.json is fetched while the wasm loads, not after it.
+    clients.set(key, Promise.all([loadSeedcast(), siteChain()])
+      .then(() => withSiteChain((chain) => new SeedcastClient({ trackers, chain, ...(storage ? { storage } : {}) }))));
   }
   return clients.get(key);
 }

@@ -87,6 +87,7 @@ async function onWorkerMessage(event) {
   const port = event.ports?.[0];
   if (data?.type !== 'seedcast:stream' || !port) return;
   const id = Math.random().toString(36).slice(2, 6);
+  trace(id, 'request', data.fileIndex);
   const torrent = torrents.get(data.infoHash);
   if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent', refused: true }); port.close(); return; }
   let stream;

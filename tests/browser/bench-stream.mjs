@@ -4,8 +4,9 @@
 //                service-worker server (client.createServer({ controller }), sw.min.js at /)
 //   HTTP       — the same file from a plain HTTP server with range support (the baseline)
 // Every view is a fresh browser profile, measured two ways:
-//   cold — from the viewer's navigation to the first presented frame (requestVideoFrameCallback):
-//          bundle or wasm load and service-worker registration included;
+//   cold — from the viewer's navigation to the first presented frame (requestVideoFrameCallback's
+//          presentationTime: when the frame went to the compositor, which does not wait for a
+//          main thread busy with the download): bundle or wasm load and service-worker registration included;
 //   warm — the page loaded, the client made and the service worker controlling it first; from
 //          the moment the link is handed over (player src / client.add / video.src) to the frame.
 // Then, after 1.5 s of playback, from setting currentTime to 75% to the first frame there, and
@@ -13,8 +14,11 @@
 // 2 MB/s and to 500 kB/s; both clients on their persistent default store and both in memory.
 // Prints every view, medians, and Seedcast/WebTorrent ratios of the first-frame overhead over
 // plain HTTP (first frame minus HTTP's) and of the seek time.
+// Seedcast's lines also show the player's steps from t0 (performance marks start, torrent,
+// metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame;
+// SIGNAL_INTERVAL sets the announce interval the tracker gives (5 s).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
-//   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,http").
+//   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,plain").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -95,7 +99,11 @@ function startHttp() {
  *  view: the player makes a new <video> per link); `window.benchSeek(fraction)`. */
 function frameProbe() {
   let generation = 0;
+  // When the frame went to the compositor (what the viewer sees), not when the callback ran:
+  // the callback waits for the page's main thread, which a download at full speed keeps busy.
+  const shown = (now, meta) => meta?.presentationTime ?? now;
   window.bench = { firstFrame: null };
+  if (window.benchTrace) window.seedcastTrace = []; // stream-host.js logs stream opens, chunks, closes
   const find = () => document.querySelector('video')
     ?? document.querySelector('seedcast-player')?.shadowRoot?.querySelector('video');
   const hook = (mine) => {
@@ -103,7 +111,7 @@ function frameProbe() {
     const video = find();
     if (!video) return requestAnimationFrame(() => hook(mine));
     window.bench.video = video;
-    video.requestVideoFrameCallback((now) => { if (mine === generation) window.bench.firstFrame ??= now; });
+    video.requestVideoFrameCallback((now, meta) => { if (mine === generation) window.bench.firstFrame ??= shown(now, meta); });
   };
   window.bench.rearm = () => { generation++; window.bench.firstFrame = null; hook(generation); };
   requestAnimationFrame(() => hook(generation));
@@ -112,7 +120,7 @@ function frameProbe() {
     const target = video.duration * fraction;
     const start = performance.now();
     const onFrame = (now, meta) => {
-      if (meta.mediaTime >= target - 0.5) resolve(now - start);
+      if (meta.mediaTime >= target - 0.5) resolve(shown(now, meta) - start);
       else video.requestVideoFrameCallback(onFrame);
     };
     video.currentTime = target;
@@ -178,6 +186,7 @@ const IMPLS = [
 async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
+  if (process.env.TRACE) await context.addInitScript(() => { window.benchTrace = true; });
   await context.addInitScript(frameProbe);
   const page = await context.newPage();
   const errors = [];
@@ -194,16 +203,27 @@ async function viewOnce(browser, pid, impl, where, warm) {
       t0 = await page.evaluate(() => { const t0 = window.startStream(); window.bench.rearm(); return t0; });
     }
     const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
+    // The player's own steps (performance marks seedcast-player:start|torrent|metadata|src), from t0.
+    const marks = await page.evaluate((t0) => performance.getEntriesByType('mark').filter((m) => m.startTime >= t0)
+      .map((m) => `${m.name.replace('seedcast-player:', '')} ${(m.startTime - t0).toFixed(0)}`).join(', '), t0);
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
     const seek = await within(90_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
-    return { firstFrame: frameAt - t0, seek, rssMiB: peakRss / 1024 };
+    if (process.env.TRACE) {
+      // Diagnostics: the player's stream events up to the first frame, from t0.
+      console.log(await page.evaluate(({ t0, frameAt }) => `    frame at ${(frameAt - t0).toFixed(0)}: ` + (window.seedcastTrace ?? [])
+        .map((l) => [Number(l.split(' ')[0]) - t0, l.split(' ').slice(1).join(' ')])
+        .filter(([at]) => at >= 0 && at <= frameAt - t0 + 50).slice(0, 40)
+        .map(([at, what]) => `${at.toFixed(0)} ${what}`).join(' | '), { t0, frameAt }));
+    }
+    return { firstFrame: frameAt - t0, seek, rssMiB: peakRss / 1024, marks };
   } finally {
     clearInterval(sampler);
     await context.close();
   }
 }
 
-const signal = await startSignal();
+// The announce interval the tracker tells clients (SIGNAL_INTERVAL, seconds; diagnostics).
+const signal = await startSignal({ intervalSecs: Number(process.env.SIGNAL_INTERVAL) || 5 });
 const http = await startHttp();
 const { browser, pid, close } = await launchBrowserWithPid();
 const rows = []; // { impl, limit, store, cold: [], warm: [], seek: [], rss: [] }
@@ -224,7 +244,7 @@ try {
                 row.seek.push(r.seek);
                 row.rss.push(r.rssMiB);
                 console.log(`  ${impl.name.padEnd(18)} ${limitLabel(limit).padEnd(10)} ${row.store.padEnd(10)} rep ${rep} ${warm ? 'warm' : 'cold'}: `
-                  + `first frame ${r.firstFrame.toFixed(0)} ms, seek ${r.seek.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(0)} MiB`);
+                  + `first frame ${r.firstFrame.toFixed(0)} ms, seek ${r.seek.toFixed(0)} ms, RSS ${r.rssMiB.toFixed(0)} MiB${r.marks ? ` (${r.marks})` : ''}`);
               } catch (e) {
                 console.log(`  ${impl.name.padEnd(18)} ${limitLabel(limit).padEnd(10)} ${row.store.padEnd(10)} rep ${rep} ${warm ? 'warm' : 'cold'}: failed: ${e.message}`);
               }
