@@ -242,10 +242,18 @@ fn a_seed_reads_ahead_while_peers_read_forward() {
     let run = serve_loads(&mut c, &data, piece)[0];
     assert_eq!(
         (run.first, run.bytes),
-        (1, 1024 * 1024),
-        "a forward scan reads a whole run"
+        (1, 1024 * 1024 - piece),
+        "a forward scan reads ahead, up to the end of the 1 MiB extent"
     );
-    assert!(c.is_cached(64));
+    assert!(c.is_cached(63) && !c.is_cached(64));
+    c.prefetch(64);
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!(
+        (run.first, run.bytes),
+        (64, 1024 * 1024),
+        "the next extent is read whole"
+    );
+    assert!(c.is_cached(127));
     // A jump elsewhere is not a scan.
     c.prefetch(300);
     assert_eq!(serve_loads(&mut c, &data, piece)[0].count, 1);

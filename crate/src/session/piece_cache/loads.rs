@@ -3,6 +3,7 @@
 use std::rc::Rc;
 
 use super::{Backend, MAX_LOADS, MAX_RUN_BYTES, PieceCache, RunBytes, StorageNews};
+use crate::engine::picker::TIE_EXTENT_BYTES;
 
 /// A backend read of consecutive pieces `first..first + count` (`bytes` in all), in flight
 /// until [`PieceCache::load_landed`].
@@ -68,9 +69,14 @@ impl PieceCache {
         loop {
             let next = first + count;
             let size = layout.piece_size(next);
+            let asked = self.queue.contains(next);
+            // Reading ahead stops at an extent boundary: a peer taking new pieces by extents
+            // (ours: `picker::TIE_EXTENT_BYTES`) goes elsewhere there, and what was read past
+            // it is wasted (profiled: 16 of 80 MiB read for a 64 MiB download without this).
+            let extent_ends = layout.piece_start(next) % TIE_EXTENT_BYTES == 0;
             if size == 0
                 || bytes + size > max_run
-                || !(read_ahead || self.queue.contains(next))
+                || !(asked || (read_ahead && !extent_ends))
                 || !self.loadable(next)
             {
                 break;
