@@ -13,8 +13,8 @@
 // - every run gets a fresh browser and profile; the clients alternate within a repetition;
 // - CPU is the whole browser process tree's (both pages) from `add()` to `done`, per MiB;
 //   RSS is the downloader renderer's peak.
-// Prints every run, then per scenario the ranges and Seedcast/WebTorrent ratios over all pairs
-// of runs. Usage: node tests/browser/bench.mjs. Env: REPS (2), MIB (64, unlimited scenarios),
+// Prints every run, then per scenario the ranges and the Seedcast/WebTorrent ratios of the
+// runs of each repetition (paired: the machine's speed can drift between repetitions). Usage: node tests/browser/bench.mjs. Env: REPS (2), MIB (64, unlimited scenarios),
 // RATES ("0,2000000,500000" bytes/s), STORES ("memory,persistent"), CLIENTS (e.g. "seedcast").
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -217,8 +217,13 @@ const range = (xs, digits = 1) => {
   const lo = Math.min(...xs), hi = Math.max(...xs);
   return lo.toFixed(digits) === hi.toFixed(digits) ? lo.toFixed(digits) : `${lo.toFixed(digits)}–${hi.toFixed(digits)}`;
 };
-/** Ratios a/b over every pair of runs, as "×lo–hi". */
-const ratios = (as, bs) => `×${range(as.flatMap((a) => bs.map((b) => a / b)), 2)}`;
+/** Ratios a/b of the runs of the same repetition (run next to each other: the machine's
+ *  speed drifts between repetitions), as "×lo–hi". `as`, `bs`: [{ rep, value }]. */
+const ratios = (as, bs) => {
+  const xs = as.flatMap((a) => bs.filter((b) => b.rep === a.rep).map((b) => a.value / b.value));
+  return xs.length ? `×${range(xs, 2)}` : '-';
+};
+const values = (runs, key) => runs.map((r) => ({ rep: r.rep, value: typeof key === 'function' ? key(r) : r[key] }));
 
 const impls = [seedcast, webtorrent].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 const signal = await startSignal({ www: WWW });
@@ -234,14 +239,14 @@ try {
   for (let rep = 1; rep <= REPS; rep++) {
     for (const message of RAW_MESSAGES) {
       const r = await runRaw(message, MIB * 2 ** 20, signal, otherOrigin);
-      raw.get(message).push(r);
+      raw.get(message).push({ ...r, rep });
       console.log(`  run ${rep} raw channel, ${message / 1024} KiB messages, ${MIB} MiB: ${r.mbps.toFixed(1)} MB/s, ${r.cpuPerMiB.toFixed(0)} ms CPU/MiB`);
     }
     for (const scenario of scenarios) {
       for (const impl of rep % 2 ? impls : [...impls].reverse()) {
         try {
           const r = await runClient(impl, scenario, signal, otherOrigin);
-          results.get(label(scenario)).get(impl.name).push(r);
+          results.get(label(scenario)).get(impl.name).push({ ...r, rep });
           console.log(`  run ${rep} ${label(scenario).padEnd(38)} ${impl.name.padEnd(18)} cold ${r.cold.toFixed(2)} s, warm ${r.warm.toFixed(2)} s `
             + `(${r.mbps.toFixed(1)} MB/s), ${r.cpuPerMiB.toFixed(0)} ms CPU/MiB, downloader RSS ${r.rss.toFixed(0)} MiB`);
         } catch (e) {
@@ -269,25 +274,26 @@ for (const [name, byImpl] of results) {
   }
 }
 const [ours, theirs] = [seedcast.name, webtorrent.name];
-console.log('\nSeedcast / WebTorrent over all pairs of runs (time and CPU: lower is better for Seedcast; throughput: higher):');
+console.log('\nSeedcast / WebTorrent, runs of the same repetition paired (time and CPU: lower is better for Seedcast; throughput: higher):');
 for (const [name, byImpl] of results) {
   const a = byImpl.get(ours) ?? [], b = byImpl.get(theirs) ?? [];
   if (!a.length || !b.length) continue;
-  const col = (k) => ratios(a.map((r) => r[k]), b.map((r) => r[k]));
+  const col = (k) => ratios(values(a, k), values(b, k));
   console.log(`  ${name.padEnd(38)} cold time ${col('cold')}, warm time ${col('warm')}, throughput ${col('mbps')}, CPU/MiB ${col('cpuPerMiB')}, RSS ${col('rss')}`);
 }
 const floor = raw.get(256 * 1024) ?? [];
 for (const [name, byImpl] of results) {
   const a = byImpl.get(ours) ?? [];
   if (!a.length || !floor.length || !name.includes('unlimited')) continue;
-  console.log(`  ${name.padEnd(38)} Seedcast / raw channel at 256 KiB: CPU/MiB ${ratios(a.map((r) => r.cpuPerMiB), floor.map((r) => r.cpuPerMiB))}, throughput ${ratios(a.map((r) => r.mbps), floor.map((r) => r.mbps))}`);
+  console.log(`  ${name.padEnd(38)} Seedcast / raw channel at 256 KiB: CPU/MiB ${ratios(values(a, 'cpuPerMiB'), values(floor, 'cpuPerMiB'))}, throughput ${ratios(values(a, 'mbps'), values(floor, 'mbps'))}`);
 }
 // A limited seeder's floor is F / limit; a client can only beat it by sending faster than the
 // limit it was given, so each client's average rate over the download is shown against it.
 for (const s of scenarios.filter((s) => s.rate)) {
   for (const [impl, runs] of results.get(label(s))) {
     if (!runs.length) continue;
-    console.log(`  ${label(s).padEnd(38)} ${impl}: warm time / the limit's floor (${(s.size / s.rate).toFixed(1)} s) ${ratios(runs.map((r) => r.warm), [s.size / s.rate])}; `
-      + `seeder's average rate / its limit ${ratios(runs.map((r) => s.size / r.warm), [s.rate])}`);
+    const floor = s.size / s.rate;
+    console.log(`  ${label(s).padEnd(38)} ${impl}: warm time / the limit's floor (${floor.toFixed(1)} s) ×${range(runs.map((r) => r.warm / floor), 2)}; `
+      + `seeder's average rate / its limit ×${range(runs.map((r) => s.size / r.warm / s.rate), 2)}`);
   }
 }
