@@ -15,7 +15,7 @@ mod v2;
 
 pub use error::MetainfoError;
 pub use info::{FileEntry, Info, piece_size};
-pub use info_hash::{InfoHash, InfoHashParseError};
+pub use info_hash::{InfoHash, InfoHashParseError, lower_hex};
 pub use torrent::Metainfo;
 
 /// Largest `.torrent` (or `info` dictionary) accepted.

@@ -90,5 +90,5 @@ impl Swarm {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    crate::metainfo::lower_hex(bytes)
 }
