@@ -49,6 +49,8 @@ struct Magnet {
     events: Vec<Event>,
     /// Metadata pieces the engine asked of each peer and that are not answered yet.
     asked: BTreeMap<u64, Vec<u32>>,
+    /// Every other message the engine sent each peer, in order.
+    sent: BTreeMap<u64, Vec<Message>>,
 }
 
 impl Magnet {
@@ -65,6 +67,7 @@ impl Magnet {
             decoders: BTreeMap::new(),
             events: Vec::new(),
             asked: BTreeMap::new(),
+            sent: BTreeMap::new(),
         }
     }
 
@@ -161,14 +164,17 @@ impl Magnet {
                 decoder.push(&bytes);
             }
             while let Ok(Some(frame)) = decoder.next() {
-                if let Frame::Message(Message::Extended {
-                    id: THEIR_UT_METADATA,
-                    payload,
-                }) = frame
-                {
-                    if let Ok(MetadataMsg::Request { piece }) = MetadataMsg::parse(&payload) {
-                        self.asked.entry(peer).or_default().push(piece);
+                match frame {
+                    Frame::Message(Message::Extended {
+                        id: THEIR_UT_METADATA,
+                        payload,
+                    }) => {
+                        if let Ok(MetadataMsg::Request { piece }) = MetadataMsg::parse(&payload) {
+                            self.asked.entry(peer).or_default().push(piece);
+                        }
                     }
+                    Frame::Message(msg) => self.sent.entry(peer).or_default().push(msg),
+                    _ => {}
                 }
             }
         }
@@ -375,6 +381,39 @@ impl Storage for LayoutStorage {
         }
         Ok(Some(have))
     }
+}
+
+#[test]
+fn a_seed_is_told_we_are_interested_before_the_metadata_so_requests_leave_with_it() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.connect_announcing(2, None);
+    assert!(
+        h.sent
+            .get(&1)
+            .is_some_and(|m| m.contains(&Message::Interested)),
+        "a peer showing pieces is interesting before the metadata: {:?}",
+        h.sent.get(&1)
+    );
+    assert!(
+        !h.sent
+            .get(&2)
+            .is_some_and(|m| m.contains(&Message::Interested)),
+        "a peer with nothing is not"
+    );
+    // The seed unchokes while the metadata is on its way; the requests then go out in the
+    // same step that verifies the metadata, with no interested/unchoke round trip after it.
+    h.send_message(1, Message::Unchoke);
+    h.sent.clear();
+    h.serve(1, false);
+    assert!(h.events.contains(&Event::MetadataReady));
+    let sent = h.sent.get(&1).cloned().unwrap_or_default();
+    assert!(
+        sent.iter().any(|m| matches!(m, Message::Request(_))),
+        "piece requests leave with the metadata: {sent:?}"
+    );
+    assert!(!sent.contains(&Message::Interested), "said once: {sent:?}");
 }
 
 #[test]

@@ -1104,3 +1104,96 @@ fn an_ignored_signal_says_why() {
         Some(("answer", "not to an offer sent there"))
     );
 }
+
+/// Offers are made while the tracker's first socket connects, and the announce leaves the
+/// moment it opens; a tracker that failed gets no offers until it is open again.
+#[test]
+fn offers_are_made_while_the_first_tracker_socket_connects() {
+    use seedcast::session::Session;
+
+    let metainfo =
+        session_harness::make_torrent(&session_harness::content(64 * 1024, 3), 16 * 1024);
+    let mut s = Session::new(session_config(1), Duration::ZERO);
+    let engine = Torrent::from_info_hash(
+        metainfo.info_hash,
+        Box::new(MemoryStorage::new()),
+        Default::default(),
+        Duration::ZERO,
+    );
+    s.add_torrent(engine, &[TRACKER.to_string()], Duration::ZERO)
+        .unwrap();
+    let drain = |s: &mut Session| std::iter::from_fn(|| s.poll_output()).collect::<Vec<_>>();
+    let out = drain(&mut s);
+    let tracker = out
+        .iter()
+        .find_map(|o| match o {
+            Output::ConnectTracker { tracker, .. } => Some(*tracker),
+            _ => None,
+        })
+        .expect("connects");
+    let offers: Vec<_> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::CreateOffer { conn } => Some(*conn),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        !offers.is_empty(),
+        "offers are made before the socket opens: {out:?}"
+    );
+    let now = Duration::from_millis(30);
+    for &conn in &offers {
+        s.handle_local_sdp(conn, format!("v=0 offer {conn:?}"), now);
+    }
+    assert!(
+        !drain(&mut s)
+            .iter()
+            .any(|o| matches!(o, Output::SendToTracker { .. })),
+        "nothing is sent before the socket opens"
+    );
+    s.handle_tracker_open(tracker, Duration::from_millis(50));
+    let sent: Vec<String> = drain(&mut s)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::SendToTracker { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 1, "one announce, at once: {sent:?}");
+    assert!(
+        sent[0].contains("\"started\"") && sent[0].contains("v=0 offer"),
+        "{}",
+        sent[0]
+    );
+
+    // Closed: the retry connects without making offers for a socket that may fail again.
+    s.handle_tracker_closed(tracker, Duration::from_secs(1));
+    let mut out = Vec::new();
+    let mut retry = Duration::ZERO;
+    while !out
+        .iter()
+        .any(|o| matches!(o, Output::ConnectTracker { .. }))
+    {
+        retry = s.poll_timeout().expect("a retry is due");
+        assert!(retry < Duration::from_secs(10), "no retry: {out:?}");
+        s.handle_timeout(retry);
+        out.extend(drain(&mut s));
+    }
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::ConnectTracker { .. })),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::CreateOffer { .. })),
+        "{out:?}"
+    );
+    s.handle_tracker_open(tracker, retry + Duration::from_millis(20));
+    assert!(
+        drain(&mut s)
+            .iter()
+            .any(|o| matches!(o, Output::CreateOffer { .. })),
+        "open again: offers for the new `started`"
+    );
+}

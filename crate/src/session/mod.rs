@@ -4,13 +4,15 @@
 //! unit-tested natively: which trackers stay open and may signal for which torrent
 //! ([`trackers`]), which torrents a driver can hold ([`limits`]), which connections to one
 //! remote peer it keeps ([`pairing`]), reconnect delays ([`backoff`]), the upload limit
-//! ([`upload_limit`]), web seeds ([`webseed`], BEP 19), the browser's piece cache in front of
+//! ([`upload_limit`]), when an SDP has enough ICE candidates to send ([`gathering`]), web
+//! seeds ([`webseed`], BEP 19), the browser's piece cache in front of
 //! slow storage ([`piece_cache`]), streaming reads ([`stream`]) and resuming from stored state
 //! ([`resume`]). [`tracker_proto`] is the WebTorrent tracker protocol itself, shared with
 //! `seedcast-signal`.
 
 pub mod backoff;
 pub mod core;
+pub mod gathering;
 pub mod limits;
 pub mod pairing;
 pub mod piece_cache;

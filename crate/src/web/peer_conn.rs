@@ -6,7 +6,7 @@
 //! waiting for ICE gathering. [`live_connections`] counts undropped values so tests can check
 //! that hundreds of connects and disconnects leave nothing behind.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -19,7 +19,8 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit,
 };
 
-use super::js_glue::{Listener, Timeout, error_text};
+use super::js_glue::{Listener, Timeout, error_text, get};
+use crate::session::gathering::{CandidateType, Gathering, SETTLE};
 
 /// Complete-SDP signaling waits for ICE gathering, but never longer than this (an unreachable
 /// STUN server would otherwise stall the offer).
@@ -66,6 +67,8 @@ pub struct PeerConn {
     gathered: Promise,
     gathered_resolve: Function,
     _gathering_cap: Timeout,
+    /// Armed once the SDP has the candidates it needs (`session::gathering`).
+    settle: Rc<RefCell<Option<Timeout>>>,
     max_message: usize,
 }
 
@@ -104,9 +107,13 @@ impl PeerConn {
             gathered,
             gathered_resolve,
             _gathering_cap: cap,
+            settle: Rc::new(RefCell::new(None)),
             max_message: DEFAULT_MAX_MESSAGE,
         };
         conn.listen_to_connection(offerer);
+        conn.listen_to_candidates(Gathering::new(
+            server_urls(ice_servers).iter().map(String::as_str),
+        ));
         if offerer {
             let init = RtcDataChannelInit::new();
             init.set_ordered(true);
@@ -116,6 +123,28 @@ impl PeerConn {
             conn.attach_channel(channel);
         }
         Ok(conn)
+    }
+
+    /// Resolves `gathered` early once the candidates the configuration needs are in (see
+    /// `session::gathering`): Chromium reports `complete` only after its TCP candidates.
+    fn listen_to_candidates(&mut self, mut gathering: Gathering) {
+        let resolve = self.gathered_resolve.clone();
+        let settle = self.settle.clone();
+        self.pc_listeners
+            .push(Listener::new(&self.pc, "icecandidate", move |event| {
+                let candidate = get(&event, "candidate");
+                if candidate.is_null() || candidate.is_undefined() {
+                    return; // the end of gathering: `icegatheringstatechange` resolves
+                }
+                let text = |key| get(&candidate, key).as_string().unwrap_or_default();
+                let kind = CandidateType::parse(&text("type"));
+                if gathering.on_candidate(kind, &text("protocol")) && settle.borrow().is_none() {
+                    let resolve = resolve.clone();
+                    *settle.borrow_mut() = Some(Timeout::new(SETTLE, move || {
+                        let _ = resolve.call0(&JsValue::NULL);
+                    }));
+                }
+            }));
     }
 
     fn listen_to_connection(&mut self, offerer: bool) {
@@ -293,6 +322,21 @@ impl PeerConn {
     pub fn signaling_handles(&self) -> (RtcPeerConnection, Promise) {
         (self.pc.clone(), self.gathered.clone())
     }
+}
+
+/// The `urls` of an `RTCIceServer[]` (each a string or an array of strings).
+fn server_urls(ice_servers: &JsValue) -> Vec<String> {
+    let mut urls = Vec::new();
+    if let Some(servers) = ice_servers.dyn_ref::<js_sys::Array>() {
+        for server in servers.iter() {
+            let value = get(&server, "urls");
+            match value.dyn_ref::<js_sys::Array>() {
+                Some(list) => urls.extend(list.iter().filter_map(|u| u.as_string())),
+                None => urls.extend(value.as_string()),
+            }
+        }
+    }
+    urls
 }
 
 fn local_sdp(pc: &RtcPeerConnection) -> Result<String, String> {

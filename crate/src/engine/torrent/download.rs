@@ -13,15 +13,20 @@ use crate::wire::{BLOCK_SIZE, BlockRef, Message};
 
 impl Torrent {
     /// Sends interested / not interested when the peer's usefulness to us changed.
+    ///
+    /// Before the metadata, a peer that shows any piece is interesting (we can have none
+    /// yet): saying so now lets it unchoke us while the metadata is still on its way, so the
+    /// first piece requests leave with the metadata's arrival instead of one round trip
+    /// (interested → unchoke) later. The metadata's arrival corrects this per peer.
     pub(super) fn update_interest(&mut self, peer: PeerKey) {
-        let Some(m) = &self.meta else { return };
         let Some(p) = self.peers.get_mut(&peer) else {
             return;
         };
-        let Some(theirs) = p.known_pieces() else {
-            return;
+        let want = match (&self.meta, p.known_pieces()) {
+            (Some(m), Some(theirs)) => m.picker.is_interesting(theirs),
+            (None, _) => p.shows_pieces(),
+            (Some(_), None) => return,
         };
-        let want = m.picker.is_interesting(theirs);
         if want != p.am_interested {
             p.am_interested = want;
             p.send(if want {

@@ -80,7 +80,7 @@ impl Session {
                     })
                     .map(|(&t, _)| (s.id, t))
             })
-            .filter(|(_, t)| self.tracker_is_open(*t))
+            .filter(|(_, t)| self.tracker_takes_announces(*t))
             .collect();
         for (torrent, tracker) in due {
             self.announce(&torrent, tracker, now);
@@ -148,8 +148,17 @@ impl Session {
         }
     }
 
-    /// Sends the pending announces whose offers are all ready (or gone, or out of time).
+    /// Sends the pending announces whose tracker is open and whose offers are all ready (or
+    /// gone); out of time, they go with the offers ready (or, tracker not open, are dropped).
     pub(super) fn send_ready_announces(&mut self, torrent: &TorrentId, now: Duration) {
+        let open: Vec<TrackerId> = self
+            .torrents
+            .get(torrent)
+            .map(|s| s.pending.iter().map(|p| p.tracker))
+            .into_iter()
+            .flatten()
+            .filter(|&t| self.tracker_is_open(t))
+            .collect();
         let Some(swarm) = self.torrents.get_mut(torrent) else {
             return;
         };
@@ -157,9 +166,10 @@ impl Session {
             .into_iter()
             .partition(|p| {
                 now >= p.deadline
-                    || p.offers
-                        .iter()
-                        .all(|(c, id, sdp)| sdp.is_some() || !swarm.is_offering(*c, id))
+                    || (open.contains(&p.tracker)
+                        && p.offers
+                            .iter()
+                            .all(|(c, id, sdp)| sdp.is_some() || !swarm.is_offering(*c, id)))
             });
         swarm.pending = waiting;
         for pending in ready {

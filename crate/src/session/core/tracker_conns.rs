@@ -73,14 +73,21 @@ impl Session {
         t.phase = Phase::Open;
         t.failures = 0;
         self.tracker_event(id, TrackerState::Open);
-        // A new socket is a new session at the tracker: announce `started` again, now.
+        // A new socket is a new session at the tracker: announce `started` again, now —
+        // except where an announce prepared while connecting (saying `started`) waits.
+        let mut prepared = Vec::new();
         for swarm in self.torrents.values_mut() {
-            if let Some(slot) = swarm.announces.get_mut(&id) {
+            if swarm.pending.iter().any(|p| p.tracker == id) {
+                prepared.push(swarm.id);
+            } else if let Some(slot) = swarm.announces.get_mut(&id) {
                 slot.started = false;
                 slot.next_at = now;
             }
         }
         self.announce_due(now);
+        for torrent in prepared {
+            self.send_ready_announces(&torrent, now);
+        }
     }
 
     pub(super) fn tracker_closed(&mut self, id: TrackerId, now: Duration) {
@@ -120,6 +127,17 @@ impl Session {
         self.trackers
             .get(id)
             .is_some_and(|t| t.phase == Phase::Open)
+    }
+
+    /// Whether announces may be prepared for `id` (their offers made): when it is open, and
+    /// while its first socket connects, so offers and socket get ready side by side instead
+    /// of one after the other (both take tens of milliseconds). Not while a tracker that
+    /// failed reconnects: offers for a socket that keeps failing would be made for nothing.
+    pub(super) fn tracker_takes_announces(&self, id: TrackerId) -> bool {
+        self.trackers.get(id).is_some_and(|t| {
+            t.phase == Phase::Open
+                || (matches!(t.phase, Phase::Connecting { .. }) && t.failures == 0)
+        })
     }
 
     /// When closed trackers reconnect, and when pending connects are given up.
