@@ -402,18 +402,56 @@ fn a_seed_is_told_we_are_interested_before_the_metadata_so_requests_leave_with_i
             .is_some_and(|m| m.contains(&Message::Interested)),
         "a peer with nothing is not"
     );
-    // The seed unchokes while the metadata is on its way; the requests then go out in the
-    // same step that verifies the metadata, with no interested/unchoke round trip after it.
+    // The seed unchokes while the metadata is on its way; the requests then go out as soon
+    // as the driver had its turn after the metadata, with no interested/unchoke round trip.
     h.send_message(1, Message::Unchoke);
     h.sent.clear();
     h.serve(1, false);
     assert!(h.events.contains(&Event::MetadataReady));
-    let sent = h.sent.get(&1).cloned().unwrap_or_default();
     assert!(
-        sent.iter().any(|m| matches!(m, Message::Request(_))),
-        "piece requests leave with the metadata: {sent:?}"
+        !h.sent
+            .get(&1)
+            .is_some_and(|m| m.iter().any(|m| matches!(m, Message::Request(_)))),
+        "nothing requested before the driver could place its streaming windows"
+    );
+    assert_eq!(
+        h.t.poll_timeout(),
+        h.now,
+        "the driver is called back at once"
+    );
+    // A video opened before the metadata starts at piece 5: its window goes first.
+    h.t.set_reader(1, 5 * 16 * 1024, h.now);
+    h.advance(Duration::ZERO);
+    let sent = h.sent.get(&1).cloned().unwrap_or_default();
+    let requested: Vec<u32> = sent
+        .iter()
+        .filter_map(|m| match m {
+            Message::Request(b) => Some(b.index),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        requested.first(),
+        Some(&5),
+        "the window first: {requested:?}"
     );
     assert!(!sent.contains(&Message::Interested), "said once: {sent:?}");
+}
+
+#[test]
+fn without_a_window_the_first_requests_leave_on_the_next_timeout() {
+    let mut h = Magnet::new(metainfo(8));
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.send_message(1, Message::Unchoke);
+    h.serve(1, false);
+    h.advance(Duration::ZERO);
+    let requests = h.sent[&1]
+        .iter()
+        .filter(|m| matches!(m, Message::Request(_)))
+        .count();
+    assert!(requests > 0, "{:?}", h.sent[&1]);
+    assert!(h.t.poll_timeout() > h.now, "no busy loop after that");
 }
 
 #[test]

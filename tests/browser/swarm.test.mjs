@@ -48,7 +48,10 @@ const finished = (page) => until(() => page.evaluate(() => window.dl.digest));
 const closeAll = (...pages) => Promise.all(pages.map((p) => p.context().close()));
 
 test('three pages swarm: each downloader receives data from both other pages', { timeout: 180_000 }, async () => {
-  const a = await seeder(32 * MiB);
+  // A capped seeder keeps the transfer going for seconds, so neither downloader can be done
+  // before the other has pieces to give it (an uncapped 32 MiB took ~2 s; once B finished
+  // before C had anything B lacked).
+  const a = await seeder(32 * MiB, { uploadLimit: 6_000_000 });
   const b = await downloader(a.magnet);
   const c = await downloader(a.magnet);
   for (const [name, page] of [['B', b.page], ['C', c.page]]) {

@@ -48,6 +48,9 @@ pub struct ClientInner {
     pub swarms: BTreeMap<String, Swarm>,
     /// The peer connections the session asked for (`CreateOffer`/`AcceptOffer`).
     pub(super) conns: BTreeMap<ConnId, PeerConn>,
+    /// Offers made ahead of need (`offer_pool`), and the timer that refills them.
+    pub(super) offer_pool: super::offer_pool::OfferPool,
+    pub(super) pool_refill: Option<Timeout>,
     /// Remote peer ids of connected peers (for `peer` notes).
     pub(super) peer_ids: BTreeMap<ConnId, [u8; 20]>,
     /// The tracker sockets the session asked for, and why each last closed.
@@ -154,6 +157,8 @@ impl ClientInner {
                 session,
                 swarms: BTreeMap::new(),
                 conns: BTreeMap::new(),
+                offer_pool: Default::default(),
+                pool_refill: None,
                 peer_ids: BTreeMap::new(),
                 sockets: BTreeMap::new(),
                 close_reasons: BTreeMap::new(),
@@ -173,6 +178,8 @@ impl ClientInner {
         {
             let mut inner = client.borrow_mut();
             inner.flush = Some(flush);
+            // Offers for the first announce, made while the page gets to `add()`.
+            inner.fill_offer_pool();
             inner.run();
         }
         client
@@ -264,6 +271,8 @@ impl ClientInner {
         self.destroyed = true;
         self.sockets.clear();
         self.conns.clear();
+        self.offer_pool.clear();
+        self.pool_refill = None;
         self.timer = None;
         self.listener = None;
         self.notes.clear();

@@ -5,6 +5,7 @@
 //! holds only a weak client handle and the connection's id; the session ignores news of a
 //! connection it already closed.
 
+use std::cell::Cell;
 use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Uint8Array};
@@ -12,8 +13,9 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use super::client::{ClientInner, Handle};
-use super::js_glue::now;
+use super::js_glue::{Timeout, now};
 use super::notes::Note;
+use super::offer_pool::{REFILL_DELAY, SPARES, Spare, Taken, Target};
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
 use super::tracker::{SocketEvent, TrackerSocket};
 use crate::session::{ConnId, Output, TrackerId};
@@ -25,7 +27,70 @@ fn conn_sink(handle: &Handle, conn: ConnId) -> EventSink {
     })
 }
 
+/// A spare offer's events go to the connection that took it (none while it is spare).
+fn spare_sink(handle: &Handle, target: Target) -> EventSink {
+    let handle = handle.clone();
+    Rc::new(move |event: ConnEvent| {
+        if let Some(conn) = target.get() {
+            handle.with(|c| c.on_conn_event(conn, event));
+        }
+    })
+}
+
 impl ClientInner {
+    /// Makes spare offers until the pool holds [`SPARES`] (see `offer_pool`). Where
+    /// WebRTC is unavailable this makes none; `CreateOffer` then reports why.
+    pub(super) fn fill_offer_pool(&mut self) {
+        self.pool_refill = None;
+        while !self.destroyed && self.offer_pool.len() < SPARES {
+            let target: Target = Rc::new(Cell::new(None));
+            let sink = spare_sink(&self.handle, target.clone());
+            let Ok(peer) = PeerConn::new_spare(&self.ice_servers, sink) else {
+                return;
+            };
+            let id = self.offer_pool.next_id();
+            let (pc, gathered) = peer.signaling_handles();
+            self.offer_pool.push(Spare {
+                id,
+                peer,
+                target: target.clone(),
+                sdp: None,
+                made_at: now(),
+            });
+            let handle = self.handle.clone();
+            spawn_local(async move {
+                let result = PeerConn::create_offer(pc, gathered).await;
+                handle.with(|c| c.spare_offer_done(id, &target, result));
+            });
+        }
+    }
+
+    fn spare_offer_done(&mut self, id: u64, target: &Target, result: Result<String, String>) {
+        let now = now();
+        // Still spare: kept for later. Taken meanwhile: the session waits for this SDP.
+        let (Some(result), Some(conn)) =
+            (self.offer_pool.offer_done(id, result, now), target.get())
+        else {
+            return;
+        };
+        match result {
+            Ok(sdp) => self.session.handle_local_sdp(conn, sdp, now),
+            Err(e) => {
+                let reason = format!("could not create an offer: {e}");
+                self.session.handle_conn_failed(conn, &reason, now);
+            }
+        }
+    }
+
+    fn schedule_pool_refill(&mut self) {
+        if self.pool_refill.is_none() {
+            let handle = self.handle.clone();
+            self.pool_refill = Some(Timeout::new(REFILL_DELAY, move || {
+                handle.with(|c| c.fill_offer_pool());
+            }));
+        }
+    }
+
     pub(super) fn run_output(&mut self, output: Output) {
         match output {
             Output::ConnectTracker { tracker, url } => self.connect_tracker(tracker, &url),
@@ -133,6 +198,20 @@ impl ClientInner {
     }
 
     fn create_offer(&mut self, conn: ConnId) {
+        if let Some(taken) = self.offer_pool.take(conn, now()) {
+            self.schedule_pool_refill();
+            match taken {
+                Taken::Ready(peer, sdp) => {
+                    self.conns.insert(conn, peer);
+                    self.session.handle_local_sdp(conn, sdp, now());
+                }
+                // Its SDP reaches the session when done (`spare_offer_done`).
+                Taken::Making(peer) => {
+                    self.conns.insert(conn, peer);
+                }
+            }
+            return;
+        }
         let Some(peer) = self.new_peer(conn, true) else {
             return;
         };

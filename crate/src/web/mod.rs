@@ -7,7 +7,8 @@
 //!   [`events`] — the session's events as the page's notes.
 //! * [`tracker`] — one tracker WebSocket (its JSON messages: `session::tracker_proto`).
 //! * [`swarm`] — one torrent's browser side: storage, streams, names.
-//! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures.
+//! * [`peer_conn`] — one RTCPeerConnection and its data channel, owning its closures;
+//!   [`offer_pool`] — offers made ahead of need, so an announce need not wait for them.
 //! * [`seed`] — hashing local files into a new torrent; [`files`] — reading content back.
 //! * [`storage`] — the bounded piece cache in front of [`store`] (the page's OPFS /
 //!   IndexedDB worker) or the seeded files; [`resume`] — opening storage, resuming from it.
@@ -34,6 +35,7 @@ mod gc_pacing;
 mod http;
 mod js_glue;
 mod notes;
+mod offer_pool;
 mod peer_conn;
 mod resume;
 mod seed;

@@ -70,6 +70,8 @@ pub struct PeerConn {
     /// Armed once the SDP has the candidates it needs (`session::gathering`).
     settle: Rc<RefCell<Option<Timeout>>>,
     max_message: usize,
+    /// Counted by [`live_connections`] (a spare offer is not, until taken: `offer_pool`).
+    counted: bool,
 }
 
 impl std::fmt::Debug for PeerConn {
@@ -84,6 +86,29 @@ impl PeerConn {
     /// A new connection. The offerer creates the data channel now; the answerer gets it from
     /// the remote (`datachannel` event).
     pub fn new(ice_servers: &JsValue, offerer: bool, sink: EventSink) -> Result<PeerConn, String> {
+        let mut conn = Self::uncounted(ice_servers, offerer, sink)?;
+        conn.count_as_live();
+        Ok(conn)
+    }
+
+    /// An offerer's connection made ahead of need (`offer_pool`): not counted by
+    /// [`live_connections`] until [`PeerConn::count_as_live`].
+    pub fn new_spare(ice_servers: &JsValue, sink: EventSink) -> Result<PeerConn, String> {
+        Self::uncounted(ice_servers, true, sink)
+    }
+
+    pub fn count_as_live(&mut self) {
+        if !self.counted {
+            self.counted = true;
+            LIVE.with(|n| n.set(n.get() + 1));
+        }
+    }
+
+    fn uncounted(
+        ice_servers: &JsValue,
+        offerer: bool,
+        sink: EventSink,
+    ) -> Result<PeerConn, String> {
         let config = RtcConfiguration::new();
         config.set_ice_servers(ice_servers);
         let pc = RtcPeerConnection::new_with_configuration(&config)
@@ -97,7 +122,6 @@ impl PeerConn {
                 let _ = resolve.call0(&JsValue::NULL);
             })
         };
-        LIVE.with(|n| n.set(n.get() + 1));
         let mut conn = PeerConn {
             pc,
             channel: None,
@@ -109,6 +133,7 @@ impl PeerConn {
             _gathering_cap: cap,
             settle: Rc::new(RefCell::new(None)),
             max_message: DEFAULT_MAX_MESSAGE,
+            counted: false,
         };
         conn.listen_to_connection(offerer);
         conn.listen_to_candidates(Gathering::new(
@@ -357,6 +382,8 @@ impl Drop for PeerConn {
         self.pc.close();
         // Wake any signaling task still waiting for gathering; it will find the peer gone.
         let _ = self.gathered_resolve.call0(&JsValue::NULL);
-        LIVE.with(|n| n.set(n.get().saturating_sub(1)));
+        if self.counted {
+            LIVE.with(|n| n.set(n.get().saturating_sub(1)));
+        }
     }
 }

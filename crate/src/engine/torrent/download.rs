@@ -73,8 +73,10 @@ impl Torrent {
 
     /// Tops up the request pipeline to `peer`.
     pub(super) fn fill_requests(&mut self, peer: PeerKey, now: Duration) {
-        if self.downloads_held {
-            return; // storage is behind: requests in flight finish, no new ones go out
+        if self.downloads_held || self.first_requests_due {
+            // Storage is behind (requests in flight finish, no new ones go out), or the
+            // driver has yet to place its streaming windows.
+            return;
         }
         let target = self.pipeline_target(peer) as usize;
         let Some(m) = &mut self.meta else { return };
@@ -131,6 +133,7 @@ impl Torrent {
     }
 
     pub(super) fn fill_all_requests(&mut self, now: Duration) {
+        self.first_requests_due = false;
         let keys: Vec<PeerKey> = self.peers.keys().copied().collect();
         for k in keys {
             self.fill_requests(k, now);

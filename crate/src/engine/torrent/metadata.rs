@@ -246,7 +246,9 @@ impl Torrent {
                     self.events.push_back(Event::Completed);
                     self.drop_fellow_seeds(now);
                 }
-                self.fill_all_requests(now);
+                // Requests wait for the driver's windows (or `handle_timeout`, due at once).
+                self.first_requests_due = true;
+                self.timeout_now = Some(now);
             }
             // The magnet names bytes that are not a valid info dictionary: every sender was
             // truthful, and there is nothing to download.

@@ -163,6 +163,15 @@ pub struct Torrent {
     completed_announced: bool,
     /// Set by the driver while its storage cannot keep up: no new block requests.
     downloads_held: bool,
+    /// The metadata just arrived: no requests until the driver had its turn to place its
+    /// streaming windows (`set_reader`), or the next `handle_timeout` (due at once). Without
+    /// this, the first pipelines filled with pieces nobody waits for, ahead of the window a
+    /// starting video needs (seen as 2 s late first frames behind a 500 kB/s seeder).
+    first_requests_due: bool,
+    /// `handle_timeout` is wanted at this time (when set: the moment the metadata arrived,
+    /// so a clock that jumps to the next timeout never goes back), to send or fill those
+    /// first requests.
+    timeout_now: Option<Duration>,
 }
 
 impl std::fmt::Debug for Torrent {
@@ -205,6 +214,8 @@ impl Torrent {
         Torrent {
             next_tick: now + config.tick_interval,
             next_rechoke: now + config.rechoke_interval,
+            first_requests_due: false,
+            timeout_now: None,
             last_tick: now,
             config,
             info_hash,
@@ -412,6 +423,9 @@ impl Torrent {
 
     /// When [`Torrent::handle_timeout`] should next be called.
     pub fn poll_timeout(&self) -> Duration {
+        if let Some(at) = self.timeout_now {
+            return at;
+        }
         self.next_tick.min(self.next_rechoke)
     }
 

@@ -12,6 +12,10 @@ use crate::wire::Message;
 impl Torrent {
     /// Runs whatever timers are due at `now`.
     pub fn handle_timeout(&mut self, now: Duration) {
+        self.timeout_now = None;
+        if self.first_requests_due {
+            self.fill_all_requests(now);
+        }
         if now >= self.next_tick {
             let elapsed = now.saturating_sub(self.last_tick);
             self.last_tick = now;
