@@ -1,7 +1,7 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-swarm, make bench-browser, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
+# Others: make bench, make bench-swarm, make bench-browser, make bench-start, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
 # make check-wasm, make deploy-tipjar.
 
 CARGO ?= cargo
@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-swarm bench-browser bench-stream bench-memory bench-signal bench-native fuzz \
+.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-swarm bench-browser bench-start bench-stream bench-memory bench-signal bench-native fuzz \
   deploy-tipjar
 
 setup:
@@ -59,6 +59,12 @@ bench-swarm: wasm
 bench-browser: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
+
+# How fast a magnet link starts (first peer, metadata, first piece, done), Seedcast vs WebTorrent,
+# with a client made ahead and one made at add() (~2 min; REPS=5 MIB=4).
+bench-start: wasm
+	$(CARGO) build -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-start.mjs
 
 # Streaming a 60 s 720p MP4: Seedcast's player vs WebTorrent's service-worker server vs plain
 # HTTP, both stores, seeder unlimited / 2 MB/s / 500 kB/s; cold and warm first frame, seek, viewer

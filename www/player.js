@@ -7,6 +7,8 @@
 // Attributes: src (magnet link), poster, trackers (comma-separated ws:// URLs; default this
 // site's tracker), file (index or name; default the largest playable file), autoplay, muted,
 // storage (`memory` keeps pieces in the tab only; default: the client's persistent store).
+// `SeedcastPlayer.prepare({ trackers, storage })` (or customElements.get('seedcast-player')
+// .prepare(...)) sets up the client and service worker before any src, so playback starts sooner.
 // Property `torrent` takes a SeedcastTorrent this page already has (e.g. one it seeds); with
 // property `client` (its SeedcastClient) too, the player also shows the torrent's creator.
 // A torrent with a verified creator record shows the creator and a Tip button below the video
@@ -131,6 +133,17 @@ function styleSheet() {
 
 export class SeedcastPlayer extends HTMLElement {
   static observedAttributes = ['src', 'poster'];
+
+  /** Sets up, ahead of the first `src`, what it would otherwise wait for: the wasm, the
+   *  page's shared client for `trackers` and `storage` (as the attributes of the players to
+   *  come will name them: default this site's tracker and persistent storage; with it the
+   *  client's spare WebRTC offers) and the streaming service worker. Resolves once all are
+   *  ready; rejects where service workers are unavailable (players then wait for the whole
+   *  file before playing). */
+  static async prepare({ trackers, storage } = {}) {
+    const list = trackers?.length ? trackers : [defaultTracker()];
+    await Promise.all([sharedClient(list, storage || undefined), serviceWorkerReady()]);
+  }
   #root;
   #video;
   #status;

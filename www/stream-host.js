@@ -82,6 +82,14 @@ function traceProgress(id, torrent, fileIndex, start, current) {
   }, 100);
 }
 
+/** The range the worker will read, if it said so up front (`want`) and it fits `length`:
+ *  `{ start, end }` (end inclusive, as the worker computes it from the same header). */
+function earlyRange(want, length) {
+  if (!want || !Number.isSafeInteger(want.start) || want.start < 0 || want.start >= length) return null;
+  if (want.end != null && (!Number.isSafeInteger(want.end) || want.end < want.start)) return null;
+  return { start: want.start, end: want.end == null ? length - 1 : Math.min(want.end, length - 1) };
+}
+
 async function onWorkerMessage(event) {
   const { data } = event;
   const port = event.ports?.[0];
@@ -96,26 +104,28 @@ async function onWorkerMessage(event) {
     port.onmessage = null;
     port.close();
   };
+  const open = (start, end) => {
+    stream = torrent.openStream(data.fileIndex, start, end);
+    streamOpened(1);
+    trace(id, 'open', start, end);
+    if (tracing()) traceProgress(id, torrent, data.fileIndex, start, () => stream);
+  };
+  const pull = (spare) => {
+    const s = stream;
+    s.next(spare).then(
+      (chunk) => {
+        if (stream !== s) return; // cancelled meanwhile
+        trace(id, 'chunk', chunk?.length ?? 'end');
+        if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
+        else { port.postMessage({ done: true }); stop(); }
+      },
+      (e) => { if (stream === s) { port.postMessage({ error: e.message }); stop(); } });
+  };
   port.onmessage = ({ data: msg }) => {
     try {
-      if (msg.op === 'open' && !stream) {
-        stream = torrent.openStream(data.fileIndex, msg.start, msg.end);
-        streamOpened(1);
-        trace(id, 'open', msg.start, msg.end);
-        if (tracing()) traceProgress(id, torrent, data.fileIndex, msg.start, () => stream);
-      } else if (msg.op === 'pull' && stream) {
-        const s = stream;
-        s.next(msg.spare).then(
-          (chunk) => {
-            if (stream !== s) return; // cancelled meanwhile
-            trace(id, 'chunk', chunk?.length ?? 'end');
-            if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
-            else { port.postMessage({ done: true }); stop(); }
-          },
-          (e) => { if (stream === s) { port.postMessage({ error: e.message }); stop(); } });
-      } else if (msg.op === 'cancel') {
-        stop();
-      }
+      if (msg.op === 'open' && !stream) open(msg.start, msg.end);
+      else if (msg.op === 'pull' && stream) pull(msg.spare);
+      else if (msg.op === 'cancel') stop();
     } catch (e) {
       port.postMessage({ error: e.message });
       stop();
@@ -126,7 +136,12 @@ async function onWorkerMessage(event) {
     await metadata(torrent);
     const file = torrent.files.find((f) => f.index === data.fileIndex);
     if (!file) throw new Error(`the torrent has no file ${data.fileIndex}`);
-    port.postMessage({ length: file.length, name: file.name });
+    // The range the worker will ask for is known already: open it now and send its first
+    // chunk unasked, one trip through this (busy) page sooner than open + pull would.
+    const range = stream ? null : earlyRange(data.want, file.length);
+    if (range) open(range.start, range.end);
+    port.postMessage({ length: file.length, name: file.name, ...(range ? { opened: range } : {}) });
+    if (range) pull();
   } catch (e) {
     port.postMessage({ error: e.message });
     stop();

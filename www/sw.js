@@ -5,10 +5,15 @@
 //
 // Protocol (one MessageChannel per request, one message in flight at a time):
 //   worker → page (via client.postMessage, port attached):
-//       { type: 'seedcast:stream', infoHash, fileIndex }
+//       { type: 'seedcast:stream', infoHash, fileIndex, want? }
+//       (`want`: { start, end|null }, the range a GET will read when the Range header gives
+//       its start; end null = to the end of the file)
 //   page → worker: { ack: true } | { error, refused: true }  (at once: "I hold this torrent" or not)
-//   page → worker: { length, name } | { error }              (file info; waits for metadata)
-//   worker → page: { op: 'open', start, end }                (end inclusive)
+//   page → worker: { length, name, opened? } | { error }     (file info; waits for metadata)
+//       (`opened`: { start, end }: the page opened `want` clamped to the file and is sending
+//       its first chunk unasked, which answers the first pull; the worker then sends no
+//       `open` and no first `pull`)
+//   worker → page: { op: 'open', start, end }                (end inclusive; unless `opened`)
 //   worker → page: { op: 'pull', spare? }  page → worker: { chunk } | { done: true } | { error }
 //       (`spare`: the buffer of an earlier chunk the player has consumed, transferred back so
 //       the page reuses it instead of leaving a dead 1 MiB buffer per chunk in each context)
@@ -86,11 +91,20 @@ class PagePort {
   close() { this.port.onmessage = null; this.port.close(); }
 }
 
+/** The range a GET with this `Range` header reads, when it is known without the file's
+ *  length (the same answer `parseRange` gives once the length is known, end clamped to it):
+ *  `{ start, end }` with end null for "to the end"; null for suffix ranges and garbage. */
+function earlyRange(header) {
+  if (!header) return { start: 0, end: null };
+  const m = /^\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*$/i.exec(header);
+  return m ? { start: Number(m[1]), end: m[2] === '' ? null : Number(m[2]) } : null;
+}
+
 /** Asks `client` for the file; resolves with `{ port, info }` or `null` if it does not have it. */
-async function ask(client, infoHash, fileIndex) {
+async function ask(client, infoHash, fileIndex, want) {
   const channel = new MessageChannel();
   const port = new PagePort(channel.port1);
-  client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex }, [channel.port2]);
+  client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex, ...(want ? { want } : {}) }, [channel.port2]);
   const ack = await port.next(ACK_TIMEOUT_MS);
   if (!ack?.ack) { port.close(); return { error: ack?.error ?? 'bad answer', refused: Boolean(ack?.refused) }; }
   const info = await port.next(INFO_TIMEOUT_MS);
@@ -100,10 +114,10 @@ async function ask(client, infoHash, fileIndex) {
 
 /** The requesting page's answer, or `{ error, status }`: 403 when no page made the request
  *  or the page does not hold the torrent, 404 when it cannot serve it (no such file, silent). */
-async function findPage(event, infoHash, fileIndex) {
+async function findPage(event, infoHash, fileIndex, want) {
   const client = event.clientId ? await self.clients.get(event.clientId) : null;
   if (!client) return { error: 'a stream URL plays only in the page that opened it', status: 403 };
-  const found = await ask(client, infoHash, fileIndex);
+  const found = await ask(client, infoHash, fileIndex, want);
   return found.port ? found : { ...found, status: found.refused ? 403 : 404 };
 }
 
@@ -123,17 +137,26 @@ async function serve(event, infoHash, fileIndex) {
   if (request.method !== 'GET' && request.method !== 'HEAD') {
     return textResponse(405, 'only GET and HEAD\n', { Allow: 'GET, HEAD' });
   }
-  const found = await findPage(event, infoHash, fileIndex);
+  const want = request.method === 'GET' ? earlyRange(request.headers.get('Range')) : null;
+  let found = await findPage(event, infoHash, fileIndex, want);
   if (!found.port) return textResponse(found.status, `${found.error}\n`);
-  const { port, info } = found;
-  const { length } = info;
+  const { length } = found.info;
   const range = parseRange(request.headers.get('Range'), length);
+  const { start, end } = range === 'unsatisfiable' ? {} : range ?? { start: 0, end: length - 1 };
+  const opened = found.info.opened;
+  if (opened && (opened.start !== start || opened.end !== end)) {
+    // The page opened another range than this one (it cannot, by construction): ask afresh.
+    found.port.send({ op: 'cancel' });
+    found.port.close();
+    found = await findPage(event, infoHash, fileIndex, null);
+    if (!found.port) return textResponse(found.status, `${found.error}\n`);
+  }
+  const { port, info } = found;
   const headers = { 'Content-Type': contentType(info.name), 'Accept-Ranges': 'bytes', 'Cache-Control': 'no-store', ...SAFETY_HEADERS };
   if (range === 'unsatisfiable') {
     port.close();
     return new Response(null, { status: 416, headers: { ...headers, 'Content-Range': `bytes */${length}` } });
   }
-  const { start, end } = range ?? { start: 0, end: length - 1 };
   const status = range ? 206 : 200;
   headers['Content-Length'] = String(Math.max(0, end - start + 1));
   if (range) headers['Content-Range'] = `bytes ${start}-${end}/${length}`;
@@ -141,7 +164,9 @@ async function serve(event, infoHash, fileIndex) {
     port.close();
     return new Response(null, { status, headers });
   }
-  port.send({ op: 'open', start, end });
+  // Opened by the page already (its first chunk is on its way unasked), or open it now.
+  let prefetched = Boolean(info.opened);
+  if (!prefetched) port.send({ op: 'open', start, end });
   let finished = false;
   const finish = () => { if (!finished) { finished = true; port.close(); } };
   // Chunks enqueued, oldest first, until their buffers go back to the page. When pull()
@@ -152,7 +177,8 @@ async function serve(event, infoHash, fileIndex) {
   const body = new ReadableStream({
     async pull(controller) {
       const spare = enqueued.length > KEEP_CHUNKS ? enqueued.shift() : null;
-      if (spare?.buffer.byteLength) port.send({ op: 'pull', spare }, [spare.buffer]);
+      if (prefetched) prefetched = false; // the page sent this chunk unasked
+      else if (spare?.buffer.byteLength) port.send({ op: 'pull', spare }, [spare.buffer]);
       else port.send({ op: 'pull' });
       const data = await port.next(CHUNK_TIMEOUT_MS);
       if (data?.chunk) {

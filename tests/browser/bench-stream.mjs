@@ -157,15 +157,12 @@ const IMPLS = [
   {
     name: 'Seedcast',
     url: ({ magnet, signal, store, warm }) => `${signal.base}/embed.html?muted&autoplay${store === 'memory' ? '&storage=memory' : ''}${warm ? '' : `#${magnet}`}`,
-    // Warm: the service worker controls the page and the player's shared client exists (made
-    // for a link nobody seeds); the link is then handed to the player.
+    // Warm: the service worker controls the page and the player's shared client exists
+    // (`SeedcastPlayer.prepare`, with the storage the player names); the link is then
+    // handed to the player.
     warmUp: (page, magnet) => page.evaluate(async (magnet) => {
-      const { serviceWorkerReady } = await import('/stream-host.js');
-      await serviceWorkerReady();
       const player = document.querySelector('seedcast-player');
-      const hex = [...crypto.getRandomValues(new Uint8Array(20))].map((b) => b.toString(16).padStart(2, '0')).join('');
-      player.setAttribute('src', `magnet:?xt=urn:btih:${hex}`);
-      while (!player.torrent) await new Promise((r) => setTimeout(r, 10));
+      await customElements.get('seedcast-player').prepare({ storage: player.getAttribute('storage') });
       window.startStream = () => { const t0 = performance.now(); player.setAttribute('src', magnet); return t0; };
     }, magnet),
   },

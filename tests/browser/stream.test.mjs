@@ -59,11 +59,15 @@ async function seeder(names, options = {}) {
 }
 
 /** A page in its own profile with one muted <seedcast-player> per magnet, all playing. */
-async function viewer(magnets, attrs = {}) {
+async function viewer(magnets, attrs = {}, { prepare = false } = {}) {
   const page = await openPage(await newContext(env.browser), env.signal.base);
-  await page.evaluate(async ({ magnets, attrs }) => {
+  await page.evaluate(async ({ magnets, attrs, prepare }) => {
     window.seedcastTrace = []; // stream-host.js logs stream opens, chunks and closes here
     await import('/player.js');
+    if (prepare) {
+      await customElements.get('seedcast-player').prepare({ storage: attrs.storage });
+      window.preparedControlled = Boolean(navigator.serviceWorker.controller);
+    }
     window.players = magnets.map((src) => {
       const player = document.createElement('seedcast-player');
       player.setAttribute('muted', '');
@@ -73,7 +77,7 @@ async function viewer(magnets, attrs = {}) {
       document.body.append(player);
       return player;
     });
-  }, { magnets, attrs });
+  }, { magnets, attrs, prepare });
   return page;
 }
 
@@ -234,9 +238,10 @@ test('playback starts while only part of the file has arrived (seeder limited to
   await c.context().close();
 });
 
-test('two players on one page (storage="memory"): a WebM and a non-faststart MP4 both play', { timeout: 180_000 }, async () => {
+test('two players on one page (storage="memory", prepared ahead): a WebM and a non-faststart MP4 both play', { timeout: 180_000 }, async () => {
   const { page: a, magnets } = await seeder(['clip.webm', 'moov-at-end.mp4']);
-  const b = await viewer(magnets, { storage: 'memory' });
+  const b = await viewer(magnets, { storage: 'memory' }, { prepare: true });
+  assert.equal(await b.evaluate(() => window.preparedControlled), true, 'prepare() leaves the service worker controlling the page');
   await plays(b, 0, 'the WebM');
   assert.deepEqual(await b.evaluate(() => window.players.map((p) => p.torrent.stats().storage)), ['memory', 'memory']);
   await plays(b, 1, 'the second player (MP4)');
