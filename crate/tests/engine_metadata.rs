@@ -59,7 +59,11 @@ impl Magnet {
     }
 
     fn with_storage(m: Metainfo, storage: Box<dyn Storage>) -> Magnet {
-        let t = Torrent::from_info_hash(m.info_hash, storage, Config::default(), Duration::ZERO);
+        Self::with_config(m, storage, Config::default())
+    }
+
+    fn with_config(m: Metainfo, storage: Box<dyn Storage>, config: Config) -> Magnet {
+        let t = Torrent::from_info_hash(m.info_hash, storage, config, Duration::ZERO);
         Magnet {
             t,
             m,
@@ -436,6 +440,54 @@ fn a_seed_is_told_we_are_interested_before_the_metadata_so_requests_leave_with_i
         "the window first: {requested:?}"
     );
     assert!(!sent.contains(&Message::Interested), "said once: {sent:?}");
+}
+
+/// A seek whose new stream opens before the old one closes: closing the old one cancels
+/// what was requested for it, so the new position's pieces are not queued behind it.
+#[test]
+fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
+    let config = Config {
+        stream_window_bytes: 2 * 16 * 1024,
+        ..Config::default()
+    };
+    let mut h = Magnet::with_config(metainfo(64), Box::new(MemoryStorage::new()), config);
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.send_message(1, Message::Unchoke);
+    h.serve(1, false);
+    h.t.set_reader(1, 0, h.now); // playing from the start: pieces 0 and 1 first
+    h.advance(Duration::ZERO);
+    h.t.set_reader(2, 40 * 16 * 1024, h.now); // the seek's stream, pieces 40 and 41
+    h.advance(Duration::ZERO);
+    h.sent.clear();
+    h.t.remove_reader(1, h.now); // the old stream closes after the new one opened
+    h.advance(Duration::ZERO);
+    let cancelled: Vec<u32> = h.sent[&1]
+        .iter()
+        .filter_map(|m| match m {
+            Message::Cancel(b) => Some(b.index),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        cancelled.contains(&0),
+        "the old window's requests go: {cancelled:?}"
+    );
+    assert!(
+        !cancelled.iter().any(|i| (40..42).contains(i)),
+        "the new window's stay: {cancelled:?}"
+    );
+    // The last stream closing cancels nothing: a download with no player carries on.
+    h.sent.clear();
+    h.t.remove_reader(2, h.now);
+    h.advance(Duration::ZERO);
+    assert!(
+        !h.sent
+            .get(&1)
+            .is_some_and(|m| m.iter().any(|m| matches!(m, Message::Cancel(_)))),
+        "{:?}",
+        h.sent.get(&1)
+    );
 }
 
 #[test]

@@ -256,6 +256,11 @@ impl Picker {
         self.windows.get(&reader).cloned()
     }
 
+    /// True while some reader has a streaming window.
+    pub fn has_windows(&self) -> bool {
+        !self.windows.is_empty()
+    }
+
     /// True if some streaming window covers `index`.
     pub fn in_window(&self, index: u32) -> bool {
         self.windows.values().any(|w| w.contains(&index))

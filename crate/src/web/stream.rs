@@ -217,11 +217,11 @@ pub fn open(
                 if engine.info().is_some() {
                     let (pos, _) = core.resolve(engine)?;
                     if let Some(old) = swarm.streams.open(reader, file_index, start) {
-                        engine.remove_reader(old);
+                        engine.remove_reader(old, now());
                     }
                     engine.set_reader(reader, pos, now());
                 } else if let Some(old) = swarm.streams.open(reader, file_index, start) {
-                    engine.remove_reader(old);
+                    engine.remove_reader(old, now());
                 }
                 Ok(())
             })
@@ -407,7 +407,7 @@ impl Core {
         self.handle.with(|c| {
             with_swarm(c, &self.hex, |engine, swarm| {
                 if swarm.streams.close(self.reader) {
-                    engine.remove_reader(self.reader);
+                    engine.remove_reader(self.reader, now());
                 }
             })
         });

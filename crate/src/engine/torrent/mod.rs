@@ -409,9 +409,20 @@ impl Torrent {
         self.downloads_held
     }
 
-    pub fn remove_reader(&mut self, reader: u64) {
-        if let Some(m) = &mut self.meta {
-            m.picker.clear_window(reader);
+    ///
+    /// While other windows remain (a seek: the new stream may open before the old one
+    /// closes), requests that now lie outside every window are cancelled, as `set_reader`
+    /// does on a jump: else the peers would send the old position's pipeline first (seen as
+    /// ~1.3 s late seeks behind a 2 MB/s seeder).
+    pub fn remove_reader(&mut self, reader: u64, now: Duration) {
+        let Some(m) = &mut self.meta else { return };
+        if m.picker.window(reader).is_none() {
+            return;
+        }
+        m.picker.clear_window(reader);
+        if m.picker.has_windows() {
+            self.cancel_requests_outside_windows();
+            self.fill_all_requests(now);
         }
     }
 
