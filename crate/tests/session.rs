@@ -1197,3 +1197,40 @@ fn offers_are_made_while_the_first_tracker_socket_connects() {
         "open again: offers for the new `started`"
     );
 }
+
+/// A download whose first announce found nobody announces once more 2 s later (a first
+/// connection attempt can fail), then at the usual lonely pace; a seed does not.
+#[test]
+fn a_download_that_found_nobody_retries_once_quickly() {
+    use seedcast::session::core::{FIRST_LONELY_RETRY, LONELY_REANNOUNCE};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let seed_alone = net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    // Both sides' offers are held: nobody connects (the first attempt "fails").
+    net.relay(TRACKER).hold_offers = true;
+    net.run_for(20 * SECOND);
+    let at = |node| -> Vec<Duration> {
+        net.relays[TRACKER]
+            .announces_from(node)
+            .iter()
+            .map(|h| h.at)
+            .collect()
+    };
+    let leecher_at = at(leecher);
+    assert!(leecher_at.len() >= 3, "{leecher_at:?}");
+    assert_eq!(
+        leecher_at[1] - leecher_at[0],
+        FIRST_LONELY_RETRY,
+        "{leecher_at:?}"
+    );
+    assert!(
+        leecher_at[2] - leecher_at[1] >= LONELY_REANNOUNCE - SECOND,
+        "one quick retry only: {leecher_at:?}"
+    );
+    assert_eq!(
+        at(seed_alone).len(),
+        1,
+        "a seed waits for the tracker's interval"
+    );
+}

@@ -25,6 +25,11 @@ pub const MIN_INTERVAL: Duration = Duration::from_secs(5);
 pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
 /// While a download has no peer, announce again this soon (new offers find new peers).
 pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
+/// ... except right after its first announce: a download that never had a peer announces
+/// once more this long after it. A first connection attempt sometimes never opens (seen in
+/// about 1 of 10 starts on loopback, cause unknown); the peers then met only at the seeder's
+/// next announce, up to a tracker interval later (minutes on public trackers).
+pub const FIRST_LONELY_RETRY: Duration = Duration::from_secs(2);
 /// Longest an announce waits for its offers' SDP; it then goes with those ready. The browser
 /// driver caps ICE gathering at 5 s, so this only matters when a driver never answers.
 pub const OFFER_GATHER_WAIT: Duration = Duration::from_secs(10);
@@ -113,6 +118,7 @@ impl Session {
         };
         slot.started = true;
         slot.next_at = now + slot.interval;
+        swarm.first_announce_at.get_or_insert(now);
         for &(conn, offer_id) in &offers {
             let c = Conn::new(tracker, Origin::Ours(offer_id), None, now + OFFER_TTL);
             swarm.insert(conn, c, &mut self.outputs);

@@ -43,8 +43,8 @@ use crate::session::trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
-    DEFAULT_INTERVAL, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES,
-    MIN_INTERVAL, OFFER_GATHER_WAIT,
+    DEFAULT_INTERVAL, FIRST_LONELY_RETRY, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS,
+    MAX_TRACKER_URL_BYTES, MIN_INTERVAL, OFFER_GATHER_WAIT,
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
@@ -401,10 +401,15 @@ impl Session {
                 swarm.engine.handle_timeout(now);
             }
             swarm.expire(now, &mut self.outputs);
-            // A download with nobody to talk to goes looking again soon.
+            // A download with nobody to talk to goes looking again soon; one that never had
+            // anybody, once more right after its first announce.
             if !swarm.engine.is_complete() && swarm.open_keys().next().is_none() {
+                let quick = swarm
+                    .first_announce_at
+                    .map(|at| at + FIRST_LONELY_RETRY)
+                    .filter(|&at| !swarm.ever_connected && now < at);
                 for slot in swarm.announces.values_mut() {
-                    slot.next_at = slot.next_at.min(now + LONELY_REANNOUNCE);
+                    slot.next_at = slot.next_at.min(quick.unwrap_or(now + LONELY_REANNOUNCE));
                 }
             }
         }

@@ -96,6 +96,10 @@ pub(super) struct Swarm {
     /// Set by the driver while it opens the torrent's storage: no announces and no answers
     /// until it knows what is stored (a resumed torrent announces as such).
     pub held: bool,
+    /// When this torrent first announced, and whether a channel of it ever opened: a download
+    /// whose first announce found nobody gets one quick retry (see `FIRST_LONELY_RETRY`).
+    pub first_announce_at: Option<Duration>,
+    pub ever_connected: bool,
 }
 
 impl Swarm {
@@ -110,6 +114,8 @@ impl Swarm {
             transmit_turn: 0,
             stream_waiting: false,
             held: false,
+            first_announce_at: None,
+            ever_connected: false,
         }
     }
 
@@ -221,6 +227,7 @@ impl Swarm {
             return;
         };
         let (remote, origin) = (conn.remote_id, conn.origin);
+        self.ever_connected = true;
         let twin = self
             .conns
             .iter()
