@@ -50,19 +50,25 @@ function contentType(name) {
   return TYPES[ext] ?? 'application/octet-stream';
 }
 
+/** The numbers of one `Range` header as written: `{ first, last }`, either null where left
+ *  out (`a-`, suffix `-n`); null for no header, multi-range or garbage. */
+function rangeNumbers(header) {
+  const m = header ? /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header) : null;
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  return { first: m[1] === '' ? null : Number(m[1]), last: m[2] === '' ? null : Number(m[2]) };
+}
+
 /** Parses one `Range` header against a file of `length` bytes: `{ start, end }` (end
  *  inclusive), `null` for no/unsupported range (answer 200), or `'unsatisfiable'` (416). */
 function parseRange(header, length) {
-  if (!header) return null;
-  const m = /^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$/i.exec(header);
-  if (!m || (m[1] === '' && m[2] === '')) return null; // multi-range or garbage: whole file
-  if (m[1] === '') { // suffix: the last n bytes
-    const n = Number(m[2]);
-    if (n === 0 || length === 0) return 'unsatisfiable';
-    return { start: Math.max(0, length - n), end: length - 1 };
+  const r = rangeNumbers(header);
+  if (!r) return null; // none, multi-range or garbage: whole file
+  if (r.first === null) { // suffix: the last n bytes
+    if (r.last === 0 || length === 0) return 'unsatisfiable';
+    return { start: Math.max(0, length - r.last), end: length - 1 };
   }
-  const start = Number(m[1]);
-  const end = m[2] === '' ? length - 1 : Math.min(Number(m[2]), length - 1);
+  const start = r.first;
+  const end = r.last === null ? length - 1 : Math.min(r.last, length - 1);
   if (start >= length || end < start) return 'unsatisfiable';
   return { start, end };
 }
@@ -96,8 +102,8 @@ class PagePort {
  *  `{ start, end }` with end null for "to the end"; null for suffix ranges and garbage. */
 function earlyRange(header) {
   if (!header) return { start: 0, end: null };
-  const m = /^\s*bytes\s*=\s*(\d+)\s*-\s*(\d*)\s*$/i.exec(header);
-  return m ? { start: Number(m[1]), end: m[2] === '' ? null : Number(m[2]) } : null;
+  const r = rangeNumbers(header);
+  return r && r.first !== null ? { start: r.first, end: r.last } : null;
 }
 
 /** Asks `client` for the file; resolves with `{ port, info }` or `null` if it does not have it. */

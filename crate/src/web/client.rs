@@ -18,7 +18,7 @@ use wasm_bindgen::prelude::Closure;
 
 use super::js_glue::{Timeout, microtask, now};
 use super::notes::Note;
-use super::peer_conn::PeerConn;
+use super::peer_conn::{IceConfig, PeerConn};
 use super::swarm::Swarm;
 use super::tracker::TrackerSocket;
 use crate::engine::Torrent as Engine;
@@ -30,7 +30,8 @@ use crate::tip::logs::TipLedger;
 pub struct ClientInner {
     pub handle: Handle,
     pub peer_id: Id,
-    pub ice_servers: JsValue,
+    /// ICE settings for every peer connection, prepared once.
+    pub(super) ice: IceConfig,
     pub corrupt_uploads: bool,
     /// "auto", "opfs", "indexeddb" or "memory": where downloaded pieces are kept.
     pub storage_preference: String,
@@ -148,7 +149,7 @@ impl ClientInner {
             RefCell::new(ClientInner {
                 handle: Handle(weak.clone()),
                 peer_id: options.peer_id,
-                ice_servers: options.ice_servers,
+                ice: IceConfig::new(&options.ice_servers),
                 corrupt_uploads: options.corrupt_uploads,
                 storage_preference: options.storage_preference,
                 chain: options.chain,

@@ -45,7 +45,7 @@ impl ClientInner {
         while !self.destroyed && self.offer_pool.len() < SPARES {
             let target: Target = Rc::new(Cell::new(None));
             let sink = spare_sink(&self.handle, target.clone());
-            let Ok(peer) = PeerConn::new_spare(&self.ice_servers, sink) else {
+            let Ok(peer) = PeerConn::new_spare(&self.ice, sink) else {
                 return;
             };
             let id = self.offer_pool.next_id();
@@ -181,7 +181,7 @@ impl ClientInner {
     }
 
     fn new_peer(&mut self, conn: ConnId, offerer: bool) -> Option<&PeerConn> {
-        match PeerConn::new(&self.ice_servers, offerer, conn_sink(&self.handle, conn)) {
+        match PeerConn::new(&self.ice, offerer, conn_sink(&self.handle, conn)) {
             Ok(peer) => {
                 self.conns.insert(conn, peer);
                 self.conns.get(&conn)

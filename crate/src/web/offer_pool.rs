@@ -18,9 +18,10 @@ use std::time::Duration;
 
 use super::peer_conn::PeerConn;
 use crate::session::ConnId;
+use crate::session::core::OFFERS_PER_ANNOUNCE;
 
-/// Spares kept: one announce's worth of offers (`session::core::OFFERS_PER_ANNOUNCE`).
-pub const SPARES: usize = 5;
+/// Spares kept: one announce's worth of offers.
+pub const SPARES: usize = OFFERS_PER_ANNOUNCE;
 /// A ready spare older than this is dropped instead of used.
 pub const MAX_AGE: Duration = Duration::from_secs(120);
 /// The pool is refilled this long after spares were taken, not at once: the moments right

@@ -6,7 +6,7 @@
 //! waiting for ICE gathering. [`live_connections`] counts undropped values so tests can check
 //! that hundreds of connects and disconnects leave nothing behind.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -57,6 +57,26 @@ pub enum ConnEvent {
 
 pub type EventSink = Rc<dyn Fn(ConnEvent)>;
 
+/// A client's ICE settings, prepared once for all its connections: the configuration every
+/// `RTCPeerConnection` gets, and what an SDP must hold before it is sent (`session::gathering`).
+pub struct IceConfig {
+    rtc: RtcConfiguration,
+    gathering: Gathering,
+}
+
+impl IceConfig {
+    /// From the page's `iceServers` (an `RTCIceServer[]`, checked by the API).
+    pub fn new(ice_servers: &JsValue) -> IceConfig {
+        let rtc = RtcConfiguration::new();
+        rtc.set_ice_servers(ice_servers);
+        let urls = server_urls(ice_servers);
+        IceConfig {
+            rtc,
+            gathering: Gathering::new(urls.iter().map(String::as_str)),
+        }
+    }
+}
+
 pub struct PeerConn {
     pc: RtcPeerConnection,
     channel: Option<RtcDataChannel>,
@@ -67,8 +87,6 @@ pub struct PeerConn {
     gathered: Promise,
     gathered_resolve: Function,
     _gathering_cap: Timeout,
-    /// Armed once the SDP has the candidates it needs (`session::gathering`).
-    settle: Rc<RefCell<Option<Timeout>>>,
     max_message: usize,
     /// Counted by [`live_connections`] (a spare offer is not, until taken: `offer_pool`).
     counted: bool,
@@ -85,16 +103,16 @@ impl std::fmt::Debug for PeerConn {
 impl PeerConn {
     /// A new connection. The offerer creates the data channel now; the answerer gets it from
     /// the remote (`datachannel` event).
-    pub fn new(ice_servers: &JsValue, offerer: bool, sink: EventSink) -> Result<PeerConn, String> {
-        let mut conn = Self::uncounted(ice_servers, offerer, sink)?;
+    pub fn new(ice: &IceConfig, offerer: bool, sink: EventSink) -> Result<PeerConn, String> {
+        let mut conn = Self::uncounted(ice, offerer, sink)?;
         conn.count_as_live();
         Ok(conn)
     }
 
     /// An offerer's connection made ahead of need (`offer_pool`): not counted by
     /// [`live_connections`] until [`PeerConn::count_as_live`].
-    pub fn new_spare(ice_servers: &JsValue, sink: EventSink) -> Result<PeerConn, String> {
-        Self::uncounted(ice_servers, true, sink)
+    pub fn new_spare(ice: &IceConfig, sink: EventSink) -> Result<PeerConn, String> {
+        Self::uncounted(ice, true, sink)
     }
 
     pub fn count_as_live(&mut self) {
@@ -104,14 +122,8 @@ impl PeerConn {
         }
     }
 
-    fn uncounted(
-        ice_servers: &JsValue,
-        offerer: bool,
-        sink: EventSink,
-    ) -> Result<PeerConn, String> {
-        let config = RtcConfiguration::new();
-        config.set_ice_servers(ice_servers);
-        let pc = RtcPeerConnection::new_with_configuration(&config)
+    fn uncounted(ice: &IceConfig, offerer: bool, sink: EventSink) -> Result<PeerConn, String> {
+        let pc = RtcPeerConnection::new_with_configuration(&ice.rtc)
             .map_err(|e| format!("cannot create a WebRTC connection: {}", error_text(&e)))?;
         let mut resolve_slot = None;
         let gathered = Promise::new(&mut |resolve, _reject| resolve_slot = Some(resolve));
@@ -131,14 +143,11 @@ impl PeerConn {
             gathered,
             gathered_resolve,
             _gathering_cap: cap,
-            settle: Rc::new(RefCell::new(None)),
             max_message: DEFAULT_MAX_MESSAGE,
             counted: false,
         };
         conn.listen_to_connection(offerer);
-        conn.listen_to_candidates(Gathering::new(
-            server_urls(ice_servers).iter().map(String::as_str),
-        ));
+        conn.listen_to_candidates(ice.gathering.clone());
         if offerer {
             let init = RtcDataChannelInit::new();
             init.set_ordered(true);
@@ -152,9 +161,10 @@ impl PeerConn {
 
     /// Resolves `gathered` early once the candidates the configuration needs are in (see
     /// `session::gathering`): Chromium reports `complete` only after its TCP candidates.
+    /// The settle timer lives in the listener: dropping the connection drops both.
     fn listen_to_candidates(&mut self, mut gathering: Gathering) {
         let resolve = self.gathered_resolve.clone();
-        let settle = self.settle.clone();
+        let mut settle: Option<Timeout> = None;
         self.pc_listeners
             .push(Listener::new(&self.pc, "icecandidate", move |event| {
                 let candidate = get(&event, "candidate");
@@ -163,9 +173,9 @@ impl PeerConn {
                 }
                 let text = |key| get(&candidate, key).as_string().unwrap_or_default();
                 let kind = CandidateType::parse(&text("type"));
-                if gathering.on_candidate(kind, &text("protocol")) && settle.borrow().is_none() {
+                if gathering.on_candidate(kind, &text("protocol")) && settle.is_none() {
                     let resolve = resolve.clone();
-                    *settle.borrow_mut() = Some(Timeout::new(SETTLE, move || {
+                    settle = Some(Timeout::new(SETTLE, move || {
                         let _ = resolve.call0(&JsValue::NULL);
                     }));
                 }
