@@ -45,3 +45,19 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_d
 wasm-bindgen --target "$JS_TARGET" --out-dir "$OUT_DIR" --out-name "$OUT_NAME" \
   "$target_dir/wasm32-unknown-unknown/$PROFILE/seedcast.wasm"
 ls -l "$OUT_DIR"
+
+# wasm-bindgen puts the crate's JS snippets under snippets/seedcast-<hash>/; give them a fixed
+# path so pages can preload them (embed.html) instead of discovering them one level late.
+hashed=("$OUT_DIR"/snippets/seedcast-*)
+if [ "${#hashed[@]}" -ne 1 ] || [ ! -d "${hashed[0]}" ]; then
+  echo "error: expected exactly one $OUT_DIR/snippets/seedcast-<hash> directory" >&2
+  exit 1
+fi
+rm -rf "$OUT_DIR/snippets/seedcast"
+mv "${hashed[0]}" "$OUT_DIR/snippets/seedcast"
+# Only the import statements: the wasm's own import names keep the hash (the keys of its imports object).
+sed -i "/^import /s#snippets/$(basename "${hashed[0]}")/#snippets/seedcast/#" "$OUT_DIR/$OUT_NAME.js"
+if grep -q '^import .*snippets/seedcast-' "$OUT_DIR/$OUT_NAME.js"; then
+  echo "error: $OUT_NAME.js still imports from the hashed snippets directory" >&2
+  exit 1
+fi

@@ -3,7 +3,21 @@
 // ?autoplay, ?muted, ?storage=memory. A file, not inline, so the page's CSP needs no 'unsafe-inline'.
 // No parameter reaches the chain or tip jar: the player reads those from this site's
 // chain.json (chain.js), so a hostile embed link cannot send tips anywhere else.
-import './player.js';
+//
+// No static imports: this module runs as soon as it arrives, before the rest of the module
+// graph (preloaded by embed.html), so the wasm compiles while it downloads instead of after
+// every module is in, and the service worker starts registering at once.
+const wasm = 'compileStreaming' in WebAssembly
+  ? WebAssembly.compileStreaming(fetch(new URL('./pkg/seedcast_bg.wasm', import.meta.url)))
+  : undefined;
+wasm?.catch(() => {}); // loadSeedcast falls back to its own load, which reports the error
+import('./chain.js').then((chain) => chain.siteChain()); // the tip chain: read while the wasm compiles
+const early = navigator.serviceWorker?.register(new URL('./sw.js', import.meta.url), { scope: new URL('./', import.meta.url).pathname });
+early?.catch(() => {}); // the player registers again and shows the error
+performance.mark('seedcast:page');
+const [{ loadSeedcast }] = await Promise.all([import('./seedcast.js'), import('./player.js')]);
+performance.mark('seedcast:modules');
+loadSeedcast(wasm);
 
 const params = new URLSearchParams(location.search);
 // The fragment is the magnet text itself, not decoded here: the magnet parser decodes its

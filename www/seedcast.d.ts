@@ -9,7 +9,10 @@ export interface TipError extends Error { code: TipErrorCode }
 /** Chain presets (read them after `loadSeedcast()`): mainnet id 199 (default), Donau id 1029. */
 export const chains: { readonly bttc: Chain; readonly donau: Chain };
 
-export function loadSeedcast(): Promise<unknown>;
+/** Loads the wasm module once. `compiled`: the module already compiled by the page (e.g.
+ *  `WebAssembly.compileStreaming(fetch(...))` started before this script loaded); on failure the
+ *  module is fetched again. */
+export function loadSeedcast(compiled?: WebAssembly.Module | Promise<WebAssembly.Module>): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
 export function defaultTracker(): string;
 

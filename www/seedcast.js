@@ -7,9 +7,14 @@ import { hostTorrent, forgetTorrent, streamURL } from './stream-host.js';
 const stopped = Symbol('stopped');
 
 let loading;
-/** Loads the wasm module once (later calls share the first load). */
-export function loadSeedcast() {
-  loading ??= init({ module_or_path: new URL('./pkg/seedcast_bg.wasm', import.meta.url) });
+/** Loads the wasm module once (later calls share the first load). `compiled`, optional: the
+ *  module compiled ahead by the page (a `WebAssembly.Module` or a promise of one, e.g.
+ *  `WebAssembly.compileStreaming(fetch('pkg/seedcast_bg.wasm'))` started before this script
+ *  loaded); if it fails, the module is fetched again from next to this script. */
+export function loadSeedcast(compiled) {
+  const url = new URL('./pkg/seedcast_bg.wasm', import.meta.url);
+  loading ??= init({ module_or_path: compiled ? Promise.resolve(compiled).catch(() => url) : url })
+    .then((exports) => { performance.mark('seedcast:wasm'); return exports; });
   return loading;
 }
 

@@ -45,6 +45,7 @@ export function serviceWorkerReady() {
       // The worker claims open pages when it activates; wait for that.
       await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
     }
+    performance.mark('seedcast:service-worker');
   })();
   ready.catch(() => { ready = undefined; });
   return ready;

@@ -16,7 +16,8 @@
 // plain HTTP (first frame minus HTTP's) and of the seek time.
 // Seedcast's lines also show the player's steps from t0 (performance marks start, torrent,
 // metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame;
-// SIGNAL_INTERVAL sets the announce interval the tracker gives (5 s).
+// SIGNAL_INTERVAL sets the announce interval the tracker gives (5 s); TIMELINE=1 prints each cold
+// page's loads (resource timing).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
 //   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,plain").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
@@ -160,11 +161,12 @@ const IMPLS = [
     // Warm: the service worker controls the page and the player's shared client exists
     // (`SeedcastPlayer.prepare`, with the storage the player names); the link is then
     // handed to the player.
-    warmUp: (page, magnet) => page.evaluate(async (magnet) => {
+    warmUp: (page, magnet) => page.waitForFunction(() => document.querySelector('seedcast-player')
+      && customElements.get('seedcast-player'), null, { timeout: 30_000 }).then(() => page.evaluate(async (magnet) => {
       const player = document.querySelector('seedcast-player');
       await customElements.get('seedcast-player').prepare({ storage: player.getAttribute('storage') });
       window.startStream = () => { const t0 = performance.now(); player.setAttribute('src', magnet); return t0; };
-    }, magnet),
+    }, magnet)),
   },
   {
     name: 'WebTorrent 3.0.21',
@@ -202,7 +204,16 @@ async function viewOnce(browser, pid, impl, where, warm) {
     const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
     // The player's own steps (performance marks seedcast-player:start|torrent|metadata|src), from t0.
     const marks = await page.evaluate((t0) => performance.getEntriesByType('mark').filter((m) => m.startTime >= t0)
-      .map((m) => `${m.name.replace('seedcast-player:', '')} ${(m.startTime - t0).toFixed(0)}`).join(', '), t0);
+      .map((m) => `${m.name.replace(/^seedcast(-player)?:/, '')} ${(m.startTime - t0).toFixed(0)}`).join(', '), t0);
+    if (process.env.TIMELINE && !warm) {
+      // Diagnostics: the cold page's loads (start–end, ms from navigation) and when it became interactive.
+      console.log(await page.evaluate(() => {
+        const nav = performance.getEntriesByType('navigation')[0];
+        return `    page: html ${nav.responseEnd.toFixed(0)}, interactive ${nav.domInteractive.toFixed(0)}; `
+          + performance.getEntriesByType('resource').map((r) => `${r.name.replace(location.origin + '/', '').slice(0, 40)} `
+            + `${r.startTime.toFixed(0)}–${r.responseEnd.toFixed(0)}`).join(', ');
+      }));
+    }
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
     const seek = await within(90_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
     if (process.env.TRACE) {

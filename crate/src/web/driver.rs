@@ -252,11 +252,19 @@ impl ClientInner {
             return;
         };
         match event {
-            ConnEvent::Open => {
+            ConnEvent::Open | ConnEvent::QuietOpen if peer.opened() => {}
+            ConnEvent::Open if peer.waits_for_remote_first() => peer.await_remote_first(),
+            ConnEvent::Open | ConnEvent::QuietOpen => {
                 peer.on_open();
                 self.session.handle_channel_open(conn, now);
             }
             ConnEvent::Message(data) => {
+                if !peer.opened() {
+                    // The offerer's first message (see `PeerConn::accept_channel`); the
+                    // session drops data of a connection it does not know to be open.
+                    peer.on_open();
+                    self.session.handle_channel_open(conn, now);
+                }
                 let Some(buffer) = data.dyn_ref::<ArrayBuffer>() else {
                     let reason = "peer sent text on the binary channel";
                     return self.session.handle_conn_failed(conn, reason, now);
@@ -272,14 +280,11 @@ impl ClientInner {
                 let buffered = peer.buffered();
                 self.session.handle_buffered(conn, buffered, now);
             }
-            ConnEvent::IncomingChannel(channel) => match peer.accept_channel(channel) {
-                Ok(true) => {
-                    peer.on_open();
-                    self.session.handle_channel_open(conn, now);
+            ConnEvent::IncomingChannel(channel) => {
+                if let Err(reason) = peer.accept_channel(channel) {
+                    self.session.handle_conn_failed(conn, reason, now);
                 }
-                Ok(false) => {}
-                Err(reason) => self.session.handle_conn_failed(conn, reason, now),
-            },
+            }
             ConnEvent::Closed(reason) => self.session.handle_conn_failed(conn, reason, now),
         }
     }

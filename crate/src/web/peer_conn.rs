@@ -31,6 +31,9 @@ pub const LOW_WATER: u32 = 64 * 1024;
 const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
 /// Largest channel message we send at all: bigger ones gain nothing and stall the SCTP queue.
 const MAX_MESSAGE: usize = 256 * 1024;
+/// How long an answerer's open channel waits for the offerer's first message before it
+/// sends anyway (see [`PeerConn::accept_channel`]).
+const REMOTE_FIRST_GRACE: Duration = Duration::from_millis(300);
 
 thread_local! {
     static LIVE: Cell<u32> = const { Cell::new(0) };
@@ -49,6 +52,9 @@ pub enum ConnEvent {
     Message(JsValue),
     /// The remote opened its data channel (answerer side): pass it to `accept_channel`.
     IncomingChannel(RtcDataChannel),
+    /// An answerer's channel heard nothing from the offerer in [`REMOTE_FIRST_GRACE`]: it
+    /// counts as open now.
+    QuietOpen,
     /// The send buffer drained below [`LOW_WATER`]: transmit more.
     Writable,
     /// The channel or the connection closed or failed.
@@ -90,6 +96,11 @@ pub struct PeerConn {
     max_message: usize,
     /// Counted by [`live_connections`] (a spare offer is not, until taken: `offer_pool`).
     counted: bool,
+    offerer: bool,
+    /// [`PeerConn::on_open`] ran: the owner has been told the channel is open.
+    opened: bool,
+    /// Answerer side: the [`ConnEvent::QuietOpen`] timer, once the channel is open.
+    quiet_open: Option<Timeout>,
 }
 
 impl std::fmt::Debug for PeerConn {
@@ -145,6 +156,9 @@ impl PeerConn {
             _gathering_cap: cap,
             max_message: DEFAULT_MAX_MESSAGE,
             counted: false,
+            offerer,
+            opened: false,
+            quiet_open: None,
         };
         conn.listen_to_connection(offerer);
         conn.listen_to_candidates(ice.gathering.clone());
@@ -220,8 +234,15 @@ impl PeerConn {
 
     /// Takes the remote's channel (answerer side). A second channel, or one that is not
     /// ordered and reliable, is refused: the byte stream needs exactly one reliable channel.
-    /// Returns whether the channel is already open (then no `open` event will follow).
-    pub fn accept_channel(&mut self, channel: RtcDataChannel) -> Result<bool, &'static str> {
+    ///
+    /// The answerer speaks second (BEP 3 lets the recipient wait for the initiator's
+    /// handshake): its channel counts as open at the offerer's first message, or after
+    /// [`REMOTE_FIRST_GRACE`] of silence. Chromium lost the answerer's first message, sent
+    /// at once on `open` (or inside `datachannel`), in about 1 of 40 loopback connects: the
+    /// offerer then read our second message as the handshake, dropped us, and the viewer
+    /// waited for the next announce (traced 2026-12-04, both ends' messages logged). A reply
+    /// to the offerer's first message was never lost.
+    pub fn accept_channel(&mut self, channel: RtcDataChannel) -> Result<(), &'static str> {
         if self.channel.is_some() {
             channel.close();
             return Err("peer opened a second data channel");
@@ -238,7 +259,30 @@ impl PeerConn {
         }
         let already_open = channel.ready_state() == RtcDataChannelState::Open;
         self.attach_channel(channel);
-        Ok(already_open)
+        if already_open {
+            self.await_remote_first();
+        }
+        Ok(())
+    }
+
+    /// Whether an `open` event only starts the wait for the remote's first message.
+    pub fn waits_for_remote_first(&self) -> bool {
+        !self.offerer && !self.opened
+    }
+
+    /// Answerer side, channel open: arms [`ConnEvent::QuietOpen`] (once).
+    pub fn await_remote_first(&mut self) {
+        if self.quiet_open.is_none() {
+            let sink = self.sink.clone();
+            self.quiet_open = Some(Timeout::new(REMOTE_FIRST_GRACE, move || {
+                sink(ConnEvent::QuietOpen)
+            }));
+        }
+    }
+
+    /// Whether [`PeerConn::on_open`] ran.
+    pub fn opened(&self) -> bool {
+        self.opened
     }
 
     fn attach_channel(&mut self, channel: RtcDataChannel) {
@@ -275,8 +319,10 @@ impl PeerConn {
         self.channel = Some(channel);
     }
 
-    /// Call when the channel opens: learns the remote's largest message size.
+    /// Call when the channel counts as open: learns the remote's largest message size.
     pub fn on_open(&mut self) {
+        self.opened = true;
+        self.quiet_open = None;
         let sctp = Reflect::get(&self.pc, &JsValue::from_str("sctp")).unwrap_or(JsValue::NULL);
         let remote_max = Reflect::get(&sctp, &JsValue::from_str("maxMessageSize"))
             .ok()
