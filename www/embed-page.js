@@ -6,14 +6,14 @@
 //
 // No static imports: this module runs as soon as it arrives, before the rest of the module
 // graph (preloaded by embed.html), so the wasm compiles while it downloads instead of after
-// every module is in, and the service worker starts registering at once.
+// every module is in. The service worker registers when the player starts, not here: started
+// this early it competed with the module graph (cold first frame 691–730 ms late vs 756–842
+// early, medians of 5, alternating runs), and it is still ready before the metadata.
 const wasm = 'compileStreaming' in WebAssembly
   ? WebAssembly.compileStreaming(fetch(new URL('./pkg/seedcast_bg.wasm', import.meta.url)))
   : undefined;
 wasm?.catch(() => {}); // loadSeedcast falls back to its own load, which reports the error
 import('./chain.js').then((chain) => chain.siteChain()); // the tip chain: read while the wasm compiles
-const early = navigator.serviceWorker?.register(new URL('./sw.js', import.meta.url), { scope: new URL('./', import.meta.url).pathname });
-early?.catch(() => {}); // the player registers again and shows the error
 performance.mark('seedcast:page');
 const [{ loadSeedcast }] = await Promise.all([import('./seedcast.js'), import('./player.js')]);
 performance.mark('seedcast:modules');
