@@ -13,7 +13,7 @@ let loading;
  *  loaded); if it fails, the module is fetched again from next to this script. */
 export function loadSeedcast(compiled) {
   const url = new URL('./pkg/seedcast_bg.wasm', import.meta.url);
-  loading ??= init({ module_or_path: compiled ? Promise.resolve(compiled).catch(() => url) : url })
+  loading ??= init({ module_or_path: compiled ? Promise.resolve(compiled).catch(() => fetch(url)) : url })
     .then((exports) => { performance.mark('seedcast:wasm'); return exports; });
   return loading;
 }

@@ -147,3 +147,27 @@ test('a magnet link\'s own tracker (tr=) is announced to: peers known only there
     await other.stop();
   }
 });
+
+test('a page\'s ahead-of-time wasm compile is used, and a failed one falls back to loading the wasm', { timeout: 60_000 }, async () => {
+  for (const compiled of ['good', 'failed']) {
+    const context = await newContext(env.browser);
+    try {
+      const page = await context.newPage();
+      await page.goto(`${env.signal.base}/example.html`);
+      const result = await page.evaluate(async (compiled) => {
+        const wasm = compiled === 'good'
+          ? WebAssembly.compileStreaming(fetch('/pkg/seedcast_bg.wasm'))
+          : Promise.reject(new Error('compile failed'));
+        const { loadSeedcast, SeedcastClient } = await import('/seedcast.js');
+        await loadSeedcast(wasm);
+        const client = new SeedcastClient({ storage: 'memory' });
+        const id = client.peerId;
+        client.destroy();
+        return id;
+      }, compiled);
+      assert.match(result, /^-SC\d{4}-.{12}$/, `${compiled} compile: a working client (its peer id)`);
+    } finally {
+      await context.close();
+    }
+  }
+});

@@ -238,7 +238,7 @@ impl PeerConn {
     /// The answerer speaks second (BEP 3 lets the recipient wait for the initiator's
     /// handshake): its channel counts as open at the offerer's first message, or after
     /// [`REMOTE_FIRST_GRACE`] of silence. Chromium lost the answerer's first message, sent
-    /// at once on `open` (or inside `datachannel`), in about 1 of 40 loopback connects: the
+    /// at once on `open` (or inside `datachannel`), in 6 of ~400 loopback connects: the
     /// offerer then read our second message as the handshake, dropped us, and the viewer
     /// waited for the next announce (traced 2026-12-04, both ends' messages logged). A reply
     /// to the offerer's first message was never lost.
