@@ -1031,6 +1031,96 @@ fn a_pinned_tracker_opens_without_torrents_and_outlives_them() {
     );
 }
 
+/// A torrent removed and added again announces as soon as it is released, even when the
+/// tracker's reply to the removed one's announce arrives in between: a reply counts only for
+/// an announce its slot sent. (The lifecycle browser test re-added downloads that then
+/// waited a whole tracker interval, 5 s there; on a public tracker, minutes.)
+#[test]
+fn a_late_reply_to_a_removed_torrents_announce_does_not_delay_its_return() {
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let node = net.add_node(session_config(0));
+    let tracker = net
+        .with(node, |s, now| s.pin_tracker(TRACKER, now))
+        .expect("pinned");
+    net.run_for(SECOND);
+    let hash = net.info_hash();
+    let magnet = |net: &Net| {
+        let config = net.nodes[node].session.engine_config(&hash);
+        Torrent::from_info_hash(
+            net.metainfo.info_hash,
+            Box::new(MemoryStorage::new()),
+            config,
+            net.now,
+        )
+    };
+    let first = magnet(&net);
+    net.add_torrent(node, first, &[TRACKER]);
+    net.run_for(SECOND);
+    assert_eq!(net.relays[TRACKER].announces_from(node).len(), 1);
+
+    net.with(node, |s, now| s.remove_torrent(&hash, now));
+    let again = magnet(&net);
+    let trackers = [TRACKER.to_owned()];
+    net.with(node, |s, now| s.add_held_torrent(again, &trackers, now))
+        .expect("added again");
+    // The reply to the first torrent's announce (or its `stopped`) arrives now.
+    let reply = format!(
+        r#"{{"action":"announce","info_hash":{},"interval":120,"complete":1,"incomplete":0}}"#,
+        json_id(&seedcast::session::tracker_proto::Id20(hash))
+    );
+    net.with(node, |s, now| {
+        s.handle_tracker_message(tracker, &reply, now)
+    });
+    net.with(node, |s, now| s.hold_torrent(&hash, false, now));
+    net.run_for(SECOND);
+    let announces = net.relays[TRACKER].announces_from(node);
+    let events: Vec<Option<Event>> = announces.iter().map(|h| h.event).collect();
+    assert_eq!(
+        events,
+        vec![
+            Some(Event::Started),
+            Some(Event::Stopped),
+            Some(Event::Started)
+        ],
+        "the torrent added again announces at once"
+    );
+}
+
+/// A download whose announces get no reply (a tracker dropping a rate-limited socket's
+/// messages) announces again every `ANNOUNCE_REPLY_WAIT` instead of waiting
+/// `LONELY_REANNOUNCE`, so it finds its peers soon after the tracker takes messages again.
+#[test]
+fn a_download_whose_announces_are_dropped_announces_again_soon() {
+    use seedcast::session::core::{ANNOUNCE_REPLY_WAIT, FIRST_LONELY_RETRY};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    net.add_seeder(session_config(0));
+    net.run_for(SECOND);
+    net.relay(TRACKER).drop_announces = true;
+    let leecher = net.add_leecher(session_config(1));
+    net.run_for(8 * SECOND);
+    let at: Vec<Duration> = net.relays[TRACKER]
+        .announces_from(leecher)
+        .iter()
+        .map(|h| h.at)
+        .collect();
+    assert_eq!(at.len(), 3, "{at:?}");
+    assert_eq!(at[1] - at[0], FIRST_LONELY_RETRY, "{at:?}");
+    assert_eq!(at[2] - at[1], ANNOUNCE_REPLY_WAIT, "{at:?}");
+
+    // The tracker takes messages again: the next announce (due 5 s after the last) finds
+    // the seeder, long before a lonely re-announce 15 s after the last.
+    net.relay(TRACKER).drop_announces = false;
+    let lifted = net.now;
+    let done = net.run_until(lifted + 5 * SECOND, |n| completed(n, leecher));
+    let at: Vec<Duration> = net.relays[TRACKER]
+        .announces_from(leecher)
+        .iter()
+        .map(|h| h.at)
+        .collect();
+    assert!(done, "{at:?}");
+}
+
 /// A tracker whose socket never opens (a black-holed host) is given up after
 /// `TRACKER_OPEN_TIMEOUT` and retried with the backoff; once it answers, the torrent announces.
 #[test]

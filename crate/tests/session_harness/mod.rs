@@ -51,6 +51,9 @@ pub struct Relay {
     pub hold_offers: bool,
     /// Connects are never answered (a black-holed host): the socket neither opens nor closes.
     pub silent: bool,
+    /// Announces are heard but dropped, with no reply and no offer relayed (a socket over the
+    /// tracker's rate limit).
+    pub drop_announces: bool,
     held: Vec<(NodeId, TrackerId, String)>,
     /// Swarm → peer id → the socket it announced on.
     swarms: BTreeMap<[u8; 20], Peers>,
@@ -66,6 +69,7 @@ impl Relay {
             interval: 120,
             hold_offers: false,
             silent: false,
+            drop_announces: false,
             held: Vec::new(),
             swarms: BTreeMap::new(),
             heard: Vec::new(),
@@ -565,6 +569,9 @@ impl Net {
                         offer_ids: a.offers.iter().map(|o| o.offer_id.0).collect(),
                         seeder: a.seeder,
                     });
+                    if relay.drop_announces {
+                        return;
+                    }
                     let swarm = relay.swarms.entry(a.info_hash.0).or_default();
                     if a.event == Event::Stopped {
                         swarm.remove(&a.peer_id.0);

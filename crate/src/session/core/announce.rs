@@ -30,6 +30,12 @@ pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 /// about 1 of 10 starts on loopback, cause unknown); the peers then met only at the seeder's
 /// next announce, up to a tracker interval later (minutes on public trackers).
 pub const FIRST_LONELY_RETRY: Duration = Duration::from_secs(2);
+/// An announce without a reply this long after it went out was dropped: trackers reply to
+/// every announce, but a rate-limited socket's messages are dropped after one failure reply
+/// (seedcast-signal: 100 messages per 10 s). A download with no peer then announces again at
+/// this pace instead of [`LONELY_REANNOUNCE`]'s: in the lifecycle browser test, a leecher
+/// whose announce and quick retry were both dropped waited 17 s for its next one.
+pub const ANNOUNCE_REPLY_WAIT: Duration = Duration::from_secs(5);
 /// Longest an announce waits for its offers' SDP; it then goes with those ready. The browser
 /// driver caps ICE gathering at 5 s, so this only matters when a driver never answers.
 pub const OFFER_GATHER_WAIT: Duration = Duration::from_secs(10);
@@ -46,6 +52,12 @@ pub(super) struct AnnounceSlot {
     pub interval: Duration,
     /// `started` was sent (or is pending) on the tracker's current socket.
     pub started: bool,
+    /// When an announce of this slot went out whose reply has not come yet. Only such a
+    /// reply sets the interval: the tracker's reply to an announce of a torrent removed and
+    /// added again would otherwise push the new slot's first announce out by a whole
+    /// interval (seen: a re-added download waited the lifecycle test's 5 s interval; on a
+    /// public tracker it would wait minutes). No reply in [`ANNOUNCE_REPLY_WAIT`]: see there.
+    pub awaiting_reply: Option<Duration>,
 }
 
 impl AnnounceSlot {
@@ -55,6 +67,7 @@ impl AnnounceSlot {
             next_at: now,
             interval: DEFAULT_INTERVAL,
             started: false,
+            awaiting_reply: None,
         }
     }
 }
@@ -209,6 +222,9 @@ impl Session {
             return;
         }
         let text = announce_json(swarm, &self.config.peer_id, pending.event, &offers);
+        if let Some(slot) = swarm.announces.get_mut(&pending.tracker) {
+            slot.awaiting_reply = Some(now);
+        }
         self.outputs.push_back(Output::SendToTracker {
             tracker: pending.tracker,
             text,
@@ -271,11 +287,13 @@ impl Session {
                 interval,
                 ..
             } => {
-                // Only a torrent announced on this tracker has a slot for it.
+                // Only a torrent announced on this tracker has a slot for it, and only an
+                // announce it sent has a reply (see `AnnounceSlot::awaiting_reply`).
                 let slot = self
                     .torrents
                     .get_mut(&info_hash.0)
-                    .and_then(|s| s.announces.get_mut(&tracker));
+                    .and_then(|s| s.announces.get_mut(&tracker))
+                    .and_then(|slot| slot.awaiting_reply.take().map(|_| slot));
                 if let (Some(slot), Some(secs)) = (slot, interval) {
                     slot.interval = Duration::from_secs(u64::from(secs))
                         .clamp(super::MIN_INTERVAL, super::MAX_INTERVAL);

@@ -43,8 +43,8 @@ use crate::session::trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
-    DEFAULT_INTERVAL, FIRST_LONELY_RETRY, LONELY_REANNOUNCE, MAX_INTERVAL, MAX_TORRENT_TRACKERS,
-    MAX_TRACKER_URL_BYTES, MIN_INTERVAL, OFFER_GATHER_WAIT,
+    ANNOUNCE_REPLY_WAIT, DEFAULT_INTERVAL, FIRST_LONELY_RETRY, LONELY_REANNOUNCE, MAX_INTERVAL,
+    MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES, MIN_INTERVAL, OFFER_GATHER_WAIT,
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
@@ -410,7 +410,42 @@ impl Session {
                     .filter(|&at| !swarm.ever_connected && now < at);
                 for slot in swarm.announces.values_mut() {
                     slot.next_at = slot.next_at.min(quick.unwrap_or(now + LONELY_REANNOUNCE));
+                    if slot
+                        .awaiting_reply
+                        .is_some_and(|at| now >= at + ANNOUNCE_REPLY_WAIT)
+                    {
+                        slot.next_at = now;
+                    }
                 }
+            }
+            // An overdue reply stops waking us (a late one no longer sets the interval), and
+            // the offers the tracker dropped with the announce stop holding offer slots
+            // (`MAX_PENDING_OFFERS`): nobody will answer them.
+            let mut dropped = Vec::new();
+            for (&tracker, slot) in swarm.announces.iter_mut() {
+                if slot
+                    .awaiting_reply
+                    .is_some_and(|at| now >= at + ANNOUNCE_REPLY_WAIT)
+                {
+                    slot.awaiting_reply = None;
+                    dropped.push(tracker);
+                }
+            }
+            let dead: Vec<ConnId> = swarm
+                .conns
+                .iter()
+                .filter(|(_, c)| {
+                    c.offer_id.is_some() && c.local_sdp && dropped.contains(&c.tracker)
+                })
+                .map(|(&k, _)| k)
+                .collect();
+            for conn in dead {
+                swarm.remove(
+                    conn,
+                    now,
+                    "the tracker dropped its announce",
+                    &mut self.outputs,
+                );
             }
         }
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
@@ -442,7 +477,10 @@ impl Session {
                 .iter()
                 // A held torrent announces nothing: its due slots wait for the release.
                 .filter(|(t, _)| !s.held && self.tracker_is_open(**t))
-                .map(|(_, slot)| slot.next_at);
+                .flat_map(|(_, slot)| {
+                    let overdue = slot.awaiting_reply.map(|at| at + ANNOUNCE_REPLY_WAIT);
+                    std::iter::once(slot.next_at).chain(overdue)
+                });
             let conns = s.conns.values().filter(|c| !c.open).map(|c| c.deadline);
             let pending = s.pending.iter().map(|p| p.deadline);
             std::iter::once(s.engine.poll_timeout())

@@ -81,6 +81,7 @@ impl Session {
                 prepared.push(swarm.id);
             } else if let Some(slot) = swarm.announces.get_mut(&id) {
                 slot.started = false;
+                slot.awaiting_reply = None;
                 slot.next_at = now;
             }
         }
