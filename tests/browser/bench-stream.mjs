@@ -15,7 +15,8 @@
 // Prints every view, medians, and Seedcast/WebTorrent ratios of the first-frame overhead over
 // plain HTTP (first frame minus HTTP's) and of the seek time.
 // Seedcast's lines also show the player's steps from t0 (performance marks start, torrent,
-// metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame;
+// metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame
+// and around the seek;
 // SIGNAL_INTERVAL sets the announce interval the tracker gives (5 s); TIMELINE=1 prints each cold
 // page's loads (resource timing).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
@@ -120,6 +121,7 @@ function frameProbe() {
     const video = window.bench.video;
     const target = video.duration * fraction;
     const start = performance.now();
+    window.bench.seekStart = start;
     const onFrame = (now, meta) => {
       if (meta.mediaTime >= target - 0.5) resolve(shown(now, meta) - start);
       else video.requestVideoFrameCallback(onFrame);
@@ -222,6 +224,16 @@ async function viewOnce(browser, pid, impl, where, warm) {
         .map((l) => [Number(l.split(' ')[0]) - t0, l.split(' ').slice(1).join(' ')])
         .filter(([at]) => at >= 0 && at <= frameAt - t0 + 50).slice(0, 40)
         .map(([at, what]) => `${at.toFixed(0)} ${what}`).join(' | '), { t0, frameAt }));
+    }
+    if (process.env.TRACE) {
+      // The same around the seek, from the moment `currentTime` was set.
+      console.log(await page.evaluate((seek) => {
+        const s0 = window.bench.seekStart;
+        return `    seek frame at ${seek.toFixed(0)}: ` + (window.seedcastTrace ?? [])
+          .map((l) => [Number(l.split(' ')[0]) - s0, l.split(' ').slice(1).join(' ')])
+          .filter(([at]) => at >= -100 && at <= seek + 50).slice(0, 60)
+          .map(([at, what]) => `${at.toFixed(0)} ${what}`).join(' | ');
+      }, seek));
     }
     return { firstFrame: frameAt - t0, seek, rssMiB: peakRss / 1024, marks };
   } finally {
