@@ -132,8 +132,9 @@ const MAX_TITLE_BYTES = 200;
  *  wallet account's channel (signed again) on this server; the page link is shown. */
 function wirePublish() {
   for (const span of document.querySelectorAll('#publish .chain-name')) span.textContent = client.chain.name;
-  let wallet = () => undefined;
-  walletPicker($('publish-wallets'), client, 'publish-wallet').then((choose) => { wallet = choose; });
+  // Wallets announce themselves (EIP-6963) for a moment: a Publish pressed meanwhile waits for
+  // the list instead of signing with whichever wallet answers first.
+  const picker = walletPicker($('publish-wallets'), client, 'publish-wallet');
   let file;
   const choose = (chosen) => {
     if (!chosen) return;
@@ -167,6 +168,7 @@ function wirePublish() {
     $('publish-button').disabled = true;
     $('publish-result').hidden = true;
     try {
+      const wallet = await picker;
       say(`Preparing ${file.name}… Your wallet will ask you to sign the creator record.`);
       // A retry after the channel step failed reuses the torrent already signed and seeded.
       let torrent = seeded?.file === file && seeded.name === name && client.torrents.includes(seeded.torrent) ? seeded.torrent : null;
