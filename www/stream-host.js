@@ -28,6 +28,7 @@ export function forgetTorrent(infoHash) { torrents.delete(infoHash); }
 /** The URL a media element can play file `index` of `torrent` from. */
 export async function streamURL(torrent, file) {
   await serviceWorkerReady();
+  giveRequestPort();
   return new URL(`seedcast/stream/${torrent.infoHash}/${file.index}/${encodeURIComponent(file.name)}`, SCOPE).href;
 }
 
@@ -49,6 +50,18 @@ export function serviceWorkerReady() {
   })();
   ready.catch(() => { ready = undefined; });
   return ready;
+}
+
+/** Gives the controlling worker a port to send this page's stream requests on (see sw.js):
+ *  while a download kept this page busy its `client.postMessage` arrived 80–200 ms after it was
+ *  sent, a port message 20–60 ms. Sent with every stream URL, since a restarted worker forgets
+ *  the last one. The old port is not closed: a request may be on its way on it. */
+function giveRequestPort() {
+  const worker = navigator.serviceWorker.controller;
+  if (!worker) return;
+  const { port1, port2 } = new MessageChannel();
+  port1.onmessage = onWorkerMessage;
+  worker.postMessage({ type: 'seedcast:requests' }, [port2]);
 }
 
 function metadata(torrent) {

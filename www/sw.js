@@ -4,7 +4,7 @@
 // while it downloads. Every other request passes through untouched.
 //
 // Protocol (one MessageChannel per request, one message in flight at a time):
-//   worker → page (via client.postMessage, port attached):
+//   worker → page (on the page's request port, else by client.postMessage; port attached):
 //       { type: 'seedcast:stream', infoHash, fileIndex, want? }
 //       (`want`: { start, end|null }, the range a GET will read when the Range header gives
 //       its start; end null = to the end of the file)
@@ -18,6 +18,12 @@
 //       (`spare`: the buffer of an earlier chunk the player has consumed, transferred back so
 //       the page reuses it instead of leaving a dead 1 MiB buffer per chunk in each context)
 //   worker → page: { op: 'cancel' }                          (the response was abandoned)
+// The request goes on the page's request port when the page gave one ({ type:
+// 'seedcast:requests' } with a port, sent with every stream URL), else by client.postMessage.
+// A page busy with its incoming download took a port message 20–60 ms after the worker sent
+// it, a client.postMessage 80–200 ms (traced in bench-stream: the longest step of a first
+// frame). The ports only speed things up: a worker restarted since the page sent its port has
+// forgotten it and uses client.postMessage.
 // Only the page that made the request (event.clientId: the page of the <video> element) is
 // asked: a stream URL plays in the page that holds the torrent and nowhere else, so another tab,
 // a navigation to the URL or a page that merely guessed it gets 403. The binding needs no state
@@ -37,6 +43,9 @@ const INFO_TIMEOUT_MS = 30_000;
 const CHUNK_TIMEOUT_MS = 120_000;
 // Chunks whose buffers are not yet handed back (see `serve`).
 const KEEP_CHUNKS = 2;
+// Request ports by page (client id); the oldest goes beyond this many.
+const MAX_REQUEST_PORTS = 64;
+const requestPorts = new Map();
 
 const TYPES = {
   mp4: 'video/mp4', m4v: 'video/mp4', mov: 'video/quicktime', webm: 'video/webm',
@@ -110,7 +119,8 @@ function earlyRange(header) {
 async function ask(client, infoHash, fileIndex, want) {
   const channel = new MessageChannel();
   const port = new PagePort(channel.port1);
-  client.postMessage({ type: 'seedcast:stream', infoHash, fileIndex, ...(want ? { want } : {}) }, [channel.port2]);
+  const to = requestPorts.get(client.id) ?? client;
+  to.postMessage({ type: 'seedcast:stream', infoHash, fileIndex, ...(want ? { want } : {}) }, [channel.port2]);
   const ack = await port.next(ACK_TIMEOUT_MS);
   if (!ack?.ack) { port.close(); return { error: ack?.error ?? 'bad answer', refused: Boolean(ack?.refused) }; }
   const info = await port.next(INFO_TIMEOUT_MS);
@@ -207,6 +217,17 @@ async function serve(event, infoHash, fileIndex) {
   }, { highWaterMark: 1 });
   return new Response(body, { status, headers });
 }
+
+// A page's request port (see the protocol above). Only this origin's pages can message its
+// worker; the port is kept under the sender's client id, so a page gets only its own requests.
+self.addEventListener('message', (event) => {
+  const port = event.ports?.[0];
+  const id = event.source?.id;
+  if (event.data?.type !== 'seedcast:requests' || !port || !id) return;
+  requestPorts.delete(id); // re-inserted as the newest
+  if (requestPorts.size >= MAX_REQUEST_PORTS) requestPorts.delete(requestPorts.keys().next().value);
+  requestPorts.set(id, port);
+});
 
 self.addEventListener('install', () => { self.skipWaiting(); });
 self.addEventListener('activate', (event) => { event.waitUntil(self.clients.claim()); });

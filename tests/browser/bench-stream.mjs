@@ -105,7 +105,13 @@ function frameProbe() {
   // the callback waits for the page's main thread, which a download at full speed keeps busy.
   const shown = (now, meta) => meta?.presentationTime ?? now;
   window.bench = { firstFrame: null };
-  if (window.benchTrace) window.seedcastTrace = []; // stream-host.js logs stream opens, chunks, closes
+  if (window.benchTrace) {
+    window.seedcastTrace = []; // stream-host.js logs stream opens, chunks, closes
+    // Main-thread tasks of 50 ms or more (what delays the service worker's messages).
+    new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) window.seedcastTrace.push(`${e.startTime.toFixed(0)} longtask ${e.duration.toFixed(0)}ms`);
+    }).observe({ type: 'longtask', buffered: true });
+  }
   const find = () => document.querySelector('video')
     ?? document.querySelector('seedcast-player')?.shadowRoot?.querySelector('video');
   const hook = (mine) => {

@@ -162,6 +162,18 @@ test('an MP4 seeded in one page plays in another, seeks to 75%, and the stream U
   assert.equal(answers.head.contentLength, String(length));
   assert.equal(answers.head.size, 0);
 
+  // The browser stops idle service workers; a restarted one has forgotten the page's request
+  // port (sw.js) and asks the page by client.postMessage instead: the URL still answers.
+  const cdp = await b.context().newCDPSession(b);
+  await cdp.send('ServiceWorker.enable');
+  await cdp.send('ServiceWorker.stopAllWorkers');
+  const again = await b.evaluate(async () => {
+    const res = await fetch(window.players[0].video.src, { headers: { Range: 'bytes=1000000-1000999' } });
+    return { status: res.status, sha256: await window.testUtils.sha256(new Uint8Array(await res.arrayBuffer())) };
+  });
+  assert.equal(again.status, 206, 'a restarted worker still serves the stream');
+  assert.equal(again.sha256, sha256(file.bytes.subarray(1000000, 1001000)));
+
   // Keyboard: the player is focusable; k pauses and resumes, → seeks 5 s ahead.
   await b.evaluate(() => window.players[0].focus());
   await b.keyboard.press('k');
