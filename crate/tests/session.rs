@@ -896,12 +896,7 @@ fn a_held_torrent_waits_then_announces_what_its_resumed_engine_has() {
     let node = net.add_node(session_config(1));
     let hash = net.info_hash();
     let config = net.nodes[node].session.engine_config(&hash);
-    let magnet = Torrent::from_info_hash(
-        net.metainfo.info_hash,
-        Box::new(MemoryStorage::new()),
-        config.clone(),
-        net.now,
-    );
+    let magnet = net.magnet_engine(node);
     let trackers = [TRACKER.to_owned()];
     net.with(node, |s, now| s.add_held_torrent(magnet, &trackers, now))
         .expect("added");
@@ -1009,13 +1004,7 @@ fn a_pinned_tracker_opens_without_torrents_and_outlives_them() {
     assert_eq!(opened.len(), 1);
 
     let hash = net.info_hash();
-    let config = net.nodes[node].session.engine_config(&hash);
-    let engine = Torrent::from_info_hash(
-        net.metainfo.info_hash,
-        Box::new(MemoryStorage::new()),
-        config,
-        net.now,
-    );
+    let engine = net.magnet_engine(node);
     net.add_torrent(node, engine, &[TRACKER]);
     net.run_for(SECOND);
     assert_eq!(
@@ -1044,22 +1033,13 @@ fn a_late_reply_to_a_removed_torrents_announce_does_not_delay_its_return() {
         .expect("pinned");
     net.run_for(SECOND);
     let hash = net.info_hash();
-    let magnet = |net: &Net| {
-        let config = net.nodes[node].session.engine_config(&hash);
-        Torrent::from_info_hash(
-            net.metainfo.info_hash,
-            Box::new(MemoryStorage::new()),
-            config,
-            net.now,
-        )
-    };
-    let first = magnet(&net);
+    let first = net.magnet_engine(node);
     net.add_torrent(node, first, &[TRACKER]);
     net.run_for(SECOND);
     assert_eq!(net.relays[TRACKER].announces_from(node).len(), 1);
 
     net.with(node, |s, now| s.remove_torrent(&hash, now));
-    let again = magnet(&net);
+    let again = net.magnet_engine(node);
     let trackers = [TRACKER.to_owned()];
     net.with(node, |s, now| s.add_held_torrent(again, &trackers, now))
         .expect("added again");

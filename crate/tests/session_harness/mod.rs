@@ -232,6 +232,17 @@ impl Net {
         node
     }
 
+    /// An engine for `node` that knows only the info hash (a magnet link), in memory.
+    pub fn magnet_engine(&self, node: NodeId) -> Torrent {
+        let config = self.nodes[node].session.engine_config(&self.info_hash());
+        Torrent::from_info_hash(
+            self.metainfo.info_hash,
+            Box::new(MemoryStorage::new()),
+            config,
+            self.now,
+        )
+    }
+
     /// A node that knows only the info hash (a magnet link).
     pub fn add_magnet_leecher(&mut self, config: SessionConfig) -> NodeId {
         let node = self.add_node(config);

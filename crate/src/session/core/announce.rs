@@ -70,6 +70,11 @@ impl AnnounceSlot {
             awaiting_reply: None,
         }
     }
+
+    /// When the awaited reply counts as dropped (see [`ANNOUNCE_REPLY_WAIT`]).
+    pub fn reply_deadline(&self) -> Option<Duration> {
+        self.awaiting_reply.map(|at| at + ANNOUNCE_REPLY_WAIT)
+    }
 }
 
 /// An announce waiting for its offers' SDP.

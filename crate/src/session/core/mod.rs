@@ -403,50 +403,27 @@ impl Session {
             swarm.expire(now, &mut self.outputs);
             // A download with nobody to talk to goes looking again soon; one that never had
             // anybody, once more right after its first announce.
-            if !swarm.engine.is_complete() && swarm.open_keys().next().is_none() {
-                let quick = swarm
-                    .first_announce_at
-                    .map(|at| at + FIRST_LONELY_RETRY)
-                    .filter(|&at| !swarm.ever_connected && now < at);
-                for slot in swarm.announces.values_mut() {
+            let lonely = !swarm.engine.is_complete() && swarm.open_keys().next().is_none();
+            let quick = swarm
+                .first_announce_at
+                .map(|at| at + FIRST_LONELY_RETRY)
+                .filter(|&at| !swarm.ever_connected && now < at);
+            // An overdue reply stops waking us (a late one no longer sets the interval), and
+            // a lonely download announces again at once.
+            let mut dropped = Vec::new();
+            for (&tracker, slot) in swarm.announces.iter_mut() {
+                if lonely {
                     slot.next_at = slot.next_at.min(quick.unwrap_or(now + LONELY_REANNOUNCE));
-                    if slot
-                        .awaiting_reply
-                        .is_some_and(|at| now >= at + ANNOUNCE_REPLY_WAIT)
-                    {
+                }
+                if slot.reply_deadline().is_some_and(|at| now >= at) {
+                    slot.awaiting_reply = None;
+                    dropped.push(tracker);
+                    if lonely {
                         slot.next_at = now;
                     }
                 }
             }
-            // An overdue reply stops waking us (a late one no longer sets the interval), and
-            // the offers the tracker dropped with the announce stop holding offer slots
-            // (`MAX_PENDING_OFFERS`): nobody will answer them.
-            let mut dropped = Vec::new();
-            for (&tracker, slot) in swarm.announces.iter_mut() {
-                if slot
-                    .awaiting_reply
-                    .is_some_and(|at| now >= at + ANNOUNCE_REPLY_WAIT)
-                {
-                    slot.awaiting_reply = None;
-                    dropped.push(tracker);
-                }
-            }
-            let dead: Vec<ConnId> = swarm
-                .conns
-                .iter()
-                .filter(|(_, c)| {
-                    c.offer_id.is_some() && c.local_sdp && dropped.contains(&c.tracker)
-                })
-                .map(|(&k, _)| k)
-                .collect();
-            for conn in dead {
-                swarm.remove(
-                    conn,
-                    now,
-                    "the tracker dropped its announce",
-                    &mut self.outputs,
-                );
-            }
+            swarm.drop_unanswered_offers(&dropped, now, &mut self.outputs);
         }
         let ids: Vec<TorrentId> = self.torrents.keys().copied().collect();
         for id in &ids {
@@ -477,10 +454,7 @@ impl Session {
                 .iter()
                 // A held torrent announces nothing: its due slots wait for the release.
                 .filter(|(t, _)| !s.held && self.tracker_is_open(**t))
-                .flat_map(|(_, slot)| {
-                    let overdue = slot.awaiting_reply.map(|at| at + ANNOUNCE_REPLY_WAIT);
-                    std::iter::once(slot.next_at).chain(overdue)
-                });
+                .flat_map(|(_, slot)| std::iter::once(slot.next_at).chain(slot.reply_deadline()));
             let conns = s.conns.values().filter(|c| !c.open).map(|c| c.deadline);
             let pending = s.pending.iter().map(|p| p.deadline);
             std::iter::once(s.engine.poll_timeout())

@@ -309,6 +309,26 @@ impl Swarm {
         }
     }
 
+    /// Closes our offers sent through `trackers` and still unanswered: those trackers dropped
+    /// the announce that carried them, so nobody will answer, and they would hold offer slots
+    /// ([`MAX_PENDING_OFFERS`]) until they expire.
+    pub fn drop_unanswered_offers(
+        &mut self,
+        trackers: &[TrackerId],
+        now: Duration,
+        out: &mut VecDeque<Output>,
+    ) {
+        let dead: Vec<ConnId> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.offer_id.is_some() && c.local_sdp && trackers.contains(&c.tracker))
+            .map(|(&k, _)| k)
+            .collect();
+        for key in dead {
+            self.remove(key, now, "the tracker dropped its announce", out);
+        }
+    }
+
     /// Closes every connection (the torrent is being removed).
     pub fn close_all(&mut self, now: Duration, out: &mut VecDeque<Output>) {
         let keys: Vec<ConnId> = self.conns.keys().copied().collect();
