@@ -289,8 +289,20 @@ function show(torrent) {
   torrent.addEventListener('peer', refresh);
   torrent.addEventListener('done', () => { showFiles(); refresh(); setTimeout(refreshStored, 500); });
   torrent.addEventListener('warning', (e) => { q('.warning').textContent = e.detail.message; });
-  // The client stopped this torrent (it stays listed, with the reason, until removed).
-  torrent.addEventListener('error', (e) => { q('.warning').textContent = e.detail.message; clearInterval(timer); });
+  // A fatal error: the client stopped this torrent (it stays listed, with the reason, until
+  // removed). Others (no peers yet, storage full) only say what is wrong.
+  torrent.addEventListener('error', (e) => { q('.warning').textContent = e.detail.message; if (e.detail.fatal) clearInterval(timer); });
+  // "Stalled" shows while nothing arrives, and goes with the next verified piece.
+  let stalled = '';
+  torrent.addEventListener('stalled', (e) => {
+    if (q('.warning').textContent) return;
+    stalled = `Stalled: nothing received for ${e.detail.seconds} s.`;
+    q('.warning').textContent = stalled;
+  });
+  torrent.addEventListener('progress', () => {
+    if (stalled && q('.warning').textContent === stalled) q('.warning').textContent = '';
+    stalled = '';
+  });
   torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
   q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
   // Removed here or by deleting its stored copy ("Stored in this browser").

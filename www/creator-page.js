@@ -135,7 +135,7 @@ function torrentFor(work) {
   }
   torrents.set(work.infoHash, torrent);
   torrent.addEventListener('metadata', () => checkCreator(work, torrent));
-  torrent.addEventListener('error', (e) => note(work, `This work stopped: ${e.detail.message}`, true));
+  torrent.addEventListener('error', (e) => note(work, e.detail.fatal ? `This work stopped: ${e.detail.message}` : e.detail.message, e.detail.fatal));
   torrent.addEventListener('removed', () => torrents.delete(work.infoHash));
   if (torrent.stats().hasMetadata) checkCreator(work, torrent);
   return torrent;
@@ -215,7 +215,7 @@ async function tip(work, button) {
     try {
       await new Promise((resolve, reject) => {
         torrent.addEventListener('metadata', resolve, { once: true });
-        torrent.addEventListener('error', (e) => reject(new Error(e.detail.message)), { once: true });
+        torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); });
       });
     } catch {
       return; // the error listener of torrentFor said why

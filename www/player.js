@@ -22,7 +22,7 @@
 // `seedcast-player:start|torrent|metadata|src` time the way to playback. Names and numbers
 // from torrents and peers are set as text, never parsed as HTML.
 import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
-import { serviceWorkerReady } from './stream-host.js';
+import { serviceWorker } from './stream-host.js';
 import { siteChain, withSiteChain } from './chain.js';
 import { showCreator, CREATOR_CSS } from './creator-ui.js';
 
@@ -142,7 +142,7 @@ export class SeedcastPlayer extends HTMLElement {
    *  file before playing). */
   static async prepare({ trackers, storage } = {}) {
     const list = trackers?.length ? trackers : [defaultTracker()];
-    await Promise.all([sharedClient(list, storage || undefined), serviceWorkerReady()]);
+    await Promise.all([sharedClient(list, storage || undefined), serviceWorker()]);
   }
   #root;
   #video;
@@ -155,7 +155,6 @@ export class SeedcastPlayer extends HTMLElement {
   #givenClient;
   #file;
   #timer;
-  #warmup;
   #generation = 0;
   #onKey = (e) => this.#key(e);
 
@@ -199,7 +198,6 @@ export class SeedcastPlayer extends HTMLElement {
     this.#generation++;
     clearInterval(this.#timer);
     this.#timer = undefined;
-    this.#endWarmup();
     if (this.#video) { this.#video.removeAttribute('src'); this.#video.load(); }
     if (this.#torrent && this.#torrent !== this.#given) release(this.#torrent);
     this.#torrent = undefined;
@@ -256,7 +254,7 @@ export class SeedcastPlayer extends HTMLElement {
     const src = this.getAttribute('src')?.trim();
     if (!this.#given && !src) { this.#status.textContent = 'No video link (set the src attribute).'; return; }
     // Register the service worker while peers and metadata are found (it is needed last).
-    serviceWorkerReady().catch(() => {});
+    serviceWorker().catch(() => {});
     const mark = (name) => performance.mark(`seedcast-player:${name}`);
     mark('start');
     try {
@@ -271,13 +269,11 @@ export class SeedcastPlayer extends HTMLElement {
       this.#refresh();
       if (!torrent.stats().hasMetadata) {
         this.#status.textContent = 'Finding peers…';
-        // Most video torrents hold one file: ask for its start the moment the metadata
-        // arrives (the engine points its window there before any other request goes out).
-        this.#warmup = torrent.openStream(0, 0);
+        // (The client's fast start already asks for file 0's start with the metadata.)
         // A torrent the client stops (e.g. pieces too large for a tab) never gets its metadata.
         await new Promise((resolve, reject) => {
           torrent.addEventListener('metadata', resolve, { once: true });
-          torrent.addEventListener('error', (e) => reject(new Error(e.detail.message)), { once: true });
+          torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); });
         });
         if (generation !== this.#generation) return;
       }
@@ -286,8 +282,6 @@ export class SeedcastPlayer extends HTMLElement {
       const file = pickFile(torrent.files, this.getAttribute('file'));
       if (!file) throw new Error('this torrent has no such file');
       this.#file = file;
-      if (file.index !== 0) this.#endWarmup();
-      this.#video.addEventListener('canplay', () => this.#endWarmup(), { once: true });
       let url;
       try {
         url = await file.streamURL();
@@ -304,12 +298,6 @@ export class SeedcastPlayer extends HTMLElement {
     } catch (e) {
       if (generation === this.#generation) this.#error.textContent = `Cannot play this: ${e.message}`;
     }
-  }
-
-  #endWarmup() {
-    if (!this.#warmup) return;
-    try { this.#warmup.close(); this.#warmup.free(); } catch { /* torrent removed */ }
-    this.#warmup = undefined;
   }
 
   #refresh() {

@@ -1,6 +1,6 @@
 // Types for ./seedcast.js. The data shapes come from the generated ./pkg/seedcast.d.ts.
-import type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips } from './pkg/seedcast.js';
-export type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, FileStream, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips };
+import type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips } from './pkg/seedcast.js';
+export type { ClientOptions, SeedOptions, TorrentStats, WebSeedInfo, FileInfo, PeerInfo, StoredTorrent, Chain, ChainInput, WalletInfo, Creator, TipOptions, TipResult, TipStage, ChannelView, PublishOptions, PublishResult, CreatorTips, WorkTips };
 
 /** Why a `tip()` or a creator `seed()` failed: `Error.code`. */
 export type TipErrorCode = 'no-wallet' | 'rejected' | 'wrong-chain' | 'insufficient-funds' | 'unverified-creator' | 'invalid-amount' | 'failed';
@@ -24,7 +24,25 @@ export interface MessageDetail { message: string }
  *  protocol or not reading) also its id, the reason and for how many seconds. */
 export interface WarningDetail extends MessageDetail { peerId?: string; reason?: string; seconds?: number }
 
-export interface SeedcastClientEventMap { tracker: CustomEvent<TrackerEventDetail> }
+/** `error` codes. Client: `no-tracker` (every tracker failed to connect; it keeps retrying),
+ *  `webrtc-unavailable` (no RTCPeerConnection in this browser). Torrent: `no-peers` (no peer or
+ *  web seed for `noPeersTimeout` seconds; it keeps looking), `storage-quota` (the browser
+ *  refused to store more: the rest stays in memory), `storage-failed` (browser storage failed
+ *  or is unavailable: pieces stay in memory), `unsupported-torrent` (fatal: e.g. pieces too
+ *  large for a browser tab). */
+export type SeedcastErrorCode = 'no-tracker' | 'webrtc-unavailable' | 'no-peers' | 'storage-quota' | 'storage-failed' | 'unsupported-torrent';
+/** An `error` event's detail. `fatal`: the torrent was stopped and is gone from
+ *  `client.torrents`; otherwise it carries on and the page may show `message` (one plain line). */
+export interface ErrorDetail { code: SeedcastErrorCode; message: string; fatal: boolean }
+/** `stalled`: nothing arrived for `seconds` (`peers` connected at that moment). */
+export interface StalledDetail { seconds: number; peers: number; hasMetadata: boolean }
+
+export interface SeedcastClientEventMap {
+  /** A tracker connected or disconnected (with why, and when it retries). */
+  tracker: CustomEvent<TrackerEventDetail>;
+  /** `no-tracker` or `webrtc-unavailable` (never fatal). */
+  error: CustomEvent<ErrorDetail>;
+}
 export interface SeedcastTorrentEventMap {
   /** The torrent's metadata (name, files) is known. */
   metadata: CustomEvent<undefined>;
@@ -38,21 +56,29 @@ export interface SeedcastTorrentEventMap {
   done: CustomEvent<undefined>;
   /** A peer sent bad data and was banned. */
   ban: CustomEvent<BanEventDetail>;
-  /** Something failed but the torrent carries on. */
+  /** Something failed but the torrent carries on (a bad peer, a failed piece, a web seed). */
   warning: CustomEvent<WarningDetail>;
-  /** The torrent cannot go on and was stopped (e.g. its pieces are too large for a browser
-   *  tab); `message` says why. It is gone from `client.torrents`; `remove()` still works. */
-  error: CustomEvent<MessageDetail>;
+  /** Something the page should show, with a `code`: `no-peers`, `storage-quota`,
+   *  `storage-failed` (the torrent carries on), or `unsupported-torrent` with `fatal: true`
+   *  (it was stopped and is gone from `client.torrents`; `remove()` still works). */
+  error: CustomEvent<ErrorDetail>;
+  /** Nothing arrived for `stallTimeout` seconds while unfinished (once; the next `progress`
+   *  means it moves again). */
+  stalled: CustomEvent<StalledDetail>;
   /** `remove()` ran (directly or through `clearStored`). */
   removed: CustomEvent<undefined>;
 }
 
 export class SeedcastClient extends EventTarget {
-  /** Options (ClientOptions in ./pkg/seedcast.d.ts): `trackers`, `iceServers`, `maxPeers`, and
-   *  `uploadLimit` — most bytes per second the client uploads (all torrents and peers together)
-   *  (a token bucket; default unlimited). */
+  /** Loads the wasm module if needed and creates a client (see the constructor's options and
+   *  errors). */
   static create(options?: ClientOptions): Promise<SeedcastClient>;
-  /** Needs `loadSeedcast()` to have resolved. `trackers` defaults to [defaultTracker()]. */
+  /** Needs `loadSeedcast()` to have resolved. Options: `trackers` (default
+   *  [defaultTracker()], the tracker of seedcast-signal when it serves this page; any other
+   *  page must pass its trackers, else an `error` event `no-tracker` says so), `iceServers`,
+   *  `maxPeers`, `storage`, `uploadLimit`, `chain`, `noPeersTimeout`, `stallTimeout`.
+   *  Throws on an invalid option, and when `storage` conflicts with the store of this page's
+   *  first client. */
   constructor(options?: ClientOptions);
   readonly peerId: string;
   readonly torrents: SeedcastTorrent[];
@@ -73,12 +99,36 @@ export class SeedcastClient extends EventTarget {
   stored(): Promise<StoredTorrent[]>;
   /** Deletes the stored pieces of one torrent (removing it first), or of all of them. */
   clearStored(infoHash?: string): Promise<void>;
+  /** Registers the streaming service worker now, so the first `streamURL()` does not wait
+   *  for it; resolves once it controls this page. Once per page (every client and copy of
+   *  this module shares it; a later call with other URLs rejects).
+   *  `script`: where the package's `sw.js` is served (default: next to this module, right
+   *  when the files are served as they are; with a bundler, copy `sw.js` to your site and pass
+   *  its URL). `scope`: default the script's directory; this page must be inside it, so serve
+   *  `sw.js` from the pages' directory or above (e.g. `/sw.js`). Rejects where service
+   *  workers are unavailable (plain http:// other than localhost, some private modes). */
+  serviceWorker(script?: string | URL, scope?: string | URL): Promise<ServiceWorkerRegistration>;
+  /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
   static liveConnections(): number;
+  /** Stops every torrent, connection and timer. Later calls on this client throw. */
   destroy(): void;
   addEventListener<K extends keyof SeedcastClientEventMap>(type: K, listener: (ev: SeedcastClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
 }
 
+/** A file read as it downloads (`openStream`). `for await (const chunk of stream)` reads it
+ *  to the end and closes it. */
+export interface SeedcastStream extends AsyncIterable<Uint8Array> {
+  /** The next chunk (at most 1 MiB; a view whose buffer may be longer), or undefined at the
+   *  end. Waits for pieces to arrive. `spare`: a chunk you are done with; its buffer is reused
+   *  (a long stream makes no garbage). Rejects once the stream or its torrent is closed. */
+  next(spare?: Uint8Array): Promise<Uint8Array | undefined>;
+  /** The one way to end a stream: releases its streaming window and memory. Idempotent. */
+  close(): void;
+  readonly closed: boolean;
+}
+
+/** One file of a torrent: the same object for the torrent's life. */
 export interface SeedcastFile extends FileInfo {
   /** The finished file's content (read from browser storage). */
   bytes(): Promise<Uint8Array>;
@@ -87,10 +137,11 @@ export interface SeedcastFile extends FileInfo {
   /** An object URL, revoked by `remove()`. */
   url(type?: string): Promise<string>;
   /** A URL that `<video>`/`<audio>` can play while the file downloads (HTTP range requests
-   *  answered by the service worker ./sw.js, registered on first use at this module's
-   *  directory). Rejects where service workers are unavailable (plain http:// on a host
-   *  other than localhost, some private modes). Pieces after the play position and after
-   *  every seek are fetched first; the page keeps seeding. */
+   *  answered by the streaming service worker; see `client.serviceWorker()`, which this
+   *  calls with no arguments if the page has not). Rejects where that worker cannot be
+   *  registered. Pieces after the play position and after every seek are fetched first; the
+   *  page keeps seeding. A magnet's first pieces are asked for with its metadata, so set
+   *  `src` as soon as `metadata` fires. */
   streamURL(): Promise<string>;
 }
 
@@ -98,7 +149,8 @@ export class SeedcastTorrent extends EventTarget {
   readonly infoHash: string;
   readonly name: string | undefined;
   readonly magnetURI: string;
-  readonly files: SeedcastFile[];
+  /** Empty until `metadata`; then the same array of the same objects on every read. */
+  readonly files: readonly SeedcastFile[];
   /** The creator record inside the torrent (null without one, or until `metadata`). */
   readonly creator: Creator | null;
   /** Sends `amount` BTT (a decimal string, at most 18 decimals) to the verified creator from
@@ -117,11 +169,10 @@ export class SeedcastTorrent extends EventTarget {
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
   /** Reads file `fileIndex` from `start` to `end` (inclusive, default: its end) as pieces
-   *  arrive; `next()` resolves with chunks of at most 1 MiB (views whose buffer may be
-   *  longer; `next(spare)` takes back a chunk you are done with and reuses its buffer, so a
-   *  long stream makes no garbage). Close it when done (releases
-   *  its streaming window). At most 8 per torrent: a 9th closes the least recently used. */
-  openStream(fileIndex: number, start?: number, end?: number): FileStream;
+   *  arrive; may be opened before the metadata. Close it when done. At most 8 per torrent: a
+   *  9th closes the least recently used. Throws for a file index or range the torrent does
+   *  not have, or once the torrent was removed. */
+  openStream(fileIndex: number, start?: number, end?: number): SeedcastStream;
   /** Stops the torrent and frees its memory; what is stored stays (see `clearStored`). */
   remove(): void;
   addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;

@@ -1,10 +1,19 @@
 // Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
 // Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
 import init, { Client, chainPreset } from './pkg/seedcast.js';
-import { hostTorrent, forgetTorrent, streamURL } from './stream-host.js';
+import { hostTorrent, forgetTorrent, streamURL, serviceWorker } from './stream-host.js';
+import { TorrentWatch, TrackerWatch, timeoutOption, NO_PEERS_TIMEOUT, STALL_TIMEOUT } from './health.js';
 
-// Called by the client when wasm stopped a torrent on its own (an `error` event).
+// Called by the client when wasm stopped a torrent on its own (a fatal `error` event).
 const stopped = Symbol('stopped');
+// Called by the stream host (stream-host.js, maybe another copy's) when a stream of the
+// torrent opens (see `#warmup`).
+const streamStarted = Symbol.for('seedcast.streamStarted');
+// How often the client looks at its torrents' health (health.js), in ms.
+const WATCH_MS = 1000;
+// A magnet's warm-up stream (see `SeedcastTorrent.#warmup`) lasts this long after the metadata
+// when no stream takes over.
+const WARMUP_AFTER_METADATA_MS = 30_000;
 
 let loading;
 /** Loads the wasm module once (later calls share the first load). `compiled`, optional: the
@@ -33,6 +42,9 @@ export function defaultTracker() {
 export class SeedcastClient extends EventTarget {
   #wasm;
   #torrents = new Map();
+  #watches = new Map(); // infoHash -> TorrentWatch
+  #watchTimer;
+  #watchOptions;
 
   /** Loads the wasm module if needed and creates a client. */
   static async create(options = {}) {
@@ -42,15 +54,50 @@ export class SeedcastClient extends EventTarget {
 
   constructor(options = {}) {
     super();
-    this.#wasm = new Client({ ...options, trackers: options.trackers ?? [defaultTracker()] });
+    this.#watchOptions = {
+      noPeersTimeout: timeoutOption('noPeersTimeout', options.noPeersTimeout, NO_PEERS_TIMEOUT),
+      stallTimeout: timeoutOption('stallTimeout', options.stallTimeout, STALL_TIMEOUT),
+    };
+    const trackers = options.trackers ?? [defaultTracker()];
+    this.#wasm = new Client({ ...options, trackers });
+    const trackerWatch = new TrackerWatch(trackers, options.trackers === undefined);
     this.#wasm.setListener((infoHash, type, detail) => {
       const target = infoHash === null ? this : this.#torrents.get(infoHash);
-      // The wasm side already dropped a torrent that reports an error: forget it first, so
+      // The wasm side already dropped a torrent whose error is fatal: forget it first, so
       // listeners see it gone from `torrents` (and may add it again).
-      if (type === 'error' && target instanceof SeedcastTorrent) target[stopped]();
+      if (type === 'error' && detail?.fatal && target instanceof SeedcastTorrent) target[stopped]();
       target?.dispatchEvent(new CustomEvent(type, { detail }));
+      if (type === 'tracker' && infoHash === null) this.#signal(this, trackerWatch.observe(detail));
     });
+    if (typeof globalThis.RTCPeerConnection !== 'function') {
+      // A macrotask: listeners added right after `create()` resolves still hear it.
+      setTimeout(() => this.#signal(this, {
+        type: 'error',
+        detail: { code: 'webrtc-unavailable', fatal: false, message: 'this browser has no WebRTC (RTCPeerConnection), so it cannot reach peers; web seeds still work' },
+      }));
+    }
   }
+
+  #signal(target, signal) {
+    if (signal) target.dispatchEvent(new CustomEvent(signal.type, { detail: signal.detail }));
+  }
+
+  /** Once a second: each torrent's health (no peers, stalled), see health.js. */
+  #watch() {
+    const now = performance.now();
+    for (const [infoHash, watch] of this.#watches) {
+      const torrent = this.#torrents.get(infoHash);
+      let stats;
+      try { stats = torrent?.stats(); } catch { stats = undefined; }
+      if (!stats) { this.#watches.delete(infoHash); continue; }
+      for (const signal of watch.observe(stats, now)) this.#signal(torrent, signal);
+    }
+    if (this.#watches.size === 0) { clearInterval(this.#watchTimer); this.#watchTimer = undefined; }
+  }
+
+  /** Registers the streaming service worker now, so the first `streamURL()` does not wait for
+   *  it (once per page; see seedcast.d.ts for the scope rules). */
+  serviceWorker(script, scope) { return serviceWorker(script, scope); }
 
   get peerId() { return this.#wasm.peerId; }
   get torrents() { return [...this.#torrents.values()]; }
@@ -100,35 +147,129 @@ export class SeedcastClient extends EventTarget {
   /** Stops every torrent, connection and timer. Later calls on this client fail. */
   destroy() {
     for (const t of this.#torrents.values()) t.remove();
+    clearInterval(this.#watchTimer);
+    this.#watchTimer = undefined;
     this.#wasm.destroy();
   }
 
   #wrap(handle) {
     const { infoHash } = handle;
     const torrent = new SeedcastTorrent(handle, () => {
+      forgetTorrent(torrent);
       // Only this wrapper: the same torrent may have been added again since it stopped.
       if (this.#torrents.get(infoHash) !== torrent) return;
       this.#torrents.delete(infoHash);
-      forgetTorrent(infoHash);
+      this.#watches.delete(infoHash);
     });
     this.#torrents.set(infoHash, torrent);
+    this.#watches.set(infoHash, new TorrentWatch(this.#watchOptions, performance.now()));
+    this.#watchTimer ??= setInterval(() => this.#watch(), WATCH_MS);
     hostTorrent(torrent);
     return torrent;
   }
 }
 
+/** A file read as it downloads (`SeedcastTorrent.openStream`): `next()` chunks, or
+ *  `for await`. `close()` is the one way to end it (it also frees its wasm memory). */
+class SeedcastStream {
+  #stream;
+
+  constructor(stream) { this.#stream = stream; }
+
+  /** The next chunk (at most 1 MiB), or undefined at the end. `spare`: a chunk you are done
+   *  with, whose buffer is reused. */
+  next(spare) {
+    if (!this.#stream) return Promise.reject(new Error('this stream is closed'));
+    return this.#stream.next(spare);
+  }
+
+  /** Ends the stream: releases its streaming window and its memory. Safe to call again. */
+  close() {
+    const stream = this.#stream;
+    if (!stream) return;
+    this.#stream = undefined;
+    try { stream.close(); } catch { /* its torrent was removed: nothing left to release */ }
+    stream.free();
+  }
+
+  get closed() { return !this.#stream; }
+
+  async *[Symbol.asyncIterator]() {
+    try {
+      for (let chunk = await this.next(); chunk; chunk = await this.next()) yield chunk;
+    } finally {
+      this.close();
+    }
+  }
+}
+
+/** One file of a torrent. The same object for the torrent's life (`files[0] === files[0]`);
+ *  `progress` and `done` are read live. */
+class SeedcastFile {
+  #torrent;
+  #wasm;
+  #url;
+
+  constructor(torrent, wasm, info) {
+    this.#torrent = torrent;
+    this.#wasm = wasm;
+    this.index = info.index;
+    this.name = info.name;
+    this.path = info.path;
+    this.length = info.length;
+    this.offset = info.offset;
+    Object.freeze(this);
+  }
+
+  #live() { return this.#wasm.files().find((f) => f.index === this.index); }
+  get progress() { return this.#live()?.progress ?? 0; }
+  get done() { return this.#live()?.done ?? false; }
+
+  bytes() { return this.#wasm.fileBytes(this.index); }
+  blob(type) { return this.#wasm.fileBlob(this.index, type); }
+  url(type) {
+    this.#url ??= this.#wasm.fileBlob(this.index, type).then((b) => URL.createObjectURL(b));
+    return this.#url;
+  }
+  streamURL() { return streamURL(this.#torrent, this); }
+  /** Revokes the object URL (called when the torrent is removed). */
+  revoke() { this.#url?.then((u) => URL.revokeObjectURL(u), () => {}); }
+  toJSON() { return { index: this.index, name: this.name, path: this.path, length: this.length, offset: this.offset, progress: this.progress, done: this.done }; }
+}
+
 export class SeedcastTorrent extends EventTarget {
   #wasm;
   #forget;
-  #urls = new Map();
+  #files;
   #removed = false;
   #stopped = false;
+  // A magnet's fast start: a stream on the start of file 0, opened before the metadata, so the
+  // engine asks for the first pieces the moment the metadata arrives (most video torrents hold
+  // one file). Closed when a real stream opens, the torrent is done or removed, or 30 s after
+  // the metadata with no stream.
+  #warmup;
+  #warmupTimer;
 
   constructor(handle, forget) {
     super();
     this.#wasm = handle;
     this.#forget = forget;
+    if (!handle.stats().hasMetadata) {
+      this.#warmup = this.openStream(0, 0);
+      const end = () => this.#endWarmup();
+      this.addEventListener('metadata', () => { this.#warmupTimer = setTimeout(end, WARMUP_AFTER_METADATA_MS); }, { once: true });
+      this.addEventListener('done', end, { once: true });
+    }
   }
+
+  #endWarmup() {
+    clearTimeout(this.#warmupTimer);
+    this.#warmup?.close();
+    this.#warmup = undefined;
+  }
+
+  /** A stream of this torrent opened for a reader (the stream host calls this). */
+  [streamStarted]() { this.#endWarmup(); }
 
   get infoHash() { return this.#wasm.infoHash; }
   get name() { return this.#wasm.name; }
@@ -143,24 +284,17 @@ export class SeedcastTorrent extends EventTarget {
   stats() { return this.#wasm.stats(); }
   peers() { return this.#wasm.peers(); }
   pieces() { return this.#wasm.pieces(); }
-  /** Reads a file as it downloads (see FileStream in ./pkg/seedcast.d.ts). */
-  openStream(fileIndex, start = 0, end) { return this.#wasm.openStream(fileIndex, start, end); }
+  /** Reads a file as it downloads (a SeedcastStream; close it when done). */
+  openStream(fileIndex, start = 0, end) { return new SeedcastStream(this.#wasm.openStream(fileIndex, start, end)); }
 
-  /** Files with helpers to read them once done (each returns a promise: pieces are read
-   *  from browser storage). */
+  /** The files (empty until the metadata is known), the same objects every time. */
   get files() {
-    return this.#wasm.files().map((f) => ({
-      ...f,
-      bytes: () => this.#wasm.fileBytes(f.index),
-      blob: (type) => this.#wasm.fileBlob(f.index, type),
-      url: (type) => {
-        if (!this.#urls.has(f.index)) {
-          this.#urls.set(f.index, this.#wasm.fileBlob(f.index, type).then((b) => URL.createObjectURL(b)));
-        }
-        return this.#urls.get(f.index);
-      },
-      streamURL: () => streamURL(this, f),
-    }));
+    if (!this.#files) {
+      const list = this.#wasm.files();
+      if (list.length === 0) return [];
+      this.#files = Object.freeze(list.map((f) => new SeedcastFile(this, this.#wasm, f)));
+    }
+    return this.#files;
   }
 
   /** Stops the torrent and frees its connections, memory and object URLs. What is in
@@ -177,8 +311,8 @@ export class SeedcastTorrent extends EventTarget {
   [stopped]() {
     if (this.#stopped) return;
     this.#stopped = true;
-    for (const url of this.#urls.values()) url.then((u) => URL.revokeObjectURL(u), () => {});
-    this.#urls.clear();
+    this.#endWarmup();
+    for (const file of this.#files ?? []) file.revoke();
     this.#wasm.remove();
     this.#forget();
   }

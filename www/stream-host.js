@@ -1,55 +1,109 @@
-// The page side of streaming: registers ./sw.js (once per page) and answers its requests
-// for file ranges from the torrents of this page (see the protocol in sw.js). Every torrent
-// any SeedcastClient of this page holds can be streamed, by this page only: the worker asks
-// only the page whose element made the request.
+// The page side of streaming: registers the service worker (sw.js, once per page) and answers
+// its requests for file ranges from the torrents of this page (see the protocol in sw.js).
+// Every torrent any SeedcastClient of this page holds can be streamed, by this page only: the
+// worker asks only the page whose element made the request.
+//
+// Two copies of this module on one page (two bundles, or a bundle and the player from a CDN)
+// share one host: its state lives on globalThis under a versioned symbol, so both copies see
+// every torrent of the page and register the worker once.
 
-const torrents = new Map(); // infoHash -> SeedcastTorrent
-const SCOPE = new URL('./', import.meta.url);
+const HOST = Symbol.for('seedcast.stream-host/1');
 const KEEPALIVE_MS = 20_000;
-let ready;
-let openStreams = 0;
-let keepalive;
+// SeedcastTorrent's hook: a reader's stream opened (its fast-start stream can end).
+const streamStarted = Symbol.for('seedcast.streamStarted');
+
+/** The page's host state (created by the first copy that needs it). */
+function host() {
+  globalThis[HOST] ??= {
+    torrents: new Map(), // infoHash -> SeedcastTorrent
+    ready: undefined, // Promise<ServiceWorkerRegistration>
+    script: undefined, // the worker's script URL
+    scope: undefined, // the worker's scope URL; stream URLs live under it
+    openStreams: 0,
+    keepalive: undefined,
+    onMessage: onWorkerMessage,
+  };
+  return globalThis[HOST];
+}
 
 /** Counts open streams; while there are any, pings the worker so the browser keeps it alive. */
 function streamOpened(delta) {
-  openStreams += delta;
-  if (openStreams > 0 && !keepalive) {
-    keepalive = setInterval(() => fetch(new URL('seedcast/keepalive', SCOPE)).catch(() => {}), KEEPALIVE_MS);
-  } else if (openStreams === 0 && keepalive) {
-    clearInterval(keepalive);
-    keepalive = undefined;
+  const h = host();
+  h.openStreams += delta;
+  if (h.openStreams > 0 && !h.keepalive && h.scope) {
+    const url = new URL('seedcast/keepalive', h.scope);
+    h.keepalive = setInterval(() => fetch(url).catch(() => {}), KEEPALIVE_MS);
+  } else if (h.openStreams === 0 && h.keepalive) {
+    clearInterval(h.keepalive);
+    h.keepalive = undefined;
   }
 }
 
-/** Makes `torrent` streamable from this page (until `forget`). */
-export function hostTorrent(torrent) { torrents.set(torrent.infoHash, torrent); }
-export function forgetTorrent(infoHash) { torrents.delete(infoHash); }
-
-/** The URL a media element can play file `index` of `torrent` from. */
-export async function streamURL(torrent, file) {
-  await serviceWorkerReady();
-  giveRequestPort();
-  return new URL(`seedcast/stream/${torrent.infoHash}/${file.index}/${encodeURIComponent(file.name)}`, SCOPE).href;
+/** Makes `torrent` streamable from this page (until `forgetTorrent`). */
+export function hostTorrent(torrent) { host().torrents.set(torrent.infoHash, torrent); }
+/** Stops streaming `torrent` (only if it is the one hosted under its info hash). */
+export function forgetTorrent(torrent) {
+  const { torrents } = host();
+  if (torrents.get(torrent.infoHash) === torrent) torrents.delete(torrent.infoHash);
 }
 
-/** Registers the worker and resolves once it controls this page. */
-export function serviceWorkerReady() {
-  ready ??= (async () => {
-    if (!('serviceWorker' in navigator)) {
-      throw new Error('this browser cannot stream here (service workers need https:// or localhost, and are off in some private modes)');
+/** The URL a media element can play file `file.index` of `torrent` from. */
+export async function streamURL(torrent, file) {
+  await serviceWorker();
+  giveRequestPort();
+  return new URL(`seedcast/stream/${torrent.infoHash}/${file.index}/${encodeURIComponent(file.name)}`, host().scope).href;
+}
+
+/** Registers the streaming worker (once per page) and resolves with its registration once it
+ *  controls this page. `script`: the URL sw.js is served at (default: next to this module);
+ *  `scope`: default the script's directory. The page must be inside the scope. Asking again
+ *  with other URLs than the first call fails: a page has one streaming worker. */
+export function serviceWorker(script, scope) {
+  const h = host();
+  let scriptURL;
+  let scopeURL;
+  try {
+    scriptURL = new URL(script ?? './sw.js', script ? location.href : import.meta.url).href;
+    scopeURL = new URL(scope ?? './', scope ? location.href : scriptURL).href;
+  } catch {
+    return Promise.reject(new Error(`not a URL: ${script ?? scope}`));
+  }
+  if (h.ready) {
+    const asked = script !== undefined || scope !== undefined;
+    if (asked && (scriptURL !== h.script || scopeURL !== h.scope)) {
+      return Promise.reject(new Error(`this page's streaming worker is already ${h.script} (scope ${h.scope}); register it once, before the first stream`));
     }
-    navigator.serviceWorker.addEventListener('message', onWorkerMessage);
-    navigator.serviceWorker.startMessages();
-    await navigator.serviceWorker.register(new URL('./sw.js', import.meta.url), { scope: SCOPE.pathname });
-    await navigator.serviceWorker.ready;
-    if (!navigator.serviceWorker.controller) {
-      // The worker claims open pages when it activates; wait for that.
-      await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
-    }
-    performance.mark('seedcast:service-worker');
-  })();
-  ready.catch(() => { ready = undefined; });
-  return ready;
+    return h.ready;
+  }
+  h.script = scriptURL;
+  h.scope = scopeURL;
+  h.ready = register(scriptURL, scopeURL);
+  h.ready.catch(() => { h.ready = undefined; });
+  return h.ready;
+}
+
+async function register(scriptURL, scopeURL) {
+  if (!('serviceWorker' in navigator)) {
+    throw new Error('this browser cannot stream here (service workers need https:// or localhost, and are off in some private modes)');
+  }
+  if (!location.href.startsWith(scopeURL)) {
+    throw new Error(`this page is outside the streaming worker's scope ${scopeURL}: serve sw.js from this page's directory or above and pass its URL to serviceWorker()`);
+  }
+  navigator.serviceWorker.addEventListener('message', host().onMessage);
+  navigator.serviceWorker.startMessages();
+  let registration;
+  try {
+    registration = await navigator.serviceWorker.register(scriptURL, { scope: new URL(scopeURL).pathname });
+  } catch (e) {
+    throw new Error(`cannot register the streaming worker ${scriptURL} (${e.message}); serve the package's sw.js there, or pass its URL to serviceWorker()`);
+  }
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    // The worker claims open pages when it activates; wait for that.
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener('controllerchange', resolve, { once: true }));
+  }
+  performance.mark('seedcast:service-worker');
+  return registration;
 }
 
 /** Gives the controlling worker a port to send this page's stream requests on (see sw.js):
@@ -60,7 +114,7 @@ function giveRequestPort() {
   const worker = navigator.serviceWorker.controller;
   if (!worker) return;
   const { port1, port2 } = new MessageChannel();
-  port1.onmessage = onWorkerMessage;
+  port1.onmessage = host().onMessage;
   worker.postMessage({ type: 'seedcast:requests' }, [port2]);
 }
 
@@ -110,16 +164,17 @@ async function onWorkerMessage(event) {
   if (data?.type !== 'seedcast:stream' || !port) return;
   const id = Math.random().toString(36).slice(2, 6);
   trace(id, 'request', data.fileIndex);
-  const torrent = torrents.get(data.infoHash);
+  const torrent = host().torrents.get(data.infoHash);
   if (!torrent) { port.postMessage({ error: 'this page does not hold that torrent', refused: true }); port.close(); return; }
   let stream;
   const stop = () => {
-    if (stream) { stream.close(); stream.free(); stream = undefined; streamOpened(-1); trace(id, 'closed'); }
+    if (stream) { stream.close(); stream = undefined; streamOpened(-1); trace(id, 'closed'); }
     port.onmessage = null;
     port.close();
   };
   const open = (start, end) => {
     stream = torrent.openStream(data.fileIndex, start, end);
+    torrent[streamStarted]?.();
     streamOpened(1);
     trace(id, 'open', start, end);
     if (tracing()) traceProgress(id, torrent, data.fileIndex, start, () => stream);

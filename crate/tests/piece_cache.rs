@@ -6,6 +6,7 @@ use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::{Storage, StorageError};
 use seedcast::metainfo::Metainfo;
 use seedcast::session::piece_cache::{
+    StorageFailure,
     Backend, DEFAULT_CACHE_BYTES, LoadRun, MAX_LOADS, MAX_UNWRITTEN_BYTES, PieceCache,
     SEED_CACHE_BYTES, StorageNews,
 };
@@ -141,7 +142,7 @@ fn a_failed_write_warns_once_and_keeps_pieces_in_memory() {
     c.writes_landed(&[batch[0].0], Err("storage is full (quota)".into()));
     let warned = news(&mut c);
     assert!(
-        matches!(&warned[..], [StorageNews::Failed(m)] if m.contains("kept in memory only")),
+        matches!(&warned[..], [StorageNews::Failed { kind: StorageFailure::Full, message: m }] if m.contains("kept in memory only")),
         "{warned:?}"
     );
     for i in 1..12 {
@@ -337,7 +338,7 @@ fn a_failed_load_is_reported_once_by_the_next_read() {
     assert_eq!(read(&mut c, 4), Err(StorageError::Pending(4)));
     let run = c.next_load().unwrap();
     c.load_failed(run, "worker gone");
-    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed(m)] if m.contains("worker gone")));
+    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("worker gone")));
     assert!(matches!(read(&mut c, 4), Err(StorageError::Backend(_))));
     assert_eq!(
         read(&mut c, 4),
@@ -348,7 +349,7 @@ fn a_failed_load_is_reported_once_by_the_next_read() {
     let run = c.next_load().unwrap();
     c.load_landed(run, &[0u8; 10][..]);
     assert!(!c.is_cached(4));
-    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed(m)] if m.contains("wrong size")));
+    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("wrong size")));
 }
 
 #[test]

@@ -37,9 +37,19 @@ export interface ClientOptions {
   /** Most connections per torrent (default 30). */
   maxPeers?: number;
   /** Where downloaded pieces are kept: `auto` (default: OPFS, else IndexedDB, else memory),
-   *  `opfs`, `indexeddb` or `memory`. Stored pieces survive reloads and are seeded; memory
-   *  holds only a bounded cache (4 MiB, or 4 pieces if larger) of them. The first client of a page picks. */
+   *  `opfs`, `indexeddb` or `memory`. A persistent store keeps every verified piece on disk
+   *  (they survive reloads and are seeded again) and only a bounded cache of them in memory.
+   *  `memory` keeps every piece of every torrent in the tab's memory until the torrent is
+   *  removed: a tab needs RAM for the whole torrent, and nothing survives a reload.
+   *  One persistent store per page: a client asking for another store than the page's first
+   *  client (`memory` aside) throws. */
   storage?: 'auto' | 'opfs' | 'indexeddb' | 'memory';
+  /** Seconds an unfinished torrent may go without any connected peer (or web seed) before it
+   *  reports an `error` with code `no-peers` (it keeps looking). Default 30. Read by seedcast.js. */
+  noPeersTimeout?: number;
+  /** Seconds an unfinished torrent may receive nothing before it reports `stalled`. Default 15.
+   *  Read by seedcast.js. */
+  stallTimeout?: number;
   /** Most bytes per second this client uploads (all torrents and peers together); default unlimited. */
   uploadLimit?: number;
   /** Where tips go: `'bttc'` (BitTorrent Chain mainnet, id 199; the default), `'donau'`
@@ -108,6 +118,8 @@ export interface TipResult { txHash: string; amountWei: string; chainId: number 
 export interface TorrentStats {
   progress: number; length: number | undefined; verified: number;
   numPieces: number; piecesVerified: number;
+  /** Bytes per piece (the last may be shorter); undefined until the metadata is known. */
+  pieceLength: number | undefined;
   downloaded: number; uploaded: number; wasted: number;
   downloadSpeed: number; uploadSpeed: number;
   peers: number; done: boolean; hasMetadata: boolean;
@@ -249,6 +261,35 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
     })
 }
 
+thread_local! {
+    /// The persistent-store preference of this page's first client that stores pieces: the
+    /// storage worker picks its backend once (piece_store.js), so a later client asking for
+    /// another would silently get the first one's.
+    static PAGE_STORE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Fails when `preference` conflicts with the page's store (`memory` never does: it uses no
+/// store). Invariant: every client of a page that persists pieces asked for the same store.
+fn claim_page_store(preference: &str) -> Result<(), JsError> {
+    if preference == "memory" {
+        return Ok(());
+    }
+    PAGE_STORE.with(|page| {
+        let mut page = page.borrow_mut();
+        match page.as_deref() {
+            Some(chosen) if chosen != preference => Err(fail(format!(
+                "`storage: \"{preference}\"` conflicts with this page's storage \"{chosen}\" \
+                 (chosen by its first client): every client of a page keeps its pieces in one \
+                 store; pass the same value, or \"memory\""
+            ))),
+            _ => {
+                *page = Some(preference.to_owned());
+                Ok(())
+            }
+        }
+    })
+}
+
 #[wasm_bindgen]
 impl Client {
     #[wasm_bindgen(constructor)]
@@ -258,8 +299,10 @@ impl Client {
         >,
     ) -> Result<Client, JsError> {
         let options = options.map_or(JsValue::UNDEFINED, JsValue::from);
+        let options = parse_options(&options)?;
+        claim_page_store(&options.storage_preference)?;
         Ok(Client {
-            inner: ClientInner::create(parse_options(&options)?),
+            inner: ClientInner::create(options),
         })
     }
 

@@ -107,8 +107,9 @@ impl ClientInner {
                 if let Some(swarm) = self.swarms.remove(&hex) {
                     self.release(swarm);
                 }
+                // The only cause today: pieces too large for a browser tab.
                 self.notes
-                    .push(Note::new(&hex, "error", message_detail(&reason)));
+                    .push(Note::error(&hex, "unsupported-torrent", &reason, true));
             }
         }
     }

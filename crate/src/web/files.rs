@@ -36,6 +36,7 @@ pub fn stats(engine: &Engine, swarm: &Swarm) -> JsValue {
     set(&out, "length", length.map(|l| l as f64));
     set(&out, "verified", verified as f64);
     set(&out, "numPieces", s.num_pieces);
+    set(&out, "pieceLength", info.map(|i| i.piece_length));
     set(&out, "piecesVerified", s.pieces_verified);
     set(&out, "downloaded", s.downloaded as f64);
     set(&out, "uploaded", s.uploaded as f64);

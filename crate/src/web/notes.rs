@@ -36,6 +36,17 @@ impl Note {
     pub fn warning(torrent: &str, message: String) -> Note {
         Note::new(torrent, "warning", message_detail(&message))
     }
+
+    /// Something the page should show: `{ code, message, fatal }`. `fatal`: the torrent was
+    /// stopped (the wrapper then forgets it); otherwise it carries on (e.g. in memory only).
+    /// The codes are a contract (seedcast.d.ts `SeedcastErrorCode`).
+    pub fn error(torrent: &str, code: &'static str, message: &str, fatal: bool) -> Note {
+        let detail = message_detail(message);
+        let object = wasm_bindgen::JsCast::unchecked_ref::<js_sys::Object>(&detail);
+        super::js_glue::set(object, "code", code);
+        super::js_glue::set(object, "fatal", fatal);
+        Note::new(torrent, "error", detail)
+    }
 }
 
 /// `{ message }`, the detail of warnings and errors.

@@ -25,6 +25,7 @@ use super::notes::Note;
 use super::storage::StorageNews;
 use super::store::{self, Kind, Stored};
 use crate::metainfo::InfoHash;
+use crate::session::piece_cache::StorageFailure;
 use crate::session::resume::{
     Current, Metadata, ResumeEvent, Stored as StoredState, rebuild_engine, resume,
 };
@@ -126,9 +127,11 @@ impl ClientInner {
             Ok(_) => swarm.storage_kind = Kind::Memory.name(),
             Err(e) => {
                 swarm.storage_kind = Kind::Memory.name();
-                self.notes.push(Note::warning(
+                self.notes.push(Note::error(
                     hex,
-                    format!("browser storage is unavailable ({e}); pieces are kept in memory"),
+                    "storage-failed",
+                    &format!("browser storage is unavailable ({e}); pieces are kept in memory"),
+                    false,
                 ));
             }
         }
@@ -159,7 +162,11 @@ impl ClientInner {
         let mut notes = std::mem::take(&mut self.notes);
         if let Some((engine, swarm)) = self.parts(hex) {
             match news {
-                StorageNews::Failed(message) => notes.push(Note::warning(hex, message)),
+                StorageNews::Failed { kind, message } => notes.push(match kind {
+                    StorageFailure::Full => Note::error(hex, "storage-quota", &message, false),
+                    StorageFailure::Write => Note::error(hex, "storage-failed", &message, false),
+                    StorageFailure::Read => Note::warning(hex, message),
+                }),
                 StorageNews::Lost { pieces, message } => {
                     for &index in &pieces {
                         engine.lose_piece(index, now);

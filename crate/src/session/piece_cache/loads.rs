@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use super::{Backend, MAX_LOADS, MAX_RUN_BYTES, PieceCache, RunBytes, StorageNews};
+use super::{Backend, MAX_LOADS, MAX_RUN_BYTES, PieceCache, RunBytes, StorageFailure, StorageNews};
 use crate::engine::picker::TIE_EXTENT_BYTES;
 
 /// A backend read of consecutive pieces `first..first + count` (`bytes` in all), in flight
@@ -121,7 +121,10 @@ impl PieceCache {
                 run.last()
             );
             self.fail(run, &e);
-            self.news.push_back(StorageNews::Failed(e));
+            self.news.push_back(StorageNews::Failed {
+                kind: StorageFailure::Read,
+                message: e,
+            });
             return;
         }
         let mut piece = Vec::new();
@@ -143,7 +146,10 @@ impl PieceCache {
             run.last()
         );
         if self.fail(run, &e) {
-            self.news.push_back(StorageNews::Failed(e));
+            self.news.push_back(StorageNews::Failed {
+                kind: StorageFailure::Read,
+                message: e,
+            });
         } else {
             self.news.push_back(StorageNews::Loaded);
         }

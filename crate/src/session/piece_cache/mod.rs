@@ -110,11 +110,21 @@ pub enum StorageNews {
     Loaded,
     /// A batch of pieces was written: held downloads may resume.
     Written,
-    /// Something failed (shown to the user as a warning, once per kind of failure).
-    Failed(String),
+    /// Something failed (shown to the user once per kind of failure).
+    Failed { kind: StorageFailure, message: String },
     /// These verified pieces' stored bytes are bad or gone: the engine must drop them
     /// (`Torrent::lose_piece`); `message` says why, for the user.
     Lost { pieces: Vec<u32>, message: String },
+}
+
+/// What a `StorageNews::Failed` was about: the page shows a full disk and a failed write as
+/// errors (nothing is lost, but the torrent no longer persists), a failed read as a warning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageFailure {
+    /// The browser refused to store more (quota or disk full).
+    Full,
+    Write,
+    Read,
 }
 
 /// Piece length and total length, once the metadata is known.
@@ -356,14 +366,21 @@ impl PieceCache {
             }
             Err(e) if !self.write_failed => {
                 self.write_failed = true;
-                self.news
-                    .push_back(StorageNews::Failed(if e.starts_with("storage is full") {
+                let full = e.starts_with("storage is full");
+                self.news.push_back(StorageNews::Failed {
+                    kind: if full {
+                        StorageFailure::Full
+                    } else {
+                        StorageFailure::Write
+                    },
+                    message: if full {
                         format!("{e}; the rest of this torrent is kept in memory only")
                     } else {
                         format!(
                             "could not save pieces to browser storage ({e}); keeping them in memory"
                         )
-                    }));
+                    },
+                });
             }
             Err(_) => {}
         }
