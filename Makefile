@@ -1,7 +1,7 @@
 # Seedcast — the two commands that matter:
 #   make run    set up, build and serve the web app + tracker on http://127.0.0.1:8000
 #   make test   set up and run every test (what CI runs)
-# Others: make bench, make bench-swarm, make bench-browser, make bench-start, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
+# Others: make npm (the npm package), make docs (the API reference), make bench, make bench-swarm, make bench-browser, make bench-start, make bench-stream, make bench-memory, make bench-signal, make bench-native, make fuzz,
 # make check-wasm, make deploy-tipjar.
 
 CARGO ?= cargo
@@ -9,7 +9,7 @@ LISTEN ?= 127.0.0.1:8000
 WASM_TARGET := wasm32-unknown-unknown
 TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 
-.PHONY: setup wasm run test test-rust test-node check-wasm bench bench-swarm bench-browser bench-start bench-stream bench-memory bench-signal bench-native fuzz \
+.PHONY: setup wasm docs npm run test test-rust test-node check-wasm bench bench-swarm bench-browser bench-start bench-stream bench-memory bench-signal bench-native fuzz \
   deploy-tipjar
 
 setup:
@@ -20,10 +20,18 @@ setup:
 wasm: setup
 	bash scripts/build-wasm.sh
 
-run: setup wasm
+# The API reference, generated from the types into www/docs/ (served at /docs/).
+docs: setup wasm
+	bash scripts/build-docs.sh
+
+# The npm package: target/npm/seedcast-<version>.tgz (see www/npm/README.md).
+npm: setup wasm
+	bash scripts/pack-npm.sh
+
+run: setup wasm docs
 	$(CARGO) run --release -p seedcast-signal --bin seedcast-signal -- --listen $(LISTEN) --www www
 
-test: setup test-rust check-wasm wasm test-node
+test: setup test-rust check-wasm wasm docs test-node
 
 test-rust:
 	$(CARGO) test --workspace --exclude seedcast-wasm-bench

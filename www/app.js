@@ -44,6 +44,18 @@ function shareLink(magnet) {
   return `${location.origin}${location.pathname}#${magnet.replaceAll('#', '%23')}`;
 }
 
+/** Text as an HTML attribute value between double quotes. */
+function attribute(text) {
+  return text.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;');
+}
+
+/** The copy-paste code that embeds a player for `magnet` on a page of any origin: this site's
+ *  embed.js (documented in the API reference, see player.d.ts). */
+function embedSnippet(magnet) {
+  return `<script src="${attribute(new URL('embed.js', location.href).href)}" async></script>\n`
+    + `<seedcast-player src="${attribute(magnet)}"></seedcast-player>`;
+}
+
 async function start() {
   wireSeeding();
   if (typeof RTCPeerConnection === 'undefined') {
@@ -251,6 +263,8 @@ function show(torrent) {
   };
   const showPlayer = () => {
     if (q('seedcast-player') || !torrent.files.some((f) => PLAYABLE.test(f.name))) return;
+    q('.embed').hidden = false;
+    q('.embed-code').value = embedSnippet(torrent.magnetURI);
     const player = document.createElement('seedcast-player');
     player.setAttribute('aria-label', `Player: ${torrent.name ?? 'video'}`);
     player.torrent = torrent;
@@ -305,6 +319,7 @@ function show(torrent) {
   });
   torrent.addEventListener('ban', (e) => { q('.warning').textContent = `Disconnected a peer that sent corrupt data (${e.detail.reason}).`; });
   q('.copy').addEventListener('click', () => navigator.clipboard?.writeText(q('.share-link').value));
+  q('.copy-embed').addEventListener('click', () => navigator.clipboard?.writeText(q('.embed-code').value));
   // Removed here or by deleting its stored copy ("Stored in this browser").
   torrent.addEventListener('removed', () => {
     clearInterval(timer);

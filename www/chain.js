@@ -11,7 +11,7 @@ let loading;
  *  default preset 'bttc' (BitTorrent Chain mainnet) when it cannot be read (logged). Fetched once. */
 export function siteChain() {
   loading ??= (async () => {
-    const url = new URL('chain.json', import.meta.url);
+    const url = new URL(/* @vite-ignore */ 'chain.json', import.meta.url);
     try {
       const response = await fetch(url, { cache: 'no-store', credentials: 'omit' });
       if (!response.ok) throw new Error(`HTTP ${response.status}`);

@@ -137,12 +137,13 @@ export class SeedcastPlayer extends HTMLElement {
   /** Sets up, ahead of the first `src`, what it would otherwise wait for: the wasm, the
    *  page's shared client for `trackers` and `storage` (as the attributes of the players to
    *  come will name them: default this site's tracker and persistent storage; with it the
-   *  client's spare WebRTC offers) and the streaming service worker. Resolves once all are
-   *  ready; rejects where service workers are unavailable (players then wait for the whole
-   *  file before playing). */
-  static async prepare({ trackers, storage } = {}) {
+   *  client's spare WebRTC offers) and the streaming service worker (`serviceWorker`: the URL
+   *  sw.js is served at; default next to this module). Resolves once all are ready; rejects
+   *  where service workers are unavailable (players then wait for the whole file before
+   *  playing). */
+  static async prepare({ trackers, storage, serviceWorker: script } = {}) {
     const list = trackers?.length ? trackers : [defaultTracker()];
-    await Promise.all([sharedClient(list, storage || undefined), serviceWorker()]);
+    await Promise.all([sharedClient(list, storage || undefined), serviceWorker(script)]);
   }
   #root;
   #video;
@@ -155,6 +156,8 @@ export class SeedcastPlayer extends HTMLElement {
   #givenClient;
   #file;
   #timer;
+  // Aborted when playback stops: removes the listeners on the (shared) client and torrent.
+  #listening = new AbortController();
   #generation = 0;
   #onKey = (e) => this.#key(e);
 
@@ -196,6 +199,8 @@ export class SeedcastPlayer extends HTMLElement {
 
   #stop() {
     this.#generation++;
+    this.#listening.abort();
+    this.#listening = new AbortController();
     clearInterval(this.#timer);
     this.#timer = undefined;
     if (this.#video) { this.#video.removeAttribute('src'); this.#video.load(); }
@@ -263,6 +268,11 @@ export class SeedcastPlayer extends HTMLElement {
       const torrent = this.#given ?? await acquire(client, src);
       if (generation !== this.#generation) { if (torrent !== this.#given) release(torrent); return; }
       this.#torrent = torrent;
+      // Problems the viewer should see (no tracker, no peers, storage full) while it goes on.
+      const show = (e) => { if (!e.detail.fatal) this.#error.textContent = e.detail.message; };
+      client?.addEventListener('error', show, { signal: this.#listening.signal });
+      torrent.addEventListener('error', show, { signal: this.#listening.signal });
+      torrent.addEventListener('peer', () => { if (/no peer/.test(this.#error.textContent)) this.#error.textContent = ''; }, { signal: this.#listening.signal });
       const creator = () => { if (client) showCreator(this.#creator, torrent, client); };
       mark('torrent');
       this.#timer = setInterval(() => this.#refresh(), 500);

@@ -69,6 +69,19 @@ export interface SeedcastTorrentEventMap {
   removed: CustomEvent<undefined>;
 }
 
+/**
+ * A BitTorrent client in this page: finds peers through WebSocket trackers, talks to them over
+ * WebRTC data channels, downloads and seeds torrents. Events: see `SeedcastClientEventMap`.
+ *
+ * @example
+ * ```js
+ * import { SeedcastClient } from 'seedcast';
+ * const client = await SeedcastClient.create({ trackers: ['wss://tracker.example'] });
+ * client.addEventListener('error', (e) => console.warn(e.detail.code, e.detail.message));
+ * const torrent = client.add('magnet:?xt=urn:btih:…');
+ * torrent.addEventListener('done', async () => console.log(await torrent.files[0].blob()));
+ * ```
+ */
 export class SeedcastClient extends EventTarget {
   /** Loads the wasm module if needed and creates a client (see the constructor's options and
    *  errors). */
@@ -93,7 +106,31 @@ export class SeedcastClient extends EventTarget {
   /** Tips `address` received per work through `chain.tipJar`, from the chain's logs
    *  (`chain.rpcUrls`); a later call reads only newer blocks (and older ones still left). */
   tips(address: string): Promise<CreatorTips>;
+  /** Starts downloading from a magnet link (hex or base32 info hash; its `tr` trackers join
+   *  the client's, `ws` web seeds are used) or the bytes of a .torrent file. Returns at once;
+   *  listen for `metadata`, `progress`, `done`. A torrent stored by an earlier visit resumes
+   *  from storage. Throws for a malformed link or file, a torrent this client already has, a
+   *  torrent whose pieces are too large for a browser tab (over 16 MiB), or a destroyed client.
+   *
+   *  @example
+   *  ```js
+   *  const torrent = client.add(magnet);
+   *  torrent.addEventListener('metadata', async () => { video.src = await torrent.files[0].streamURL(); });
+   *  ```
+   */
   add(source: string | Uint8Array | ArrayBuffer): SeedcastTorrent;
+  /** Hashes files in the page (a `File`, `File[]`, a `FileList` from an `<input type=file>`, a
+   *  `Blob` or bytes) and seeds them; resolves once hashed and announced. `options.name` names
+   *  the torrent; `options.creator` signs a creator record with a browser wallet (rejects with
+   *  a `TipError` if the wallet refuses). Rejects for no files, empty input, or a torrent this
+   *  client already has.
+   *
+   *  @example
+   *  ```js
+   *  const torrent = await client.seed(input.files);
+   *  share(torrent.magnetURI);
+   *  ```
+   */
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
   /** What this site keeps in browser storage (all tabs); stored torrents resume. */
   stored(): Promise<StoredTorrent[]>;
@@ -112,7 +149,9 @@ export class SeedcastClient extends EventTarget {
   static liveConnections(): number;
   /** Stops every torrent, connection and timer. Later calls on this client throw. */
   destroy(): void;
+  /** Listens for `tracker` and `error` events (see `SeedcastClientEventMap`). */
   addEventListener<K extends keyof SeedcastClientEventMap>(type: K, listener: (ev: SeedcastClientEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  /** Any other event type (as on every EventTarget). */
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
 }
 
@@ -145,6 +184,11 @@ export interface SeedcastFile extends FileInfo {
   streamURL(): Promise<string>;
 }
 
+/**
+ * One torrent of a client: its files, progress, peers, streams and creator. Events: see
+ * `SeedcastTorrentEventMap`. Every method throws "this torrent was removed" after `remove()`
+ * (or a fatal `error`).
+ */
 export class SeedcastTorrent extends EventTarget {
   readonly infoHash: string;
   readonly name: string | undefined;
@@ -163,8 +207,13 @@ export class SeedcastTorrent extends EventTarget {
    *  with the wallet and uploads it; rejects with a `TipError` (`no-wallet`, `rejected`,
    *  `failed`). A torrent with a creator record joins only its creator's channel. */
   publishToChannel(options?: PublishOptions): Promise<PublishResult>;
+  /** The .torrent file (bencoded, with the client's trackers), or undefined before the
+   *  metadata. */
   torrentFile(): Uint8Array | undefined;
+  /** A snapshot of progress, speeds, peers, piece counts and `pieceLength`, storage and web
+   *  seeds (cheap: call it from a timer). */
   stats(): TorrentStats;
+  /** The connected peers, with their client name, traffic and how many pieces they have. */
   peers(): PeerInfo[];
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
@@ -175,6 +224,8 @@ export class SeedcastTorrent extends EventTarget {
   openStream(fileIndex: number, start?: number, end?: number): SeedcastStream;
   /** Stops the torrent and frees its memory; what is stored stays (see `clearStored`). */
   remove(): void;
+  /** Listens for the torrent's events (see `SeedcastTorrentEventMap`). */
   addEventListener<K extends keyof SeedcastTorrentEventMap>(type: K, listener: (ev: SeedcastTorrentEventMap[K]) => void, options?: boolean | AddEventListenerOptions): void;
+  /** Any other event type (as on every EventTarget). */
   addEventListener(type: string, listener: EventListenerOrEventListenerObject, options?: boolean | AddEventListenerOptions): void;
 }

@@ -3,31 +3,11 @@
 // conflicting options refused, and the streaming worker registered ahead of time.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
-import { readFile } from 'node:fs/promises';
-import { extname, join, normalize } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { useSignalAndBrowser, newContext, openPage, seedContent, within, until, ROOT } from './harness.mjs';
+import { useSignalAndBrowser, newContext, openPage, seedContent, within, staticServer, ROOT } from './harness.mjs';
 
 const env = useSignalAndBrowser();
-
-const TYPES = { '.js': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.css': 'text/css', '.json': 'application/json' };
-
-/** A plain static server for www/ (as any web host would serve the files): not a tracker. */
-async function staticServer(dir) {
-  const server = createServer(async (req, res) => {
-    const path = normalize(decodeURIComponent(new URL(req.url, 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
-    try {
-      const body = await readFile(join(dir, path));
-      res.writeHead(200, { 'content-type': TYPES[extname(path)] ?? 'application/octet-stream' });
-      res.end(body);
-    } catch {
-      res.writeHead(404).end('not found');
-    }
-  });
-  await new Promise((res) => server.listen(0, '127.0.0.1', res));
-  return { base: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((res) => server.close(res)) };
-}
 
 const servers = [];
 after(async () => { for (const s of servers) await s.close(); });

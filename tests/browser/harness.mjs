@@ -2,9 +2,11 @@
 // www/ (tracker + app on one port) and a headless Chromium with WebRTC on loopback.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { createServer as createHttpServer } from 'node:http';
+import { readFile } from 'node:fs/promises';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -209,4 +211,26 @@ async function prepareContext(context) {
   await context.addInitScript({ content: PAGE_HELPERS });
   await context.route('**/webtorrent.min.js', (route) => route.fulfill({ path: WEBTORRENT_JS, contentType: 'text/javascript' }));
   return context;
+}
+
+const STATIC_TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.html': 'text/html', '.css': 'text/css', '.json': 'application/json', '.svg': 'image/svg+xml' };
+
+/** A plain static file server for `dir` on loopback (as any web host would serve a site): not a
+ *  tracker, no Seedcast headers. `{ base, close }`. */
+export async function staticServer(dir) {
+  const server = createHttpServer(async (req, res) => {
+    let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path.endsWith('/')) path += 'index.html';
+    const file = resolve(dir, `.${path}`);
+    if (!file.startsWith(resolve(dir))) { res.writeHead(403).end(); return; }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, { 'content-type': STATIC_TYPES[extname(file)] ?? 'application/octet-stream' });
+      res.end(body);
+    } catch {
+      res.writeHead(404).end('not found');
+    }
+  });
+  await new Promise((res) => server.listen(0, '127.0.0.1', res));
+  return { base: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((res) => server.close(res)) };
 }

@@ -17,8 +17,9 @@ function start(page, magnet, storage) {
   return page.evaluate(async ({ tracker, magnet, storage }) => {
     const client = await window.Seedcast.SeedcastClient.create({ trackers: [tracker], storage });
     const torrent = client.add(magnet);
-    window.dl = { client, torrent, warnings: [] };
+    window.dl = { client, torrent, warnings: [], errors: [] };
     torrent.addEventListener('warning', (e) => window.dl.warnings.push(e.detail.message));
+    torrent.addEventListener('error', (e) => window.dl.errors.push(e.detail));
   }, { tracker: env.signal.tracker, magnet, storage });
 }
 
@@ -148,10 +149,14 @@ test('a full IndexedDB is reported as "storage is full" and nothing is lost', { 
       torrent.addEventListener('done', resolve);
     });
     const s = torrent.stats();
-    return { storage: s.storage, digest: await window.testUtils.sha256(await torrent.files[0].bytes()), warnings: window.dl.warnings };
+    return { storage: s.storage, digest: await window.testUtils.sha256(await torrent.files[0].bytes()), errors: window.dl.errors, kept: window.dl.client.torrents.includes(torrent) };
   }));
   assert.equal(result.storage, 'indexeddb');
-  assert.ok(result.warnings.some((m) => /^storage is full: /.test(m)), `a clear warning (got ${JSON.stringify(result.warnings)})`);
+  const quota = result.errors.filter((e) => e.code === 'storage-quota');
+  assert.equal(quota.length, 1, `one storage-quota error (got ${JSON.stringify(result.errors)})`);
+  assert.match(quota[0].message, /^storage is full: .*kept in memory only/);
+  assert.equal(quota[0].fatal, false);
+  assert.ok(result.kept, 'the torrent carries on');
   assert.equal(result.digest, a.digest, 'pieces the store refused are still there (kept in memory)');
   await Promise.all([a.page.context().close(), context.close()]);
 });

@@ -282,15 +282,20 @@ test('the demo app: a video published in one tab plays from the share link in an
   await viewerPage.context().close();
 });
 
-test('a page of another origin embeds the player with one classic script tag (iframe), and it plays', { timeout: 180_000 }, async () => {
-  const { page: a, magnets } = await seeder(['clip.webm']);
+test('the app\'s embed code, pasted into a page of another origin, plays the video there (one classic script tag, iframe)', { timeout: 180_000 }, async () => {
+  // The publisher shares a video in the app and copies its embed code.
+  const publisher = await (await newContext(env.browser)).newPage();
+  await publisher.goto(`${env.signal.base}/`);
+  await publisher.setInputFiles('#file-input', media['clip.webm'].path);
+  const snippet = await within(30_000, 'no embed code appeared', until(() => publisher.$eval('.torrent .embed-code', (el) => el.value).catch(() => '')));
+  assert.match(snippet, /^<script src="http:\/\/127\.0\.0\.1:\d+\/embed\.js" async><\/script>\n<seedcast-player src="magnet:\?[^"<]+"><\/seedcast-player>$/);
+  const a = publisher;
   const context = await newContext(env.browser);
-  // A blog on 127.0.0.2: another origin (and site) than the Seedcast server on 127.0.0.1.
+  // A blog on 127.0.0.2: another origin (and site) than the Seedcast server on 127.0.0.1,
+  // with the snippet pasted as it is.
   const blog = createServer((req, res) => {
     res.writeHead(200, { 'Content-Type': 'text/html' });
-    res.end(`<!doctype html><title>blog</title><p>My clip:</p>
-      <script src="${env.signal.base}/embed.js"></script>
-      <seedcast-player muted autoplay src="${magnets[0]}" style="width: 640px"></seedcast-player>`);
+    res.end(`<!doctype html><title>blog</title><p>My clip:</p>\n${snippet}`);
   });
   await new Promise((res) => blog.listen(0, '127.0.0.2', res));
   const host = `http://127.0.0.2:${blog.address().port}`;
@@ -303,9 +308,14 @@ test('a page of another origin embeds the player with one classic script tag (if
     if (page.isClosed()) throw new Error('page closed');
     return page.frames().find((f) => f.url().startsWith(`${env.signal.base}/embed.html`));
   })).catch((e) => { throw new Error(`${e.message}; frames: ${page.frames().map((f) => f.url())}; errors: ${errors}`); });
+  // The viewer presses play (muted: no user gesture in a headless test).
   await within(60_000, 'the embedded player did not play', until(() => {
     if (page.isClosed()) throw new Error('page closed');
-    return frame.evaluate(() => document.querySelector('seedcast-player')?.video?.currentTime > 1).catch(() => false);
+    return frame.evaluate(() => {
+      const video = document.querySelector('seedcast-player')?.video;
+      if (video?.src && video.paused) { video.muted = true; video.play().catch(() => {}); }
+      return video?.currentTime > 1;
+    }).catch(() => false);
   }));
   assert.deepEqual(errors, []);
   await a.context().close();

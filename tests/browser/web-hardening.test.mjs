@@ -88,7 +88,7 @@ test('a stream URL plays only in the tab that opened it, sandboxed', { timeout: 
 
   // A second tab of the same origin and profile, controlled by the same service worker.
   const other = await openPage(context, env.signal.base);
-  await other.evaluate(async () => { await (await import('/stream-host.js')).serviceWorkerReady(); });
+  await other.evaluate(async () => { await (await import('/stream-host.js')).serviceWorker(); });
   const stolen = await other.evaluate(async (url) => {
     const r = await fetch(url, { headers: { Range: 'bytes=0-99' } });
     return { status: r.status, csp: r.headers.get('content-security-policy') };
