@@ -98,13 +98,17 @@ export class SeedcastClient extends EventTarget {
   /** The chain tips go to (`ClientOptions.chain`, validated; BTTC mainnet by default). */
   readonly chain: Chain;
   /** Browser wallets (EIP-6963 discovery; `window.ethereum` as the fallback, uuid
-   *  `"window.ethereum"`). */
+   *  `"window.ethereum"`). Resolves with an empty list when there is none; never rejects. */
   wallets(): Promise<WalletInfo[]>;
   /** A creator's channel on `server` (default: this page's origin), verified in the page
-   *  whatever the server says; `null` when there is none. */
+   *  whatever the server says; `null` when there is none. A channel that does not verify
+   *  resolves with `verified: false` and the `reason`. Rejects for an invalid address or
+   *  server origin, an unreachable server or an HTTP error. */
   channel(address: string, server?: string): Promise<ChannelView | null>;
   /** Tips `address` received per work through `chain.tipJar`, from the chain's logs
-   *  (`chain.rpcUrls`); a later call reads only newer blocks (and older ones still left). */
+   *  (`chain.rpcUrls`); a later call reads only newer blocks (and older ones still left).
+   *  Rejects for an invalid address, a chain without a TipJar, or when every RPC URL fails
+   *  (what was counted so far is kept for the next call). */
   tips(address: string): Promise<CreatorTips>;
   /** Starts downloading from a magnet link (hex or base32 info hash; its `tr` trackers join
    *  the client's, `ws` web seeds are used) or the bytes of a .torrent file. Returns at once;
@@ -132,9 +136,12 @@ export class SeedcastClient extends EventTarget {
    *  ```
    */
   seed(input: File | File[] | FileList | Blob | Uint8Array, options?: SeedOptions): Promise<SeedcastTorrent>;
-  /** What this site keeps in browser storage (all tabs); stored torrents resume. */
+  /** What this site keeps in browser storage (all tabs); stored torrents resume. Rejects
+   *  when browser storage cannot be read. */
   stored(): Promise<StoredTorrent[]>;
-  /** Deletes the stored pieces of one torrent (removing it first), or of all of them. */
+  /** Deletes the stored pieces of one torrent (removing it first), or of all of them.
+   *  Rejects for a malformed info hash, or when browser storage refuses (e.g. the torrent is
+   *  open in another tab). */
   clearStored(infoHash?: string): Promise<void>;
   /** Registers the streaming service worker now, so the first `streamURL()` does not wait
    *  for it; resolves once it controls this page. Once per page (every client and copy of
@@ -169,11 +176,13 @@ export interface SeedcastStream extends AsyncIterable<Uint8Array> {
 
 /** One file of a torrent: the same object for the torrent's life. */
 export interface SeedcastFile extends FileInfo {
-  /** The finished file's content (read from browser storage). */
+  /** The finished file's content (read from browser storage). Rejects while the file is
+   *  not complete, and after `remove()`. */
   bytes(): Promise<Uint8Array>;
-  /** The finished file as a Blob (its data is kept by the browser, not the page). */
+  /** The finished file as a Blob (its data is kept by the browser, not the page). Rejects
+   *  while the file is not complete, and after `remove()`. */
   blob(type?: string): Promise<Blob>;
-  /** An object URL, revoked by `remove()`. */
+  /** An object URL of `blob(type)`, made once and revoked by `remove()`. Rejects as `blob()`. */
   url(type?: string): Promise<string>;
   /** A URL that `<video>`/`<audio>` can play while the file downloads (HTTP range requests
    *  answered by the streaming service worker; see `client.serviceWorker()`, which this

@@ -6,9 +6,8 @@ use seedcast::create::{CreateOptions, TorrentBuilder};
 use seedcast::engine::{Storage, StorageError};
 use seedcast::metainfo::Metainfo;
 use seedcast::session::piece_cache::{
-    StorageFailure,
     Backend, DEFAULT_CACHE_BYTES, LoadRun, MAX_LOADS, MAX_UNWRITTEN_BYTES, PieceCache,
-    SEED_CACHE_BYTES, StorageNews,
+    SEED_CACHE_BYTES, StorageFailure, StorageNews,
 };
 
 /// A torrent of `pieces` pieces of `piece` bytes (the last one `short` bytes shorter) and its
@@ -338,7 +337,9 @@ fn a_failed_load_is_reported_once_by_the_next_read() {
     assert_eq!(read(&mut c, 4), Err(StorageError::Pending(4)));
     let run = c.next_load().unwrap();
     c.load_failed(run, "worker gone");
-    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("worker gone")));
+    assert!(
+        matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("worker gone"))
+    );
     assert!(matches!(read(&mut c, 4), Err(StorageError::Backend(_))));
     assert_eq!(
         read(&mut c, 4),
@@ -349,7 +350,9 @@ fn a_failed_load_is_reported_once_by_the_next_read() {
     let run = c.next_load().unwrap();
     c.load_landed(run, &[0u8; 10][..]);
     assert!(!c.is_cached(4));
-    assert!(matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("wrong size")));
+    assert!(
+        matches!(&news(&mut c)[..], [StorageNews::Failed { kind: StorageFailure::Read, message: m }] if m.contains("wrong size"))
+    );
 }
 
 #[test]

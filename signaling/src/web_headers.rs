@@ -75,11 +75,8 @@ impl WebHeaders {
     pub fn content_security_policy(&self, path: &str) -> String {
         let ancestors = if path == EMBED_PAGE { "*" } else { "'none'" };
         let policy = if path.starts_with(DOCS_PREFIX) {
-            self.policy.replacen(
-                "style-src 'self';",
-                "style-src 'self' 'unsafe-inline';",
-                1,
-            )
+            self.policy
+                .replacen("style-src 'self';", "style-src 'self' 'unsafe-inline';", 1)
         } else {
             self.policy.clone()
         };
@@ -178,7 +175,10 @@ mod tests {
         let web = WebHeaders::default();
         let docs = web.content_security_policy("/docs/classes/seedcast.SeedcastClient.html");
         assert!(docs.contains("style-src 'self' 'unsafe-inline';"), "{docs}");
-        assert!(docs.contains("script-src 'self' 'wasm-unsafe-eval';"), "{docs}");
+        assert!(
+            docs.contains("script-src 'self' 'wasm-unsafe-eval';"),
+            "{docs}"
+        );
         assert!(docs.ends_with("frame-ancestors 'none'"));
         for path in ["/", "/index.html", "/docs", "/embed.html", "/x/docs/"] {
             let policy = web.content_security_policy(path);

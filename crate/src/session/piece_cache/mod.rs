@@ -111,7 +111,10 @@ pub enum StorageNews {
     /// A batch of pieces was written: held downloads may resume.
     Written,
     /// Something failed (shown to the user once per kind of failure).
-    Failed { kind: StorageFailure, message: String },
+    Failed {
+        kind: StorageFailure,
+        message: String,
+    },
     /// These verified pieces' stored bytes are bad or gone: the engine must drop them
     /// (`Torrent::lose_piece`); `message` says why, for the user.
     Lost { pieces: Vec<u32>, message: String },
