@@ -29,7 +29,7 @@ export class TorrentWatch {
   #stallMs;
   #lastSource;
   #lastData;
-  #received = -1;
+  #received = null; // bytes received and verified at the last look (null: none yet)
   #noPeersSent = false;
   #stalledSent = false;
 
@@ -61,7 +61,11 @@ export class TorrentWatch {
       });
     }
     const received = stats.downloaded + stats.verified;
-    if (received !== this.#received) {
+    if (this.#received === null) {
+      // The first look: a baseline (a resumed torrent starts with verified bytes); the stall
+      // clock still runs from when the torrent was added.
+      this.#received = received;
+    } else if (received !== this.#received) {
       this.#received = received;
       this.#lastData = now;
       this.#stalledSent = false;

@@ -95,6 +95,11 @@ export class SeedcastClient extends EventTarget {
   constructor(options?: ClientOptions);
   readonly peerId: string;
   readonly torrents: SeedcastTorrent[];
+  /** The torrent with this info hash (40 hex digits, any case) or hex magnet link, if this
+   *  client has it (as WebTorrent's `client.get`, but synchronous). */
+  get(id: string): SeedcastTorrent | undefined;
+  /** Removes the torrent with this info hash or magnet link, if any (`torrent.remove()`). */
+  remove(id: string): void;
   /** The chain tips go to (`ClientOptions.chain`, validated; BTTC mainnet by default). */
   readonly chain: Chain;
   /** Browser wallets (EIP-6963 discovery; `window.ethereum` as the fallback, uuid
@@ -226,6 +231,24 @@ export class SeedcastTorrent extends EventTarget {
   peers(): PeerInfo[];
   /** One byte per piece, 1 = verified. */
   pieces(): Uint8Array;
+  /** WebTorrent's name: `stats().progress`, 0 to 1 (verified bytes over the total). */
+  readonly progress: number;
+  /** WebTorrent's name: `stats().downloadSpeed`, bytes per second (peers and web seeds). */
+  readonly downloadSpeed: number;
+  /** WebTorrent's name: `stats().uploadSpeed`, bytes per second. */
+  readonly uploadSpeed: number;
+  /** WebTorrent's name: `stats().downloaded`, bytes received. */
+  readonly downloaded: number;
+  /** WebTorrent's name: `stats().uploaded`, bytes sent. */
+  readonly uploaded: number;
+  /** WebTorrent's name: `stats().peers`, connected peers. */
+  readonly numPeers: number;
+  /** WebTorrent's name: `stats().done`, every piece verified. */
+  readonly done: boolean;
+  /** WebTorrent's name: `stats().length`, total bytes (undefined before the metadata). */
+  readonly length: number | undefined;
+  /** WebTorrent's name: `stats().pieceLength` (undefined before the metadata). */
+  readonly pieceLength: number | undefined;
   /** Reads file `fileIndex` from `start` to `end` (inclusive, default: its end) as pieces
    *  arrive; may be opened before the metadata. Close it when done. At most 8 per torrent: a
    *  9th closes the least recently used. Throws for a file index or range the torrent does

@@ -101,6 +101,16 @@ export class SeedcastClient extends EventTarget {
 
   get peerId() { return this.#wasm.peerId; }
   get torrents() { return [...this.#torrents.values()]; }
+
+  /** The torrent with this info hash (40 hex digits, any case) or magnet link, if added. */
+  get(id) {
+    const text = String(id ?? '');
+    const hex = /^[0-9a-f]{40}$/i.test(text) ? text : /xt=urn:btih:([0-9a-f]{40})(?:&|$)/i.exec(text)?.[1];
+    return hex ? this.#torrents.get(hex.toLowerCase()) : undefined;
+  }
+
+  /** Removes the torrent with this info hash or magnet link (see `SeedcastTorrent.remove`). */
+  remove(id) { this.get(id)?.remove(); }
   /** The chain tips go to (`ClientOptions.chain`, validated). */
   get chain() { return this.#wasm.chain; }
 
@@ -282,6 +292,16 @@ export class SeedcastTorrent extends EventTarget {
   publishToChannel(options) { return this.#wasm.publishToChannel(options); }
   torrentFile() { return this.#wasm.torrentFile(); }
   stats() { return this.#wasm.stats(); }
+  // WebTorrent's names for the numbers users read most (each reads `stats()`).
+  get progress() { return this.stats().progress; }
+  get downloadSpeed() { return this.stats().downloadSpeed; }
+  get uploadSpeed() { return this.stats().uploadSpeed; }
+  get downloaded() { return this.stats().downloaded; }
+  get uploaded() { return this.stats().uploaded; }
+  get numPeers() { return this.stats().peers; }
+  get done() { return this.stats().done; }
+  get length() { return this.stats().length; }
+  get pieceLength() { return this.stats().pieceLength; }
   peers() { return this.#wasm.peers(); }
   pieces() { return this.#wasm.pieces(); }
   /** Reads a file as it downloads (a SeedcastStream; close it when done). */

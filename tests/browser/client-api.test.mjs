@@ -23,11 +23,16 @@ test('files are the same objects, stats say the piece length, a stream ends with
     await new Promise((res) => torrent.addEventListener('done', res, { once: true }));
     const [file] = torrent.files;
     const stats = torrent.stats();
+    const familiar = {
+      get: client.get(torrent.infoHash.toUpperCase()) === torrent && client.get(magnet) === torrent && client.get('nope') === undefined,
+      numbers: [torrent.progress, torrent.done, torrent.length, torrent.pieceLength, torrent.numPeers >= 0, torrent.downloaded >= 0],
+    };
     const stream = torrent.openStream(0);
     const parts = [];
     for await (const chunk of stream) parts.push(chunk.slice());
     const again = (() => { try { stream.close(); return 'ok'; } catch (e) { return e.message; } })();
     const afterClose = await stream.next().then(() => 'resolved', (e) => e.message);
+    const removedBefore = client.torrents.length;
     return {
       before,
       sameArray: torrent.files === torrent.files,
@@ -40,9 +45,11 @@ test('files are the same objects, stats say the piece length, a stream ends with
       numPieces: stats.numPieces,
       length: stats.length,
       closed: stream.closed,
+      familiar,
       again,
       afterClose,
       digest: await window.testUtils.sha256(new Uint8Array(await new Blob(parts).arrayBuffer())),
+      removed: (client.remove(magnet), [removedBefore, client.torrents.length]),
     };
   }, { tracker: env.signal.tracker, magnet: seed.magnet }));
   assert.equal(result.before, 0, 'no files before the metadata');
@@ -55,6 +62,9 @@ test('files are the same objects, stats say the piece length, a stream ends with
   assert.ok(Number.isInteger(Math.log2(result.pieceLength)), `piece length ${result.pieceLength}`);
   assert.equal(result.numPieces, Math.ceil(size / result.pieceLength));
   assert.equal(result.digest, seed.digest, 'for await read the whole file');
+  assert.ok(result.familiar.get, 'client.get by info hash (any case) and by magnet');
+  assert.deepEqual(result.removed, [1, 0], 'client.remove(magnet)');
+  assert.deepEqual(result.familiar.numbers, [1, true, size, result.pieceLength, true, true], 'WebTorrent-style torrent numbers');
   assert.equal(result.closed, true, 'the loop closed the stream');
   assert.equal(result.again, 'ok', 'close() twice is fine');
   assert.match(result.afterClose, /closed/);
@@ -96,7 +106,8 @@ test('error events a page can show: no tracker, no peers, stalled, no WebRTC; a 
   assert.doesNotMatch(result.noTracker.message, /seedcast-signal/, 'no hint when trackers were given');
   assert.deepEqual([result.noPeers.code, result.noPeers.fatal], ['no-peers', false]);
   assert.match(result.noPeers.message, /no peer found/);
-  assert.deepEqual(result.stalled, { seconds: 1, peers: 0, hasMetadata: false });
+  assert.deepEqual({ ...result.stalled, seconds: undefined }, { seconds: undefined, peers: 0, hasMetadata: false });
+  assert.ok(result.stalled.seconds >= 1 && result.stalled.seconds <= 3, `stalled after ${result.stalled.seconds} s (timeout 1 s, looked at every second)`);
   assert.ok(result.stillThere, 'a torrent with no peers carries on');
   assert.equal(result.conflicts[0], 'ok');
   assert.match(result.conflicts[1], /`storage: "indexeddb"` conflicts with this page's storage "auto"/);

@@ -27,13 +27,20 @@ test('a ready web seed counts as a source', () => {
 
 test('nothing received for the stall timeout is one stalled signal, re-armed by data', () => {
   const w = new TorrentWatch({ noPeersTimeout: 1000, stallTimeout: 5 }, 0);
-  assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 100 }), 1_000), []);
+  assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 0 }), 1_000), []);
+  assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 100 }), 1_000), [], 'data at 1 s');
   assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 100 }), 5_000), []);
   const [signal] = w.observe(stats({ peers: 2, downloaded: 100, hasMetadata: true }), 6_000);
   assert.deepEqual(signal, { type: 'stalled', detail: { seconds: 5, peers: 2, hasMetadata: true } });
   assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 100 }), 20_000), []);
   assert.deepEqual(w.observe(stats({ peers: 2, downloaded: 200 }), 21_000), []);
   assert.equal(w.observe(stats({ peers: 2, downloaded: 200 }), 26_000)[0]?.type, 'stalled');
+});
+
+test('the stall clock runs from the add, not from the first look', () => {
+  const w = new TorrentWatch({ noPeersTimeout: 1000, stallTimeout: 2 }, 0);
+  assert.deepEqual(w.observe(stats({ verified: 500 }), 1_000), [], 'a resumed torrent\'s stored bytes are the baseline');
+  assert.deepEqual(w.observe(stats({ verified: 500 }), 2_000)[0]?.detail.seconds, 2);
 });
 
 test('a finished torrent reports nothing', () => {
