@@ -257,6 +257,17 @@ fn a_seed_reads_ahead_while_peers_read_forward() {
     // A jump elsewhere is not a scan.
     c.prefetch(300);
     assert_eq!(serve_loads(&mut c, &data, piece)[0].count, 1);
+    // A jump whose next piece is asked for too is one: a peer's first requests in an extent
+    // (entered at piece 140 of 128..192) read on to its end in one go, and its first pieces
+    // (asked together later) up to the entry piece in one more.
+    c.prefetch(140);
+    c.prefetch(141);
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!((run.first, run.count), (140, 52));
+    c.prefetch(128);
+    c.prefetch(129);
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!((run.first, run.count), (128, 12), "up to the cached entry piece");
 }
 
 #[test]

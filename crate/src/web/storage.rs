@@ -87,6 +87,10 @@ struct Inner {
     /// A task will take the cache's pending writes at the end of the current task: pieces
     /// verified together (one channel message often completes several) go in one message.
     write_scheduled: bool,
+    /// A task will start the cache's loads at the end of the current task: the requests of
+    /// one channel message (a peer asks for several pieces at once) are queued before the
+    /// first load is cut, so it covers them in one read (see `PieceCache::next_load`).
+    load_scheduled: bool,
 }
 
 #[derive(Clone)]
@@ -145,6 +149,7 @@ impl SharedStorage {
                 blobs,
                 waker: None,
                 write_scheduled: false,
+                load_scheduled: false,
             })),
             corrupt_uploads: corrupt,
         }
@@ -318,6 +323,20 @@ fn schedule_writes(rc: &Rc<RefCell<Inner>>) {
         let Some(rc) = weak.upgrade() else { return };
         rc.borrow_mut().cache.writes_landed(&indices, result);
         wake(&weak);
+    });
+}
+
+/// Starts the cache's loads once the current task is done (see `Inner::load_scheduled`).
+fn schedule_loads(rc: &Rc<RefCell<Inner>>) {
+    if std::mem::replace(&mut rc.borrow_mut().load_scheduled, true) {
+        return;
+    }
+    let weak = Rc::downgrade(rc);
+    spawn_local(async move {
+        if let Some(rc) = weak.upgrade() {
+            rc.borrow_mut().load_scheduled = false;
+            start_loads(&rc);
+        }
     });
 }
 
@@ -587,7 +606,7 @@ impl Storage for SharedStorage {
             .cache
             .read_block(index, begin, len, out);
         match result {
-            Err(StorageError::Pending(_)) => start_loads(&self.inner),
+            Err(StorageError::Pending(_)) => schedule_loads(&self.inner),
             Ok(()) if self.corrupt_uploads => {
                 if let Some(byte) = out.get_mut(start) {
                     *byte ^= 0xff;
@@ -600,7 +619,7 @@ impl Storage for SharedStorage {
 
     fn prefetch(&mut self, index: u32) {
         self.inner.borrow_mut().cache.prefetch(index);
-        start_loads(&self.inner);
+        schedule_loads(&self.inner);
     }
 
     fn unprefetch(&mut self, index: u32) {
