@@ -267,7 +267,11 @@ fn a_seed_reads_ahead_while_peers_read_forward() {
     c.prefetch(128);
     c.prefetch(129);
     let run = serve_loads(&mut c, &data, piece)[0];
-    assert_eq!((run.first, run.count), (128, 12), "up to the cached entry piece");
+    assert_eq!(
+        (run.first, run.count),
+        (128, 12),
+        "up to the cached entry piece"
+    );
 }
 
 #[test]
