@@ -227,51 +227,51 @@ fn loads_in_flight_are_bounded_in_number_and_bytes() {
 }
 
 #[test]
-fn a_seed_reads_ahead_while_peers_read_forward() {
+fn a_seed_reads_the_whole_extent_around_a_piece_in_one_read() {
     let piece = 16 * 1024;
     let (meta, data) = torrent(piece, 400, 0);
     let mut c = cache(Backend::Files, &meta);
     assert_eq!(c.budget(), SEED_CACHE_BYTES);
-    c.prefetch(0);
-    assert_eq!(
-        serve_loads(&mut c, &data, piece)[0].count,
-        1,
-        "a first read is not a scan"
-    );
-    c.prefetch(1);
+    // 16 KiB pieces, 1 MiB extents of 64 pieces: 0..64, 64..128, ...
+    c.prefetch(5);
     let run = serve_loads(&mut c, &data, piece)[0];
-    assert_eq!(
-        (run.first, run.bytes),
-        (1, 1024 * 1024 - piece),
-        "a forward scan reads ahead, up to the end of the 1 MiB extent"
-    );
-    assert!(c.is_cached(63) && !c.is_cached(64));
-    c.prefetch(64);
-    let run = serve_loads(&mut c, &data, piece)[0];
-    assert_eq!(
-        (run.first, run.bytes),
-        (64, 1024 * 1024),
-        "the next extent is read whole"
-    );
-    assert!(c.is_cached(127));
-    // A jump elsewhere is not a scan.
-    c.prefetch(300);
-    assert_eq!(serve_loads(&mut c, &data, piece)[0].count, 1);
-    // A jump whose next piece is asked for too is one: a peer's first requests in an extent
-    // (entered at piece 140 of 128..192) read on to its end in one go, and its first pieces
-    // (asked together later) up to the entry piece in one more.
+    assert_eq!((run.first, run.count), (0, 64), "the extent around piece 5");
+    assert!(c.is_cached(0) && c.is_cached(63) && !c.is_cached(64));
     c.prefetch(140);
-    c.prefetch(141);
-    let run = serve_loads(&mut c, &data, piece)[0];
-    assert_eq!((run.first, run.count), (140, 52));
-    c.prefetch(128);
-    c.prefetch(129);
     let run = serve_loads(&mut c, &data, piece)[0];
     assert_eq!(
         (run.first, run.count),
-        (128, 12),
-        "up to the cached entry piece"
+        (128, 64),
+        "entered mid-extent: still the whole extent"
     );
+    // Pieces already in memory bound the read: only what is missing around the piece.
+    c.prefetch(70);
+    c.write_piece(66, piece_of(&data, piece, 66)).unwrap();
+    c.write_piece(75, piece_of(&data, piece, 75)).unwrap();
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!(
+        (run.first, run.count),
+        (67, 8),
+        "between the cached pieces 66 and 75"
+    );
+    // The last extent is short: up to the torrent's end.
+    c.prefetch(399);
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!((run.first, run.count), (384, 16));
+}
+
+#[test]
+fn the_store_reads_only_the_pieces_asked_for_together() {
+    let piece = 16 * 1024;
+    let (meta, data) = torrent(piece, 400, 0);
+    let mut c = cache(Backend::Store, &meta);
+    c.prefetch(5);
+    assert_eq!(serve_loads(&mut c, &data, piece)[0].count, 1);
+    c.prefetch(10);
+    c.prefetch(11);
+    c.prefetch(12);
+    let run = serve_loads(&mut c, &data, piece)[0];
+    assert_eq!((run.first, run.count), (10, 3));
 }
 
 #[test]

@@ -20,7 +20,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startSignal, launchPersistentWithPid, within } from './harness.mjs';
-import { tree, cpuMs } from './proc.mjs';
+import { tree, cpuMs, cpuByProcess } from './proc.mjs';
 
 const REPS = Number(process.env.REPS) || 2;
 const MIB = Number(process.env.MIB) || 64;
@@ -106,6 +106,22 @@ async function freshBrowser() {
   return { ...browser, open };
 }
 
+// BREAKDOWN=1: also print each run's CPU per MiB by process (which renderer, the browser process,
+// the network service, the GPU process...), to see where a client's cost over the raw channel sits.
+const BREAKDOWN = process.env.BREAKDOWN === '1';
+
+/** `after - before` of two `cpuByProcess` readings, per MiB, by role: the `roles` map names some
+ *  pids (e.g. seeder, downloader); others go by their process kind. */
+function breakdown(before, after, mib, roles) {
+  const out = {};
+  for (const [pid, p] of after) {
+    const role = roles.get(pid) ?? p.kind;
+    out[role] = (out[role] ?? 0) + (p.ms - (before.get(pid)?.ms ?? 0)) / mib;
+  }
+  return Object.entries(out).filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
+}
+
 /** Samples the peak RSS of the renderers that are not in `exclude` (the downloader's). */
 function rssSampler(pid, exclude) {
   let peak = 0;
@@ -132,9 +148,14 @@ async function runClient(impl, scenario, signal, otherOrigin) {
     await impl.load(leecher);
     await impl.create(leecher, { tracker: signal.tracker, store });
     const cpuBefore = cpuMs(browser.pid);
+    const byProcessBefore = cpuByProcess(browser.pid);
     const limitMs = Math.max(120_000, (rate ? size / rate : 10) * 10_000);
     const r = await within(limitMs, `${impl.name} did not finish ${size / 2 ** 20} MiB`, impl.add(leecher, { magnet, tracker: signal.tracker, store }));
     const cpu = cpuMs(browser.pid) - cpuBefore;
+    if (BREAKDOWN) {
+      const roles = new Map(tree(browser.pid).filter((p) => p.renderer).map((p) => [p.pid, seederRenderers.has(p.pid) ? 'seeder' : 'downloader']));
+      console.log(`    ${impl.name} CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, roles)}`);
+    }
     const rss = stopRss();
     if (r.bytes < size) throw new Error(`${impl.name} downloaded only ${r.bytes} of ${size} bytes`);
     const mib = size / 2 ** 20;
@@ -149,7 +170,9 @@ async function runClient(impl, scenario, signal, otherOrigin) {
 async function runRaw(message, size, signal, otherOrigin) {
   const browser = await freshBrowser();
   try {
+    const renderersBefore = new Set(tree(browser.pid).filter((p) => p.renderer).map((p) => p.pid));
     const sender = await browser.open(signal.base);
+    const senderPids = new Set(tree(browser.pid).filter((p) => p.renderer && !renderersBefore.has(p.pid)).map((p) => p.pid));
     const receiver = await browser.open(otherOrigin.base);
     const offer = await sender.evaluate(async () => {
       const pc = new RTCPeerConnection({ iceServers: [] });
@@ -187,6 +210,7 @@ async function runRaw(message, size, signal, otherOrigin) {
       await window.raw.open;
     }, answer);
     const cpuBefore = cpuMs(browser.pid);
+    const byProcessBefore = cpuByProcess(browser.pid);
     const startAt = await sender.evaluate(({ message, size }) => {
       const { channel } = window.raw;
       const chunk = new Uint8Array(message); // SCTP does not compress: the bytes do not matter
@@ -206,6 +230,10 @@ async function runRaw(message, size, signal, otherOrigin) {
     }, { message, size });
     const doneAt = await within(120_000, 'the raw channel did not deliver', receiver.evaluate(() => window.raw.done));
     const cpu = cpuMs(browser.pid) - cpuBefore;
+    if (BREAKDOWN) {
+      const roles = new Map(tree(browser.pid).filter((p) => p.renderer).map((p) => [p.pid, senderPids.has(p.pid) ? 'seeder' : 'downloader']));
+      console.log(`    raw ${message / 1024} KiB CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, roles)}`);
+    }
     const seconds = (doneAt - startAt) / 1000;
     return { mbps: size / 1e6 / seconds, cpuPerMiB: cpu / (size / 2 ** 20) };
   } finally {

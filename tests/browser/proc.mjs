@@ -18,13 +18,15 @@ function processTable() {
         cpuTicks: Number(fields[11]) + Number(fields[12]),
         rssKiB: Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0),
         renderer: cmdline.includes('--type=renderer'),
+        kind: /--utility-sub-type=([\w.]+)/.exec(cmdline)?.[1] ?? /--type=([\w-]+)/.exec(cmdline)?.[1] ?? 'browser',
       });
     } catch { /* exited meanwhile */ }
   }
   return table;
 }
 
-/** Every process in the tree under `rootPid` (itself included): [{ pid, ppid, cpuTicks, rssKiB, renderer }]. */
+/** Every process in the tree under `rootPid` (itself included): [{ pid, ppid, cpuTicks, rssKiB, renderer, kind }]
+ *  (`kind`: Chromium's process type, the utility's service name, or `browser`). */
 export function tree(rootPid) {
   const table = processTable();
   const members = new Set([rootPid]);
@@ -37,6 +39,11 @@ export function tree(rootPid) {
 
 /** The renderer processes in the tree under `rootPid`: [{ pid, rssKiB, … }]. */
 export const renderers = (rootPid) => tree(rootPid).filter((p) => p.renderer);
+
+/** CPU ms per process so far under `rootPid`: Map pid -> { ms, kind, renderer } (diff two for a breakdown). */
+export function cpuByProcess(rootPid) {
+  return new Map(tree(rootPid).map((p) => [p.pid, { ms: p.cpuTicks * (1000 / CLK_TCK), kind: p.kind, renderer: p.renderer }]));
+}
 
 /** CPU time (user + system) used so far by the whole process tree under `rootPid`, in milliseconds. */
 export const cpuMs = (rootPid) => tree(rootPid).reduce((sum, p) => sum + p.cpuTicks, 0) * (1000 / CLK_TCK);

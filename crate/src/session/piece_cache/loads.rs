@@ -54,41 +54,45 @@ impl PieceCache {
                 break (i, urgent);
             }
         };
-        let mut urgency = vec![first_urgent];
         // Runs of at most an eighth of the budget, so a few loads fit in its half.
         let max_run = MAX_RUN_BYTES.min((self.budget / 8) as u32);
-        // A seed's files hold every piece, and peers (a streaming one above all) ask for
-        // pieces in runs: read ahead to the run's size, since each file read costs a round
-        // trip to the browser whatever its size (measured: one 16 KiB piece per read capped a
-        // seed at ~4 MB/s). The store only holds what was written, so it reads just the
-        // pieces asked for. Only while reads go forward in order (a streaming peer): for
-        // scattered requests it read bytes nobody asked for (measured: +5 ms CPU per MiB).
-        // A scan is a load that continues the last one, or one whose next piece is asked for
-        // too (requests queued in the same task: the driver cuts loads at the end of it).
-        // Measured on a 64 MiB seed to one Seedcast downloader: 244 reads before (each
-        // extent in four: its entry piece alone, on to its end, its first piece alone, on to
-        // the entry piece), 134 after; the seeding tab's CPU per MiB did not move beyond the
-        // run-to-run noise (A/B 93-108 vs 99-113 ms/MiB, 3 runs each).
-        let read_ahead = self.backend == Backend::Files
-            && (self.last_load_end == Some(first) || self.queue.contains(first + 1));
-        let mut count = 1u32;
+        // A seed's files hold every piece, and each file read costs the browser ~4-5 ms of
+        // CPU whatever its size up to a few MiB (measured: 1 MiB reads 4.5 ms per MiB, 16 MiB
+        // reads 1.9; the same for `arrayBuffer()`, `stream()` and `FileReader`). So a seed
+        // reads the whole extent (`picker::TIE_EXTENT_BYTES`, the unit peers take new pieces
+        // by, ours included) around the piece asked for, in one read: a 64 MiB seed to one
+        // downloader made 244 reads by pieces and forward scans, 64 this way. The store only
+        // holds what was written, so it reads just the pieces asked for (and those asked with
+        // them).
+        let whole_extent = self.backend == Backend::Files;
+        let extent_of = |i: u32| layout.piece_start(i) / TIE_EXTENT_BYTES;
+        let mut lo = first;
         let mut bytes = layout.piece_size(first);
+        let mut urgency = std::collections::VecDeque::from([first_urgent]);
+        while whole_extent && lo > 0 && extent_of(lo - 1) == extent_of(first) {
+            let size = layout.piece_size(lo - 1);
+            if bytes + size > max_run || !self.loadable(lo - 1) {
+                break;
+            }
+            lo -= 1;
+            bytes += size;
+            urgency.push_front(self.queue.take(lo).unwrap_or(false));
+        }
+        let first = lo;
+        let mut count = (urgency.len()) as u32;
         loop {
             let next = first + count;
             let size = layout.piece_size(next);
             let asked = self.queue.contains(next);
-            // Reading ahead stops at an extent boundary: a peer taking new pieces by extents
-            // (ours: `picker::TIE_EXTENT_BYTES`) goes elsewhere there, and what was read past
-            // it is wasted (profiled: 16 of 80 MiB read for a 64 MiB download without this).
-            let extent_ends = layout.piece_start(next) % TIE_EXTENT_BYTES == 0;
+            let same_extent = extent_of(next) == extent_of(first + count - 1);
             if size == 0
                 || bytes + size > max_run
-                || !(asked || (read_ahead && !extent_ends))
+                || !(asked || (whole_extent && same_extent))
                 || !self.loadable(next)
             {
                 break;
             }
-            urgency.push(self.queue.take(next).unwrap_or(false));
+            urgency.push_back(self.queue.take(next).unwrap_or(false));
             bytes += size;
             count += 1;
         }
@@ -102,7 +106,6 @@ impl PieceCache {
         self.loading.extend(first..first + count);
         self.loads_in_flight += 1;
         self.loading_bytes += bytes;
-        self.last_load_end = Some(first + count);
         Some(LoadRun {
             first,
             count,

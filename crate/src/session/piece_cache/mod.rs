@@ -182,8 +182,6 @@ pub struct PieceCache {
     loading: HashSet<u32>,
     loads_in_flight: usize,
     loading_bytes: u32,
-    /// Where the last load started stopped: a load starting there continues a forward scan.
-    last_load_end: Option<u32>,
     /// Pieces wanted in memory: reads waiting first, then prefetch hints.
     queue: LoadQueue,
     /// SHA-1 of every piece, once the metadata is known.
@@ -221,7 +219,6 @@ impl PieceCache {
             loading: HashSet::new(),
             loads_in_flight: 0,
             loading_bytes: 0,
-            last_load_end: None,
             queue: LoadQueue::new(MAX_QUEUED),
             hashes: Vec::new(),
             verified: HashSet::new(),
