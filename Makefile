@@ -63,7 +63,8 @@ bench-swarm: wasm
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-swarm.mjs
 
 # Seedcast vs WebTorrent vs the raw data channel between two pages of one Chromium: both stores,
-# seeder unlimited / 2 MB/s / 500 kB/s, cold and warm clocks, ratios (~8 minutes; REPS=2 MIB=64 RATES STORES).
+# seeder unlimited / 2 MB/s / 500 kB/s, cold and warm clocks, ratios (~8 minutes; REPS=2 MIB=64 RATES STORES;
+# BREAKDOWN=1 prints CPU per MiB by process). tests/browser/bench-file-read.mjs: what reading a File costs, by read size.
 bench-browser: wasm
 	$(CARGO) build -p seedcast-signal
 	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
