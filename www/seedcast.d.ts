@@ -9,9 +9,11 @@ export interface TipError extends Error { code: TipErrorCode }
 /** Chain presets (read them after `loadSeedcast()`): mainnet id 199 (default), Donau id 1029. */
 export const chains: { readonly bttc: Chain; readonly donau: Chain };
 
-/** Loads the wasm module once. `compiled`: the module already compiled by the page (e.g.
- *  `WebAssembly.compileStreaming(fetch(...))` started before this script loaded); on failure the
- *  module is fetched again. */
+/** Loads the wasm module once (`pkg/seedcast_bg.wasm`, next to this module). `compiled`: the
+ *  module already compiled by the page (e.g. `WebAssembly.compileStreaming(fetch(...))` started
+ *  before this script loaded); on failure the module is fetched again. Rejects when the wasm
+ *  cannot be fetched or instantiated (e.g. a page CSP without `'wasm-unsafe-eval'`); a later
+ *  call tries again. */
 export function loadSeedcast(compiled?: WebAssembly.Module | Promise<WebAssembly.Module>): Promise<unknown>;
 /** `ws://` or `wss://` + this page's host. */
 export function defaultTracker(): string;

@@ -23,7 +23,8 @@ let loading;
 export function loadSeedcast(compiled) {
   const url = new URL('./pkg/seedcast_bg.wasm', import.meta.url);
   loading ??= init({ module_or_path: compiled ? Promise.resolve(compiled).catch(() => fetch(url)) : url })
-    .then((exports) => { performance.mark('seedcast:wasm'); return exports; });
+    .then((exports) => { performance.mark('seedcast:wasm'); return exports; },
+      (e) => { loading = undefined; throw new Error(`cannot load Seedcast's wasm (${url.href}): ${e?.message ?? e}`); });
   return loading;
 }
 
