@@ -195,8 +195,8 @@ export interface SeedcastFile extends FileInfo {
    *  answered by the streaming service worker; see `client.serviceWorker()`, which this
    *  calls with no arguments if the page has not). Rejects where that worker cannot be
    *  registered. Pieces after the play position and after every seek are fetched first; the
-   *  page keeps seeding. A magnet's first pieces are asked for with its metadata, so set
-   *  `src` as soon as `metadata` fires. */
+   *  page keeps seeding. On a page that registered the worker before `add()`, a magnet's
+   *  first pieces are asked for with its metadata: set `src` as soon as `metadata` fires. */
   streamURL(): Promise<string>;
 }
 

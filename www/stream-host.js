@@ -47,6 +47,9 @@ export function forgetTorrent(torrent) {
   if (torrents.get(torrent.infoHash) === torrent) torrents.delete(torrent.infoHash);
 }
 
+/** Whether this page registers the streaming worker (it streams, or is about to). */
+export function streams() { return host().ready !== undefined; }
+
 /** The URL a media element can play file `file.index` of `torrent` from. */
 export async function streamURL(torrent, file) {
   await serviceWorker();
