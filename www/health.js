@@ -80,8 +80,8 @@ export class TorrentWatch {
   }
 }
 
-/** The client's trackers. `observe(detail)` takes a `tracker` event's detail and returns an
- *  `error` signal (code `no-tracker`) when every tracker known has failed and none is open. */
+/** The client's own trackers. `observe(detail)` takes a `tracker` event's detail and returns an
+ *  `error` signal (code `no-tracker`) when every one of them has failed and none is open. */
 export class TrackerWatch {
   #state = new Map(); // url -> 'open' | 'failed' | 'unknown'
   #sent = false;
@@ -98,7 +98,10 @@ export class TrackerWatch {
   }
 
   observe({ url, connected }) {
-    if (typeof url !== 'string' || !url) return null;
+    // Only the client's own trackers: a link's trackers come and go with their torrents (a
+    // released one says nothing more, so its last state would stick), and a torrent with no
+    // reachable tracker reports `no-peers` anyway.
+    if (!this.#state.has(url)) return null;
     this.#state.set(url, connected ? 'open' : 'failed');
     if (connected) {
       this.#sent = false;

@@ -60,7 +60,10 @@ test('no-tracker when every tracker failed, with the hint for the default tracke
 
   const own = new TrackerWatch(['ws://page.example'], true);
   assert.match(own.observe({ url: 'ws://page.example', connected: false }).detail.message, /pass `trackers`/);
-  assert.equal(new TrackerWatch([], false).observe({ url: '', connected: false }), null);
+  assert.equal(new TrackerWatch([], false).observe({ url: 'ws://link', connected: false }), null, 'no own trackers: nothing watched');
+  const mixed = new TrackerWatch(['ws://own'], false);
+  assert.equal(mixed.observe({ url: 'ws://link', connected: true }), null);
+  assert.equal(mixed.observe({ url: 'ws://own', connected: false })?.detail.code, 'no-tracker', 'a link\'s tracker does not count');
 });
 
 test('timeout options are validated', () => {
