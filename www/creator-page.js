@@ -212,14 +212,16 @@ async function tip(work, button) {
     // tip() checks the torrent's own creator record, which comes with the metadata.
     button.setAttribute('aria-busy', 'true');
     note(work, 'Getting this work’s details from peers before tipping…');
+    const waiting = new AbortController(); // removes both listeners once one has fired
     try {
       await new Promise((resolve, reject) => {
-        torrent.addEventListener('metadata', resolve, { once: true });
-        torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); });
+        torrent.addEventListener('metadata', resolve, { signal: waiting.signal });
+        torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); }, { signal: waiting.signal });
       });
     } catch {
       return; // the error listener of torrentFor said why
     } finally {
+      waiting.abort();
       button.removeAttribute('aria-busy');
     }
     note(work, '');

@@ -1,7 +1,7 @@
 // What a page should be told about a torrent or a client that is not getting anywhere: no
 // peers for a while, no data for a while, no tracker reachable. Pure logic over snapshots
 // (stats, tracker events) and a clock in milliseconds; seedcast.js feeds it once a second
-// and dispatches what it returns. Unit-tested in tests/health.test.mjs.
+// and dispatches what it returns. Unit-tested in tests/www/health.test.mjs.
 //
 // Invariant: each signal is sent once per episode and re-armed only by its opposite (a peer
 // connects, data arrives, a tracker opens), so a page never gets a stream of repeats.

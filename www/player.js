@@ -283,7 +283,7 @@ export class SeedcastPlayer extends HTMLElement {
         // A torrent the client stops (e.g. pieces too large for a tab) never gets its metadata.
         await new Promise((resolve, reject) => {
           torrent.addEventListener('metadata', resolve, { once: true });
-          torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); });
+          torrent.addEventListener('error', (e) => { if (e.detail.fatal) reject(new Error(e.detail.message)); }, { signal: this.#listening.signal });
         });
         if (generation !== this.#generation) return;
       }

@@ -110,12 +110,12 @@ async function freshBrowser() {
 // the network service, the GPU process...), to see where a client's cost over the raw channel sits.
 const BREAKDOWN = process.env.BREAKDOWN === '1';
 
-/** `after - before` of two `cpuByProcess` readings, per MiB, by role: the `roles` map names some
- *  pids (e.g. seeder, downloader); others go by their process kind. */
-function breakdown(before, after, mib, roles) {
+/** `after - before` of two `cpuByProcess` readings, per MiB, by role: renderers are the seeder's
+ *  (`seederPids`) or the downloader's; other processes go by their kind. */
+function breakdown(before, after, mib, seederPids) {
   const out = {};
   for (const [pid, p] of after) {
-    const role = roles.get(pid) ?? p.kind;
+    const role = !p.renderer ? p.kind : seederPids.has(pid) ? 'seeder' : 'downloader';
     out[role] = (out[role] ?? 0) + (p.ms - (before.get(pid)?.ms ?? 0)) / mib;
   }
   return Object.entries(out).filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1])
@@ -153,8 +153,7 @@ async function runClient(impl, scenario, signal, otherOrigin) {
     const r = await within(limitMs, `${impl.name} did not finish ${size / 2 ** 20} MiB`, impl.add(leecher, { magnet, tracker: signal.tracker, store }));
     const cpu = cpuMs(browser.pid) - cpuBefore;
     if (BREAKDOWN) {
-      const roles = new Map(tree(browser.pid).filter((p) => p.renderer).map((p) => [p.pid, seederRenderers.has(p.pid) ? 'seeder' : 'downloader']));
-      console.log(`    ${impl.name} CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, roles)}`);
+      console.log(`    ${impl.name} CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, seederRenderers)}`);
     }
     const rss = stopRss();
     if (r.bytes < size) throw new Error(`${impl.name} downloaded only ${r.bytes} of ${size} bytes`);
@@ -231,8 +230,7 @@ async function runRaw(message, size, signal, otherOrigin) {
     const doneAt = await within(120_000, 'the raw channel did not deliver', receiver.evaluate(() => window.raw.done));
     const cpu = cpuMs(browser.pid) - cpuBefore;
     if (BREAKDOWN) {
-      const roles = new Map(tree(browser.pid).filter((p) => p.renderer).map((p) => [p.pid, senderPids.has(p.pid) ? 'seeder' : 'downloader']));
-      console.log(`    raw ${message / 1024} KiB CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, roles)}`);
+      console.log(`    raw ${message / 1024} KiB CPU ms/MiB by process: ${breakdown(byProcessBefore, cpuByProcess(browser.pid), size / 2 ** 20, senderPids)}`);
     }
     const seconds = (doneAt - startAt) / 1000;
     return { mbps: size / 1e6 / seconds, cpuPerMiB: cpu / (size / 2 ** 20) };

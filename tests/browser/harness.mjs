@@ -6,7 +6,7 @@ import { createServer as createHttpServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, extname, join, resolve } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
@@ -219,10 +219,11 @@ const STATIC_TYPES = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.wa
  *  tracker, no Seedcast headers. `{ base, close }`. */
 export async function staticServer(dir) {
   const server = createHttpServer(async (req, res) => {
-    let path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    let path;
+    try { path = decodeURIComponent(new URL(req.url, 'http://x').pathname); } catch { res.writeHead(400).end(); return; }
     if (path.endsWith('/')) path += 'index.html';
     const file = resolve(dir, `.${path}`);
-    if (!file.startsWith(resolve(dir))) { res.writeHead(403).end(); return; }
+    if (!file.startsWith(resolve(dir) + sep)) { res.writeHead(403).end(); return; }
     try {
       const body = await readFile(file);
       res.writeHead(200, { 'content-type': STATIC_TYPES[extname(file)] ?? 'application/octet-stream' });

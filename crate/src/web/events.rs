@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsValue;
 
 use super::client::ClientInner;
 use super::js_glue::{now, set};
@@ -177,11 +177,10 @@ impl ClientInner {
 fn penalty_note(torrent: &str, peer_id: &[u8; 20], reason: &str, seconds: u64) -> Note {
     let peer = hex(peer_id);
     let detail = message_detail(&format!("refusing peer {peer} for {seconds} s: {reason}"));
-    let object = detail.unchecked_ref::<js_sys::Object>();
-    set(object, "peerId", peer.as_str());
-    set(object, "reason", reason);
-    set(object, "seconds", seconds as u32);
-    Note::new(torrent, "warning", detail)
+    set(&detail, "peerId", peer.as_str());
+    set(&detail, "reason", reason);
+    set(&detail, "seconds", seconds as u32);
+    Note::new(torrent, "warning", detail.into())
 }
 
 fn tracker_note(

@@ -34,7 +34,7 @@ impl Note {
 
     /// Something went wrong but the torrent carries on.
     pub fn warning(torrent: &str, message: String) -> Note {
-        Note::new(torrent, "warning", message_detail(&message))
+        Note::new(torrent, "warning", message_detail(&message).into())
     }
 
     /// Something the page should show: `{ code, message, fatal }`. `fatal`: the torrent was
@@ -42,16 +42,15 @@ impl Note {
     /// The codes are a contract (seedcast.d.ts `SeedcastErrorCode`).
     pub fn error(torrent: &str, code: &'static str, message: &str, fatal: bool) -> Note {
         let detail = message_detail(message);
-        let object = wasm_bindgen::JsCast::unchecked_ref::<js_sys::Object>(&detail);
-        super::js_glue::set(object, "code", code);
-        super::js_glue::set(object, "fatal", fatal);
-        Note::new(torrent, "error", detail)
+        super::js_glue::set(&detail, "code", code);
+        super::js_glue::set(&detail, "fatal", fatal);
+        Note::new(torrent, "error", detail.into())
     }
 }
 
-/// `{ message }`, the detail of warnings and errors.
-pub fn message_detail(message: &str) -> JsValue {
+/// `{ message }`, the detail of warnings and errors (callers may add fields).
+pub fn message_detail(message: &str) -> js_sys::Object {
     let detail = js_sys::Object::new();
     super::js_glue::set(&detail, "message", message);
-    detail.into()
+    detail
 }

@@ -56,9 +56,10 @@ impl PieceCache {
         };
         // Runs of at most an eighth of the budget, so a few loads fit in its half.
         let max_run = MAX_RUN_BYTES.min((self.budget / 8) as u32);
-        // A seed's files hold every piece, and each file read costs the browser ~4-5 ms of
-        // CPU whatever its size up to a few MiB (measured: 1 MiB reads 4.5 ms per MiB, 16 MiB
-        // reads 1.9; the same for `arrayBuffer()`, `stream()` and `FileReader`). So a seed
+        // A seed's files hold every piece, and each file read costs the browser ~4 ms of CPU
+        // whatever its size up to a few MiB (tests/browser/bench-file-read.mjs: 1 MiB reads
+        // 3.4-4.4 ms per MiB, 16 MiB reads 1.6-2.7; the same for `arrayBuffer()`, `stream()`
+        // and `FileReader`). So a seed
         // reads the whole extent (`picker::TIE_EXTENT_BYTES`, the unit peers take new pieces
         // by, ours included) around the piece asked for, in one read: a 64 MiB seed to one
         // downloader made 244 reads by pieces and forward scans, 64 this way. The store only
@@ -79,7 +80,7 @@ impl PieceCache {
             urgency.push_front(self.queue.take(lo).unwrap_or(false));
         }
         let first = lo;
-        let mut count = (urgency.len()) as u32;
+        let mut count = urgency.len() as u32;
         loop {
             let next = first + count;
             let size = layout.piece_size(next);
