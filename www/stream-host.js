@@ -182,16 +182,23 @@ async function onWorkerMessage(event) {
     trace(id, 'open', start, end);
     if (tracing()) traceProgress(id, torrent, data.fileIndex, start, () => stream);
   };
-  const pull = (spare) => {
+  // The worker asks for several chunks ahead: read them one after another.
+  let reading = Promise.resolve();
+  const pull = (spare) => { reading = reading.then(() => pullOne(spare)); };
+  const pullOne = async (spare) => {
     const s = stream;
-    s.next(spare).then(
-      (chunk) => {
-        if (stream !== s) return; // cancelled meanwhile
-        trace(id, 'chunk', chunk?.length ?? 'end');
-        if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
-        else { port.postMessage({ done: true }); stop(); }
-      },
-      (e) => { if (stream === s) { port.postMessage({ error: e.message }); stop(); } });
+    if (!s) return; // finished or cancelled meanwhile
+    let chunk;
+    try {
+      chunk = await s.next(spare);
+    } catch (e) {
+      if (stream === s) { port.postMessage({ error: e.message }); stop(); }
+      return;
+    }
+    if (stream !== s) return; // cancelled meanwhile
+    trace(id, 'chunk', chunk?.length ?? 'end');
+    if (chunk) port.postMessage({ chunk }, [chunk.buffer]);
+    else { port.postMessage({ done: true }); stop(); }
   };
   port.onmessage = ({ data: msg }) => {
     try {

@@ -1304,3 +1304,34 @@ fn a_download_that_found_nobody_retries_once_quickly() {
         "a seed waits for the tracker's interval"
     );
 }
+
+/// Under upload limits, leechers that fall behind are served first (`upload_order`), so a
+/// swarm's leechers progress together and all keep uploading to the end. With plain rotation
+/// some finished early while the laggards, holding nothing the others lacked, could upload
+/// nothing: the last finished at 1.15–1.25× the fluid bound here (1.07–1.13× now).
+#[test]
+fn upload_limited_leechers_finish_close_to_the_fluid_bound() {
+    const MIB: usize = 1024 * 1024;
+    const SEED_RATE: u64 = 256 * 1024;
+    const LEECH_RATE: u64 = 128 * 1024;
+    const LEECHERS: usize = 8;
+    // T* = N·F / (U_seed + N·U_leech): the leechers' uploads are the bottleneck.
+    let t_star = (LEECHERS * 4 * MIB) as f64 / (SEED_RATE + LEECHERS as u64 * LEECH_RATE) as f64;
+    let last_done = |run: usize| {
+        let mut net = Net::new(4 * MIB, 16 * 1024);
+        net.record_outputs = false;
+        net.add_seeder(session_config(run * 100).with_limit(Some(SEED_RATE)));
+        let leechers: Vec<NodeId> = (1..=LEECHERS)
+            .map(|i| net.add_leecher(session_config(run * 100 + i).with_limit(Some(LEECH_RATE))))
+            .collect();
+        let all = net.run_until(600 * SECOND, |n| leechers.iter().all(|&l| completed(n, l)));
+        assert!(all, "run {run}: not every leecher finished");
+        net.now.as_secs_f64()
+    };
+    let runs: Vec<f64> = (0..3).map(last_done).collect();
+    let mean = runs.iter().sum::<f64>() / runs.len() as f64;
+    assert!(
+        mean <= 1.15 * t_star,
+        "the last leecher finished at {runs:.1?} s; fluid bound {t_star:.1} s"
+    );
+}

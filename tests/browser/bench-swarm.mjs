@@ -107,9 +107,9 @@ async function run(impl, browser, signal) {
     const seconds = (Math.max(...done) - t0) / 1000;
     if (process.env.DETAIL) {
       for (const p of leechers) {
-        const d = await p.evaluate(() => ({ m: window.swarm.metadataAt, f: window.swarm.firstPieceAt, d: window.swarm.doneAt }));
+        const d = await p.evaluate(() => ({ m: window.swarm.metadataAt, f: window.swarm.firstPieceAt, d: window.swarm.doneAt, r: window.swarm.torrent.stats?.().downloaded, w: window.swarm.torrent.stats?.().wasted }));
         const s = (t) => (t ? ((t - t0) / 1000).toFixed(2) : '-');
-        console.log(`    leecher: metadata ${s(d.m)} s, first piece ${s(d.f)} s, done ${s(d.d)} s`);
+        console.log(`    leecher: metadata ${s(d.m)} s, first piece ${s(d.f)} s, done ${s(d.d)} s${d.r ? `, received ${(d.r / SIZE).toFixed(3)}× the content, threw away ${(d.w / SIZE).toFixed(3)}×` : ''}`);
       }
     }
     const seederSent = (await impl.uploaded(seeder)) / SIZE;

@@ -288,6 +288,24 @@ impl Torrent {
         self.peers.keys().copied()
     }
 
+    /// `(number of pieces, piece length)` once the metadata is known.
+    pub fn geometry(&self) -> Option<(u32, u32)> {
+        self.meta
+            .as_ref()
+            .map(|m| (m.picker.num_pieces(), m.info.piece_length))
+    }
+
+    /// What `peer` announced it has (pieces; 0 before its bitfield) and the bytes of block
+    /// data we sent it: how far along it is, and whether its announcements account for
+    /// what it took.
+    pub fn peer_progress(&self, peer: PeerKey) -> Option<(u32, u64)> {
+        let p = self.peers.get(&peer)?;
+        Some((
+            p.known_pieces().map_or(0, Bitfield::count),
+            p.upload.total(),
+        ))
+    }
+
     pub fn peer_stats(&self, peer: PeerKey) -> Option<PeerStats> {
         let p = self.peers.get(&peer)?;
         Some(PeerStats {

@@ -24,7 +24,8 @@
 //! Parts: `tracker_conns` (sockets and reconnects), `announce` (when and what to
 //! announce, tracker replies), `signals` (relayed offers and answers, our SDP), `peers`
 //! (one torrent's connections and admission), `transmit` (the engine run loop: events out,
-//! bytes out within backpressure, corking, the upload limit).
+//! bytes out within backpressure, corking, the upload limit), `upload_order` (who is offered
+//! upload first).
 
 mod announce;
 mod events;
@@ -32,6 +33,7 @@ mod peers;
 mod signals;
 mod tracker_conns;
 mod transmit;
+mod upload_order;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;

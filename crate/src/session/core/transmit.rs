@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use super::upload_order::{UploadCandidate, laggards_first};
 use super::{ConnId, Output, Session, SessionEvent};
 use crate::engine::Event;
 use crate::session::limits::check_browser_piece_length;
@@ -66,6 +67,21 @@ impl Session {
             swarm.transmit_turn = swarm.transmit_turn.wrapping_add(1);
             let first = swarm.transmit_turn % keys.len();
             keys.rotate_left(first);
+            // Under an upload limit the first connections take the bucket: clear laggards
+            // go first (see `upload_order`).
+            let (num_pieces, piece_length) = swarm.engine.geometry().unwrap_or((0, 0));
+            let candidates: Vec<UploadCandidate<ConnId>> = keys
+                .iter()
+                .map(|&key| {
+                    let (pieces, received) = swarm.engine.peer_progress(key).unwrap_or((0, 0));
+                    UploadCandidate {
+                        key,
+                        pieces,
+                        received,
+                    }
+                })
+                .collect();
+            keys = laggards_first(&candidates, num_pieces, piece_length);
         }
         for key in keys {
             self.transmit(torrent, key, now);
