@@ -328,8 +328,9 @@ impl Picker {
             };
             self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
         }
-        // (5) endgame: everything is requested already; double up on what others are slow to send.
-        if out.is_empty() {
+        // (5) endgame: everything is requested already; double up on what others are slow to
+        //     send. (Before it, `pick_duplicates` does this only where it pays.)
+        if out.is_empty() && self.all_requested() {
             let indices: Vec<u32> = self.partial.keys().copied().collect();
             for index in indices {
                 self.take_duplicates(peer, peer_has, index, count, None, &mut out);
@@ -554,6 +555,61 @@ impl Picker {
         let p = self.partial.remove(&index)?;
         self.partial_bytes -= u64::from(self.piece_size(index));
         Some(p)
+    }
+
+    /// True once every block we lack is requested from someone (the endgame): every missing
+    /// piece is being assembled and none has a free block.
+    pub fn all_requested(&self) -> bool {
+        self.have.count() as usize + self.partial.len() >= self.num_pieces() as usize
+            && self
+                .partial
+                .values()
+                .all(|p| p.blocks.iter().all(|b| !matches!(b, BlockState::Free)))
+    }
+
+    /// Before the endgame, for a `peer` with nothing new to send us: up to `count` blocks
+    /// already requested from others that `overtakes` says `peer` would deliver sooner
+    /// (given the block and the peers it waits on). The first copy to arrive cancels the
+    /// others.
+    pub fn pick_duplicates(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        count: usize,
+        overtakes: impl Fn(BlockRef, &[PeerKey]) -> bool,
+    ) -> Vec<BlockRef> {
+        let mut out = Vec::new();
+        let indices: Vec<u32> = self.partial.keys().copied().collect();
+        for index in indices {
+            if out.len() >= count || !peer_has.get(index) {
+                continue;
+            }
+            let size = self.piece_size(index);
+            let Some(p) = self.partial.get_mut(&index) else {
+                continue;
+            };
+            if p.exclusive && p.owner != peer {
+                continue;
+            }
+            for (b, state) in p.blocks.iter_mut().enumerate() {
+                if out.len() >= count {
+                    break;
+                }
+                if let BlockState::Requested { by, .. } = state {
+                    let begin = b as u32 * BLOCK_SIZE;
+                    let block = BlockRef {
+                        index,
+                        begin,
+                        length: (size - begin).min(BLOCK_SIZE),
+                    };
+                    if by.len() < MAX_DUPLICATES && !by.contains(&peer) && overtakes(block, by) {
+                        by.push(peer);
+                        out.push(block);
+                    }
+                }
+            }
+        }
+        out
     }
 
     /// True while a new piece fits the partial-piece budget (the first always does).
@@ -864,6 +920,32 @@ mod tests {
         assert_eq!(p.pick(2, &all, 1, Duration::from_millis(500))[0].index, 1);
         // After it, the overdue block of piece 0 is requested again from peer 3.
         assert_eq!(p.pick(3, &all, 1, Duration::from_secs(3))[0].index, 0);
+    }
+
+    #[test]
+    fn before_the_endgame_only_overtaking_duplicates_are_taken() {
+        // Two pieces; peer 1 has both, peer 2 only piece 0.
+        let mut p = picker(2, BLOCK_SIZE);
+        let both = Bitfield::full(2);
+        let mut only_first = Bitfield::new(2);
+        only_first.set(0);
+        assert_eq!(p.pick(1, &only_first, 1, Duration::ZERO).len(), 1);
+        // Piece 1 is still free: no endgame, so peer 2 (which lacks it) gets no duplicate.
+        assert!(!p.all_requested());
+        assert!(p.pick(2, &only_first, 5, Duration::ZERO).is_empty());
+        // Only blocks the caller says peer 2 would deliver sooner.
+        assert!(
+            p.pick_duplicates(2, &only_first, 5, |_, _| false)
+                .is_empty()
+        );
+        let taken = p.pick_duplicates(2, &only_first, 5, |b, by| b.index == 0 && by == [1]);
+        assert_eq!(taken.len(), 1);
+        // Never beyond MAX_DUPLICATES, never for a piece the peer lacks.
+        assert!(p.pick_duplicates(3, &both, 5, |_, _| true).is_empty());
+        // Piece 1 requested too: the endgame, where `pick` duplicates by itself.
+        assert_eq!(p.pick(1, &both, 1, Duration::ZERO).len(), 1);
+        assert!(p.all_requested());
+        assert_eq!(p.pick(3, &both, 5, Duration::ZERO).len(), 1);
     }
 
     #[test]

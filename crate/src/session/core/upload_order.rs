@@ -7,7 +7,7 @@
 //! (session simulator, 1 seeder at 1.0 MB/s, 8 leechers at 0.5 MB/s, 16 MiB, 8 seeds): with
 //! plain rotation the first leechers finished 6–8 s before the last, which uploaded 59–80% of
 //! their limit, and all were done at 1.07–1.21× the fluid bound T*; serving peers more than a
-//! tenth of the pieces behind first, 1.04–1.13×, most leechers at 90–100%. Serving *every*
+//! tenth of the pieces behind first, 1.05–1.11×, most leechers at 90–100%. Serving *every*
 //! peer fewest-pieces-first evened progress out completely but left the seeder idle 10–60% of
 //! the time (1.09–1.16× T*), so only clear laggards go first and the rest keep rotating.
 //!
