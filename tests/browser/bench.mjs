@@ -15,7 +15,8 @@
 //   RSS is the downloader renderer's peak.
 // Prints every run, then per scenario the ranges and the Seedcast/WebTorrent ratios of the
 // runs of each repetition (paired: the machine's speed can drift between repetitions). Usage: node tests/browser/bench.mjs. Env: REPS (2), MIB (64, unlimited scenarios),
-// RATES ("0,2000000,500000" bytes/s), STORES ("memory,persistent"), CLIENTS (e.g. "seedcast").
+// RATES ("0,2000000,500000" bytes/s), STORES ("memory,persistent"), CLIENTS (e.g. "seedcast"),
+// BREAKDOWN=1 (CPU by process), PROFILE=1 (both main threads sampled: top functions by self time).
 import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

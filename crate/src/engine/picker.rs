@@ -333,7 +333,7 @@ impl Picker {
         if out.is_empty() && self.all_requested() {
             let indices: Vec<u32> = self.partial.keys().copied().collect();
             for index in indices {
-                self.take_duplicates(peer, peer_has, index, count, None, &mut out);
+                self.take_duplicates(peer, peer_has, index, count, &|_, _, _| true, &mut out);
                 if out.len() >= count {
                     break;
                 }
@@ -431,19 +431,21 @@ impl Picker {
         }
         // Before the deadline has had time to pass, nothing can be overdue.
         if let (true, Some(deadline)) = (urgent, now.checked_sub(self.stream_deadline)) {
-            self.take_duplicates(peer, peer_has, index, count, Some(deadline), out);
+            let overdue = |_, _: &[PeerKey], at: Duration| at <= deadline;
+            self.take_duplicates(peer, peer_has, index, count, &overdue, out);
         }
     }
 
-    /// Adds `peer` to blocks of `index` already requested from others (endgame), or only to
-    /// those requested before `older_than` (stream deadlines).
+    /// Adds `peer` to blocks of `index` already requested from others that `allow` accepts
+    /// (given the block, the peers asked and when it was first asked), at most
+    /// [`MAX_DUPLICATES`] peers per block.
     fn take_duplicates(
         &mut self,
         peer: PeerKey,
         peer_has: &Bitfield,
         index: u32,
         count: usize,
-        older_than: Option<Duration>,
+        allow: &dyn Fn(BlockRef, &[PeerKey], Duration) -> bool,
         out: &mut Vec<BlockRef>,
     ) {
         if !peer_has.get(index) {
@@ -461,15 +463,15 @@ impl Picker {
                 return;
             }
             if let BlockState::Requested { by, at } = state {
-                let overdue = older_than.is_none_or(|t| *at <= t);
-                if overdue && by.len() < MAX_DUPLICATES && !by.contains(&peer) {
+                let begin = b as u32 * BLOCK_SIZE;
+                let block = BlockRef {
+                    index,
+                    begin,
+                    length: (size - begin).min(BLOCK_SIZE),
+                };
+                if by.len() < MAX_DUPLICATES && !by.contains(&peer) && allow(block, by, *at) {
                     by.push(peer);
-                    let begin = b as u32 * BLOCK_SIZE;
-                    out.push(BlockRef {
-                        index,
-                        begin,
-                        length: (size - begin).min(BLOCK_SIZE),
-                    });
+                    out.push(block);
                 }
             }
         }
@@ -581,32 +583,10 @@ impl Picker {
         let mut out = Vec::new();
         let indices: Vec<u32> = self.partial.keys().copied().collect();
         for index in indices {
-            if out.len() >= count || !peer_has.get(index) {
-                continue;
-            }
-            let size = self.piece_size(index);
-            let Some(p) = self.partial.get_mut(&index) else {
-                continue;
-            };
-            if p.exclusive && p.owner != peer {
-                continue;
-            }
-            for (b, state) in p.blocks.iter_mut().enumerate() {
-                if out.len() >= count {
-                    break;
-                }
-                if let BlockState::Requested { by, .. } = state {
-                    let begin = b as u32 * BLOCK_SIZE;
-                    let block = BlockRef {
-                        index,
-                        begin,
-                        length: (size - begin).min(BLOCK_SIZE),
-                    };
-                    if by.len() < MAX_DUPLICATES && !by.contains(&peer) && overtakes(block, by) {
-                        by.push(peer);
-                        out.push(block);
-                    }
-                }
+            let allow = |block, by: &[PeerKey], _| overtakes(block, by);
+            self.take_duplicates(peer, peer_has, index, count, &allow, &mut out);
+            if out.len() >= count {
+                break;
             }
         }
         out
