@@ -128,7 +128,14 @@ pub struct PeerState {
     pub snubbed: bool,
     /// Pieces that failed verification with this peer as the only contributor.
     pub hash_failures: u32,
+    /// When we last looked for blocks this peer would deliver sooner than the peers they
+    /// wait on (`Torrent::pick_overtaking`, which walks every queue): at most every
+    /// [`OVERTAKE_CHECK_EVERY`], however often the peer's data arrives.
+    pub overtake_checked_at: Option<Duration>,
 }
+
+/// See [`PeerState::overtake_checked_at`].
+pub const OVERTAKE_CHECK_EVERY: Duration = Duration::from_millis(50);
 
 impl PeerState {
     pub fn new(now: Duration) -> Self {
@@ -177,6 +184,7 @@ impl PeerState {
             upload: RateMeter::default(),
             snubbed: false,
             hash_failures: 0,
+            overtake_checked_at: None,
         }
     }
 

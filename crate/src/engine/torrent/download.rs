@@ -8,7 +8,7 @@ use sha1::{Digest, Sha1};
 use super::{Event, Torrent};
 use crate::engine::PeerKey;
 use crate::engine::bitfield::Bitfield;
-use crate::engine::peer::{Outstanding, Phase};
+use crate::engine::peer::{OVERTAKE_CHECK_EVERY, Outstanding, Phase};
 use crate::engine::picker::{BlockOutcome, BlockState};
 use crate::wire::{BLOCK_SIZE, BlockRef, Message};
 
@@ -117,7 +117,11 @@ impl Torrent {
             m.picker
                 .pick(peer, theirs, target - p.outstanding.len(), now)
         };
-        let blocks = if blocks.is_empty() && !p.peer_choking {
+        let due = p
+            .overtake_checked_at
+            .is_none_or(|at| now >= at + OVERTAKE_CHECK_EVERY);
+        let blocks = if blocks.is_empty() && !p.peer_choking && due {
+            p.overtake_checked_at = Some(now);
             self.pick_overtaking(peer)
         } else {
             blocks
