@@ -581,9 +581,9 @@ impl Picker {
         overtakes: impl Fn(BlockRef, &[PeerKey]) -> bool,
     ) -> Vec<BlockRef> {
         let mut out = Vec::new();
+        let allow = |block, by: &[PeerKey], _| overtakes(block, by);
         let indices: Vec<u32> = self.partial.keys().copied().collect();
         for index in indices {
-            let allow = |block, by: &[PeerKey], _| overtakes(block, by);
             self.take_duplicates(peer, peer_has, index, count, &allow, &mut out);
             if out.len() >= count {
                 break;

@@ -122,7 +122,7 @@ impl Torrent {
             .is_none_or(|at| now >= at + OVERTAKE_CHECK_EVERY);
         let blocks = if blocks.is_empty() && !p.peer_choking && due {
             p.overtake_checked_at = Some(now);
-            self.pick_overtaking(peer)
+            self.pick_overtaking(peer, target)
         } else {
             blocks
         };
@@ -142,22 +142,17 @@ impl Torrent {
     /// deliver in well under the time they still have to wait ([`OVERTAKE_FACTOR`]): a
     /// block's wait at a peer is its place in our queue there over that peer's rate; at
     /// `peer`, the requests already queued before it. The first copy to arrive cancels the
-    /// other.
-    fn pick_overtaking(&mut self, peer: PeerKey) -> Vec<BlockRef> {
-        let Some(m) = &self.meta else {
+    /// other. `target`: `peer`'s pipeline target, as `fill_requests` computed it.
+    fn pick_overtaking(&mut self, peer: PeerKey, target: usize) -> Vec<BlockRef> {
+        // Disjoint fields: the peers are read while the picker is written.
+        let (Some(m), Some(p)) = (&mut self.meta, self.peers.get(&peer)) else {
             return Vec::new();
         };
-        if m.picker.all_requested() {
-            return Vec::new(); // the endgame proper: `pick` duplicates already
-        }
-        let Some(p) = self.peers.get(&peer) else {
-            return Vec::new();
-        };
-        let target = self.pipeline_target(peer) as usize;
-        if p.outstanding.len() >= target {
+        // In the endgame proper `pick` has duplicated already; a full pipeline wants nothing.
+        if m.picker.all_requested() || p.outstanding.len() >= target {
             return Vec::new();
         }
-        let Some(theirs) = p.known_pieces().cloned() else {
+        let Some(theirs) = p.known_pieces() else {
             return Vec::new();
         };
         let block = f64::from(BLOCK_SIZE);
@@ -188,10 +183,7 @@ impl Torrent {
             }
         }
         let count = target - p.outstanding.len();
-        let Some(m) = &mut self.meta else {
-            return Vec::new();
-        };
-        m.picker.pick_duplicates(peer, &theirs, count, |b, _| {
+        m.picker.pick_duplicates(peer, theirs, count, |b, _| {
             eta.get(&(b.index, b.begin))
                 .is_none_or(|&at| at > mine * OVERTAKE_FACTOR)
         })

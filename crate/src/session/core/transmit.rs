@@ -67,8 +67,11 @@ impl Session {
             swarm.transmit_turn = swarm.transmit_turn.wrapping_add(1);
             let first = swarm.transmit_turn % keys.len();
             keys.rotate_left(first);
-            // Under an upload limit the first connections take the bucket: clear laggards
-            // go first (see `upload_order`).
+        }
+        // Under an upload limit the first connections take the bucket: clear laggards go first
+        // (see `upload_order`). Without one every connection is served to its high-water mark
+        // in this pass whatever the order, so this runs (once per input) only where it counts.
+        if self.upload.is_some() && keys.len() > 1 {
             let (num_pieces, piece_length) = swarm.engine.geometry().unwrap_or((0, 0));
             let candidates: Vec<UploadCandidate<ConnId>> = keys
                 .iter()

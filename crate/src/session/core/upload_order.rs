@@ -51,14 +51,11 @@ pub fn laggards_first<K: Copy>(
         return candidates.iter().map(|c| c.key).collect();
     };
     let gap = (num_pieces / LAG_DIVISOR).max(1);
-    let lagging = |c: &UploadCandidate<K>| c.pieces + gap <= top && honest(c);
-    let mut laggards: Vec<&UploadCandidate<K>> = candidates.iter().filter(|c| lagging(c)).collect();
+    let (mut laggards, rest): (Vec<&UploadCandidate<K>>, Vec<&UploadCandidate<K>>) = candidates
+        .iter()
+        .partition(|c| c.pieces + gap <= top && honest(c));
     laggards.sort_by_key(|c| c.pieces); // stable: equal counts keep the rotation
-    laggards
-        .into_iter()
-        .map(|c| c.key)
-        .chain(candidates.iter().filter(|c| !lagging(c)).map(|c| c.key))
-        .collect()
+    laggards.into_iter().chain(rest).map(|c| c.key).collect()
 }
 
 #[cfg(test)]
