@@ -22,7 +22,7 @@
 // `seedcast-player:start|torrent|metadata|src` time the way to playback. Names and numbers
 // from torrents and peers are set as text, never parsed as HTML.
 import { SeedcastClient, defaultTracker, loadSeedcast } from './seedcast.js';
-import { serviceWorker } from './stream-host.js';
+import { serviceWorker, streamURL } from './stream-host.js';
 import { siteChain, withSiteChain } from './chain.js';
 import { showCreator, CREATOR_CSS } from './creator-ui.js';
 
@@ -103,6 +103,13 @@ function formatBytes(n) {
   let i = 0;
   while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
+
+/** Before the metadata: the index `pickFile` will most likely choose (the only file of a
+ *  single-file torrent, or the index asked for), or undefined for a file asked by name. */
+function likelyFileIndex(choice) {
+  if (choice === null || choice === '') return 0;
+  return /^\d{1,6}$/.test(choice) ? Number(choice) : undefined;
 }
 
 /** The file to play: `choice` (index or name) or the largest playable one. */
@@ -225,6 +232,18 @@ export class SeedcastPlayer extends HTMLElement {
       this.#video = undefined;
       return false;
     }
+    if (this.#video?.parentNode === this.#root) {
+      // The next link reuses the <video>: a new one rebuilds its controls (SVG icon documents,
+      // layout), a ~50 ms main-thread task traced right after `src`, on the first frame's path.
+      this.#video.poster = this.getAttribute('poster') ?? '';
+      this.#video.muted = this.hasAttribute('muted');
+      this.#video.autoplay = this.hasAttribute('autoplay');
+      this.#status.textContent = 'Starting…';
+      this.#error.textContent = '';
+      this.#creator.hidden = true;
+      this.#creator.replaceChildren();
+      return true;
+    }
     this.#video = document.createElement('video');
     this.#video.controls = true;
     this.#video.playsInline = true;
@@ -277,7 +296,24 @@ export class SeedcastPlayer extends HTMLElement {
       mark('torrent');
       this.#timer = setInterval(() => this.#refresh(), 500);
       this.#refresh();
+      let early; // { index, name }: the file the <video>'s URL named before the metadata
+      let picked = false; // the metadata chose the file: no early URL after this
       if (!torrent.stats().hasMetadata) {
+        // Start the <video>'s load now, on the file it will most likely play: its request
+        // then crosses the service worker and reaches this page while the metadata is on its
+        // way, and waits here for it (stream-host.js), instead of starting after it (warm
+        // first frame traced: 80-150 ms from `src` to the request reaching the page). A wrong
+        // guess (a torrent of several files, or a link whose name is not the file's) is
+        // replaced once the metadata names the file, so the URL always ends in its real name.
+        const guess = { index: likelyFileIndex(this.getAttribute('file')), name: torrent.name ?? '' };
+        if (guess.index !== undefined) {
+          streamURL(torrent, guess).then((url) => {
+            if (generation !== this.#generation || picked) return;
+            early = guess;
+            this.#video.src = url;
+            mark('src');
+          }, () => {}); // no service worker: the fallback below says so
+        }
         this.#status.textContent = 'Finding peers…';
         // (The client's fast start already asks for file 0's start with the metadata.)
         // A torrent the client stops (e.g. pieces too large for a tab) never gets its metadata.
@@ -290,20 +326,28 @@ export class SeedcastPlayer extends HTMLElement {
       mark('metadata');
       creator();
       const file = pickFile(torrent.files, this.getAttribute('file'));
-      if (!file) throw new Error('this torrent has no such file');
-      this.#file = file;
-      let url;
-      try {
-        url = await file.streamURL();
-      } catch (e) {
-        // No service worker here: play once the whole file has arrived.
-        this.#error.textContent = `Streaming is not available (${e.message}); the video plays once downloaded.`;
-        if (!torrent.stats().done) await new Promise((resolve) => torrent.addEventListener('done', resolve, { once: true }));
-        url = await torrent.files.find((f) => f.index === file.index).url();
+      picked = true;
+      if (!file) {
+        if (early) { this.#video.removeAttribute('src'); this.#video.load(); }
+        throw new Error('this torrent has no such file');
       }
-      if (generation !== this.#generation) return;
-      this.#video.src = url;
-      mark('src');
+      this.#file = file;
+      // The early request serves this file unless it failed meanwhile (the service worker
+      // gives up on a page that has no metadata after 30 s).
+      if (early?.index !== file.index || early.name !== file.name || this.#video.error) {
+        let url;
+        try {
+          url = await file.streamURL();
+        } catch (e) {
+          // No service worker here: play once the whole file has arrived.
+          this.#error.textContent = `Streaming is not available (${e.message}); the video plays once downloaded.`;
+          if (!torrent.stats().done) await new Promise((resolve) => torrent.addEventListener('done', resolve, { once: true }));
+          url = await torrent.files.find((f) => f.index === file.index).url();
+        }
+        if (generation !== this.#generation) return;
+        this.#video.src = url;
+        mark('src');
+      }
       this.dispatchEvent(new CustomEvent('ready', { detail: { file: file.name } }));
     } catch (e) {
       if (generation === this.#generation) this.#error.textContent = `Cannot play this: ${e.message}`;

@@ -1,6 +1,6 @@
 // Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
 // Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
-import init, { Client, chainPreset } from './pkg/seedcast.js';
+import init, { Client, chainPreset, warmUp } from './pkg/seedcast.js';
 import { hostTorrent, forgetTorrent, streamURL, serviceWorker, streams } from './stream-host.js';
 import { TorrentWatch, TrackerWatch, timeoutOption, NO_PEERS_TIMEOUT, STALL_TIMEOUT } from './health.js';
 
@@ -23,9 +23,17 @@ let loading;
 export function loadSeedcast(compiled) {
   const url = new URL('./pkg/seedcast_bg.wasm', import.meta.url);
   loading ??= init({ module_or_path: compiled ? Promise.resolve(compiled).catch(() => fetch(url)) : url })
-    .then((exports) => { performance.mark('seedcast:wasm'); return exports; },
+    .then((exports) => { performance.mark('seedcast:wasm'); whenIdle(warmUp); return exports; },
       (e) => { loading = undefined; throw new Error(`cannot load Seedcast's wasm (${url.href}): ${e?.message ?? e}`); });
   return loading;
+}
+
+/** Runs `task` when the page has nothing more urgent to do (after the client's creation,
+ *  its tracker connection and offers). */
+function whenIdle(task) {
+  const run = () => { try { task(); } catch { /* an optimisation only */ } };
+  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(run, { priority: 'background' }).catch(() => {});
+  else setTimeout(run, 50);
 }
 
 /** Chain presets for `ClientOptions.chain` (read after `loadSeedcast()`): BitTorrent Chain

@@ -163,6 +163,13 @@ async function serve(event, infoHash, fileIndex) {
   const want = request.method === 'GET' ? earlyRange(request.headers.get('Range')) : null;
   let found = await findPage(event, infoHash, fileIndex, want);
   if (!found.port) return textResponse(found.status, `${found.error}\n`);
+  // A request its element abandoned while the page waited for the metadata (a player that
+  // guessed the file before it, then switched): close the stream the page opened for it.
+  if (request.signal?.aborted) {
+    found.port.send({ op: 'cancel' });
+    found.port.close();
+    return textResponse(499, 'abandoned\n');
+  }
   const { length } = found.info;
   const range = parseRange(request.headers.get('Range'), length);
   const { start, end } = range === 'unsatisfiable' ? {} : range ?? { start: 0, end: length - 1 };
@@ -193,6 +200,7 @@ async function serve(event, infoHash, fileIndex) {
   if (!asked) port.send({ op: 'open', start, end });
   let finished = false;
   const finish = () => { if (!finished) { finished = true; port.close(); } };
+  request.signal?.addEventListener('abort', () => { if (!finished) { port.send({ op: 'cancel' }); finish(); } });
   // Chunks enqueued, oldest first, until their buffers go back to the page. When pull()
   // asks for chunk k, the body's reader has taken chunk k-1, and (Chromium's response
   // body reader takes one chunk at a time) has copied chunk k-2 out completely. Keeping the

@@ -119,6 +119,16 @@ function frameProbe() {
     const video = find();
     if (!video) return requestAnimationFrame(() => hook(mine));
     window.bench.video = video;
+    if (window.benchTrace) {
+      // The media element's own steps (metadata parsed, first data, buffered end in seconds).
+      for (const type of ['loadstart', 'loadedmetadata', 'loadeddata', 'canplay', 'playing', 'progress', 'waiting']) {
+        video.addEventListener(type, () => {
+          if (mine !== generation) return;
+          const end = video.buffered.length ? video.buffered.end(video.buffered.length - 1).toFixed(2) : '-';
+          window.seedcastTrace.push(`${performance.now().toFixed(0)} video ${type} buffered ${end}`);
+        });
+      }
+    }
     video.requestVideoFrameCallback((now, meta) => { if (mine === generation) window.bench.firstFrame ??= shown(now, meta); });
   };
   window.bench.rearm = () => { generation++; window.bench.firstFrame = null; hook(generation); };
@@ -189,7 +199,32 @@ const IMPLS = [
   },
 ].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 
+/** PROFILE=1 (diagnostics): samples the viewer's main thread from the warm view's t0 to its
+ *  first frame; prints idle share and top functions by self time. */
+async function startProfile(context, page) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
+  await cdp.send('Profiler.start');
+  return async () => {
+    const { profile } = await cdp.send('Profiler.stop');
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map();
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const { callFrame } = byId.get(id);
+      const name = `${callFrame.functionName || '(anonymous)'} ${callFrame.url.split('/').pop()}`;
+      const dt = profile.timeDeltas[i] ?? 0;
+      self.set(name, (self.get(name) ?? 0) + dt);
+      total += dt;
+    });
+    return [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)
+      .map(([name, us]) => `      ${(us / 1000).toFixed(0).padStart(5)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${name}`).join('\n');
+  };
+}
+
 /** One view in a fresh profile: the first frame (cold or warm), then a seek; ms and MiB. */
+let traces = 0;
 async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
@@ -205,11 +240,19 @@ async function viewOnce(browser, pid, impl, where, warm) {
   try {
     await page.goto(impl.url({ ...where, warm }));
     let t0 = 0;
+    let stopProfile;
     if (warm) {
       await within(30_000, `${impl.name}: the page did not get ready (${errors.join('; ')})`, impl.warmUp(page, where.magnet));
+      if (process.env.PROFILE) stopProfile = await startProfile(context, page);
+      if (process.env.CHROME_TRACE) {
+        await browser.startTracing(page, { path: `${process.env.CHROME_TRACE}-${++traces}.json`,
+          categories: ['toplevel', 'devtools.timeline', 'blink', 'cc', 'v8.wasm', 'v8', 'media', 'blink.user_timing', 'loading'] });
+      }
       t0 = await page.evaluate(() => { const t0 = window.startStream(); window.bench.rearm(); return t0; });
     }
     const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
+    if (stopProfile) console.log(await stopProfile());
+    if (process.env.CHROME_TRACE && warm) await browser.stopTracing();
     // The player's own steps (performance marks seedcast-player:start|torrent|metadata|src), from t0.
     const marks = await page.evaluate((t0) => performance.getEntriesByType('mark').filter((m) => m.startTime >= t0)
       .map((m) => `${m.name.replace(/^seedcast(-player)?:/, '')} ${(m.startTime - t0).toFixed(0)}`).join(', '), t0);

@@ -264,6 +264,37 @@ test('two players on one page (storage="memory", prepared ahead): a WebM and a n
   await b.context().close();
 });
 
+test('a torrent of several files: the player plays its video, not file 0, and closes the stream its early guess opened', { timeout: 180_000 }, async () => {
+  const context = await newContext(env.browser);
+  await context.route('**/test-media/*', (route) => route.fulfill({ path: media[decodeURIComponent(route.request().url().split('/').pop())].path }));
+  const a = await openPage(context, env.signal.base);
+  const magnet = await a.evaluate(async () => {
+    window.client = await window.Seedcast.SeedcastClient.create();
+    const video = new Uint8Array(await (await fetch('/test-media/clip.mp4')).arrayBuffer());
+    const notes = new File(['notes that come before the video\n'.repeat(100)], 'a-notes.txt');
+    return (await window.client.seed([notes, new File([video], 'clip.mp4')])).magnetURI;
+  });
+  // Prepared: the service worker is ready, so the <video> gets its URL before the metadata,
+  // on the guess "file 0" (the notes), and must move to file 1 once the metadata says so.
+  const b = await viewer([magnet], {}, { prepare: true });
+  await plays(b, 0, 'the video of the two-file torrent');
+  const { file, requests } = await b.evaluate(() => ({
+    file: [window.players[0].file.index, window.players[0].file.name],
+    requests: window.seedcastTrace.filter((l) => l.includes(' request ')).map((l) => l.split(' ').slice(1)),
+  }));
+  assert.deepEqual(file, [1, 'clip.mp4']);
+  assert.ok(requests.some(([, , index]) => index === '0'), `the early guess asked for file 0: ${JSON.stringify(requests)}`);
+  await within(15_000, 'the stream opened for the early guess (file 0) was never closed', until(() => b.evaluate(() => {
+    const early = new Set(window.seedcastTrace.filter((l) => / request 0$/.test(l)).map((l) => l.split(' ')[1]));
+    const opened = window.seedcastTrace.filter((l) => l.includes(' open ')).map((l) => l.split(' ')[1]).filter((id) => early.has(id));
+    const closed = new Set(window.seedcastTrace.filter((l) => l.endsWith(' closed')).map((l) => l.split(' ')[1]));
+    return opened.every((id) => closed.has(id));
+  })));
+  assert.deepEqual([...a.errors, ...b.errors], []);
+  await context.close();
+  await b.context().close();
+});
+
 test('the demo app: a video published in one tab plays from the share link in another', { timeout: 180_000 }, async () => {
   const publisher = await (await env.browser.newContext()).newPage();
   await publisher.goto(`${env.signal.base}/`);

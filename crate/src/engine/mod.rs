@@ -15,6 +15,7 @@ pub mod rate;
 pub mod rng;
 pub mod storage;
 pub mod torrent;
+pub mod warm_up;
 
 /// Identifies one connection. Chosen by the driver, unique among live connections of a torrent.
 pub type PeerKey = u64;

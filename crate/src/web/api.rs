@@ -729,6 +729,14 @@ fn chain_to_js(chain: &Chain) -> Result<JsValue, JsError> {
     js_sys::JSON::parse(&chain.to_json().to_string()).map_err(|_| fail("unreadable chain"))
 }
 
+/// Runs the download path once on a small in-memory transfer (`engine::warm_up`), so the
+/// browser compiles it before the first real download; returns the bytes moved. The page
+/// module calls it once after loading the wasm, at background priority.
+#[wasm_bindgen(js_name = warmUp)]
+pub fn warm_up() -> f64 {
+    crate::engine::warm_up::loopback_download() as f64
+}
+
 /// A chain preset by name (`bttc`, `donau`), as `ClientOptions.chain` takes it.
 #[wasm_bindgen(js_name = chainPreset, unchecked_return_type = "Chain")]
 pub fn chain_preset(name: &str) -> Result<JsValue, JsError> {
