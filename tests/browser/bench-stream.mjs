@@ -238,21 +238,23 @@ async function viewOnce(browser, pid, impl, where, warm) {
     for (const p of renderers(pid)) if (!before.has(p.pid)) peakRss = Math.max(peakRss, p.rssKiB);
   }, 100);
   try {
+    // CHROME_TRACE=path (diagnostics): a Chromium trace of each view, from its t0 (the
+    // navigation, or the link handed over) to the first frame, written to path-N.json.
+    const startTrace = () => browser.startTracing(page, { path: `${process.env.CHROME_TRACE}-${++traces}.json`,
+      categories: ['toplevel', 'devtools.timeline', 'blink', 'cc', 'v8.wasm', 'v8', 'media', 'blink.user_timing', 'loading'] });
+    if (process.env.CHROME_TRACE && !warm) await startTrace();
     await page.goto(impl.url({ ...where, warm }));
     let t0 = 0;
     let stopProfile;
     if (warm) {
       await within(30_000, `${impl.name}: the page did not get ready (${errors.join('; ')})`, impl.warmUp(page, where.magnet));
       if (process.env.PROFILE) stopProfile = await startProfile(context, page);
-      if (process.env.CHROME_TRACE) {
-        await browser.startTracing(page, { path: `${process.env.CHROME_TRACE}-${++traces}.json`,
-          categories: ['toplevel', 'devtools.timeline', 'blink', 'cc', 'v8.wasm', 'v8', 'media', 'blink.user_timing', 'loading'] });
-      }
+      if (process.env.CHROME_TRACE) await startTrace();
       t0 = await page.evaluate(() => { const t0 = window.startStream(); window.bench.rearm(); return t0; });
     }
     const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
     if (stopProfile) console.log(await stopProfile());
-    if (process.env.CHROME_TRACE && warm) await browser.stopTracing();
+    if (process.env.CHROME_TRACE) await browser.stopTracing();
     // The player's own steps (performance marks seedcast-player:start|torrent|metadata|src), from t0.
     const marks = await page.evaluate((t0) => performance.getEntriesByType('mark').filter((m) => m.startTime >= t0)
       .map((m) => `${m.name.replace(/^seedcast(-player)?:/, '')} ${(m.startTime - t0).toFixed(0)}`).join(', '), t0);
