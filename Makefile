@@ -15,7 +15,9 @@ TARGET_DIR := $(shell $(CARGO) metadata --format-version 1 --no-deps 2>/dev/null
 setup:
 	@bash scripts/setup.sh
 
-# The browser package: www/pkg/seedcast.js + seedcast_bg.wasm + seedcast.d.ts.
+# The browser package: www/pkg/seedcast.js + seedcast_bg.wasm + seedcast.d.ts, and the embed
+# page's one-file bundle www/embed.bundle.js (scripts/build-embed.mjs; after editing www/*.js
+# without rebuilding the wasm: node scripts/build-embed.mjs).
 # Installs wasm-bindgen-cli (pinned, ~5 minutes) the first time.
 wasm: setup
 	bash scripts/build-wasm.sh

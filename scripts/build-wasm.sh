@@ -61,3 +61,6 @@ if grep -q '^import .*snippets/seedcast-' "$OUT_DIR/$OUT_NAME.js"; then
   echo "error: $OUT_NAME.js still imports from the hashed snippets directory" >&2
   exit 1
 fi
+
+# The embed page's bundle includes the glue just generated.
+node scripts/build-embed.mjs

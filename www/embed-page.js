@@ -4,9 +4,10 @@
 // No parameter reaches the chain or tip jar: the player reads those from this site's
 // chain.json (chain.js), so a hostile embed link cannot send tips anywhere else.
 //
-// No static imports: this module runs as soon as it arrives, before the rest of the module
-// graph (preloaded by embed.html), so the wasm compiles while it downloads instead of after
-// every module is in. The service worker registers when the player starts, not here: started
+// embed.html loads this as one bundle with everything it imports (scripts/build-embed.mjs).
+// The imports stay dynamic so that, loaded as modules (the bundle's source), this runs as
+// soon as it arrives and the wasm compiles while the rest downloads. The service worker
+// registers when the player starts, not here: started
 // this early it competed with the module graph (cold first frame 691–730 ms late vs 756–842
 // early, medians of 5, alternating runs), and it is still ready before the metadata.
 const wasm = 'compileStreaming' in WebAssembly
