@@ -33,7 +33,11 @@ export function loadSeedcast(compiled) {
  *  tracker connection and offers: the browser then compiles that code before the first real
  *  piece, not during it (~25 ms on an idle page). A/B in bench-stream (memory, unlimited,
  *  6 views each, alternating): first frame warm 238 vs 333 ms, cold 533 vs 617 ms without.
- *  Four rounds (more functions optimised) gave warm 218 vs 297 but cold 611 vs 509: one. */
+ *  Four rounds (more functions optimised) gave warm 218 vs 297 but cold 611 vs 509: one.
+ *  Tried: the same in a module worker (V8 shares compiled wasm code between a process's
+ *  threads: the page's first warmUp() then took 4 ms instead of 21-31). On this 2-core
+ *  machine its thread and instance competed with the cold start: 12 alternating views,
+ *  cold 652 vs 509 ms, warm 249 vs 227 ms against this. */
 function warmUpSoon() {
   const run = () => { try { warmUp(); } catch { /* an optimisation only */ } };
   if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(run, { priority: 'background' }).catch(() => {});
