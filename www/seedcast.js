@@ -1,6 +1,6 @@
 // Seedcast for web pages: a thin EventTarget layer over the wasm-bindgen classes in ./pkg.
 // Types: ./seedcast.d.ts. Everything heavy (BitTorrent, WebRTC, signaling) runs in wasm.
-import init, { Client, chainPreset, warmUp } from './pkg/seedcast.js';
+import init, { Client, chainPreset, WarmUp } from './pkg/seedcast.js';
 import { hostTorrent, forgetTorrent, streamURL, serviceWorker, streams } from './stream-host.js';
 import { TorrentWatch, TrackerWatch, timeoutOption, NO_PEERS_TIMEOUT, STALL_TIMEOUT } from './health.js';
 
@@ -15,6 +15,9 @@ const WATCH_MS = 1000;
 // when no stream takes over (a player's takes over within ~100 ms).
 const WARMUP_AFTER_METADATA_MS = 3_000;
 
+// Longest stretch of the warm-up (`warmUpSoon`) in one task, in ms.
+const WARM_UP_SLICE_MS = 4;
+
 let loading;
 /** Loads the wasm module once (later calls share the first load). `compiled`, optional: the
  *  module compiled ahead by the page (a `WebAssembly.Module` or a promise of one, e.g.
@@ -28,20 +31,41 @@ export function loadSeedcast(compiled) {
   return loading;
 }
 
-/** Runs the wasm's download path once on a small in-memory transfer (`warmUp`, see
- *  crate/src/engine/warm_up.rs) at background priority, after the client's creation, its
- *  tracker connection and offers: the browser then compiles that code before the first real
- *  piece, not during it (~25 ms on an idle page). A/B in bench-stream (memory, unlimited,
- *  6 views each, alternating): first frame warm 238 vs 333 ms, cold 533 vs 617 ms without.
- *  Four rounds (more functions optimised) gave warm 218 vs 297 but cold 611 vs 509: one.
+/** Runs the wasm's download path once on a small in-memory transfer (`WarmUp`, see
+ *  crate/src/engine/warm_up.rs) in idle moments after loading: the browser then compiles
+ *  that code before the first real piece, not during it (~25 ms of work on an idle page).
+ *  A/B in bench-stream (memory, unlimited, 6 views each, alternating): first frame warm 238
+ *  vs 333 ms, cold 533 vs 617 ms without. Four rounds (more functions optimised) gave warm
+ *  218 vs 297 but cold 611 vs 509: one. Run as one task, it could fall on the moment a cold
+ *  page's first offers were ready and delay its first announce by ~50 ms (traced), hence
+ *  slices of WARM_UP_SLICE_MS at background priority (A/B against one task, 6 views each:
+ *  cold 547 vs 518 ms, warm 284 vs 236: no difference this bench can resolve; kept because
+ *  a 25-50 ms task can only delay whatever network event arrives during it).
  *  Tried: the same in a module worker (V8 shares compiled wasm code between a process's
- *  threads: the page's first warmUp() then took 4 ms instead of 21-31). On this 2-core
+ *  threads: the page's first warm-up then took 4 ms instead of 21-31). On this 2-core
  *  machine its thread and instance competed with the cold start: 12 alternating views,
- *  cold 652 vs 509 ms, warm 249 vs 227 ms against this. */
+ *  cold 652 vs 509 ms, warm 249 vs 227 ms against the main thread. */
 function warmUpSoon() {
-  const run = () => { try { warmUp(); } catch { /* an optimisation only */ } };
-  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(run, { priority: 'background' }).catch(() => {});
-  else setTimeout(run, 50);
+  let job;
+  try { job = new WarmUp(); } catch { return; } // an optimisation only
+  const slice = () => {
+    try {
+      const until = performance.now() + WARM_UP_SLICE_MS;
+      do {
+        if (job.step()) { job.free(); return; }
+      } while (performance.now() < until);
+    } catch {
+      return;
+    }
+    idle(slice);
+  };
+  idle(slice);
+}
+
+/** Runs `task` at background priority (after everything more urgent). */
+function idle(task) {
+  if (globalThis.scheduler?.postTask) globalThis.scheduler.postTask(task, { priority: 'background' }).catch(() => {});
+  else setTimeout(task, 0);
 }
 
 /** Chain presets for `ClientOptions.chain` (read after `loadSeedcast()`): BitTorrent Chain

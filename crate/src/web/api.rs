@@ -729,12 +729,24 @@ fn chain_to_js(chain: &Chain) -> Result<JsValue, JsError> {
     js_sys::JSON::parse(&chain.to_json().to_string()).map_err(|_| fail("unreadable chain"))
 }
 
-/// Runs the download path once on a small in-memory transfer (`engine::warm_up`), so the
-/// browser compiles it before the first real download; returns the bytes moved. The page
-/// module calls it once after loading the wasm, at background priority.
-#[wasm_bindgen(js_name = warmUp)]
-pub fn warm_up() -> f64 {
-    crate::engine::warm_up::loopback_download() as f64
+/// The download path run once on a small in-memory transfer (`engine::warm_up`), so the
+/// browser compiles it before the first real download. In steps of a few milliseconds: the
+/// page module runs them in idle moments after loading the wasm (see `warmUpSoon`).
+#[wasm_bindgen]
+#[derive(Debug, Default)]
+pub struct WarmUp(crate::engine::warm_up::LoopbackWarmUp);
+
+#[wasm_bindgen]
+impl WarmUp {
+    #[wasm_bindgen(constructor)]
+    pub fn new() -> WarmUp {
+        WarmUp::default()
+    }
+
+    /// One step (at most 64 KiB of hashing, or of traffic each way); true once it is over.
+    pub fn step(&mut self) -> bool {
+        self.0.step()
+    }
 }
 
 /// A chain preset by name (`bttc`, `donau`), as `ClientOptions.chain` takes it.
