@@ -18,7 +18,10 @@
 // metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame
 // and around the seek;
 // SIGNAL_INTERVAL sets the announce interval the tracker gives (5 s); TIMELINE=1 prints each cold
-// page's loads (resource timing).
+// page's loads (resource timing); PROFILE=1 samples the viewer's main thread from a warm view's
+// t0 to its first frame (top functions by self time); CHROME_TRACE=path writes a Chromium trace
+// of each view (navigation or t0 to first frame) to path-N.json; TRACE=1 also logs the media
+// element's events (loadstart, loadedmetadata, ...).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
 //   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,plain").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
@@ -28,7 +31,7 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
-import { renderers } from './proc.mjs';
+import { renderers, sampleMainThread } from './proc.mjs';
 import { serveFile } from './media-server.mjs';
 
 const REPS = Number(process.env.REPS) || 3;
@@ -199,31 +202,6 @@ const IMPLS = [
   },
 ].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 
-/** PROFILE=1 (diagnostics): samples the viewer's main thread from the warm view's t0 to its
- *  first frame; prints idle share and top functions by self time. */
-async function startProfile(context, page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: 200 });
-  await cdp.send('Profiler.start');
-  return async () => {
-    const { profile } = await cdp.send('Profiler.stop');
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const self = new Map();
-    let total = 0;
-    profile.samples.forEach((id, i) => {
-      const { callFrame } = byId.get(id);
-      const name = `${callFrame.functionName || '(anonymous)'} ${callFrame.url.split('/').pop()}`;
-      const dt = profile.timeDeltas[i] ?? 0;
-      self.set(name, (self.get(name) ?? 0) + dt);
-      total += dt;
-    });
-    return [...self].sort((a, b) => b[1] - a[1]).slice(0, 12)
-      .map(([name, us]) => `      ${(us / 1000).toFixed(0).padStart(5)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${name}`).join('\n');
-  };
-}
-
-/** One view in a fresh profile: the first frame (cold or warm), then a seek; ms and MiB. */
 let traces = 0;
 async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
@@ -248,7 +226,7 @@ async function viewOnce(browser, pid, impl, where, warm) {
     let stopProfile;
     if (warm) {
       await within(30_000, `${impl.name}: the page did not get ready (${errors.join('; ')})`, impl.warmUp(page, where.magnet));
-      if (process.env.PROFILE) stopProfile = await startProfile(context, page);
+      if (process.env.PROFILE) stopProfile = await sampleMainThread(context, page, { intervalUs: 200, top: 12 });
       if (process.env.CHROME_TRACE) await startTrace();
       t0 = await page.evaluate(() => { const t0 = window.startStream(); window.bench.rearm(); return t0; });
     }

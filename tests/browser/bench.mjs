@@ -21,7 +21,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startSignal, launchPersistentWithPid, within } from './harness.mjs';
-import { tree, cpuMs, cpuByProcess } from './proc.mjs';
+import { tree, cpuMs, cpuByProcess, sampleMainThread } from './proc.mjs';
 
 const REPS = Number(process.env.REPS) || 2;
 const MIB = Number(process.env.MIB) || 64;
@@ -127,28 +127,6 @@ function breakdown(before, after, mib, seederPids) {
 // during the transfer, and print each page's top functions by self time.
 const PROFILE = process.env.PROFILE === '1';
 
-async function startProfile(context, page) {
-  const cdp = await context.newCDPSession(page);
-  await cdp.send('Profiler.enable');
-  await cdp.send('Profiler.setSamplingInterval', { interval: 250 });
-  await cdp.send('Profiler.start');
-  return async () => {
-    const { profile } = await cdp.send('Profiler.stop');
-    const self = new Map();
-    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
-    const dt = profile.timeDeltas;
-    let total = 0;
-    profile.samples.forEach((id, i) => {
-      const { callFrame } = byId.get(id);
-      const name = `${callFrame.functionName || '(anonymous)'} ${callFrame.url.split('/').pop()}`;
-      self.set(name, (self.get(name) ?? 0) + (dt[i] ?? 0));
-      total += dt[i] ?? 0;
-    });
-    return [...self].sort((a, b) => b[1] - a[1]).slice(0, 25)
-      .map(([name, us]) => `      ${(us / 1000).toFixed(0).padStart(6)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${name}`).join('\n');
-  };
-}
-
 /** Samples the peak RSS of the renderers that are not in `exclude` (the downloader's). */
 function rssSampler(pid, exclude) {
   let peak = 0;
@@ -177,7 +155,7 @@ async function runClient(impl, scenario, signal, otherOrigin) {
     const cpuBefore = cpuMs(browser.pid);
     const byProcessBefore = cpuByProcess(browser.pid);
     const limitMs = Math.max(120_000, (rate ? size / rate : 10) * 10_000);
-    const profiles = PROFILE ? [await startProfile(browser.context, seeder), await startProfile(browser.context, leecher)] : [];
+    const profiles = PROFILE ? [await sampleMainThread(browser.context, seeder), await sampleMainThread(browser.context, leecher)] : [];
     const r = await within(limitMs, `${impl.name} did not finish ${size / 2 ** 20} MiB`, impl.add(leecher, { magnet, tracker: signal.tracker, store }));
     const cpu = cpuMs(browser.pid) - cpuBefore;
     if (BREAKDOWN) {

@@ -77,3 +77,28 @@ export async function memoryBreakdown(page, pids) {
   }
   return [...rows].filter(([, mib]) => mib >= 1).sort((a, b) => b[1] - a[1]);
 }
+
+/** Diagnostics for the benches' PROFILE=1: samples `page`'s main thread with V8's CPU
+ *  profiler (wasm functions by name) until the returned function is called, which resolves
+ *  with the `top` functions by self time, one indented line each. */
+export async function sampleMainThread(context, page, { intervalUs = 250, top = 25 } = {}) {
+  const cdp = await context.newCDPSession(page);
+  await cdp.send('Profiler.enable');
+  await cdp.send('Profiler.setSamplingInterval', { interval: intervalUs });
+  await cdp.send('Profiler.start');
+  return async () => {
+    const { profile } = await cdp.send('Profiler.stop');
+    const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+    const self = new Map();
+    let total = 0;
+    profile.samples.forEach((id, i) => {
+      const { callFrame } = byId.get(id);
+      const name = `${callFrame.functionName || '(anonymous)'} ${callFrame.url.split('/').pop()}`;
+      const dt = profile.timeDeltas[i] ?? 0;
+      self.set(name, (self.get(name) ?? 0) + dt);
+      total += dt;
+    });
+    return [...self].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([name, us]) => `      ${(us / 1000).toFixed(0).padStart(6)} ms ${(100 * us / total).toFixed(1).padStart(5)}%  ${name}`).join('\n');
+  };
+}
