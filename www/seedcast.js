@@ -55,6 +55,7 @@ function warmUpSoon() {
         if (job.step()) { job.free(); return; }
       } while (performance.now() < until);
     } catch {
+      try { job.free(); } catch { /* the instance failed: nothing left to free */ }
       return;
     }
     idle(slice);

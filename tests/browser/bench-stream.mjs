@@ -202,7 +202,9 @@ const IMPLS = [
   },
 ].filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
 
-let traces = 0;
+let traces = 0; // CHROME_TRACE files written so far
+
+/** One view in a fresh profile: the first frame (cold or warm), then a seek; ms and MiB. */
 async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
