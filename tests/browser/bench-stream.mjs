@@ -21,7 +21,8 @@
 // page's loads (resource timing); PROFILE=1 samples the viewer's main thread from a warm view's
 // t0 to its first frame (top functions by self time); CHROME_TRACE=path writes a Chromium trace
 // of each view (navigation or t0 to first frame) to path-N.json; TRACE=1 also logs the media
-// element's events (loadstart, loadedmetadata, ...).
+// element's events (loadstart, loadedmetadata, ...); SEEDER=1 prints the Seedcast seeder's
+// peers before each view (viewers that left stay connected until their connection times out).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
 //   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,plain").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
@@ -172,7 +173,16 @@ async function startSeeder(impl, browser, signal, limit, store) {
     const store = memory ? { store: window.testUtils.MemoryStore } : {};
     return new Promise((res) => client.seed(file, { announce: [tracker], ...store }, (t) => res(t.magnetURI)));
   }, { impl: impl.name === 'Seedcast' ? 'seedcast' : 'webtorrent', tracker: signal.tracker, limit, memory: store === 'memory' });
-  return { magnet, close: () => context.close() };
+  return { magnet, page, close: () => context.close() };
+}
+
+/** Diagnostics (SEEDER=1): a Seedcast seeder's peers and what it sent each, in kB. */
+function seederPeers(page) {
+  return page.evaluate(() => {
+    const torrent = window.keep.torrents[0];
+    const peers = torrent.peers().map((p) => (p.uploaded / 1e3).toFixed(0));
+    return `${peers.length} peers, sent ${peers.join(' / ') || '-'} kB, ${(torrent.stats().uploadSpeed / 1e3).toFixed(0)} kB/s`;
+  });
 }
 
 const IMPLS = [
@@ -290,6 +300,7 @@ try {
           for (let rep = 1; rep <= REPS; rep++) {
             for (const warm of [false, true]) {
               try {
+                if (process.env.SEEDER && seeder && impl.name === 'Seedcast') console.log(`    seeder before the view: ${await seederPeers(seeder.page)}`);
                 const r = await viewOnce(browser, pid, impl, { magnet: seeder?.magnet, signal, http, store, limit }, warm);
                 row[warm ? 'warm' : 'cold'].push(r.firstFrame);
                 row.seek.push(r.seek);

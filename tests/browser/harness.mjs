@@ -22,8 +22,11 @@ const CHROMIUM_ARGS = [
   '--disable-background-timer-throttling', '--disable-renderer-backgrounding',
   '--disable-backgrounding-occluded-windows',
   // No pre-started spare renderer: a new page gets a new process, so benchmarks can tell
-  // which renderer is the page they opened.
-  '--disable-features=SpareRendererForSitePerProcess',
+  // which renderer is the page they opened. No omnibox popup WebUI either: Chromium 156 loads
+  // it (chrome://omnibox-popup.top-chrome, ~80 modules) in a renderer of its own for every
+  // new context, ~400 ms of CPU on a 2-core machine during each benchmark view's cold start
+  // (seen in CHROME_TRACE traces of bench-stream); it slowed every client, unevenly.
+  '--disable-features=SpareRendererForSitePerProcess,PreloadTopChromeWebUI,WebUIOmniboxPopup',
   // Lets the leak test collect garbage before reading the heap size.
   '--js-flags=--expose-gc',
 ];
