@@ -1373,3 +1373,32 @@ fn a_slow_seeder_sends_each_piece_about_once() {
         worst.1
     );
 }
+
+#[test]
+fn a_peer_that_vanished_takes_little_of_a_limited_seeders_upload() {
+    const RATE: u64 = 500_000;
+    let mut net = Net::new(4 * 1024 * 1024, 16 * 1024);
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(RATE)));
+    let gone = net.add_leecher(session_config(1));
+    net.run_for(2 * SECOND);
+    let conns = open_conns(&net, seeder);
+    assert_eq!(conns.len(), 1, "the seeder serves the first leecher");
+    // The first leecher closes its tab: nothing it was sent arrives, its channel never
+    // drains, and the seeder hears nothing until the connection times out.
+    net.vanished.insert(gone);
+    let vanished_at = net.now;
+    let next = net.add_leecher(session_config(2));
+    assert!(net.run_until(60 * SECOND, |n| completed(n, next)));
+    let lost: usize = net.nodes[seeder]
+        .sent
+        .iter()
+        .filter(|(at, conn, _)| *at >= vanished_at && *conn == conns[0])
+        .map(|(_, _, len)| len)
+        .sum();
+    // What the channel holds under this limit (an eighth of a second of it, at least the
+    // low-water mark and two blocks), plus one block message of overshoot; before the
+    // limit set it, 256 KiB (half a second at this rate) went to the vanished peer.
+    let most = seedcast::session::core::high_water(Some(RATE)) + 16 * 1024 + 13;
+    assert!(most < 128 * 1024, "{most}");
+    assert!(lost <= most, "{lost} bytes went to the vanished peer");
+}

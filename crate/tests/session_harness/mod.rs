@@ -135,6 +135,9 @@ pub struct Net {
     pub content: Vec<u8>,
     /// Keep every output for `outputs_where` (off for long benchmark runs).
     pub record_outputs: bool,
+    /// Nodes that vanished without closing anything (a closed tab): what is sent to them is
+    /// lost and the sender's channel never drains.
+    pub vanished: BTreeSet<NodeId>,
 }
 
 /// Deterministic pseudo-random content.
@@ -186,6 +189,7 @@ impl Net {
             metainfo,
             content,
             record_outputs: true,
+            vanished: BTreeSet::new(),
         }
     }
 
@@ -337,7 +341,9 @@ impl Net {
             let next = self
                 .nodes
                 .iter()
-                .filter_map(|n| n.session.poll_timeout())
+                .enumerate()
+                .filter(|(i, _)| !self.vanished.contains(i))
+                .filter_map(|(_, n)| n.session.poll_timeout())
                 .min();
             let Some(next) = next else { return false };
             if next > limit {
@@ -348,10 +354,11 @@ impl Net {
             self.now = self.now.max(next);
             let now = self.now;
             for node in 0..self.nodes.len() {
-                if self.nodes[node]
-                    .session
-                    .poll_timeout()
-                    .is_some_and(|t| t <= now)
+                if !self.vanished.contains(&node)
+                    && self.nodes[node]
+                        .session
+                        .poll_timeout()
+                        .is_some_and(|t| t <= now)
                 {
                     self.nodes[node].session.handle_timeout(now);
                     self.drain(node);
@@ -362,7 +369,9 @@ impl Net {
                 && self
                     .nodes
                     .iter()
-                    .filter_map(|n| n.session.poll_timeout())
+                    .enumerate()
+                    .filter(|(i, _)| !self.vanished.contains(i))
+                    .filter_map(|(_, n)| n.session.poll_timeout())
                     .min()
                     .is_some_and(|t| t <= now)
             {
@@ -394,6 +403,9 @@ impl Net {
             | Input::ChannelClosed(n, _) => *n,
             Input::Later(_) => return,
         };
+        if self.vanished.contains(&node) {
+            return;
+        }
         let n = &mut self.nodes[node];
         let s = &mut n.session;
         match input {
@@ -428,6 +440,9 @@ impl Net {
 
     /// Runs every output of `node`'s session.
     fn drain(&mut self, node: NodeId) {
+        if self.vanished.contains(&node) {
+            return;
+        }
         while let Some(output) = self.nodes[node].session.poll_output() {
             if self.record_outputs {
                 self.nodes[node].outputs.push((self.now, output.clone()));
@@ -528,7 +543,13 @@ impl Net {
             }
             Output::Send { conn, bytes } => {
                 self.nodes[node].sent.push((self.now, conn, bytes.len()));
+                if self.vanished.contains(&node) {
+                    return;
+                }
                 if let Some(remote) = self.linked(node, conn) {
+                    if self.vanished.contains(&remote.0) {
+                        return; // lost, and the channel stays full
+                    }
                     if self.pcs.get(&remote).is_some_and(|p| p.open) {
                         self.queue.push_back(Input::Data(remote.0, remote.1, bytes));
                     } else {

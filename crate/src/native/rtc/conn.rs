@@ -33,7 +33,7 @@ use crate::engine::PeerKey as ConnId;
 /// STUN server would otherwise stall the offer past the tracker's patience).
 pub const GATHERING_CAP: Duration = Duration::from_secs(5);
 /// `OnBufferedAmountLow` fires when the send buffer drains below this (as the web driver).
-pub const LOW_WATER: u32 = 64 * 1024;
+pub const LOW_WATER: u32 = crate::session::core::LOW_WATER as u32;
 /// While bytes are outstanding the task also reports the buffered amount this often, so a
 /// missed low-water crossing cannot stall the session's sends.
 const REPORT_EVERY: Duration = Duration::from_millis(100);

@@ -51,7 +51,9 @@ pub use announce::{
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
 pub use tracker_conns::TRACKER_OPEN_TIMEOUT;
-pub use transmit::{CORK_AFTER, CORK_BYTES, CORK_DELAY, CORK_PIPELINE, HIGH_WATER, MIN_SEND};
+pub use transmit::{
+    CORK_AFTER, CORK_BYTES, CORK_DELAY, CORK_PIPELINE, HIGH_WATER, LOW_WATER, MIN_SEND, high_water,
+};
 
 use peers::Swarm;
 use tracker_conns::TrackerConn;
@@ -94,6 +96,8 @@ pub struct Session {
     next_conn: ConnId,
     outputs: VecDeque<Output>,
     upload: Option<TokenBucket>,
+    /// How much a channel may hold queued ([`high_water`] of the upload limit).
+    high_water: usize,
     /// Set while a channel waits on the upload bucket: when to transmit again.
     upload_wake: Option<Duration>,
     /// Set while some connection holds corked bytes: when they go out anyway.
@@ -110,6 +114,7 @@ impl Session {
         Session {
             rng: Rng::new(config.seed ^ 0x5e55_1015),
             upload: config.upload_limit.map(TokenBucket::new),
+            high_water: high_water(config.upload_limit),
             config,
             trackers: TrackerSet::new(MAX_SESSION_TRACKERS),
             torrents: BTreeMap::new(),
@@ -241,6 +246,7 @@ impl Session {
     pub fn set_upload_limit(&mut self, limit: Option<u64>, now: Duration) {
         self.config.upload_limit = limit;
         self.upload = limit.map(TokenBucket::new);
+        self.high_water = high_water(limit);
         self.upload_wake = None;
         self.pump_all(now);
     }

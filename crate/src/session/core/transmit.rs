@@ -15,6 +15,19 @@ use crate::session::trackers::TorrentId;
 /// 1 MiB a streaming seeder's channel sat full and undrained for 0.5-2 s at a time under
 /// load (measured in `make bench-stream` with TRACE=1), which made seeks wait that long.
 pub const HIGH_WATER: usize = 256 * 1024;
+/// The drivers set this as each channel's `bufferedAmountLowThreshold`: the channel says it
+/// has room again once its buffer drains below it.
+pub const LOW_WATER: usize = 64 * 1024;
+/// Under an upload limit a channel holds at most this long at the limit's rate (and at least
+/// [`LOW_WATER`] plus two block messages, so it still crosses the low-water mark and says
+/// when it has room). Why: a peer that vanished (a viewer closed the tab) reads nothing,
+/// but its channel takes writes until full, and every byte written there was taken from the
+/// bucket the live peers share. Traced in bench-stream at 500 kB/s: a viewer arriving just
+/// as the last one left got no burst at all, its first pieces at the bare rate, because
+/// 256 KiB (half a second of the limit) went into the departed viewer's channel first.
+/// A live peer's channel drains at the link's speed, far above a limited rate, so a shallow
+/// buffer costs it nothing.
+const LIMITED_BUFFER: Duration = Duration::from_millis(125);
 /// Don't bother transmitting into less free space than one block message.
 pub const MIN_SEND: usize = 16 * 1024 + 13;
 /// Output smaller than this (requests, haves: no block data) is corked for up to
@@ -32,6 +45,18 @@ pub const CORK_AFTER: u64 = 1024 * 1024;
 /// rate is measured the pipeline is a few blocks; held back 25 ms per round they used to
 /// pace a fast link to a few blocks per 25 ms until the first rate tick.
 pub const CORK_PIPELINE: Duration = Duration::from_millis(250);
+
+/// The most a channel may hold queued with an upload limit of `limit` bytes per second
+/// (`None`: unlimited), see [`LIMITED_BUFFER`].
+pub fn high_water(limit: Option<u64>) -> usize {
+    match limit {
+        None => HIGH_WATER,
+        Some(rate) => {
+            let at_rate = (rate as f64 * LIMITED_BUFFER.as_secs_f64()) as usize;
+            at_rate.clamp(LOW_WATER + 2 * MIN_SEND, HIGH_WATER)
+        }
+    }
+}
 
 impl Session {
     /// Runs every torrent's loop, starting with a different torrent each time (they share the
@@ -175,7 +200,9 @@ impl Session {
             let Some(conn) = swarm.conns.get(&key).filter(|c| c.open) else {
                 return;
             };
-            let free = HIGH_WATER.saturating_sub(conn.buffered.saturating_add(conn.corked.len()));
+            let free = self
+                .high_water
+                .saturating_sub(conn.buffered.saturating_add(conn.corked.len()));
             if free < MIN_SEND {
                 return;
             }
