@@ -1316,3 +1316,53 @@ fn a_reconnect_racing_the_old_connections_close_is_not_penalised() {
         "{events:?}"
     );
 }
+
+/// Connects peer `key` with its own peer id, says interested and asks for block 0; returns
+/// whether it was unchoked (its output, read once, holds an `Unchoke`).
+fn interested_peer(h: &mut Harness, key: u64, read: bool) -> bool {
+    let mut id = THEM;
+    id[19] = key as u8;
+    h.t.handle_connect(key, h.now);
+    let mut bytes = Vec::new();
+    Handshake::new(h.m.info_hash.0, id).encode_into(&mut bytes);
+    Message::Interested.encode_into(&mut bytes);
+    Message::Request(block0()).encode_into(&mut bytes);
+    h.t.handle_data(key, &bytes, h.now);
+    h.drain_events();
+    if !read {
+        return false;
+    }
+    let mut decoder = Decoder::new();
+    while let Some(out) = h.t.poll_transmit(key, 1 << 20) {
+        decoder.push(&out);
+    }
+    std::iter::from_fn(|| decoder.next().ok().flatten())
+        .any(|f| matches!(f, Frame::Message(Message::Unchoke)))
+}
+
+#[test]
+fn a_newcomer_takes_the_slot_of_a_peer_that_stopped_reading() {
+    let mut h = Harness::new(true);
+    // Nine peers take every upload slot of a seed (eight and the optimistic one), then stop
+    // reading: closed tabs whose connections have not timed out yet.
+    for key in 1..=9 {
+        interested_peer(&mut h, key, false);
+    }
+    h.advance_unread(Duration::from_secs(3));
+    assert_eq!(h.disconnected(), None, "not yet dropped as not reading");
+    // A tenth arrives: it is unchoked at once, not at the next rechoke round.
+    assert!(
+        interested_peer(&mut h, 10, true),
+        "the newcomer waits for a slot"
+    );
+    // A peer still reading keeps its slot: no newcomer is unchoked in its place.
+    let mut fresh = Harness::new(true);
+    for key in 1..=9 {
+        interested_peer(&mut fresh, key, true);
+    }
+    fresh.advance(Duration::from_secs(3));
+    assert!(
+        !interested_peer(&mut fresh, 10, true),
+        "a reading peer lost its slot"
+    );
+}

@@ -157,7 +157,7 @@ impl Torrent {
             Message::Unchoke => p.peer_choking = false,
             Message::Interested => {
                 p.peer_interested = true;
-                self.maybe_unchoke_now(peer);
+                self.maybe_unchoke_now(peer, now);
             }
             Message::NotInterested => p.peer_interested = false,
             Message::Have { index } => self.on_have(peer, index)?,

@@ -24,7 +24,7 @@ impl Torrent {
         }
         if now >= self.next_rechoke {
             self.next_rechoke = now + self.config.rechoke_interval;
-            self.rechoke();
+            self.rechoke(now);
         }
     }
 
@@ -88,7 +88,7 @@ impl Torrent {
         self.fill_all_requests(now);
     }
 
-    fn rechoke(&mut self) {
+    fn rechoke(&mut self, now: Duration) {
         let seeding = self.is_complete();
         let candidates: Vec<ChokeCandidate> = self
             .peers
@@ -96,7 +96,9 @@ impl Torrent {
             .filter(|(_, p)| p.phase == Phase::Active)
             .map(|(&peer, p)| ChokeCandidate {
                 peer,
-                interested: p.peer_interested,
+                // A peer not taking its data ranks with the uninterested (see
+                // `STALLED_SLOT`): its slot would only hold it up.
+                interested: p.peer_interested && !p.stalled(now, super::upload::STALLED_SLOT),
                 download_rate: p.download.rate(),
                 upload_rate: p.upload.rate(),
             })
