@@ -104,6 +104,9 @@ export class SeedcastClient extends EventTarget {
   remove(id: string): void;
   /** The chain tips go to (`ClientOptions.chain`, validated; BTTC mainnet by default). */
   readonly chain: Chain;
+  /** Changes the chain tips go to, validated as `ClientOptions.chain` (throws and keeps the
+   *  old one if refused). A tip already under way keeps the chain it started with. */
+  setChain(chain: 'bttc' | 'donau' | ChainInput): void;
   /** Browser wallets (EIP-6963 discovery; `window.ethereum` as the fallback, uuid
    *  `"window.ethereum"`). Resolves with an empty list when there is none; never rejects. */
   wallets(): Promise<WalletInfo[]>;

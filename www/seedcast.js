@@ -155,6 +155,9 @@ export class SeedcastClient extends EventTarget {
   remove(id) { this.get(id)?.remove(); }
   /** The chain tips go to (`ClientOptions.chain`, validated). */
   get chain() { return this.#wasm.chain; }
+  /** Changes the chain tips go to, validated as `ClientOptions.chain` (throws and keeps the
+   *  old one if refused). A tip already under way keeps the chain it started with. */
+  setChain(chain) { this.#wasm.setChain(chain); }
 
   /** The browser wallets in this page: EIP-6963 announcements (`window.ethereum` when
    *  none announces), `[{ uuid, name, rdns, icon }]`. */

@@ -156,6 +156,28 @@ test('a viewer tips a verified creator 1.5 BTT with the keyboard; names stay tex
   await embed.waitForSelector('seedcast-player .tip-dialog[open]');
   assert.match(await embed.$eval('seedcast-player .tip-where', (el) => el.textContent), /BitTorrent Chain \(chain 199\)/);
   await embed.context().close();
+
+  // A site whose chain.json names its own chain, answered late: the player's client starts on
+  // the default chain (it does not wait for chain.json), and the creator and Tip button show
+  // only once the site's chain is applied.
+  const late = await newContext(env.browser);
+  await installTestWallet(late, anvil, { account: payer.address, chainId: '0xc7' });
+  await late.route('**/chain.json', async (route) => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await route.fulfill({ contentType: 'application/json', body: JSON.stringify({ id: 199, name: 'Local BTTC', rpcUrls: [anvil.url], explorer: 'https://explorer.local.example' }) });
+  });
+  const site = await late.newPage();
+  const siteErrors = [];
+  site.on('pageerror', (e) => siteErrors.push(e.message));
+  await site.goto(`${env.signal.base}/embed.html#${magnet}`);
+  await within(60_000, 'the player never showed the creator', site.waitForSelector('seedcast-player .creator-line', { timeout: 0 }));
+  assert.equal(await site.$eval('seedcast-player .creator-address', (el) => el.href), `https://explorer.local.example/address/${creator.address}`);
+  await site.focus('seedcast-player .tip-button');
+  await site.keyboard.press('Enter');
+  await site.waitForSelector('seedcast-player .tip-dialog[open]');
+  assert.match(await site.$eval('seedcast-player .tip-where', (el) => el.textContent), /Local BTTC \(chain 199\)/);
+  assert.deepEqual(siteErrors, []);
+  await late.close();
   await seeder.context().close();
 });
 

@@ -238,16 +238,7 @@ fn parse_options(options: &JsValue) -> Result<ClientOptions, JsError> {
             ));
         }
     };
-    let chain = match get(options, "chain") {
-        v if v.is_undefined() || v.is_null() => Chain::bttc(),
-        v => {
-            let json = js_sys::JSON::stringify(&v)
-                .ok()
-                .and_then(|s| s.as_string())
-                .ok_or_else(|| fail("`chain` must be \"bttc\", \"donau\" or a chain object"))?;
-            Chain::from_json(&json).map_err(|e| fail(format!("`chain`: {e}")))?
-        }
-    };
+    let chain = parse_chain(&get(options, "chain"))?;
     let peer_id = Config::peer_id_from_seed(random_u64());
     Ok(ClientOptions {
         chain,
@@ -628,6 +619,18 @@ impl Client {
         chain_to_js(&inner.chain)
     }
 
+    /// Changes the chain tips go to, validated as the `chain` option (refused: unchanged).
+    /// A tip already under way keeps the chain it started with.
+    #[wasm_bindgen(js_name = setChain)]
+    pub fn set_chain(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "'bttc' | 'donau' | ChainInput")] chain: JsValue,
+    ) -> Result<(), JsError> {
+        let chain = parse_chain(&chain)?;
+        state(&self.inner)?.chain = chain;
+        Ok(())
+    }
+
     /// Stops everything: torrents, connections, tracker sockets, timers.
     pub fn destroy(&self) {
         if let Ok(mut inner) = state(&self.inner) {
@@ -723,6 +726,19 @@ fn merged(own: &[String], inner: &ClientInner) -> Vec<String> {
         }
     }
     all
+}
+
+/// The `chain` option: absent is BitTorrent Chain mainnet; otherwise a preset name or a
+/// chain object, validated by `Chain::from_json`.
+fn parse_chain(value: &JsValue) -> Result<Chain, JsError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(Chain::bttc());
+    }
+    let json = js_sys::JSON::stringify(value)
+        .ok()
+        .and_then(|s| s.as_string())
+        .ok_or_else(|| fail("`chain` must be \"bttc\", \"donau\" or a chain object"))?;
+    Chain::from_json(&json).map_err(|e| fail(format!("`chain`: {e}")))
 }
 
 fn chain_to_js(chain: &Chain) -> Result<JsValue, JsError> {

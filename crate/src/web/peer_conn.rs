@@ -16,7 +16,7 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::{
     RtcConfiguration, RtcDataChannel, RtcDataChannelEvent, RtcDataChannelInit, RtcDataChannelState,
     RtcDataChannelType, RtcIceGatheringState, RtcPeerConnection, RtcPeerConnectionState,
-    RtcSdpType, RtcSessionDescriptionInit,
+    RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
 };
 
 use super::js_glue::{Listener, Timeout, error_text, get};
@@ -25,8 +25,8 @@ use crate::session::gathering::{CandidateType, Gathering, SETTLE};
 /// Complete-SDP signaling waits for ICE gathering, but never longer than this (an unreachable
 /// STUN server would otherwise stall the offer).
 const GATHERING_CAP: Duration = Duration::from_secs(5);
-/// `bufferedamountlow` fires when the send buffer drains below this.
-pub const LOW_WATER: u32 = 64 * 1024;
+/// `bufferedamountlow` fires when the send buffer drains below this (the session's).
+pub const LOW_WATER: u32 = crate::session::core::LOW_WATER as u32;
 /// Largest channel message we send when the remote does not say (the safe interop size).
 const DEFAULT_MAX_MESSAGE: usize = 64 * 1024;
 /// Largest channel message we send at all: bigger ones gain nothing and stall the SCTP queue.
@@ -356,13 +356,7 @@ impl PeerConn {
 
     /// Creates our offer and waits for ICE gathering: the SDP to put in an announce.
     pub async fn create_offer(pc: RtcPeerConnection, gathered: Promise) -> Result<String, String> {
-        let offer = JsFuture::from(pc.create_offer())
-            .await
-            .map_err(|e| error_text(&e))?;
-        let offer: RtcSessionDescriptionInit = offer.unchecked_into();
-        JsFuture::from(pc.set_local_description(&offer))
-            .await
-            .map_err(|e| error_text(&e))?;
+        set_implicit_local_description(&pc).await?;
         let _ = JsFuture::from(gathered).await;
         local_sdp(&pc)
     }
@@ -378,13 +372,7 @@ impl PeerConn {
         JsFuture::from(pc.set_remote_description(&offer))
             .await
             .map_err(|e| error_text(&e))?;
-        let answer = JsFuture::from(pc.create_answer())
-            .await
-            .map_err(|e| error_text(&e))?;
-        let answer: RtcSessionDescriptionInit = answer.unchecked_into();
-        JsFuture::from(pc.set_local_description(&answer))
-            .await
-            .map_err(|e| error_text(&e))?;
+        set_implicit_local_description(&pc).await?;
         let _ = JsFuture::from(gathered).await;
         local_sdp(&pc)
     }
@@ -418,6 +406,37 @@ fn server_urls(ice_servers: &JsValue) -> Vec<String> {
         }
     }
     urls
+}
+
+/// `setLocalDescription()` with no argument: the browser creates the offer or answer the
+/// signaling state calls for and applies it in one step. `createOffer` then
+/// `setLocalDescription(offer)` costs a hop through the page's main thread between the two,
+/// and ICE gathering starts only at the second (it crosses the main thread again, for a
+/// permission check): traced on a cold page, the offers' results waited 12 ms for a main
+/// thread busy with the page's own work. Browsers without it (before Chromium 80, Firefox
+/// 75, Safari 14.1) reject the call: then the two steps.
+async fn set_implicit_local_description(pc: &RtcPeerConnection) -> Result<(), String> {
+    let implicit = Reflect::get(pc, &JsValue::from_str("setLocalDescription"))
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .and_then(|f| f.call0(pc).ok())
+        .and_then(|p| p.dyn_into::<Promise>().ok());
+    if let Some(promise) = implicit
+        && JsFuture::from(promise).await.is_ok()
+    {
+        return Ok(());
+    }
+    let description = if pc.signaling_state() == RtcSignalingState::HaveRemoteOffer {
+        JsFuture::from(pc.create_answer()).await
+    } else {
+        JsFuture::from(pc.create_offer()).await
+    }
+    .map_err(|e| error_text(&e))?;
+    let description: RtcSessionDescriptionInit = description.unchecked_into();
+    JsFuture::from(pc.set_local_description(&description))
+        .await
+        .map(drop)
+        .map_err(|e| error_text(&e))
 }
 
 fn local_sdp(pc: &RtcPeerConnection) -> Result<String, String> {
