@@ -1402,3 +1402,37 @@ fn a_peer_that_vanished_takes_little_of_a_limited_seeders_upload() {
     assert!(most < 128 * 1024, "{most}");
     assert!(lost <= most, "{lost} bytes went to the vanished peer");
 }
+
+#[test]
+fn a_download_without_metadata_that_lost_its_only_peer_looks_again_soon() {
+    use seedcast::session::core::{LONELY_REANNOUNCE, LOST_RETRY};
+
+    let mut net = Net::new(64 * 1024, 16 * 1024);
+    let viewer = net.add_magnet_leecher(session_config(0));
+    let other = net.add_magnet_leecher(session_config(1));
+    assert!(
+        net.run_until(30 * SECOND, |n| !open_conns(n, viewer).is_empty()),
+        "the two never met"
+    );
+    // The other end drops the connection before anyone has the metadata (as a first
+    // connection lost to a broken channel).
+    let conn = open_conns(&net, other)[0];
+    net.with(other, |s, now| {
+        s.handle_conn_failed(conn, "channel broke", now)
+    });
+    let lost_at = net.now;
+    net.run_for(LONELY_REANNOUNCE);
+    let after: Vec<Duration> = net.relays[TRACKER]
+        .announces_from(viewer)
+        .iter()
+        .map(|h| h.at)
+        .filter(|&at| at > lost_at)
+        .collect();
+    let first = *after.first().expect("the viewer never announced again");
+    // Seen by the next timer (the engine ticks every second), then LOST_RETRY later.
+    assert!(
+        first - lost_at <= LOST_RETRY + SECOND,
+        "announced {:?} after losing its peer",
+        first - lost_at
+    );
+}

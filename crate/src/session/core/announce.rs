@@ -30,6 +30,12 @@ pub const LONELY_REANNOUNCE: Duration = Duration::from_secs(15);
 /// about 1 of 10 starts on loopback, cause unknown); the peers then met only at the seeder's
 /// next announce, up to a tracker interval later (minutes on public trackers).
 pub const FIRST_LONELY_RETRY: Duration = Duration::from_secs(2);
+/// ... and a download still without its metadata that lost every connection announces once
+/// more this long after: a viewer whose only connection dropped before the metadata (1 cold
+/// view in ~70 in bench-stream waited ~5 s, the bench tracker's interval) would otherwise
+/// wait [`LONELY_REANNOUNCE`] with nothing to show. Once per time alone: a peer that keeps
+/// connecting and dropping makes us announce at most once per connection it opens.
+pub const LOST_RETRY: Duration = Duration::from_secs(2);
 /// An announce without a reply this long after it went out was dropped: trackers reply to
 /// every announce, but a rate-limited socket's messages are dropped after one failure reply
 /// (seedcast-signal: 100 messages per 10 s). A download with no peer then announces again at

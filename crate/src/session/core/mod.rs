@@ -45,8 +45,8 @@ use crate::session::trackers::{TorrentId, TrackerId, TrackerSet, TrackersFull};
 use crate::session::upload_limit::TokenBucket;
 
 pub use announce::{
-    ANNOUNCE_REPLY_WAIT, DEFAULT_INTERVAL, FIRST_LONELY_RETRY, LONELY_REANNOUNCE, MAX_INTERVAL,
-    MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES, MIN_INTERVAL, OFFER_GATHER_WAIT,
+    ANNOUNCE_REPLY_WAIT, DEFAULT_INTERVAL, FIRST_LONELY_RETRY, LONELY_REANNOUNCE, LOST_RETRY,
+    MAX_INTERVAL, MAX_TORRENT_TRACKERS, MAX_TRACKER_URL_BYTES, MIN_INTERVAL, OFFER_GATHER_WAIT,
 };
 pub use events::{AddError, Output, SessionEvent, TrackerState};
 pub use peers::{CONNECT_TIMEOUT, MAX_PENDING_OFFERS, OFFER_TTL, OFFERS_PER_ANNOUNCE};
@@ -410,12 +410,20 @@ impl Session {
             }
             swarm.expire(now, &mut self.outputs);
             // A download with nobody to talk to goes looking again soon; one that never had
-            // anybody, once more right after its first announce.
+            // anybody, once more right after its first announce; one without its metadata
+            // that lost every connection, once more right after that (see `LOST_RETRY`).
             let lonely = !swarm.engine.is_complete() && swarm.open_keys().next().is_none();
-            let quick = swarm
+            swarm.lonely_since = lonely.then(|| swarm.lonely_since.unwrap_or(now));
+            let first = swarm
                 .first_announce_at
                 .map(|at| at + FIRST_LONELY_RETRY)
                 .filter(|&at| !swarm.ever_connected && now < at);
+            let lost = swarm
+                .lonely_since
+                .filter(|_| swarm.ever_connected && swarm.engine.info().is_none())
+                .map(|at| at + LOST_RETRY)
+                .filter(|&at| now < at);
+            let quick = first.or(lost);
             // An overdue reply stops waking us (a late one no longer sets the interval), and
             // a lonely download announces again at once.
             let mut dropped = Vec::new();

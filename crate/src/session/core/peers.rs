@@ -100,6 +100,8 @@ pub(super) struct Swarm {
     /// whose first announce found nobody gets one quick retry (see `FIRST_LONELY_RETRY`).
     pub first_announce_at: Option<Duration>,
     pub ever_connected: bool,
+    /// Since when (as `handle_timeout` saw it) no channel of this torrent is open.
+    pub lonely_since: Option<Duration>,
 }
 
 impl Swarm {
@@ -116,6 +118,7 @@ impl Swarm {
             held: false,
             first_announce_at: None,
             ever_connected: false,
+            lonely_since: None,
         }
     }
 
