@@ -182,6 +182,16 @@ impl Torrent {
     }
 
     /// True if `peer` has bytes waiting for [`Torrent::poll_transmit`].
+    /// The transport has room for `peer` but the driver holds its bytes back for a reason of
+    /// its own (an upload limit shared by every peer): the peer counts as reading. Without
+    /// this a peer that waits its turn for the bucket would look stalled (`STALLED_SLOT`,
+    /// `write_stall_timeout`).
+    pub fn note_writable(&mut self, peer: PeerKey) {
+        if let Some(p) = self.peers.get_mut(&peer) {
+            p.polled = true;
+        }
+    }
+
     pub fn wants_transmit(&self, peer: PeerKey) -> bool {
         self.peers
             .get(&peer)

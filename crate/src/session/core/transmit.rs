@@ -210,6 +210,8 @@ impl Session {
             if let Some(bucket) = &mut self.upload {
                 let allowed = bucket.available(now);
                 if allowed < MIN_SEND {
+                    // The channel has room; our own limit holds the bytes back.
+                    swarm.engine.note_writable(key);
                     if swarm.engine.wants_transmit(key) {
                         self.upload_wake = Some(now + bucket.wait_for(MIN_SEND));
                     }
