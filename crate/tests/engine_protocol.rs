@@ -1366,3 +1366,22 @@ fn a_newcomer_takes_the_slot_of_a_peer_that_stopped_reading() {
         "a reading peer lost its slot"
     );
 }
+
+#[test]
+fn a_peer_held_back_by_our_upload_limit_keeps_its_slot() {
+    let mut h = Harness::new(true);
+    for key in 1..=9 {
+        interested_peer(&mut h, key, false);
+    }
+    // Their transports have room, but our upload limit gives them nothing for 5 s.
+    for _ in 0..10 {
+        for key in 1..=9 {
+            h.t.note_writable(key);
+        }
+        h.advance_unread(Duration::from_millis(500));
+    }
+    assert!(
+        !interested_peer(&mut h, 10, true),
+        "a peer waiting for our bucket lost its slot"
+    );
+}
