@@ -201,13 +201,13 @@ impl PeerState {
         }
     }
 
-    /// True if something is waiting for the driver to take (see `Torrent::wants_transmit`).
     /// Its output has waited untaken for at least `after` (as of the last tick): it is not
     /// reading, for now or for good.
     pub fn stalled(&self, now: Duration, after: Duration) -> bool {
         self.has_output() && now.saturating_sub(self.last_drained_at) >= after
     }
 
+    /// True if something is waiting for the driver to take (see `Torrent::wants_transmit`).
     pub fn has_output(&self) -> bool {
         !self.out.is_empty() || (!self.am_choking && !self.requests.is_empty())
     }

@@ -338,14 +338,9 @@ impl Net {
                 self.deliver(input);
                 continue;
             }
-            let next = self
-                .nodes
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| !self.vanished.contains(i))
-                .filter_map(|(_, n)| n.session.poll_timeout())
-                .min();
-            let Some(next) = next else { return false };
+            let Some(next) = self.next_timer() else {
+                return false;
+            };
             if next > limit {
                 self.now = limit;
                 return done(self);
@@ -365,19 +360,20 @@ impl Net {
                 }
             }
             // A session asking for a timer it does not act on would spin here.
-            if self.queue.is_empty()
-                && self
-                    .nodes
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| !self.vanished.contains(i))
-                    .filter_map(|(_, n)| n.session.poll_timeout())
-                    .min()
-                    .is_some_and(|t| t <= now)
-            {
+            if self.queue.is_empty() && self.next_timer().is_some_and(|t| t <= now) {
                 self.now += Duration::from_millis(1);
             }
         }
+    }
+
+    /// The earliest timer of a node still there (a vanished one does nothing more).
+    fn next_timer(&self) -> Option<Duration> {
+        self.nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.vanished.contains(i))
+            .filter_map(|(_, n)| n.session.poll_timeout())
+            .min()
     }
 
     pub fn run_for(&mut self, duration: Duration) {
@@ -543,9 +539,6 @@ impl Net {
             }
             Output::Send { conn, bytes } => {
                 self.nodes[node].sent.push((self.now, conn, bytes.len()));
-                if self.vanished.contains(&node) {
-                    return;
-                }
                 if let Some(remote) = self.linked(node, conn) {
                     if self.vanished.contains(&remote.0) {
                         return; // lost, and the channel stays full

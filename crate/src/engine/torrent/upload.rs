@@ -181,7 +181,6 @@ impl Torrent {
         }
     }
 
-    /// True if `peer` has bytes waiting for [`Torrent::poll_transmit`].
     /// The transport has room for `peer` but the driver holds its bytes back for a reason of
     /// its own (an upload limit shared by every peer): the peer counts as reading. Without
     /// this a peer that waits its turn for the bucket would look stalled (`STALLED_SLOT`,
@@ -192,6 +191,7 @@ impl Torrent {
         }
     }
 
+    /// True if `peer` has bytes waiting for [`Torrent::poll_transmit`].
     pub fn wants_transmit(&self, peer: PeerKey) -> bool {
         self.peers
             .get(&peer)

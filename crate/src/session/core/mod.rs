@@ -96,8 +96,6 @@ pub struct Session {
     next_conn: ConnId,
     outputs: VecDeque<Output>,
     upload: Option<TokenBucket>,
-    /// How much a channel may hold queued ([`high_water`] of the upload limit).
-    high_water: usize,
     /// Set while a channel waits on the upload bucket: when to transmit again.
     upload_wake: Option<Duration>,
     /// Set while some connection holds corked bytes: when they go out anyway.
@@ -114,7 +112,6 @@ impl Session {
         Session {
             rng: Rng::new(config.seed ^ 0x5e55_1015),
             upload: config.upload_limit.map(TokenBucket::new),
-            high_water: high_water(config.upload_limit),
             config,
             trackers: TrackerSet::new(MAX_SESSION_TRACKERS),
             torrents: BTreeMap::new(),
@@ -246,7 +243,6 @@ impl Session {
     pub fn set_upload_limit(&mut self, limit: Option<u64>, now: Duration) {
         self.config.upload_limit = limit;
         self.upload = limit.map(TokenBucket::new);
-        self.high_water = high_water(limit);
         self.upload_wake = None;
         self.pump_all(now);
     }

@@ -200,8 +200,7 @@ impl Session {
             let Some(conn) = swarm.conns.get(&key).filter(|c| c.open) else {
                 return;
             };
-            let free = self
-                .high_water
+            let free = high_water(self.config.upload_limit)
                 .saturating_sub(conn.buffered.saturating_add(conn.corked.len()));
             if free < MIN_SEND {
                 return;
