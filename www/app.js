@@ -56,8 +56,28 @@ function embedSnippet(magnet) {
     + `<seedcast-player src="${attribute(magnet)}"></seedcast-player>`;
 }
 
+/** Until the client is wired a form's submit would be a page navigation that loses what was
+ *  typed: it is held instead and submitted again once the app is ready. Returns that release. */
+function holdFormsUntilWired() {
+  let wired = false;
+  const held = new Set();
+  for (const form of document.forms) {
+    form.addEventListener('submit', (e) => {
+      if (wired) return;
+      e.preventDefault();
+      held.add(form);
+    });
+  }
+  return () => {
+    wired = true;
+    for (const form of held) form.requestSubmit();
+  };
+}
+
 async function start() {
+  const releaseForms = holdFormsUntilWired();
   wireSeeding();
+  wireCreator();
   if (typeof RTCPeerConnection === 'undefined') {
     showError('This browser cannot make WebRTC connections, so it cannot share or download here. Try a current Chrome, Firefox or Safari.');
     clientStarted(null);
@@ -92,10 +112,11 @@ async function start() {
       : `Cannot reach the tracker at ${detail.url}, so no new peers can be found. Retrying${detail.retryInSeconds ? ` in ${detail.retryInSeconds} s` : ''}…`;
     el.textContent = el.dataset.main + (el.dataset.others ?? '');
   });
-  wireCreator();
+  $('creator-chain').textContent = client.chain.name;
   wirePublish();
   refreshStored = showStored(client);
   wireDownloading();
+  releaseForms();
 }
 
 function wireSeeding() {
@@ -123,12 +144,14 @@ function wireSeeding() {
   zone.addEventListener('drop', (e) => { e.preventDefault(); zone.classList.remove('over'); seed([...e.dataTransfer.files]); });
 }
 
-/** "Sign as creator": the wallet to sign with, listed when the section is opened. */
+/** "Sign as creator": the wallet to sign with, listed when the section is opened. Wired before
+ *  the wasm is loaded: a section opened meanwhile lists its wallets once the client is ready. */
 let creatorWallet = () => undefined;
 function wireCreator() {
-  $('creator-chain').textContent = client.chain.name;
   $('creator-section').addEventListener('toggle', async (e) => {
-    if (e.target.open) creatorWallet = await walletPicker($('creator-wallets'), client, 'creator-wallet');
+    if (!e.target.open) return;
+    const ready = await clientReady;
+    if (ready && e.target.open) creatorWallet = await walletPicker($('creator-wallets'), ready, 'creator-wallet');
   });
   const name = $('creator-name');
   name.addEventListener('input', () => {

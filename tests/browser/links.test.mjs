@@ -64,6 +64,27 @@ test('a file named "50% off & more #1 +x.bin" opens from its share link with exa
   await leecher.context().close();
 });
 
+test('a link pasted and submitted while the app still loads is downloaded once it is ready, not lost to a reload', { timeout: 120_000 }, async () => {
+  const content = randomBytes(100_000);
+  const { page: seeder, link } = await seedInApp({ name: 'early.bin', buffer: content });
+  const context = await env.browser.newContext();
+  let releaseWasm;
+  const wasmHeld = new Promise((resolve) => { releaseWasm = resolve; });
+  await context.route('**/seedcast_bg.wasm', async (route) => { await wasmHeld; await route.continue(); });
+  const leecher = await context.newPage();
+  await leecher.goto(`${env.signal.base}/`);
+  await leecher.fill('#magnet-input', link);
+  await leecher.press('#magnet-input', 'Enter');
+  await leecher.waitForTimeout(200);
+  assert.equal(new URL(leecher.url()).search, '', 'the form did not navigate');
+  releaseWasm();
+  await within(60_000, 'the download did not finish', leecher.waitForSelector('a.file-link', { timeout: 0 }));
+  assert.equal(await leecher.$eval('.torrent .name', (el) => el.textContent), 'early.bin');
+  assert.equal(await leecher.$$eval('.torrent', (t) => t.length), 1, 'added once');
+  await seeder.context().close();
+  await context.close();
+});
+
 test('a malformed link shows one clear error and the rest of the page (stored downloads) still renders', { timeout: 120_000 }, async () => {
   const { page: seeder, link } = await seedInApp({ name: 'kept.bin', buffer: randomBytes(100_000) });
   const context = await env.browser.newContext();

@@ -242,9 +242,14 @@ test('without a readable chain.json the app uses BitTorrent Chain mainnet and sa
 test('declining to sign when publishing as a creator shares nothing and says why', { timeout: 60_000 }, async () => {
   const context = await newContext(env.browser);
   await installTestWallet(context, anvil, { account: anvil.accounts[3].address, chainId: '0xc7', reject: ['eth_signTypedData_v4'] });
+  // The section is opened while the wasm still loads: its wallets are listed once the app is ready.
+  let releaseWasm;
+  const wasmHeld = new Promise((resolve) => { releaseWasm = resolve; });
+  await context.route('**/seedcast_bg.wasm', async (route) => { await wasmHeld; await route.continue(); });
   const page = await context.newPage();
   await page.goto(`${env.signal.base}/`);
   await page.click('#creator-section summary');
+  releaseWasm();
   await page.fill('#creator-name', 'Dave');
   await page.waitForSelector('#creator-wallets > *');
   await page.setInputFiles('#file-input', { name: 'unsigned.bin', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20_000, 5) });
