@@ -59,6 +59,10 @@ impl Harness {
     }
 
     fn with_storage(storage: Box<dyn Storage>, seeding: bool) -> Harness {
+        Harness::with_config(storage, seeding, Config::default())
+    }
+
+    fn with_config(storage: Box<dyn Storage>, seeding: bool, config: Config) -> Harness {
         let m = metainfo();
         let have = seeding.then(|| Bitfield::full(PIECES));
         let t = Torrent::new(
@@ -67,7 +71,7 @@ impl Harness {
             m.info_bytes.clone(),
             storage,
             have,
-            Config::default(),
+            config,
             Duration::ZERO,
         );
         Harness {
@@ -466,6 +470,51 @@ fn leecher_downloads_verifies_and_completes() {
         h.disconnected(),
         Some("both sides are seeding"),
         "two seeds have nothing to trade"
+    );
+}
+
+fn requests_in(msgs: &[Message]) -> Vec<BlockRef> {
+    msgs.iter()
+        .filter_map(|m| match m {
+            Message::Request(b) => Some(*b),
+            _ => None,
+        })
+        .collect()
+}
+
+fn piece_for(b: BlockRef) -> Message {
+    let start = (b.index * PIECE + b.begin) as usize;
+    Message::Piece {
+        index: b.index,
+        begin: b.begin,
+        data: content()[start..start + b.length as usize].to_vec(),
+    }
+}
+
+#[test]
+fn the_initial_pipeline_fills_a_new_connection_then_the_measured_rate_decides() {
+    // A slow peer must not keep a deep queue once its rate is known: its blocks would only
+    // wait there, and be taken over by faster peers with both copies arriving.
+    let config = Config {
+        initial_pipeline: 6,
+        min_pipeline: 1,
+        ..Config::default()
+    };
+    let mut h = Harness::with_config(Box::new(MemoryStorage::new()), false, config);
+    h.connect();
+    h.send(&[Message::HaveAll]);
+    let first = requests_in(&h.send(&[Message::Unchoke]));
+    assert_eq!(first.len(), 6, "nothing measured yet: the initial pipeline");
+    // One block in the first second: 16 KiB/s, one request's worth per second.
+    assert!(requests_in(&h.send(&[piece_for(first[0])])).len() <= 1);
+    h.advance(Duration::from_secs(1));
+    let mut more = Vec::new();
+    for &b in &first[1..5] {
+        more.extend(requests_in(&h.send(&[piece_for(b)])));
+    }
+    assert!(
+        more.is_empty(),
+        "one request still in flight covers the measured second: {more:?}"
     );
 }
 

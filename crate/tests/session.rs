@@ -273,7 +273,8 @@ fn the_upload_limit_caps_bytes_per_second() {
 
 #[test]
 fn remove_torrent_says_stopped_and_closes_its_connections() {
-    let mut net = Net::new(128 * 1024, 16 * 1024);
+    // Larger than the first requests in flight (1 MiB): still downloading when removed.
+    let mut net = Net::new(4 * 1024 * 1024, 16 * 1024);
     let seeder = net.add_seeder(session_config(0));
     let leecher = net.add_leecher(session_config(1));
     let hash = net.info_hash();

@@ -6,7 +6,8 @@
 // at the last leecher's `done`, read from each page's Date.now() (one machine clock).
 // Prints the time against the fluid-model bound T* = max(F/U_seed, N·F/(U_seed + N·U_leech)),
 // how many copies of the content the seeder sent, and each leecher's upload as a share of its
-// limit over the run. Usage: node tests/browser/bench-swarm.mjs
+// limit over the run (DETAIL=1: each leecher's times, and when it threw bytes away).
+// Usage: node tests/browser/bench-swarm.mjs
 // Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2), CLIENTS.
 import { startSignal, launchBrowser, newContext, openPage, within } from './harness.mjs';
 
@@ -33,13 +34,21 @@ const seedcast = {
     await page.evaluate(async ({ tracker, rate }) => {
       window.swarm = { client: await window.Seedcast.SeedcastClient.create({ trackers: [tracker], uploadLimit: rate, storage: 'memory' }) };
     }, { tracker, rate: LEECH_RATE });
-    return (magnet) => page.evaluate((magnet) => {
+    return (magnet) => page.evaluate(({ magnet, detail }) => {
       const torrent = window.swarm.client.add(magnet);
       window.swarm.torrent = torrent;
       torrent.addEventListener('done', () => { window.swarm.doneAt = Date.now(); });
       torrent.addEventListener('metadata', () => { window.swarm.metadataAt = Date.now(); });
       torrent.addEventListener('progress', () => { window.swarm.firstPieceAt ??= Date.now(); });
-    }, magnet);
+      if (!detail) return;
+      // DETAIL: [time, progress, bytes thrown away] every 200 ms, to tell when waste happens.
+      window.swarm.samples = [];
+      const sampler = setInterval(() => {
+        const s = torrent.stats();
+        window.swarm.samples.push([Date.now(), s.progress, s.wasted]);
+        if (s.done) clearInterval(sampler);
+      }, 200);
+    }, { magnet, detail: Boolean(process.env.DETAIL) });
   },
   uploaded: (page) => page.evaluate(() => window.swarm.torrent.stats().uploaded),
 };
@@ -109,6 +118,14 @@ async function run(impl, browser, signal) {
       for (const p of leechers) {
         const d = await p.evaluate(() => ({ m: window.swarm.metadataAt, f: window.swarm.firstPieceAt, d: window.swarm.doneAt, r: window.swarm.torrent.stats?.().downloaded, w: window.swarm.torrent.stats?.().wasted }));
         const s = (t) => (t ? ((t - t0) / 1000).toFixed(2) : '-');
+        const samples = await p.evaluate(() => window.swarm.samples);
+        if (samples) {
+          const at = (q) => samples.find(([, progress]) => progress >= q);
+          console.log(`      thrown away by progress ${[0.5, 0.8, 0.9, 0.95].map((q) => {
+            const x = at(q);
+            return x ? `${q}: ${(x[2] / SIZE).toFixed(3)}× (${s(x[0])} s)` : `${q}: -`;
+          }).join(', ')}`);
+        }
         console.log(`    leecher: metadata ${s(d.m)} s, first piece ${s(d.f)} s, done ${s(d.d)} s${d.r ? `, received ${(d.r / SIZE).toFixed(3)}× the content, threw away ${(d.w / SIZE).toFixed(3)}×` : ''}`);
       }
     }

@@ -15,7 +15,8 @@
 //! order, with overdue blocks of the first pieces re-requested from a second peer (deadlines);
 //! (2) partial pieces this peer started; (3) other partial pieces; (4) a new piece, rarest first
 //! with a random tie-break; (5) endgame: blocks already requested from someone else, at most
-//! [`MAX_DUPLICATES`] requests per block.
+//! [`MAX_DUPLICATES`] requests per block. Before the endgame the engine asks for such blocks
+//! only where the second peer would overtake the first ([`Picker::duplicate`]).
 //!
 //! Memory bound: the partial pieces' buffers add up to at most `max_partial_bytes`, plus
 //! pieces of streaming windows (bounded by the driver's window size), and always allow one
@@ -329,7 +330,7 @@ impl Picker {
             self.take_from_piece(peer, peer_has, index, count, now, false, &mut out);
         }
         // (5) endgame: everything is requested already; double up on what others are slow to
-        //     send. (Before it, `pick_duplicates` does this only where it pays.)
+        //     send. (Before it, the engine does this only where it pays: `duplicate`.)
         if out.is_empty() && self.all_requested() {
             let indices: Vec<u32> = self.partial.keys().copied().collect();
             for index in indices {
@@ -569,27 +570,30 @@ impl Picker {
                 .all(|p| p.blocks.iter().all(|b| !matches!(b, BlockState::Free)))
     }
 
-    /// Before the endgame, for a `peer` with nothing new to send us: up to `count` blocks
-    /// already requested from others that `overtakes` says `peer` would deliver sooner
-    /// (given the block and the peers it waits on). The first copy to arrive cancels the
+    /// Before the endgame, for a `peer` with nothing new to send us: requests `block`, already
+    /// requested from someone else, of `peer` too. True if taken: the block still waits, has
+    /// fewer than [`MAX_DUPLICATES`] requests and none to `peer`, `peer` has its piece, and
+    /// the piece is not another peer's exclusive one. The first copy to arrive cancels the
     /// others.
-    pub fn pick_duplicates(
-        &mut self,
-        peer: PeerKey,
-        peer_has: &Bitfield,
-        count: usize,
-        overtakes: impl Fn(BlockRef, &[PeerKey]) -> bool,
-    ) -> Vec<BlockRef> {
-        let mut out = Vec::new();
-        let allow = |block, by: &[PeerKey], _| overtakes(block, by);
-        let indices: Vec<u32> = self.partial.keys().copied().collect();
-        for index in indices {
-            self.take_duplicates(peer, peer_has, index, count, &allow, &mut out);
-            if out.len() >= count {
-                break;
-            }
+    pub fn duplicate(&mut self, peer: PeerKey, peer_has: &Bitfield, block: BlockRef) -> bool {
+        if !peer_has.get(block.index) || block.begin % BLOCK_SIZE != 0 {
+            return false;
         }
-        out
+        let Some(p) = self.partial.get_mut(&block.index) else {
+            return false;
+        };
+        if p.exclusive && p.owner != peer {
+            return false;
+        }
+        match p.blocks.get_mut((block.begin / BLOCK_SIZE) as usize) {
+            Some(BlockState::Requested { by, .. })
+                if by.len() < MAX_DUPLICATES && !by.contains(&peer) =>
+            {
+                by.push(peer);
+                true
+            }
+            _ => false,
+        }
     }
 
     /// True while a new piece fits the partial-piece budget (the first always does).
@@ -913,15 +917,25 @@ mod tests {
         // Piece 1 is still free: no endgame, so peer 2 (which lacks it) gets no duplicate.
         assert!(!p.all_requested());
         assert!(p.pick(2, &only_first, 5, Duration::ZERO).is_empty());
-        // Only blocks the caller says peer 2 would deliver sooner.
+        // Only when asked: a block requested of peer 1 is asked of peer 2 too, once.
+        let block = BlockRef {
+            index: 0,
+            begin: 0,
+            length: BLOCK_SIZE,
+        };
+        assert!(p.duplicate(2, &only_first, block));
         assert!(
-            p.pick_duplicates(2, &only_first, 5, |_, _| false)
-                .is_empty()
+            !p.duplicate(2, &only_first, block),
+            "already asked of peer 2"
         );
-        let taken = p.pick_duplicates(2, &only_first, 5, |b, by| b.index == 0 && by == [1]);
-        assert_eq!(taken.len(), 1);
-        // Never beyond MAX_DUPLICATES, never for a piece the peer lacks.
-        assert!(p.pick_duplicates(3, &both, 5, |_, _| true).is_empty());
+        // Never beyond MAX_DUPLICATES, never for a piece the peer lacks or a free block.
+        assert!(!p.duplicate(3, &both, block));
+        let mut p2 = picker(2, BLOCK_SIZE);
+        assert!(
+            !p2.duplicate(1, &both, block),
+            "a free block is not a duplicate"
+        );
+        assert!(!p2.duplicate(1, &Bitfield::new(2), BlockRef { index: 1, ..block }));
         // Piece 1 requested too: the endgame, where `pick` duplicates by itself.
         assert_eq!(p.pick(1, &both, 1, Duration::ZERO).len(), 1);
         assert!(p.all_requested());

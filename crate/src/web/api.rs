@@ -16,6 +16,7 @@ use super::storage::SharedStorage;
 use super::swarm::Swarm;
 use super::wallet::coded_error;
 use super::{files, peer_conn, seed, store, tip, wallet};
+use crate::engine::config::DATA_CHANNEL_INITIAL_PIPELINE;
 use crate::engine::{Bitfield, Config, Torrent as Engine};
 use crate::magnet::Magnet;
 use crate::metainfo::{InfoHash, Metainfo};
@@ -699,12 +700,7 @@ fn ensure_new(inner: &ClientInner, info_hash: &InfoHash) -> Result<(), JsError> 
 /// The template for every torrent's engine (the session sets the peer id and a seed).
 pub(super) fn engine_template() -> Config {
     Config {
-        // A data channel buffers generously and its first rate sample comes only after a
-        // second: start with 1 MiB of requests in flight instead of 64 KiB (measured: 64 MiB
-        // between two pages went from ~11 to ~20 MB/s). NOTE: the engine's pipeline clamp
-        // panics when a peer's `reqq` is below `min_pipeline` (reported; a one-line fix in
-        // engine/torrent/download.rs); the default of 4 has the same flaw for reqq < 4.
-        min_pipeline: 64,
+        initial_pipeline: DATA_CHANNEL_INITIAL_PIPELINE,
         ..Config::default()
     }
 }

@@ -12,6 +12,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use seedcast::create::{CreateOptions, TorrentBuilder};
+use seedcast::engine::config::DATA_CHANNEL_INITIAL_PIPELINE;
 use seedcast::engine::rng::Rng;
 use seedcast::engine::{Bitfield, Config, MemoryStorage, Torrent};
 use seedcast::metainfo::Metainfo;
@@ -169,7 +170,11 @@ pub fn session_config(node: NodeId) -> SessionConfig {
         max_peers: 20,
         upload_limit: None,
         browser_limits: true,
-        engine: Config::default(),
+        // As the browser's engine (web/api.rs `engine_template`): the swarm bench measures it.
+        engine: Config {
+            initial_pipeline: DATA_CHANNEL_INITIAL_PIPELINE,
+            ..Config::default()
+        },
     }
 }
 

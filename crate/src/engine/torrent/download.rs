@@ -1,6 +1,5 @@
 //! Getting pieces: interest, request pipelines, block arrival, verification, strikes and bans.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -48,7 +47,8 @@ impl Torrent {
         }
     }
 
-    /// Requests enough blocks to cover `request_queue_time` at the peer's measured rate.
+    /// Requests enough blocks to cover `request_queue_time` at the peer's measured rate
+    /// (`initial_pipeline` at least while none is measured).
     fn pipeline_target(&self, peer: PeerKey) -> u32 {
         let Some(p) = self.peers.get(&peer) else {
             return 0;
@@ -62,7 +62,12 @@ impl Torrent {
         // The peer's `reqq` caps everything, even our minimum: a peer may ask for fewer than
         // `min_pipeline` requests in flight (and clamp would panic if min > max).
         let max = self.config.max_pipeline.min(p.peer_reqq).max(1);
-        wanted.clamp(self.config.min_pipeline.min(max), max)
+        let min = if p.download.rate() > 0.0 {
+            self.config.min_pipeline
+        } else {
+            self.config.initial_pipeline.max(self.config.min_pipeline)
+        };
+        wanted.clamp(min.min(max), max)
     }
 
     /// Whether the requests in flight to `peer` keep it sending for at least `span` at its
@@ -141,8 +146,10 @@ impl Torrent {
     /// Blocks already requested from others that `peer` (which has nothing new for us) would
     /// deliver in well under the time they still have to wait ([`OVERTAKE_FACTOR`]): a
     /// block's wait at a peer is its place in our queue there over that peer's rate; at
-    /// `peer`, the requests already queued before it. The first copy to arrive cancels the
-    /// other. `target`: `peer`'s pipeline target, as `fill_requests` computed it.
+    /// `peer`, the requests already queued before it. Latest first: `peer` takes the tails of
+    /// slow queues, not the heads, which are about to be sent anyway (both copies would
+    /// arrive: the first leaves before our cancel reaches it). The first copy to arrive
+    /// cancels the other. `target`: `peer`'s pipeline target, as `fill_requests` computed it.
     fn pick_overtaking(&mut self, peer: PeerKey, target: usize) -> Vec<BlockRef> {
         // Disjoint fields: the peers are read while the picker is written.
         let (Some(m), Some(p)) = (&mut self.meta, self.peers.get(&peer)) else {
@@ -166,8 +173,9 @@ impl Torrent {
         } else {
             return Vec::new();
         };
-        // Every other peer's queue: when each block requested there should arrive.
-        let mut eta: HashMap<(u32, u32), f64> = HashMap::new();
+        // Every other peer's queue: when each block requested there should arrive, if later
+        // than `peer` could deliver it.
+        let mut waiting: Vec<(f64, BlockRef)> = Vec::new();
         for (&k, q) in &self.peers {
             if k == peer {
                 continue;
@@ -179,14 +187,23 @@ impl Torrent {
                 } else {
                     f64::INFINITY
                 };
-                eta.insert((o.block.index, o.block.begin), at);
+                if at > mine * OVERTAKE_FACTOR {
+                    waiting.push((at, o.block));
+                }
             }
         }
+        waiting.sort_by(|a, b| b.0.total_cmp(&a.0));
         let count = target - p.outstanding.len();
-        m.picker.pick_duplicates(peer, theirs, count, |b, _| {
-            eta.get(&(b.index, b.begin))
-                .is_none_or(|&at| at > mine * OVERTAKE_FACTOR)
-        })
+        let mut out = Vec::new();
+        for (_, b) in waiting {
+            if out.len() >= count {
+                break;
+            }
+            if m.picker.duplicate(peer, theirs, b) {
+                out.push(b);
+            }
+        }
+        out
     }
 
     /// Cancels every outstanding request for a piece outside the streaming windows. Blocks
