@@ -130,7 +130,11 @@ fn session_config(upload_limit: Option<u64>) -> SessionConfig {
         max_peers: MAX_PEERS,
         upload_limit,
         browser_limits: false,
-        engine: engine::Config::default(),
+        // Its peers are data channels too (browsers' and its own).
+        engine: engine::Config {
+            initial_pipeline: engine::config::DATA_CHANNEL_INITIAL_PIPELINE,
+            ..engine::Config::default()
+        },
     }
 }
 
