@@ -167,7 +167,8 @@ export class SeedcastPlayer extends HTMLElement {
    *  playing). */
   static async prepare({ trackers, storage, serviceWorker: script } = {}) {
     const list = trackers?.length ? trackers : [defaultTracker()];
-    await Promise.all([sharedClient(list, storage || undefined), serviceWorker(script)]);
+    // The client's spare offers too: a `src` set right after then announces at once.
+    await Promise.all([sharedClient(list, storage || undefined).then((c) => c.offersReady()), serviceWorker(script)]);
   }
   #root;
   #video;

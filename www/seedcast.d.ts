@@ -162,6 +162,11 @@ export class SeedcastClient extends EventTarget {
    *  `sw.js` from the pages' directory or above (e.g. `/sw.js`). Rejects where service
    *  workers are unavailable (plain http:// other than localhost, some private modes). */
   serviceWorker(script?: string | URL, scope?: string | URL): Promise<ServiceWorkerRegistration>;
+  /** Resolves once the client's spare WebRTC offers (made when it is created, and again a
+   *  few seconds after an announce used them) are ready, so an `add()` after it announces
+   *  without waiting for ICE gathering. Resolves at once when none is being made (also where
+   *  WebRTC is unavailable). Never rejects. */
+  offersReady(): Promise<void>;
   /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
   static liveConnections(): number;
   /** Stops every torrent, connection and timer. Later calls on this client throw. */

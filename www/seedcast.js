@@ -196,6 +196,10 @@ export class SeedcastClient extends EventTarget {
     await this.#wasm.clearStored(infoHash ?? undefined);
   }
 
+  /** Resolves once the client's spare WebRTC offers are made: an `add()` after it announces
+   *  at once. */
+  offersReady() { return this.#wasm.offersReady(); }
+
   /** RTCPeerConnections alive in this page (diagnostics and leak tests). */
   static liveConnections() { return Client.liveConnections(); }
 

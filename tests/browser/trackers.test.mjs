@@ -176,3 +176,32 @@ test('a magnet whose metadata turns out to have too large pieces stops with an e
   await wt.context().close();
   await page.context().close();
 });
+
+test('once offersReady() resolves, add() hands the announce with its offers to the tracker before it returns', { timeout: 120_000 }, async () => {
+  const tracker = await fakeTracker();
+  fakes.push(tracker);
+  const page = await openPage(await newContext(env.browser), env.signal.base);
+  const hex = randomBytes(20).toString('hex');
+  const sent = await page.evaluate(async ({ url, link }) => {
+    const client = await window.Seedcast.SeedcastClient.create({ trackers: [url], storage: 'memory' });
+    await new Promise((res) => client.addEventListener('tracker', (e) => { if (e.detail.connected) res(); }));
+    await client.offersReady();
+    // What reaches any WebSocket while add() runs, and nothing after.
+    const during = [];
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (data) { during.push(String(data)); return send.call(this, data); };
+    try {
+      client.add(link);
+    } finally {
+      WebSocket.prototype.send = send;
+    }
+    return during.map((d) => JSON.parse(d));
+  }, { url: tracker.url, link: `magnet:?xt=urn:btih:${hex}&dn=ready` });
+  const announce = sent.find((m) => m.action === 'announce' && hexOf(m.info_hash) === hex);
+  assert.ok(announce, `add() returned before announcing (sent meanwhile: ${JSON.stringify(sent).slice(0, 200)})`);
+  assert.equal(announce.offers.length, 5, 'the announce carries the five spare offers');
+  assert.ok(announce.offers.every((o) => /a=candidate/.test(o.offer.sdp)), 'each offer is complete (gathered candidates)');
+  // The tracker gets it as sent.
+  await within(10_000, 'the tracker never got the announce', until(() => tracker.messages.some((m) => m.offers?.length === 5)));
+  await page.context().close();
+});

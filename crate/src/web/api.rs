@@ -632,6 +632,16 @@ impl Client {
         Ok(())
     }
 
+    /// Resolves once the client's spare WebRTC offers are made (at once where there is
+    /// nothing to wait for), so an `add()` after it announces without waiting for them.
+    #[wasm_bindgen(js_name = offersReady)]
+    pub fn offers_ready(&self) -> Promise {
+        match state(&self.inner) {
+            Ok(mut inner) => inner.offers_ready(),
+            Err(_) => Promise::resolve(&JsValue::UNDEFINED),
+        }
+    }
+
     /// Stops everything: torrents, connections, tracker sockets, timers.
     pub fn destroy(&self) {
         if let Ok(mut inner) = state(&self.inner) {

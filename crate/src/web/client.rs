@@ -52,6 +52,9 @@ pub struct ClientInner {
     /// Offers made ahead of need (`offer_pool`), and the timer that refills them.
     pub(super) offer_pool: super::offer_pool::OfferPool,
     pub(super) pool_refill: Option<Timeout>,
+    /// `offers_ready()`'s promise and its resolve, while spares are being made (resolved by
+    /// `pool_settled`; a spare's gathering is capped, so it always settles).
+    pub(super) pool_waiter: Option<(js_sys::Promise, Function)>,
     /// Remote peer ids of connected peers (for `peer` notes).
     pub(super) peer_ids: BTreeMap<ConnId, [u8; 20]>,
     /// The tracker sockets the session asked for, and why each last closed.
@@ -160,6 +163,7 @@ impl ClientInner {
                 conns: BTreeMap::new(),
                 offer_pool: Default::default(),
                 pool_refill: None,
+                pool_waiter: None,
                 peer_ids: BTreeMap::new(),
                 sockets: BTreeMap::new(),
                 close_reasons: BTreeMap::new(),
@@ -277,6 +281,7 @@ impl ClientInner {
         self.conns.clear();
         self.offer_pool.clear();
         self.pool_refill = None;
+        self.pool_settled();
         self.timer = None;
         self.listener = None;
         self.notes.clear();

@@ -8,8 +8,8 @@
 use std::cell::Cell;
 use std::rc::Rc;
 
-use js_sys::{ArrayBuffer, Uint8Array};
-use wasm_bindgen::JsCast;
+use js_sys::{ArrayBuffer, Promise, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 use super::client::{ClientInner, Handle};
@@ -65,12 +65,40 @@ impl ClientInner {
         }
     }
 
+    /// Resolves once no spare is still making its offer (at once when none is: all ready,
+    /// or WebRTC unavailable). `SeedcastPlayer.prepare()` waits for it, so a `src` set right
+    /// after announces at once instead of waiting for the rest of their gathering (traced in
+    /// bench-stream's warm views, 2 cores: `prepare()` had resolved 10–70 ms before the spares
+    /// were ready, and the announce then left 27–90 ms after `src` instead of 16–25).
+    pub(super) fn offers_ready(&mut self) -> Promise {
+        if self.offer_pool.making() == 0 {
+            return Promise::resolve(&JsValue::UNDEFINED);
+        }
+        if let Some((promise, _)) = &self.pool_waiter {
+            return promise.clone();
+        }
+        let mut resolve_slot = None;
+        let promise = Promise::new(&mut |resolve, _reject| resolve_slot = Some(resolve));
+        let resolve = resolve_slot.expect("the Promise executor runs synchronously");
+        self.pool_waiter = Some((promise.clone(), resolve));
+        promise
+    }
+
+    /// Resolves `offers_ready`'s promise if no spare is making its offer any more.
+    pub(super) fn pool_settled(&mut self) {
+        if self.offer_pool.making() == 0
+            && let Some((_, resolve)) = self.pool_waiter.take()
+        {
+            let _ = resolve.call0(&JsValue::NULL);
+        }
+    }
+
     fn spare_offer_done(&mut self, id: u64, target: &Target, result: Result<String, String>) {
         let now = now();
         // Still spare: kept for later. Taken meanwhile: the session waits for this SDP.
-        let (Some(result), Some(conn)) =
-            (self.offer_pool.offer_done(id, result, now), target.get())
-        else {
+        let done = self.offer_pool.offer_done(id, result, now);
+        self.pool_settled();
+        let (Some(result), Some(conn)) = (done, target.get()) else {
             return;
         };
         match result {
@@ -200,6 +228,7 @@ impl ClientInner {
     fn create_offer(&mut self, conn: ConnId) {
         if let Some(taken) = self.offer_pool.take(conn, now()) {
             self.schedule_pool_refill();
+            self.pool_settled();
             match taken {
                 Taken::Ready(peer, sdp) => {
                     self.conns.insert(conn, peer);

@@ -65,6 +65,11 @@ impl OfferPool {
         self.spares.len()
     }
 
+    /// Spares whose offer is still being made.
+    pub fn making(&self) -> usize {
+        self.spares.iter().filter(|s| s.sdp.is_none()).count()
+    }
+
     pub fn push(&mut self, spare: Spare) {
         self.spares.push_back(spare);
     }
