@@ -147,7 +147,7 @@ impl Harness {
     /// returns the blocks served.
     fn serve_requests(&mut self, msgs: Vec<Message>) -> Vec<BlockRef> {
         let data = content();
-        let mut todo: Vec<BlockRef> = requests(&msgs);
+        let mut todo: Vec<BlockRef> = fixture::requests(&msgs);
         let mut served = Vec::new();
         while let Some(b) = todo.pop() {
             served.push(b);
@@ -157,7 +157,7 @@ impl Harness {
                 begin: b.begin,
                 data: data[start..start + b.length as usize].to_vec(),
             };
-            todo.extend(requests(&self.send(&[reply])));
+            todo.extend(fixture::requests(&self.send(&[reply])));
             assert!(served.len() < 100, "runaway requests");
         }
         served
@@ -169,15 +169,6 @@ impl Harness {
             _ => None,
         })
     }
-}
-
-fn requests(msgs: &[Message]) -> Vec<BlockRef> {
-    msgs.iter()
-        .filter_map(|m| match m {
-            Message::Request(b) => Some(*b),
-            _ => None,
-        })
-        .collect()
 }
 
 fn donthave(index: u32) -> Message {
@@ -246,8 +237,11 @@ fn a_lost_piece_is_announced_refused_downloaded_again_and_completes_again() {
 
     // Picked again: once unchoked we ask for piece 2, and only for it.
     let msgs = h.send(&[Message::Unchoke]);
-    assert!(!requests(&msgs).is_empty());
-    assert!(requests(&msgs).iter().all(|b| b.index == 2), "{msgs:?}");
+    assert!(!fixture::requests(&msgs).is_empty());
+    assert!(
+        fixture::requests(&msgs).iter().all(|b| b.index == 2),
+        "{msgs:?}"
+    );
     let completed_before = h.events.iter().filter(|e| **e == Event::Completed).count();
     h.serve_requests(msgs);
     assert!(h.t.is_complete());
@@ -287,7 +281,7 @@ fn a_peers_donthave_updates_its_pieces_and_what_we_ask_it_for() {
     h.send(&[Message::HaveAll]);
     assert_eq!(h.t.peer_stats(PEER).unwrap().pieces, Some(PIECES));
     let msgs = h.send(&[Message::Unchoke]);
-    let asked = requests(&msgs);
+    let asked = fixture::requests(&msgs);
     let pending_for = |i: u32| asked.iter().filter(|b| b.index == i).count();
     let gone = asked[0].index;
     assert!(pending_for(gone) > 0);

@@ -473,15 +473,6 @@ fn leecher_downloads_verifies_and_completes() {
     );
 }
 
-fn requests_in(msgs: &[Message]) -> Vec<BlockRef> {
-    msgs.iter()
-        .filter_map(|m| match m {
-            Message::Request(b) => Some(*b),
-            _ => None,
-        })
-        .collect()
-}
-
 fn piece_for(b: BlockRef) -> Message {
     let start = (b.index * PIECE + b.begin) as usize;
     Message::Piece {
@@ -503,14 +494,14 @@ fn the_initial_pipeline_fills_a_new_connection_then_the_measured_rate_decides() 
     let mut h = Harness::with_config(Box::new(MemoryStorage::new()), false, config);
     h.connect();
     h.send(&[Message::HaveAll]);
-    let first = requests_in(&h.send(&[Message::Unchoke]));
+    let first = fixture::requests(&h.send(&[Message::Unchoke]));
     assert_eq!(first.len(), 6, "nothing measured yet: the initial pipeline");
     // One block in the first second: 16 KiB/s, one request's worth per second.
-    assert!(requests_in(&h.send(&[piece_for(first[0])])).len() <= 1);
+    assert!(fixture::requests(&h.send(&[piece_for(first[0])])).len() <= 1);
     h.advance(Duration::from_secs(1));
     let mut more = Vec::new();
     for &b in &first[1..5] {
-        more.extend(requests_in(&h.send(&[piece_for(b)])));
+        more.extend(fixture::requests(&h.send(&[piece_for(b)])));
     }
     assert!(
         more.is_empty(),
@@ -936,15 +927,7 @@ fn held_downloads_send_no_new_requests_until_released() {
     let mut h = Harness::new(false);
     h.connect();
     h.send(&[Message::HaveAll]);
-    let requests = |msgs: &[Message]| -> Vec<BlockRef> {
-        msgs.iter()
-            .filter_map(|m| match m {
-                Message::Request(b) => Some(*b),
-                _ => None,
-            })
-            .collect()
-    };
-    let first = requests(&h.send(&[Message::Unchoke]));
+    let first = fixture::requests(&h.send(&[Message::Unchoke]));
     assert!(!first.is_empty());
     // Storage falls behind: the blocks in flight still arrive and count, nothing new is asked.
     h.t.hold_downloads(true, h.now);
@@ -958,7 +941,7 @@ fn held_downloads_send_no_new_requests_until_released() {
         };
         let msgs = h.send(&[reply]);
         assert!(
-            requests(&msgs).is_empty(),
+            fixture::requests(&msgs).is_empty(),
             "a request went out while held: {msgs:?}"
         );
     }
@@ -968,13 +951,13 @@ fn held_downloads_send_no_new_requests_until_released() {
         "every block in flight counted (the last piece's last block is short)"
     );
     assert!(
-        requests(&h.advance(Duration::from_secs(5))).is_empty(),
+        fixture::requests(&h.advance(Duration::from_secs(5))).is_empty(),
         "timers do not bypass the hold"
     );
     // Caught up: requests resume at once.
     h.t.hold_downloads(false, h.now);
     assert!(
-        !requests(&h.recv()).is_empty(),
+        !fixture::requests(&h.recv()).is_empty(),
         "releasing the hold sends requests"
     );
 }

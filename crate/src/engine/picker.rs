@@ -33,6 +33,12 @@ use crate::wire::{BLOCK_SIZE, BlockRef};
 
 /// Most peers one block may be requested from at once (endgame and overdue stream blocks).
 pub const MAX_DUPLICATES: usize = 2;
+
+/// Whether a block already requested of the peers `by` may also be asked of `peer`.
+fn may_also_ask(by: &[PeerKey], peer: PeerKey) -> bool {
+    by.len() < MAX_DUPLICATES && !by.contains(&peer)
+}
+
 /// How many leading pieces of a streaming window get deadlines.
 const URGENT_PIECES: u32 = 2;
 
@@ -64,6 +70,11 @@ pub struct Partial {
 }
 
 impl Partial {
+    /// Whether `peer` may fill this piece (an exclusive piece is its owner's alone).
+    fn open_to(&self, peer: PeerKey) -> bool {
+        !self.exclusive || self.owner == peer
+    }
+
     /// Peers that sent at least one block of this piece (deduplicated, sorted).
     pub fn contributors(&self) -> Vec<PeerKey> {
         let set: BTreeSet<PeerKey> = self
@@ -406,12 +417,9 @@ impl Picker {
                 },
             );
         }
-        let Some(p) = self.partial.get_mut(&index) else {
+        let Some(p) = self.partial.get_mut(&index).filter(|p| p.open_to(peer)) else {
             return;
         };
-        if p.exclusive && p.owner != peer {
-            return;
-        }
         for (b, state) in p.blocks.iter_mut().enumerate() {
             if out.len() >= count {
                 return;
@@ -449,16 +457,10 @@ impl Picker {
         allow: &dyn Fn(BlockRef, &[PeerKey], Duration) -> bool,
         out: &mut Vec<BlockRef>,
     ) {
-        if !peer_has.get(index) {
-            return;
-        }
         let size = self.piece_size(index);
-        let Some(p) = self.partial.get_mut(&index) else {
+        let Some(p) = self.duplicable_piece(peer, peer_has, index) else {
             return;
         };
-        if p.exclusive && p.owner != peer {
-            return;
-        }
         for (b, state) in p.blocks.iter_mut().enumerate() {
             if out.len() >= count {
                 return;
@@ -470,7 +472,7 @@ impl Picker {
                     begin,
                     length: (size - begin).min(BLOCK_SIZE),
                 };
-                if by.len() < MAX_DUPLICATES && !by.contains(&peer) && allow(block, by, *at) {
+                if may_also_ask(by, peer) && allow(block, by, *at) {
                     by.push(peer);
                     out.push(block);
                 }
@@ -494,12 +496,9 @@ impl Picker {
         if data.len() as u32 != self.block_ref(index, begin / BLOCK_SIZE).length {
             return BlockOutcome::Unwanted;
         }
-        let Some(p) = self.partial.get_mut(&index) else {
+        let Some(p) = self.partial.get_mut(&index).filter(|p| p.open_to(peer)) else {
             return BlockOutcome::Unwanted;
         };
-        if p.exclusive && p.owner != peer {
-            return BlockOutcome::Unwanted;
-        }
         let b = (begin / BLOCK_SIZE) as usize;
         let cancel = match &p.blocks[b] {
             BlockState::Received { .. } => return BlockOutcome::Unwanted,
@@ -576,24 +575,32 @@ impl Picker {
     /// the piece is not another peer's exclusive one. The first copy to arrive cancels the
     /// others.
     pub fn duplicate(&mut self, peer: PeerKey, peer_has: &Bitfield, block: BlockRef) -> bool {
-        if !peer_has.get(block.index) || block.begin % BLOCK_SIZE != 0 {
+        if block.begin % BLOCK_SIZE != 0 {
             return false;
         }
-        let Some(p) = self.partial.get_mut(&block.index) else {
+        let Some(p) = self.duplicable_piece(peer, peer_has, block.index) else {
             return false;
         };
-        if p.exclusive && p.owner != peer {
-            return false;
-        }
         match p.blocks.get_mut((block.begin / BLOCK_SIZE) as usize) {
-            Some(BlockState::Requested { by, .. })
-                if by.len() < MAX_DUPLICATES && !by.contains(&peer) =>
-            {
+            Some(BlockState::Requested { by, .. }) if may_also_ask(by, peer) => {
                 by.push(peer);
                 true
             }
             _ => false,
         }
+    }
+
+    /// Partial piece `index`, if its requested blocks may also be asked of `peer`: `peer`
+    /// has it, and it is not another peer's exclusive piece.
+    fn duplicable_piece(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        index: u32,
+    ) -> Option<&mut Partial> {
+        self.partial
+            .get_mut(&index)
+            .filter(|p| peer_has.get(index) && p.open_to(peer))
     }
 
     /// True while a new piece fits the partial-piece budget (the first always does).

@@ -13,7 +13,7 @@ use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::spawn_local;
 
 use super::client::{ClientInner, Handle};
-use super::js_glue::{Timeout, now};
+use super::js_glue::{Timeout, now, pending_promise};
 use super::notes::Note;
 use super::offer_pool::{REFILL_DELAY, SPARES, Spare, Taken, Target};
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
@@ -77,9 +77,7 @@ impl ClientInner {
         if let Some((promise, _)) = &self.pool_waiter {
             return promise.clone();
         }
-        let mut resolve_slot = None;
-        let promise = Promise::new(&mut |resolve, _reject| resolve_slot = Some(resolve));
-        let resolve = resolve_slot.expect("the Promise executor runs synchronously");
+        let (promise, resolve) = pending_promise();
         self.pool_waiter = Some((promise.clone(), resolve));
         promise
     }

@@ -47,6 +47,15 @@ pub fn call_later(handler: &Function, delay: Duration) {
     let _ = set_timeout(handler, delay.as_secs_f64() * 1000.0);
 }
 
+/// A pending promise and the function that resolves it (for a promise settled by later
+/// events rather than by one future).
+pub fn pending_promise() -> (js_sys::Promise, Function) {
+    let mut resolve_slot = None;
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| resolve_slot = Some(resolve));
+    let resolve = resolve_slot.expect("the Promise executor runs synchronously");
+    (promise, resolve)
+}
+
 /// Resolves after `delay` (a browser timer).
 pub async fn sleep(delay: Duration) {
     let promise = js_sys::Promise::new(&mut |resolve, _| call_later(&resolve, delay));

@@ -19,7 +19,7 @@ use web_sys::{
     RtcSdpType, RtcSessionDescriptionInit, RtcSignalingState,
 };
 
-use super::js_glue::{Listener, Timeout, error_text, get};
+use super::js_glue::{Listener, Timeout, error_text, get, pending_promise};
 use crate::session::gathering::{CandidateType, Gathering, SETTLE};
 
 /// Complete-SDP signaling waits for ICE gathering, but never longer than this (an unreachable
@@ -136,9 +136,7 @@ impl PeerConn {
     fn uncounted(ice: &IceConfig, offerer: bool, sink: EventSink) -> Result<PeerConn, String> {
         let pc = RtcPeerConnection::new_with_configuration(&ice.rtc)
             .map_err(|e| format!("cannot create a WebRTC connection: {}", error_text(&e)))?;
-        let mut resolve_slot = None;
-        let gathered = Promise::new(&mut |resolve, _reject| resolve_slot = Some(resolve));
-        let gathered_resolve = resolve_slot.expect("the Promise executor runs synchronously");
+        let (gathered, gathered_resolve) = pending_promise();
         let cap = {
             let resolve = gathered_resolve.clone();
             Timeout::new(GATHERING_CAP, move || {
