@@ -129,7 +129,6 @@ let dialogs = 0;
  */
 export function showCreator(container, torrent, client) {
   const creator = torrent.creator;
-  const chain = client.chain;
   container.classList.add('seedcast-creator');
   if (!creator) {
     container.replaceChildren();
@@ -143,6 +142,9 @@ export function showCreator(container, torrent, client) {
       creator.reason ? ` (${creator.reason})` : ''));
     return;
   }
+  // Read only when shown: the chain comes out of wasm as JSON, work that sat between a cold
+  // page's metadata and its first frame even for a torrent without a creator (CPU profile).
+  const chain = client.chain;
   const address = explorerLink(chain, 'address', creator.address, shortAddress(creator.address));
   address.title = creator.address;
   address.classList.add('creator-address');

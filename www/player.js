@@ -407,7 +407,15 @@ export class SeedcastPlayer extends HTMLElement {
       const last = Math.min(pieces.length - 1, Math.floor((file.offset + Math.max(0, file.length - 1)) / per));
       const w = width / (last - first + 1);
       ctx.fillStyle = '#2f80ed';
-      for (let i = first; i <= last; i++) if (pieces[i]) ctx.fillRect(Math.floor((i - first) * w), 0, Math.ceil(w), 4);
+      // One rectangle per run of verified pieces, not per piece: a 20 MB video of 16 KiB
+      // pieces is 1,221 pieces, redrawn every 500 ms on the main thread the stream needs.
+      for (let i = first; i <= last; i++) {
+        if (!pieces[i]) continue;
+        let end = i;
+        while (end < last && pieces[end + 1]) end++;
+        ctx.fillRect(Math.floor((i - first) * w), 0, Math.ceil((end - i + 1) * w), 4);
+        i = end;
+      }
     }
     const video = this.#video;
     if (video && video.duration > 0 && Number.isFinite(video.duration)) {

@@ -13,7 +13,8 @@
 // the viewer renderer's peak RSS. Conditions: seeder (or HTTP server) unlimited, limited to
 // 2 MB/s and to 500 kB/s; both clients on their persistent default store and both in memory.
 // Prints every view, medians, and Seedcast/WebTorrent ratios of the first-frame overhead over
-// plain HTTP (first frame minus HTTP's) and of the seek time.
+// plain HTTP (first frame minus HTTP's) and of the seek time; with a limited seeder, also the
+// seek's floor (the bytes the seek must fetch at the seeder's rate, see `seekBytes`).
 // Seedcast's lines also show the player's steps from t0 (performance marks start, torrent,
 // metadata, src). Diagnostics: TRACE=1 prints the player's stream events up to the first frame
 // and around the seek;
@@ -48,6 +49,29 @@ execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size
   '-g', '60', '-b:v', '2500k', '-maxrate', '2500k', '-bufsize', '5000k', '-c:a', 'aac', '-b:a', '128k', '-movflags', '+faststart', VIDEO]);
 const SIZE = statSync(VIDEO).size;
 console.log(`video: ${(SIZE / 1e6).toFixed(1)} MB`);
+const SEEK_FRACTION = 0.75;
+const SEEK_BYTES = seekBytes(VIDEO, SEEK_FRACTION);
+
+/** The bytes a <video> in Chromium fetches to show the frame at `fraction` of the video after
+ *  a seek: from the start of the 32 KiB block holding the keyframe at or before that time
+ *  (decoding starts at the keyframe; Chromium's media cache asks by 32 KiB blocks: the seek's
+ *  stream opened at 14745600 = 450 × 32 KiB in TRACE=1) to the end of the first video frame at
+ *  or after it (no frame before the seek target is presented). A seeder limited to L bytes/s
+ *  that is already sending at its limit cannot show that frame sooner than bytes / L: the
+ *  floor a limited cell's seek is compared with. (Plain HTTP here paces each response on its
+ *  own and sends its first 64 KiB at once, so its seek comes ~130 ms under the floor at
+ *  500 kB/s.) */
+function seekBytes(path, fraction) {
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries',
+    'packet=pts_time,pos,size,flags:format=duration', '-of', 'json', path], { maxBuffer: 64 << 20 }).toString());
+  const target = Number(probe.format.duration) * fraction;
+  const packets = probe.packets.map((p) => ({ at: Number(p.pts_time), pos: Number(p.pos), size: Number(p.size), key: p.flags.startsWith('K') }))
+    .sort((a, b) => a.at - b.at);
+  const key = packets.filter((p) => p.key && p.at <= target).at(-1);
+  const frame = packets.find((p) => p.at >= target);
+  const BLOCK = 32 * 1024;
+  return frame.pos + frame.size - Math.floor(key.pos / BLOCK) * BLOCK;
+}
 
 // ---- a plain HTTP server: the baseline video, and WebTorrent's viewer page + worker at / ----
 
@@ -258,7 +282,7 @@ async function viewOnce(browser, pid, impl, where, warm) {
       }));
     }
     await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
-    const seek = await within(90_000, 'no frame after the seek', page.evaluate(() => window.benchSeek(0.75)));
+    const seek = await within(90_000, 'no frame after the seek', page.evaluate((f) => window.benchSeek(f), SEEK_FRACTION));
     if (process.env.TRACE) {
       // Diagnostics: the player's stream events up to the first frame, from t0.
       console.log(await page.evaluate(({ t0, frameAt }) => `    frame at ${(frameAt - t0).toFixed(0)}: ` + (window.seedcastTrace ?? [])
@@ -345,5 +369,12 @@ for (const limit of LIMITS) {
       return `${a.toFixed(0)} vs ${b.toFixed(0)} ms = ×${(a / b).toFixed(2)}`;
     };
     console.log(`  ${limitLabel(limit).padEnd(10)} ${store.padEnd(10)} cold ${over('cold')}; warm ${over('warm')}; seek ×${(median(s.seek) / median(w.seek)).toFixed(2)}; RSS ×${(median(s.rss) / median(w.rss)).toFixed(2)}`);
+    if (limit) {
+      // Whether the seek target (≤ ×0.5 of WebTorrent's) is physically reachable at this rate.
+      const floor = (SEEK_BYTES / limit) * 1000, wanted = median(w.seek) * 0.5;
+      console.log(`  ${''.padEnd(21)} seek floor ${floor.toFixed(0)} ms (${(SEEK_BYTES / 1e3).toFixed(0)} kB from the keyframe's 32 KiB block before `
+        + `${SEEK_FRACTION * 100}% to the frame there, at ${limitLabel(limit)}); ×0.5 of WebTorrent's seek is ${wanted.toFixed(0)} ms`
+        + `${wanted < floor ? ': below the floor, out of reach for a seeder that keeps its limit' : ''}; Seedcast ${(median(s.seek) / floor).toFixed(2)}× the floor`);
+    }
   }
 }
