@@ -27,7 +27,7 @@ fn open_conns(net: &Net, node: NodeId) -> Vec<u64> {
 #[test]
 fn a_magnet_download_over_the_tracker_protocol() {
     let mut net = Net::new(300 * 1024, 16 * 1024);
-    let seeder = net.add_seeder(session_config(0));
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(512 * 1024)));
     let leecher = net.add_magnet_leecher(session_config(1));
     assert!(
         net.run_until(60 * SECOND, |n| completed(n, leecher)),
@@ -275,7 +275,7 @@ fn the_upload_limit_caps_bytes_per_second() {
 fn remove_torrent_says_stopped_and_closes_its_connections() {
     // Larger than the first requests in flight (1 MiB): still downloading when removed.
     let mut net = Net::new(4 * 1024 * 1024, 16 * 1024);
-    let seeder = net.add_seeder(session_config(0));
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(512 * 1024)));
     let leecher = net.add_leecher(session_config(1));
     let hash = net.info_hash();
     let downloading = |n: &Net| {
@@ -761,7 +761,7 @@ fn the_upload_limit_is_shared_by_all_torrents() {
 #[test]
 fn two_seeds_do_not_reconnect_after_dropping_each_other() {
     let mut net = Net::new(128 * 1024, 16 * 1024);
-    let seeder = net.add_seeder(session_config(0));
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(512 * 1024)));
     let leecher = net.add_leecher(session_config(1));
     assert!(net.run_until(60 * SECOND, |n| completed(n, leecher)));
     // The "both sides are seeding" drop, then several announces each (every 120 s): the
@@ -893,7 +893,7 @@ fn a_magnet_leecher_gets_the_metadata_from_a_leecher_that_got_it_after_they_met(
 #[test]
 fn a_held_torrent_waits_then_announces_what_its_resumed_engine_has() {
     let mut net = Net::new(64 * 1024, 16 * 1024);
-    let seeder = net.add_seeder(session_config(0));
+    let seeder = net.add_seeder(session_config(0).with_limit(Some(512 * 1024)));
     let node = net.add_node(session_config(1));
     let hash = net.info_hash();
     let config = net.nodes[node].session.engine_config(&hash);
@@ -1309,7 +1309,10 @@ fn a_download_that_found_nobody_retries_once_quickly() {
 /// Under upload limits, leechers that fall behind are served first (`upload_order`), so a
 /// swarm's leechers progress together and all keep uploading to the end. With plain rotation
 /// some finished early while the laggards, holding nothing the others lacked, could upload
-/// nothing: the last finished at 1.15–1.25× the fluid bound here (now 1.07–1.10×).
+/// nothing: the last finished at 1.15–1.25× the fluid bound here. And a leecher's requests go
+/// out even while its upload limit holds its blocks back (`session::core::transmit`): held
+/// there, they waited seconds while it counted them as asked, and the peer they were for
+/// idled. These 6 runs: mean 1.10× with the requests held, 1.05× now.
 #[test]
 fn upload_limited_leechers_finish_close_to_the_fluid_bound() {
     const MIB: usize = 1024 * 1024;
@@ -1329,10 +1332,10 @@ fn upload_limited_leechers_finish_close_to_the_fluid_bound() {
         assert!(all, "run {run}: not every leecher finished");
         net.now.as_secs_f64()
     };
-    let runs: Vec<f64> = (0..3).map(last_done).collect();
+    let runs: Vec<f64> = (0..6).map(last_done).collect();
     let mean = runs.iter().sum::<f64>() / runs.len() as f64;
     assert!(
-        mean <= 1.15 * t_star,
+        mean <= 1.07 * t_star,
         "the last leecher finished at {runs:.1?} s; fluid bound {t_star:.1} s"
     );
 }

@@ -2,10 +2,11 @@
 //! channels per second (everything: blocks and protocol messages).
 //!
 //! The transmit loop asks for [`TokenBucket::available`] before polling an engine, never
-//! polls with less than one block message of room, and charges what it got with
-//! [`TokenBucket::take`] (a block may overshoot by one message: the bucket then goes negative
-//! and the next refills pay it back). The burst is a quarter of a second of rate (at least
-//! two block messages), so the average stays at the limit.
+//! polls for blocks with less than one block message of room, and charges what it got with
+//! [`TokenBucket::take`] (a block may overshoot by one message, and protocol messages go out
+//! whatever the room: the bucket then goes negative and the next refills pay it back). The
+//! burst is a quarter of a second of rate (at least two block messages), so the average stays
+//! at the limit.
 
 use std::time::Duration;
 

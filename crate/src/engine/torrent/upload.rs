@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use super::{Event, Torrent};
-use crate::engine::peer::{MAX_PENDING_REJECTS, Phase, REJECT_LEN};
+use crate::engine::peer::{MAX_PENDING_REJECTS, PeerState, Phase, REJECT_LEN};
 use crate::engine::{PeerKey, StorageError};
 use crate::wire::{BlockRef, Message, encode_piece_header};
 
@@ -112,14 +112,7 @@ impl Torrent {
             return None;
         }
         p.polled = true;
-        let mut out = if p.out.len() <= budget {
-            std::mem::take(&mut p.out)
-        } else {
-            let rest = p.out.split_off(budget);
-            std::mem::replace(&mut p.out, rest)
-        };
-        // Whatever stays queued holds at most one reject per REJECT_LEN bytes.
-        p.pending_rejects = p.pending_rejects.min(p.out.len() / REJECT_LEN);
+        let mut out = take_control(p, budget);
         // Blocks only once every control byte is out: they must not overtake a choke.
         while p.out.is_empty() && !p.am_choking {
             let Some(&block) = p.requests.front() else {
@@ -159,6 +152,21 @@ impl Torrent {
         if out.is_empty() {
             return None;
         }
+        p.sent_total += out.len() as u64;
+        Some(out)
+    }
+
+    /// Queued protocol messages for `peer` (requests, haves, cancels, rejects…; never a
+    /// block), at most `budget` bytes. What a driver sends even while an upload limit holds
+    /// blocks back: its own requests must not wait behind the blocks it uploads (see the
+    /// session's `transmit`).
+    pub fn poll_control(&mut self, peer: PeerKey, budget: usize) -> Option<Vec<u8>> {
+        let p = self.peers.get_mut(&peer)?;
+        if budget == 0 || p.out.is_empty() {
+            return None;
+        }
+        p.polled = true;
+        let out = take_control(p, budget);
         p.sent_total += out.len() as u64;
         Some(out)
     }
@@ -242,4 +250,18 @@ impl Torrent {
             self.set_choke(peer, false);
         }
     }
+}
+
+/// Takes up to `budget` bytes of `p`'s queued protocol messages (split anywhere: the channel
+/// is a byte stream).
+fn take_control(p: &mut PeerState, budget: usize) -> Vec<u8> {
+    let out = if p.out.len() <= budget {
+        std::mem::take(&mut p.out)
+    } else {
+        let rest = p.out.split_off(budget);
+        std::mem::replace(&mut p.out, rest)
+    };
+    // Whatever stays queued holds at most one reject per REJECT_LEN bytes.
+    p.pending_rejects = p.pending_rejects.min(p.out.len() / REJECT_LEN);
+    out
 }
