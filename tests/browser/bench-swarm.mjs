@@ -6,10 +6,24 @@
 // at the last leecher's `done`, read from each page's Date.now() (one machine clock).
 // Prints the time against the fluid-model bound T* = max(F/U_seed, N·F/(U_seed + N·U_leech)),
 // how many copies of the content the seeder sent, and each leecher's upload as a share of its
-// limit over the run (DETAIL=1: each leecher's times, and when it threw bytes away).
+// limit over the run (DETAIL=1: each leecher's times, and when it threw bytes away), and the
+// CPU the browser used over the run against what the machine had: with every page on one machine,
+// a swarm that needs more CPU than the cores give is bound by them, not by the engine.
+// BREAKDOWN=1: that CPU by process (seeder, leechers, Chromium's other processes); PROFILE=1: the
+// first leecher's main thread sampled over the run (top functions by self time).
 // Usage: node tests/browser/bench-swarm.mjs
 // Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2), CLIENTS.
-import { startSignal, launchBrowser, newContext, openPage, within } from './harness.mjs';
+import { readFileSync } from 'node:fs';
+import { startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
+import { cpuMs, cpuByProcess, renderers, sampleMainThread } from './proc.mjs';
+
+/** Machine-wide CPU ticks so far: { busy, total } over all cores (/proc/stat's first line). */
+function machineTicks() {
+  const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const n = fields.map(Number);
+  const total = n.slice(0, 8).reduce((a, b) => a + b, 0); // user … steal (guest is inside user)
+  return { busy: total - n[3] - n[4], total }; // minus idle and iowait
+}
 
 const MIB = Number(process.env.MIB) || 24;
 const SIZE = MIB * 2 ** 20;
@@ -90,7 +104,19 @@ function webtorrent(strategy) {
   };
 }
 
-async function run(impl, browser, signal) {
+/** CPU seconds between two `cpuByProcess` readings, by role: the seeder's renderer, the leechers'
+ *  (summed), and Chromium's other processes by type. */
+function cpuBreakdown(before, after, seederPids) {
+  const out = {};
+  for (const [pid, p] of after) {
+    const role = !p.renderer ? p.kind : seederPids.has(pid) ? 'seeder' : 'leechers';
+    out[role] = (out[role] ?? 0) + (p.ms - (before.get(pid)?.ms ?? 0)) / 1000;
+  }
+  return Object.entries(out).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1])
+    .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+}
+
+async function run(impl, { browser, pid }, signal) {
   const contexts = [];
   const page = async () => {
     const context = await newContext(browser);
@@ -98,11 +124,17 @@ async function run(impl, browser, signal) {
     return openPage(context, signal.base);
   };
   try {
+    const earlier = new Set(renderers(pid).map((p) => p.pid));
     const seeder = await page();
+    const seederPids = new Set(renderers(pid).map((p) => p.pid).filter((p) => !earlier.has(p)));
     const magnet = await within(120_000, `${impl.name}: seeding did not start`, impl.seed(seeder, signal.tracker));
     const leechers = [];
     for (let i = 0; i < LEECHERS; i++) leechers.push(await page());
     const starts = await Promise.all(leechers.map((p) => impl.prepare(p, signal.tracker)));
+    const cpuBefore = cpuMs(pid);
+    const byProcessBefore = cpuByProcess(pid);
+    const stopProfile = process.env.PROFILE ? await sampleMainThread(leechers[0].context(), leechers[0], { intervalUs: 500 }) : null;
+    const machineBefore = machineTicks();
     const t0 = Date.now();
     await Promise.all(starts.map((start) => start(magnet)));
     const limitMs = Math.max(180_000, T_STAR * 8_000);
@@ -114,6 +146,11 @@ async function run(impl, browser, signal) {
       }
     })());
     const seconds = (Math.max(...done) - t0) / 1000;
+    const machineAfter = machineTicks();
+    const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
+    const browserCpuS = (cpuMs(pid) - cpuBefore) / 1000;
+    if (process.env.BREAKDOWN) console.log(`    CPU s by process: ${cpuBreakdown(byProcessBefore, cpuByProcess(pid), seederPids)}`);
+    if (stopProfile) console.log(`    first leecher's main thread, top functions by self time:\n${await stopProfile()}`);
     if (process.env.DETAIL) {
       for (const p of leechers) {
         const d = await p.evaluate(() => ({ m: window.swarm.metadataAt, f: window.swarm.firstPieceAt, d: window.swarm.doneAt, r: window.swarm.torrent.stats?.().downloaded, w: window.swarm.torrent.stats?.().wasted }));
@@ -131,14 +168,14 @@ async function run(impl, browser, signal) {
     }
     const seederSent = (await impl.uploaded(seeder)) / SIZE;
     const shares = await Promise.all(leechers.map(async (p) => (await impl.uploaded(p)) / (LEECH_RATE * seconds)));
-    return { seconds, seederSent, shares };
+    return { seconds, seederSent, shares, machineBusy, browserCpuS };
   } finally {
     await Promise.all(contexts.map((c) => c.close().catch(() => {})));
   }
 }
 
 const signal = await startSignal();
-const browser = await launchBrowser();
+const browser = await launchBrowserWithPid();
 // CLIENTS=seedcast runs only Seedcast (for A/B runs of a change); default: all three.
 const impls = [seedcast, webtorrent('sequential'), webtorrent('rarest')]
   .filter((i) => !process.env.CLIENTS || process.env.CLIENTS.split(',').some((c) => i.name.toLowerCase().startsWith(c)));
@@ -151,7 +188,8 @@ try {
         const r = await run(impl, browser, signal);
         results.get(impl.name).push(r.seconds);
         console.log(`  run ${rep} ${impl.name.padEnd(32)} all done ${r.seconds.toFixed(1).padStart(6)} s = ${(r.seconds / T_STAR).toFixed(2)}× T*; `
-          + `seeder sent the content ${r.seederSent.toFixed(2)}×; leecher upload / limit: ${r.shares.map((s) => `${Math.round(s * 100)}%`).join(' ')}`);
+          + `seeder sent the content ${r.seederSent.toFixed(2)}×; leecher upload / limit: ${r.shares.map((s) => `${Math.round(s * 100)}%`).join(' ')}; `
+          + `browser CPU ${r.browserCpuS.toFixed(1)} s (${Math.round((r.browserCpuS * 1000) / (MIB * LEECHERS))} ms per MiB received), machine busy ${Math.round(r.machineBusy * 100)}%`);
       } catch (e) {
         console.log(`  run ${rep} ${impl.name.padEnd(32)} failed: ${e.message}`);
       }
