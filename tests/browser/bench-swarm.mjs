@@ -15,7 +15,7 @@
 // Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2), CLIENTS.
 import { readFileSync } from 'node:fs';
 import { startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
-import { cpuMs, cpuByProcess, renderers, sampleMainThread } from './proc.mjs';
+import { cpuMs, cpuByProcess, cpuByRole, renderers, sampleMainThread } from './proc.mjs';
 
 /** Machine-wide CPU ticks so far: { busy, total } over all cores (/proc/stat's first line). */
 function machineTicks() {
@@ -107,13 +107,8 @@ function webtorrent(strategy) {
 /** CPU seconds between two `cpuByProcess` readings, by role: the seeder's renderer, the leechers'
  *  (summed), and Chromium's other processes by type. */
 function cpuBreakdown(before, after, seederPids) {
-  const out = {};
-  for (const [pid, p] of after) {
-    const role = !p.renderer ? p.kind : seederPids.has(pid) ? 'seeder' : 'leechers';
-    out[role] = (out[role] ?? 0) + (p.ms - (before.get(pid)?.ms ?? 0)) / 1000;
-  }
-  return Object.entries(out).filter(([, v]) => v >= 0.05).sort((a, b) => b[1] - a[1])
-    .map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ');
+  return cpuByRole(before, after, (pid) => (seederPids.has(pid) ? 'seeder' : 'leechers'))
+    .filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ');
 }
 
 async function run(impl, { browser, pid }, signal) {

@@ -21,7 +21,7 @@ import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, startSignal, launchPersistentWithPid, within } from './harness.mjs';
-import { tree, cpuMs, cpuByProcess, sampleMainThread } from './proc.mjs';
+import { tree, cpuMs, cpuByProcess, cpuByRole, sampleMainThread } from './proc.mjs';
 
 const REPS = Number(process.env.REPS) || 2;
 const MIB = Number(process.env.MIB) || 64;
@@ -114,12 +114,8 @@ const BREAKDOWN = process.env.BREAKDOWN === '1';
 /** `after - before` of two `cpuByProcess` readings, per MiB, by role: renderers are the seeder's
  *  (`seederPids`) or the downloader's; other processes go by their kind. */
 function breakdown(before, after, mib, seederPids) {
-  const out = {};
-  for (const [pid, p] of after) {
-    const role = !p.renderer ? p.kind : seederPids.has(pid) ? 'seeder' : 'downloader';
-    out[role] = (out[role] ?? 0) + (p.ms - (before.get(pid)?.ms ?? 0)) / mib;
-  }
-  return Object.entries(out).filter(([, v]) => v >= 0.5).sort((a, b) => b[1] - a[1])
+  return cpuByRole(before, after, (pid) => (seederPids.has(pid) ? 'seeder' : 'downloader'))
+    .map(([k, ms]) => [k, ms / mib]).filter(([, v]) => v >= 0.5)
     .map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ');
 }
 

@@ -45,6 +45,17 @@ export function cpuByProcess(rootPid) {
   return new Map(tree(rootPid).map((p) => [p.pid, { ms: p.cpuTicks * (1000 / CLK_TCK), kind: p.kind, renderer: p.renderer }]));
 }
 
+/** CPU ms used between two `cpuByProcess` readings, summed by role, largest first: renderers get
+ *  `rendererRole(pid)`, other processes their kind (browser, network service, GPU...). */
+export function cpuByRole(before, after, rendererRole) {
+  const out = {};
+  for (const [pid, p] of after) {
+    const role = p.renderer ? rendererRole(pid) : p.kind;
+    out[role] = (out[role] ?? 0) + p.ms - (before.get(pid)?.ms ?? 0);
+  }
+  return Object.entries(out).sort((a, b) => b[1] - a[1]);
+}
+
 /** CPU time (user + system) used so far by the whole process tree under `rootPid`, in milliseconds. */
 export const cpuMs = (rootPid) => tree(rootPid).reduce((sum, p) => sum + p.cpuTicks, 0) * (1000 / CLK_TCK);
 
