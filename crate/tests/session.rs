@@ -545,6 +545,33 @@ mod hostile_text {
 }
 
 #[test]
+fn a_connection_s_first_messages_grow_from_one_block() {
+    use seedcast::session::core::{HIGH_WATER, MIN_SEND};
+    // A data channel hands a message over only whole: a first block inside a 224 KiB
+    // message is usable only once all of it crossed a channel still in slow start.
+    let mut net = Net::new(4 * 1024 * 1024, 64 * 1024);
+    let seeder = net.add_seeder(session_config(0));
+    let leecher = net.add_leecher(session_config(1));
+    assert!(net.run_until(60 * SECOND, |n| completed(n, leecher)));
+    let mut before: std::collections::BTreeMap<_, usize> = Default::default();
+    let mut largest = 0;
+    for &(_, conn, len) in &net.nodes[seeder].sent {
+        let sent = before.entry(conn).or_default();
+        assert!(
+            len <= (*sent).max(MIN_SEND),
+            "a {len}-byte message after {sent} bytes: {:?}",
+            net.nodes[seeder].sent
+        );
+        *sent += len;
+        largest = largest.max(len);
+    }
+    assert!(
+        largest >= HIGH_WATER / 2,
+        "messages grow to the channel's room: {largest}"
+    );
+}
+
+#[test]
 fn small_output_is_corked_once_blocks_flow_unless_a_stream_waits() {
     use seedcast::session::core::{CORK_AFTER, CORK_BYTES, CORK_DELAY};
     // The times of the leecher's small sends once the first MiB arrived and a rate is

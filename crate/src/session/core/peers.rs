@@ -47,6 +47,8 @@ pub(super) struct Conn {
     pub corked: Vec<u8>,
     /// Bytes received on this connection (see `CORK_AFTER`).
     pub received: u64,
+    /// Bytes handed to the driver for this connection (see `message_cap`).
+    pub sent: u64,
     /// Bytes queued in the channel: as the driver last reported, plus what we sent since.
     pub buffered: usize,
 }
@@ -71,6 +73,7 @@ impl Conn {
             local_sdp: false,
             corked: Vec::new(),
             received: 0,
+            sent: 0,
             buffered: 0,
         }
     }
