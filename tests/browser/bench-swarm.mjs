@@ -15,7 +15,7 @@
 // Env: MIB (24), LEECHERS (4), SEED_RATE (1500000), LEECH_RATE (1000000), REPS (2), CLIENTS.
 import { readFileSync } from 'node:fs';
 import { startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
-import { cpuMs, cpuByProcess, cpuByRole, renderers, sampleMainThread } from './proc.mjs';
+import { cpuByProcess, cpuByRole, renderers, sampleMainThread } from './proc.mjs';
 
 /** Machine-wide CPU ticks so far: { busy, total } over all cores (/proc/stat's first line). */
 function machineTicks() {
@@ -104,13 +104,6 @@ function webtorrent(strategy) {
   };
 }
 
-/** CPU seconds between two `cpuByProcess` readings, by role: the seeder's renderer, the leechers'
- *  (summed), and Chromium's other processes by type. */
-function cpuBreakdown(before, after, seederPids) {
-  return cpuByRole(before, after, (pid) => (seederPids.has(pid) ? 'seeder' : 'leechers'))
-    .filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ');
-}
-
 async function run(impl, { browser, pid }, signal) {
   const contexts = [];
   const page = async () => {
@@ -126,7 +119,6 @@ async function run(impl, { browser, pid }, signal) {
     const leechers = [];
     for (let i = 0; i < LEECHERS; i++) leechers.push(await page());
     const starts = await Promise.all(leechers.map((p) => impl.prepare(p, signal.tracker)));
-    const cpuBefore = cpuMs(pid);
     const byProcessBefore = cpuByProcess(pid);
     const stopProfile = process.env.PROFILE ? await sampleMainThread(leechers[0].context(), leechers[0], { intervalUs: 500 }) : null;
     const machineBefore = machineTicks();
@@ -143,8 +135,11 @@ async function run(impl, { browser, pid }, signal) {
     const seconds = (Math.max(...done) - t0) / 1000;
     const machineAfter = machineTicks();
     const machineBusy = (machineAfter.busy - machineBefore.busy) / (machineAfter.total - machineBefore.total);
-    const browserCpuS = (cpuMs(pid) - cpuBefore) / 1000;
-    if (process.env.BREAKDOWN) console.log(`    CPU s by process: ${cpuBreakdown(byProcessBefore, cpuByProcess(pid), seederPids)}`);
+    const byRole = cpuByRole(byProcessBefore, cpuByProcess(pid), (p) => (seederPids.has(p) ? 'seeder' : 'leechers'));
+    const browserCpuS = byRole.reduce((sum, [, ms]) => sum + ms, 0) / 1000;
+    if (process.env.BREAKDOWN) {
+      console.log(`    CPU s by process: ${byRole.filter(([, ms]) => ms >= 50).map(([k, ms]) => `${k} ${(ms / 1000).toFixed(1)}`).join(', ')}`);
+    }
     if (stopProfile) console.log(`    first leecher's main thread, top functions by self time:\n${await stopProfile()}`);
     if (process.env.DETAIL) {
       for (const p of leechers) {

@@ -49,11 +49,11 @@ pub const CORK_PIPELINE: Duration = Duration::from_millis(250);
 /// The largest message a connection that has sent `sent` bytes may send now: as big as
 /// everything before it, and at least one block message. A data channel hands a message
 /// over only whole, and a new association is still in slow start: a viewer's first block,
-/// sent inside a 224 KiB message, reached its page 25 ms after it left the seeder's (traced
+/// sent inside a 224 KiB message, reached its page 16-38 ms after it left the seeder's (traced
 /// in bench-stream, cold and warm views), while the stream waited for that one piece. Grown
 /// this way the first block goes alone, and from ~0.5 MiB on messages are as big as the
 /// channel's room allows (big messages are what make a channel fast: 256 KiB ones moved
-/// 1.5-1.9x the 16 KiB ones' MB/s in `make bench-browser`).
+/// 1.4-2.0x the 16 KiB ones' MB/s in `make bench-browser`, 2026-12-05).
 pub fn message_cap(sent: u64) -> usize {
     usize::try_from(sent).unwrap_or(usize::MAX).max(MIN_SEND)
 }
