@@ -55,49 +55,52 @@ bench: setup
 	$(CARGO) build -p seedcast-wasm-bench --release --target $(WASM_TARGET)
 	node scripts/bench-wasm-sha1.mjs $(TARGET_DIR)/$(WASM_TARGET)/release/seedcast_wasm_bench.wasm
 
+# The browser benches run the release seedcast-signal, as `make run` serves the app: it relays
+# both clients' signaling and serves Seedcast's page, bundle and wasm (WebTorrent's page comes
+# from the benches' own Node server).
 # One upload-limited seeder and several upload-limited leechers: in the session simulator
 # (virtual clock, seconds; SEEDS=3), then in Chromium, Seedcast vs WebTorrent (sequential and
 # rarest-first) in the same run (~5 minutes; MIB=24 LEECHERS=4 SEED_RATE LEECH_RATE REPS=2).
 # Time until all are done vs the fluid bound T*.
 bench-swarm: wasm
 	$(CARGO) bench -p seedcast --bench swarm
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-swarm.mjs
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal node tests/browser/bench-swarm.mjs
 
 # Seedcast vs WebTorrent vs the raw data channel between two pages of one Chromium: both stores,
 # seeder unlimited / 2 MB/s / 500 kB/s, cold and warm clocks, ratios (~8 minutes; REPS=2 MIB=64 RATES STORES;
 # BREAKDOWN=1 prints CPU per MiB by process). tests/browser/bench-file-read.mjs: what reading a File costs, by read size.
 bench-browser: wasm
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench.mjs
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal node tests/browser/bench.mjs
 
 # How fast a magnet link starts (first peer, metadata, first piece, done), Seedcast vs WebTorrent,
 # with a client made ahead and one made at add() (~2 min; REPS=5 MIB=4).
 bench-start: wasm
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-start.mjs
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal node tests/browser/bench-start.mjs
 
 # Streaming a 60 s 720p MP4: Seedcast's player vs WebTorrent's service-worker server vs plain
 # HTTP, both stores, seeder unlimited / 2 MB/s / 500 kB/s; cold and warm first frame, seek, viewer
 # RSS (~12 min; REPS=3 LIMITS STORES).
 bench-stream: wasm
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-stream.mjs
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal node tests/browser/bench-stream.mjs
 
 # Page memory while streaming a ~1 GiB video (generated once into /tmp by ffmpeg) with
 # seedcast's player vs playing it from plain HTTP (~3 min). MODE=download measures a page
 # that only downloads; FORCE_GC=1 collects garbage every 250 ms (diagnostic).
 bench-memory: wasm
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal node tests/browser/bench-memory.mjs
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal node tests/browser/bench-memory.mjs
 
 # The native peer beside the browser: browser → browser, native → browser and browser → native in one run,
 # MB/s and CPU per MiB (browser process tree + native process); MIB=64 REPS=3 by default (~3 minutes).
 MIB ?= 64
 bench-native: wasm
 	$(CARGO) build --release -p seedcast --bin seedcast
-	$(CARGO) build -p seedcast-signal
-	SEEDCAST_BIN=$(TARGET_DIR)/release/seedcast SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/debug/seedcast-signal \
+	$(CARGO) build --release -p seedcast-signal
+	SEEDCAST_BIN=$(TARGET_DIR)/release/seedcast SEEDCAST_SIGNAL_BIN=$(TARGET_DIR)/release/seedcast-signal \
 	  node tests/browser/bench-native.mjs $(MIB)
 
 # seedcast-signal vs bittorrent-tracker under the same load (2-3 minutes; tune with PEERS=...,
