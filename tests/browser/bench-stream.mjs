@@ -24,12 +24,16 @@
 // of each view (navigation or t0 to first frame) to path-N.json; TRACE=1 also logs the media
 // element's events (loadstart, loadedmetadata, ...); SEEDER=1 prints the Seedcast seeder's
 // peers before each view (viewers that left stay connected until their connection times out).
+// AB=1 adds "Seedcast (B)": the player and seeder of a snapshot of another build, taken with
+// scripts/ab-snapshot.sh into www/ab/ and served by the same server (the way to see a 30-50 ms
+// change through this bench's noise: run e.g. CLIENTS=seedcast LIMITS=0 STORES=memory REPS=4 a
+// few times, so the two builds' views alternate in blocks, and compare their medians).
 //   node tests/browser/bench-stream.mjs    Env: REPS (3), LIMITS ("0,2000000,500000"),
 //   STORES ("persistent,memory"), CLIENTS (e.g. "seedcast,plain").
 // Needs www/pkg (scripts/build-wasm.sh), seedcast-signal, ffmpeg, and tests/node_modules.
 import { createServer } from 'node:http';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ROOT, startSignal, launchBrowserWithPid, newContext, openPage, within } from './harness.mjs';
@@ -181,7 +185,15 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 async function startSeeder(impl, browser, signal, limit, store) {
   const context = await newContext(browser);
   await context.route('**/bench-media/video.mp4', (route) => route.fulfill({ path: VIDEO }));
-  const page = await openPage(context, signal.base);
+  let page;
+  if (impl.dir) {
+    // AB=1's snapshot seeds with its own client too (openPage loads the build under test).
+    page = await context.newPage();
+    await page.goto(`${signal.base}/${impl.dir}example.html`);
+    await page.evaluate(async (dir) => { window.Seedcast = await import(`/${dir}seedcast.js`); await window.Seedcast.loadSeedcast(); }, impl.dir);
+  } else {
+    page = await openPage(context, signal.base);
+  }
   const magnet = await page.evaluate(async ({ impl, tracker, limit, memory }) => {
     const bytes = new Uint8Array(await (await fetch('/bench-media/video.mp4')).arrayBuffer());
     const file = new File([bytes], 'bench-720p.mp4');
@@ -196,7 +208,7 @@ async function startSeeder(impl, browser, signal, limit, store) {
     window.keep = client;
     const store = memory ? { store: window.testUtils.MemoryStore } : {};
     return new Promise((res) => client.seed(file, { announce: [tracker], ...store }, (t) => res(t.magnetURI)));
-  }, { impl: impl.name === 'Seedcast' ? 'seedcast' : 'webtorrent', tracker: signal.tracker, limit, memory: store === 'memory' });
+  }, { impl: impl.name.startsWith('Seedcast') ? 'seedcast' : 'webtorrent', tracker: signal.tracker, limit, memory: store === 'memory' });
   return { magnet, page, close: () => context.close() };
 }
 
@@ -210,9 +222,10 @@ function seederPeers(page) {
 }
 
 const IMPLS = [
-  {
-    name: 'Seedcast',
-    url: ({ magnet, signal, store, warm }) => `${signal.base}/embed.html?muted&autoplay${store === 'memory' ? '&storage=memory' : ''}${warm ? '' : `#${magnet}`}`,
+  ...[['Seedcast', ''], ...(process.env.AB ? [['Seedcast (B)', 'ab/']] : [])].map(([name, dir]) => ({
+    name,
+    dir, // where its pages are served: the build under test, or AB=1's snapshot in www/ab/
+    url: ({ magnet, signal, store, warm }) => `${signal.base}/${dir}embed.html?muted&autoplay${store === 'memory' ? '&storage=memory' : ''}${warm ? '' : `#${magnet}`}`,
     // Warm: the service worker controls the page and the player's shared client exists
     // (`SeedcastPlayer.prepare`, with the storage the player names); the link is then
     // handed to the player.
@@ -222,7 +235,7 @@ const IMPLS = [
       await customElements.get('seedcast-player').prepare({ storage: player.getAttribute('storage') });
       window.startStream = () => { const t0 = performance.now(); player.setAttribute('src', magnet); return t0; };
     }, magnet)),
-  },
+  })),
   {
     name: 'WebTorrent 3.0.21',
     url: ({ magnet, signal, http, store, warm }) => `${http.base}/wt.html?${new URLSearchParams({ m: magnet, t: signal.tracker })}${store === 'memory' ? '&memory' : ''}${warm ? '&warm' : ''}`,
@@ -309,6 +322,10 @@ async function viewOnce(browser, pid, impl, where, warm) {
 
 // The announce interval the tracker tells clients (SIGNAL_INTERVAL, seconds; diagnostics).
 const signal = await startSignal({ intervalSecs: Number(process.env.SIGNAL_INTERVAL) || 5 });
+if (process.env.AB) {
+  if (!existsSync(resolve(ROOT, 'www/ab/embed.html'))) throw new Error('AB=1 compares with a snapshot in www/ab/: run scripts/ab-snapshot.sh on the other build first');
+  writeFileSync(resolve(ROOT, 'www/ab/chain.json'), await (await fetch(`${signal.base}/chain.json`)).text());
+}
 const http = await startHttp();
 const { browser, pid, close } = await launchBrowserWithPid();
 const rows = []; // { impl, limit, store, cold: [], warm: [], seek: [], rss: [] }
@@ -356,6 +373,15 @@ console.log('| seeder upload | store | client | first frame, cold | first frame,
 console.log('| --- | --- | --- | --- | --- | --- | --- |');
 for (const r of rows) {
   console.log(`| ${limitLabel(r.limit)} | ${r.store} | ${r.impl} | ${ms(r.cold)} | ${ms(r.warm)} | ${ms(r.seek)} | ${r.rss.length ? median(r.rss).toFixed(0) : '-'} |`);
+}
+if (process.env.AB) {
+  console.log('\nSeedcast (this build) / Seedcast (B, the snapshot in www/ab/): medians, ms');
+  for (const a of rows.filter((r) => r.impl === 'Seedcast')) {
+    const b = rows.find((r) => r.impl === 'Seedcast (B)' && r.limit === a.limit && r.store === a.store);
+    if (!b) continue;
+    const pair = (k) => `${median(a[k]).toFixed(0)} vs ${median(b[k]).toFixed(0)}`;
+    console.log(`  ${limitLabel(a.limit).padEnd(10)} ${a.store.padEnd(10)} cold ${pair('cold')}; warm ${pair('warm')}; seek ${pair('seek')}`);
+  }
 }
 console.log('\nSeedcast / WebTorrent: first-frame overhead over plain HTTP (median minus HTTP\'s median; target ≤ ×0.6), seek (target ≤ ×0.5), RSS');
 for (const limit of LIMITS) {
