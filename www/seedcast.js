@@ -38,7 +38,7 @@ export function loadSeedcast(compiled) {
  *  vs 333 ms, cold 533 vs 617 ms without. Four rounds (more functions optimised) gave warm
  *  218 vs 297 but cold 611 vs 509: one. Run as one task, it could fall on the moment a cold
  *  page's first offers were ready and delay its first announce by ~50 ms (traced), hence
- *  slices of WARM_UP_SLICE_MS at background priority (A/B against one task, 6 views each:
+ *  slices of WARM_UP_SLICE_MS in idle moments (see `idle`; A/B against one task, 6 views each:
  *  cold 547 vs 518 ms, warm 284 vs 236: no difference this bench can resolve; kept because
  *  a 25-50 ms task can only delay whatever network event arrives during it).
  *  Tried: the same in a module worker (V8 shares compiled wasm code between a process's

@@ -185,15 +185,8 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 async function startSeeder(impl, browser, signal, limit, store) {
   const context = await newContext(browser);
   await context.route('**/bench-media/video.mp4', (route) => route.fulfill({ path: VIDEO }));
-  let page;
-  if (impl.dir) {
-    // AB=1's snapshot seeds with its own client too (openPage loads the build under test).
-    page = await context.newPage();
-    await page.goto(`${signal.base}/${impl.dir}example.html`);
-    await page.evaluate(async (dir) => { window.Seedcast = await import(`/${dir}seedcast.js`); await window.Seedcast.loadSeedcast(); }, impl.dir);
-  } else {
-    page = await openPage(context, signal.base);
-  }
+  // AB=1's snapshot seeds with its own build too (`impl.dir`).
+  const page = await openPage(context, signal.base, impl.dir ?? '');
   const magnet = await page.evaluate(async ({ impl, tracker, limit, memory }) => {
     const bytes = new Uint8Array(await (await fetch('/bench-media/video.mp4')).arrayBuffer());
     const file = new File([bytes], 'bench-720p.mp4');

@@ -127,17 +127,18 @@ export async function launchPersistentWithPid() {
   return { context, pid, close: async () => { await context.close(); rmSync(dir, { recursive: true, force: true }); } };
 }
 
-/** The minimal example page on `base` (served by seedcast-signal, so it may reach the loopback tracker) with the Seedcast module as `window.Seedcast`. */
-export async function openPage(context, base) {
+/** The minimal example page on `base` (served by seedcast-signal, so it may reach the loopback tracker) with the Seedcast module as `window.Seedcast`.
+ *  `dir`: a directory under `base` holding another build of the app (e.g. `ab/`, bench-stream's AB=1). */
+export async function openPage(context, base, dir = '') {
   const page = await context.newPage();
   page.errors = [];
   page.on('pageerror', (e) => page.errors.push(e.message));
   page.on('console', (m) => { if (m.type() === 'error') page.errors.push(m.text()); });
-  await page.goto(`${base}/example.html`);
-  await page.evaluate(async () => {
-    window.Seedcast = await import('/seedcast.js');
+  await page.goto(`${base}/${dir}example.html`);
+  await page.evaluate(async (dir) => {
+    window.Seedcast = await import(`/${dir}seedcast.js`);
     await window.Seedcast.loadSeedcast();
-  });
+  }, dir);
   return page;
 }
 
