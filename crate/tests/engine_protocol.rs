@@ -1417,3 +1417,148 @@ fn a_peer_held_back_by_our_upload_limit_keeps_its_slot() {
         "a peer waiting for our bucket lost its slot"
     );
 }
+
+// ---- hashing by the driver (`Config::external_hashing`) ---------------------------------
+
+fn external_hashing() -> Harness {
+    let config = Config {
+        external_hashing: true,
+        ..Config::default()
+    };
+    Harness::with_config(Box::new(MemoryStorage::new()), false, config)
+}
+
+/// Answers requests with `data`'s blocks until a piece is complete; returns the engine's
+/// `HashPiece` and what it asked for after it.
+fn until_hash_request(h: &mut Harness, data: &[u8]) -> ((u32, u64), Vec<Message>) {
+    h.connect();
+    h.send(&[Message::HaveAll]);
+    let mut pending = fixture::requests(&h.send(&[Message::Unchoke]));
+    let mut later = Vec::new();
+    while let Some(b) = pending.pop() {
+        let start = (b.index * PIECE + b.begin) as usize;
+        let reply = Message::Piece {
+            index: b.index,
+            begin: b.begin,
+            data: data[start..start + b.length as usize].to_vec(),
+        };
+        let out = h.send(&[reply]);
+        let asked = h.events.iter().find_map(|e| match e {
+            Event::HashPiece { index, token } => Some((*index, *token)),
+            _ => None,
+        });
+        if let Some(asked) = asked {
+            later.extend(out);
+            return (asked, later);
+        }
+        pending.extend(fixture::requests(&out));
+    }
+    panic!("no piece completed");
+}
+
+fn expected_hash(h: &Harness, index: u32) -> [u8; 20] {
+    *h.m.info.piece_hash(index).unwrap()
+}
+
+#[test]
+fn a_piece_hashed_by_the_driver_counts_only_once_the_right_digest_comes_back() {
+    let mut h = external_hashing();
+    let data = content();
+    let ((index, token), after) = until_hash_request(&mut h, &data);
+    // Waiting: not verified, not announced, not asked for again, its bytes on offer.
+    assert_eq!(h.t.stats().pieces_verified, 0);
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::PieceVerified { .. }))
+    );
+    assert!(
+        !fixture::requests(&after).iter().any(|b| b.index == index),
+        "{after:?}"
+    );
+    let start = (index * PIECE) as usize;
+    assert_eq!(
+        h.t.piece_to_hash(index, token),
+        Some(&data[start..start + PIECE as usize])
+    );
+    assert_eq!(h.t.piece_to_hash(index, token + 1), None, "another token");
+    // An answer with a token that does not stand is ignored.
+    h.t.handle_piece_hash(index, token + 1, expected_hash(&h, index), h.now);
+    h.drain_events();
+    assert_eq!(h.t.stats().pieces_verified, 0);
+    // The right answer: verified, and the peer hears about it.
+    h.t.handle_piece_hash(index, token, expected_hash(&h, index), h.now);
+    let out = h.recv();
+    assert!(h.events.contains(&Event::PieceVerified { index }));
+    assert_eq!(h.t.stats().pieces_verified, 1);
+    assert_eq!(h.t.piece_to_hash(index, token), None, "answered");
+    // A second answer changes nothing.
+    h.t.handle_piece_hash(index, token, [0; 20], h.now);
+    h.drain_events();
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::PieceFailed { .. }))
+    );
+    let _ = out;
+}
+
+#[test]
+fn a_wrong_digest_from_the_driver_fails_the_piece_and_it_is_fetched_again() {
+    let mut h = external_hashing();
+    let data = content();
+    let ((index, token), after) = until_hash_request(&mut h, &data);
+    h.t.handle_piece_hash(index, token, [0xee; 20], h.now);
+    let mut pending = fixture::requests(&after);
+    pending.extend(fixture::requests(&h.recv()));
+    assert!(h.events.contains(&Event::PieceFailed { index }));
+    assert_eq!(h.t.stats().pieces_verified, 0);
+    assert_eq!(h.t.piece_to_hash(index, token), None);
+    // Answering what is still asked: the failed piece is asked for again.
+    let mut asked_again = false;
+    for _ in 0..100 {
+        let Some(b) = pending.pop() else { break };
+        if b.index == index {
+            asked_again = true;
+            break;
+        }
+        let next = fixture::requests(&h.send(&[piece_for(b)]));
+        pending.extend(next);
+    }
+    assert!(asked_again, "piece {index} was not asked for again");
+}
+
+#[test]
+fn a_hash_the_driver_never_answers_is_done_by_the_engine() {
+    let mut h = external_hashing();
+    let data = content();
+    let ((index, token), _) = until_hash_request(&mut h, &data);
+    assert!(
+        h.t.poll_timeout() <= h.now + seedcast::engine::torrent::HASH_WAIT,
+        "the engine wakes to hash it itself"
+    );
+    h.advance(seedcast::engine::torrent::HASH_WAIT);
+    assert!(h.events.contains(&Event::PieceVerified { index }));
+    assert_eq!(h.t.piece_to_hash(index, token), None);
+    // The late answer is ignored.
+    h.t.handle_piece_hash(index, token, [0; 20], h.now);
+    h.drain_events();
+    assert!(
+        !h.events
+            .iter()
+            .any(|e| matches!(e, Event::PieceFailed { .. }))
+    );
+}
+
+#[test]
+fn a_piece_waiting_for_its_hash_survives_its_sender_leaving() {
+    let mut h = external_hashing();
+    let data = content();
+    let ((index, token), _) = until_hash_request(&mut h, &data);
+    h.t.handle_disconnect(PEER, h.now);
+    h.drain_events();
+    assert!(h.t.piece_to_hash(index, token).is_some());
+    h.t.handle_piece_hash(index, token, expected_hash(&h, index), h.now);
+    h.drain_events();
+    assert!(h.events.contains(&Event::PieceVerified { index }));
+}

@@ -311,7 +311,7 @@ fn bytes_that_do_not_match_their_hash_are_lost_never_served() {
 }
 
 #[test]
-fn store_pieces_are_hashed_once_per_session_but_a_seeds_files_every_time() {
+fn store_and_file_pieces_are_hashed_once_per_session_and_a_created_seed_not_at_all() {
     let piece = 16 * 1024;
     let (meta, data) = torrent(piece, 4, 0);
     let mut store = cache(Backend::Store, &meta);
@@ -322,12 +322,33 @@ fn store_pieces_are_hashed_once_per_session_but_a_seeds_files_every_time() {
             .check_run(0, 1, &vec![0u8; piece as usize][..])
             .is_empty()
     );
+    // Files the user shared against a torrent: each piece is checked on its first read; a
+    // changed file fails to read in the browser (its snapshot), so one check is enough.
     let mut seed = cache(Backend::Files, &meta);
-    assert!(seed.check_run(0, 4, &data[..]).is_empty());
     assert_eq!(
-        seed.check_run(0, 1, &vec![0u8; piece as usize][..]),
-        vec![0]
+        seed.check_run(0, 2, &vec![0u8; 2 * piece as usize][..]),
+        vec![0, 1],
+        "never checked: wrong bytes are caught"
     );
+    assert!(seed.check_run(2, 2, &data[2 * piece as usize..]).is_empty());
+    assert!(
+        seed.check_run(2, 1, &vec![0u8; piece as usize][..])
+            .is_empty(),
+        "checked once"
+    );
+    // A seed created from these files in this session: creation hashed every piece.
+    let mut created = cache(Backend::Files, &meta);
+    created.trust_all();
+    assert!(
+        created
+            .check_run(0, 4, &vec![0u8; 4 * piece as usize][..])
+            .is_empty()
+    );
+    // Except pieces lost since (a changed file): checked again once rewritten.
+    let mut lost = cache(Backend::Files, &meta);
+    lost.lose_changed_files(&[(0, 10)], &["`a.bin`".into()]);
+    lost.trust_all();
+    assert!(lost.is_lost(0));
 }
 
 #[test]

@@ -523,9 +523,19 @@ impl Picker {
         }
     }
 
+    /// The bytes of piece `index` if every block of it is in (it waits for its hash check:
+    /// it stays a partial piece with no free block, so nothing is requested for it, and its
+    /// buffer still counts in `partial_bytes`).
+    pub fn complete_data(&self, index: u32) -> Option<&[u8]> {
+        self.partial
+            .get(&index)
+            .filter(|p| p.received as usize == p.blocks.len())
+            .map(|p| p.data.as_slice())
+    }
+
     /// Removes a complete piece for verification. The piece is missing again until
-    /// [`Picker::mark_have`] is called; nothing can be requested for it meanwhile because the
-    /// torrent verifies synchronously.
+    /// [`Picker::mark_have`] is called; the torrent decides at once (the hash is known when
+    /// it takes the piece), so nothing can be requested for it meanwhile.
     pub fn take_complete(&mut self, index: u32) -> Option<Partial> {
         match self.partial.get(&index) {
             Some(p) if p.received as usize == p.blocks.len() => self.remove_partial(index),

@@ -14,6 +14,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use sha1::Digest;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -316,6 +317,22 @@ impl Driver {
             Output::Close { conn } => {
                 if let Some(c) = self.conns.remove(&conn) {
                     self.closing(c.close());
+                }
+            }
+            // Only with the engine's `external_hashing`, which the native peer leaves off.
+            Output::HashPiece {
+                torrent,
+                index,
+                token,
+            } => {
+                let digest = self
+                    .session
+                    .piece_to_hash(&torrent, index, token)
+                    .map(|data| <[u8; 20]>::from(sha1::Sha1::digest(data)));
+                if let Some(digest) = digest {
+                    let now = self.now();
+                    self.session
+                        .handle_piece_hash(&torrent, index, token, digest, now);
                 }
             }
             Output::Event(_) => unreachable!("handled by run_outputs"),

@@ -21,6 +21,7 @@ use super::notes::Note;
 use super::peer_conn::{IceConfig, PeerConn};
 use super::swarm::Swarm;
 use super::tracker::TrackerSocket;
+use crate::engine::Config;
 use crate::engine::Torrent as Engine;
 use crate::session::tracker_proto::IdBytes as Id;
 use crate::session::{ConnId, Output, Session, SessionConfig, TrackerId};
@@ -60,6 +61,10 @@ pub struct ClientInner {
     /// The tracker sockets the session asked for, and why each last closed.
     pub(super) sockets: BTreeMap<TrackerId, TrackerSocket>,
     pub(super) close_reasons: BTreeMap<TrackerId, String>,
+    /// WebCrypto, when this context has it: the engine's pieces are hashed there (`hashing`).
+    pub(super) subtle: Option<web_sys::SubtleCrypto>,
+    /// Pieces whose WebCrypto digest is under way, applied together (`driver::hash_piece`).
+    pub(super) hash_batch: Vec<(crate::session::TorrentId, u32, u64, js_sys::Promise)>,
     /// Scratch buffer for incoming channel messages (reused).
     pub(super) inbox: Vec<u8>,
     /// The one timer, armed at the session's `poll_timeout`.
@@ -135,13 +140,17 @@ pub struct ClientOptions {
 impl ClientInner {
     pub fn create(options: ClientOptions) -> Rc<RefCell<ClientInner>> {
         let now = now();
+        let subtle = super::hashing::subtle();
         let config = SessionConfig {
             peer_id: options.peer_id,
             seed: super::js_glue::random_u64(),
             max_peers: options.max_peers,
             upload_limit: options.upload_limit,
             browser_limits: true,
-            engine: super::api::engine_template(),
+            engine: Config {
+                external_hashing: subtle.is_some(),
+                ..super::api::engine_template()
+            },
         };
         let mut session = Session::new(config, now);
         for url in &options.trackers {
@@ -167,6 +176,8 @@ impl ClientInner {
                 peer_ids: BTreeMap::new(),
                 sockets: BTreeMap::new(),
                 close_reasons: BTreeMap::new(),
+                subtle,
+                hash_batch: Vec::new(),
                 inbox: Vec::new(),
                 timer: None,
                 notes: Vec::new(),

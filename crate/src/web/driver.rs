@@ -10,15 +10,16 @@ use std::rc::Rc;
 
 use js_sys::{ArrayBuffer, Promise, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::spawn_local;
+use wasm_bindgen_futures::{JsFuture, spawn_local};
 
 use super::client::{ClientInner, Handle};
+use super::hashing;
 use super::js_glue::{Timeout, now, pending_promise};
 use super::notes::Note;
 use super::offer_pool::{REFILL_DELAY, SPARES, Spare, Taken, Target};
 use super::peer_conn::{ConnEvent, EventSink, PeerConn};
 use super::tracker::{SocketEvent, TrackerSocket};
-use crate::session::{ConnId, Output, TrackerId};
+use crate::session::{ConnId, Output, TorrentId, TrackerId};
 
 fn conn_sink(handle: &Handle, conn: ConnId) -> EventSink {
     let handle = handle.clone();
@@ -155,8 +156,67 @@ impl ClientInner {
                 // Dropping it removes its listeners and closes channel and connection.
                 self.conns.remove(&conn);
             }
+            Output::HashPiece {
+                torrent,
+                index,
+                token,
+            } => self.hash_piece(torrent, index, token),
             Output::Event(event) => self.on_session_event(event),
         }
+    }
+
+    /// Hashes a complete piece with WebCrypto (see `hashing.rs`); where that is missing or
+    /// the call throws, in wasm at once. The digests of one run are applied together, once
+    /// the first has resolved (a microtask later: Chromium hashes inside the call, and every
+    /// piece of this run is in the batch by then), so their haves and the stream's wake-ups
+    /// go out in one pass, as when pieces were hashed inline.
+    fn hash_piece(&mut self, torrent: TorrentId, index: u32, token: u64) {
+        let Some(data) = self.session.piece_to_hash(&torrent, index, token) else {
+            return;
+        };
+        let Some(promise) = self.subtle.as_ref().and_then(|s| hashing::start(s, data)) else {
+            let digest = hashing::inline(data);
+            self.session
+                .handle_piece_hash(&torrent, index, token, digest, now());
+            return;
+        };
+        let first = self.hash_batch.is_empty();
+        self.hash_batch
+            .push((torrent, index, token, promise.clone()));
+        if !first {
+            return;
+        }
+        let handle = self.handle.clone();
+        spawn_local(async move {
+            let _ = JsFuture::from(promise).await;
+            let Some(batch) = handle.with(|c| std::mem::take(&mut c.hash_batch)) else {
+                return;
+            };
+            let mut digests = Vec::with_capacity(batch.len());
+            for (torrent, index, token, promise) in batch {
+                let digest = JsFuture::from(promise)
+                    .await
+                    .ok()
+                    .and_then(|v| hashing::digest_of(&v));
+                digests.push((torrent, index, token, digest));
+            }
+            handle.with(|c| {
+                let now = now();
+                let answers: Vec<_> = digests
+                    .into_iter()
+                    .filter_map(|(torrent, index, token, digest)| {
+                        // A rejected digest: hashed here instead (the piece is still waiting).
+                        let digest = digest.or_else(|| {
+                            c.session
+                                .piece_to_hash(&torrent, index, token)
+                                .map(hashing::inline)
+                        })?;
+                        Some((torrent, index, token, digest))
+                    })
+                    .collect();
+                c.session.handle_piece_hashes(&answers, now);
+            });
+        });
     }
 
     fn connect_tracker(&mut self, tracker: TrackerId, url: &str) {

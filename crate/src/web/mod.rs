@@ -32,6 +32,7 @@ mod driver;
 mod events;
 mod files;
 mod gc_pacing;
+mod hashing;
 mod http;
 mod js_glue;
 mod notes;

@@ -129,10 +129,12 @@ impl SharedStorage {
         SharedStorage::with(hex, Backend::Memory, None, corrupt_uploads)
     }
 
-    /// Storage serving a seed straight from the user's files.
+    /// Storage serving a seed straight from the user's files, whose torrent was just hashed
+    /// from these same `Blob`s: every piece starts trusted (see `PieceCache::trust_all`).
     pub fn from_blobs(hex: &str, info: &Info, source: BlobSource, corrupt: bool) -> SharedStorage {
         let s = SharedStorage::with(hex, Backend::Files, Some(source), corrupt);
         s.set_layout(info);
+        s.inner.borrow_mut().cache.trust_all();
         s
     }
 

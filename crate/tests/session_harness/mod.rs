@@ -19,7 +19,10 @@ use seedcast::metainfo::Metainfo;
 use seedcast::session::tracker_proto::request::{self, Request};
 use seedcast::session::tracker_proto::response::{self, SignalKind, SwarmCounts};
 use seedcast::session::tracker_proto::{Event, Id20, ParseLimits};
-use seedcast::session::{ConnId, Output, Session, SessionConfig, SessionEvent, TrackerId};
+use seedcast::session::{
+    ConnId, Output, Session, SessionConfig, SessionEvent, TorrentId, TrackerId,
+};
+use sha1::{Digest, Sha1};
 
 pub type NodeId = usize;
 pub type SharedStorage = Rc<RefCell<MemoryStorage>>;
@@ -120,6 +123,9 @@ enum Input {
     Data(NodeId, ConnId, Vec<u8>),
     Buffered(NodeId, ConnId),
     ChannelClosed(NodeId, ConnId),
+    /// The SHA-1 a node's `Output::HashPiece` asked for (computed when asked, delivered in
+    /// queue order like the browser's WebCrypto promise).
+    Hashed(NodeId, TorrentId, u32, u64, [u8; 20]),
     /// Goes to the back of the queue once: happens after what is queued now.
     Later(Box<Input>),
 }
@@ -173,6 +179,8 @@ pub fn session_config(node: NodeId) -> SessionConfig {
         // As the browser's engine (web/api.rs `engine_template`): the swarm bench measures it.
         engine: Config {
             initial_pipeline: DATA_CHANNEL_INITIAL_PIPELINE,
+            // The page hashes with WebCrypto: pieces wait for `Input::Hashed`.
+            external_hashing: true,
             ..Config::default()
         },
     }
@@ -401,7 +409,8 @@ impl Net {
             | Input::ChannelOpen(n, _)
             | Input::Data(n, _, _)
             | Input::Buffered(n, _)
-            | Input::ChannelClosed(n, _) => *n,
+            | Input::ChannelClosed(n, _)
+            | Input::Hashed(n, ..) => *n,
             Input::Later(_) => return,
         };
         if self.vanished.contains(&node) {
@@ -434,6 +443,9 @@ impl Net {
             Input::Data(_, c, bytes) => s.handle_channel_data(c, &bytes, now),
             Input::Buffered(_, c) => s.handle_buffered(c, 0, now),
             Input::ChannelClosed(_, c) => s.handle_channel_closed(c, now),
+            Input::Hashed(_, t, index, token, digest) => {
+                s.handle_piece_hash(&t, index, token, digest, now)
+            }
             Input::Later(_) => {}
         }
         self.drain(node);
@@ -454,6 +466,18 @@ impl Net {
 
     fn run_output(&mut self, node: NodeId, output: Output) {
         match output {
+            Output::HashPiece {
+                torrent,
+                index,
+                token,
+            } => {
+                let session = &self.nodes[node].session;
+                if let Some(data) = session.piece_to_hash(&torrent, index, token) {
+                    let digest: [u8; 20] = Sha1::digest(data).into();
+                    self.queue
+                        .push_back(Input::Hashed(node, torrent, index, token, digest));
+                }
+            }
             Output::ConnectTracker { tracker, url } => {
                 self.nodes[node].tracker_ids.insert(url.clone(), tracker);
                 let relay = self.relay(&url);

@@ -277,15 +277,21 @@ impl Torrent {
         }
     }
 
-    /// Hashes a complete piece; on success stores it and tells every peer, on failure puts
-    /// the blame where it can be proven.
+    /// A piece is complete: hashed by the driver (see `hashing.rs`) or here.
     fn verify_piece(&mut self, index: u32, now: Duration) {
+        if !self.request_hash(index, now) {
+            self.hash_inline(index, now);
+        }
+    }
+
+    /// Decides complete piece `index` by its SHA-1 `actual`: on a match stores it and tells
+    /// every peer, otherwise puts the blame where it can be proven.
+    pub(super) fn check_piece(&mut self, index: u32, actual: [u8; 20], now: Duration) {
         let Some(m) = &mut self.meta else { return };
         let Some(partial) = m.picker.take_complete(index) else {
             return;
         };
         let expected = m.info.piece_hash(index).copied();
-        let actual: [u8; 20] = Sha1::digest(&partial.data).into();
         if Some(actual) != expected {
             m.picker.mark_failed(index);
             self.stats.downloaded = self

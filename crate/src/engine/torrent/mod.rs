@@ -24,6 +24,7 @@
 
 mod download;
 mod fellow_seeds;
+mod hashing;
 mod lost;
 mod metadata;
 mod penalty;
@@ -48,6 +49,7 @@ use crate::metainfo::{Info, InfoHash};
 use crate::wire::Handshake;
 use fellow_seeds::FellowSeeds;
 pub use fellow_seeds::{FELLOW_SEED_MEMORY, MAX_FELLOW_SEEDS};
+pub use hashing::{HASH_WAIT, MAX_PIECES_HASHING};
 use penalty::Penalties;
 pub use penalty::{MAX_BANNED, MAX_PENALISED, PENALTY_BASE, PENALTY_MAX};
 pub use webseed::{WEBSEED_CLAIM_TIMEOUT, WebSeedPieceError};
@@ -64,6 +66,13 @@ pub enum Event {
     MetadataReady,
     PieceVerified {
         index: u32,
+    },
+    /// Piece `index` is complete: hash [`Torrent::piece_to_hash`]`(index, token)` and answer
+    /// with [`Torrent::handle_piece_hash`] (only with `Config::external_hashing`; unanswered,
+    /// the engine hashes it itself after [`HASH_WAIT`]).
+    HashPiece {
+        index: u32,
+        token: u64,
     },
     /// A piece failed its hash check and will be downloaded again.
     PieceFailed {
@@ -153,6 +162,9 @@ pub struct Torrent {
     /// Evidence for pieces that failed with several contributors: per block, who sent it and
     /// its SHA-1. When the piece later verifies, senders of differing blocks are banned.
     suspects: BTreeMap<u32, Vec<(PeerKey, [u8; 20])>>,
+    /// Complete pieces waiting for the driver's hash (see `hashing.rs`), and the last token.
+    hashing: BTreeMap<u32, hashing::HashWait>,
+    next_hash_token: u64,
     choker: Choker,
     rng: Rng,
     events: VecDeque<Event>,
@@ -227,6 +239,8 @@ impl Torrent {
             penalties: Penalties::default(),
             fellow_seeds: FellowSeeds::default(),
             suspects: BTreeMap::new(),
+            hashing: BTreeMap::new(),
+            next_hash_token: 0,
             choker,
             rng,
             events: VecDeque::new(),
@@ -455,7 +469,8 @@ impl Torrent {
         if let Some(at) = self.timeout_now {
             return at;
         }
-        self.next_tick.min(self.next_rechoke)
+        let timers = self.next_tick.min(self.next_rechoke);
+        self.hash_deadline().map_or(timers, |at| at.min(timers))
     }
 
     // ---- shared internals ---------------------------------------------------------------

@@ -16,6 +16,7 @@ impl Torrent {
         if self.first_requests_due {
             self.fill_all_requests(now);
         }
+        self.expire_hashes(now);
         if now >= self.next_tick {
             let elapsed = now.saturating_sub(self.last_tick);
             self.last_tick = now;

@@ -44,6 +44,14 @@ pub enum Output {
         conn: ConnId,
         bytes: Vec<u8>,
     },
+    /// Hash piece `index` of `torrent` (`Session::piece_to_hash`) and answer with
+    /// `handle_piece_hash`; only with the engine's `external_hashing` (see
+    /// `engine::Event::HashPiece`).
+    HashPiece {
+        torrent: TorrentId,
+        index: u32,
+        token: u64,
+    },
     /// Close and forget this connection (the session already did).
     Close {
         conn: ConnId,

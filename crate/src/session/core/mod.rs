@@ -375,6 +375,48 @@ impl Session {
         self.pump(&torrent, now);
     }
 
+    /// The bytes an `Output::HashPiece` asks to hash (`None` once it no longer stands).
+    pub fn piece_to_hash(&self, torrent: &TorrentId, index: u32, token: u64) -> Option<&[u8]> {
+        self.torrents
+            .get(torrent)?
+            .engine
+            .piece_to_hash(index, token)
+    }
+
+    /// The driver's SHA-1 for an `Output::HashPiece`.
+    pub fn handle_piece_hash(
+        &mut self,
+        torrent: &TorrentId,
+        index: u32,
+        token: u64,
+        digest: [u8; 20],
+        now: Duration,
+    ) {
+        self.handle_piece_hashes(&[(*torrent, index, token, digest)], now);
+    }
+
+    /// Several answers at once (what a driver's hashes gave in one go): each torrent is
+    /// pumped once after all of its pieces, so their haves go out together.
+    pub fn handle_piece_hashes(
+        &mut self,
+        hashes: &[(TorrentId, u32, u64, [u8; 20])],
+        now: Duration,
+    ) {
+        let mut touched: Vec<TorrentId> = Vec::new();
+        for (torrent, index, token, digest) in hashes {
+            let Some(swarm) = self.torrents.get_mut(torrent) else {
+                continue;
+            };
+            swarm.engine.handle_piece_hash(*index, *token, *digest, now);
+            if !touched.contains(torrent) {
+                touched.push(*torrent);
+            }
+        }
+        for torrent in &touched {
+            self.pump(torrent, now);
+        }
+    }
+
     pub fn handle_channel_closed(&mut self, conn: ConnId, now: Duration) {
         if let Some(torrent) = self.torrent_of(conn) {
             self.drop_conn(&torrent, conn, "channel closed", now);

@@ -156,6 +156,14 @@ impl Session {
                 Event::PieceVerified { index } => {
                     SessionEvent::PieceVerified { torrent: id, index }
                 }
+                Event::HashPiece { index, token } => {
+                    self.outputs.push_back(Output::HashPiece {
+                        torrent: id,
+                        index,
+                        token,
+                    });
+                    continue;
+                }
                 Event::PieceFailed { index } => SessionEvent::Warning {
                     torrent: Some(id),
                     message: format!("piece {index} failed its hash check; fetching it again"),

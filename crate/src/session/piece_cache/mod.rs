@@ -22,8 +22,13 @@
 //! anything uses it, except store pieces already checked this session (`verified`: written by
 //! us after the engine's check, or hashed on an earlier read). Resumed pieces are thus
 //! re-verified on their first read, and a background pass ([`PieceCache::start_verify`],
-//! [`PieceCache::next_verify_step`]) walks them all at a bounded pace; a seed's files are
-//! hashed on every read, since the user may change them at any time. A piece that fails (bad
+//! [`PieceCache::next_verify_step`]) walks them all at a bounded pace. A seed's files are
+//! snapshots: the browser fails every read of a file changed after it was picked
+//! (`NotReadableError`; checked in Chromium 156 for a same-size rewrite and for a new mtime;
+//! the File API's snapshot state), which `web/storage.rs` turns into lost pieces. So a file
+//! piece that hashed right once stays right, and a seed created from these very files in
+//! this session starts with every piece trusted ([`PieceCache::trust_all`]: creation hashed
+//! them). A piece that fails (bad
 //! hash, short, unreadable) is `lost`: [`StorageNews::Lost`] tells the driver, the engine
 //! drops it (`Torrent::lose_piece`) and downloads it again. Its bytes never reach a peer or
 //! the player.
@@ -186,7 +191,7 @@ pub struct PieceCache {
     queue: LoadQueue,
     /// SHA-1 of every piece, once the metadata is known.
     hashes: Vec<[u8; 20]>,
-    /// Store pieces whose bytes were checked this session (see "Trust" above).
+    /// Store and file pieces whose bytes were checked this session (see "Trust" above).
     verified: HashSet<u32>,
     /// Pieces found bad or gone, until written again: never read, never loaded.
     lost: HashSet<u32>,
@@ -243,6 +248,14 @@ impl PieceCache {
 
     /// The torrent's shape and hashes; the budget follows the backend, and a few pieces must
     /// always fit, however large the pieces are.
+    /// Every piece's bytes are known good: a seed whose torrent was just hashed from the same
+    /// files (see "Trust" above). Its reads are then not hashed again.
+    pub fn trust_all(&mut self) {
+        let pieces = self.hashes.len() as u32;
+        self.verified
+            .extend((0..pieces).filter(|i| !self.lost.contains(i)));
+    }
+
     pub fn set_layout(&mut self, info: &Info) {
         self.layout = Some(Layout {
             piece_length: info.piece_length,

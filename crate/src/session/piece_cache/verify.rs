@@ -13,13 +13,13 @@ pub const VERIFY_STEP_BYTES: u32 = 1024 * 1024;
 impl PieceCache {
     /// Pieces of `run` (the bytes of pieces `first..first + count`, as read from the backend)
     /// whose bytes do not hash to what the torrent says, or are missing from a short run.
-    /// Store pieces that pass are remembered as verified, and those verified before are not
-    /// hashed again; a seed's files are hashed on every read (the user may change them).
+    /// Pieces that pass are remembered as verified, and those verified before are not hashed
+    /// again (store pieces, and file pieces: files are snapshots, see "Trust" in `mod.rs`).
     pub fn check_run<R: RunBytes + ?Sized>(&mut self, first: u32, count: u32, run: &R) -> Vec<u32> {
         let Some(layout) = self.layout else {
             return (first..first + count).collect();
         };
-        let remember = self.backend == Backend::Store;
+        let remember = self.backend != Backend::Memory;
         let mut bad = Vec::new();
         let mut scratch = Vec::new();
         for (i, from, to) in layout.split(first, count) {
