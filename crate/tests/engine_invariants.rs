@@ -11,12 +11,13 @@ mod fixture;
 use std::time::Duration;
 
 use proptest::prelude::*;
-use seedcast::engine::{Bitfield, Config, MemoryStorage, Torrent};
+use seedcast::engine::{Bitfield, Config, Event, MemoryStorage, Torrent};
 use seedcast::metainfo::Metainfo;
 use seedcast::wire::{
     BLOCK_SIZE, BlockRef, EXT_HANDSHAKE_ID, ExtendedHandshake, Handshake, Message, MetadataMsg,
     UT_METADATA_LOCAL_ID,
 };
+use sha1::{Digest, Sha1};
 
 const PIECE: u32 = 2 * BLOCK_SIZE;
 const PIECES: u32 = 8;
@@ -55,6 +56,12 @@ enum Step {
     Lose(u32),
     /// A web seed claims a run of up to this many bytes.
     Claim(u64),
+    /// The driver answers one of the engine's hash requests (`external_hashing`): with the
+    /// SHA-1 of the bytes it was given, or a wrong digest, or for a request long answered.
+    Hash {
+        pick: usize,
+        wrong: bool,
+    },
     /// A web seed answers a piece (the real one, or a corrupted one).
     WebSeedPiece {
         index: u32,
@@ -111,6 +118,7 @@ fn any_step() -> impl Strategy<Value = Step> {
         2 => (0u32..PIECES + 1, proptest::bool::weighted(0.2))
             .prop_map(|(index, corrupt)| Step::WebSeedPiece { index, corrupt }),
         1 => (0u32..PIECES, 0u32..PIECES + 1).prop_map(|(a, b)| Step::Release(a, b)),
+        3 => (0usize..8, proptest::bool::weighted(0.2)).prop_map(|(pick, wrong)| Step::Hash { pick, wrong }),
     ]
 }
 
@@ -119,17 +127,21 @@ struct World {
     m: Metainfo,
     data: Vec<u8>,
     now: Duration,
+    /// Hash requests seen (`Event::HashPiece`), answered or not.
+    hash_requests: Vec<(u32, u64)>,
 }
 
 impl World {
+    /// `mode % 3`: seed, leecher, magnet; `mode >= 3`: pieces hashed by the "driver".
     fn new(mode: u8) -> World {
         let m = metainfo();
         let data = content();
         let config = Config {
             max_partial_bytes: PARTIAL_BUDGET,
+            external_hashing: mode >= 3,
             ..Config::default()
         };
-        let t = match mode {
+        let t = match mode % 3 {
             0 => Torrent::new(
                 m.info_hash,
                 m.info.clone(),
@@ -160,6 +172,7 @@ impl World {
             m,
             data,
             now: Duration::ZERO,
+            hash_requests: Vec::new(),
         }
     }
 
@@ -268,8 +281,22 @@ impl World {
                 let _ = self.t.webseed_piece(*index, &data, self.now);
             }
             Step::Release(a, b) => self.t.webseed_release(*a..*b, self.now),
+            Step::Hash { pick, wrong } => {
+                if !self.hash_requests.is_empty() {
+                    let (index, token) = self.hash_requests[pick % self.hash_requests.len()];
+                    let digest: [u8; 20] = match self.t.piece_to_hash(index, token) {
+                        Some(bytes) if !*wrong => Sha1::digest(bytes).into(),
+                        _ => [0xee; 20],
+                    };
+                    self.t.handle_piece_hash(index, token, digest, self.now);
+                }
+            }
         }
-        while self.t.poll_event().is_some() {}
+        while let Some(event) = self.t.poll_event() {
+            if let Event::HashPiece { index, token } = event {
+                self.hash_requests.push((index, token));
+            }
+        }
     }
 
     fn check(&self) -> Result<(), TestCaseError> {
@@ -313,7 +340,7 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn bookkeeping_stays_exact_and_bounded(mode in 0u8..3, steps in proptest::collection::vec(any_step(), 1..80)) {
+    fn bookkeeping_stays_exact_and_bounded(mode in 0u8..6, steps in proptest::collection::vec(any_step(), 1..80)) {
         let mut w = World::new(mode);
         for step in &steps {
             w.apply(step);

@@ -1562,3 +1562,23 @@ fn a_piece_waiting_for_its_hash_survives_its_sender_leaving() {
     h.drain_events();
     assert!(h.events.contains(&Event::PieceVerified { index }));
 }
+
+#[test]
+fn an_answer_meant_for_another_engine_of_the_same_torrent_is_ignored() {
+    // A session may replace a torrent's engine; a digest still under way for the old one
+    // must not decide the new one's bytes.
+    let data = content();
+    let mut old = external_hashing();
+    let ((index, old_token), _) = until_hash_request(&mut old, &data);
+    let mut new = external_hashing();
+    let ((new_index, new_token), _) = until_hash_request(&mut new, &data);
+    assert_eq!(index, new_index, "the same piece completes first in both");
+    assert_ne!(old_token, new_token);
+    let digest = expected_hash(&new, index);
+    new.t.handle_piece_hash(index, old_token, digest, new.now);
+    new.drain_events();
+    assert_eq!(new.t.stats().pieces_verified, 0);
+    new.t.handle_piece_hash(index, new_token, digest, new.now);
+    new.drain_events();
+    assert_eq!(new.t.stats().pieces_verified, 1);
+}

@@ -5,11 +5,13 @@
 //! States of a complete piece: *waiting* (in `hashing` under a token, [`Event::HashPiece`]
 //! sent) → decided by [`Torrent::handle_piece_hash`] with that token, or by the engine itself
 //! after [`HASH_WAIT`]. Invariants: an answer counts only with the token of the piece's
-//! current wait (a piece dropped and assembled again gets a new one, so a late answer for
-//! the old bytes never decides the new); a piece is never left waiting longer than
+//! current wait, and tokens are never reused in the process (not even by another engine for
+//! the same torrent, as when a session replaces one), so a late answer for older bytes never
+//! decides newer ones; a piece is never left waiting longer than
 //! [`HASH_WAIT`] (a driver that never answers costs time, not the piece); at most
 //! [`MAX_PIECES_HASHING`] wait at once, past that pieces are hashed inline.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use sha1::{Digest, Sha1};
@@ -21,6 +23,9 @@ use super::{Event, Torrent};
 pub const HASH_WAIT: Duration = Duration::from_secs(2);
 /// Most pieces waiting for the driver's hash at once; more are hashed inline.
 pub const MAX_PIECES_HASHING: usize = 64;
+
+/// The last token handed out, by any engine of this process.
+static LAST_TOKEN: AtomicU64 = AtomicU64::new(0);
 
 /// One piece waiting for its hash.
 #[derive(Debug, Clone, Copy)]
@@ -36,8 +41,7 @@ impl Torrent {
         if !self.config.external_hashing || self.hashing.len() >= MAX_PIECES_HASHING {
             return false;
         }
-        self.next_hash_token += 1;
-        let token = self.next_hash_token;
+        let token = LAST_TOKEN.fetch_add(1, Ordering::Relaxed) + 1;
         self.hashing.insert(index, HashWait { token, since: now });
         self.events.push_back(Event::HashPiece { index, token });
         true

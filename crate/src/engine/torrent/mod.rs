@@ -162,9 +162,8 @@ pub struct Torrent {
     /// Evidence for pieces that failed with several contributors: per block, who sent it and
     /// its SHA-1. When the piece later verifies, senders of differing blocks are banned.
     suspects: BTreeMap<u32, Vec<(PeerKey, [u8; 20])>>,
-    /// Complete pieces waiting for the driver's hash (see `hashing.rs`), and the last token.
+    /// Complete pieces waiting for the driver's hash (see `hashing.rs`).
     hashing: BTreeMap<u32, hashing::HashWait>,
-    next_hash_token: u64,
     choker: Choker,
     rng: Rng,
     events: VecDeque<Event>,
@@ -240,7 +239,6 @@ impl Torrent {
             fellow_seeds: FellowSeeds::default(),
             suspects: BTreeMap::new(),
             hashing: BTreeMap::new(),
-            next_hash_token: 0,
             choker,
             rng,
             events: VecDeque::new(),
