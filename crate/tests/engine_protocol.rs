@@ -163,6 +163,11 @@ impl Harness {
         msgs
     }
 
+    /// Whether an event the engine gave so far matches.
+    fn saw(&self, matches: impl Fn(&Event) -> bool) -> bool {
+        self.events.iter().any(matches)
+    }
+
     fn disconnected(&self) -> Option<&str> {
         self.events.iter().find_map(|e| match e {
             Event::Disconnect { reason, .. } => Some(reason.as_str()),
@@ -1428,21 +1433,15 @@ fn external_hashing() -> Harness {
     Harness::with_config(Box::new(MemoryStorage::new()), false, config)
 }
 
-/// Answers requests with `data`'s blocks until a piece is complete; returns the engine's
+/// Answers requests with the content's blocks until a piece is complete; returns the engine's
 /// `HashPiece` and what it asked for after it.
-fn until_hash_request(h: &mut Harness, data: &[u8]) -> ((u32, u64), Vec<Message>) {
+fn until_hash_request(h: &mut Harness) -> ((u32, u64), Vec<Message>) {
     h.connect();
     h.send(&[Message::HaveAll]);
     let mut pending = fixture::requests(&h.send(&[Message::Unchoke]));
     let mut later = Vec::new();
     while let Some(b) = pending.pop() {
-        let start = (b.index * PIECE + b.begin) as usize;
-        let reply = Message::Piece {
-            index: b.index,
-            begin: b.begin,
-            data: data[start..start + b.length as usize].to_vec(),
-        };
-        let out = h.send(&[reply]);
+        let out = h.send(&[piece_for(b)]);
         let asked = h.events.iter().find_map(|e| match e {
             Event::HashPiece { index, token } => Some((*index, *token)),
             _ => None,
@@ -1464,7 +1463,7 @@ fn expected_hash(h: &Harness, index: u32) -> [u8; 20] {
 fn a_piece_hashed_by_the_driver_counts_only_once_the_right_digest_comes_back() {
     let mut h = external_hashing();
     let data = content();
-    let ((index, token), after) = until_hash_request(&mut h, &data);
+    let ((index, token), after) = until_hash_request(&mut h);
     // Waiting: not verified, not announced, not asked for again, its bytes on offer.
     assert_eq!(h.t.stats().pieces_verified, 0);
     assert!(
@@ -1495,19 +1494,14 @@ fn a_piece_hashed_by_the_driver_counts_only_once_the_right_digest_comes_back() {
     // A second answer changes nothing.
     h.t.handle_piece_hash(index, token, [0; 20], h.now);
     h.drain_events();
-    assert!(
-        !h.events
-            .iter()
-            .any(|e| matches!(e, Event::PieceFailed { .. }))
-    );
+    assert!(!h.saw(|e| matches!(e, Event::PieceFailed { .. })));
     let _ = out;
 }
 
 #[test]
 fn a_wrong_digest_from_the_driver_fails_the_piece_and_it_is_fetched_again() {
     let mut h = external_hashing();
-    let data = content();
-    let ((index, token), after) = until_hash_request(&mut h, &data);
+    let ((index, token), after) = until_hash_request(&mut h);
     h.t.handle_piece_hash(index, token, [0xee; 20], h.now);
     let mut pending = fixture::requests(&after);
     pending.extend(fixture::requests(&h.recv()));
@@ -1531,8 +1525,7 @@ fn a_wrong_digest_from_the_driver_fails_the_piece_and_it_is_fetched_again() {
 #[test]
 fn a_hash_the_driver_never_answers_is_done_by_the_engine() {
     let mut h = external_hashing();
-    let data = content();
-    let ((index, token), _) = until_hash_request(&mut h, &data);
+    let ((index, token), _) = until_hash_request(&mut h);
     assert!(
         h.t.poll_timeout() <= h.now + seedcast::engine::torrent::HASH_WAIT,
         "the engine wakes to hash it itself"
@@ -1543,18 +1536,13 @@ fn a_hash_the_driver_never_answers_is_done_by_the_engine() {
     // The late answer is ignored.
     h.t.handle_piece_hash(index, token, [0; 20], h.now);
     h.drain_events();
-    assert!(
-        !h.events
-            .iter()
-            .any(|e| matches!(e, Event::PieceFailed { .. }))
-    );
+    assert!(!h.saw(|e| matches!(e, Event::PieceFailed { .. })));
 }
 
 #[test]
 fn a_piece_waiting_for_its_hash_survives_its_sender_leaving() {
     let mut h = external_hashing();
-    let data = content();
-    let ((index, token), _) = until_hash_request(&mut h, &data);
+    let ((index, token), _) = until_hash_request(&mut h);
     h.t.handle_disconnect(PEER, h.now);
     h.drain_events();
     assert!(h.t.piece_to_hash(index, token).is_some());
@@ -1567,11 +1555,10 @@ fn a_piece_waiting_for_its_hash_survives_its_sender_leaving() {
 fn an_answer_meant_for_another_engine_of_the_same_torrent_is_ignored() {
     // A session may replace a torrent's engine; a digest still under way for the old one
     // must not decide the new one's bytes.
-    let data = content();
     let mut old = external_hashing();
-    let ((index, old_token), _) = until_hash_request(&mut old, &data);
+    let ((index, old_token), _) = until_hash_request(&mut old);
     let mut new = external_hashing();
-    let ((new_index, new_token), _) = until_hash_request(&mut new, &data);
+    let ((new_index, new_token), _) = until_hash_request(&mut new);
     assert_eq!(index, new_index, "the same piece completes first in both");
     assert_ne!(old_token, new_token);
     let digest = expected_hash(&new, index);
