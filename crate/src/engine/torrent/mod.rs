@@ -13,6 +13,9 @@
 //! 3. Before offering or answering a connection, ask [`Torrent::refuses_peer`]: banned and
 //!    penalised ids are refused at the handshake anyway; and [`Torrent::is_fellow_seed`]:
 //!    a seed dropped while we are complete would be dropped again.
+//! 4. With `Config::external_hashing`, answer each [`Event::HashPiece`] with
+//!    [`Torrent::handle_piece_hash`] (the SHA-1 of [`Torrent::piece_to_hash`]), at any later
+//!    moment; a piece left unanswered is hashed by the engine after [`HASH_WAIT`].
 //!
 //! Per-peer bounds: queued output ([`Torrent::queued_output_bound`]), queued and refused
 //! requests and queued rejects (`upload.rs`), output left untaken for
