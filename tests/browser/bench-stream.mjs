@@ -22,7 +22,9 @@
 // page's loads (resource timing); PROFILE=1 samples the viewer's main thread from a warm view's
 // t0 to its first frame (top functions by self time); CHROME_TRACE=path writes a Chromium trace
 // of each view (navigation or t0 to first frame) to path-N.json; TRACE=1 also logs the media
-// element's events (loadstart, loadedmetadata, ...); SEEDER=1 prints the Seedcast seeder's
+// element's events (loadstart, loadedmetadata, ...); CONN=1 prints when the viewer's peer connections
+// were made, got their first candidate and connected, and when the announce left and the answer came;
+// SEEDER=1 prints the Seedcast seeder's
 // peers before each view (viewers that left stay connected until their connection times out).
 // AB=1 adds "Seedcast (B)": the player and seeder of a snapshot of another build, taken with
 // scripts/ab-snapshot.sh into www/ab/ and served by the same server (the way to see a 30-50 ms
@@ -244,11 +246,54 @@ const IMPLS = [
 
 let traces = 0; // CHROME_TRACE files written so far
 
+/** CONN=1 (diagnostics), installed in the viewer's page: when each peer connection was made,
+ *  got its first candidate and connected, and when tracker messages went and came (the
+ *  announce, the answer), to see where a view's connection time goes. Read by
+ *  `connectionSteps(t0)` in the page. Top-level frame only (WebTorrent's and HTTP's pages
+ *  have none of Seedcast's; Seedcast's player runs in the page itself). */
+function connectionProbe() {
+  const log = [];
+  const at = () => performance.now();
+  const Pc = window.RTCPeerConnection;
+  if (Pc) {
+    let n = 0;
+    window.RTCPeerConnection = function (...args) {
+      const id = ++n;
+      const pc = new Pc(...args);
+      log.push([at(), `pc${id} made`]);
+      let first = true;
+      pc.addEventListener('icecandidate', (e) => { if (e.candidate && first) { first = false; log.push([at(), `pc${id} candidate`]); } });
+      pc.addEventListener('connectionstatechange', () => { if (pc.connectionState === 'connected') log.push([at(), `pc${id} connected`]); });
+      pc.addEventListener('datachannel', () => log.push([at(), `pc${id} channel (answerer)`]));
+      return pc;
+    };
+    window.RTCPeerConnection.prototype = Pc.prototype;
+    Object.setPrototypeOf(window.RTCPeerConnection, Pc);
+  }
+  const send = WebSocket.prototype.send;
+  WebSocket.prototype.send = function (data) {
+    if (typeof data === 'string') log.push([at(), `ws sent ${/"offers"/.test(data) ? 'announce with offers' : /"answer"/.test(data) ? 'answer' : 'message'}`]);
+    return send.call(this, data);
+  };
+  const Ws = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Ws(...args);
+    log.push([at(), 'ws made']);
+    ws.addEventListener('open', () => log.push([at(), 'ws open']));
+    ws.addEventListener('message', (e) => { if (typeof e.data === 'string' && /"answer"/.test(e.data)) log.push([at(), 'ws got answer']); });
+    return ws;
+  };
+  window.WebSocket.prototype = Ws.prototype;
+  Object.assign(window.WebSocket, { CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3 });
+  window.connectionSteps = (t0) => log.filter(([t]) => t >= t0).map(([t, what]) => `${(t - t0).toFixed(0)} ${what}`).join(' | ');
+}
+
 /** One view in a fresh profile: the first frame (cold or warm), then a seek; ms and MiB. */
 async function viewOnce(browser, pid, impl, where, warm) {
   const before = new Set(renderers(pid).map((p) => p.pid));
   const context = await newContext(browser);
   if (process.env.TRACE) await context.addInitScript(() => { window.benchTrace = true; });
+  if (process.env.CONN) await context.addInitScript(connectionProbe);
   await context.addInitScript(frameProbe);
   const page = await context.newPage();
   const errors = [];
@@ -306,6 +351,7 @@ async function viewOnce(browser, pid, impl, where, warm) {
           .map(([at, what]) => `${at.toFixed(0)} ${what}`).join(' | ');
       }, seek));
     }
+    if (process.env.CONN) console.log(`    connection (ms from t0): ${await page.evaluate((t0) => connectionSteps(t0), t0).catch((e) => e.message)}`);
     return { firstFrame: frameAt - t0, seek, rssMiB: peakRss / 1024, marks };
   } finally {
     clearInterval(sampler);
