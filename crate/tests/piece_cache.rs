@@ -349,6 +349,11 @@ fn store_and_file_pieces_are_hashed_once_per_session_and_a_created_seed_not_at_a
     lost.lose_changed_files(&[(0, 10)], &["`a.bin`".into()]);
     lost.trust_all();
     assert!(lost.is_lost(0));
+    assert_eq!(
+        lost.check_run(0, 2, &vec![0u8; 2 * piece as usize][..]),
+        vec![0],
+        "the lost piece is not trusted; the others are"
+    );
 }
 
 #[test]

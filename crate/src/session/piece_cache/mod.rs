@@ -248,14 +248,6 @@ impl PieceCache {
 
     /// The torrent's shape and hashes; the budget follows the backend, and a few pieces must
     /// always fit, however large the pieces are.
-    /// Every piece's bytes are known good: a seed whose torrent was just hashed from the same
-    /// files (see "Trust" above). Its reads are then not hashed again.
-    pub fn trust_all(&mut self) {
-        let pieces = self.hashes.len() as u32;
-        self.verified
-            .extend((0..pieces).filter(|i| !self.lost.contains(i)));
-    }
-
     pub fn set_layout(&mut self, info: &Info) {
         self.layout = Some(Layout {
             piece_length: info.piece_length,
@@ -267,6 +259,14 @@ impl PieceCache {
             Backend::Store | Backend::Memory => DEFAULT_CACHE_BYTES,
         };
         self.budget = base.max(4 * info.piece_length as usize);
+    }
+
+    /// Every piece's bytes are known good: a seed whose torrent was just hashed from the same
+    /// files (see "Trust" above). Its reads are then not hashed again.
+    pub fn trust_all(&mut self) {
+        let pieces = self.hashes.len() as u32;
+        self.verified
+            .extend((0..pieces).filter(|i| !self.lost.contains(i)));
     }
 
     /// From now on verified pieces are written to the store; pieces already in memory are
