@@ -25,7 +25,11 @@
 // element's events (loadstart, loadedmetadata, ...); CONN=1 prints when the viewer's peer connections
 // were made, got their first candidate and connected, and when the announce left and the answer came;
 // SEEDER=1 prints the Seedcast seeder's
-// peers before each view (viewers that left stay connected until their connection times out).
+// peers before each view (viewers that left stay connected until their connection times out);
+// CHANNELS=1 prints every data channel message the seeder's and the viewer's pages sent and
+// received around each seek (either client; CHROME_TRACE also traces the seek). SEEK_AFTER
+// sets how long a view plays before its seek (ms, default 1500: with an unlimited seeder most
+// views have the whole file by then, so only a shorter wait measures a seek into a download).
 // AB=1 adds "Seedcast (B)": the player and seeder of a snapshot of another build, taken with
 // scripts/ab-snapshot.sh into www/ab/ and served by the same server (the way to see a 30-50 ms
 // change through this bench's noise: run e.g. CLIENTS=seedcast LIMITS=0 STORES=memory REPS=4 a
@@ -187,6 +191,7 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.lengt
 async function startSeeder(impl, browser, signal, limit, store) {
   const context = await newContext(browser);
   await context.route('**/bench-media/video.mp4', (route) => route.fulfill({ path: VIDEO }));
+  if (process.env.CHANNELS) await context.addInitScript(channelProbe);
   // AB=1's snapshot seeds with its own build too (`impl.dir`).
   const page = await openPage(context, signal.base, impl.dir ?? '');
   const magnet = await page.evaluate(async ({ impl, tracker, limit, memory }) => {
@@ -246,6 +251,31 @@ const IMPLS = [
 
 let traces = 0; // CHROME_TRACE files written so far
 
+/** CHANNELS=1 (diagnostics), installed in the seeder's and the viewer's pages: every data
+ *  channel message sent (with the channel's bufferedAmount before it) and received, on the
+ *  wall clock both pages share (Date.now()), printed around each seek by `channelLog`. */
+function channelProbe() {
+  const log = [];
+  window.channelLog = log;
+  const watch = (ch) => ch.addEventListener('message', (e) => log.push([Date.now(), 'in', e.data.byteLength ?? e.data.length, 0]));
+  const send = RTCDataChannel.prototype.send;
+  RTCDataChannel.prototype.send = function (d) { log.push([Date.now(), 'out', d.byteLength ?? d.size ?? d.length, this.bufferedAmount]); return send.call(this, d); };
+  const create = RTCPeerConnection.prototype.createDataChannel;
+  RTCPeerConnection.prototype.createDataChannel = function (...a) { const ch = create.apply(this, a); watch(ch); return ch; };
+  const Pc = window.RTCPeerConnection;
+  window.RTCPeerConnection = function (...a) { const pc = new Pc(...a); pc.addEventListener('datachannel', (e) => watch(e.channel)); return pc; };
+  window.RTCPeerConnection.prototype = Pc.prototype;
+  Object.setPrototypeOf(window.RTCPeerConnection, Pc);
+}
+
+/** One page's CHANNELS=1 log from 60 ms before to 400 ms after `at` (ms since the epoch):
+ *  `ms>KiB/queued KiB` for a send, `ms<KiB` for a receipt. */
+async function channelLog(page, at) {
+  const log = await page.evaluate(() => window.channelLog ?? []);
+  return log.filter(([t]) => t > at - 60 && t < at + 400).map(([t, dir, n, queued]) => `${t - at}${dir === 'in' ? '<' : '>'}`
+    + `${(n / 1024).toFixed(0)}${dir === 'out' && queued ? `/${(queued / 1024).toFixed(0)}` : ''}`).join(' ');
+}
+
 /** CONN=1 (diagnostics), installed in the viewer's page: when each peer connection was made,
  *  got its first candidate and connected, and when tracker messages went and came (the
  *  announce, the answer), to see where a view's connection time goes. Read by
@@ -294,6 +324,7 @@ async function viewOnce(browser, pid, impl, where, warm) {
   const context = await newContext(browser);
   if (process.env.TRACE) await context.addInitScript(() => { window.benchTrace = true; });
   if (process.env.CONN) await context.addInitScript(connectionProbe);
+  if (process.env.CHANNELS) await context.addInitScript(channelProbe);
   await context.addInitScript(frameProbe);
   const page = await context.newPage();
   const errors = [];
@@ -332,8 +363,17 @@ async function viewOnce(browser, pid, impl, where, warm) {
             + `${r.startTime.toFixed(0)}–${r.responseEnd.toFixed(0)}`).join(', ');
       }));
     }
-    await page.waitForTimeout(1500); // play a little, as a viewer would before seeking
+    // Play a little, as a viewer would before seeking (SEEK_AFTER ms, default 1500: with an
+    // unlimited seeder most views have the whole file by then; a shorter wait seeks into a download).
+    await page.waitForTimeout(Number(process.env.SEEK_AFTER ?? 1500));
+    if (process.env.CHROME_TRACE) await startTrace(); // and of the seek
+    const seekEpoch = Date.now();
     const seek = await within(90_000, 'no frame after the seek', page.evaluate((f) => window.benchSeek(f), SEEK_FRACTION));
+    if (process.env.CHROME_TRACE) await browser.stopTracing();
+    if (process.env.CHANNELS && where.seederPage) {
+      console.log(`    seeder's channels around the seek (ms from it): ${await channelLog(where.seederPage, seekEpoch)}`);
+      console.log(`    viewer's channels around the seek: ${await channelLog(page, seekEpoch)}`);
+    }
     if (process.env.TRACE) {
       // Diagnostics: the player's stream events up to the first frame, from t0.
       console.log(await page.evaluate(({ t0, frameAt }) => `    frame at ${(frameAt - t0).toFixed(0)}: ` + (window.seedcastTrace ?? [])
@@ -381,7 +421,7 @@ try {
             for (const warm of [false, true]) {
               try {
                 if (process.env.SEEDER && seeder && impl.name === 'Seedcast') console.log(`    seeder before the view: ${await seederPeers(seeder.page)}`);
-                const r = await viewOnce(browser, pid, impl, { magnet: seeder?.magnet, signal, http, store, limit }, warm);
+                const r = await viewOnce(browser, pid, impl, { magnet: seeder?.magnet, seederPage: seeder?.page, signal, http, store, limit }, warm);
                 row[warm ? 'warm' : 'cold'].push(r.firstFrame);
                 row.seek.push(r.seek);
                 row.rss.push(r.rssMiB);

@@ -14,7 +14,14 @@ use crate::session::trackers::TorrentId;
 /// product of a fast link; more only adds latency to control messages, and bursts: with
 /// 1 MiB a streaming seeder's channel sat full and undrained for 0.5-2 s at a time under
 /// load (measured in `make bench-stream` with TRACE=1), which made seeks wait that long.
-pub const HIGH_WATER: usize = 256 * 1024;
+/// Every byte queued here is sent before the blocks a seek asks for, and cancels cannot
+/// recall it: a viewer seeking into a download from an unlimited seeder on this 2-core
+/// machine saw the seeder's channel drain at 2-3 MB/s while the video seeked (every core
+/// busy), so 256 KiB held the first new block back ~100 ms (bench-stream CHANNELS=1). At
+/// 128 KiB, A/B with alternating views (SEEK_AFTER=200, 24 seeks a side): seek median 142
+/// against 190 ms, mean 144 against 254; transfer between two pages unchanged (22-24 MB/s,
+/// 78-84 ms CPU/MiB against 22-26 and 74-86).
+pub const HIGH_WATER: usize = 128 * 1024;
 /// The drivers set this as each channel's `bufferedAmountLowThreshold`: the channel says it
 /// has room again once its buffer drains below it.
 pub const LOW_WATER: usize = 64 * 1024;
