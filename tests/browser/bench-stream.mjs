@@ -27,7 +27,8 @@
 // SEEDER=1 prints the Seedcast seeder's
 // peers before each view (viewers that left stay connected until their connection times out);
 // CHANNELS=1 prints every data channel message the seeder's and the viewer's pages sent and
-// received around each seek (either client; CHROME_TRACE also traces the seek). SEEK_AFTER
+// received in a cold view's first 700 ms and around each seek (either client; CHROME_TRACE
+// also traces the seek). SEEK_AFTER
 // sets how long a view plays before its seek (ms, default 1500: with an unlimited seeder most
 // views have the whole file by then, so only a shorter wait measures a seek into a download).
 // AB=1 adds "Seedcast (B)": the player and seeder of a snapshot of another build, taken with
@@ -268,11 +269,11 @@ function channelProbe() {
   Object.setPrototypeOf(window.RTCPeerConnection, Pc);
 }
 
-/** One page's CHANNELS=1 log from 60 ms before to 400 ms after `at` (ms since the epoch):
- *  `ms>KiB/queued KiB` for a send, `ms<KiB` for a receipt. */
-async function channelLog(page, at) {
+/** One page's CHANNELS=1 log from `before` ms before to `after` ms after `at` (ms since the
+ *  epoch): `ms>KiB/queued KiB` for a send, `ms<KiB` for a receipt (fractions of a KiB as 0). */
+async function channelLog(page, at, before = 60, after = 400) {
   const log = await page.evaluate(() => window.channelLog ?? []);
-  return log.filter(([t]) => t > at - 60 && t < at + 400).map(([t, dir, n, queued]) => `${t - at}${dir === 'in' ? '<' : '>'}`
+  return log.filter(([t]) => t >= at - before && t < at + after).map(([t, dir, n, queued]) => `${t - at}${dir === 'in' ? '<' : '>'}`
     + `${(n / 1024).toFixed(0)}${dir === 'out' && queued ? `/${(queued / 1024).toFixed(0)}` : ''}`).join(' ');
 }
 
@@ -350,6 +351,12 @@ async function viewOnce(browser, pid, impl, where, warm) {
     }
     const frameAt = await within(90_000, `no first frame (${errors.join('; ')})`, page.waitForFunction(() => window.bench.firstFrame, null, { timeout: 0, polling: 20 }).then((h) => h.jsonValue()));
     if (stopProfile) console.log(await stopProfile());
+    if (process.env.CHANNELS && where.seederPage && !warm) {
+      // A cold view's first 700 ms, from its navigation: the handshakes, the metadata, the first blocks.
+      const navigation = await page.evaluate(() => performance.timeOrigin);
+      console.log(`    seeder's channels after the navigation (ms from it): ${await channelLog(where.seederPage, navigation, 0, 700)}`);
+      console.log(`    viewer's channels after the navigation: ${await channelLog(page, navigation, 0, 700)}`);
+    }
     if (process.env.CHROME_TRACE) await browser.stopTracing();
     // The player's own steps (performance marks seedcast-player:start|torrent|metadata|src), from t0.
     const marks = await page.evaluate((t0) => performance.getEntriesByType('mark').filter((m) => m.startTime >= t0)

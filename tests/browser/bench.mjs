@@ -30,7 +30,10 @@ const STORES = (process.env.STORES ?? 'memory,persistent').split(',');
 // A limited seeder's file is sized to take ~8 s at its limit: long enough to reach steady
 // state, short enough for several scenarios in one run.
 const sizeFor = (rate) => (rate ? Math.max(1, Math.round((rate * 8.4) / 2 ** 20)) : MIB) * 2 ** 20;
-const RAW_MESSAGES = [16 * 1024, 256 * 1024]; // WebTorrent's block size; Seedcast's largest message
+// WebTorrent's block size; Seedcast's largest message (a channel holds at most 128 KiB queued,
+// `session::core::HIGH_WATER`); the 256 KiB it sent before 2026-12-05's evening.
+const RAW_MESSAGES = [16 * 1024, 128 * 1024, 256 * 1024];
+const SEEDCAST_MESSAGE = 128 * 1024;
 
 /** The page both clients start from (nothing loaded); the clients load their own code into it.
  *  It is served by seedcast-signal (a copy of www/ with this page added): a page fulfilled by
@@ -313,11 +316,11 @@ for (const [name, byImpl] of results) {
   const col = (k) => ratios(values(a, k), values(b, k));
   console.log(`  ${name.padEnd(38)} cold time ${col('cold')}, warm time ${col('warm')}, throughput ${col('mbps')}, CPU/MiB ${col('cpuPerMiB')}, RSS ${col('rss')}`);
 }
-const floor = raw.get(256 * 1024) ?? [];
+const floor = raw.get(SEEDCAST_MESSAGE) ?? [];
 for (const [name, byImpl] of results) {
   const a = byImpl.get(ours) ?? [];
   if (!a.length || !floor.length || !name.includes('unlimited')) continue;
-  console.log(`  ${name.padEnd(38)} Seedcast / raw channel at 256 KiB: CPU/MiB ${ratios(values(a, 'cpuPerMiB'), values(floor, 'cpuPerMiB'))}, throughput ${ratios(values(a, 'mbps'), values(floor, 'mbps'))}`);
+  console.log(`  ${name.padEnd(38)} Seedcast / raw channel at ${SEEDCAST_MESSAGE / 1024} KiB: CPU/MiB ${ratios(values(a, 'cpuPerMiB'), values(floor, 'cpuPerMiB'))}, throughput ${ratios(values(a, 'mbps'), values(floor, 'mbps'))}`);
 }
 // A limited seeder's floor is F / limit; a client can only beat it by sending faster than the
 // limit it was given, so each client's average rate over the download is shown against it.
