@@ -490,6 +490,60 @@ fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
     );
 }
 
+/// Storage behind (downloads held) and a viewer seeks: the seek's window is still asked
+/// for, nothing outside a window is, and releasing the hold brings the rest back.
+#[test]
+fn a_seek_is_fetched_while_storage_holds_other_downloads() {
+    let config = Config {
+        stream_window_bytes: 2 * 16 * 1024,
+        ..Config::default()
+    };
+    let mut h = Magnet::with_config(metainfo(64), Box::new(MemoryStorage::new()), config);
+    let size = h.m.info_bytes.len() as u64;
+    h.connect(1, size);
+    h.send_message(1, Message::Unchoke);
+    h.serve(1, false);
+    h.t.set_reader(1, 0, h.now);
+    h.advance(Duration::ZERO);
+    let requested = |h: &Magnet| -> Vec<u32> {
+        h.sent
+            .get(&1)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| match m {
+                        Message::Request(b) => Some(b.index),
+                        _ => None,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    h.t.hold_downloads(true, h.now);
+    h.sent.clear();
+    h.t.set_reader(1, 40 * 16 * 1024, h.now); // the seek: pieces 40 and 41
+    h.advance(Duration::ZERO);
+    let during = requested(&h);
+    assert!(
+        during.contains(&40) && during.contains(&41),
+        "the seek's window is asked for while held: {during:?}"
+    );
+    assert!(
+        during.iter().all(|i| (40..42).contains(i)),
+        "nothing outside it: {during:?}"
+    );
+    // Without a stream nothing new goes out while held.
+    h.t.remove_reader(1, h.now);
+    h.sent.clear();
+    h.advance(Duration::from_secs(5));
+    assert!(requested(&h).is_empty(), "{:?}", requested(&h));
+    h.t.hold_downloads(false, h.now);
+    h.advance(Duration::ZERO);
+    assert!(
+        !requested(&h).is_empty(),
+        "released: the rest is asked for again"
+    );
+}
+
 #[test]
 fn without_a_window_the_first_requests_leave_on_the_next_timeout() {
     let mut h = Magnet::new(metainfo(8));

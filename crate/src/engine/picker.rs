@@ -304,15 +304,9 @@ impl Picker {
             return out;
         }
         // (1) streaming windows, in reading order; overdue blocks of urgent pieces may be duplicated.
-        let windows: Vec<Range<u32>> = self.windows.values().cloned().collect();
-        for w in windows {
-            for (n, index) in w.enumerate() {
-                let urgent = (n as u32) < URGENT_PIECES;
-                self.take_from_piece(peer, peer_has, index, count, now, urgent, &mut out);
-                if out.len() >= count {
-                    return out;
-                }
-            }
+        self.take_from_windows(peer, peer_has, count, now, &mut out);
+        if out.len() >= count {
+            return out;
         }
         // (2) pieces this peer started, then (3) any other partial piece.
         let own: Vec<u32> = self
@@ -352,6 +346,43 @@ impl Picker {
             }
         }
         out
+    }
+
+    /// Picks up to `count` blocks for `peer` from the streaming windows only (step 1 of
+    /// [`Picker::pick`]): what a torrent still asks for while its storage holds every other
+    /// download back. Bounded like the windows themselves, by the readers' window sizes.
+    pub fn pick_in_windows(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        count: usize,
+        now: Duration,
+    ) -> Vec<BlockRef> {
+        let mut out = Vec::new();
+        if count > 0 && !self.is_complete() {
+            self.take_from_windows(peer, peer_has, count, now, &mut out);
+        }
+        out
+    }
+
+    fn take_from_windows(
+        &mut self,
+        peer: PeerKey,
+        peer_has: &Bitfield,
+        count: usize,
+        now: Duration,
+        out: &mut Vec<BlockRef>,
+    ) {
+        let windows: Vec<Range<u32>> = self.windows.values().cloned().collect();
+        for w in windows {
+            for (n, index) in w.enumerate() {
+                let urgent = (n as u32) < URGENT_PIECES;
+                self.take_from_piece(peer, peer_has, index, count, now, urgent, out);
+                if out.len() >= count {
+                    return;
+                }
+            }
+        }
     }
 
     fn rarest_new_piece(&self, peer_has: &Bitfield) -> Option<u32> {
