@@ -442,10 +442,9 @@ fn a_seed_is_told_we_are_interested_before_the_metadata_so_requests_leave_with_i
     assert!(!sent.contains(&Message::Interested), "said once: {sent:?}");
 }
 
-/// A seek whose new stream opens before the old one closes: closing the old one cancels
-/// what was requested for it, so the new position's pieces are not queued behind it.
-#[test]
-fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
+/// A 64-piece torrent of 16 KiB pieces, streaming windows of two pieces, its metadata in
+/// from peer 1, which has everything and unchoked us.
+fn streaming_magnet() -> Magnet {
     let config = Config {
         stream_window_bytes: 2 * 16 * 1024,
         ..Config::default()
@@ -455,6 +454,14 @@ fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
     h.connect(1, size);
     h.send_message(1, Message::Unchoke);
     h.serve(1, false);
+    h
+}
+
+/// A seek whose new stream opens before the old one closes: closing the old one cancels
+/// what was requested for it, so the new position's pieces are not queued behind it.
+#[test]
+fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
+    let mut h = streaming_magnet();
     h.t.set_reader(1, 0, h.now); // playing from the start: pieces 0 and 1 first
     h.advance(Duration::ZERO);
     h.t.set_reader(2, 40 * 16 * 1024, h.now); // the seek's stream, pieces 40 and 41
@@ -494,15 +501,7 @@ fn closing_a_stream_while_another_reads_cancels_the_requests_only_it_wanted() {
 /// for, nothing outside a window is, and releasing the hold brings the rest back.
 #[test]
 fn a_seek_is_fetched_while_storage_holds_other_downloads() {
-    let config = Config {
-        stream_window_bytes: 2 * 16 * 1024,
-        ..Config::default()
-    };
-    let mut h = Magnet::with_config(metainfo(64), Box::new(MemoryStorage::new()), config);
-    let size = h.m.info_bytes.len() as u64;
-    h.connect(1, size);
-    h.send_message(1, Message::Unchoke);
-    h.serve(1, false);
+    let mut h = streaming_magnet();
     h.t.set_reader(1, 0, h.now);
     h.advance(Duration::ZERO);
     let requested = |h: &Magnet| -> Vec<u32> {
