@@ -40,6 +40,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
+        Harness::with_config(Config::default())
+    }
+
+    fn with_config(config: Config) -> Harness {
         let m = metainfo();
         let t = Torrent::new(
             m.info_hash,
@@ -47,7 +51,7 @@ impl Harness {
             m.info_bytes.clone(),
             Box::new(MemoryStorage::new()),
             None,
-            Config::default(),
+            config,
             Duration::ZERO,
         );
         Harness {
@@ -215,6 +219,24 @@ fn a_piece_the_web_seed_finishes_first_cancels_the_peers_requests() {
     assert!(cancelled, "requests for piece {first} were not cancelled");
     assert!(h.t.have().unwrap().get(first));
     assert!(!h.t.debug_claims_overlap());
+}
+
+#[test]
+fn while_downloads_are_held_only_a_streaming_window_is_claimed() {
+    let mut h = Harness::with_config(Config {
+        stream_window_bytes: 2 * PIECE as u64,
+        ..Config::default()
+    });
+    h.t.hold_downloads(true, Duration::ZERO);
+    h.t.set_reader(1, 3 * PIECE as u64, Duration::ZERO); // a seek: pieces 3 and 4
+    assert_eq!(
+        h.t.webseed_claim(u64::MAX, Duration::ZERO),
+        Some(3..5),
+        "the window, and nothing past it"
+    );
+    assert_eq!(h.t.webseed_claim(u64::MAX, Duration::ZERO), None);
+    h.t.hold_downloads(false, Duration::ZERO);
+    assert_eq!(h.t.webseed_claim(u64::MAX, Duration::ZERO), Some(0..3));
 }
 
 #[test]

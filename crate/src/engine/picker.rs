@@ -707,11 +707,16 @@ impl Picker {
     /// The first free piece a web seed should fetch: the streaming windows' pieces in reading
     /// order, then the lowest free index (web seeds serve long contiguous runs best).
     pub fn first_free(&self) -> Option<u32> {
+        self.first_free_in_windows()
+            .or_else(|| (0..self.num_pieces()).find(|&i| self.is_free(i)))
+    }
+
+    /// The first free piece of the streaming windows, in reading order.
+    pub fn first_free_in_windows(&self) -> Option<u32> {
         self.windows
             .values()
             .flat_map(|w| w.clone())
             .find(|&i| self.is_free(i))
-            .or_else(|| (0..self.num_pieces()).find(|&i| self.is_free(i)))
     }
 
     /// Claims a free piece for a web seed until `expires`. Returns false if it was not free.

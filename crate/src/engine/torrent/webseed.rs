@@ -40,18 +40,24 @@ impl Torrent {
     /// Claims a run of contiguous pieces for a web seed: missing, not being downloaded from
     /// anyone, starting where streaming readers need data (else the lowest such piece), at most
     /// `max_bytes` long (but always at least one piece). The pieces are not requested from
-    /// peers until the claim ends. `None` when nothing is free, before the metadata, or while
-    /// downloads are held.
+    /// peers until the claim ends. `None` when nothing is free or before the metadata. While
+    /// downloads are held (storage behind), only pieces of the streaming windows are claimed,
+    /// as peers are asked only for those then.
     pub fn webseed_claim(&mut self, max_bytes: u64, now: Duration) -> Option<Range<u32>> {
-        if self.downloads_held {
-            return None;
-        }
+        let held = self.downloads_held;
         let m = self.meta.as_mut()?;
-        let start = m.picker.first_free()?;
+        let start = if held {
+            m.picker.first_free_in_windows()?
+        } else {
+            m.picker.first_free()?
+        };
         let expires = now + WEBSEED_CLAIM_TIMEOUT;
         let mut end = start;
         let mut bytes = 0u64;
-        while end < m.picker.num_pieces() && m.picker.is_free(end) {
+        while end < m.picker.num_pieces()
+            && m.picker.is_free(end)
+            && (!held || m.picker.in_window(end))
+        {
             let size = u64::from(m.picker.piece_size(end));
             if end > start && bytes + size > max_bytes {
                 break;
