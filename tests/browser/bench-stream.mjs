@@ -22,13 +22,12 @@
 // page's loads (resource timing); PROFILE=1 samples the viewer's main thread from a warm view's
 // t0 to its first frame (top functions by self time); CHROME_TRACE=path writes a Chromium trace
 // of each view (navigation or t0 to first frame) to path-N.json; TRACE=1 also logs the media
-// element's events (loadstart, loadedmetadata, ...); CONN=1 prints when the viewer's peer connections
-// were made, got their first candidate and connected, and when the announce left and the answer came;
-// SEEDER=1 prints the Seedcast seeder's
-// peers before each view (viewers that left stay connected until their connection times out);
-// CHANNELS=1 prints every data channel message the seeder's and the viewer's pages sent and
-// received in a cold view's first 700 ms and around each seek (either client; CHROME_TRACE
-// also traces the seek). SEEK_AFTER
+// element's events (loadstart, loadedmetadata, ...); CONN=1 prints when the viewer's peer
+// connections were made, got their first candidate and connected, and when the announce left
+// and the answer came; SEEDER=1 prints the Seedcast seeder's peers before each view (viewers
+// that left stay connected until their connection times out); CHANNELS=1 prints every data
+// channel message the seeder's and the viewer's pages sent and received in a cold view's first
+// 700 ms and around each seek (either client; CHROME_TRACE also traces the seek). SEEK_AFTER
 // sets how long a view plays before its seek (ms, default 1500: with an unlimited seeder most
 // views have the whole file by then, so only a shorter wait measures a seek into a download).
 // AB=1 adds "Seedcast (B)": the player and seeder of a snapshot of another build, taken with

@@ -299,13 +299,9 @@ impl Picker {
         count: usize,
         now: Duration,
     ) -> Vec<BlockRef> {
-        let mut out = Vec::new();
-        if count == 0 || self.is_complete() {
-            return out;
-        }
         // (1) streaming windows, in reading order; overdue blocks of urgent pieces may be duplicated.
-        self.take_from_windows(peer, peer_has, count, now, &mut out);
-        if out.len() >= count {
+        let mut out = self.pick_in_windows(peer, peer_has, count, now);
+        if out.len() >= count || self.is_complete() {
             return out;
         }
         // (2) pieces this peer started, then (3) any other partial piece.
@@ -359,30 +355,20 @@ impl Picker {
         now: Duration,
     ) -> Vec<BlockRef> {
         let mut out = Vec::new();
-        if count > 0 && !self.is_complete() {
-            self.take_from_windows(peer, peer_has, count, now, &mut out);
+        if count == 0 || self.is_complete() {
+            return out;
         }
-        out
-    }
-
-    fn take_from_windows(
-        &mut self,
-        peer: PeerKey,
-        peer_has: &Bitfield,
-        count: usize,
-        now: Duration,
-        out: &mut Vec<BlockRef>,
-    ) {
         let windows: Vec<Range<u32>> = self.windows.values().cloned().collect();
         for w in windows {
             for (n, index) in w.enumerate() {
                 let urgent = (n as u32) < URGENT_PIECES;
-                self.take_from_piece(peer, peer_has, index, count, now, urgent, out);
+                self.take_from_piece(peer, peer_has, index, count, now, urgent, &mut out);
                 if out.len() >= count {
-                    return;
+                    return out;
                 }
             }
         }
+        out
     }
 
     fn rarest_new_piece(&self, peer_has: &Bitfield) -> Option<u32> {

@@ -112,27 +112,28 @@ impl Torrent {
         let Some(theirs) = p.known_pieces() else {
             return;
         };
-        let wanted = target - p.outstanding.len();
-        let blocks = if p.peer_choking {
+        let allowed;
+        let offered = if p.peer_choking {
             // Choked: only pieces the peer allowed us to fetch anyway (BEP 6).
             if p.allowed_fast.is_empty() {
                 return;
             }
-            let mut allowed = Bitfield::new(theirs.len());
+            let mut fast = Bitfield::new(theirs.len());
             for &i in &p.allowed_fast {
                 if theirs.get(i) {
-                    allowed.set(i);
+                    fast.set(i);
                 }
             }
-            if held {
-                m.picker.pick_in_windows(peer, &allowed, wanted, now)
-            } else {
-                m.picker.pick(peer, &allowed, wanted, now)
-            }
-        } else if held {
-            m.picker.pick_in_windows(peer, theirs, wanted, now)
+            allowed = fast;
+            &allowed
         } else {
-            m.picker.pick(peer, theirs, wanted, now)
+            theirs
+        };
+        let wanted = target - p.outstanding.len();
+        let blocks = if held {
+            m.picker.pick_in_windows(peer, offered, wanted, now)
+        } else {
+            m.picker.pick(peer, offered, wanted, now)
         };
         let due = p
             .overtake_checked_at

@@ -426,8 +426,9 @@ impl Torrent {
 
     /// Backpressure from storage: while held, no new blocks are requested outside the
     /// streaming windows (those in flight still arrive and are verified; a window's pieces
-    /// still go out, so a seek does not wait for the store, bounded by the window size). A driver whose storage writes lag behind the network
-    /// holds downloads so memory stays bounded, and releases them when the writes catch up.
+    /// still go out, so a seek does not wait for the store, bounded by the window size). A
+    /// driver whose storage writes lag behind the network holds downloads so memory stays
+    /// bounded, and releases them when the writes catch up.
     pub fn hold_downloads(&mut self, held: bool, now: Duration) {
         if self.downloads_held == held {
             return;
